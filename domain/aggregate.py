@@ -1,0 +1,83 @@
+"""String-id aggregate base on top of eventsourcing, with caller-supplied time and cause.
+
+eventsourcing's stock `Aggregate` insists on UUID ids and stamps events with the wall
+clock. Containers have Docker's 64-hex ids and the domain must not read a clock, so this
+base takes ids as strings and every event records the `Cause` handed to the command.
+Each event class carries a stable `TOPIC` so stored events survive module renames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from eventsourcing.domain import (
+    BaseAggregate,
+    CanInitAggregate,
+    CanMutateAggregate,
+    CanSnapshotAggregate,
+    MetaDomainEvent,
+)
+
+from .cause import Actor, Cause
+
+TOPIC_PREFIX = "berth"
+EventT = TypeVar("EventT", bound="DomainEvent")
+
+
+@dataclass(frozen=True)
+class DomainEvent(CanMutateAggregate[str], metaclass=MetaDomainEvent):
+    """An event of a berth aggregate: what happened, when, and who caused it."""
+
+    originator_id: str
+    originator_version: int
+    timestamp: datetime
+    actor: Actor
+    correlation_id: str
+
+
+@dataclass(frozen=True)
+class CreatedEvent(CanInitAggregate[str], DomainEvent):
+    """The first event of an aggregate."""
+
+    originator_topic: str
+
+
+@dataclass(frozen=True)
+class AggregateSnapshot(CanSnapshotAggregate[str], metaclass=MetaDomainEvent):
+    """A snapshot of any berth aggregate (stored outside the notification log)."""
+
+    TOPIC = f"{TOPIC_PREFIX}.snapshot"
+
+    originator_id: str
+    originator_version: int
+    timestamp: datetime
+    topic: str
+    state: dict[str, Any]
+
+
+class StrIdAggregate(BaseAggregate[str]):
+    """Base of berth's aggregates: str ids and events stamped with a passed-in `Cause`."""
+
+    Snapshot = AggregateSnapshot
+
+    def _record(self, event_class: type[DomainEvent], cause: Cause, **fields: Any) -> None:
+        self.trigger_event(
+            event_class,
+            timestamp=cause.at,
+            actor=cause.actor,
+            correlation_id=cause.correlation_id,
+            **fields,
+        )
+
+    @classmethod
+    def _start(cls, id: str, event_class: type[CreatedEvent], cause: Cause, **fields: Any) -> Any:
+        return cls._create(
+            event_class,
+            id=id,
+            timestamp=cause.at,
+            actor=cause.actor,
+            correlation_id=cause.correlation_id,
+            **fields,
+        )

@@ -1,0 +1,399 @@
+"""The Container aggregate: Docker's lifecycle as events.
+
+Commands consult `transitions.decide` before anything is recorded, so a refused command
+changes nothing. Intents (`StartRequested`, `StopRequested`, `RemovalRequested`, ...) and
+outcomes (`Started`, `Exited`, `Removed`, ...) are separate events: a reactor that crashed
+between the two finds the intent in the log and resumes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..aggregate import CreatedEvent, DomainEvent, StrIdAggregate
+from ..cause import Cause
+from ..errors import InvalidParameter, NotModified
+from .ids import is_container_id
+from .transitions import Command, ContainerState, Go, NoOp, decide, state_after
+
+S = ContainerState
+
+T = "berth.container"
+
+
+class Container(StrIdAggregate):
+    TOPIC = T
+
+    @dataclass(frozen=True)
+    class Event(DomainEvent):
+        TOPIC = f"{T}.Event"
+
+        def apply(self, c: Container) -> None:
+            has_run = getattr(c, "started_at", None) is not None
+            self.update(c)
+            c.state = state_after(type(self).__name__, getattr(c, "state", S.CREATED), has_run)
+
+        def update(self, c: Container) -> None:
+            """Fields other than the state; the state follows `state_after`."""
+
+    @dataclass(frozen=True)
+    class Created(Event, CreatedEvent):
+        TOPIC = f"{T}.Created"
+        name: str
+        image: str
+        image_id: str
+        config: dict[str, Any]
+        host_config: dict[str, Any]
+        networking_config: dict[str, Any]
+
+        def update(self, c: Container) -> None:
+            c.name = self.name
+            c.image = self.image
+            c.image_id = self.image_id
+            c.config = self.config
+            c.host_config = self.host_config
+            c.networking_config = self.networking_config
+            c.prepared = False
+            c.pid = 0
+            c.exit_code = 0
+            c.oom_killed = False
+            c.error = ""
+            c.started_at = None
+            c.finished_at = None
+            c.restart_count = 0
+            c.restart_after_exit = False
+            c.manually_stopped = False
+            c.rootfs = ""
+
+    @dataclass(frozen=True)
+    class Prepared(Event):
+        TOPIC = f"{T}.Prepared"
+        rootfs: str
+
+        def update(self, c: Container) -> None:
+            c.prepared = True
+            c.rootfs = self.rootfs
+
+    @dataclass(frozen=True)
+    class PrepareFailed(Event):
+        TOPIC = f"{T}.PrepareFailed"
+        reason: str
+
+        def update(self, c: Container) -> None:
+            c.error = self.reason
+
+    @dataclass(frozen=True)
+    class StartRequested(Event):
+        TOPIC = f"{T}.StartRequested"
+
+        def update(self, c: Container) -> None:
+            c.manually_stopped = False
+
+    @dataclass(frozen=True)
+    class Started(Event):
+        TOPIC = f"{T}.Started"
+        pid: int
+        started_at: datetime
+
+        def update(self, c: Container) -> None:
+            c.pid = self.pid
+            c.started_at = self.started_at
+            c.error = ""
+
+    @dataclass(frozen=True)
+    class StartFailed(Event):
+        TOPIC = f"{T}.StartFailed"
+        reason: str
+        exit_code: int
+
+        def update(self, c: Container) -> None:
+            c.error = self.reason
+            c.exit_code = self.exit_code
+            c.restart_after_exit = False
+
+    @dataclass(frozen=True)
+    class StopRequested(Event):
+        TOPIC = f"{T}.StopRequested"
+        signal: str
+        timeout: int
+
+        def update(self, c: Container) -> None:
+            c.manually_stopped = True
+            c.restart_after_exit = False
+
+    @dataclass(frozen=True)
+    class KillRequested(Event):
+        TOPIC = f"{T}.KillRequested"
+        signal: str
+
+        def update(self, c: Container) -> None:
+            c.manually_stopped = True
+
+    @dataclass(frozen=True)
+    class Paused(Event):
+        TOPIC = f"{T}.Paused"
+
+    @dataclass(frozen=True)
+    class Unpaused(Event):
+        TOPIC = f"{T}.Unpaused"
+
+    @dataclass(frozen=True)
+    class RestartRequested(Event):
+        TOPIC = f"{T}.RestartRequested"
+        timeout: int
+
+        def update(self, c: Container) -> None:
+            # A running container restarts once its stop completes.
+            live = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING)
+            c.restart_after_exit = c.state in live
+            c.manually_stopped = False
+
+    @dataclass(frozen=True)
+    class Exited(Event):
+        TOPIC = f"{T}.Exited"
+        exit_code: int
+        oom_killed: bool
+        finished_at: datetime
+
+        def update(self, c: Container) -> None:
+            c.exit_code = self.exit_code
+            c.oom_killed = self.oom_killed
+            c.finished_at = self.finished_at
+            c.pid = 0
+
+    @dataclass(frozen=True)
+    class ExitCodeUnknown(Event):
+        """The process is gone and nothing says how it ended; never a silent 0."""
+
+        TOPIC = f"{T}.ExitCodeUnknown"
+        reason: str
+        finished_at: datetime
+
+        def update(self, c: Container) -> None:
+            c.exit_code = -1
+            c.error = self.reason
+            c.finished_at = self.finished_at
+            c.pid = 0
+
+    @dataclass(frozen=True)
+    class RestartScheduled(Event):
+        TOPIC = f"{T}.RestartScheduled"
+        delay_ms: int
+        restart_count: int
+
+        def update(self, c: Container) -> None:
+            c.restart_count = self.restart_count
+
+    @dataclass(frozen=True)
+    class Renamed(Event):
+        TOPIC = f"{T}.Renamed"
+        old_name: str
+        new_name: str
+
+        def update(self, c: Container) -> None:
+            c.name = self.new_name
+
+    @dataclass(frozen=True)
+    class RemovalRequested(Event):
+        TOPIC = f"{T}.RemovalRequested"
+        force: bool
+
+        def update(self, c: Container) -> None:
+            c.restart_after_exit = False
+
+    @dataclass(frozen=True)
+    class Removed(Event):
+        TOPIC = f"{T}.Removed"
+
+        def update(self, c: Container) -> None:
+            c.pid = 0
+
+    if TYPE_CHECKING:
+        # State, filled in by the events' apply(). Kept out of the runtime class body
+        # because eventsourcing turns annotated aggregates into dataclasses.
+        name: str
+        image: str
+        image_id: str
+        config: dict[str, Any]
+        host_config: dict[str, Any]
+        networking_config: dict[str, Any]
+        state: ContainerState
+        prepared: bool
+        pid: int
+        exit_code: int
+        oom_killed: bool
+        error: str
+        started_at: datetime | None
+        finished_at: datetime | None
+        restart_count: int
+        restart_after_exit: bool
+        manually_stopped: bool
+        rootfs: str
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        id: str,
+        name: str,
+        image: str,
+        image_id: str,
+        config: dict[str, Any],
+        host_config: dict[str, Any],
+        networking_config: dict[str, Any] | None = None,
+        cause: Cause,
+    ) -> Container:
+        if not is_container_id(id):
+            raise InvalidParameter(f"invalid container id {id!r}: need 64 lowercase hex")
+        container: Container = cls._start(
+            id,
+            cls.Created,
+            cause,
+            name=name,
+            image=image,
+            image_id=image_id,
+            config=config,
+            host_config=host_config,
+            networking_config=networking_config or {},
+        )
+        return container
+
+    def resting_state(self) -> ContainerState:
+        """Where a failed start leaves the container: `created` if it never ran."""
+        return ContainerState.EXITED if self.started_at is not None else ContainerState.CREATED
+
+    def check(self, command: Command, caller_ref: str | None = None) -> bool:
+        """Whether `command` would record an event now; raises Docker's error if refused.
+
+        Returns False for Docker's 304 answers (nothing to do), True otherwise.
+        """
+        outcome = decide(self.state, command)
+        if isinstance(outcome, Go):
+            return True
+        ref = caller_ref or self.name.lstrip("/") or self.id
+        fields = {"id": self.id, "name": ref, "command": command.value, "state": self.state.value}
+        if isinstance(outcome, NoOp):
+            return False
+        raise outcome.error(outcome.message.format(**fields))
+
+    def _do(
+        self,
+        command: Command,
+        event_class: type[DomainEvent],
+        cause: Cause,
+        caller_ref: str | None = None,
+        **fields: Any,
+    ) -> None:
+        if not self.check(command, caller_ref):
+            outcome = decide(self.state, command)
+            assert isinstance(outcome, NoOp)
+            raise NotModified(outcome.message)
+        self._record(event_class, cause, **fields)
+
+    # User commands ---------------------------------------------------------------------
+
+    def request_start(self, cause: Cause, caller_ref: str | None = None) -> None:
+        self._do(Command.START, self.StartRequested, cause, caller_ref)
+
+    def request_stop(
+        self, signal: str, timeout: int, cause: Cause, caller_ref: str | None = None
+    ) -> None:
+        self._do(
+            Command.STOP, self.StopRequested, cause, caller_ref, signal=signal, timeout=timeout
+        )
+
+    def request_kill(self, signal: str, cause: Cause, caller_ref: str | None = None) -> None:
+        self._do(Command.KILL, self.KillRequested, cause, caller_ref, signal=signal)
+
+    def pause(self, cause: Cause, caller_ref: str | None = None) -> None:
+        self._do(Command.PAUSE, self.Paused, cause, caller_ref)
+
+    def unpause(self, cause: Cause, caller_ref: str | None = None) -> None:
+        self._do(Command.UNPAUSE, self.Unpaused, cause, caller_ref)
+
+    def request_restart(self, timeout: int, cause: Cause, caller_ref: str | None = None) -> None:
+        self._do(Command.RESTART, self.RestartRequested, cause, caller_ref, timeout=timeout)
+
+    def request_removal(self, force: bool, cause: Cause, caller_ref: str | None = None) -> None:
+        command = Command.FORCE_REMOVE if force else Command.REMOVE
+        self._do(command, self.RemovalRequested, cause, caller_ref, force=force)
+
+    def rename(self, new_name: str, cause: Cause, caller_ref: str | None = None) -> None:
+        if new_name == self.name:
+            raise InvalidParameter("Renaming a container with the same name as its current name")
+        self._do(
+            Command.RENAME, self.Renamed, cause, caller_ref, old_name=self.name, new_name=new_name
+        )
+
+    # Outcomes reported by reactors --------------------------------------------------------
+
+    def mark_prepared(self, rootfs: str, cause: Cause) -> None:
+        self._do(Command.MARK_PREPARED, self.Prepared, cause, rootfs=rootfs)
+
+    def mark_prepare_failed(self, reason: str, cause: Cause) -> None:
+        self._do(Command.MARK_PREPARE_FAILED, self.PrepareFailed, cause, reason=reason)
+
+    def mark_started(self, pid: int, started_at: datetime, cause: Cause) -> None:
+        self._do(Command.MARK_STARTED, self.Started, cause, pid=pid, started_at=started_at)
+
+    def mark_start_failed(self, reason: str, exit_code: int, cause: Cause) -> None:
+        self._do(
+            Command.MARK_START_FAILED, self.StartFailed, cause, reason=reason, exit_code=exit_code
+        )
+
+    def mark_exited(
+        self, exit_code: int, oom_killed: bool, finished_at: datetime, cause: Cause
+    ) -> None:
+        self._do(
+            Command.MARK_EXITED,
+            self.Exited,
+            cause,
+            exit_code=exit_code,
+            oom_killed=oom_killed,
+            finished_at=finished_at,
+        )
+
+    def mark_exit_unknown(self, reason: str, finished_at: datetime, cause: Cause) -> None:
+        self._do(
+            Command.MARK_EXIT_UNKNOWN,
+            self.ExitCodeUnknown,
+            cause,
+            reason=reason,
+            finished_at=finished_at,
+        )
+
+    def schedule_restart(self, delay_ms: int, cause: Cause) -> None:
+        self._do(
+            Command.SCHEDULE_RESTART,
+            self.RestartScheduled,
+            cause,
+            delay_ms=delay_ms,
+            restart_count=self.restart_count + 1,
+        )
+
+    def mark_removed(self, cause: Cause) -> None:
+        self._do(Command.MARK_REMOVED, self.Removed, cause)
+
+
+# Maps each command to the event it records when the table says Go.
+EVENT_OF_COMMAND: dict[Command, type[DomainEvent]] = {
+    Command.START: Container.StartRequested,
+    Command.STOP: Container.StopRequested,
+    Command.KILL: Container.KillRequested,
+    Command.PAUSE: Container.Paused,
+    Command.UNPAUSE: Container.Unpaused,
+    Command.RESTART: Container.RestartRequested,
+    Command.REMOVE: Container.RemovalRequested,
+    Command.FORCE_REMOVE: Container.RemovalRequested,
+    Command.RENAME: Container.Renamed,
+    Command.MARK_PREPARED: Container.Prepared,
+    Command.MARK_PREPARE_FAILED: Container.PrepareFailed,
+    Command.MARK_STARTED: Container.Started,
+    Command.MARK_START_FAILED: Container.StartFailed,
+    Command.MARK_EXITED: Container.Exited,
+    Command.MARK_EXIT_UNKNOWN: Container.ExitCodeUnknown,
+    Command.SCHEDULE_RESTART: Container.RestartScheduled,
+    Command.MARK_REMOVED: Container.Removed,
+}

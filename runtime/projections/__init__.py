@@ -1,0 +1,1 @@
+"""Projections: views of the event log that `ps`, `inspect` and `images` read."""

@@ -1,0 +1,149 @@
+"""The event store: an eventsourcing Application on SQLite, read back as `LoggedEvent`s.
+
+Everything berth knows is in `events.db` under the root directory. Projections and
+history read the log through `read_log` and `aggregate_log`, which decode stored events
+straight to dicts: building domain-event objects is only needed to rebuild aggregates.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import Transcoder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from berth.domain.aggregate import AggregateSnapshot
+from berth.domain.container import Container
+from berth.domain.image import Image
+from berth.domain.name import Name
+from berth.domain.network import Network
+
+from .transcoder import MsgpackTranscoder
+
+SNAPSHOT_INTERVAL = 100
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """One stored event: its position in the log and its decoded fields.
+
+    `aggregate` and `name` split the topic: "berth.container.Started" is event "Started"
+    of a "container".
+    """
+
+    position: int
+    originator_id: str
+    version: int
+    topic: str
+    data: dict[str, Any]
+    aggregate: str
+    name: str
+
+    @classmethod
+    def of(
+        cls, position: int, originator_id: str, version: int, topic: str, data: dict[str, Any]
+    ) -> LoggedEvent:
+        aggregate, name = _split_topic(topic)
+        return cls(position, originator_id, version, topic, data, aggregate, name)
+
+    @property
+    def timestamp(self) -> datetime:
+        stamp: datetime = self.data["timestamp"]
+        return stamp
+
+
+@functools.lru_cache(maxsize=256)
+def _split_topic(topic: str) -> tuple[str, str]:
+    parts = topic.split(".")
+    return (parts[1] if len(parts) > 2 else "", parts[-1])
+
+
+class EventStore(Application[str]):
+    """berth's eventsourcing application: SQLite (WAL), msgpack, stable topics."""
+
+    name = "berth"
+    env: ClassVar[dict[str, str]] = {
+        "PERSISTENCE_MODULE": "berth.runtime.sqlite:BerthSQLiteFactory",
+        "ORIGINATOR_ID_TYPE": "text",
+        "SQLITE_LOCK_TIMEOUT": "30",
+    }
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
+        Container: SNAPSHOT_INTERVAL,
+        Image: SNAPSHOT_INTERVAL,
+        Name: SNAPSHOT_INTERVAL,
+        Network: SNAPSHOT_INTERVAL,
+    }
+
+    def __init__(
+        self, db_path: Path, env: dict[str, str] | None = None, *, snapshots: bool = True
+    ) -> None:
+        self.db_path = db_path
+        if not snapshots:
+            self.snapshotting_intervals = {}  # type: ignore[misc]
+        super().__init__(env={**(env or {}), "SQLITE_DBNAME": str(db_path)})
+        if not isinstance(self.recorder, SQLiteApplicationRecorder):
+            raise TypeError("berth's event store needs the SQLite application recorder")
+        self._sqlite: SQLiteApplicationRecorder = self.recorder
+        os.chmod(db_path, 0o600)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[str]) -> None:
+        """Snapshot an aggregate whose save crossed a multiple of its interval.
+
+        The library re-reads the aggregate from the store to snapshot it at exactly that
+        version; the aggregate just saved is already in memory and at least as new, so
+        snapshot it as it is, which keeps batch appends at the speed of plain appends.
+        """
+        if self.snapshots is None or not self.snapshotting_intervals:
+            return
+        first_new: dict[str, int] = {}
+        for event in processing_event.events:
+            first_new.setdefault(event.originator_id, event.originator_version)
+        for aggregate_id, aggregate in processing_event.aggregates.items():
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            first = first_new.get(aggregate_id)
+            if not interval or first is None:
+                continue
+            if aggregate.version // interval > (first - 1) // interval:
+                snapshot_class: type[AggregateSnapshot] = type(aggregate).Snapshot  # type: ignore[attr-defined]
+                self.snapshots.put([snapshot_class.take(aggregate)])
+
+    def construct_transcoder(self) -> Transcoder:
+        return MsgpackTranscoder()
+
+    def max_position(self) -> int:
+        return self._sqlite.max_notification_id() or 0
+
+    def read_log(self, after: int, limit: int = 1000, stop: int | None = None) -> list[LoggedEvent]:
+        """Events after position `after` (exclusive), oldest first, at most `limit`."""
+        notifications = self._sqlite.select_notifications(
+            start=after, limit=limit, stop=stop, inclusive_of_start=False
+        )
+        decode = self.mapper.transcoder.decode
+        return [
+            LoggedEvent.of(
+                n.id, str(n.originator_id), n.originator_version, n.topic, decode(n.state)
+            )
+            for n in notifications
+        ]
+
+    def aggregate_log(
+        self, originator_id: str, until_version: int | None = None
+    ) -> list[LoggedEvent]:
+        """Every event of one aggregate with its log position, oldest first."""
+        sql = (
+            "SELECT rowid, originator_version, topic, state FROM stored_events "
+            "WHERE originator_id = ? AND originator_version <= ? ORDER BY originator_version"
+        )
+        bound = until_version if until_version is not None else 2**62
+        decode = self.mapper.transcoder.decode
+        with self._sqlite.datastore.transaction(commit=False) as cursor:
+            cursor.execute(sql, (originator_id, bound))
+            rows: Sequence[Any] = cursor.fetchall()
+        return [LoggedEvent.of(r[0], originator_id, r[1], r[2], decode(r[3])) for r in rows]

@@ -1,0 +1,76 @@
+"""Fixtures shared by the runtime tests: an engine on a fresh root with one image."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from berth.domain.cause import Actor, ActorKind
+from berth.runtime.engine import Engine
+
+API = Actor(ActorKind.API, uid=1000, pid=4242)
+ENGINE_ACTOR = Actor(ActorKind.ENGINE)
+
+BUSYBOX_CONFIG = {
+    "architecture": "amd64",
+    "os": "linux",
+    "created": "2024-09-26T21:31:42Z",
+    "config": {
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        "Cmd": ["sh"],
+    },
+    "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "1" * 64]},
+}
+
+
+def image_id_of(config: dict[str, object]) -> str:
+    return "sha256:" + hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+BUSYBOX_ID = image_id_of(BUSYBOX_CONFIG)
+
+
+class SteppingClock:
+    """A clock that advances one second per reading, so every event has its own time."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def seed_busybox(engine: Engine) -> None:
+    engine.record_image_loaded(
+        BUSYBOX_ID,
+        BUSYBOX_CONFIG,
+        [
+            {
+                "digest": "sha256:" + "2" * 64,
+                "diff_id": "sha256:" + "1" * 64,
+                "size": 10,
+                "media_type": "application/vnd.oci.image.layer.v1.tar",
+            }
+        ],
+        10,
+        ["busybox:latest"],
+        ENGINE_ACTOR,
+    )
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "berth"
+
+
+@pytest.fixture
+def engine(root: Path) -> Iterator[Engine]:
+    with Engine(root, clock=SteppingClock()) as engine:
+        seed_busybox(engine)
+        yield engine

@@ -1,0 +1,170 @@
+"""Projections: exactly-once tracking, rebuild equivalence, other writers, resume."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from berth.runtime.engine import Engine
+from berth.runtime.projections import views
+from berth.runtime.projections.views import ProjectionStore
+
+from ..conftest import API, SteppingClock, seed_busybox
+
+
+def scripted(engine: Engine) -> list[str]:
+    """A mixed history: several containers through several lifecycles, renames, removals."""
+    ids = []
+    for n in range(6):
+        cid = engine.create_container(
+            {"Image": "busybox", "Cmd": ["sleep", str(n)]}, f"c{n}", API
+        ).id
+        ids.append(cid)
+        engine.start(cid, API)
+        engine.record(cid, lambda c, k, n=n: c.mark_started(100 + n, k.at, k), API)
+        if n % 2:
+            engine.pause(cid, API)
+            engine.unpause(cid, API)
+        engine.stop(cid, API)
+        engine.record(cid, lambda c, k, n=n: c.mark_exited(n, False, k.at, k), API)
+    engine.rename(ids[0], "renamed", API)
+    engine.remove(ids[1], API)
+    engine.create_container({"Image": "busybox"}, None, API)
+    return ids
+
+
+def test_rebuild_from_scratch_equals_incremental(engine: Engine, root: Path) -> None:
+    scripted(engine)
+    incremental = engine.views.dump()
+    assert len(incremental["containers"]) == 6
+    position = engine.views.rebuild(engine.store)
+    assert position == engine.store.max_position()
+    assert engine.views.dump() == incremental
+    # And a brand-new projection file fed the whole log in one go.
+    fresh = ProjectionStore(root / "fresh.db")
+    try:
+        fresh.catch_up(engine.store)
+        assert fresh.dump() == incremental
+    finally:
+        fresh.datastore.close()
+
+
+def test_batch_size_does_not_change_the_result(
+    engine: Engine, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripted(engine)
+    monkeypatch.setattr(views, "BATCH_SIZE", 3)
+    small = ProjectionStore(root / "small.db")
+    try:
+        small.catch_up(engine.store)
+        assert small.dump() == engine.views.dump()
+    finally:
+        small.datastore.close()
+
+
+def test_a_batch_is_applied_exactly_once(engine: Engine) -> None:
+    scripted(engine)
+    before = engine.views.dump()
+    batch = engine.store.read_log(after=0, limit=10_000)
+    from eventsourcing.persistence import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        engine.views._apply(batch)
+    assert engine.views.dump() == before
+
+
+def test_view_rows_match_aggregate_versions(engine: Engine) -> None:
+    ids = scripted(engine)
+    for cid in ids:
+        row = engine.views.container_row(cid)
+        if row is None:
+            continue  # removed
+        assert row["version"] == engine.store.repository.get(cid).version
+
+
+def test_two_processes_catching_up_at_once_apply_each_event_once(root: Path) -> None:
+    with Engine(root, clock=SteppingClock()) as writer:
+        seed_busybox(writer)
+        scripted(writer)
+        expected = writer.views.dump()
+    os.remove(root / "projections.db")
+    readers = [ProjectionStore(root / "projections.db") for _ in range(4)]
+    with Engine(root) as source:
+        threads = [threading.Thread(target=r.catch_up, args=(source.store,)) for r in readers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert readers[0].dump() == expected
+        assert readers[0].position() == source.store.max_position()
+    for reader in readers:
+        reader.datastore.close()
+
+
+def test_writes_of_another_process_are_read_without_waiting(engine: Engine, root: Path) -> None:
+    env = {**os.environ, "BERTH_ROOT": str(root)}
+    created = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "berth"),
+            "create",
+            "--name",
+            "other",
+            "busybox",
+            "true",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    cid = created.stdout.strip()
+    # No wait, no poll: the query catches the projection up before answering.
+    assert [e["Id"] for e in engine.list_containers(all=True)] == [cid]
+    (first,) = engine.history(cid)
+    assert first.data["actor"].kind.value == "cli"
+    assert first.data["actor"].pid != os.getpid()
+
+
+def test_projection_resumes_from_its_position_after_restart(root: Path) -> None:
+    with Engine(root, clock=SteppingClock()) as engine:
+        seed_busybox(engine)
+        scripted(engine)
+        position = engine.views.position()
+        expected = engine.views.dump()
+    # Events written while no projection ran (as if berthd were down).
+    with Engine(root, clock=SteppingClock()) as engine:
+        assert engine.views.position() == position
+        engine.create_container({"Image": "busybox"}, "late", API)
+        assert engine.views.position() > position
+        assert len(engine.views.dump()["containers"]) == len(expected["containers"]) + 1
+
+
+def test_a_failing_batch_leaves_the_position_unchanged(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripted(engine)
+    engine.views.rebuild(engine.store)
+    position = engine.views.position()
+    from berth.runtime.projections import containers
+
+    real_fold = containers.fold
+
+    def failing(row, event):  # type: ignore[no-untyped-def]
+        if event.name == "Created" and event.data["name"] == "/boom":
+            raise RuntimeError("projection bug")
+        return real_fold(row, event)
+
+    monkeypatch.setattr(containers, "fold", failing)
+    engine.create_container({"Image": "busybox"}, "boom", API)  # recorded all the same
+    assert engine.store.max_position() == position + 2
+    assert engine.views.position() == position  # the view stopped before the bad event
+    with pytest.raises(RuntimeError):
+        engine.list_containers(all=True)  # a query cannot answer truthfully: it says so
+    monkeypatch.setattr(containers, "fold", real_fold)
+    assert "/boom" in [e["Names"][0] for e in engine.list_containers(all=True)]
