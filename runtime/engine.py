@@ -355,8 +355,20 @@ class Engine:
             row = containers.fold(row, event)
         return row["doc"] if row else None
 
-    def container_at(self, container_id: str, version: int) -> Container:
-        """The aggregate as of `version` (snapshots make this fast for long histories)."""
+    def container_at(
+        self, container_id: str, *, version: int | None = None, at: datetime | None = None
+    ) -> Container | None:
+        """The aggregate as of a version or a time (snapshots keep long histories fast).
+
+        None when the container did not exist yet at that time.
+        """
+        if at is not None:
+            versions = [
+                e.version for e in self.store.aggregate_log(container_id) if e.timestamp <= at
+            ]
+            if not versions:
+                return None
+            version = versions[-1] if version is None else min(version, versions[-1])
         container: Container = self.store.repository.get(container_id, version=version)
         return container
 

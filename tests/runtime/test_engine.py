@@ -269,7 +269,13 @@ def test_time_travel_by_version_and_time(engine: Engine) -> None:
     for version, (document, moment) in enumerate(zip(documents, times, strict=True), start=1):
         assert engine.container_document_at(cid, version=version) == document
         assert engine.container_document_at(cid, at=moment) == document
-        aggregate: Container = engine.container_at(cid, version)
-        assert aggregate.version == version
-        assert aggregate.state.docker_status == document["State"]["Status"]
+        for aggregate in (
+            engine.container_at(cid, version=version),
+            engine.container_at(cid, at=moment),
+        ):
+            assert isinstance(aggregate, Container)
+            assert aggregate.version == version
+            assert aggregate.state.docker_status == document["State"]["Status"]
+            assert aggregate.name == document["Name"]
     assert engine.container_document_at(cid, at=times[0].replace(year=2000)) is None
+    assert engine.container_at(cid, at=times[0].replace(year=2000)) is None
