@@ -8,7 +8,9 @@ again on the same aggregate, so `Pulled` both creates an image and updates one.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -143,7 +145,7 @@ class Image(StrIdAggregate):
             return CanMutateAggregate.mutate(self, aggregate)
 
         def apply(self, i: Image) -> None:
-            if self.originator_version == Image.INITIAL_VERSION:
+            if self.originator_version == Image.INITIAL_VERSION or i.deleted:
                 i._init_content(self.config, self.layers, self.size, "pull")
             else:
                 i.config = self.config
@@ -158,6 +160,21 @@ class Image(StrIdAggregate):
     @dataclass(frozen=True)
     class Loaded(Event, CreatedEvent):
         TOPIC = f"{T}.Loaded"
+        source: str
+        config: dict[str, Any]
+        layers: list[dict[str, Any]]
+        size: int
+        repo_tags: list[str]
+
+        def apply(self, i: Image) -> None:
+            i._init_content(self.config, self.layers, self.size, self.source)
+            i.tags = _unique(list(self.repo_tags))
+
+    @dataclass(frozen=True)
+    class Reloaded(Event):
+        """A deleted image loaded or imported again."""
+
+        TOPIC = f"{T}.Reloaded"
         source: str
         config: dict[str, Any]
         layers: list[dict[str, Any]]
@@ -270,6 +287,35 @@ class Image(StrIdAggregate):
 
     # Commands -----------------------------------------------------------------------------
 
+    def reload(
+        self,
+        *,
+        source: str,
+        config: dict[str, Any],
+        layers: list[dict[str, Any]],
+        size: int,
+        repo_tags: list[str],
+        cause: Cause,
+    ) -> None:
+        """The same image loaded again: a deleted one comes back, a live one gains tags."""
+        if source not in LOAD_SOURCES:
+            raise InvalidParameter(f"invalid image source {source!r}: need one of {LOAD_SOURCES}")
+        tags = _unique([_check_tag(t) for t in repo_tags])
+        if not self.deleted:
+            for tag in tags:
+                self.tag(tag, cause)
+            return
+        checked_config, checked_layers, checked_size = _check_content(config, layers, size)
+        self._record(
+            self.Reloaded,
+            cause,
+            source=source,
+            config=checked_config,
+            layers=checked_layers,
+            size=checked_size,
+            repo_tags=tags,
+        )
+
     @property
     def short_id(self) -> str:
         return short_image_id(self.id)
@@ -289,8 +335,10 @@ class Image(StrIdAggregate):
         size: int,
         cause: Cause,
     ) -> None:
-        """Record a later pull that resolved to this same image (same config digest)."""
-        self._check_exists()
+        """Record a later pull that resolved to this same image (same config digest).
+
+        A deleted image pulled again comes back: its id is its content.
+        """
         fields = _pull_fields(reference, repo_digests, manifest_digest, config, layers, size)
         self._record(self.Pulled, cause, originator_topic=get_topic(type(self)), **fields)
 
@@ -357,3 +405,18 @@ def _pull_fields(
         "layers": checked_layers,
         "size": checked_size,
     }
+
+
+def chain_ids(diff_ids: Sequence[str]) -> list[str]:
+    """The OCI chain ids of a layer stack, bottom first: each names a layer and all below it.
+
+    ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln)).
+    """
+    chain: list[str] = []
+    for diff_id in diff_ids:
+        if not chain:
+            chain.append(diff_id)
+        else:
+            joined = f"{chain[-1]} {diff_id}".encode()
+            chain.append("sha256:" + hashlib.sha256(joined).hexdigest())
+    return chain

@@ -18,6 +18,7 @@ from rich.table import Table
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.errors import BerthError, NotModified
 
+from . import cli_images
 from .engine import Engine, default_root
 from .projections.timefmt import docker_time
 from .store import LoggedEvent
@@ -202,7 +203,7 @@ def images(ctx: click.Context) -> None:
         table = Table(box=None, pad_edge=False, header_style="bold")
         for column in ("REPOSITORY", "TAG", "IMAGE ID", "SIZE"):
             table.add_column(column)
-        for entry in engine.list_images():
+        for entry in engine.images.list_entries():
             for tag in entry["RepoTags"] or ["<none>:<none>"]:
                 repository, _, name = tag.rpartition(":")
                 table.add_row(repository, name, entry["Id"][7:19], f"{entry['Size'] / 1e6:.3g}MB")
@@ -251,6 +252,8 @@ def _event_json(event: LoggedEvent) -> dict[str, Any]:
         },
     }
 
+
+cli_images.register(main)
 
 if __name__ == "__main__":
     main()

@@ -43,7 +43,7 @@ def register_busybox(engine: Engine) -> None:
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
     }
     raw = json.dumps(config, separators=(",", ":"), sort_keys=True).encode()
-    engine.record_image_loaded(
+    engine.images.record_loaded(
         "sha256:" + hashlib.sha256(raw).hexdigest(),
         config,
         [

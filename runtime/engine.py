@@ -25,13 +25,12 @@ from berth.domain.cause import Actor, Cause
 from berth.domain.config import Config, HostConfig, NetworkingConfig
 from berth.domain.container import Container, container_id_from_entropy, is_container_id
 from berth.domain.errors import InvalidParameter, NotFound
-from berth.domain.image import Image
 from berth.domain.name import Name, name_conflict, name_id
 from berth.domain.names import random_name, validate_name
-from berth.domain.reference import parse_reference
 from berth.domain.settings import adapt_settings, merge_config, verify_settings
 
-from .projections import containers, images
+from .image_records import ImageRecords
+from .projections import containers
 from .projections.views import ProjectionStore
 from .store import EventStore, LoggedEvent
 
@@ -70,6 +69,7 @@ class Engine:
         self._clock = clock
         self.store = EventStore(root / "events.db", env=store_env)
         self.views = ProjectionStore(root / "projections.db")
+        self.images = ImageRecords(self)
 
     def close(self) -> None:
         self.store.close()
@@ -86,7 +86,8 @@ class Engine:
     def cause(self, actor: Actor, correlation_id: str | None = None) -> Cause:
         return Cause(self._clock(), actor, correlation_id or uuid.uuid4().hex)
 
-    def _save(self, *aggregates: StrIdAggregate) -> int:
+    def save(self, *aggregates: StrIdAggregate) -> int:
+        """Save aggregates in one transaction, then bring the views up to date."""
         recordings = self.store.save(*aggregates)
         position = recordings[-1].notification.id if recordings else 0
         try:
@@ -100,7 +101,7 @@ class Engine:
     def catch_up(self) -> int:
         return self.views.catch_up(self.store)
 
-    def _get(self, aggregate_id: str) -> Any:
+    def get_aggregate(self, aggregate_id: str) -> Any:
         return self.store.repository.get(aggregate_id)
 
     def _change(
@@ -114,10 +115,10 @@ class Engine:
         `decide` changes the container and returns any other aggregates it changed.
         """
         for _ in range(MAX_WRITE_ATTEMPTS):
-            container: Container = self._get(container_id)
+            container: Container = self.get_aggregate(container_id)
             others = list(decide(container, cause) or ())
             try:
-                self._save(container, *others)
+                self.save(container, *others)
                 return
             except IntegrityError:
                 continue
@@ -168,17 +169,17 @@ class Engine:
         for _ in range(MAX_WRITE_ATTEMPTS):
             claim = self._name_claim(wanted, container.id, cause)
             try:
-                self._save(container, claim)
+                self.save(container, claim)
                 return
             except IntegrityError:
                 # Someone else wrote the name first; if it is held now, it is theirs.
-                current = self._find(name_id(wanted))
+                current = self.find_aggregate(name_id(wanted))
                 if current is not None and current.owner is not None:
                     raise _NameTaken(current.owner) from None
         raise IntegrityError(f"name {wanted} kept changing under us")
 
     def _name_claim(self, wanted: str, container_id: str, cause: Cause) -> Name:
-        existing: Name | None = self._find(name_id(wanted))
+        existing: Name | None = self.find_aggregate(name_id(wanted))
         if existing is None:
             return Name.register(wanted, container_id, cause)
         if existing.owner is not None:
@@ -186,9 +187,10 @@ class Engine:
         existing.claim(container_id, cause)
         return existing
 
-    def _find(self, aggregate_id: str) -> Any:
+    def find_aggregate(self, aggregate_id: str) -> Any:
+        """The aggregate, or None if it was never saved."""
         try:
-            return self._get(aggregate_id)
+            return self.get_aggregate(aggregate_id)
         except AggregateNotFoundError:
             return None
 
@@ -203,10 +205,8 @@ class Engine:
         return int.from_bytes(self._entropy(8), "big")
 
     def _image_for_create(self, image: str) -> tuple[str, Config]:
-        image_id = self.resolve_image(image)
-        row = self.views.image_row(image_id)
-        assert row is not None
-        return image_id, Config.from_docker(row["config"].get("config") or {})
+        row = self.images.row(image)
+        return row["id"], Config.from_docker(row["config"].get("config") or {})
 
     # Containers: lifecycle -----------------------------------------------------------------
 
@@ -275,7 +275,7 @@ class Engine:
                 claim = self._name_claim(wanted, c.id, cause)
             except _NameTaken as taken:
                 raise name_conflict(wanted, taken.owner) from None
-            released: Name | None = self._find(name_id(old))
+            released: Name | None = self.find_aggregate(name_id(old))
             if released is not None:
                 released.release(c.id, cause)
             changed: list[StrIdAggregate] = [claim]
@@ -295,7 +295,7 @@ class Engine:
 
         def decide(c: Container, k: Cause) -> list[StrIdAggregate]:
             c.mark_removed(k)
-            held: Name | None = self._find(name_id(c.name))
+            held: Name | None = self.find_aggregate(name_id(c.name))
             return [held] if held is not None and held.release(c.id, k) else []
 
         self._change(container_id, decide, cause)
@@ -372,80 +372,12 @@ class Engine:
         container: Container = self.store.repository.get(container_id, version=version)
         return container
 
-    # Images ----------------------------------------------------------------------------------
+    # Shared with the image records -------------------------------------------------------
 
-    def resolve_image(self, ref: str) -> str:
-        """An image id from a reference, a full id or a unique id prefix."""
+    def containers_using(self, image_id: str) -> list[str]:
+        """Ids of the containers (not removed) created from `image_id`."""
         self.catch_up()
-        hex_part = ref.removeprefix("sha256:")
-        if hex_part and all(ch in "0123456789abcdef" for ch in hex_part) and len(hex_part) <= 64:
-            matches = [r["id"] for r in self.views.image_rows() if r["id"][7:].startswith(hex_part)]
-            if len(matches) == 1:
-                return str(matches[0])
-        reference = parse_reference(ref)
-        image_id = self.views.image_id_for_reference(str(reference))
-        if image_id is None:
-            raise NotFound(f"No such image: {reference.familiar}")
-        return image_id
-
-    def record_image_loaded(
-        self,
-        image_id: str,
-        config: dict[str, Any],
-        layers: list[dict[str, Any]],
-        size: int,
-        repo_tags: list[str],
-        actor: Actor,
-        source: str = "load",
-    ) -> None:
-        """Record an image that arrived by `load` or `import`; its tags move to it."""
-        cause = self.cause(actor)
-        tags = [str(parse_reference(tag)) for tag in repo_tags]
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            previous = self._tag_holders(tags, excluding=image_id)
-            for holder, tag in previous:
-                holder.untag(tag, cause)
-            existing: Image | None = self._find(image_id)
-            if existing is None:
-                image = Image.load(
-                    id=image_id,
-                    source=source,
-                    config=config,
-                    layers=layers,
-                    size=size,
-                    repo_tags=tags,
-                    cause=cause,
-                )
-            else:
-                image = existing
-                for tag in tags:
-                    image.tag(tag, cause)
-            try:
-                self._save(image, *{id(h): h for h, _ in previous}.values())
-                return
-            except IntegrityError:
-                continue
-
-    def _tag_holders(self, tags: list[str], excluding: str) -> list[tuple[Image, str]]:
-        holders: dict[str, Image] = {}
-        found: list[tuple[Image, str]] = []
-        for tag in tags:
-            holder_id = self.views.image_id_for_reference(tag)
-            if holder_id is None or holder_id == excluding:
-                continue
-            holder = holders.setdefault(holder_id, self._get(holder_id))
-            found.append((holder, tag))
-        return found
-
-    def list_images(self) -> list[dict[str, Any]]:
-        self.catch_up()
-        return [images.list_entry(row) for row in self.views.image_rows()]
-
-    def inspect_image(self, ref: str) -> dict[str, Any]:
-        row = self.views.image_row(self.resolve_image(ref))
-        if row is None:
-            raise NotFound(f"No such image: {ref}")
-        return images.inspect_document(row)
+        return [row["id"] for row in self.views.container_rows() if row["doc"]["Image"] == image_id]
 
 
 class _NameTaken(Exception):

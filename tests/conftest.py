@@ -13,6 +13,8 @@ import pytest
 from berth.domain.cause import Actor, ActorKind
 from berth.runtime.engine import Engine
 
+pytest_plugins = ["tests.fixtures.registry"]
+
 API = Actor(ActorKind.API, uid=1000, pid=4242)
 ENGINE_ACTOR = Actor(ActorKind.ENGINE)
 
@@ -47,7 +49,7 @@ class SteppingClock:
 
 
 def seed_busybox(engine: Engine) -> None:
-    engine.record_image_loaded(
+    engine.images.record_loaded(
         BUSYBOX_ID,
         BUSYBOX_CONFIG,
         [

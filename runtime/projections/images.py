@@ -25,7 +25,7 @@ def fold(row: Row | None, event: LoggedEvent) -> Row | None:
     """The image row after `event`; None once the image is deleted."""
     data = event.data
     if row is None:
-        if event.name not in ("Pulled", "Loaded"):
+        if event.name not in ("Pulled", "Loaded", "Reloaded"):
             return None
         row = {"id": event.originator_id, "tags": [], "repo_digests": [], "version": 0}
         row["last_tag_time"] = docker_time(event.timestamp)
@@ -37,7 +37,7 @@ def fold(row: Row | None, event: LoggedEvent) -> Row | None:
             if "@" not in data["reference"]:
                 row["tags"] = _unique([*row["tags"], data["reference"]])
             row["repo_digests"] = _unique([*row["repo_digests"], *data["repo_digests"]])
-        case "Loaded":
+        case "Loaded" | "Reloaded":
             _content(row, data)
             row["tags"] = _unique(list(data["repo_tags"]))
         case "Tagged":

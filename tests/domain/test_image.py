@@ -377,14 +377,47 @@ def test_delete_with_one_tag_and_digests_of_the_same_repository() -> None:
     assert image.deleted is True
 
 
-def test_deleted_image_refuses_every_command() -> None:
+def test_deleted_image_refuses_every_command_but_coming_back() -> None:
     image = pulled()
     image.delete(CAUSE, force=False, used_by=[])
     message = f"No such image: {IMAGE_ID}"
     assert_refused(image, NotFound, message, lambda: image.tag(ALPINE, CAUSE))
     assert_refused(image, NotFound, message, lambda: image.untag(BUSYBOX, CAUSE))
-    assert_refused(image, NotFound, message, lambda: repull(image, BUSYBOX))
     assert_refused(image, NotFound, message, lambda: image.delete(CAUSE, force=True, used_by=[]))
+
+
+def test_a_deleted_image_pulled_again_comes_back() -> None:
+    image = pulled()
+    image.delete(CAUSE, force=False, used_by=[])
+    repull(image, BUSYBOX)
+    assert not image.deleted
+    assert image.tags == [BUSYBOX]
+    assert state_of(replay(image)) == state_of(image)
+
+
+def test_a_deleted_image_loaded_again_comes_back_and_a_live_one_gains_tags() -> None:
+    image = pulled()
+    image.delete(CAUSE, force=False, used_by=[])
+    image.reload(
+        source="load",
+        config=image.config,
+        layers=image.layers,
+        size=image.size,
+        repo_tags=[ALPINE],
+        cause=CAUSE,
+    )
+    assert not image.deleted and image.tags == [ALPINE]
+    version = image.version
+    image.reload(
+        source="load",
+        config=image.config,
+        layers=image.layers,
+        size=image.size,
+        repo_tags=[ALPINE, BUSYBOX],
+        cause=CAUSE,
+    )
+    assert image.tags == [ALPINE, BUSYBOX] and image.version == version + 1
+    assert state_of(replay(image)) == state_of(image)
 
 
 # Events ------------------------------------------------------------------------------------

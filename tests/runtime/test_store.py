@@ -85,6 +85,14 @@ def every_event(store: EventStore) -> list[StrIdAggregate]:
         cause=cause_at(4),
     )
     image.delete(cause_at(5), force=True, used_by=[])
+    image.reload(
+        source="import",
+        config={"created": "2024-01-01T00:00:00Z"},
+        layers=[],
+        size=0,
+        repo_tags=[],
+        cause=cause_at(6),
+    )
     name = Name.register("/web", "a" * 64, cause_at(1))
     name.release("a" * 64, cause_at(2))
     name.claim("b" * 64, cause_at(3))

@@ -1,0 +1,50 @@
+"""berth.adapters.registry: an OCI Distribution client that pulls into a ContentStore.
+
+`RegistryClient.pull(ref, progress)` resolves a reference (tag or digest; an index or
+manifest list resolves to its linux/amd64 image), verifies and stores the manifest, the
+config and every layer blob, and reports Docker's progress messages on the way.
+"""
+
+from berth.adapters.content import DigestMismatch
+
+from .auth import Challenge, parse_www_authenticate
+from .client import PulledImage, RegistryClient
+from .errors import RegistryError, Unauthorized, UnsupportedManifest
+from .manifests import (
+    DOCKER_CONFIG,
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    LAYER_TYPES,
+    MAX_CONFIG_SIZE,
+    MAX_MANIFEST_SIZE,
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    LayerDescriptor,
+)
+from .progress import human_size, progress_bar, progress_message, short_id
+
+__all__ = [
+    "DOCKER_CONFIG",
+    "DOCKER_MANIFEST",
+    "DOCKER_MANIFEST_LIST",
+    "LAYER_TYPES",
+    "MAX_CONFIG_SIZE",
+    "MAX_MANIFEST_SIZE",
+    "OCI_CONFIG",
+    "OCI_INDEX",
+    "OCI_MANIFEST",
+    "Challenge",
+    "DigestMismatch",
+    "LayerDescriptor",
+    "PulledImage",
+    "RegistryClient",
+    "RegistryError",
+    "Unauthorized",
+    "UnsupportedManifest",
+    "human_size",
+    "parse_www_authenticate",
+    "progress_bar",
+    "progress_message",
+    "short_id",
+]

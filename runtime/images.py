@@ -1,0 +1,466 @@
+"""The image service: pull, load, import, remove and garbage-collect images.
+
+Blobs go to the content store and layers to the snapshot store first, verified; the
+image is recorded (one event) only once all of it is in place. A failed pull, load or
+import therefore records nothing. Layers are shared between images by chain id.
+
+Garbage collection and image writers exclude each other with an flock on
+`images.lock`: writers hold it shared while they add blobs and layers not yet referenced
+by any recorded image, collection holds it exclusively.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import trio
+
+from berth.adapters.content import ContentStore
+from berth.adapters.registry import (
+    LayerDescriptor,
+    PulledImage,
+    RegistryClient,
+    progress_message,
+    short_id,
+)
+from berth.adapters.snapshots.overlay import SnapshotStore
+from berth.adapters.snapshots.unpack import unpack_layer
+from berth.domain.cause import Actor
+from berth.domain.errors import BerthError, InvalidParameter
+from berth.domain.image import chain_ids
+from berth.domain.reference import parse_reference
+
+from .engine import Engine
+
+Progress = Callable[[dict[str, Any]], None]
+MAX_JSON = 16 * 1024 * 1024
+READ_CHUNK = 1024 * 1024
+UNPACK_PARALLEL = 2
+LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+
+
+def _ignore(_: dict[str, Any]) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer blob in the content store and the diff id the image config promises."""
+
+    digest: str
+    size: int
+    media_type: str
+    diff_id: str
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "diff_id": self.diff_id,
+            "size": self.size,
+            "media_type": self.media_type,
+        }
+
+
+@dataclass
+class Collected:
+    blobs: list[str] = field(default_factory=list)
+    layers: list[str] = field(default_factory=list)
+
+
+class ImageService:
+    """Images for one engine root: `content/` blobs and `snapshots/` layers."""
+
+    def __init__(self, engine: Engine, registry: RegistryClient | None = None) -> None:
+        self.engine = engine
+        self.content = ContentStore(engine.root / "content")
+        self.snapshots = SnapshotStore(engine.root / "snapshots")
+        self.registry = registry or RegistryClient(self.content)
+        self._lock_path = engine.root / "images.lock"
+
+    # Locking -------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, mode: int) -> AsyncIterator[None]:
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            await trio.to_thread.run_sync(fcntl.flock, fd, mode, abandon_on_cancel=False)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    # Pull ----------------------------------------------------------------------------------
+
+    async def pull(self, ref_text: str, actor: Actor, progress: Progress | None = None) -> str:
+        """`docker pull`; answers the image id."""
+        emit = progress or _ignore
+        ref = parse_reference(ref_text)
+        async with self._locked(fcntl.LOCK_SH):
+            pulled = await self.registry.resolve(ref, emit)
+            layers = _pulled_layers(pulled)
+            await self._fetch_and_unpack(pulled, layers, emit)
+            size = sum(self.snapshot_size(c) for c in chain_ids([la.diff_id for la in layers]))
+            new = await trio.to_thread.run_sync(
+                lambda: self.engine.images.record_pulled(
+                    pulled.config_digest,
+                    str(ref),
+                    pulled.repo_digest,
+                    pulled.manifest_digest,
+                    pulled.config,
+                    [layer.record() for layer in layers],
+                    size,
+                    actor,
+                )
+            )
+        emit(progress_message(f"Digest: {pulled.repo_digest.rpartition('@')[2]}"))
+        status = "Downloaded newer image for" if new else "Image is up to date for"
+        emit(progress_message(f"Status: {status} {ref.familiar}"))
+        return pulled.config_digest
+
+    def snapshot_size(self, chain_id: str) -> int:
+        size_file = self.snapshots.layer_dir(chain_id).parent / "size"
+        try:
+            return int(size_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    async def _fetch_and_unpack(
+        self, pulled: PulledImage, layers: list[Layer], emit: Progress
+    ) -> None:
+        """Download the layers and unpack each as soon as its blob is verified."""
+        # One blob can stand at several positions (empty layers repeat): each position
+        # has its own chain id and gets its own layer directory.
+        positions: dict[str, list[tuple[Layer, str]]] = {}
+        for layer, chain_id in zip(layers, chain_ids([la.diff_id for la in layers]), strict=True):
+            positions.setdefault(layer.digest, []).append((layer, chain_id))
+        limiter = trio.CapacityLimiter(UNPACK_PARALLEL)
+        with unwrap_errors():
+            async with trio.open_nursery() as nursery:
+
+                def blob_ready(descriptor: LayerDescriptor) -> None:
+                    for layer, chain_id in positions.get(descriptor.digest, []):
+                        if not self.snapshots.has_layer(chain_id):
+                            nursery.start_soon(self._unpack_one, layer, chain_id, limiter, emit)
+
+                await self.registry.fetch_layers(pulled, emit, blob_ready)
+
+    async def _unpack_all(self, layers: list[Layer], emit: Progress) -> None:
+        chain = chain_ids([layer.diff_id for layer in layers])
+        limiter = trio.CapacityLimiter(UNPACK_PARALLEL)
+        with unwrap_errors():
+            async with trio.open_nursery() as nursery:
+                for layer, chain_id in zip(layers, chain, strict=True):
+                    if self.snapshots.has_layer(chain_id):
+                        continue
+                    nursery.start_soon(self._unpack_one, layer, chain_id, limiter, emit)
+
+    async def _unpack_one(
+        self, layer: Layer, chain_id: str, limiter: trio.CapacityLimiter, emit: Progress
+    ) -> None:
+        layer_id = short_id(layer.digest)
+        emit(progress_message("Extracting", layer_id, 0, layer.size))
+        target = self.snapshots.new_unpack_dir()
+        try:
+            result = await trio.to_thread.run_sync(
+                unpack_layer, self.content.path(layer.digest), target, limiter=limiter
+            )
+            if result.diff_id != layer.diff_id:
+                raise InvalidParameter(
+                    f"failed to register layer: layer {layer.digest} has diff id "
+                    f"{result.diff_id}, but the image config says {layer.diff_id}"
+                )
+            home = self.snapshots.commit_layer(chain_id, target).parent
+            (home / "size").write_text(str(result.size))
+        except BaseException:
+            # Also on cancellation (another layer failed): leave no half-unpacked layer.
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(shutil.rmtree, target, True)
+            raise
+        emit(progress_message("Extracting", layer_id, layer.size, layer.size))
+        emit(progress_message("Pull complete", layer_id))
+
+    # Load and import --------------------------------------------------------------------------
+
+    async def load(
+        self, archive: Path, actor: Actor, progress: Progress | None = None
+    ) -> list[str]:
+        """`docker load`: a `docker save` archive or an OCI layout tar. Answers what loaded."""
+        emit = progress or _ignore
+        async with self._locked(fcntl.LOCK_SH):
+            images = await trio.to_thread.run_sync(_read_archive, archive, self.content)
+            loaded: list[str] = []
+            for config_bytes, layers, tags in images:
+                await self._unpack_all(layers, emit)
+                image_id = await self._record_loaded(config_bytes, layers, tags, actor, "load")
+                loaded.extend(f"Loaded image: {parse_reference(t).familiar}" for t in tags)
+                if not tags:
+                    loaded.append(f"Loaded image ID: {image_id}")
+        return loaded
+
+    async def import_rootfs(
+        self, tarball: Path, reference: str | None, actor: Actor, message: str = ""
+    ) -> str:
+        """`docker import`: a root filesystem tarball as a one-layer image; answers its id."""
+        tags = [str(parse_reference(reference))] if reference else []
+        async with self._locked(fcntl.LOCK_SH):
+            digest, size = await trio.to_thread.run_sync(_store_file, tarball, self.content)
+            target = self.snapshots.new_unpack_dir()
+            result = await trio.to_thread.run_sync(unpack_layer, self.content.path(digest), target)
+            layer = Layer(digest, size, LAYER_TAR, result.diff_id)
+            chain_id = chain_ids([result.diff_id])[0]
+            home = self.snapshots.commit_layer(chain_id, target).parent
+            (home / "size").write_text(str(result.size))
+            created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            config = {
+                "architecture": "amd64",
+                "os": "linux",
+                "created": created,
+                "config": {},
+                "rootfs": {"type": "layers", "diff_ids": [result.diff_id]},
+                "history": [{"created": created, "comment": message or "Imported from -"}],
+            }
+            config_bytes = json.dumps(config, separators=(",", ":")).encode()
+            return await self._record_loaded(config_bytes, [layer], tags, actor, "import")
+
+    async def _record_loaded(
+        self, config_bytes: bytes, layers: list[Layer], tags: list[str], actor: Actor, source: str
+    ) -> str:
+        image_id = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+        self.content.write_bytes(image_id, config_bytes)
+        config = json.loads(config_bytes)
+        size = sum(self.snapshot_size(c) for c in chain_ids([la.diff_id for la in layers]))
+        await trio.to_thread.run_sync(
+            lambda: self.engine.images.record_loaded(
+                image_id, config, [la.record() for la in layers], size, tags, actor, source
+            )
+        )
+        return image_id
+
+    # Remove and collect ----------------------------------------------------------------------
+
+    async def remove(self, ref: str, actor: Actor, force: bool = False) -> list[dict[str, str]]:
+        """`docker rmi`, then garbage collection of what no image needs any more."""
+        answer = await trio.to_thread.run_sync(self.engine.images.remove, ref, actor, force)
+        await self.collect_garbage()
+        return answer
+
+    async def collect_garbage(self) -> Collected:
+        """Delete blobs and layers no recorded image (or container's image) refers to."""
+        async with self._locked(fcntl.LOCK_EX):
+            keep_blobs, keep_layers = await trio.to_thread.run_sync(self._referenced)
+            collected = Collected()
+            for digest in self.content.digests():
+                if digest not in keep_blobs:
+                    self.content.delete(digest)
+                    collected.blobs.append(digest)
+            for chain_id in self.snapshots.layers():
+                if chain_id not in keep_layers:
+                    await trio.to_thread.run_sync(self.snapshots.remove_layer, chain_id)
+                    collected.layers.append(chain_id)
+            return collected
+
+    def _referenced(self) -> tuple[set[str], set[str]]:
+        image_ids = {row["id"] for row in self.engine.images.live_rows()}
+        image_ids |= {
+            row["doc"]["Image"] for row in self.engine.views.container_rows()
+        }  # a forced rmi leaves the containers' image layers in place
+        blobs: set[str] = set()
+        layers: set[str] = set()
+        for image_id in image_ids:
+            image = self.engine.images.aggregate(image_id)
+            if image is None:
+                continue
+            blobs.add(image_id)
+            if image.manifest_digest:
+                blobs.add(image.manifest_digest)
+            blobs.update(str(layer["digest"]) for layer in image.layers)
+            layers.update(chain_ids([str(layer["diff_id"]) for layer in image.layers]))
+        return blobs, layers
+
+    # Root filesystems ------------------------------------------------------------------------
+
+    def image_chain(self, image_id: str) -> list[str]:
+        image = self.engine.images.aggregate(image_id)
+        if image is None:
+            raise InvalidParameter(f"No such image: {image_id}")
+        return chain_ids([str(layer["diff_id"]) for layer in image.layers])
+
+    async def mount_rootfs(self, container_id: str, image_id: str) -> Path:
+        """The container's root filesystem: the image's layers under a writable layer."""
+        chain = await trio.to_thread.run_sync(self.image_chain, image_id)
+        return await self.snapshots.prepare(container_id, chain)
+
+    async def unmount_rootfs(self, container_id: str) -> None:
+        await self.snapshots.release(container_id)
+
+
+@contextlib.contextmanager
+def unwrap_errors() -> Iterator[None]:
+    """Let a domain error out of a nursery as itself, not inside an ExceptionGroup.
+
+    Callers answer with the error's status and message; the first one says what failed.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        first = _first_leaf(group)
+        if isinstance(first, BerthError):
+            raise first from group
+        raise
+
+
+def _first_leaf(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+def _pulled_layers(pulled: PulledImage) -> list[Layer]:
+    diff_ids = pulled.config["rootfs"]["diff_ids"]
+    return [
+        Layer(d.digest, d.size, d.media_type, str(diff_id))
+        for d, diff_id in zip(pulled.layers, diff_ids, strict=True)
+    ]
+
+
+# Archives (run in worker threads) ---------------------------------------------------------
+
+
+def _read_member(tar: tarfile.TarFile, name: str, limit: int) -> bytes:
+    member = _open_member(tar, name)
+    data = member.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidParameter(f"{name} in the archive is larger than {limit} bytes")
+    return data
+
+
+def _open_member(tar: tarfile.TarFile, name: str) -> IO[bytes]:
+    try:
+        member = tar.extractfile(name.lstrip("/"))
+    except KeyError:
+        member = None
+    if member is None:
+        raise InvalidParameter(f"invalid archive: {name} not found or not a regular file")
+    return member
+
+
+def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    while chunk := stream.read(READ_CHUNK):
+        yield chunk
+
+
+def _digest_of(stream: IO[bytes]) -> tuple[str, int]:
+    hasher = hashlib.sha256()
+    size = 0
+    for chunk in _chunks(stream):
+        hasher.update(chunk)
+        size += len(chunk)
+    return "sha256:" + hasher.hexdigest(), size
+
+
+def _ingest_stream(content: ContentStore, open_stream: Callable[[], IO[bytes]]) -> tuple[str, int]:
+    """Store a stream whose digest is not known in advance: hash it, then ingest it."""
+    digest, size = _digest_of(open_stream())
+    if not content.has(digest):
+        trio.from_thread.run(content.ingest, digest, size, _async_chunks(open_stream()))
+    return digest, size
+
+
+async def _async_chunks(stream: IO[bytes]) -> AsyncIterator[bytes]:
+    for chunk in _chunks(stream):
+        yield chunk
+
+
+def _store_file(path: Path, content: ContentStore) -> tuple[str, int]:
+    def open_stream() -> IO[bytes]:
+        return open(path, "rb")
+
+    return _ingest_stream(content, open_stream)
+
+
+def _read_archive(
+    archive: Path, content: ContentStore
+) -> list[tuple[bytes, list[Layer], list[str]]]:
+    """Each image of a `docker save` or OCI layout archive: config bytes, layers, tags."""
+    with tarfile.open(archive, "r:*") as tar:
+        names = set(tar.getnames())
+        if "manifest.json" in names:
+            return _read_docker_save(tar, content)
+        if "index.json" in names:
+            return _read_oci_layout(tar, content)
+    raise InvalidParameter("invalid archive: no manifest.json or index.json")
+
+
+def _load_layer(
+    tar: tarfile.TarFile, name: str, diff_id: str, media: str, content: ContentStore
+) -> Layer:
+    digest, size = _ingest_stream(content, lambda: _open_member(tar, name))
+    return Layer(digest, size, media, diff_id)
+
+
+def _read_docker_save(
+    tar: tarfile.TarFile, content: ContentStore
+) -> list[tuple[bytes, list[Layer], list[str]]]:
+    manifest = json.loads(_read_member(tar, "manifest.json", MAX_JSON))
+    if not isinstance(manifest, list):
+        raise InvalidParameter("invalid archive: manifest.json is not a list")
+    images = []
+    for entry in manifest:
+        config_bytes = _read_member(tar, str(entry["Config"]), MAX_JSON)
+        diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
+        if len(diff_ids) != len(entry["Layers"]):
+            raise InvalidParameter("invalid archive: layer count differs from the config's")
+        layers = [
+            _load_layer(tar, str(name), str(diff_id), LAYER_TAR, content)
+            for name, diff_id in zip(entry["Layers"], diff_ids, strict=True)
+        ]
+        tags = [str(parse_reference(t)) for t in entry.get("RepoTags") or []]
+        images.append((config_bytes, layers, tags))
+    return images
+
+
+def _blob_name(digest: str) -> str:
+    algorithm, _, hex_part = digest.partition(":")
+    if algorithm != "sha256" or len(hex_part) != 64:
+        raise InvalidParameter(f"invalid digest {digest!r} in the archive")
+    return f"blobs/sha256/{hex_part}"
+
+
+def _read_oci_layout(
+    tar: tarfile.TarFile, content: ContentStore
+) -> list[tuple[bytes, list[Layer], list[str]]]:
+    index = json.loads(_read_member(tar, "index.json", MAX_JSON))
+    images = []
+    for descriptor in index.get("manifests") or []:
+        annotations = descriptor.get("annotations") or {}
+        name = annotations.get("io.containerd.image.name") or annotations.get(
+            "org.opencontainers.image.ref.name"
+        )
+        manifest = json.loads(_read_member(tar, _blob_name(descriptor["digest"]), MAX_JSON))
+        if "manifests" in manifest:
+            raise InvalidParameter("loading an image index from an OCI archive is not supported")
+        config_bytes = _read_member(tar, _blob_name(manifest["config"]["digest"]), MAX_JSON)
+        diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
+        layers = []
+        for layer, diff_id in zip(manifest["layers"], diff_ids, strict=True):
+            loaded = _load_layer(
+                tar, _blob_name(layer["digest"]), str(diff_id), layer["mediaType"], content
+            )
+            if loaded.digest != layer["digest"]:
+                raise InvalidParameter(f"invalid archive: blob {layer['digest']} does not match")
+            layers.append(loaded)
+        # A bare tag ("latest") names no repository: the image loads untagged, as Docker's.
+        full = isinstance(name, str) and (":" in name or "/" in name)
+        tags = [str(parse_reference(str(name)))] if full else []
+        images.append((config_bytes, layers, tags))
+    return images
