@@ -1,0 +1,68 @@
+"""The `berth` image commands as a user runs them: real processes, a real registry."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from ..fixtures.images import busybox_image
+from ..fixtures.registry import RunningRegistry
+
+BERTH = Path(sys.executable).parent / "berth"
+
+
+def berth(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BERTH), "--root", str(root), *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_pull_images_tag_rmi(tmp_path: Path, registry: RunningRegistry) -> None:
+    image = busybox_image()
+    registry.push("library/busybox", image)
+    reference = f"{registry.host}/library/busybox:latest"
+    pulled = berth(tmp_path, "pull", "--json", "--insecure-registry", registry.host, reference)
+    assert pulled.returncode == 0, pulled.stderr
+    messages = [json.loads(line) for line in pulled.stdout.splitlines()]
+    assert messages[0] == {"status": "Pulling from library/busybox", "id": "latest"}
+    assert messages[-1] == {"status": f"Status: Downloaded newer image for {reference}"}
+    listed = berth(tmp_path, "images")
+    assert f"{registry.host}/library/busybox" in listed.stdout
+    assert image.config_digest[7:19] in listed.stdout
+    assert berth(tmp_path, "tag", reference, "mine:1").returncode == 0
+    removed = berth(tmp_path, "rmi", "mine:1")
+    assert removed.stdout.strip() == "Untagged: mine:1"
+    removed = berth(tmp_path, "rmi", reference)
+    assert removed.stdout.splitlines()[-1] == f"Deleted: {image.config_digest}"
+    assert image.config_digest[7:19] not in berth(tmp_path, "images").stdout
+
+
+def test_pull_without_insecure_flag_refuses_plain_http(
+    tmp_path: Path, registry: RunningRegistry
+) -> None:
+    registry.push("library/busybox", busybox_image())
+    failed = berth(tmp_path, "pull", f"{registry.host}/library/busybox")
+    assert failed.returncode == 1
+    assert "Error response from daemon" in failed.stdout + failed.stderr
+
+
+def test_import_and_a_missing_image_error(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("etc/motd")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"hi\n"))
+    tarball = tmp_path / "rootfs.tgz"
+    tarball.write_bytes(gzip.compress(buffer.getvalue()))
+    imported = berth(tmp_path / "root", "import", str(tarball), "imported:1")
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip().startswith("sha256:")
+    assert "imported" in berth(tmp_path / "root", "images").stdout
+    missing = berth(tmp_path / "root", "rmi", "nothing:here")
+    assert missing.returncode == 1
+    assert "No such image: nothing:here" in missing.stdout + missing.stderr
