@@ -285,10 +285,27 @@ class Engine:
 
     def remove(self, ref: str, actor: Actor, force: bool = False) -> None:
         """Record the removal intent; with nothing outside to clean up, complete it."""
-        cid = self.resolve_container(ref)
         cause = self.cause(actor)
-        self._change(cid, lambda c, k: c.request_removal(force, k, ref), cause)
-        self.complete_removal(cid, cause)
+        container_id = self.request_removal(ref, actor, force, cause=cause)
+        self.complete_removal(container_id, cause)
+
+    def request_removal(
+        self,
+        ref: str,
+        actor: Actor,
+        force: bool = False,
+        caller_ref: str | None = None,
+        *,
+        cause: Cause | None = None,
+    ) -> str:
+        """Record `RemovalRequested` (Docker's rules on running containers apply)."""
+        container_id = self.resolve_container(ref)
+        self._change(
+            container_id,
+            lambda c, k: c.request_removal(force, k, caller_ref or ref),
+            cause or self.cause(actor),
+        )
+        return container_id
 
     def complete_removal(self, container_id: str, cause: Cause) -> None:
         """Record `Removed` and release the name, atomically (the outcome of a removal)."""

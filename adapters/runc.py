@@ -1,0 +1,485 @@
+"""runc driven through conmon, a per-container monitor that outlives the engine (ADR/0008).
+
+Layout under `state_dir` (every directory 0700):
+
+    runc/                 runc's `--root` (its own state.json per container)
+    monitor/<id>/         one per container, removed by `delete`
+        conmon.pid        pid of the daemonised conmon (written by conmon's first parent)
+        pid               the container's init pid (runc `--pid-file`)
+        bundle            the bundle path, so `delete` can remove conmon's files from it
+        exits/<id>        the exit code, written atomically by conmon when the init exits
+        persist/          conmon's persist dir: `exit` and `oom` (present if OOM-killed)
+        sock/             conmon's attach socket directory (a symlink to the bundle)
+        runc.log          runc's JSON log (`--log-format=json`), read on create failure
+        conmon.err        conmon's stderr before it daemonises
+
+conmon is started without `--sync`: it double-forks, so it is re-parented away from the
+engine and survives the engine being killed; the container's exit code still lands in
+`exits/<id>`. Every subprocess gets only the descriptors it needs (close_fds, explicit
+pass_fds) and is reaped, also on cancellation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import signal as signal_module
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import trio
+
+from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound
+
+Status = Literal["created", "running", "paused", "stopped"]
+
+#: How long create waits for conmon to report the container's pid or runc's error.
+CREATE_TIMEOUT_S = 60.0
+#: How long delete waits for conmon to flush the log and exit before killing it.
+MONITOR_EXIT_TIMEOUT_S = 5.0
+POLL_S = 0.05
+#: Files conmon creates inside the bundle directory (attach socket, control fifos).
+BUNDLE_MONITOR_FILES = ("attach", "ctl", "winsz")
+
+
+class StartFailure(BerthError):
+    """runc could not create or start the container; the message is runc's (400)."""
+
+    http_status = 400
+
+
+class MonitorLost(BerthError):
+    """The monitor is gone and left no exit file: the exit code is unknowable."""
+
+    http_status = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerState:
+    id: str
+    status: Status
+    pid: int
+    #: Field 22 of /proc/<pid>/stat (clock ticks after boot); None if the pid is gone.
+    start_time: int | None
+    bundle: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExitStatus:
+    exit_code: int
+    finished_at: datetime
+    oom_killed: bool
+
+
+def parse_signal(sig: str | int) -> int:
+    """ "SIGTERM", "TERM", "term", "9" or 9 → the signal number; InvalidParameter otherwise."""
+    if isinstance(sig, int):
+        number = sig
+    else:
+        text = sig.strip()
+        if text.isdigit():
+            number = int(text)
+        else:
+            name = text.upper()
+            if not name.startswith("SIG"):
+                name = "SIG" + name
+            try:
+                number = int(signal_module.Signals[name])
+            except KeyError:
+                raise InvalidParameter(f"Invalid signal: {sig}") from None
+    if not 0 < number <= signal_module.SIGRTMAX:
+        raise InvalidParameter(f"Invalid signal: {sig}")
+    return number
+
+
+def process_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat: tells a live process apart from a later one on its pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    # Field 2 (comm) may contain spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return int(fields[22 - 3])
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _runc_message(stderr: bytes) -> str:
+    """runc's error text from its stderr (plain or JSON log lines)."""
+    lines = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()]
+    messages = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            messages.append(line.strip())
+            continue
+        if isinstance(entry, dict) and entry.get("level") in ("error", "fatal"):
+            messages.append(str(entry.get("msg", "")))
+    return "; ".join(messages) if messages else "runc failed"
+
+
+def _ensure_private_dir(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+class Runtime:
+    """Containers run by runc under one conmon each; every action is idempotent."""
+
+    def __init__(self, state_dir: Path, runc: str = "runc", conmon: str = "conmon") -> None:
+        self.state_dir = Path(state_dir)
+        self.runc = shutil.which(runc) or runc
+        self.conmon = shutil.which(conmon) or conmon
+        self.runc_root = self.state_dir / "runc"
+        self.monitor_root = self.state_dir / "monitor"
+
+    # -- paths ---------------------------------------------------------------------------
+
+    def monitor_dir(self, container_id: str) -> Path:
+        if not container_id or "/" in container_id or container_id in (".", ".."):
+            raise InvalidParameter(f"invalid container id: {container_id!r}")
+        return self.monitor_root / container_id
+
+    def exit_file(self, container_id: str) -> Path:
+        return self.monitor_dir(container_id) / "exits" / container_id
+
+    # -- runc ----------------------------------------------------------------------------
+
+    async def _runc(self, *args: str) -> tuple[int, bytes, bytes]:
+        result = await trio.run_process(
+            [self.runc, "--root", str(self.runc_root), *args],
+            stdin=subprocess.DEVNULL,
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+            close_fds=True,
+        )
+        return result.returncode, result.stdout, result.stderr
+
+    async def state(self, container_id: str) -> ContainerState | None:
+        """runc's view of the container, or None if runc does not know it."""
+        self.monitor_dir(container_id)
+        code, out, err = await self._runc("state", container_id)
+        if code != 0:
+            if b"does not exist" in err or b"not exist" in err:
+                return None
+            raise BerthError(f"runc state {container_id}: {_runc_message(err)}")
+        doc = json.loads(out)
+        pid = int(doc.get("pid") or 0)
+        status: Status = doc.get("status", "stopped")
+        start_time = process_start_time(pid) if pid > 0 and status != "stopped" else None
+        return ContainerState(
+            id=container_id,
+            status=status,
+            pid=pid,
+            start_time=start_time,
+            bundle=str(doc.get("bundle", "")),
+        )
+
+    # -- create --------------------------------------------------------------------------
+
+    async def create(self, container_id: str, bundle: Path, log_path: Path) -> int:
+        """Spawn conmon, which runs `runc create`; return the container's init pid.
+
+        Idempotent: a container already created under a live monitor returns its pid.
+        On failure nothing is left behind and StartFailure carries runc's message.
+        """
+        mdir = self.monitor_dir(container_id)
+        existing = await self.state(container_id)
+        if existing is not None:
+            if existing.status != "stopped" and self.monitor_pid(container_id) is not None:
+                return existing.pid
+            await self.delete(container_id, force=True)
+        elif mdir.exists():
+            await self._remove_monitor_files(container_id)
+
+        bundle = Path(bundle).resolve()
+        _ensure_private_dir(self.runc_root)
+        _ensure_private_dir(self.monitor_root)
+        _ensure_private_dir(mdir)
+        for sub in ("exits", "persist", "sock"):
+            _ensure_private_dir(mdir / sub)
+        (mdir / "bundle").write_text(str(bundle))
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+
+        try:
+            return await self._spawn_monitor(container_id, bundle, log_path, mdir)
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await self._cleanup_failed_create(container_id)
+            raise
+
+    def _conmon_args(
+        self, container_id: str, bundle: Path, log_path: Path, mdir: Path
+    ) -> list[str]:
+        return [
+            self.conmon,
+            "--api-version", "1",
+            "--cid", container_id,
+            "--cuuid", container_id,
+            "--name", container_id,
+            "--runtime", self.runc,
+            "--bundle", str(bundle),
+            "--container-pidfile", str(mdir / "pid"),
+            "--conmon-pidfile", str(mdir / "conmon.pid"),
+            "--log-path", f"k8s-file:{log_path}",
+            "--exit-dir", str(mdir / "exits"),
+            "--persist-dir", str(mdir / "persist"),
+            "--socket-dir-path", str(mdir / "sock"),
+            "--runtime-arg", "--root",
+            "--runtime-arg", str(self.runc_root),
+            "--runtime-arg", "--log-format=json",
+            "--runtime-arg", "--log",
+            "--runtime-arg", str(mdir / "runc.log"),
+            "--log-level", "info",
+        ]  # fmt: skip
+
+    async def _spawn_monitor(
+        self, container_id: str, bundle: Path, log_path: Path, mdir: Path
+    ) -> int:
+        sync_r, sync_w = os.pipe()  # both non-inheritable (PEP 446); pass_fds opens sync_w
+        sync_stream = trio.lowlevel.FdStream(sync_r)
+        try:
+            env = {
+                "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+                "_OCI_SYNCPIPE": str(sync_w),
+            }
+            with open(mdir / "conmon.err", "wb") as err_file:
+                try:
+                    proc = await trio.lowlevel.open_process(
+                        self._conmon_args(container_id, bundle, log_path, mdir),
+                        stdin=subprocess.DEVNULL,
+                        stdout=err_file,
+                        stderr=err_file,
+                        close_fds=True,
+                        pass_fds=(sync_w,),
+                        env=env,
+                        cwd=str(mdir),
+                        start_new_session=True,
+                    )
+                finally:
+                    os.close(sync_w)
+            try:
+                # conmon's first process exits right after its fork (the daemon lives on).
+                code = await proc.wait()
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    with trio.CancelScope(shield=True):
+                        await proc.wait()
+            if code != 0:
+                raise StartFailure(self._conmon_error(mdir) or f"conmon exited with {code}")
+            with trio.fail_after(CREATE_TIMEOUT_S):
+                message = await self._read_sync_message(sync_stream)
+        finally:
+            with trio.CancelScope(shield=True):
+                await sync_stream.aclose()
+        if message is None:
+            raise StartFailure(
+                self._runc_log_error(mdir)
+                or self._conmon_error(mdir)
+                or "conmon exited before reporting the container"
+            )
+        pid = message.get("data")
+        if not isinstance(pid, int) or pid <= 0:
+            text = str(message.get("message") or "").strip()
+            raise StartFailure(text or self._runc_log_error(mdir) or "runc create failed")
+        return pid
+
+    @staticmethod
+    async def _read_sync_message(stream: trio.lowlevel.FdStream) -> dict[str, object] | None:
+        data = b""
+        while b"\n" not in data:
+            chunk = await stream.receive_some(4096)
+            if not chunk:
+                break
+            data += chunk
+        line = data.split(b"\n", 1)[0].strip()
+        if not line:
+            return None
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            return {"data": -1, "message": line.decode(errors="replace")}
+        return doc if isinstance(doc, dict) else None
+
+    @staticmethod
+    def _conmon_error(mdir: Path) -> str:
+        try:
+            text = (mdir / "conmon.err").read_text(errors="replace")
+        except OSError:
+            return ""
+        errors_ = [line for line in text.splitlines() if "[conmon:e]" in line]
+        return "; ".join(errors_)
+
+    @staticmethod
+    def _runc_log_error(mdir: Path) -> str:
+        try:
+            return _runc_message((mdir / "runc.log").read_bytes())
+        except OSError:
+            return ""
+
+    async def _cleanup_failed_create(self, container_id: str) -> None:
+        await self._runc("delete", "--force", container_id)
+        await self._stop_monitor(container_id)
+        await self._remove_monitor_files(container_id)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, container_id: str) -> None:
+        """`runc start`; a container already running (or paused) is fine."""
+        code, _, err = await self._runc("start", container_id)
+        if code == 0:
+            return
+        current = await self.state(container_id)
+        if current is None:
+            raise NotFound(f"No such container: {container_id}")
+        if current.status in ("running", "paused"):
+            return
+        message = _runc_message(err)
+        if current.status == "stopped":
+            raise Conflict(f"container {container_id} has stopped: {message}")
+        raise StartFailure(message)
+
+    async def kill(self, container_id: str, signal: str | int, all_processes: bool = False) -> None:
+        number = parse_signal(signal)
+        args = ["kill", *(["--all"] if all_processes else []), container_id, str(number)]
+        code, _, err = await self._runc(*args)
+        if code == 0:
+            return
+        current = await self.state(container_id)
+        if current is None:
+            raise NotFound(f"No such container: {container_id}")
+        if current.status == "stopped":
+            raise Conflict(f"Container {container_id} is not running")
+        raise BerthError(f"runc kill {container_id}: {_runc_message(err)}")
+
+    async def pause(self, container_id: str) -> None:
+        await self._freeze(container_id, "pause", "paused")
+
+    async def resume(self, container_id: str) -> None:
+        await self._freeze(container_id, "resume", "running")
+
+    async def _freeze(self, container_id: str, verb: str, target: Status) -> None:
+        code, _, err = await self._runc(verb, container_id)
+        if code == 0:
+            return
+        current = await self.state(container_id)
+        if current is None:
+            raise NotFound(f"No such container: {container_id}")
+        if current.status == target:
+            return
+        raise Conflict(f"Container {container_id} is {current.status}: {_runc_message(err)}")
+
+    async def delete(self, container_id: str, force: bool = False) -> None:
+        """`runc delete`, then wait for the monitor and remove its files.
+
+        A missing container is fine. Without force a running container is a Conflict.
+        """
+        args = ["delete", *(["--force"] if force else []), container_id]
+        code, _, err = await self._runc(*args)
+        if code != 0 and await self.state(container_id) is not None:
+            raise Conflict(f"cannot delete container {container_id}: {_runc_message(err)}")
+        await self._stop_monitor(container_id)
+        await self._remove_monitor_files(container_id)
+
+    # -- monitor -------------------------------------------------------------------------
+
+    def monitor_pid(self, container_id: str) -> int | None:
+        """The live conmon of this container, or None (a reused pid is not mistaken for it)."""
+        pid = _read_int(self.monitor_dir(container_id) / "conmon.pid")
+        if pid is None:
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            stat = Path(f"/proc/{pid}/stat").read_bytes()
+        except OSError:
+            return None
+        if stat[stat.rindex(b")") + 2 :].startswith(b"Z"):
+            return None
+        if not cmdline or not cmdline[0].endswith(b"conmon"):
+            return None
+        if container_id.encode() not in cmdline:
+            return None
+        return pid
+
+    async def _stop_monitor(self, container_id: str) -> None:
+        """Wait for conmon to exit (it does once the container is gone); kill it if it hangs."""
+        with trio.move_on_after(MONITOR_EXIT_TIMEOUT_S):
+            while self.monitor_pid(container_id) is not None:
+                await trio.sleep(POLL_S)
+            return
+        pid = self.monitor_pid(container_id)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal_module.SIGKILL)
+            with trio.move_on_after(MONITOR_EXIT_TIMEOUT_S):
+                while self.monitor_pid(container_id) is not None:
+                    await trio.sleep(POLL_S)
+
+    async def _remove_monitor_files(self, container_id: str) -> None:
+        mdir = self.monitor_dir(container_id)
+        try:
+            bundle = Path((mdir / "bundle").read_text().strip())
+        except OSError:
+            bundle = None
+        if bundle is not None and bundle.is_absolute():
+            for name in BUNDLE_MONITOR_FILES:
+                with contextlib.suppress(FileNotFoundError):
+                    (bundle / name).unlink()
+        await trio.to_thread.run_sync(shutil.rmtree, mdir, True)
+
+    def exit_status(self, container_id: str) -> ExitStatus | None:
+        """The exit the monitor recorded, or None if the container has not exited."""
+        path = self.exit_file(container_id)
+        try:
+            text = path.read_text().strip()
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise
+        if not text:
+            return None
+        return ExitStatus(
+            exit_code=int(text),
+            finished_at=datetime.fromtimestamp(mtime, UTC),
+            oom_killed=(self.monitor_dir(container_id) / "persist" / "oom").exists(),
+        )
+
+    async def wait_exited(self, container_id: str) -> ExitStatus:
+        """Block until the exit file appears (and the monitor has flushed the log and exited).
+
+        MonitorLost if the monitor died without writing one.
+        """
+        while True:
+            status = self.exit_status(container_id)
+            if status is not None:
+                # conmon drains the container's output after writing the exit file: give it
+                # a moment to finish, so the log is complete when the exit is reported.
+                with trio.move_on_after(MONITOR_EXIT_TIMEOUT_S):
+                    while self.monitor_pid(container_id) is not None:
+                        await trio.sleep(POLL_S)
+                return status
+            if self.monitor_pid(container_id) is None:
+                # conmon writes the exit file before it exits: look once more.
+                status = self.exit_status(container_id)
+                if status is not None:
+                    return status
+                raise MonitorLost(f"monitor of {container_id} is gone and left no exit status")
+            await trio.sleep(POLL_S)

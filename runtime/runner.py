@@ -1,0 +1,480 @@
+"""The runner: containers for real, the engine's intents carried out with runc.
+
+Every change is recorded first as an intent by the engine, then carried out here, then
+recorded as an outcome: `StartRequested` → runc create/start under conmon →
+`Started(pid)` or `StartFailed(reason)`. Each running container has a watcher task that
+turns its monitor's exit file into `Exited`, then applies auto-remove or the restart
+policy. `reconcile()` runs when the runner starts: whatever the log says is live is
+checked against runc and the monitors' exit files, and intents left in flight resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import resource
+import shutil
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from berth.adapters.runc import MonitorLost, Runtime, StartFailure
+from berth.domain.cause import Actor, ActorKind, Cause
+from berth.domain.config import Config, HostConfig
+from berth.domain.container import Container, ContainerState
+from berth.domain.errors import BerthError, NotModified
+from berth.domain.spec import HostFacts, build_spec, resolve_user
+
+from .engine import Created, Engine
+from .images import ImageService
+
+log = logging.getLogger(__name__)
+RECONCILE = Actor(ActorKind.RECONCILE)
+RESTART_POLICY = Actor(ActorKind.RESTART_POLICY)
+ENGINE = Actor(ActorKind.ENGINE)
+POLL_S = 0.05
+# Docker's restart back-off: 100 ms doubling to 1 minute, reset after 10 s of running.
+BACKOFF_START_MS = 100
+BACKOFF_MAX_MS = 60_000
+BACKOFF_RESET_S = 10
+LIVE = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def read_in_root(root: Path, relative: str, limit: int = 1 << 20) -> str | None:
+    """A small file of a container's root filesystem, never following a link out of it."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(root, flags | os.O_DIRECTORY)
+    try:
+        parts = [p for p in relative.split("/") if p]
+        for part in parts[:-1]:
+            try:
+                next_fd = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
+            except OSError:
+                return None
+            os.close(fd)
+            fd = next_fd
+        try:
+            file_fd = os.open(parts[-1], flags, dir_fd=fd)
+        except OSError:
+            return None
+        with os.fdopen(file_fd, "rb") as handle:
+            return handle.read(limit).decode(errors="replace")
+    finally:
+        os.close(fd)
+
+
+class Runner:
+    """Runs the engine's containers; `serve()` hosts the per-container watchers."""
+
+    def __init__(self, engine: Engine, images: ImageService, runtime: Runtime) -> None:
+        self.engine = engine
+        self.images = images
+        self.runtime = runtime
+        self.containers_dir = engine.root / "containers"
+        self.containers_dir.mkdir(mode=0o700, exist_ok=True)
+        self._nursery: trio.Nursery | None = None
+        self._watched: set[str] = set()
+
+    # Service ---------------------------------------------------------------------------
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Reconcile, then host the watchers until cancelled (containers keep running)."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            await self.reconcile()
+            task_status.started()
+            await trio.sleep_forever()
+
+    async def _sync(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await trio.to_thread.run_sync(fn, *args)
+
+    def container_dir(self, container_id: str) -> Path:
+        return self.containers_dir / container_id
+
+    def log_path(self, container_id: str) -> Path:
+        return self.container_dir(container_id) / "container.log"
+
+    # Create ------------------------------------------------------------------------------
+
+    async def create(self, body: dict[str, Any], name: str | None, actor: Actor) -> Created:
+        """Record the container, then prepare its root filesystem; clean up on failure."""
+        created: Created = await self._sync(self.engine.create_container, body, name, actor)
+        try:
+            await self._prepare(created.id, actor)
+        except BaseException as error:
+            with trio.CancelScope(shield=True):
+                await self._discard_failed_create(created.id, actor, error)
+            raise
+        return created
+
+    async def _prepare(self, container_id: str, actor: Actor) -> None:
+        image_id = self.engine.inspect_container(container_id)["Image"]
+        self.container_dir(container_id).mkdir(mode=0o700, exist_ok=True)
+        rootfs = await self.images.mount_rootfs(container_id, image_id)
+        await self._record(container_id, lambda c, k: c.mark_prepared(str(rootfs), k), actor)
+
+    async def _discard_failed_create(
+        self, container_id: str, actor: Actor, error: BaseException
+    ) -> None:
+        reason = error.message if isinstance(error, BerthError) else repr(error)
+        with contextlib.suppress(BerthError):
+            await self._record(container_id, lambda c, k: c.mark_prepare_failed(reason, k), actor)
+        await self._remove_everything(container_id, actor)
+
+    # Start -------------------------------------------------------------------------------
+
+    async def start(self, ref: str, actor: Actor) -> None:
+        container_id = await self._sync(self.engine.resolve_container, ref)
+        await self._sync(self.engine.start, container_id, actor)
+        await self._carry_out_start(container_id, actor)
+
+    async def _carry_out_start(self, container_id: str, actor: Actor) -> None:
+        container: Container = await self._sync(self.engine.get_aggregate, container_id)
+        bundle = self.container_dir(container_id) / "bundle"
+        try:
+            if not container.prepared:
+                await self._prepare(container_id, actor)
+                container = await self._sync(self.engine.get_aggregate, container_id)
+            spec = self._spec(container)
+            bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
+            (bundle / "config.json").write_text(json.dumps(spec))
+            pid = await self.runtime.create(container_id, bundle, self.log_path(container_id))
+            await self.runtime.start(container_id)
+        except BerthError as error:
+            message = error.message
+            code = 127 if "executable file not found" in message else 126
+            with trio.CancelScope(shield=True):
+                await self.runtime.delete(container_id, force=True)
+                await self._record(
+                    container_id, lambda c, k: c.mark_start_failed(message, code, k), actor
+                )
+            raise StartFailure(error.message) from error
+        await self._record(container_id, lambda c, k: c.mark_started(pid, _now(), k), actor)
+        self._watch(container_id)
+
+    def _spec(self, container: Container) -> dict[str, Any]:
+        config = Config.from_docker(container.config)
+        host_config = HostConfig.from_docker(container.host_config)
+        rootfs = Path(container.rootfs)
+        user = resolve_user(
+            config.user or "",
+            read_in_root(rootfs, "etc/passwd"),
+            read_in_root(rootfs, "etc/group"),
+            tuple(host_config.group_add or ()),
+        )
+        facts = HostFacts(
+            rlimit_hard={"RLIMIT_NOFILE": resource.getrlimit(resource.RLIMIT_NOFILE)[1]}
+        )
+        return build_spec(
+            container_id=container.id,
+            config=config,
+            host_config=host_config,
+            rootfs=str(rootfs),
+            hostname=config.hostname or container.id[:12],
+            user=user,
+            facts=facts,
+        )
+
+    # Exits -------------------------------------------------------------------------------
+
+    def _watch(self, container_id: str) -> None:
+        if container_id in self._watched or self._nursery is None:
+            return
+        self._watched.add(container_id)
+        self._nursery.start_soon(self._watch_exit, container_id)
+
+    async def _watch_exit(self, container_id: str) -> None:
+        try:
+            try:
+                status = await self.runtime.wait_exited(container_id)
+            except MonitorLost as lost:
+                reason = lost.message
+                await self._record(
+                    container_id, lambda c, k: c.mark_exit_unknown(reason, _now(), k), ENGINE
+                )
+            else:
+                await self._record(
+                    container_id,
+                    lambda c, k: c.mark_exited(
+                        status.exit_code, status.oom_killed, status.finished_at, k
+                    ),
+                    ENGINE,
+                )
+        finally:
+            self._watched.discard(container_id)
+        await self._after_exit(container_id)
+
+    async def _after_exit(self, container_id: str) -> None:
+        container: Container = await self._sync(self.engine.get_aggregate, container_id)
+        if container.state is ContainerState.REMOVING:
+            await self._remove_everything(container_id, ENGINE)
+            return
+        if container.host_config.get("AutoRemove"):
+            await self.remove(container_id, ENGINE, force=True)
+            return
+        if container.restart_after_exit:
+            await self.runtime.delete(container_id, force=True)
+            await self._sync(self.engine.start, container_id, ENGINE)
+            await self._carry_out_start(container_id, ENGINE)
+            return
+        delay = self._restart_delay(container)
+        if delay is None:
+            return
+        await self.runtime.delete(container_id, force=True)
+        await self._record(container_id, lambda c, k: c.schedule_restart(delay, k), RESTART_POLICY)
+        await trio.sleep(delay / 1000)
+        current: Container = await self._sync(self.engine.get_aggregate, container_id)
+        if current.state is ContainerState.RESTARTING:
+            with contextlib.suppress(NotModified):
+                await self._sync(self.engine.start, container_id, RESTART_POLICY)
+            await self._carry_out_start(container_id, RESTART_POLICY)
+
+    @staticmethod
+    def _restart_delay(container: Container) -> int | None:
+        policy = container.host_config.get("RestartPolicy") or {}
+        name = policy.get("Name") or "no"
+        if name == "no" or (container.manually_stopped and name != "always"):
+            return None
+        if container.manually_stopped:
+            return None
+        if name == "on-failure":
+            if container.exit_code == 0:
+                return None
+            limit = int(policy.get("MaximumRetryCount") or 0)
+            if limit and container.restart_count >= limit:
+                return None
+        ran = (
+            (container.finished_at - container.started_at).total_seconds()
+            if container.finished_at and container.started_at
+            else 0
+        )
+        if ran >= BACKOFF_RESET_S:
+            return BACKOFF_START_MS
+        backoff: int = BACKOFF_START_MS * 2**container.restart_count
+        return min(backoff, BACKOFF_MAX_MS)
+
+    # Stop, kill, pause -------------------------------------------------------------------
+
+    async def stop(self, ref: str, actor: Actor, timeout: int | None = None) -> None:
+        container_id = await self._sync(self.engine.resolve_container, ref)
+        await self._sync(lambda: self.engine.stop(container_id, actor, timeout))
+        await self._carry_out_stop(container_id)
+
+    async def _carry_out_stop(self, container_id: str) -> None:
+        container: Container = await self._sync(self.engine.get_aggregate, container_id)
+        signal = str(container.config.get("StopSignal") or "SIGTERM")
+        events = await self._sync(self.engine.history, container_id)
+        timeout = next(
+            (e.data["timeout"] for e in reversed(events) if e.name == "StopRequested"), 10
+        )
+        if self.runtime.exit_status(container_id) is None:
+            state = await self.runtime.state(container_id)
+            if state is not None and state.status == "paused":
+                await self.runtime.resume(container_id)
+            with contextlib.suppress(BerthError):
+                await self.runtime.kill(container_id, signal)
+            with trio.move_on_after(timeout):
+                await self._wait_recorded_exit(container_id)
+                return
+            with contextlib.suppress(BerthError):
+                await self.runtime.kill(container_id, "SIGKILL")
+        await self._wait_recorded_exit(container_id)
+
+    async def _wait_recorded_exit(self, container_id: str) -> None:
+        while True:
+            container: Container = await self._sync(self.engine.get_aggregate, container_id)
+            if container.state not in LIVE:
+                return
+            if container_id not in self._watched:
+                self._watch(container_id)
+            await trio.sleep(POLL_S)
+
+    async def kill(self, ref: str, actor: Actor, signal: str = "SIGKILL") -> None:
+        container_id = await self._sync(self.engine.resolve_container, ref)
+        await self._sync(lambda: self.engine.kill(container_id, actor, signal))
+        await self.runtime.kill(container_id, signal)
+
+    async def pause(self, ref: str, actor: Actor) -> None:
+        container_id = await self._sync(self.engine.resolve_container, ref)
+        container: Container = await self._sync(self.engine.get_aggregate, container_id)
+        container.check(container_command("pause"), ref)
+        await self.runtime.pause(container_id)
+        await self._sync(self.engine.pause, container_id, actor)
+
+    async def unpause(self, ref: str, actor: Actor) -> None:
+        container_id = await self._sync(self.engine.resolve_container, ref)
+        container: Container = await self._sync(self.engine.get_aggregate, container_id)
+        container.check(container_command("unpause"), ref)
+        await self.runtime.resume(container_id)
+        await self._sync(self.engine.unpause, container_id, actor)
+
+    async def restart(self, ref: str, actor: Actor, timeout: int = 10) -> None:
+        container_id = await self._sync(self.engine.resolve_container, ref)
+        before: Container = await self._sync(self.engine.get_aggregate, container_id)
+        await self._sync(lambda: self.engine.restart(container_id, actor, timeout))
+        if before.state in LIVE:
+            await self._carry_out_stop(container_id)  # the watcher starts it again
+            await self._wait_running(container_id)
+        else:
+            await self._carry_out_start(container_id, actor)
+
+    async def _wait_running(self, container_id: str) -> None:
+        while True:
+            container: Container = await self._sync(self.engine.get_aggregate, container_id)
+            if (
+                container.state is not ContainerState.STOPPING
+                and container.state is not ContainerState.STARTING
+            ):
+                return
+            await trio.sleep(POLL_S)
+
+    # Remove ------------------------------------------------------------------------------
+
+    async def remove(self, ref: str, actor: Actor, force: bool = False) -> None:
+        container_id = await self._sync(self.engine.resolve_container, ref)
+        container: Container = await self._sync(self.engine.get_aggregate, container_id)
+        running = container.state in LIVE or container.state is ContainerState.RESTARTING
+        await self._sync(lambda: self.engine.request_removal(container_id, actor, force, ref))
+        if running and self.runtime.exit_status(container_id) is None:
+            with contextlib.suppress(BerthError):
+                await self.runtime.kill(container_id, "SIGKILL")
+            with contextlib.suppress(MonitorLost):
+                status = await self.runtime.wait_exited(container_id)
+                await self._record(
+                    container_id,
+                    lambda c, k: c.mark_exited(
+                        status.exit_code, status.oom_killed, status.finished_at, k
+                    ),
+                    actor,
+                )
+        await self._remove_everything(container_id, actor)
+
+    async def _remove_everything(self, container_id: str, actor: Actor) -> None:
+        """Delete the runc container, the mount, the writable layer, bundle and logs."""
+        await self.runtime.delete(container_id, force=True)
+        await self.images.unmount_rootfs(container_id)
+        await self._sync(shutil.rmtree, self.container_dir(container_id), True)
+        container: Container = await self._sync(self.engine.get_aggregate, container_id)
+        if container.state is ContainerState.REMOVED:
+            return
+        if container.state is not ContainerState.REMOVING:
+            await self._sync(lambda: self.engine.request_removal(container_id, actor, True, None))
+        await self._sync(self.engine.complete_removal, container_id, self.engine.cause(actor))
+
+    # Waiting and logs --------------------------------------------------------------------
+
+    async def wait(self, ref: str, condition: str = "not-running") -> int:
+        """Docker's wait: the exit code once `condition` holds."""
+        container_id = await self._sync(self.engine.resolve_container, ref)
+        start: Container = await self._sync(self.engine.get_aggregate, container_id)
+        seen_version = start.version
+        while True:
+            container: Container = await self._sync(self.engine.get_aggregate, container_id)
+            if condition == "removed":
+                if container.state is ContainerState.REMOVED:
+                    return container.exit_code
+            elif condition == "next-exit":
+                if container.version > seen_version and container.state is ContainerState.EXITED:
+                    return container.exit_code
+            elif container.state not in (*LIVE, ContainerState.STARTING, ContainerState.RESTARTING):
+                return container.exit_code
+            await trio.sleep(POLL_S)
+
+    # Reconcile ---------------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """Make the log agree with reality after the engine (re)starts."""
+        rows = await self._sync(self.engine.views.container_rows)
+        for row in rows:
+            await self._reconcile_one(row["id"])
+
+    async def _reconcile_one(self, container_id: str) -> None:
+        container: Container = await self._sync(self.engine.get_aggregate, container_id)
+        state = container.state
+        if state is ContainerState.REMOVING:
+            await self._remove_everything(container_id, RECONCILE)
+            return
+        if state not in (*LIVE, ContainerState.STARTING, ContainerState.RESTARTING):
+            return
+        status = self.runtime.exit_status(container_id)
+        runc_state = await self.runtime.state(container_id)
+        alive = runc_state is not None and runc_state.status in ("running", "paused")
+        if status is None and alive:
+            if state is ContainerState.STARTING:
+                pid = runc_state.pid if runc_state else 0
+                await self._record(
+                    container_id, lambda c, k: c.mark_started(pid, _now(), k), RECONCILE
+                )
+            self._watch(container_id)
+            return
+        if state is ContainerState.STARTING and status is None:
+            await self.runtime.delete(container_id, force=True)
+            await self._record(
+                container_id,
+                lambda c, k: c.mark_start_failed("engine stopped while starting", 126, k),
+                RECONCILE,
+            )
+            return
+        if state is ContainerState.RESTARTING:
+            await self._after_restart_scheduled(container_id)
+            return
+        if status is not None:
+            await self._record(
+                container_id,
+                lambda c, k: c.mark_exited(
+                    status.exit_code, status.oom_killed, status.finished_at, k
+                ),
+                RECONCILE,
+            )
+        else:
+            await self._record(
+                container_id,
+                lambda c, k: c.mark_exit_unknown(
+                    "no exit status found after engine restart", _now(), k
+                ),
+                RECONCILE,
+            )
+        if self._nursery is not None:
+            self._nursery.start_soon(self._after_exit, container_id)
+
+    async def _after_restart_scheduled(self, container_id: str) -> None:
+        if self._nursery is not None:
+            self._nursery.start_soon(self._restart_now, container_id)
+
+    async def _restart_now(self, container_id: str) -> None:
+        with contextlib.suppress(NotModified):
+            await self._sync(self.engine.start, container_id, RESTART_POLICY)
+        await self._carry_out_start(container_id, RESTART_POLICY)
+
+    # Plumbing ----------------------------------------------------------------------------
+
+    async def _record(
+        self, container_id: str, outcome: Callable[[Container, Cause], None], actor: Actor
+    ) -> None:
+        with contextlib.suppress(NotModified):
+            await self._sync(self.engine.record, container_id, outcome, actor)
+
+
+def container_command(name: str) -> Any:
+    from berth.domain.container import Command
+
+    return Command.PAUSE if name == "pause" else Command.UNPAUSE
+
+
+@contextlib.asynccontextmanager
+async def running(engine: Engine, images: ImageService, runtime: Runtime) -> AsyncIterator[Runner]:
+    """A Runner serving in the background for the duration of the block."""
+    runner = Runner(engine, images, runtime)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        yield runner
+        nursery.cancel_scope.cancel()
