@@ -27,7 +27,7 @@ from berth.adapters.runc import MonitorLost, Runtime, StartFailure
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
 from berth.domain.container import Container, ContainerState
-from berth.domain.errors import BerthError, NotModified
+from berth.domain.errors import BerthError, NotFound, NotModified
 from berth.domain.spec import HostFacts, build_spec, resolve_user
 
 from .engine import Created, Engine
@@ -368,7 +368,9 @@ class Runner:
             return
         if container.state is not ContainerState.REMOVING:
             await self._sync(lambda: self.engine.request_removal(container_id, actor, True, None))
-        await self._sync(self.engine.complete_removal, container_id, self.engine.cause(actor))
+        # The exit watcher and `remove` may both get here; the second finds it done.
+        with contextlib.suppress(NotFound):
+            await self._sync(self.engine.complete_removal, container_id, self.engine.cause(actor))
 
     # Waiting and logs --------------------------------------------------------------------
 

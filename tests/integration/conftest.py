@@ -1,0 +1,112 @@
+"""A real engine for lifecycle tests: busybox imported, runc under conmon, leftovers checked."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from berth.adapters.runc import Runtime
+from berth.runtime.engine import Engine
+from berth.runtime.images import ImageService
+from berth.runtime.runner import Runner, running
+
+from ..conftest import API
+
+BUSYBOX = Path("/bin/busybox")
+APPLETS = ("sh", "echo", "true", "sleep", "cat", "ls", "id", "hostname", "grep", "head", "trap")
+
+
+def busybox_tarball(path: Path) -> Path:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(BUSYBOX, arcname="bin/busybox")
+        for applet in APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+        for name, text in (
+            ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"),
+            ("etc/group", "root:x:0:\napp:x:1000:\n"),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(text)
+            tar.addfile(info, io.BytesIO(text.encode()))
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@dataclass
+class Stack:
+    root: Path
+    engine: Engine
+    images: ImageService
+    runtime: Runtime
+    runner: Runner
+
+    def body(self, *cmd: str, **extra: object) -> dict[str, object]:
+        return {"Image": "busybox", "Cmd": list(cmd), **extra}
+
+    async def run(self, *cmd: str, name: str | None = None, **extra: object) -> str:
+        created = await self.runner.create(self.body(*cmd, **extra), name, API)
+        await self.runner.start(created.id, API)
+        return created.id
+
+
+def leftovers(root: Path) -> list[str]:
+    found = []
+    listed = subprocess.run(
+        ["runc", "--root", str(root / "run" / "runc"), "list", "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    found += [f"runc container {c}" for c in listed]
+    with open("/proc/self/mountinfo") as info:
+        found += [f"mount {line.split()[4]}" for line in info if str(root) in line]
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"conmon" in cmdline and str(root).encode() in cmdline:
+                found.append(f"conmon {pid}")
+    return found
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    root = tmp_path / "berth"
+    engine = Engine(root)
+    images = ImageService(engine)
+    await images.import_rootfs(busybox_tarball(tmp_path / "busybox.tar"), "busybox:latest", API)
+    runtime = Runtime(root / "run")
+    try:
+        async with running(engine, images, runtime) as runner:
+            yield Stack(root, engine, images, runtime, runner)
+            for row in engine.views.container_rows():
+                await runner.remove(row["id"], API, force=True)
+    finally:
+        engine.close()
+        left = leftovers(root)
+        for line in left:
+            if line.startswith("runc container"):
+                subprocess.run(
+                    [
+                        "runc",
+                        "--root",
+                        str(root / "run" / "runc"),
+                        "delete",
+                        "-f",
+                        line.split()[-1],
+                    ],
+                    check=False,
+                )
+        assert left == []
