@@ -18,7 +18,7 @@ from rich.table import Table
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.errors import BerthError, NotModified
 
-from . import cli_images
+from . import cli_containers, cli_images
 from .engine import Engine, default_root
 from .projections.timefmt import docker_time
 from .store import LoggedEvent
@@ -61,50 +61,6 @@ def main(ctx: click.Context, root: Path) -> None:
     """berth: an event-sourced, Docker-compatible container engine."""
     ctx.ensure_object(dict)
     ctx.obj["root"] = root
-
-
-@main.command(context_settings={"ignore_unknown_options": True})
-@click.option("--name", default=None, help="Assign a name to the container.")
-@click.option("-e", "--env", multiple=True, help="Set environment variables.")
-@click.option("-l", "--label", multiple=True, help="Set metadata on a container.")
-@click.option("-w", "--workdir", default="", help="Working directory inside the container.")
-@click.option("--entrypoint", default=None, help="Overwrite the default ENTRYPOINT.")
-@click.option("--restart", default="no", help="Restart policy.")
-@click.option("--network", default="", help="Connect a container to a network.")
-@click.argument("image")
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@click.pass_context
-def create(
-    ctx: click.Context,
-    name: str | None,
-    env: tuple[str, ...],
-    label: tuple[str, ...],
-    workdir: str,
-    entrypoint: str | None,
-    restart: str,
-    network: str,
-    image: str,
-    command: tuple[str, ...],
-) -> None:
-    """Create a new container (recorded; running arrives with the run issue)."""
-    policy, _, retries = restart.partition(":")
-    body: dict[str, Any] = {
-        "Image": image,
-        "Cmd": list(command) or None,
-        "Env": list(env) or None,
-        "Labels": dict(item.partition("=")[::2] for item in label),
-        "WorkingDir": workdir,
-        "Entrypoint": [entrypoint] if entrypoint else None,
-        "HostConfig": {
-            "RestartPolicy": {"Name": policy, "MaximumRetryCount": int(retries or 0)},
-            "NetworkMode": network,
-        },
-    }
-    with open_engine(ctx) as engine:
-        created = engine.create_container(body, name, cli_actor())
-        for warning in created.warnings:
-            console.print(f"WARNING: {warning}", style="yellow")
-        click.echo(created.id)
 
 
 @main.command()
@@ -158,18 +114,6 @@ def rename(ctx: click.Context, container: str, new_name: str) -> None:
     """Rename a container."""
     with open_engine(ctx) as engine:
         engine.rename(container, new_name, cli_actor())
-
-
-@main.command()
-@click.option("-f", "--force", is_flag=True, help="Force the removal of a running container.")
-@click.argument("refs", nargs=-1, required=True)
-@click.pass_context
-def rm(ctx: click.Context, force: bool, refs: tuple[str, ...]) -> None:
-    """Remove one or more containers."""
-    with open_engine(ctx) as engine:
-        for ref in refs:
-            engine.remove(ref, cli_actor(), force=force)
-            click.echo(ref)
 
 
 @main.command()
@@ -254,6 +198,7 @@ def _event_json(event: LoggedEvent) -> dict[str, Any]:
 
 
 cli_images.register(main)
+cli_containers.register(main)
 
 if __name__ == "__main__":
     main()

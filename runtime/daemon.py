@@ -1,8 +1,10 @@
 """`berthd`: the engine daemon.
 
-For now it keeps the projections caught up with the log (events written by any `berth`
-process) until SIGTERM or SIGINT; the Docker API, reactors and live restore come with
-the later issues and hang off the same nursery.
+It reconciles the log with what runs, watches every running container (turning exits into
+events, applying auto-remove and restart policies), and follows the log so that
+containers started by any `berth` process are watched and the views stay current. On
+SIGTERM it stops; the containers keep running under their monitors. The Docker API
+comes with the API issue and hangs off the same nursery.
 """
 
 from __future__ import annotations
@@ -14,41 +16,58 @@ from pathlib import Path
 import click
 import trio
 
+from berth.adapters.registry import RegistryClient
+from berth.adapters.runc import Runtime
+
 from .cli import root_option
 from .engine import Engine
+from .images import ImageService
+from .runner import Runner
 
 log = logging.getLogger("berthd")
 FOLLOW_INTERVAL = 0.2
 
 
 async def follow_log(
-    engine: Engine, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    engine: Engine,
+    runner: Runner | None = None,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Keep the projections at the head of the log; reports the first position when ready."""
+    """Keep the views at the head of the log and adopt containers others started."""
     position = await trio.to_thread.run_sync(engine.catch_up)
     task_status.started(position)
     while True:
         await trio.sleep(FOLLOW_INTERVAL)
-        await trio.to_thread.run_sync(engine.catch_up)
+        head = await trio.to_thread.run_sync(engine.catch_up)
+        if runner is not None and head != position:
+            await runner.adopt()
+        position = head
 
 
-async def serve(root: Path) -> None:
+async def serve(root: Path, insecure: tuple[str, ...] = ()) -> None:
     with (
         Engine(root) as engine,
         trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals,
     ):
-        async with trio.open_nursery() as nursery:
-            position = await nursery.start(follow_log, engine)
-            log.info("berthd ready: root=%s log position=%d", root, position)
-            async for received in signals:
-                log.info("berthd stopping on %s", signal.Signals(received).name)
-                nursery.cancel_scope.cancel()
-                break
+        images = ImageService(engine)
+        async with RegistryClient(images.content, insecure=insecure) as registry:
+            images.registry = registry
+            runner = Runner(engine, images, Runtime(root / "run"))
+            async with trio.open_nursery() as nursery:
+                await nursery.start(runner.serve)
+                position = await nursery.start(follow_log, engine, runner)
+                log.info("berthd ready: root=%s log position=%d", root, position)
+                async for received in signals:
+                    log.info("berthd stopping on %s", signal.Signals(received).name)
+                    nursery.cancel_scope.cancel()
+                    break
 
 
 @click.command()
 @root_option
-def main(root: Path) -> None:
+@click.option("--insecure-registry", multiple=True, help="Registry reached over plain HTTP.")
+def main(root: Path, insecure_registry: tuple[str, ...]) -> None:
     """Run the berth engine daemon."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    trio.run(serve, root)
+    trio.run(serve, root, insecure_registry)

@@ -193,25 +193,40 @@ class Runner:
         self._nursery.start_soon(self._watch_exit, container_id)
 
     async def _watch_exit(self, container_id: str) -> None:
+        """Record the exit and act on it; a watcher never takes the service down."""
         try:
             try:
                 status = await self.runtime.wait_exited(container_id)
             except MonitorLost as lost:
                 reason = lost.message
-                await self._record(
+                recorded = await self._record(
                     container_id, lambda c, k: c.mark_exit_unknown(reason, _now(), k), ENGINE
                 )
             else:
-                await self._record(
+                recorded = await self._record(
                     container_id,
                     lambda c, k: c.mark_exited(
                         status.exit_code, status.oom_killed, status.finished_at, k
                     ),
                     ENGINE,
                 )
-        finally:
-            self._watched.discard(container_id)
-        await self._after_exit(container_id)
+        except BerthError as error:
+            log.warning("container %s: %s", container_id[:12], error.message)
+            recorded = False
+        self._watched.discard(container_id)  # a restart watches it again
+        # Only the runner that recorded the exit acts on it (another berth process may
+        # watch the same container).
+        if recorded:
+            try:
+                await self._after_exit(container_id)
+            except BerthError as error:
+                log.warning("container %s: %s", container_id[:12], error.message)
+
+    async def adopt(self) -> None:
+        """Watch live containers another berth process started (a follower of the log)."""
+        for row in await self._sync(self.engine.views.container_rows):
+            if row["state"] in ("running", "paused", "stopping"):
+                self._watch(row["id"])
 
     async def _after_exit(self, container_id: str) -> None:
         container: Container = await self._sync(self.engine.get_aggregate, container_id)
@@ -461,9 +476,13 @@ class Runner:
 
     async def _record(
         self, container_id: str, outcome: Callable[[Container, Cause], None], actor: Actor
-    ) -> None:
-        with contextlib.suppress(NotModified):
+    ) -> bool:
+        """Record an outcome; False if it was recorded already (by another runner)."""
+        try:
             await self._sync(self.engine.record, container_id, outcome, actor)
+        except NotModified:
+            return False
+        return True
 
 
 def container_command(name: str) -> Any:

@@ -107,28 +107,23 @@ def test_two_processes_catching_up_at_once_apply_each_event_once(root: Path) -> 
 
 
 def test_writes_of_another_process_are_read_without_waiting(engine: Engine, root: Path) -> None:
+    cid = engine.create_container({"Image": "busybox"}, "web", API).id
+    assert engine.list_containers(all=True)[0]["Names"] == ["/web"]
     env = {**os.environ, "BERTH_ROOT": str(root)}
-    created = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "berth"),
-            "create",
-            "--name",
-            "other",
-            "busybox",
-            "true",
-        ],
+    subprocess.run(
+        [str(Path(sys.executable).parent / "berth"), "rename", "web", "other"],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
-    cid = created.stdout.strip()
     # No wait, no poll: the query catches the projection up before answering.
-    assert [e["Id"] for e in engine.list_containers(all=True)] == [cid]
-    (first,) = engine.history(cid)
-    assert first.data["actor"].kind.value == "cli"
-    assert first.data["actor"].pid != os.getpid()
+    assert engine.list_containers(all=True)[0]["Names"] == ["/other"]
+    renamed = engine.history(cid)[-1]
+    assert renamed.name == "Renamed"
+    assert renamed.data["actor"].kind.value == "cli"
+    assert renamed.data["actor"].pid != os.getpid()
 
 
 def test_projection_resumes_from_its_position_after_restart(root: Path) -> None:

@@ -1,0 +1,315 @@
+"""`berth create|run|start|stop|kill|pause|unpause|restart|rm|wait|logs`, in-process.
+
+Until berthd serves the API, each command runs the engine in its own process: it first
+reconciles (recording exits that happened while no berth process was running), does its
+work, and leaves the containers running under their monitors.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import trio
+
+from berth.adapters.logs import LogLine, follow_log, read_log
+from berth.adapters.registry import RegistryClient
+from berth.adapters.runc import Runtime
+from berth.domain.errors import InvalidParameter
+
+from .images import ImageService
+from .runner import Runner, running
+
+T = TypeVar("T")
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def ram_in_bytes(text: str) -> int:
+    """Docker's RAMInBytes: "64m", "1g", "512k", plain bytes."""
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", text.strip().lower())
+    if not found:
+        raise InvalidParameter(f"invalid size: '{text}'")
+    return int(float(found.group(1)) * _UNITS[found.group(2)])
+
+
+def run_with_runner(ctx: click.Context, job: Callable[[Runner], Awaitable[T]]) -> T:
+    """Run `job` with a reconciled runner for the CLI's root, under trio."""
+    from .cli import open_engine
+
+    async def main() -> T:
+        with open_engine(ctx) as engine:
+            images = ImageService(engine)
+            async with RegistryClient(images.content) as registry:
+                images.registry = registry
+                runtime = Runtime(engine.root / "run")
+                async with running(engine, images, runtime) as runner:
+                    return await job(runner)
+        ctx.exit(0)  # a 304 answer (already started, already stopped): nothing to do
+
+    return trio.run(main)
+
+
+def create_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--name", default=None, help="Assign a name to the container."),
+        click.option("-e", "--env", multiple=True, help="Set environment variables."),
+        click.option("--env-file", multiple=True, type=click.Path(exists=True, dir_okay=False)),
+        click.option("-l", "--label", multiple=True, help="Set metadata on a container."),
+        click.option("-w", "--workdir", default="", help="Working directory inside the container."),
+        click.option(
+            "-u", "--user", default="", help="Username or UID (format: <name|uid>[:<group|gid>])."
+        ),
+        click.option("-h", "--hostname", default="", help="Container host name."),
+        click.option("--entrypoint", default=None, help="Overwrite the default ENTRYPOINT."),
+        click.option("--restart", default="no", help="Restart policy."),
+        click.option("-m", "--memory", default=None, help="Memory limit."),
+        click.option("--memory-swap", default=None, help="Memory plus swap; -1 for unlimited."),
+        click.option("--cpus", default=None, type=float, help="Number of CPUs."),
+        click.option("--cpu-shares", default=0, type=int, help="CPU shares (relative weight)."),
+        click.option("--pids-limit", default=None, type=int, help="Tune container pids limit."),
+        click.option("--cap-add", multiple=True, help="Add Linux capabilities."),
+        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities."),
+        click.option("--privileged", is_flag=True, help="Give extended privileges."),
+        click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
+        click.option("--network", default="", help="Connect a container to a network."),
+        click.option(
+            "--rm", "auto_remove", is_flag=True, help="Remove the container when it exits."
+        ),
+        click.argument("image"),
+        click.argument("command", nargs=-1, type=click.UNPROCESSED),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def create_body(options: dict[str, Any]) -> dict[str, Any]:
+    env = list(options["env"])
+    for env_file in options["env_file"]:
+        for line in Path(env_file).read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                env.append(line.strip())
+    policy, _, retries = options["restart"].partition(":")
+    memory = ram_in_bytes(options["memory"]) if options["memory"] else 0
+    swap_text = options["memory_swap"]
+    swap = -1 if swap_text == "-1" else (ram_in_bytes(swap_text) if swap_text else 0)
+    return {
+        "Image": options["image"],
+        "Cmd": list(options["command"]) or None,
+        "Env": env or None,
+        "Labels": dict(item.partition("=")[::2] for item in options["label"]),
+        "WorkingDir": options["workdir"],
+        "User": options["user"],
+        "Hostname": options["hostname"],
+        "Entrypoint": [options["entrypoint"]] if options["entrypoint"] else None,
+        "HostConfig": {
+            "RestartPolicy": {"Name": policy, "MaximumRetryCount": int(retries or 0)},
+            "NetworkMode": options["network"],
+            "AutoRemove": options["auto_remove"],
+            "Memory": memory,
+            "MemorySwap": swap,
+            "NanoCpus": int((options["cpus"] or 0) * 1e9),
+            "CpuShares": options["cpu_shares"],
+            "PidsLimit": options["pids_limit"],
+            "CapAdd": list(options["cap_add"]) or None,
+            "CapDrop": list(options["cap_drop"]) or None,
+            "Privileged": options["privileged"],
+            "ReadonlyRootfs": options["read_only"],
+        },
+    }
+
+
+def _write_line(line: LogLine, timestamps: bool) -> None:
+    stream = sys.stdout.buffer if line.stream == "stdout" else sys.stderr.buffer
+    prefix = (line.time.strftime("%Y-%m-%dT%H:%M:%S.%fZ") + " ").encode() if timestamps else b""
+    stream.write(prefix + line.text + (b"" if line.partial else b"\n"))
+    stream.flush()
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return datetime.fromtimestamp(float(text), UTC)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def register(main: click.Group) -> None:
+    from .cli import cli_actor, console
+
+    @main.command(context_settings={"ignore_unknown_options": True})
+    @create_options
+    @click.pass_context
+    def create(ctx: click.Context, /, **options: Any) -> None:
+        """Create a new container."""
+
+        async def job(runner: Runner) -> str:
+            created = await runner.create(create_body(options), options["name"], cli_actor())
+            for warning in created.warnings:
+                console.print(f"WARNING: {warning}", style="yellow")
+            return created.id
+
+        click.echo(run_with_runner(ctx, job))
+
+    @main.command(context_settings={"ignore_unknown_options": True})
+    @click.option("-d", "--detach", is_flag=True, help="Run container in background.")
+    @create_options
+    @click.pass_context
+    def run(ctx: click.Context, /, detach: bool, **options: Any) -> None:
+        """Create and run a new container from an image."""
+
+        async def job(runner: Runner) -> int:
+            created = await runner.create(create_body(options), options["name"], cli_actor())
+            await runner.start(created.id, cli_actor())
+            if detach:
+                click.echo(created.id)
+                return 0
+            log_path = runner.log_path(created.id)
+            async for line in follow_log(
+                log_path, until_exit=lambda: runner.runtime.monitor_pid(created.id) is None
+            ):
+                _write_line(line, False)
+            code = await runner.wait(
+                created.id, "removed" if options["auto_remove"] else "not-running"
+            )
+            return code
+
+        ctx.exit(run_with_runner(ctx, job))
+
+    def each(verb: str, act: Callable[[Runner, str], Awaitable[None]]) -> Callable[..., None]:
+        @click.argument("refs", nargs=-1, required=True)
+        @click.pass_context
+        def command(ctx: click.Context, /, refs: tuple[str, ...], **_: Any) -> None:
+            async def job(runner: Runner) -> None:
+                for ref in refs:
+                    await act(runner, ref)
+                    click.echo(ref)
+
+            run_with_runner(ctx, job)
+
+        command.__doc__ = f"{verb.capitalize()} one or more containers."
+        return command
+
+    main.command("start")(each("start", lambda r, ref: r.start(ref, cli_actor())))
+    main.command("pause")(each("pause", lambda r, ref: r.pause(ref, cli_actor())))
+    main.command("unpause")(each("unpause", lambda r, ref: r.unpause(ref, cli_actor())))
+
+    @main.command()
+    @click.option(
+        "-t", "--time", "timeout", type=int, default=None, help="Seconds to wait before killing."
+    )
+    @click.argument("refs", nargs=-1, required=True)
+    @click.pass_context
+    def stop(ctx: click.Context, timeout: int | None, refs: tuple[str, ...]) -> None:
+        """Stop one or more running containers."""
+
+        async def job(runner: Runner) -> None:
+            for ref in refs:
+                await runner.stop(ref, cli_actor(), timeout)
+                click.echo(ref)
+
+        run_with_runner(ctx, job)
+
+    @main.command()
+    @click.option("-t", "--time", "timeout", type=int, default=10)
+    @click.argument("refs", nargs=-1, required=True)
+    @click.pass_context
+    def restart(ctx: click.Context, timeout: int, refs: tuple[str, ...]) -> None:
+        """Restart one or more containers."""
+
+        async def job(runner: Runner) -> None:
+            for ref in refs:
+                await runner.restart(ref, cli_actor(), timeout)
+                click.echo(ref)
+
+        run_with_runner(ctx, job)
+
+    @main.command()
+    @click.option("-s", "--signal", default="SIGKILL", help="Signal to send to the container.")
+    @click.argument("refs", nargs=-1, required=True)
+    @click.pass_context
+    def kill(ctx: click.Context, signal: str, refs: tuple[str, ...]) -> None:
+        """Kill one or more running containers."""
+
+        async def job(runner: Runner) -> None:
+            for ref in refs:
+                await runner.kill(ref, cli_actor(), signal)
+                click.echo(ref)
+
+        run_with_runner(ctx, job)
+
+    @main.command()
+    @click.option("-f", "--force", is_flag=True, help="Force the removal of a running container.")
+    @click.argument("refs", nargs=-1, required=True)
+    @click.pass_context
+    def rm(ctx: click.Context, force: bool, refs: tuple[str, ...]) -> None:
+        """Remove one or more containers."""
+
+        async def job(runner: Runner) -> None:
+            for ref in refs:
+                await runner.remove(ref, cli_actor(), force)
+                click.echo(ref)
+
+        run_with_runner(ctx, job)
+
+    @main.command()
+    @click.option(
+        "--condition",
+        default="not-running",
+        type=click.Choice(["not-running", "next-exit", "removed"]),
+    )
+    @click.argument("refs", nargs=-1, required=True)
+    @click.pass_context
+    def wait(ctx: click.Context, condition: str, refs: tuple[str, ...]) -> None:
+        """Block until containers stop, then print their exit codes."""
+
+        async def job(runner: Runner) -> None:
+            for ref in refs:
+                click.echo(await runner.wait(ref, condition))
+
+        run_with_runner(ctx, job)
+
+    @main.command()
+    @click.option("-f", "--follow", is_flag=True, help="Follow log output.")
+    @click.option("--since", default=None, help="Show logs since a timestamp (RFC 3339 or unix).")
+    @click.option("--until", default=None, help="Show logs before a timestamp.")
+    @click.option("-n", "--tail", default="all", help="Number of lines from the end.")
+    @click.option("-t", "--timestamps", is_flag=True, help="Show timestamps.")
+    @click.argument("ref")
+    @click.pass_context
+    def logs(
+        ctx: click.Context,
+        follow: bool,
+        since: str | None,
+        until: str | None,
+        tail: str,
+        timestamps: bool,
+        ref: str,
+    ) -> None:
+        """Fetch the logs of a container."""
+
+        async def job(runner: Runner) -> None:
+            container_id = runner.engine.resolve_container(ref)
+            path = runner.log_path(container_id)
+            bounds: dict[str, Any] = {
+                "since": _time(since),
+                "until": _time(until),
+                "tail": None if tail == "all" else int(tail),
+            }
+            if follow:
+                async for line in follow_log(
+                    path,
+                    until_exit=lambda: runner.runtime.monitor_pid(container_id) is None,
+                    **bounds,
+                ):
+                    _write_line(line, timestamps)
+            else:
+                for line in read_log(path, **bounds):
+                    _write_line(line, timestamps)
+
+        run_with_runner(ctx, job)
