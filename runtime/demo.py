@@ -1,10 +1,9 @@
-"""`make run`: berth's main job as far as it goes today.
+"""`make run`: berth's main job, through the `berth` CLI against a fresh root directory.
 
-Containers do not run yet (that is the run issue), so the demo does what `docker run`
-does before it starts anything: it imports Debian's busybox-static as a one-layer image
-(a real image: blob in the content store, layer unpacked by chain id), creates containers,
-renames one, and shows `images`, `ps -a` and a container's history from the event log —
-all through the `berth` CLI against a fresh root directory.
+It imports Debian's busybox-static as a one-layer image, runs containers with runc (one
+attached, one in the background), stops, renames and removes them, and shows `images`,
+`ps -a`, `logs` and a container's history from the event log. It removes every container
+it started, so nothing keeps running or stays mounted afterwards.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from .cli import main as berth
+from .engine import Engine
 
 BUSYBOX = Path("/bin/busybox")
 APPLETS = ("sh", "echo", "true", "sleep", "cat", "ls", "httpd")
@@ -47,15 +47,37 @@ def main() -> None:
         run(root, "import", "-m", "busybox-static from Debian", str(tarball), "busybox:latest")
     finally:
         tarball.unlink()
-    run(root, "images")
-    run(root, "create", "--name", "web", "-l", "tier=front", "busybox", "httpd", "-f", "-p", "8080")
-    run(root, "create", "busybox", "sh")
-    run(root, "rename", "web", "frontend")
-    run(root, "ps", "-a")
-    run(root, "history", "frontend")
-    run(root, "rm", "frontend")
-    run(root, "ps", "-a")
-    run(root, "history", "frontend")
+    try:
+        run(root, "images")
+        run(root, "run", "--rm", "busybox", "echo", "hello from a berth container")
+        run(
+            root,
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "-l",
+            "tier=front",
+            "busybox",
+            "sh",
+            "-c",
+            "echo serving; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
+        )
+        run(root, "run", "--name", "failing", "busybox", "sh", "-c", "echo oops >&2; exit 3")
+        run(root, "ps", "-a")
+        run(root, "rename", "web", "frontend")
+        run(root, "stop", "frontend")
+        run(root, "logs", "-t", "frontend")
+        run(root, "ps", "-a")
+        run(root, "history", "frontend")
+        run(root, "rm", "frontend", "failing")
+        run(root, "history", "frontend")
+    finally:
+        # Whatever happened above, leave nothing running or mounted.
+        with Engine(root) as engine:
+            leftover = [row["id"] for row in engine.views.container_rows()]
+        if leftover:
+            berth(["--root", str(root), "rm", "-f", *leftover], standalone_mode=False)
     print(f"\nThe event log is {root / 'events.db'}; rerun any berth command with --root {root}")
 
 

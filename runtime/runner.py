@@ -31,7 +31,7 @@ from berth.domain.errors import BerthError, NotFound, NotModified
 from berth.domain.spec import HostFacts, build_spec, resolve_user
 
 from .engine import Created, Engine
-from .images import ImageService
+from .images import ImageService, unwrap_errors
 
 log = logging.getLogger(__name__)
 RECONCILE = Actor(ActorKind.RECONCILE)
@@ -333,23 +333,27 @@ class Runner:
         await self._sync(self.engine.unpause, container_id, actor)
 
     async def restart(self, ref: str, actor: Actor, timeout: int = 10) -> None:
+        """Stop (if running), then start; returns once the new start's outcome is recorded."""
         container_id = await self._sync(self.engine.resolve_container, ref)
         before: Container = await self._sync(self.engine.get_aggregate, container_id)
         await self._sync(lambda: self.engine.restart(container_id, actor, timeout))
+        requested: Container = await self._sync(self.engine.get_aggregate, container_id)
         if before.state in LIVE:
             await self._carry_out_stop(container_id)  # the watcher starts it again
-            await self._wait_running(container_id)
+            await self._wait_start_outcome(container_id, requested.version)
         else:
             await self._carry_out_start(container_id, actor)
 
-    async def _wait_running(self, container_id: str) -> None:
+    async def _wait_start_outcome(self, container_id: str, after_version: int) -> None:
         while True:
-            container: Container = await self._sync(self.engine.get_aggregate, container_id)
-            if (
-                container.state is not ContainerState.STOPPING
-                and container.state is not ContainerState.STARTING
-            ):
-                return
+            events = await self._sync(self.engine.history, container_id)
+            for event in events:
+                if event.version <= after_version:
+                    continue
+                if event.name == "Started":
+                    return
+                if event.name == "StartFailed":
+                    raise StartFailure(str(event.data["reason"]))
             await trio.sleep(POLL_S)
 
     # Remove ------------------------------------------------------------------------------
@@ -495,7 +499,8 @@ def container_command(name: str) -> Any:
 async def running(engine: Engine, images: ImageService, runtime: Runtime) -> AsyncIterator[Runner]:
     """A Runner serving in the background for the duration of the block."""
     runner = Runner(engine, images, runtime)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(runner.serve)
-        yield runner
-        nursery.cancel_scope.cancel()
+    with unwrap_errors():
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runner.serve)
+            yield runner
+            nursery.cancel_scope.cancel()
