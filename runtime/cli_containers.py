@@ -258,6 +258,23 @@ def register(main: click.Group) -> None:
         run_with_runner(ctx, job)
 
     @main.command()
+    @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
+    @click.pass_context
+    def prune(ctx: click.Context, force: bool) -> None:
+        """Remove all stopped containers."""
+        if not force:
+            click.confirm("This will remove all stopped containers. Continue?", abort=True)
+
+        async def job(runner: Runner) -> list[str]:
+            return await runner.prune(cli_actor())
+
+        removed = run_with_runner(ctx, job)
+        if removed:
+            click.echo("Deleted Containers:")
+            for container_id in removed:
+                click.echo(container_id)
+
+    @main.command()
     @click.option(
         "--condition",
         default="not-running",

@@ -391,6 +391,16 @@ class Runner:
         with contextlib.suppress(NotFound):
             await self._sync(self.engine.complete_removal, container_id, self.engine.cause(actor))
 
+    async def prune(self, actor: Actor) -> list[str]:
+        """`docker container prune`: remove every container that is not running."""
+        removed = []
+        for row in await self._sync(self.engine.views.container_rows):
+            if row["state"] in ("created", "exited", "dead"):
+                with contextlib.suppress(NotFound):
+                    await self.remove(row["id"], actor)
+                    removed.append(row["id"])
+        return removed
+
     # Waiting and logs --------------------------------------------------------------------
 
     async def wait(self, ref: str, condition: str = "not-running") -> int:
@@ -436,6 +446,9 @@ class Runner:
                     container_id, lambda c, k: c.mark_started(pid, _now(), k), RECONCILE
                 )
             self._watch(container_id)
+            if state is ContainerState.STOPPING and self._nursery is not None:
+                # A stop was in flight: finish it (the signal again, then SIGKILL).
+                self._nursery.start_soon(self._carry_out_stop, container_id)
             return
         if state is ContainerState.STARTING and status is None:
             await self.runtime.delete(container_id, force=True)
