@@ -72,14 +72,32 @@ def main() -> None:
             for run in range(RUNS):
                 skopeo_dir = work / f"skopeo-{run}"
                 skopeo_times.append(
-                    timed(["skopeo", "copy", "--quiet", "--src-tls-verify=false",
-                           f"docker://{reference}", f"dir:{skopeo_dir}"])
+                    timed(
+                        [
+                            "skopeo",
+                            "copy",
+                            "--quiet",
+                            "--src-tls-verify=false",
+                            f"docker://{reference}",
+                            f"dir:{skopeo_dir}",
+                        ]
+                    )
                 )
                 shutil.rmtree(skopeo_dir)
                 berth_root = work / f"berth-{run}"
                 berth_times.append(
-                    timed([str(BERTH), "--root", str(berth_root), "pull", "--json",
-                           "--insecure-registry", registry.host, reference])
+                    timed(
+                        [
+                            str(BERTH),
+                            "--root",
+                            str(berth_root),
+                            "pull",
+                            "--json",
+                            "--insecure-registry",
+                            registry.host,
+                            reference,
+                        ]
+                    )
                 )
                 if run < RUNS - 1:
                     shutil.rmtree(berth_root)
