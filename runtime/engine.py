@@ -83,6 +83,10 @@ class Engine:
 
     # Plumbing ------------------------------------------------------------------------------
 
+    def now(self) -> datetime:
+        """The engine's clock (injected in tests)."""
+        return self._clock()
+
     def cause(self, actor: Actor, correlation_id: str | None = None) -> Cause:
         return Cause(self._clock(), actor, correlation_id or uuid.uuid4().hex)
 

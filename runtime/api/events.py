@@ -1,0 +1,251 @@
+"""`GET /events`: Docker's event stream, served from the durable event log.
+
+Nothing is kept in memory to overflow (moby keeps 256 events): a reader starts at a log
+position (found from `since`) and follows the log, so a slow reader misses nothing and
+history from before the daemon's last restart is there. `since` is a unix time, as the
+docker CLI sends it, or a log position written `#N`, so a consumer resumes exactly where
+it stopped (each event carries its position as `berth.position`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import trio
+
+from berth.domain.container import Container
+
+from ..engine import Engine
+from ..store import LoggedEvent
+
+FOLLOW_INTERVAL = 0.1
+BATCH = 500
+
+# berth event → Docker action, per aggregate. Intents with no Docker event are absent.
+CONTAINER_ACTIONS = {
+    "Created": "create",
+    "Started": "start",
+    "KillRequested": "kill",
+    "Exited": "die",
+    "ExitCodeUnknown": "die",
+    "Paused": "pause",
+    "Unpaused": "unpause",
+    "Renamed": "rename",
+    "Removed": "destroy",
+}
+IMAGE_ACTIONS = {
+    "Pulled": "pull",
+    "Loaded": "load",
+    "Reloaded": "load",
+    "Tagged": "tag",
+    "Untagged": "untag",
+    "Deleted": "delete",
+}
+NETWORK_ACTIONS = {
+    "Created": "create",
+    "AddressAllocated": "connect",
+    "AddressReleased": "disconnect",
+    "Removed": "destroy",
+}
+
+
+@dataclass
+class _Known:
+    """What earlier events told us about a container: its name, image and labels."""
+
+    name: str
+    image: str
+    labels: dict[str, str] = field(default_factory=dict)
+    stopping: bool = False
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    """Docker's `filters` for /events: each key's values are OR-ed, keys AND-ed."""
+
+    values: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    def accepts(self, message: dict[str, Any]) -> bool:
+        checks = {
+            "type": lambda v: message["Type"] == v,
+            "event": lambda v: message["Action"] == v,
+            "container": lambda v: (
+                message["Type"] == "container"
+                and v
+                in (
+                    message["Actor"]["ID"],
+                    message["Actor"]["ID"][:12],
+                    message["Actor"]["Attributes"].get("name"),
+                )
+            ),
+            "image": lambda v: (
+                v in (message["Actor"]["Attributes"].get("image"), message["Actor"]["ID"])
+            ),
+            "label": lambda v: _label_matches(message["Actor"]["Attributes"], v),
+        }
+        for key, wanted in self.values.items():
+            check = checks.get(key)
+            if check is None or not wanted:
+                continue
+            if not any(check(value) for value in wanted):
+                return False
+        return True
+
+
+def _label_matches(attributes: Mapping[str, str], wanted: str) -> bool:
+    key, sep, value = wanted.partition("=")
+    if key not in attributes:
+        return False
+    return not sep or attributes[key] == value
+
+
+class EventTranslator:
+    """Turns logged events into Docker event messages, remembering names as it goes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._containers: dict[str, _Known] = {}
+
+    def _container(self, event: LoggedEvent) -> _Known:
+        known = self._containers.get(event.originator_id)
+        if known is None:
+            if event.name == "Created":
+                data = event.data
+                labels = dict(data["config"].get("Labels") or {})
+                known = _Known(data["name"].lstrip("/"), data["image"], labels)
+            else:
+                aggregate: Container = self._engine.container_at(
+                    event.originator_id, version=event.version
+                ) or self._engine.get_aggregate(event.originator_id)
+                labels = dict(aggregate.config.get("Labels") or {})
+                known = _Known(aggregate.name.lstrip("/"), aggregate.image, labels)
+            self._containers[event.originator_id] = known
+        return known
+
+    def translate(self, event: LoggedEvent) -> list[dict[str, Any]]:
+        if event.aggregate == "container":
+            return self._container_messages(event)
+        if event.aggregate == "image" and event.name in IMAGE_ACTIONS:
+            reference = str(event.data.get("reference") or event.originator_id)
+            return [
+                _message("image", IMAGE_ACTIONS[event.name], reference, {"name": reference}, event)
+            ]
+        if event.aggregate == "network" and event.name in NETWORK_ACTIONS:
+            attributes = {"type": "bridge"}
+            if "container_id" in event.data:
+                attributes["container"] = str(event.data["container_id"])
+            return [
+                _message(
+                    "network", NETWORK_ACTIONS[event.name], event.originator_id, attributes, event
+                )
+            ]
+        return []
+
+    def _container_messages(self, event: LoggedEvent) -> list[dict[str, Any]]:
+        known = self._container(event)
+        if event.name == "Renamed":
+            old = known.name
+            known.name = str(event.data["new_name"]).lstrip("/")
+        if event.name == "StopRequested":
+            known.stopping = True
+        attributes: dict[str, str] = {**known.labels, "image": known.image, "name": known.name}
+        messages = []
+        action = CONTAINER_ACTIONS.get(event.name)
+        if event.name == "Renamed":
+            attributes["oldName"] = old
+        if event.name == "KillRequested":
+            attributes["signal"] = str(event.data["signal"])
+        if event.name in ("Exited", "ExitCodeUnknown"):
+            attributes["exitCode"] = str(event.data.get("exit_code", -1))
+        if action is not None:
+            messages.append(
+                _message("container", action, event.originator_id, attributes, event, known.image)
+            )
+        if event.name in ("Exited", "ExitCodeUnknown") and known.stopping:
+            known.stopping = False
+            stop = {k: v for k, v in attributes.items() if k != "exitCode"}
+            messages.append(
+                _message("container", "stop", event.originator_id, stop, event, known.image)
+            )
+        return messages
+
+
+def _message(
+    kind: str,
+    action: str,
+    actor_id: str,
+    attributes: dict[str, str],
+    event: LoggedEvent,
+    image: str | None = None,
+) -> dict[str, Any]:
+    stamp = event.timestamp
+    nanos = int(stamp.timestamp()) * 1_000_000_000 + stamp.microsecond * 1000
+    message: dict[str, Any] = {}
+    if kind == "container":
+        message.update(status=action, id=actor_id, **({"from": image} if image else {}))
+    message.update(
+        Type=kind,
+        Action=action,
+        Actor={"ID": actor_id, "Attributes": attributes},
+        scope="local",
+        time=nanos // 1_000_000_000,
+        timeNano=nanos,
+    )
+    message["berth.position"] = event.position
+    return message
+
+
+def parse_bound(text: str | None) -> tuple[int | None, datetime | None]:
+    """A `since`/`until` value: `#N` (a log position) or unix seconds (fractions allowed)."""
+    if not text:
+        return None, None
+    if text.startswith("#"):
+        return int(text[1:]), None
+    seconds = float(text)
+    return None, datetime.fromtimestamp(seconds, UTC)
+
+
+async def stream_events(
+    engine: Engine,
+    since: str | None,
+    until: str | None,
+    filters: EventFilters,
+    *,
+    clock: Any = None,
+) -> AsyncIterator[dict[str, Any]]:
+    """Docker events from the log, oldest first; follows the log until `until` (if any)."""
+    now = clock or engine.now
+    since_position, since_time = parse_bound(since)
+    until_position, until_time = parse_bound(until)
+    if since is None:
+        # No `since`: only what happens from now on, as Docker.
+        position = await trio.to_thread.run_sync(engine.store.max_position)
+    else:
+        position = since_position or 0
+    translator = EventTranslator(engine)
+    while True:
+        batch = await trio.to_thread.run_sync(
+            functools.partial(engine.store.read_log, after=position, limit=BATCH)
+        )
+        for event in batch:
+            position = event.position
+            if until_position is not None and event.position > until_position:
+                return
+            if until_time is not None and event.timestamp > until_time:
+                return
+            messages = await trio.to_thread.run_sync(translator.translate, event)
+            if since_time is not None and event.timestamp < since_time:
+                continue
+            for message in messages:
+                if filters.accepts(message):
+                    yield message
+        if not batch:
+            if until_time is not None and now() > until_time:
+                return
+            if until_position is not None and position >= until_position:
+                return
+            await trio.sleep(FOLLOW_INTERVAL)
