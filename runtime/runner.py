@@ -75,7 +75,17 @@ def read_in_root(root: Path, relative: str, limit: int = 1 << 20) -> str | None:
 class Runner:
     """Runs the engine's containers; `serve()` hosts the per-container watchers."""
 
-    def __init__(self, engine: Engine, images: ImageService, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        images: ImageService,
+        runtime: Runtime,
+        *,
+        daemon: bool = False,
+    ) -> None:
+        # Only the daemon starts `always`/`unless-stopped` containers when it boots, as
+        # dockerd; a CLI process reconciles on every command and must not.
+        self.daemon = daemon
         self.engine = engine
         self.images = images
         self.runtime = runtime
@@ -427,6 +437,25 @@ class Runner:
         rows = await self._sync(self.engine.views.container_rows)
         for row in rows:
             await self._reconcile_one(row["id"])
+        if self.daemon and self._nursery is not None:
+            for row in rows:
+                if row["state"] in ("exited", "created"):
+                    self._nursery.start_soon(self._start_on_boot, row["id"])
+
+    async def _start_on_boot(self, container_id: str) -> None:
+        """dockerd starts `always` containers at boot, `unless-stopped` ones unless stopped."""
+        container: Container = await self._sync(self.engine.get_aggregate, container_id)
+        policy = (container.host_config.get("RestartPolicy") or {}).get("Name") or "no"
+        if container.state not in (ContainerState.EXITED, ContainerState.CREATED):
+            return
+        if container.started_at is None:
+            return  # never started: a created container stays created
+        if policy == "always" or (policy == "unless-stopped" and not container.manually_stopped):
+            try:
+                await self._sync(self.engine.start, container_id, RESTART_POLICY)
+                await self._carry_out_start(container_id, RESTART_POLICY)
+            except BerthError as error:
+                log.warning("container %s: %s", container_id[:12], error.message)
 
     async def _reconcile_one(self, container_id: str) -> None:
         container: Container = await self._sync(self.engine.get_aggregate, container_id)
