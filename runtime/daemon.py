@@ -3,8 +3,9 @@
 It reconciles the log with what runs, watches every running container (turning exits into
 events, applying auto-remove and restart policies), and follows the log so that
 containers started by any `berth` process are watched and the views stay current. On
-SIGTERM it stops; the containers keep running under their monitors. The Docker API
-comes with the API issue and hangs off the same nursery.
+SIGTERM it stops; the containers keep running under their monitors. The Docker Engine
+API (`-H unix:///PATH`) is served from the same nursery; "berthd ready" is logged once the
+socket listens.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import trio
 from berth.adapters.registry import RegistryClient
 from berth.adapters.runc import Runtime
 
+from .api import App, build_router, serve_api
+from .api.server import DEFAULT_SOCKET, parse_host
 from .cli import root_option
 from .engine import Engine
 from .images import ImageService
@@ -45,7 +48,9 @@ async def follow_log(
         position = head
 
 
-async def serve(root: Path, insecure: tuple[str, ...] = ()) -> None:
+async def serve(
+    root: Path, insecure: tuple[str, ...] = (), socket_path: Path = DEFAULT_SOCKET
+) -> None:
     with (
         Engine(root) as engine,
         trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals,
@@ -53,11 +58,18 @@ async def serve(root: Path, insecure: tuple[str, ...] = ()) -> None:
         images = ImageService(engine)
         async with RegistryClient(images.content, insecure=insecure) as registry:
             images.registry = registry
-            runner = Runner(engine, images, Runtime(root / "run"))
+            runner = Runner(engine, images, Runtime(root / "run"), daemon=True)
             async with trio.open_nursery() as nursery:
                 await nursery.start(runner.serve)
                 position = await nursery.start(follow_log, engine, runner)
-                log.info("berthd ready: root=%s log position=%d", root, position)
+                app = App(engine, images, runner, root)
+                await nursery.start(serve_api, app, build_router(), socket_path)
+                log.info(
+                    "berthd ready: root=%s log position=%d api=unix://%s",
+                    root,
+                    position,
+                    socket_path,
+                )
                 async for received in signals:
                     log.info("berthd stopping on %s", signal.Signals(received).name)
                     nursery.cancel_scope.cancel()
@@ -67,7 +79,18 @@ async def serve(root: Path, insecure: tuple[str, ...] = ()) -> None:
 @click.command()
 @root_option
 @click.option("--insecure-registry", multiple=True, help="Registry reached over plain HTTP.")
-def main(root: Path, insecure_registry: tuple[str, ...]) -> None:
+@click.option(
+    "-H",
+    "--host",
+    default=f"unix://{DEFAULT_SOCKET}",
+    show_default=True,
+    help="Socket to serve the Docker Engine API on (unix:///PATH).",
+)
+def main(root: Path, insecure_registry: tuple[str, ...], host: str) -> None:
     """Run the berth engine daemon."""
+    try:
+        socket_path = parse_host(host)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="-H") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    trio.run(serve, root, insecure_registry)
+    trio.run(serve, root, insecure_registry, socket_path)

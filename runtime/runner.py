@@ -299,7 +299,12 @@ class Runner:
         signal = str(container.config.get("StopSignal") or "SIGTERM")
         events = await self._sync(self.engine.history, container_id)
         timeout = next(
-            (e.data["timeout"] for e in reversed(events) if e.name == "StopRequested"), 10
+            (
+                e.data["timeout"]
+                for e in reversed(events)
+                if e.name in ("StopRequested", "RestartRequested")
+            ),
+            10,
         )
         if self.runtime.exit_status(container_id) is None:
             state = await self.runtime.state(container_id)

@@ -90,6 +90,7 @@ class Container(StrIdAggregate):
 
         def update(self, c: Container) -> None:
             c.manually_stopped = False
+            c.restart_after_exit = False  # a pending restart has become this start
 
     @dataclass(frozen=True)
     class Started(Event):

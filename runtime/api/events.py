@@ -10,7 +10,7 @@ it stopped (each event carries its position as `berth.position`).
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -70,7 +70,7 @@ class EventFilters:
     values: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def accepts(self, message: dict[str, Any]) -> bool:
-        checks = {
+        checks: dict[str, Callable[[str], bool]] = {
             "type": lambda v: message["Type"] == v,
             "event": lambda v: message["Action"] == v,
             "container": lambda v: (

@@ -33,7 +33,9 @@ def berth(root: Path, *args: str) -> str:
 
 def start_berthd(root: Path) -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        [str(BIN / "berthd"), "--root", str(root)], stderr=subprocess.PIPE, text=True
+        [str(BIN / "berthd"), "--root", str(root), "-H", f"unix://{root.parent}/berth.sock"],
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert process.stderr is not None
     line = process.stderr.readline()
@@ -123,6 +125,20 @@ def test_engine_sigkill_and_restart(root: Path) -> None:
             "-c",
             "sleep 0.3; exit 1",
         )
+        for policy in ("always", "unless-stopped"):
+            berth(
+                root,
+                "run",
+                "-d",
+                "--name",
+                f"stopped-{policy}",
+                "--restart",
+                policy,
+                "busybox",
+                "sleep",
+                "100",
+            )
+            berth(root, "stop", "-t", "0", f"stopped-{policy}")
         # berthd adopted the container another process started and restarts it.
         wait_for(lambda: document(root, "always")["RestartCount"] >= 1)
         berthd.send_signal(signal.SIGKILL)
@@ -145,6 +161,10 @@ def test_engine_sigkill_and_restart(root: Path) -> None:
             exited = [e for e in engine.history(polite) if e.name == "Exited"][-1]
             assert exited.data["actor"].kind.value == "reconcile"
         assert state(root, "sleeper")["Status"] == "running"
+        # At boot berthd starts `always` containers even if stopped by hand, as dockerd;
+        # `unless-stopped` ones stay stopped.
+        wait_for(lambda: state(root, "stopped-always")["Status"] == "running")
+        assert state(root, "stopped-unless-stopped")["Status"] == "exited"
         wait_for(
             lambda: (
                 state(root, "always")["Status"] == "running"

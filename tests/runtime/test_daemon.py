@@ -25,7 +25,9 @@ def tracked_position(db: Path) -> int:
 def test_berthd_follows_the_log_and_stops_on_sigterm(root: Path) -> None:
     berthd = Path(sys.executable).parent / "berthd"
     process = subprocess.Popen(
-        [str(berthd), "--root", str(root)], stderr=subprocess.PIPE, text=True
+        [str(berthd), "--root", str(root), "-H", f"unix://{root.parent}/berth.sock"],
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stderr is not None

@@ -1,0 +1,405 @@
+"""`/containers/...`: create, start, stop, kill, restart, pause, unpause, rename, wait,
+attach, logs, inspect, list, remove, prune — with Docker's shapes and status codes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import trio
+
+from berth.adapters.logs import LogLine, follow_log, read_log
+from berth.domain.container import Container, ContainerState
+from berth.domain.errors import BerthError, InvalidParameter, NotFound
+
+from .server import (
+    App,
+    HijackReply,
+    Reply,
+    Request,
+    Router,
+    StreamReply,
+    Write,
+    json_line,
+    json_reply,
+    no_content,
+)
+from .streams import log_frame
+
+ID = r"/containers/(?P<id>[^/]+)"
+POLL_S = 0.05
+ENDED = (
+    ContainerState.EXITED,
+    ContainerState.DEAD,
+    ContainerState.REMOVING,
+    ContainerState.REMOVED,
+)
+WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
+LIST_FILTERS = ("status", "name", "id", "label", "ancestor", "exited", "before", "since")
+_EXITED = re.compile(r"Exited \((-?\d+)\)")
+
+
+async def _resolve(app: App, ref: str) -> str:
+    container_id: str = await trio.to_thread.run_sync(app.engine.resolve_container, ref)
+    return container_id
+
+
+def _check_shape(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidParameter("config cannot be empty in order to create a container")
+    image = body.get("Image")
+    if not isinstance(image, str) or not image:
+        raise InvalidParameter("config cannot be empty in order to create a container")
+
+    def strings(key: str, value: Any, allow_str: bool = False) -> None:
+        if value is None or (allow_str and isinstance(value, str)):
+            return
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidParameter(f"invalid {key}: expected a list of strings")
+
+    strings("Cmd", body.get("Cmd"), allow_str=True)
+    strings("Entrypoint", body.get("Entrypoint"), allow_str=True)
+    strings("Env", body.get("Env"))
+    labels = body.get("Labels")
+    if labels is not None and not (
+        isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values())
+    ):
+        raise InvalidParameter("invalid Labels: expected an object of strings")
+    for key in ("HostConfig", "NetworkingConfig"):
+        if body.get(key) is not None and not isinstance(body[key], dict):
+            raise InvalidParameter(f"invalid {key}: expected an object")
+    return body
+
+
+async def create(app: App, request: Request) -> Reply:
+    body = _check_shape(request.json())
+    name = request.text("name") or None
+    try:
+        created = await app.runner.create(body, name, request.actor)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        raise InvalidParameter(f"invalid container config: {error}") from None
+    return json_reply({"Id": created.id, "Warnings": list(created.warnings)}, 201)
+
+
+async def start(app: App, request: Request) -> Reply:
+    await app.runner.start(request.params["id"], request.actor)
+    return no_content()
+
+
+async def stop(app: App, request: Request) -> Reply:
+    await app.runner.stop(request.params["id"], request.actor, request.integer("t"))
+    return no_content()
+
+
+async def restart(app: App, request: Request) -> Reply:
+    timeout = request.integer("t")
+    await app.runner.restart(
+        request.params["id"], request.actor, 10 if timeout is None else timeout
+    )
+    return no_content()
+
+
+def _signal(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return "SIGKILL"
+    if text.isdigit():
+        return text
+    if not re.fullmatch(r"[A-Za-z0-9+-]+", text):
+        raise InvalidParameter(f"Invalid signal: {text}")
+    upper = text.upper()
+    return upper if upper.startswith("SIG") else "SIG" + upper
+
+
+async def kill(app: App, request: Request) -> Reply:
+    signal = _signal(request.text("signal", "SIGKILL"))
+    await app.runner.kill(request.params["id"], request.actor, signal)
+    return no_content()
+
+
+async def pause(app: App, request: Request) -> Reply:
+    await app.runner.pause(request.params["id"], request.actor)
+    return no_content()
+
+
+async def unpause(app: App, request: Request) -> Reply:
+    await app.runner.unpause(request.params["id"], request.actor)
+    return no_content()
+
+
+async def rename(app: App, request: Request) -> Reply:
+    new_name = request.text("name")
+    if not new_name:
+        raise InvalidParameter("name cannot be empty")
+    ref = request.params["id"]
+    await trio.to_thread.run_sync(lambda: app.engine.rename(ref, new_name, request.actor))
+    return no_content()
+
+
+async def remove(app: App, request: Request) -> Reply:
+    await app.runner.remove(request.params["id"], request.actor, request.flag("force"))
+    return no_content()
+
+
+async def prune(app: App, request: Request) -> Reply:
+    removed = await app.runner.prune(request.actor)
+    return json_reply({"ContainersDeleted": removed, "SpaceReclaimed": 0})
+
+
+async def inspect(app: App, request: Request) -> Reply:
+    doc = await trio.to_thread.run_sync(app.engine.inspect_container, request.params["id"])
+    return json_reply(doc)
+
+
+async def wait(app: App, request: Request) -> StreamReply:
+    condition = request.text("condition") or "not-running"
+    if condition not in WAIT_CONDITIONS:
+        raise InvalidParameter(f"invalid condition: {condition!r}")
+    container_id = await _resolve(app, request.params["id"])
+
+    async def produce(write: Write) -> None:
+        try:
+            code = await app.runner.wait(container_id, condition)
+        except BerthError as error:
+            await write(json_line({"Error": {"Message": error.message}, "StatusCode": -1}))
+            return
+        await write(json_line({"Error": None, "StatusCode": code}))
+
+    return StreamReply(produce)
+
+
+# Listing -------------------------------------------------------------------------------------
+
+
+def _parse_filters(text: str) -> dict[str, list[str]]:
+    if not text:
+        return {}
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise InvalidParameter(f"invalid filters: {text}") from None
+    if not isinstance(raw, dict):
+        raise InvalidParameter(f"invalid filters: {text}")
+    filters: dict[str, list[str]] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):  # the older {"status": {"exited": true}} form
+            values = [str(k) for k, v in value.items() if v]
+        elif isinstance(value, list):
+            values = [str(v) for v in value]
+        elif isinstance(value, str):
+            values = [value]
+        else:
+            raise InvalidParameter(f"invalid filter '{key}'")
+        if key not in LIST_FILTERS:
+            raise InvalidParameter(f"invalid filter '{key}'")
+        filters[key] = values
+    return filters
+
+
+def _label_matches(labels: dict[str, str], wanted: str) -> bool:
+    key, eq, value = wanted.partition("=")
+    if key not in labels:
+        return False
+    return not eq or labels[key] == value
+
+
+def _list(app: App, all_: bool, limit: int | None, filters: dict[str, list[str]]) -> list[Any]:
+    engine = app.engine
+    entries = engine.list_containers(all=True, now=datetime.now(UTC))
+    if not all_ and limit is None and not filters.get("status") and "exited" not in filters:
+        entries = [e for e in entries if e["State"] in ("running", "paused", "restarting")]
+    if "before" in filters or "since" in filters:
+        ids = [e["Id"] for e in entries]  # newest first
+        for key in ("before", "since"):
+            for ref in filters.get(key, []):
+                anchor = engine.resolve_container(ref)
+                if anchor not in ids:
+                    raise NotFound(f"No such container: {ref}")
+                at = ids.index(anchor)
+                kept = set(ids[at + 1 :] if key == "before" else ids[:at])
+                entries = [e for e in entries if e["Id"] in kept]
+    ancestors: set[str] = set()
+    for ref in filters.get("ancestor", []):
+        ancestors.add(ref)
+        with contextlib.suppress(BerthError, ValueError):
+            ancestors.add(engine.images.resolve(ref))
+    names = []
+    for pattern in filters.get("name", []):
+        try:
+            names.append(re.compile(pattern))
+        except re.error:
+            raise InvalidParameter(f"invalid name filter: {pattern!r}") from None
+    exited = []
+    for text in filters.get("exited", []):
+        try:
+            exited.append(int(text))
+        except ValueError:
+            raise InvalidParameter(f"invalid filter 'exited={text}'") from None
+
+    def keep(entry: dict[str, Any]) -> bool:
+        if "status" in filters and entry["State"] not in filters["status"]:
+            return False
+        if "id" in filters and not any(entry["Id"].startswith(v) for v in filters["id"]):
+            return False
+        name = entry["Names"][0].lstrip("/") if entry["Names"] else ""
+        if names and not any(p.search(name) for p in names):
+            return False
+        labels = entry.get("Labels") or {}
+        if "label" in filters and not all(_label_matches(labels, v) for v in filters["label"]):
+            return False
+        if ancestors and not ({entry["Image"], entry["ImageID"]} & ancestors):
+            return False
+        if exited:
+            found = _EXITED.search(entry.get("Status") or "")
+            if entry["State"] != "exited" or not found or int(found.group(1)) not in exited:
+                return False
+        return True
+
+    entries = [e for e in entries if keep(e)]
+    if limit is not None and limit > 0:
+        entries = entries[:limit]
+    return entries
+
+
+async def list_containers(app: App, request: Request) -> Reply:
+    all_ = request.flag("all")
+    limit = request.integer("limit")
+    filters = _parse_filters(request.text("filters"))
+    return json_reply(await trio.to_thread.run_sync(_list, app, all_, limit, filters))
+
+
+# Logs and attach -----------------------------------------------------------------------------
+
+
+def _time_param(request: Request, name: str) -> datetime | None:
+    text = request.text(name)
+    if not text or text == "0":
+        return None
+    try:
+        return datetime.fromtimestamp(float(text), UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidParameter(f"invalid value for {name}: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _tail(request: Request) -> int | None:
+    text = request.text("tail", "all")
+    if text in ("", "all"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidParameter(f"invalid value for tail: {text!r}") from None
+
+
+async def logs(app: App, request: Request) -> StreamReply:
+    stdout, stderr = request.flag("stdout"), request.flag("stderr")
+    if not (stdout or stderr):
+        raise InvalidParameter("Bad parameters: you must choose at least one stream")
+    container_id = await _resolve(app, request.params["id"])
+    follow, timestamps = request.flag("follow"), request.flag("timestamps")
+    since, until, tail = (
+        _time_param(request, "since"),
+        _time_param(request, "until"),
+        _tail(request),
+    )
+    path = app.runner.log_path(container_id)
+    runtime = app.runner.runtime
+
+    async def produce(write: Write) -> None:
+        if not follow:
+            lines: list[LogLine] = await trio.to_thread.run_sync(
+                lambda: read_log(
+                    path, stdout=stdout, stderr=stderr, since=since, until=until, tail=tail
+                )
+            )
+            for line in lines:
+                await write(log_frame(line, timestamps))
+            return
+        async for line in follow_log(
+            path,
+            stdout=stdout,
+            stderr=stderr,
+            since=since,
+            until=until,
+            tail=tail,
+            until_exit=lambda: runtime.monitor_pid(container_id) is None,
+        ):
+            await write(log_frame(line, timestamps))
+
+    return StreamReply(produce, content_type=None)
+
+
+async def attach(app: App, request: Request) -> HijackReply:
+    container_id = await _resolve(app, request.params["id"])
+    stdout, stderr = request.flag("stdout"), request.flag("stderr")
+    with_logs = request.flag("logs")
+    stream = request.flag("stream")
+    first: Container = await trio.to_thread.run_sync(app.engine.get_aggregate, container_id)
+    first_state, first_version = first.state, first.version
+    path = app.runner.log_path(container_id)
+
+    async def produce(write: Write) -> None:
+        if not (stdout or stderr):
+            return
+        if not stream:
+            if with_logs:
+                lines = await trio.to_thread.run_sync(
+                    lambda: read_log(path, stdout=stdout, stderr=stderr)
+                )
+                for line in lines:
+                    await write(log_frame(line))
+            return
+        done = False
+
+        async def watch_state(cancel: trio.CancelScope) -> None:
+            nonlocal done
+            while True:
+                container = await trio.to_thread.run_sync(app.engine.find_aggregate, container_id)
+                if container is None or (
+                    container.state in ENDED
+                    and (first_state not in ENDED or container.version > first_version)
+                ):
+                    done = True
+                    return
+                await trio.sleep(POLL_S)
+
+        from_start = with_logs or first_state is ContainerState.CREATED
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch_state, nursery.cancel_scope)
+            async for line in follow_log(
+                path,
+                stdout=stdout,
+                stderr=stderr,
+                tail=None if from_start else 0,
+                until_exit=lambda: done,
+            ):
+                await write(log_frame(line))
+            nursery.cancel_scope.cancel()
+
+    return HijackReply(produce)
+
+
+def register(router: Router) -> None:
+    router.add("GET", "/containers/json", list_containers)
+    router.add("POST", "/containers/create", create)
+    router.add("POST", "/containers/prune", prune)
+    router.add("GET", f"{ID}/json", inspect)
+    router.add("POST", f"{ID}/start", start)
+    router.add("POST", f"{ID}/stop", stop)
+    router.add("POST", f"{ID}/restart", restart)
+    router.add("POST", f"{ID}/kill", kill)
+    router.add("POST", f"{ID}/pause", pause)
+    router.add("POST", f"{ID}/unpause", unpause)
+    router.add("POST", f"{ID}/rename", rename)
+    router.add("POST", f"{ID}/wait", wait)
+    router.add("GET", f"{ID}/logs", logs)
+    router.add("POST", f"{ID}/attach", attach)
+    router.add("DELETE", ID, remove)

@@ -1,0 +1,146 @@
+"""`/images/...`: pull (`create?fromImage`), import (`create?fromSrc=-`), list, inspect,
+tag, remove, load."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import tarfile
+from collections.abc import Iterator
+from typing import Any
+
+import trio
+
+from berth.domain.errors import BerthError, InvalidParameter
+
+from .server import App, Reply, Request, Router, StreamReply, Write, json_line, json_reply
+
+log = logging.getLogger("berth.api")
+NAME = r"/images/(?P<name>.+)"
+ARCHIVE_ERRORS = (tarfile.TarError, ValueError, KeyError, TypeError, EOFError, OSError)
+
+
+@contextlib.contextmanager
+def archive_errors() -> Iterator[None]:
+    """A client's broken archive is a 400, also from inside a nursery's group."""
+    try:
+        yield
+    except Exception as error:
+        leaf: BaseException = error
+        while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
+            leaf = leaf.exceptions[0]
+        if isinstance(leaf, BerthError):
+            raise leaf from error
+        if isinstance(leaf, ARCHIVE_ERRORS):
+            raise InvalidParameter(f"invalid image archive: {leaf}") from error
+        raise
+
+
+def _reference(image: str, tag: str) -> str:
+    if not tag:
+        return image
+    return f"{image}@{tag}" if tag.startswith("sha256:") else f"{image}:{tag}"
+
+
+async def create(app: App, request: Request) -> Reply | StreamReply:
+    from_image, from_src = request.text("fromImage"), request.text("fromSrc")
+    if from_src:
+        return await _import(app, request, from_src)
+    if not from_image:
+        raise InvalidParameter("fromImage or fromSrc is required")
+    ref = _reference(from_image, request.text("tag"))
+    token = trio.lowlevel.current_trio_token()
+
+    async def produce(write: Write) -> None:
+        send, receive = trio.open_memory_channel[dict[str, Any]](math.inf)
+        failure: list[BaseException] = []
+
+        def progress(message: dict[str, Any]) -> None:
+            try:
+                trio.lowlevel.current_trio_token()
+            except RuntimeError:  # called from a worker thread
+                trio.from_thread.run_sync(send.send_nowait, message, trio_token=token)
+                return
+            send.send_nowait(message)
+
+        async def pull() -> None:
+            with send:
+                try:
+                    await app.images.pull(ref, request.actor, progress)
+                except Exception as error:
+                    failure.append(error)
+
+        written = False
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pull)
+            async for message in receive:
+                await write(json_line(message))
+                written = True
+        if failure:
+            error = failure[0]
+            if not written:
+                raise error
+            if isinstance(error, BerthError):
+                text = error.message
+            else:
+                log.error("pull of %s failed", ref, exc_info=error)
+                text = str(error) or type(error).__name__
+            await write(json_line({"errorDetail": {"message": text}, "error": text}))
+
+    return StreamReply(produce, lazy=True)
+
+
+async def _import(app: App, request: Request, from_src: str) -> Reply:
+    if from_src != "-":
+        raise InvalidParameter("importing from a URL is not supported; send the tarball")
+    assert request.upload is not None
+    repo = request.text("repo")
+    reference = _reference(repo, request.text("tag")) if repo else None
+    with archive_errors():
+        image_id = await app.images.import_rootfs(
+            request.upload, reference, request.actor, request.text("message")
+        )
+    return Reply(200, json_line({"status": image_id}))
+
+
+async def load(app: App, request: Request) -> Reply:
+    assert request.upload is not None
+    if request.upload.stat().st_size == 0:
+        raise InvalidParameter("empty image archive")
+    with archive_errors():
+        loaded = await app.images.load(request.upload, request.actor)
+    return Reply(200, b"".join(json_line({"stream": line + "\n"}) for line in loaded))
+
+
+async def list_images(app: App, request: Request) -> Reply:
+    return json_reply(await trio.to_thread.run_sync(app.engine.images.list_entries))
+
+
+async def inspect(app: App, request: Request) -> Reply:
+    name = request.params["name"]
+    return json_reply(await trio.to_thread.run_sync(app.engine.images.inspect, name))
+
+
+async def tag(app: App, request: Request) -> Reply:
+    repo = request.text("repo")
+    if not repo:
+        raise InvalidParameter("repository name must have at least one component")
+    target = _reference(repo, request.text("tag") or "latest")
+    source = request.params["name"]
+    await trio.to_thread.run_sync(lambda: app.engine.images.tag(source, target, request.actor))
+    return Reply(201, b"", None)
+
+
+async def remove(app: App, request: Request) -> Reply:
+    answer = await app.images.remove(request.params["name"], request.actor, request.flag("force"))
+    return json_reply(answer)
+
+
+def register(router: Router) -> None:
+    router.add("GET", "/images/json", list_images)
+    router.add("POST", "/images/create", create, upload=True)
+    router.add("POST", "/images/load", load, upload=True)
+    router.add("GET", f"{NAME}/json", inspect)
+    router.add("POST", f"{NAME}/tag", tag)
+    router.add("DELETE", NAME, remove)
