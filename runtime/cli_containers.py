@@ -7,6 +7,7 @@ work, and leaves the containers running under their monitors.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Awaitable, Callable
@@ -20,8 +21,9 @@ import trio
 from berth.adapters.logs import LogLine, follow_log, read_log
 from berth.adapters.registry import RegistryClient
 from berth.adapters.runc import Runtime
-from berth.domain.errors import InvalidParameter
+from berth.domain.errors import InvalidParameter, NotFound
 
+from .engine import Created
 from .images import ImageService
 from .runner import Runner, running
 
@@ -44,7 +46,8 @@ def run_with_runner(ctx: click.Context, job: Callable[[Runner], Awaitable[T]]) -
     async def main() -> T:
         with open_engine(ctx) as engine:
             images = ImageService(engine)
-            async with RegistryClient(images.content) as registry:
+            insecure = [h for h in os.environ.get("BERTH_INSECURE_REGISTRIES", "").split(",") if h]
+            async with RegistryClient(images.content, insecure=insecure) as registry:
                 images.registry = registry
                 runtime = Runtime(engine.root / "run")
                 async with running(engine, images, runtime) as runner:
@@ -77,6 +80,18 @@ def create_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--privileged", is_flag=True, help="Give extended privileges."),
         click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
         click.option("--network", default="", help="Connect a container to a network."),
+        click.option("--cidfile", default=None, help="Write the container ID to the file."),
+        click.option(
+            "--pull",
+            "pull_policy",
+            default="missing",
+            type=click.Choice(["always", "missing", "never"]),
+            help="Pull image before running.",
+        ),
+        click.option("--stop-signal", default="", help="Signal to stop the container."),
+        click.option(
+            "--stop-timeout", default=None, type=int, help="Timeout (in seconds) to stop."
+        ),
         click.option(
             "--rm", "auto_remove", is_flag=True, help="Remove the container when it exits."
         ),
@@ -107,6 +122,8 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
         "User": options["user"],
         "Hostname": options["hostname"],
         "Entrypoint": [options["entrypoint"]] if options["entrypoint"] else None,
+        "StopSignal": options["stop_signal"],
+        "StopTimeout": options["stop_timeout"],
         "HostConfig": {
             "RestartPolicy": {"Name": policy, "MaximumRetryCount": int(retries or 0)},
             "NetworkMode": options["network"],
@@ -122,6 +139,38 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
             "ReadonlyRootfs": options["read_only"],
         },
     }
+
+
+async def create_with_pull(runner: Runner, options: dict[str, Any], actor: Any) -> Created:
+    """The seed's client flow: create; on "No such image", pull (with progress), create."""
+    from .cli_images import PullDisplay
+
+    cidfile = options["cidfile"]
+    if cidfile and os.path.exists(cidfile):
+        raise InvalidParameter(
+            "Container ID file found, make sure the other container isn't running "
+            f"or delete {cidfile}"
+        )
+    body = create_body(options)
+    if options["pull_policy"] == "always":
+        await _pull(runner, options["image"], actor, PullDisplay(as_json=False, to_stderr=True))
+    try:
+        created = await runner.create(body, options["name"], actor)
+    except NotFound as missing:
+        if options["pull_policy"] == "never" or "No such image" not in missing.message:
+            raise
+        click.echo(f"Unable to find image '{options['image']}' locally", err=True)
+        await _pull(runner, options["image"], actor, PullDisplay(as_json=False, to_stderr=True))
+        created = await runner.create(body, options["name"], actor)
+    if cidfile:
+        with open(cidfile, "x") as handle:
+            handle.write(created.id)
+    return created
+
+
+async def _pull(runner: Runner, image: str, actor: Any, display: Any) -> None:
+    with display.bars:
+        await runner.images.pull(image, actor, display)
 
 
 def _write_line(line: LogLine, timestamps: bool) -> None:
@@ -149,7 +198,7 @@ def register(main: click.Group) -> None:
         """Create a new container."""
 
         async def job(runner: Runner) -> str:
-            created = await runner.create(create_body(options), options["name"], cli_actor())
+            created = await create_with_pull(runner, options, cli_actor())
             for warning in created.warnings:
                 console.print(f"WARNING: {warning}", style="yellow")
             return created.id
@@ -164,7 +213,7 @@ def register(main: click.Group) -> None:
         """Create and run a new container from an image."""
 
         async def job(runner: Runner) -> int:
-            created = await runner.create(create_body(options), options["name"], cli_actor())
+            created = await create_with_pull(runner, options, cli_actor())
             await runner.start(created.id, cli_actor())
             if detach:
                 click.echo(created.id)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 import trio
+from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from berth.adapters.registry import RegistryClient
@@ -39,7 +40,7 @@ def run_service(
 class PullDisplay:
     """Docker's pull progress messages as rich progress bars, or JSON lines when piped."""
 
-    def __init__(self, as_json: bool) -> None:
+    def __init__(self, as_json: bool, to_stderr: bool = False) -> None:
         self.as_json = as_json
         self.bars = Progress(
             TextColumn("{task.fields[layer]}"),
@@ -47,6 +48,8 @@ class PullDisplay:
             BarColumn(),
             DownloadColumn(),
             transient=False,
+            # `run` pulls on stderr, as docker does: stdout is the container's.
+            console=Console(stderr=True) if to_stderr else None,
         )
         self.tasks: dict[str, Any] = {}
 

@@ -66,3 +66,38 @@ def test_import_and_a_missing_image_error(tmp_path: Path) -> None:
     missing = berth(tmp_path / "root", "rmi", "nothing:here")
     assert missing.returncode == 1
     assert "No such image: nothing:here" in missing.stdout + missing.stderr
+
+
+def test_run_of_an_image_not_yet_pulled_pulls_it_first(
+    tmp_path: Path, registry: RunningRegistry
+) -> None:
+    registry.push("library/busybox", busybox_image())
+    reference = f"{registry.host}/library/busybox"
+    cidfile = tmp_path / "cid"
+    env_run = subprocess.run(
+        [
+            str(BERTH),
+            "--root",
+            str(tmp_path / "root"),
+            "run",
+            "--rm",
+            "--cidfile",
+            str(cidfile),
+            reference,
+            "echo",
+            "pulled and ran",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "BERTH_INSECURE_REGISTRIES": registry.host},
+    )
+    assert env_run.returncode == 0, env_run.stderr
+    assert f"Unable to find image '{reference}' locally" in env_run.stderr
+    assert env_run.stdout == "pulled and ran\n"
+    assert len(cidfile.read_text()) == 64
+    again = berth(tmp_path / "root", "run", "--cidfile", str(cidfile), reference, "true")
+    assert again.returncode == 1
+    assert "Container ID file found" in again.stdout + again.stderr
+    never = berth(tmp_path / "other", "run", "--pull", "never", reference, "true")
+    assert never.returncode == 1 and "No such image" in never.stdout + never.stderr
