@@ -18,7 +18,7 @@ from rich.table import Table
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.errors import BerthError, NotModified
 
-from . import cli_containers, cli_images
+from . import cli_containers, cli_images, cli_system
 from .engine import Engine, default_root
 from .projections.timefmt import docker_time
 from .store import LoggedEvent
@@ -199,6 +199,7 @@ def _event_json(event: LoggedEvent) -> dict[str, Any]:
 
 cli_images.register(main)
 cli_containers.register(main)
+cli_system.register(main)
 
 if __name__ == "__main__":
     main()

@@ -130,10 +130,14 @@ class EventTranslator:
         if event.aggregate == "container":
             return self._container_messages(event)
         if event.aggregate == "image" and event.name in IMAGE_ACTIONS:
-            reference = str(event.data.get("reference") or event.originator_id)
-            return [
-                _message("image", IMAGE_ACTIONS[event.name], reference, {"name": reference}, event)
-            ]
+            tags = event.data.get("repo_tags") or []
+            reference = str(
+                event.data.get("reference") or (tags[0] if tags else event.originator_id)
+            )
+            action = IMAGE_ACTIONS[event.name]
+            if event.data.get("source") == "import":
+                action = "import"
+            return [_message("image", action, reference, {"name": reference}, event)]
         if event.aggregate == "network" and event.name in NETWORK_ACTIONS:
             attributes = {"type": "bridge"}
             if "container_id" in event.data:

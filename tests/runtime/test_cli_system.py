@@ -1,0 +1,54 @@
+"""`berth version`, `info` and `events` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ..integration.conftest import busybox_tarball, leftovers
+
+BERTH = Path(sys.executable).parent / "berth"
+
+
+def berth(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BERTH), "--root", str(root), *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_version_info_and_events(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    assert "API version:  1.41" in berth(root, "version").stdout
+    assert (
+        berth(root, "import", str(busybox_tarball(tmp_path / "bb.tar")), "busybox").returncode == 0
+    )
+    assert (
+        berth(root, "run", "--rm", "--name", "once", "busybox", "sh", "-c", "exit 2").returncode
+        == 2
+    )
+    info = berth(root, "info").stdout
+    assert "Containers: 0" in info and "Images: 1" in info
+    listed = berth(root, "events", "--since", "#0", "--until", "0s", "--format", "json")
+    messages = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [m["Action"] for m in messages] == ["import", "create", "start", "die", "destroy"]
+    assert messages[0]["Actor"]["ID"] == "docker.io/library/busybox:latest"
+    assert messages[3]["Actor"]["Attributes"]["exitCode"] == "2"
+    after_create = messages[1]["berth.position"]
+    resumed = berth(
+        root,
+        "events",
+        "--since",
+        f"#{after_create}",
+        "--until",
+        "0s",
+        "--filter",
+        "event=die",
+        "--format",
+        "json",
+    )
+    assert [json.loads(line)["Action"] for line in resumed.stdout.splitlines()] == ["die"], (
+        resumed.stdout + resumed.stderr
+    )
+    assert leftovers(root) == []
