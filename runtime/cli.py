@@ -24,7 +24,9 @@ from .projections.timefmt import docker_time
 from .store import LoggedEvent
 
 # Piped output (scripts, `make run`) gets full-width lines instead of rich's 80 columns.
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250)
+console = Console(
+    highlight=False, markup=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250
+)
 
 
 def cli_actor() -> Actor:
@@ -41,7 +43,19 @@ def open_engine(ctx: click.Context) -> Iterator[Engine]:
         pass
     except BerthError as error:
         console.print(f"Error response from daemon: {error.message}", style="red")
-        ctx.exit(1)
+        ctx.exit(error_exit_code(ctx, error))
+
+
+def error_exit_code(ctx: click.Context, error: BerthError) -> int:
+    """Docker's exit codes: `run` answers 125 for an engine error, 127 when the command was
+    not found and 126 when it could not be run; other commands answer 1."""
+    if not ctx.meta.get("berth.run"):
+        return 1
+    if error.http_status == 400 and "executable file not found" in error.message:
+        return 127
+    if type(error).__name__ == "StartFailure":
+        return 126
+    return 125
 
 
 root_option = click.option(

@@ -211,6 +211,7 @@ def register(main: click.Group) -> None:
     @click.pass_context
     def run(ctx: click.Context, /, detach: bool, **options: Any) -> None:
         """Create and run a new container from an image."""
+        ctx.meta["berth.run"] = True
 
         async def job(runner: Runner) -> int:
             created = await create_with_pull(runner, options, cli_actor())

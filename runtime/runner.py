@@ -167,6 +167,9 @@ class Runner:
                 await self._record(
                     container_id, lambda c, k: c.mark_start_failed(message, code, k), actor
                 )
+                if container.host_config.get("AutoRemove"):
+                    # As dockerd: an auto-remove container that cannot start is removed.
+                    await self._remove_everything(container_id, actor)
             raise StartFailure(error.message) from error
         await self._record(container_id, lambda c, k: c.mark_started(pid, _now(), k), actor)
         self._watch(container_id)

@@ -52,3 +52,22 @@ def test_version_info_and_events(tmp_path: Path) -> None:
         resumed.stdout + resumed.stderr
     )
     assert leftovers(root) == []
+
+
+def test_run_exit_codes_follow_docker(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    assert (
+        berth(root, "import", str(busybox_tarball(tmp_path / "bb.tar")), "busybox").returncode == 0
+    )
+    missing = berth(root, "run", "--rm", "busybox", "nosuchcmd")
+    assert missing.returncode == 127
+    assert (
+        'exec: "nosuchcmd": executable file not found in $PATH' in missing.stdout + missing.stderr
+    )
+    assert berth(root, "ps", "-aq").stdout == ""  # --rm removed the container that failed
+    bad_name = berth(root, "run", "--name", "x", "busybox", "true")
+    assert bad_name.returncode == 125
+    assert "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed" in bad_name.stdout + bad_name.stderr
+    assert berth(root, "run", "busybox", "sh", "-c", "exit 9").returncode == 9
+    assert berth(root, "prune", "-f").returncode == 0
+    assert leftovers(root) == []
