@@ -81,33 +81,62 @@ def main(ctx: click.Context, root: Path) -> None:
 @click.option("-a", "--all", "show_all", is_flag=True, help="Show all containers.")
 @click.option("-q", "--quiet", is_flag=True, help="Only display container IDs.")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter output (key=value).")
+@click.option("-n", "--last", default=None, type=int, help="Show n last created containers.")
+@click.option("--format", "output", default="", help="'json' for one JSON object a line.")
 @click.pass_context
-def ps(ctx: click.Context, show_all: bool, quiet: bool, no_trunc: bool) -> None:
+def ps(
+    ctx: click.Context,
+    show_all: bool,
+    quiet: bool,
+    no_trunc: bool,
+    filters: tuple[str, ...],
+    last: int | None,
+    output: str,
+) -> None:
     """List containers."""
-    with open_engine(ctx) as engine:
-        entries = engine.list_containers(all=show_all)
-        if quiet:
-            for entry in entries:
-                click.echo(entry["Id"] if no_trunc else entry["Id"][:12])
-            return
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"):
-            table.add_column(column, no_wrap=True)
+    from .api.routes_containers import list_filtered
+
+    wanted: dict[str, list[str]] = {}
+    for item in filters:
+        key, _, value = item.partition("=")
+        wanted.setdefault(key, []).append(value)
+    # Reconcile first: a container may have exited while no berth process watched it.
+    from .cli_containers import run_with_runner
+
+    async def listing(runner: Any) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = list_filtered(
+            runner.engine, show_all or last is not None, last, wanted
+        )
+        return found
+
+    entries = run_with_runner(ctx, listing)
+    if output in ("json", "{{json .}}"):
         for entry in entries:
-            command = entry["Command"]
-            if not no_trunc and len(command) > 20:
-                command = command[:19] + "…"
-            created = datetime.fromtimestamp(entry["Created"]).strftime("%Y-%m-%d %H:%M:%S")
-            table.add_row(
-                entry["Id"] if no_trunc else entry["Id"][:12],
-                entry["Image"],
-                f'"{command}"',
-                created,
-                entry["Status"],
-                "",
-                ",".join(n.lstrip("/") for n in entry["Names"]),
-            )
-        console.print(table)
+            click.echo(json.dumps(entry))
+        return
+    if quiet:
+        for entry in entries:
+            click.echo(entry["Id"] if no_trunc else entry["Id"][:12])
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"):
+        table.add_column(column, no_wrap=True)
+    for entry in entries:
+        command = entry["Command"]
+        if not no_trunc and len(command) > 20:
+            command = command[:19] + "…"
+        created = datetime.fromtimestamp(entry["Created"]).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(
+            entry["Id"] if no_trunc else entry["Id"][:12],
+            entry["Image"],
+            f'"{command}"',
+            created,
+            entry["Status"],
+            "",
+            ",".join(n.lstrip("/") for n in entry["Names"]),
+        )
+    console.print(table)
 
 
 @main.command()

@@ -15,6 +15,7 @@ from berth.adapters.logs import LogLine, follow_log, read_log
 from berth.domain.container import Container, ContainerState
 from berth.domain.errors import BerthError, InvalidParameter, NotFound
 
+from ..engine import Engine
 from .server import (
     App,
     HijackReply,
@@ -206,8 +207,10 @@ def _label_matches(labels: dict[str, str], wanted: str) -> bool:
     return not eq or labels[key] == value
 
 
-def _list(app: App, all_: bool, limit: int | None, filters: dict[str, list[str]]) -> list[Any]:
-    engine = app.engine
+def list_filtered(
+    engine: Engine, all_: bool, limit: int | None, filters: dict[str, list[str]]
+) -> list[Any]:
+    """`/containers/json` (and `berth ps`): Docker's `all`, `limit` and `filters`."""
     entries = engine.list_containers(all=True, now=datetime.now(UTC))
     if not all_ and limit is None and not filters.get("status") and "exited" not in filters:
         entries = [e for e in entries if e["State"] in ("running", "paused", "restarting")]
@@ -268,7 +271,9 @@ async def list_containers(app: App, request: Request) -> Reply:
     all_ = request.flag("all")
     limit = request.integer("limit")
     filters = _parse_filters(request.text("filters"))
-    return json_reply(await trio.to_thread.run_sync(_list, app, all_, limit, filters))
+    return json_reply(
+        await trio.to_thread.run_sync(list_filtered, app.engine, all_, limit, filters)
+    )
 
 
 # Logs and attach -----------------------------------------------------------------------------

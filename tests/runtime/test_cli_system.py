@@ -71,3 +71,35 @@ def test_run_exit_codes_follow_docker(tmp_path: Path) -> None:
     assert berth(root, "run", "busybox", "sh", "-c", "exit 9").returncode == 9
     assert berth(root, "prune", "-f").returncode == 0
     assert leftovers(root) == []
+
+
+def test_ps_sees_exits_nobody_watched_and_filters(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    assert (
+        berth(root, "import", str(busybox_tarball(tmp_path / "bb.tar")), "busybox").returncode == 0
+    )
+    detached = berth(
+        root,
+        "run",
+        "-d",
+        "--name",
+        "quick",
+        "-l",
+        "tier=web",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.3; exit 5",
+    )
+    assert detached.returncode == 0
+    import time
+
+    time.sleep(1.5)  # it exits while no berth process runs
+    listed = berth(root, "ps", "-a", "--format", "json", "--filter", "label=tier=web")
+    (entry,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert entry["State"] == "exited" and entry["Status"].startswith("Exited (5)")
+    assert berth(root, "ps", "-a", "-q", "--filter", "exited=5").stdout.strip() == entry["Id"][:12]
+    assert berth(root, "ps", "-a", "-q", "--filter", "exited=4").stdout.strip() == ""
+    assert berth(root, "ps", "-q").stdout.strip() == ""
+    assert berth(root, "rm", "quick").returncode == 0
+    assert leftovers(root) == []
