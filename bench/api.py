@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.run import bare_bundle  # noqa: E402
 from berth.domain.cause import Actor, ActorKind  # noqa: E402
 from berth.runtime.engine import Engine  # noqa: E402
 from tests.integration.conftest import busybox_tarball  # noqa: E402
@@ -67,16 +68,9 @@ def bare_runc_bundle(work: Path, root: Path) -> Path:
     with Engine(root) as engine:
         image_id = engine.images.resolve("busybox")
         diff_id = engine.images.aggregate(image_id).layers[0]["diff_id"]  # type: ignore[union-attr]
-    rootfs = root / "snapshots" / "layers" / diff_id.removeprefix("sha256:") / "diff"
-    bundle = work / "bundle"
-    bundle.mkdir()
-    subprocess.run(["runc", "spec", "--bundle", str(bundle)], check=True)
-    spec = json.loads((bundle / "config.json").read_text())
-    spec["process"]["args"] = ["/bin/busybox", "true"]
-    spec["process"]["terminal"] = False
-    spec["root"] = {"path": str(rootfs), "readonly": True}
-    (bundle / "config.json").write_text(json.dumps(spec))
-    return bundle
+    return bare_bundle(
+        work, root / "snapshots" / "layers" / diff_id.removeprefix("sha256:") / "diff"
+    )
 
 
 def main() -> None:

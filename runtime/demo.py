@@ -21,15 +21,23 @@ BUSYBOX = Path("/bin/busybox")
 APPLETS = ("sh", "echo", "true", "sleep", "cat", "ls", "httpd")
 
 
-def busybox_rootfs(destination: Path) -> Path:
-    """A root filesystem tarball: /bin/busybox and a few applet links."""
+def busybox_rootfs(
+    destination: Path,
+    applets: tuple[str, ...] = APPLETS,
+    files: dict[str, str] | None = None,
+) -> Path:
+    """A root filesystem tarball: /bin/busybox, applet links and a few small text files."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         tar.add(BUSYBOX, arcname="bin/busybox")
-        for applet in APPLETS:
+        for applet in applets:
             link = tarfile.TarInfo(f"bin/{applet}")
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             tar.addfile(link)
+        for name, text in (files or {}).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
     destination.write_bytes(buffer.getvalue())
     return destination
 

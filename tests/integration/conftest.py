@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
-import tarfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,33 +11,23 @@ from pathlib import Path
 import pytest
 
 from berth.adapters.runc import Runtime
+from berth.runtime.demo import busybox_rootfs
 from berth.runtime.engine import Engine
 from berth.runtime.images import ImageService
 from berth.runtime.runner import Runner, running
 
 from ..conftest import API
 
-BUSYBOX = Path("/bin/busybox")
 APPLETS = ("sh", "echo", "true", "sleep", "cat", "ls", "id", "hostname", "grep", "head", "trap")
+USERS = {
+    "etc/passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+    "etc/group": "root:x:0:\napp:x:1000:\n",
+}
 
 
 def busybox_tarball(path: Path) -> Path:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        tar.add(BUSYBOX, arcname="bin/busybox")
-        for applet in APPLETS:
-            link = tarfile.TarInfo(f"bin/{applet}")
-            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-            tar.addfile(link)
-        for name, text in (
-            ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"),
-            ("etc/group", "root:x:0:\napp:x:1000:\n"),
-        ):
-            info = tarfile.TarInfo(name)
-            info.size = len(text)
-            tar.addfile(info, io.BytesIO(text.encode()))
-    path.write_bytes(buffer.getvalue())
-    return path
+    """Debian's busybox-static with the applets and users the tests use."""
+    return busybox_rootfs(path, APPLETS, USERS)
 
 
 @dataclass
