@@ -17,7 +17,7 @@ import os
 import resource
 import shutil
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from berth.adapters.runc import MonitorLost, Runtime, StartFailure
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
 from berth.domain.container import Container, ContainerState
-from berth.domain.errors import BerthError, NotFound, NotModified
+from berth.domain.errors import BerthError, Conflict, NotFound, NotModified
 from berth.domain.spec import HostFacts, build_spec, resolve_user
 
 from .engine import Created, Engine
@@ -43,6 +43,9 @@ BACKOFF_START_MS = 100
 BACKOFF_MAX_MS = 60_000
 BACKOFF_RESET_S = 10
 LIVE = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING)
+START_INTENTS = ("StartRequested", "RestartRequested")
+# Longer than conmon + runc create may take (adapters.runc.CREATE_TIMEOUT_S) plus slack.
+START_GRACE = timedelta(seconds=90)
 
 
 def _now() -> datetime:
@@ -164,9 +167,10 @@ class Runner:
             code = 127 if "executable file not found" in message else 126
             with trio.CancelScope(shield=True):
                 await self.runtime.delete(container_id, force=True)
-                await self._record(
-                    container_id, lambda c, k: c.mark_start_failed(message, code, k), actor
-                )
+                with contextlib.suppress(Conflict):  # another runner recorded an outcome
+                    await self._record(
+                        container_id, lambda c, k: c.mark_start_failed(message, code, k), actor
+                    )
                 if container.host_config.get("AutoRemove"):
                     # As dockerd: an auto-remove container that cannot start is removed.
                     await self._remove_everything(container_id, actor)
@@ -254,6 +258,8 @@ class Runner:
             await self._sync(self.engine.start, container_id, ENGINE)
             await self._carry_out_start(container_id, ENGINE)
             return
+        if not self.daemon:
+            return  # restart policies are berthd's (as dockerd's), not a CLI process's
         delay = self._restart_delay(container)
         if delay is None:
             return
@@ -448,7 +454,7 @@ class Runner:
         if self.daemon and self._nursery is not None:
             for row in rows:
                 if row["state"] in ("exited", "created"):
-                    self._nursery.start_soon(self._start_on_boot, row["id"])
+                    self._background(self._start_on_boot, row["id"])
 
     async def _start_on_boot(self, container_id: str) -> None:
         """dockerd starts `always` containers at boot, `unless-stopped` ones unless stopped."""
@@ -483,23 +489,35 @@ class Runner:
                     container_id, lambda c, k: c.mark_started(pid, _now(), k), RECONCILE
                 )
             self._watch(container_id)
-            if state is ContainerState.STOPPING and self._nursery is not None:
+            if state is ContainerState.STOPPING:
                 # A stop was in flight: finish it (the signal again, then SIGKILL).
-                self._nursery.start_soon(self._carry_out_stop, container_id)
+                self._background(self._carry_out_stop, container_id)
             return
         if state is ContainerState.STARTING and status is None:
+            # Another berth process may be starting it right now: only a start requested
+            # longer ago than any start can take was cut short by a crash.
+            history = await self._sync(self.engine.history, container_id)
+            requested = next(e for e in reversed(history) if e.name in START_INTENTS)
+            if self.engine.now() - requested.timestamp < START_GRACE:
+                return
             await self.runtime.delete(container_id, force=True)
-            await self._record(
-                container_id,
-                lambda c, k: c.mark_start_failed("engine stopped while starting", 126, k),
-                RECONCILE,
-            )
+            with contextlib.suppress(Conflict):
+                await self._record(
+                    container_id,
+                    lambda c, k: c.mark_start_failed("engine stopped while starting", 126, k),
+                    RECONCILE,
+                )
             return
         if state is ContainerState.RESTARTING:
-            await self._after_restart_scheduled(container_id)
+            if self.daemon:
+                self._background(self._restart_now, container_id)
+            return
+        if status is None and self.runtime.monitor_pid(container_id) is not None:
+            # Exited an instant ago: its monitor is still writing the exit file.
+            self._watch(container_id)
             return
         if status is not None:
-            await self._record(
+            recorded = await self._record(
                 container_id,
                 lambda c, k: c.mark_exited(
                     status.exit_code, status.oom_killed, status.finished_at, k
@@ -507,19 +525,28 @@ class Runner:
                 RECONCILE,
             )
         else:
-            await self._record(
+            recorded = await self._record(
                 container_id,
                 lambda c, k: c.mark_exit_unknown(
                     "no exit status found after engine restart", _now(), k
                 ),
                 RECONCILE,
             )
-        if self._nursery is not None:
-            self._nursery.start_soon(self._after_exit, container_id)
+        if recorded:  # whoever recorded the exit acts on it
+            self._background(self._after_exit, container_id)
 
-    async def _after_restart_scheduled(self, container_id: str) -> None:
+    def _background(self, action: Callable[[str], Any], container_id: str) -> None:
+        """Run `action` in the service's nursery; its failure is logged, never raised
+        into whatever request happens to be running."""
+
+        async def guarded() -> None:
+            try:
+                await action(container_id)
+            except BerthError as error:
+                log.warning("container %s: %s", container_id[:12], error.message)
+
         if self._nursery is not None:
-            self._nursery.start_soon(self._restart_now, container_id)
+            self._nursery.start_soon(guarded)
 
     async def _restart_now(self, container_id: str) -> None:
         with contextlib.suppress(NotModified):
@@ -546,9 +573,11 @@ def container_command(name: str) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def running(engine: Engine, images: ImageService, runtime: Runtime) -> AsyncIterator[Runner]:
+async def running(
+    engine: Engine, images: ImageService, runtime: Runtime, *, daemon: bool = False
+) -> AsyncIterator[Runner]:
     """A Runner serving in the background for the duration of the block."""
-    runner = Runner(engine, images, runtime)
+    runner = Runner(engine, images, runtime, daemon=daemon)
     with unwrap_errors():
         async with trio.open_nursery() as nursery:
             await nursery.start(runner.serve)

@@ -77,7 +77,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     await images.import_rootfs(busybox_tarball(tmp_path / "busybox.tar"), "busybox:latest", API)
     runtime = Runtime(root / "run")
     try:
-        async with running(engine, images, runtime) as runner:
+        async with running(engine, images, runtime, daemon=True) as runner:
             yield Stack(root, engine, images, runtime, runner)
             for row in engine.views.container_rows():
                 await runner.remove(row["id"], API, force=True)
