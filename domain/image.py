@@ -167,8 +167,7 @@ class Image(StrIdAggregate):
         repo_tags: list[str]
 
         def apply(self, i: Image) -> None:
-            i._init_content(self.config, self.layers, self.size, self.source)
-            i.tags = _unique(list(self.repo_tags))
+            i._load(self.config, self.layers, self.size, self.source, self.repo_tags)
 
     @dataclass(frozen=True)
     class Reloaded(Event):
@@ -182,8 +181,7 @@ class Image(StrIdAggregate):
         repo_tags: list[str]
 
         def apply(self, i: Image) -> None:
-            i._init_content(self.config, self.layers, self.size, self.source)
-            i.tags = _unique(list(self.repo_tags))
+            i._load(self.config, self.layers, self.size, self.source, self.repo_tags)
 
     @dataclass(frozen=True)
     class Tagged(Event):
@@ -222,6 +220,17 @@ class Image(StrIdAggregate):
         created: str
         source: str
         deleted: bool
+
+    def _load(
+        self,
+        config: dict[str, Any],
+        layers: list[dict[str, Any]],
+        size: int,
+        source: str,
+        repo_tags: list[str],
+    ) -> None:
+        self._init_content(config, layers, size, source)
+        self.tags = _unique(list(repo_tags))
 
     def _init_content(
         self, config: dict[str, Any], layers: list[dict[str, Any]], size: int, source: str

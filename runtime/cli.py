@@ -20,6 +20,7 @@ from berth.domain.errors import BerthError, NotModified
 
 from . import cli_containers, cli_images, cli_system
 from .engine import Engine, default_root
+from .filters import parse_cli_filters
 from .projections.timefmt import docker_time
 from .store import LoggedEvent
 
@@ -97,10 +98,7 @@ def ps(
     """List containers."""
     from .api.routes_containers import list_filtered
 
-    wanted: dict[str, list[str]] = {}
-    for item in filters:
-        key, _, value = item.partition("=")
-        wanted.setdefault(key, []).append(value)
+    wanted = parse_cli_filters(filters)
     # Reconcile first: a container may have exited while no berth process watched it.
     from .cli_containers import run_with_runner
 

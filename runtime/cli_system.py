@@ -13,6 +13,7 @@ import click
 import trio
 
 from .api.events import EventFilters, stream_events
+from .filters import parse_cli_filters
 
 API_VERSION = "1.41"
 
@@ -80,10 +81,7 @@ def register(main: click.Group) -> None:
         output: str,
     ) -> None:
         """Get real time events from the engine (from the durable log)."""
-        wanted: dict[str, list[str]] = {}
-        for item in filters:
-            key, _, value = item.partition("=")
-            wanted.setdefault(key, []).append(value)
+        wanted = parse_cli_filters(filters)
 
         async def show() -> None:
             with open_engine(ctx) as engine:

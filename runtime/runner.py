@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import resource
 import shutil
 from collections.abc import AsyncIterator, Callable
@@ -24,9 +23,10 @@ from typing import Any
 import trio
 
 from berth.adapters.runc import MonitorLost, Runtime, StartFailure
+from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
-from berth.domain.container import Container, ContainerState
+from berth.domain.container import Command, Container, ContainerState
 from berth.domain.errors import BerthError, Conflict, NotFound, NotModified
 from berth.domain.spec import HostFacts, build_spec, resolve_user
 
@@ -50,29 +50,6 @@ START_GRACE = timedelta(seconds=90)
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def read_in_root(root: Path, relative: str, limit: int = 1 << 20) -> str | None:
-    """A small file of a container's root filesystem, never following a link out of it."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(root, flags | os.O_DIRECTORY)
-    try:
-        parts = [p for p in relative.split("/") if p]
-        for part in parts[:-1]:
-            try:
-                next_fd = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
-            except OSError:
-                return None
-            os.close(fd)
-            fd = next_fd
-        try:
-            file_fd = os.open(parts[-1], flags, dir_fd=fd)
-        except OSError:
-            return None
-        with os.fdopen(file_fd, "rb") as handle:
-            return handle.read(limit).decode(errors="replace")
-    finally:
-        os.close(fd)
 
 
 class Runner:
@@ -345,14 +322,14 @@ class Runner:
     async def pause(self, ref: str, actor: Actor) -> None:
         container_id = await self._sync(self.engine.resolve_container, ref)
         container: Container = await self._sync(self.engine.get_aggregate, container_id)
-        container.check(container_command("pause"), ref)
+        container.check(Command.PAUSE, ref)
         await self.runtime.pause(container_id)
         await self._sync(self.engine.pause, container_id, actor)
 
     async def unpause(self, ref: str, actor: Actor) -> None:
         container_id = await self._sync(self.engine.resolve_container, ref)
         container: Container = await self._sync(self.engine.get_aggregate, container_id)
-        container.check(container_command("unpause"), ref)
+        container.check(Command.UNPAUSE, ref)
         await self.runtime.resume(container_id)
         await self._sync(self.engine.unpause, container_id, actor)
 
@@ -564,12 +541,6 @@ class Runner:
         except NotModified:
             return False
         return True
-
-
-def container_command(name: str) -> Any:
-    from berth.domain.container import Command
-
-    return Command.PAUSE if name == "pause" else Command.UNPAUSE
 
 
 @contextlib.asynccontextmanager

@@ -20,6 +20,7 @@ import trio
 from berth.domain.container import Container
 
 from ..engine import Engine
+from ..filters import label_matches
 from ..store import LoggedEvent
 
 FOLLOW_INTERVAL = 0.1
@@ -85,7 +86,7 @@ class EventFilters:
             "image": lambda v: (
                 v in (message["Actor"]["Attributes"].get("image"), message["Actor"]["ID"])
             ),
-            "label": lambda v: _label_matches(message["Actor"]["Attributes"], v),
+            "label": lambda v: label_matches(message["Actor"]["Attributes"], v),
         }
         for key, wanted in self.values.items():
             check = checks.get(key)
@@ -94,13 +95,6 @@ class EventFilters:
             if not any(check(value) for value in wanted):
                 return False
         return True
-
-
-def _label_matches(attributes: Mapping[str, str], wanted: str) -> bool:
-    key, sep, value = wanted.partition("=")
-    if key not in attributes:
-        return False
-    return not sep or attributes[key] == value
 
 
 class EventTranslator:

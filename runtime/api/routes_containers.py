@@ -4,7 +4,6 @@ attach, logs, inspect, list, remove, prune — with Docker's shapes and status c
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +15,7 @@ from berth.domain.container import Container, ContainerState
 from berth.domain.errors import BerthError, InvalidParameter, NotFound
 
 from ..engine import Engine
+from ..filters import label_matches, parse_query_filters
 from .server import (
     App,
     HijackReply,
@@ -175,38 +175,6 @@ async def wait(app: App, request: Request) -> StreamReply:
 # Listing -------------------------------------------------------------------------------------
 
 
-def _parse_filters(text: str) -> dict[str, list[str]]:
-    if not text:
-        return {}
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        raise InvalidParameter(f"invalid filters: {text}") from None
-    if not isinstance(raw, dict):
-        raise InvalidParameter(f"invalid filters: {text}")
-    filters: dict[str, list[str]] = {}
-    for key, value in raw.items():
-        if isinstance(value, dict):  # the older {"status": {"exited": true}} form
-            values = [str(k) for k, v in value.items() if v]
-        elif isinstance(value, list):
-            values = [str(v) for v in value]
-        elif isinstance(value, str):
-            values = [value]
-        else:
-            raise InvalidParameter(f"invalid filter '{key}'")
-        if key not in LIST_FILTERS:
-            raise InvalidParameter(f"invalid filter '{key}'")
-        filters[key] = values
-    return filters
-
-
-def _label_matches(labels: dict[str, str], wanted: str) -> bool:
-    key, eq, value = wanted.partition("=")
-    if key not in labels:
-        return False
-    return not eq or labels[key] == value
-
-
 def list_filtered(
     engine: Engine, all_: bool, limit: int | None, filters: dict[str, list[str]]
 ) -> list[Any]:
@@ -251,7 +219,7 @@ def list_filtered(
         if names and not any(p.search(name) for p in names):
             return False
         labels = entry.get("Labels") or {}
-        if "label" in filters and not all(_label_matches(labels, v) for v in filters["label"]):
+        if "label" in filters and not all(label_matches(labels, v) for v in filters["label"]):
             return False
         if ancestors and not ({entry["Image"], entry["ImageID"]} & ancestors):
             return False
@@ -270,7 +238,7 @@ def list_filtered(
 async def list_containers(app: App, request: Request) -> Reply:
     all_ = request.flag("all")
     limit = request.integer("limit")
-    filters = _parse_filters(request.text("filters"))
+    filters = parse_query_filters(request.text("filters"), LIST_FILTERS)
     return json_reply(
         await trio.to_thread.run_sync(list_filtered, app.engine, all_, limit, filters)
     )

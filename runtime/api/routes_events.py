@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from berth.domain.errors import InvalidParameter
 
+from ..filters import parse_query_filters
 from .events import EventFilters, parse_bound, stream_events
 from .server import App, Request, Router, StreamReply, Write, json_line
 
@@ -18,18 +17,7 @@ async def events(app: App, request: Request) -> StreamReply:
             parse_bound(bound)
         except ValueError:
             raise InvalidParameter(f"invalid timestamp or log position: {bound!r}") from None
-    raw_filters = request.query.get("filters") or "{}"
-    try:
-        decoded = json.loads(raw_filters)
-    except ValueError:
-        raise InvalidParameter(f"invalid filters: {raw_filters!r}") from None
-    if not isinstance(decoded, dict):
-        raise InvalidParameter(f"invalid filters: {raw_filters!r}")
-    # Docker sends {"key": {"value": true}} (newer) or {"key": ["value"]} (older).
-    filters = {
-        str(key): [str(v) for v in (values.keys() if isinstance(values, dict) else values)]
-        for key, values in decoded.items()
-    }
+    filters = parse_query_filters(request.query.get("filters") or "")
 
     async def produce(write: Write) -> None:
         async for message in stream_events(app.engine, since, until, EventFilters(filters)):
