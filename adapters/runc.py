@@ -12,11 +12,18 @@ Layout under `state_dir` (every directory 0700):
         sock/             conmon's attach socket directory (a symlink to the bundle)
         runc.log          runc's JSON log (`--log-format=json`), read on create failure
         conmon.err        conmon's stderr before it daemonises
+        cgroups           the cgroup directories conmon was moved into, removed by `delete`
 
 conmon is started without `--sync`: it double-forks, so it is re-parented away from the
 engine and survives the engine being killed; the container's exit code still lands in
-`exits/<id>`. Every subprocess gets only the descriptors it needs (close_fds, explicit
-pass_fds) and is reaped, also on cancellation.
+`exits/<id>`. Before it forks it waits on its start pipe while the engine moves it into
+its own cgroup (`<monitor_cgroup_parent>/conmon-<id>`), so that killing the engine's
+cgroup spares it. Every subprocess gets only the descriptors it needs (close_fds,
+explicit pass_fds) and is reaped, also on cancellation.
+
+Waiting for a monitor to exit uses a pidfd (no polling): conmon writes the exit file
+and then exits, so its exit is the moment the container's exit is known and its log
+complete.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import shutil
 import signal as signal_module
@@ -35,7 +43,10 @@ from typing import Literal
 
 import trio
 
+from berth.adapters import cgroups
 from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound
+
+log = logging.getLogger(__name__)
 
 Status = Literal["created", "running", "paused", "stopped"]
 
@@ -44,6 +55,12 @@ CREATE_TIMEOUT_S = 60.0
 #: How long delete waits for conmon to flush the log and exit before killing it.
 MONITOR_EXIT_TIMEOUT_S = 5.0
 POLL_S = 0.05
+#: While the container runs, how often `wait_exited` looks at the exit file even though
+#: the monitor has not exited (it normally exits right after writing it).
+EXIT_RECHECK_S = 1.0
+#: The cgroup under which each monitor gets its own (`conmon-<id>`); the containers' own
+#: cgroups are `/berth/<id>` (domain.spec.HostFacts.cgroup_parent).
+MONITOR_CGROUP_PARENT = "/berth"
 #: Files conmon creates inside the bundle directory (attach socket, control fifos).
 BUNDLE_MONITOR_FILES = ("attach", "ctl", "winsz")
 
@@ -131,6 +148,18 @@ def _runc_message(stderr: bytes) -> str:
     return "; ".join(messages) if messages else "runc failed"
 
 
+def _open_pidfd(pid: int) -> int | None:
+    """A pidfd for `pid` (readable once it exits); None if it is gone or pidfds are missing."""
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
+    except OSError as error:
+        if error.errno in (errno.ENOSYS, errno.EINVAL):
+            return None  # a kernel before 5.3: the caller polls
+        raise
+
+
 def _ensure_private_dir(path: Path) -> None:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(path, 0o700)
@@ -139,12 +168,23 @@ def _ensure_private_dir(path: Path) -> None:
 class Runtime:
     """Containers run by runc under one conmon each; every action is idempotent."""
 
-    def __init__(self, state_dir: Path, runc: str = "runc", conmon: str = "conmon") -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        runc: str = "runc",
+        conmon: str = "conmon",
+        *,
+        monitor_cgroup_parent: str | None = MONITOR_CGROUP_PARENT,
+    ) -> None:
         self.state_dir = Path(state_dir)
         self.runc = shutil.which(runc) or runc
         self.conmon = shutil.which(conmon) or conmon
         self.runc_root = self.state_dir / "runc"
         self.monitor_root = self.state_dir / "monitor"
+        # None leaves each monitor in the engine's cgroup (e.g. where cgroupfs is read-only).
+        self.monitor_cgroup_parent = (
+            cgroups.check_relative(monitor_cgroup_parent) if monitor_cgroup_parent else None
+        )
 
     # -- paths ---------------------------------------------------------------------------
 
@@ -198,7 +238,10 @@ class Runtime:
         On failure nothing is left behind and StartFailure carries runc's message.
         """
         mdir = self.monitor_dir(container_id)
-        existing = await self.state(container_id)
+        # runc keeps each container's state in <root>/<id>: without it there is nothing to
+        # ask runc about (the common case, and `runc state` costs a process).
+        known = (self.runc_root / container_id).exists()
+        existing = await self.state(container_id) if known else None
         if existing is not None:
             if existing.status != "stopped" and self.monitor_pid(container_id) is not None:
                 return existing.pid
@@ -250,29 +293,38 @@ class Runtime:
     async def _spawn_monitor(
         self, container_id: str, bundle: Path, log_path: Path, mdir: Path
     ) -> int:
-        sync_r, sync_w = os.pipe()  # both non-inheritable (PEP 446); pass_fds opens sync_w
+        sync_r, sync_w = os.pipe()  # non-inheritable (PEP 446); pass_fds opens the child's
+        start_r, start_w = os.pipe()
         sync_stream = trio.lowlevel.FdStream(sync_r)
         try:
             env = {
                 "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
                 "_OCI_SYNCPIPE": str(sync_w),
+                "_OCI_STARTPIPE": str(start_r),
             }
-            with open(mdir / "conmon.err", "wb") as err_file:
-                try:
+            try:
+                with open(mdir / "conmon.err", "wb") as err_file:
                     proc = await trio.lowlevel.open_process(
                         self._conmon_args(container_id, bundle, log_path, mdir),
                         stdin=subprocess.DEVNULL,
                         stdout=err_file,
                         stderr=err_file,
                         close_fds=True,
-                        pass_fds=(sync_w,),
+                        pass_fds=(sync_w, start_r),
                         env=env,
                         cwd=str(mdir),
                         start_new_session=True,
                     )
-                finally:
-                    os.close(sync_w)
+            finally:
+                os.close(sync_w)
+                os.close(start_r)
             try:
+                try:
+                    # conmon blocks on the start pipe before it forks anything.
+                    await self._place_monitor(container_id, proc.pid, mdir)
+                finally:
+                    os.close(start_w)  # conmon reads EOF and carries on
+                    start_w = -1
                 # conmon's first process exits right after its fork (the daemon lives on).
                 code = await proc.wait()
             finally:
@@ -285,6 +337,8 @@ class Runtime:
             with trio.fail_after(CREATE_TIMEOUT_S):
                 message = await self._read_sync_message(sync_stream)
         finally:
+            if start_w >= 0:
+                os.close(start_w)
             with trio.CancelScope(shield=True):
                 await sync_stream.aclose()
         if message is None:
@@ -331,6 +385,27 @@ class Runtime:
             return _runc_message((mdir / "runc.log").read_bytes())
         except OSError:
             return ""
+
+    def _monitor_cgroup(self, container_id: str) -> str:
+        """The monitor's cgroup below each hierarchy's root."""
+        return cgroups.check_relative(f"{self.monitor_cgroup_parent}/conmon-{container_id}")
+
+    async def _place_monitor(self, container_id: str, pid: int, mdir: Path) -> None:
+        """Move the (still waiting) conmon into its own cgroup, as podman does.
+
+        Best effort, like podman: a monitor left in the engine's cgroup still works, it
+        only shares that cgroup's fate; the failure is logged.
+        """
+        if self.monitor_cgroup_parent is None:
+            return
+        relative = self._monitor_cgroup(container_id)
+        try:
+            joined = await trio.to_thread.run_sync(cgroups.create_and_join, relative, pid)
+        except cgroups.CgroupError as error:
+            joined = error.joined
+            log.warning("monitor of %s stays in the engine's cgroup: %s", container_id, error)
+        if joined:
+            (mdir / "cgroups").write_text("".join(f"{path}\n" for path in joined))
 
     async def _cleanup_failed_create(self, container_id: str) -> None:
         await self._runc("delete", "--force", container_id)
@@ -416,22 +491,57 @@ class Runtime:
             return None
         return pid
 
+    async def wait_monitor_gone(self, container_id: str, timeout: float) -> bool:
+        """Wait up to `timeout` s for the container's conmon to exit; True once it is gone.
+
+        Woken by a pidfd the moment conmon exits; polls only where pidfds are missing.
+        """
+        with trio.move_on_after(timeout):
+            while (pid := self.monitor_pid(container_id)) is not None:
+                pidfd = _open_pidfd(pid)
+                if pidfd is None:
+                    if self.monitor_pid(container_id) is not None:
+                        await trio.sleep(POLL_S)  # a kernel without pidfds
+                    continue
+                try:
+                    # The pid was checked before the pidfd was opened: check again that
+                    # it still is this container's conmon, not a process that reused it.
+                    if self.monitor_pid(container_id) == pid:
+                        await trio.lowlevel.wait_readable(pidfd)
+                finally:
+                    os.close(pidfd)
+            return True
+        return False
+
     async def _stop_monitor(self, container_id: str) -> None:
         """Wait for conmon to exit (it does once the container is gone); kill it if it hangs."""
-        with trio.move_on_after(MONITOR_EXIT_TIMEOUT_S):
-            while self.monitor_pid(container_id) is not None:
-                await trio.sleep(POLL_S)
+        if await self.wait_monitor_gone(container_id, MONITOR_EXIT_TIMEOUT_S):
             return
         pid = self.monitor_pid(container_id)
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal_module.SIGKILL)
-            with trio.move_on_after(MONITOR_EXIT_TIMEOUT_S):
-                while self.monitor_pid(container_id) is not None:
-                    await trio.sleep(POLL_S)
+            await self.wait_monitor_gone(container_id, MONITOR_EXIT_TIMEOUT_S)
 
     async def _remove_monitor_files(self, container_id: str) -> None:
+        """Remove the monitor's cgroups (it has exited), its files in the bundle and its
+        directory: one trip to a worker thread."""
+        await trio.to_thread.run_sync(self._remove_monitor_state, container_id)
+
+    def _remove_monitor_state(self, container_id: str) -> None:
         mdir = self.monitor_dir(container_id)
+        try:
+            listed = (mdir / "cgroups").read_text().split("\n")
+        except FileNotFoundError:
+            listed = []
+        directories = [Path(line) for line in listed if line.startswith("/sys/fs/cgroup/")]
+        if self.monitor_cgroup_parent is not None:
+            # Also where they would be had the engine stopped before writing the list.
+            relative = self._monitor_cgroup(container_id)
+            directories += [h.mount / relative for h in cgroups.hierarchies()]
+        left = cgroups.remove(list(dict.fromkeys(directories)))
+        if left:
+            log.warning("monitor cgroups of %s still busy: %s", container_id, left)
         try:
             bundle = Path((mdir / "bundle").read_text().strip())
         except OSError:
@@ -440,7 +550,7 @@ class Runtime:
             for name in BUNDLE_MONITOR_FILES:
                 with contextlib.suppress(FileNotFoundError):
                     (bundle / name).unlink()
-        await trio.to_thread.run_sync(shutil.rmtree, mdir, True)
+        shutil.rmtree(mdir, ignore_errors=True)
 
     def exit_status(self, container_id: str) -> ExitStatus | None:
         """The exit the monitor recorded, or None if the container has not exited."""
@@ -470,16 +580,13 @@ class Runtime:
         while True:
             status = self.exit_status(container_id)
             if status is not None:
-                # conmon drains the container's output after writing the exit file: give it
-                # a moment to finish, so the log is complete when the exit is reported.
-                with trio.move_on_after(MONITOR_EXIT_TIMEOUT_S):
-                    while self.monitor_pid(container_id) is not None:
-                        await trio.sleep(POLL_S)
+                # Give conmon a moment to finish and exit, so the log is complete when the
+                # exit is reported.
+                await self.wait_monitor_gone(container_id, MONITOR_EXIT_TIMEOUT_S)
                 return status
-            if self.monitor_pid(container_id) is None:
+            if await self.wait_monitor_gone(container_id, EXIT_RECHECK_S):
                 # conmon writes the exit file before it exits: look once more.
                 status = self.exit_status(container_id)
                 if status is not None:
                     return status
                 raise MonitorLost(f"monitor of {container_id} is gone and left no exit status")
-            await trio.sleep(POLL_S)

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import trio
 
+from berth.adapters import cgroups
+from berth.adapters import runc as runc_module
 from berth.adapters.logs import LogLine, follow_log, read_log
 from berth.adapters.runc import Runtime, StartFailure, parse_signal
 from berth.domain.errors import InvalidParameter, NotFound
@@ -46,6 +48,12 @@ def conmon_pids_with(ids: list[str]) -> list[int]:
         if argv and argv[0].endswith(b"conmon") and any(i.encode() in argv for i in ids):
             found.append(int(entry.name))
     return found
+
+
+def monitor_cgroups(cid: str) -> list[Path]:
+    """The cgroup directories of this container's monitor that exist, in any hierarchy."""
+    return [h.mount / "berth" / f"conmon-{cid}" for h in cgroups.hierarchies()
+            if (h.mount / "berth" / f"conmon-{cid}").is_dir()]  # fmt: skip
 
 
 def mounts_under(path: Path) -> list[str]:
@@ -108,6 +116,7 @@ class Harness:
             "conmon": conmon_pids_with(self.ids),
             "mounts": mounts_under(self.tmp_path),
             "monitor_dirs": monitor_dirs,
+            "monitor_cgroups": [str(d) for i in self.ids for d in monitor_cgroups(i)],
         }
 
     def force_clean(self) -> None:
@@ -121,6 +130,7 @@ class Harness:
             time.sleep(0.05)
         for pid in conmon_pids_with(self.ids):  # only conmons of this test's ids
             os.kill(pid, signal.SIGKILL)
+        cgroups.remove([d for i in self.ids for d in monitor_cgroups(i)])
 
 
 @pytest.fixture
@@ -415,3 +425,124 @@ async def test_unknown_container_is_absent_and_delete_is_a_no_op(harness: Harnes
         await harness.rt.kill(cid, "TERM")
     with pytest.raises(NotFound):
         await harness.rt.start(cid)
+
+
+# -- the monitor's own cgroup -----------------------------------------------------------------
+
+ENGINE_IN_CGROUP = textwrap.dedent(
+    """
+    import os, sys, trio
+    from pathlib import Path
+    from berth.adapters import cgroups
+    from berth.adapters.runc import Runtime
+
+    async def main():
+        # Like berthd under a service manager: the engine has a cgroup of its own.
+        joined = cgroups.create_and_join(sys.argv[5], os.getpid())
+        print(" ".join(str(d) for d in joined), flush=True)
+        rt = Runtime(Path(sys.argv[1]))
+        await rt.create(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
+        await rt.start(sys.argv[2])
+        print(rt.monitor_pid(sys.argv[2]), flush=True)
+        await trio.sleep_forever()
+
+    trio.run(main)
+    """
+)
+
+
+async def test_monitor_has_its_own_cgroup_and_survives_the_engines_cgroup_being_killed(
+    harness: Harness,
+) -> None:
+    cid, bundle = harness.bundle(["sh", "-c", "echo before; sleep 2; echo after; exit 7"])
+    log = harness.log_path(cid)
+    top = f"berth-test-{os.getpid()}-{next(_counter)}"
+    engine_dirs = [h.mount / top / "engine" for h in cgroups.hierarchies()]
+    engine = subprocess.Popen(
+        [sys.executable, "-c", ENGINE_IN_CGROUP, str(harness.state_dir), cid, str(bundle),
+         str(log), f"{top}/engine"],
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+    )  # fmt: skip
+    try:
+        assert engine.stdout is not None
+        joined = (await trio.to_thread.run_sync(engine.stdout.readline)).decode().split()
+        assert sorted(joined) == sorted(str(d) for d in engine_dirs)
+        monitor = int(await trio.to_thread.run_sync(engine.stdout.readline))
+        assert all(cgroups.members(d) == [engine.pid] for d in engine_dirs)
+        # The monitor is in none of the engine's cgroups, but in its own in every hierarchy.
+        own = monitor_cgroups(cid)
+        assert len(own) == len(engine_dirs) and all(cgroups.members(d) == [monitor] for d in own)
+        # What systemd's KillMode=control-group does: SIGKILL every process in the cgroup.
+        for directory in engine_dirs:
+            for pid in cgroups.members(directory):
+                assert pid == engine.pid  # only the process this test started
+                os.kill(pid, signal.SIGKILL)
+        engine.wait()
+    finally:
+        if engine.poll() is None:
+            os.kill(engine.pid, signal.SIGKILL)
+            engine.wait()
+        assert cgroups.remove([*engine_dirs, *(d.parent for d in engine_dirs)]) == []
+
+    rt = Runtime(harness.state_dir)  # a new engine
+    assert rt.monitor_pid(cid) == monitor
+    state = await rt.state(cid)
+    assert state is not None and state.status == "running"
+    with trio.fail_after(20):
+        status = await rt.wait_exited(cid)
+    assert status.exit_code == 7
+    assert stdout_texts(read_log(log)) == [b"before", b"after"]
+    await rt.delete(cid)
+    assert monitor_cgroups(cid) == []
+
+
+async def test_without_a_cgroup_parent_the_monitor_stays_in_the_engines_cgroup(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path)
+    h.rt = Runtime(h.state_dir, monitor_cgroup_parent=None)
+    try:
+        cid, _ = await h.run(["sleep", "100"])
+        monitor = h.rt.monitor_pid(cid)
+        assert monitor is not None
+        assert monitor_cgroups(cid) == []
+        assert cgroups.process_cgroups(monitor) == cgroups.process_cgroups(os.getpid())
+        await h.rt.delete(cid, force=True)
+    finally:
+        left = h.leftovers()
+        if any(left.values()):
+            h.force_clean()
+    assert not any(left.values()), f"left behind: {left}"
+
+
+async def test_wait_exited_is_woken_by_the_monitors_exit_not_by_polling(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With polls this slow, only a wake-up on the monitor's exit can answer in time.
+    monkeypatch.setattr(runc_module, "POLL_S", 30.0)
+    monkeypatch.setattr(runc_module, "EXIT_RECHECK_S", 30.0)
+    cid, _ = await harness.run(["sleep", "100"])
+    waited: list[float] = []
+
+    async def waiter() -> None:
+        assert (await harness.rt.wait_exited(cid)).exit_code == 137
+        waited.append(time.monotonic())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(waiter)
+        await trio.sleep(0.3)  # the waiter is blocked on the monitor by now
+        killed = time.monotonic()
+        await harness.rt.kill(cid, "KILL")
+    assert waited[0] - killed < 5.0
+    with trio.fail_after(5):
+        await harness.rt.delete(cid)  # its wait for the monitor does not poll either
+
+
+async def test_delete_finds_the_monitors_cgroups_without_their_list(harness: Harness) -> None:
+    cid, _ = await harness.run(["sleep", "100"])
+    assert monitor_cgroups(cid)
+    # As if the engine had died between moving conmon and writing the list down.
+    (harness.state_dir / "monitor" / cid / "cgroups").unlink()
+    await harness.rt.delete(cid, force=True)
+    assert monitor_cgroups(cid) == []

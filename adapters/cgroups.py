@@ -1,0 +1,151 @@
+"""A process's own cgroup, apart from the engine's, in every cgroup hierarchy of the host.
+
+conmon is moved into one of these before it forks (ADR/0008), so that a service manager
+killing berthd's cgroup (systemd `KillMode=control-group`), or an OOM kill in berthd's
+memory cgroup, never takes the monitors with it. Works on cgroup v1, v2 and the hybrid
+layout (v1 controllers, `name=systemd`, and an empty v2 hierarchy side by side).
+
+The v1 `cpuset` hierarchy is left alone: a new cpuset cgroup has no CPUs until it is
+configured, and a monitor needs no CPU pinning. Every other hierarchy is joined.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from berth.domain.errors import BerthError, InvalidParameter
+
+MOUNTINFO = Path("/proc/self/mountinfo")
+#: v1 controllers whose new cgroups need configuring before a process may join them.
+SKIPPED_CONTROLLERS = frozenset({"cpuset"})
+#: cgroup v1 super options that are not controllers.
+V1_MOUNT_OPTIONS = frozenset(
+    {"rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode", "favordynmods"}
+)
+#: How long `remove` retries a cgroup the kernel still reports busy (an exiting process).
+REMOVE_RETRY_S = 1.0
+
+
+class CgroupError(BerthError):
+    """A process could not be moved; `joined` are the cgroups made (or joined) before."""
+
+    http_status = 500
+
+    def __init__(self, message: str, joined: list[Path]) -> None:
+        super().__init__(message)
+        self.joined = joined
+
+
+@dataclass(frozen=True, slots=True)
+class Hierarchy:
+    """One mounted cgroup hierarchy: v2, or v1 with its controllers (or `name=`)."""
+
+    mount: Path
+    version: int
+    controllers: frozenset[str]
+
+
+def _unescape(field: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as octal.
+    return field.encode().decode("unicode_escape")
+
+
+def hierarchies(mountinfo: Path = MOUNTINFO) -> list[Hierarchy]:
+    """The host's cgroup hierarchies, each once, mounted at their root."""
+    found: dict[str, Hierarchy] = {}
+    for line in mountinfo.read_text().splitlines():
+        fields, _, tail = line.partition(" - ")
+        before = fields.split(" ")
+        after = tail.split(" ")
+        if len(before) < 5 or len(after) < 3 or before[3] != "/":
+            continue  # not a hierarchy's root (a bind mount of a sub-cgroup)
+        fstype, super_options = after[0], after[2]
+        if fstype == "cgroup2":
+            key = "v2"
+            hierarchy = Hierarchy(Path(_unescape(before[4])), 2, frozenset())
+        elif fstype == "cgroup":
+            options = super_options.split(",")
+            controllers = frozenset(
+                o for o in options
+                if o.startswith("name=") or ("=" not in o and o not in V1_MOUNT_OPTIONS)
+            )  # fmt: skip
+            if controllers & SKIPPED_CONTROLLERS or not controllers:
+                continue
+            key = ",".join(sorted(controllers))
+            hierarchy = Hierarchy(Path(_unescape(before[4])), 1, controllers)
+        else:
+            continue
+        found.setdefault(key, hierarchy)
+    return list(found.values())
+
+
+def check_relative(path: str) -> str:
+    """A cgroup path below each hierarchy's root: absolute-looking, no `.`/`..` parts."""
+    parts = [p for p in path.split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts):
+        raise InvalidParameter(f"invalid cgroup path {path!r}")
+    return "/".join(parts)
+
+
+def process_cgroups(pid: int) -> dict[str, str]:
+    """/proc/<pid>/cgroup as {hierarchy key: path}; the v2 entry's key is ""."""
+    entries = {}
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        entries[controllers] = path
+    return entries
+
+
+def create_and_join(relative: str, pid: int, mountinfo: Path = MOUNTINFO) -> list[Path]:
+    """Create `<hierarchy>/<relative>` in every hierarchy and move `pid` into it.
+
+    Answers the directories created or joined (for `remove`). On a failure the ones made
+    so far are left for the caller to remove (the pid may already be in some of them).
+    """
+    joined: list[Path] = []
+    rel = check_relative(relative)
+    try:
+        for hierarchy in hierarchies(mountinfo):
+            directory = hierarchy.mount / rel
+            directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+            joined.append(directory)
+            with open(directory / "cgroup.procs", "w") as procs:
+                procs.write(str(pid))
+    except OSError as error:
+        raise CgroupError(f"cannot move process {pid} to cgroup {rel}: {error}", joined) from error
+    return joined
+
+
+def remove(directories: list[Path]) -> list[Path]:
+    """rmdir each cgroup; answers those still busy after REMOVE_RETRY_S (none normally).
+
+    A missing directory is fine. The kernel refuses (EBUSY) while a process is in one,
+    which also covers a process that has just exited and is not yet fully released.
+    """
+    left = []
+    deadline = time.monotonic() + REMOVE_RETRY_S
+    for directory in directories:
+        while True:
+            try:
+                os.rmdir(directory)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as error:
+                if error.errno != errno.EBUSY or time.monotonic() >= deadline:
+                    left.append(directory)
+                    break
+                time.sleep(0.01)
+    return left
+
+
+def members(directory: Path) -> list[int]:
+    """The pids in one cgroup (empty if it is gone)."""
+    with contextlib.suppress(FileNotFoundError):
+        return [int(p) for p in (directory / "cgroup.procs").read_text().split()]
+    return []
