@@ -230,3 +230,55 @@ class Network(StrIdAggregate):
                 "has active endpoints"
             )
         self._record(self.Removed, cause)
+
+
+# Docker's default address pools for its default bridge, in the order dockerd tries them.
+DEFAULT_BRIDGE_POOLS = (
+    *(f"172.{n}.0.0/16" for n in range(17, 32)),
+    *(f"192.168.{n}.0/20" for n in range(0, 256, 16)),
+)
+
+
+def parse_bip(bip: str) -> tuple[ipaddress.IPv4Network, ipaddress.IPv4Address]:
+    """dockerd's `--bip`: the bridge's own address with the prefix, e.g. 172.17.0.1/16."""
+    try:
+        interface = ipaddress.IPv4Interface(bip)
+    except ValueError:
+        raise InvalidParameter(
+            f"invalid --bip {bip!r}: expected an IPv4 CIDR like 172.17.0.1/16"
+        ) from None
+    subnet = interface.network
+    if subnet.prefixlen > MAX_PREFIX_LENGTH:
+        raise InvalidParameter(
+            f"invalid --bip {bip}: prefix length must be {MAX_PREFIX_LENGTH} or less"
+        )
+    if interface.ip in (subnet.network_address, subnet.broadcast_address):
+        raise InvalidParameter(f"invalid --bip {bip}: the network or broadcast address of {subnet}")
+    return subnet, interface.ip
+
+
+def choose_bridge_subnet(
+    bip: str | None, host_routes: list[ipaddress.IPv4Network]
+) -> tuple[str, str]:
+    """The default bridge's (subnet, gateway): `bip` if given, else the first free pool.
+
+    A subnet that overlaps a route or an address the host already has is refused: the
+    host could no longer reach whatever that route leads to (the default route aside).
+    """
+    taken = [r for r in host_routes if r.prefixlen > 0]
+    if bip is not None:
+        subnet, gateway = parse_bip(bip)
+        for route in taken:
+            if subnet.overlaps(route):
+                raise Conflict(
+                    f"--bip {bip}: the subnet {subnet} overlaps the host's route to {route}"
+                )
+        return str(subnet), str(gateway)
+    for pool in DEFAULT_BRIDGE_POOLS:
+        candidate = ipaddress.IPv4Network(pool)
+        if not any(candidate.overlaps(route) for route in taken):
+            return str(candidate), str(candidate.network_address + 1)
+    raise Conflict(
+        "could not find an available, non-overlapping IPv4 address pool among the "
+        "defaults to assign to the network"
+    )

@@ -322,9 +322,13 @@ class Engine:
         self._change(container_id, decide, cause)
 
     def record(
-        self, container_id: str, outcome: Callable[[Container, Cause], None], actor: Actor
+        self,
+        container_id: str,
+        outcome: Callable[[Container, Cause], Iterable[StrIdAggregate] | None],
+        actor: Actor,
     ) -> None:
-        """Record an outcome a reactor observed, e.g. `lambda c, k: c.mark_started(...)`."""
+        """Record an outcome a reactor observed, e.g. `lambda c, k: c.mark_started(...)`;
+        other aggregates the outcome returns are saved in the same transaction."""
         self._change(container_id, outcome, self.cause(actor))
 
     # Containers: queries -------------------------------------------------------------------

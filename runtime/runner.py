@@ -22,6 +22,7 @@ from typing import Any
 
 import trio
 
+from berth.adapters.network import NetworkLinks, PortForwarders
 from berth.adapters.runc import MonitorLost, Runtime, StartFailure
 from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
@@ -32,6 +33,7 @@ from berth.domain.spec import HostFacts, build_spec, resolve_user
 
 from .engine import Created, Engine
 from .images import ImageService, unwrap_errors
+from .networking import Attachment, BridgeSettings, ContainerNetworks, default_bridge_name
 
 log = logging.getLogger(__name__)
 RECONCILE = Actor(ActorKind.RECONCILE)
@@ -46,6 +48,7 @@ LIVE = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING)
 START_INTENTS = ("StartRequested", "RestartRequested")
 # Longer than conmon + runc create may take (adapters.runc.CREATE_TIMEOUT_S) plus slack.
 START_GRACE = timedelta(seconds=90)
+RELEASE_WAIT_S = 5
 
 
 def _now() -> datetime:
@@ -62,6 +65,8 @@ class Runner:
         runtime: Runtime,
         *,
         daemon: bool = False,
+        networks: ContainerNetworks | None = None,
+        bridge: BridgeSettings | None = None,
     ) -> None:
         # Only the daemon starts `always`/`unless-stopped` containers when it boots, as
         # dockerd; a CLI process reconciles on every command and must not.
@@ -73,6 +78,13 @@ class Runner:
         self.containers_dir.mkdir(mode=0o700, exist_ok=True)
         self._nursery: trio.Nursery | None = None
         self._watched: set[str] = set()
+        self.networks = networks or ContainerNetworks(
+            engine,
+            NetworkLinks(),
+            PortForwarders(),
+            bridge or BridgeSettings(bridge=default_bridge_name(engine.root)),
+            container_dir=self.container_dir,
+        )
 
     # Service ---------------------------------------------------------------------------
 
@@ -130,11 +142,14 @@ class Runner:
     async def _carry_out_start(self, container_id: str, actor: Actor) -> None:
         container: Container = await self._sync(self.engine.get_aggregate, container_id)
         bundle = self.container_dir(container_id) / "bundle"
+        networked = False
         try:
             if not container.prepared:
                 await self._prepare(container_id, actor)
                 container = await self._sync(self.engine.get_aggregate, container_id)
-            spec = self._spec(container)
+            attachment = await self.networks.connect(container, actor)
+            networked = True
+            spec = self._spec(container, attachment)
             bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
             (bundle / "config.json").write_text(json.dumps(spec))
             pid = await self.runtime.create(container_id, bundle, self.log_path(container_id))
@@ -144,6 +159,7 @@ class Runner:
             code = 127 if "executable file not found" in message else 126
             with trio.CancelScope(shield=True):
                 await self.runtime.delete(container_id, force=True)
+                await self._disconnect(container_id, actor)
                 with contextlib.suppress(Conflict):  # another runner recorded an outcome
                     await self._record(
                         container_id, lambda c, k: c.mark_start_failed(message, code, k), actor
@@ -151,11 +167,13 @@ class Runner:
                 if container.host_config.get("AutoRemove"):
                     # As dockerd: an auto-remove container that cannot start is removed.
                     await self._remove_everything(container_id, actor)
+            if not networked:
+                raise  # Docker's own answer: a taken port, a namespace to join that is gone
             raise StartFailure(error.message) from error
         await self._record(container_id, lambda c, k: c.mark_started(pid, _now(), k), actor)
         self._watch(container_id)
 
-    def _spec(self, container: Container) -> dict[str, Any]:
+    def _spec(self, container: Container, attachment: Attachment) -> dict[str, Any]:
         config = Config.from_docker(container.config)
         host_config = HostConfig.from_docker(container.host_config)
         rootfs = Path(container.rootfs)
@@ -173,9 +191,11 @@ class Runner:
             config=config,
             host_config=host_config,
             rootfs=str(rootfs),
-            hostname=config.hostname or container.id[:12],
+            hostname=attachment.hostname or config.hostname or container.id[:12],
             user=user,
             facts=facts,
+            netns_path=attachment.netns_path,
+            extra_mounts=attachment.mounts,
         )
 
     # Exits -------------------------------------------------------------------------------
@@ -222,7 +242,15 @@ class Runner:
             if row["state"] in ("running", "paused", "stopping"):
                 self._watch(row["id"])
 
+    async def _disconnect(self, container_id: str, actor: Actor) -> None:
+        """Tear the network down; a failure is logged, never blocks the exit's handling."""
+        try:
+            await self.networks.disconnect(container_id, actor)
+        except BerthError as error:
+            log.warning("container %s: network teardown: %s", container_id[:12], error.message)
+
     async def _after_exit(self, container_id: str) -> None:
+        await self._disconnect(container_id, ENGINE)
         container: Container = await self._sync(self.engine.get_aggregate, container_id)
         if container.state is ContainerState.REMOVING:
             await self._remove_everything(container_id, ENGINE)
@@ -279,6 +307,21 @@ class Runner:
         container_id = await self._sync(self.engine.resolve_container, ref)
         await self._sync(lambda: self.engine.stop(container_id, actor, timeout))
         await self._carry_out_stop(container_id)
+        await self._wait_network_released(container_id, actor)
+
+    async def _wait_network_released(self, container_id: str, actor: Actor) -> None:
+        """As `docker stop`: return once the exited container's network is gone too.
+
+        The exit's recorder tears it down; if that takes too long (it may be another
+        berth process that died), do it here.
+        """
+        with trio.move_on_after(RELEASE_WAIT_S):
+            while True:
+                container: Container = await self._sync(self.engine.get_aggregate, container_id)
+                if container.endpoint is None or container.state is not ContainerState.EXITED:
+                    return
+                await trio.sleep(POLL_S)
+        await self._disconnect(container_id, actor)
 
     async def _carry_out_stop(self, container_id: str) -> None:
         container: Container = await self._sync(self.engine.get_aggregate, container_id)
@@ -379,8 +422,10 @@ class Runner:
         await self._remove_everything(container_id, actor)
 
     async def _remove_everything(self, container_id: str, actor: Actor) -> None:
-        """Delete the runc container, the mount, the writable layer, bundle and logs."""
+        """Delete the runc container, its network, the mount, the writable layer, bundle
+        and logs."""
         await self.runtime.delete(container_id, force=True)
+        await self._disconnect(container_id, actor)
         await self.images.unmount_rootfs(container_id)
         await self._sync(shutil.rmtree, self.container_dir(container_id), True)
         container: Container = await self._sync(self.engine.get_aggregate, container_id)
@@ -428,6 +473,10 @@ class Runner:
         rows = await self._sync(self.engine.views.container_rows)
         for row in rows:
             await self._reconcile_one(row["id"])
+        try:
+            await self.networks.reconcile(RECONCILE)
+        except BerthError as error:
+            log.warning("network reconcile: %s", error.message)
         if self.daemon and self._nursery is not None:
             for row in rows:
                 if row["state"] in ("exited", "created"):
@@ -478,6 +527,7 @@ class Runner:
             if self.engine.now() - requested.timestamp < START_GRACE:
                 return
             await self.runtime.delete(container_id, force=True)
+            await self._disconnect(container_id, RECONCILE)
             with contextlib.suppress(Conflict):
                 await self._record(
                     container_id,
@@ -545,10 +595,15 @@ class Runner:
 
 @contextlib.asynccontextmanager
 async def running(
-    engine: Engine, images: ImageService, runtime: Runtime, *, daemon: bool = False
+    engine: Engine,
+    images: ImageService,
+    runtime: Runtime,
+    *,
+    daemon: bool = False,
+    bridge: BridgeSettings | None = None,
 ) -> AsyncIterator[Runner]:
     """A Runner serving in the background for the duration of the block."""
-    runner = Runner(engine, images, runtime, daemon=daemon)
+    runner = Runner(engine, images, runtime, daemon=daemon, bridge=bridge)
     with unwrap_errors():
         async with trio.open_nursery() as nursery:
             await nursery.start(runner.serve)

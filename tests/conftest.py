@@ -76,3 +76,25 @@ def engine(root: Path) -> Iterator[Engine]:
     with Engine(root, clock=SteppingClock()) as engine:
         seed_busybox(engine)
         yield engine
+
+
+@pytest.fixture(autouse=True)
+def no_network_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that made berth roots under its tmp_path: no namespace, veth or
+    forwarder of theirs is left, and their bridges (which outlive containers, as
+    docker0) are removed."""
+    if "tmp_path" not in request.fixturenames:
+        yield
+        return
+    # Asked for before the test, so it is torn down after this fixture.
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    yield
+    from .fixtures.network import network_leftovers, remove_bridge_sync
+
+    roots = [db.parent for db in tmp_path.glob("*/events.db")]
+    roots += [db.parent for db in tmp_path.glob("*/*/events.db")]
+    left = []
+    for berth_root in roots:
+        left += network_leftovers(berth_root, bridge_too=False)
+        remove_bridge_sync(berth_root)
+    assert left == []

@@ -66,6 +66,7 @@ class Container(StrIdAggregate):
             c.restart_after_exit = False
             c.manually_stopped = False
             c.rootfs = ""
+            c.network = None
 
     @dataclass(frozen=True)
     class Prepared(Event):
@@ -188,6 +189,27 @@ class Container(StrIdAggregate):
             c.restart_count = self.restart_count
 
     @dataclass(frozen=True)
+    class NetworkConnected(Event):
+        """The container's network is set up: its endpoint as Docker's inspect shows it
+        (IPAddress, IPPrefixLen, Gateway, MacAddress, SandboxKey, Ports)."""
+
+        TOPIC = f"{T}.NetworkConnected"
+        network_id: str
+        network_name: str
+        endpoint: dict[str, Any]
+
+        def update(self, c: Container) -> None:
+            c.network = {"id": self.network_id, "name": self.network_name, **self.endpoint}
+
+    @dataclass(frozen=True)
+    class NetworkDisconnected(Event):
+        TOPIC = f"{T}.NetworkDisconnected"
+        network_id: str
+
+        def update(self, c: Container) -> None:
+            c.network = None
+
+    @dataclass(frozen=True)
     class Renamed(Event):
         TOPIC = f"{T}.Renamed"
         old_name: str
@@ -232,6 +254,7 @@ class Container(StrIdAggregate):
         restart_after_exit: bool
         manually_stopped: bool
         rootfs: str
+        network: dict[str, Any] | None
 
     @classmethod
     def create(
@@ -365,6 +388,39 @@ class Container(StrIdAggregate):
             finished_at=finished_at,
         )
 
+    @property
+    def endpoint(self) -> dict[str, Any] | None:
+        """The network endpoint recorded by `NetworkConnected`, until disconnected."""
+        # Snapshots taken before networking existed have no `network` field.
+        found: dict[str, Any] | None = getattr(self, "network", None)
+        return found
+
+    def mark_network_connected(
+        self, network_id: str, network_name: str, endpoint: dict[str, Any], cause: Cause
+    ) -> None:
+        current = self.endpoint
+        if self.check(Command.MARK_NETWORK_CONNECTED) and current is not None:
+            raise NotModified("already recorded")
+        self._do(
+            Command.MARK_NETWORK_CONNECTED,
+            self.NetworkConnected,
+            cause,
+            network_id=network_id,
+            network_name=network_name,
+            endpoint=endpoint,
+        )
+
+    def mark_network_disconnected(self, cause: Cause) -> None:
+        current = self.endpoint
+        if not self.check(Command.MARK_NETWORK_DISCONNECTED) or current is None:
+            raise NotModified("already recorded")
+        self._do(
+            Command.MARK_NETWORK_DISCONNECTED,
+            self.NetworkDisconnected,
+            cause,
+            network_id=current["id"],
+        )
+
     def schedule_restart(self, delay_ms: int, cause: Cause) -> None:
         self._do(
             Command.SCHEDULE_RESTART,
@@ -396,5 +452,7 @@ EVENT_OF_COMMAND: dict[Command, type[DomainEvent]] = {
     Command.MARK_EXITED: Container.Exited,
     Command.MARK_EXIT_UNKNOWN: Container.ExitCodeUnknown,
     Command.SCHEDULE_RESTART: Container.RestartScheduled,
+    Command.MARK_NETWORK_CONNECTED: Container.NetworkConnected,
+    Command.MARK_NETWORK_DISCONNECTED: Container.NetworkDisconnected,
     Command.MARK_REMOVED: Container.Removed,
 }

@@ -68,6 +68,8 @@ class Command(StrEnum):
     MARK_EXIT_UNKNOWN = "mark-exit-unknown"
     SCHEDULE_RESTART = "schedule-restart"
     MARK_REMOVED = "mark-removed"
+    MARK_NETWORK_CONNECTED = "mark-network-connected"
+    MARK_NETWORK_DISCONNECTED = "mark-network-disconnected"
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,12 @@ TRANSITIONS: dict[tuple[ContainerState, Command], Outcome] = {
     (S.EXITED, C.MARK_EXIT_UNKNOWN): NoOp("already recorded"),
     (S.EXITED, C.SCHEDULE_RESTART): Go(S.RESTARTING),
     (S.REMOVING, C.MARK_REMOVED): Go(S.REMOVED),
+    # Networking is set up while starting (a stop or rm may already be asked for) and
+    # torn down whenever the process is gone; neither changes the state.
+    (S.STARTING, C.MARK_NETWORK_CONNECTED): STAY,
+    (S.STOPPING, C.MARK_NETWORK_CONNECTED): STAY,
+    (S.REMOVING, C.MARK_NETWORK_CONNECTED): STAY,
+    **{(s, C.MARK_NETWORK_DISCONNECTED): STAY for s in S if s is not S.REMOVED},
 }
 
 # Every other pair: a removed container is gone (404), anything else is out of order.
@@ -257,7 +265,7 @@ def state_after(event_name: str, current: ContainerState, has_run: bool) -> Cont
         if current in (S.RUNNING, S.PAUSED, S.STOPPING):
             return S.STOPPING
         return current if current is S.STARTING else S.STARTING
-    # Prepared, KillRequested, Renamed: no change of state.
+    # Prepared, KillRequested, Renamed, NetworkConnected/Disconnected: no change of state.
     return current
 
 

@@ -148,13 +148,18 @@ def _mounts(host: HostConfig, facts: HostFacts) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def _host_uts(host: HostConfig) -> bool:
+    """As moby: the host's network namespace comes with the host's hostname."""
+    return host.uts_mode == "host" or host.network_mode == "host"
+
+
 def _namespaces(host: HostConfig, facts: HostFacts, netns_path: str | None) -> list[dict[str, str]]:
     spaces: list[dict[str, str]] = [{"type": "mount"}]
     if host.pid_mode != "host":
         spaces.append({"type": "pid"})
     if host.ipc_mode != "host":
         spaces.append({"type": "ipc"})
-    if host.uts_mode != "host":
+    if not _host_uts(host):
         spaces.append({"type": "uts"})
     mode = host.network_mode
     if mode != "host":
@@ -231,12 +236,14 @@ def build_spec(
     image_env: Sequence[str] = (),
     facts: HostFacts | None = None,
     netns_path: str | None = None,
+    extra_mounts: Sequence[Mapping[str, Any]] = (),
     seccomp_profile: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The `config.json` for `runc create/run` of this container.
 
     `config` is the merged Config, `host_config` the adapted HostConfig; `seccomp_profile`
-    is berth's profile data (`load_default_profile()` when None).
+    is berth's profile data (`load_default_profile()` when None). `extra_mounts` (the
+    network's /etc/hosts, /etc/hostname, /etc/resolv.conf) go after the defaults.
     """
     facts = facts or HostFacts()
     host = host_config
@@ -283,9 +290,9 @@ def build_spec(
         "ociVersion": d.OCI_VERSION,
         "process": process,
         "root": {"path": rootfs, "readonly": host.readonly_rootfs},
-        "mounts": _mounts(host, facts),
+        "mounts": [*_mounts(host, facts), *(dict(m) for m in extra_mounts)],
         "linux": linux,
     }
-    if host.uts_mode != "host":
+    if not _host_uts(host):
         spec["hostname"] = hostname
     return spec

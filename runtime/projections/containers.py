@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from berth.domain.container import ContainerState, short_id, state_after
+from berth.domain.ports import list_ports
 
 from ..store import LoggedEvent
 from .timefmt import ZERO_TIME, docker_time, human_duration, parse_docker_time
@@ -60,6 +61,28 @@ def _network_settings(network_mode: str) -> dict[str, Any]:
         "MacAddress": "",
         "Networks": networks,
     }
+
+
+# Endpoint fields shown both at the top of NetworkSettings and under Networks.<name>.
+_ENDPOINT_FIELDS = ("EndpointID", "Gateway", "IPAddress", "IPPrefixLen", "MacAddress")
+
+
+def _connect(doc: dict[str, Any], network_id: str, name: str, endpoint: dict[str, Any]) -> None:
+    settings = doc["NetworkSettings"]
+    shown = {k: endpoint.get(k, _endpoint()[k]) for k in _ENDPOINT_FIELDS}
+    settings.update(shown, SandboxKey=endpoint.get("SandboxKey", ""))
+    settings["Ports"] = copy.deepcopy(endpoint.get("Ports") or {})
+    settings["Networks"][name] = {**_endpoint(), **shown, "NetworkID": network_id}
+    for key in ("HostsPath", "HostnamePath", "ResolvConfPath"):
+        doc[key] = endpoint.get(key, doc[key])
+
+
+def _disconnect(doc: dict[str, Any]) -> None:
+    """As dockerd after a stop: the addresses and ports go, the network stays listed."""
+    settings = doc["NetworkSettings"]
+    settings.update({k: _endpoint()[k] for k in _ENDPOINT_FIELDS}, SandboxKey="", Ports={})
+    for name, endpoint in settings["Networks"].items():
+        settings["Networks"][name] = {**_endpoint(), "NetworkID": endpoint.get("NetworkID", "")}
 
 
 def _path_and_args(config: dict[str, Any]) -> tuple[str, list[str]]:
@@ -161,6 +184,10 @@ def fold(row: Row | None, event: LoggedEvent) -> Row | None:
             doc["RestartCount"] = data["restart_count"]
         case "Renamed":
             doc["Name"] = row["name"] = data["new_name"]
+        case "NetworkConnected":
+            _connect(doc, data["network_id"], data["network_name"], data["endpoint"])
+        case "NetworkDisconnected":
+            _disconnect(doc)
         case "Removed":
             return None
     status.update(
@@ -214,7 +241,7 @@ def list_entry(row: Row, now: datetime) -> dict[str, Any]:
         "ImageID": doc["Image"],
         "Command": command,
         "Created": int(created.timestamp()) if created else 0,
-        "Ports": [],
+        "Ports": list_ports(doc["NetworkSettings"]["Ports"] or {}),
         "Labels": doc["Config"].get("Labels") or {},
         "State": doc["State"]["Status"],
         "Status": docker_status_text(row, now),

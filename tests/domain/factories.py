@@ -86,6 +86,10 @@ def do(c: Container, command: Command, at: float = 10) -> None:
             c.schedule_restart(100, k)
         case Command.MARK_REMOVED:
             c.mark_removed(k)
+        case Command.MARK_NETWORK_CONNECTED:
+            c.mark_network_connected("n" * 64, "bridge", {"IPAddress": "172.17.0.2"}, k)
+        case Command.MARK_NETWORK_DISCONNECTED:
+            c.mark_network_disconnected(k)
 
 
 _STEP_COMMANDS = {

@@ -21,11 +21,17 @@ from .factories import do, new_container
 LIVE = {"running", "paused", "stopping"}
 
 
-def model(state: str, has_run: bool, command: Command) -> tuple[int, str]:
+def model(state: str, has_run: bool, connected: bool, command: Command) -> tuple[int, str]:
     """(HTTP-ish status, next state): 200 recorded, 304 nothing to do, 404/409 refused."""
     if state == "removed":
         return 404, state
     c = Command
+    if command is c.MARK_NETWORK_CONNECTED:
+        if state not in ("starting", "stopping", "removing"):
+            return 409, state
+        return (304, state) if connected else (200, state)
+    if command is c.MARK_NETWORK_DISCONNECTED:
+        return (200, state) if connected else (304, state)
     if command is c.START:
         if state in ("created", "exited", "restarting"):
             return 200, "starting"
@@ -89,12 +95,13 @@ class ContainerLifecycle(RuleBasedStateMachine):
         self.events: list[Any] = list(self.container.collect_events())
         self.state = "created"
         self.has_run = False
+        self.connected = False
         self.clock = 1.0
 
     @rule(command=st.sampled_from(list(Command)))
     def give(self, command: Command) -> None:
         self.clock += 1
-        expected_status, expected_state = model(self.state, self.has_run, command)
+        expected_status, expected_state = model(self.state, self.has_run, self.connected, command)
         version = self.container.version
         try:
             do(self.container, command, at=self.clock)
@@ -108,6 +115,10 @@ class ContainerLifecycle(RuleBasedStateMachine):
         self.events.extend(new_events)
         if command is Command.MARK_STARTED and status == 200:
             self.has_run = True
+        if status == 200 and command is Command.MARK_NETWORK_CONNECTED:
+            self.connected = True
+        if status == 200 and command is Command.MARK_NETWORK_DISCONNECTED:
+            self.connected = False
         self.state = expected_state
 
     @invariant()

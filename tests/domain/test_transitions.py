@@ -27,6 +27,9 @@ def test_table_covers_every_pair() -> None:
 @pytest.mark.parametrize(("state", "command"), PAIRS, ids=lambda v: v.value)
 def test_pair_behaves_as_the_table_says(state: ContainerState, command: Command) -> None:
     container = container_in(state)
+    if command is Command.MARK_NETWORK_DISCONNECTED:
+        # Only a connected container has something to disconnect (else 304, tested below).
+        container.network = {"id": "n" * 64}
     version = container.version
     expected = TRANSITIONS[(state, command)]
     if isinstance(expected, Go):
@@ -55,6 +58,23 @@ def test_pair_behaves_as_the_table_says(state: ContainerState, command: Command)
     assert container.collect_events() == []
     assert container.version == version
     assert container.state is state
+
+
+def test_network_outcomes_are_recorded_once() -> None:
+    container = container_in(ContainerState.STARTING)
+    do(container, Command.MARK_NETWORK_CONNECTED)
+    assert container.endpoint is not None
+    assert container.endpoint["IPAddress"] == "172.17.0.2"
+    with pytest.raises(NotModified):
+        do(container, Command.MARK_NETWORK_CONNECTED)
+    do(container, Command.MARK_NETWORK_DISCONNECTED)
+    assert container.endpoint is None
+    with pytest.raises(NotModified):
+        do(container, Command.MARK_NETWORK_DISCONNECTED)
+    assert [type(e).__name__ for e in container.collect_events()][-2:] == [
+        "NetworkConnected",
+        "NetworkDisconnected",
+    ]
 
 
 @pytest.mark.parametrize(

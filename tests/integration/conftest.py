@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import AsyncIterator
@@ -11,14 +12,19 @@ from pathlib import Path
 import pytest
 
 from berth.adapters.runc import Runtime
+from berth.domain.errors import NotFound
 from berth.runtime.demo import busybox_rootfs
 from berth.runtime.engine import Engine
 from berth.runtime.images import ImageService
 from berth.runtime.runner import Runner, running
 
 from ..conftest import API
+from ..fixtures.network import network_leftovers, remove_bridge
 
-APPLETS = ("sh", "echo", "true", "sleep", "cat", "ls", "id", "hostname", "grep", "head", "trap")
+APPLETS = (
+    *("sh", "echo", "true", "sleep", "cat", "ls", "id", "hostname", "grep", "head", "trap"),
+    *("ping", "httpd", "wget", "nc", "ip", "ifconfig", "mkdir", "dd"),
+)
 USERS = {
     "etc/passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
     "etc/group": "root:x:0:\napp:x:1000:\n",
@@ -80,10 +86,13 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         async with running(engine, images, runtime, daemon=True) as runner:
             yield Stack(root, engine, images, runtime, runner)
             for row in engine.views.container_rows():
-                await runner.remove(row["id"], API, force=True)
+                with contextlib.suppress(NotFound):  # an auto-remove may get there first
+                    await runner.remove(row["id"], API, force=True)
     finally:
         engine.close()
-        left = leftovers(root)
+        left = leftovers(root) + network_leftovers(root, bridge_too=False)
+        await remove_bridge(root)
+        left += network_leftovers(root)
         for line in left:
             if line.startswith("runc container"):
                 subprocess.run(

@@ -15,6 +15,7 @@ import pytest
 
 from berth.runtime.engine import Engine
 
+from ..fixtures.network import network_leftovers, remove_bridge_sync
 from .conftest import busybox_tarball, leftovers
 
 BIN = Path(sys.executable).parent
@@ -94,7 +95,9 @@ def root(tmp_path: Path) -> Iterator[Path]:
             capture_output=True,
             timeout=60,
         )
-    assert leftovers(root) == []
+    left = leftovers(root) + network_leftovers(root, bridge_too=False)
+    remove_bridge_sync(root)
+    assert left + network_leftovers(root) == []
 
 
 def test_engine_sigkill_and_restart(root: Path) -> None:

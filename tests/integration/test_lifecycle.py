@@ -30,7 +30,13 @@ async def test_run_echo_records_the_lifecycle_and_keeps_the_output(stack: Stack)
     assert doc["State"]["StartedAt"] != "0001-01-01T00:00:00Z"
     lines = read_log(stack.runner.log_path(cid))
     assert [(line.stream, line.text) for line in lines] == [("stdout", b"hi")]
-    assert events(stack, cid) == ["Created", "Prepared", "StartRequested", "Started", "Exited"]
+    with trio.fail_after(10):  # the exit's watcher releases the network just after
+        while "NetworkDisconnected" not in events(stack, cid):
+            await trio.sleep(0.05)
+    assert events(stack, cid) == [
+        *("Created", "Prepared", "StartRequested", "NetworkConnected", "Started", "Exited"),
+        "NetworkDisconnected",
+    ]
 
 
 async def test_exit_code_and_stream_order(stack: Stack) -> None:

@@ -1,0 +1,442 @@
+"""Containers' networks: Docker's network modes carried out with the network adapter.
+
+`connect` runs while a container starts, before its OCI spec is written: for `bridge`
+it records the address (`AddressAllocated` on the Network), then creates the namespace,
+the veth pair and the port forwarder, writes /etc/hosts, /etc/hostname and
+/etc/resolv.conf, and records `NetworkConnected` — intent first, outcome last, so a
+crash in between leaves an allocation that `reconcile` recognises and releases.
+`disconnect` undoes all of it, idempotently, when the process is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from berth.adapters.network import (
+    Endpoint,
+    NetworkLinks,
+    PortForward,
+    PortForwarders,
+    running_forwarders,
+)
+from berth.domain.cause import Actor, ActorKind, Cause
+from berth.domain.container import Container, ContainerState
+from berth.domain.errors import BerthError, Conflict, NotFound, NotModified
+from berth.domain.network import Network, choose_bridge_subnet
+from berth.domain.network_files import hostname_file, hosts_file, resolv_conf
+from berth.domain.ports import PublishedPort, mac_address, port_map, requested_forwards
+
+from .engine import DEFAULT_ROOT, MAX_WRITE_ATTEMPTS, Engine
+
+log = logging.getLogger(__name__)
+DEFAULT_BRIDGE = "berth0"
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+LIVE = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING)
+PORT_ERROR_PREFIX = "driver failed programming external connectivity on endpoint"
+
+
+def default_bridge_name(root: Path) -> str:
+    """berth0 for the default root; any other root gets its own bridge, so that two
+    engines on one host (or two test runs) never share one."""
+    if root == DEFAULT_ROOT:
+        return DEFAULT_BRIDGE
+    return "berth-" + hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]
+
+
+def endpoint_names(bridge: str, short: str) -> tuple[str, str]:
+    """(netns, host veth) of a container's endpoint, from its 12-character short id."""
+    return f"{bridge}-{short}", f"vb{short}"
+
+
+def network_id_of(name: str) -> str:
+    """Network ids derive from the name, so two processes creating `bridge` collide."""
+    return hashlib.sha256(f"berth.network:{name}".encode()).hexdigest()
+
+
+def endpoint_id_of(network_id: str, container_id: str) -> str:
+    return hashlib.sha256(f"{network_id}:{container_id}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    """berthd's `--bridge` and `--bip`: used only when the `bridge` network is first created."""
+
+    bridge: str = DEFAULT_BRIDGE
+    bip: str | None = None
+
+
+@dataclass
+class Attachment:
+    """What the OCI spec needs from the network: the namespace to join and files to mount."""
+
+    netns_path: str | None = None
+    hostname: str | None = None
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _bind(source: Path, destination: str) -> dict[str, Any]:
+    return {
+        "destination": destination,
+        "type": "bind",
+        "source": str(source),
+        "options": ["rbind", "rprivate"],
+    }
+
+
+class ContainerNetworks:
+    def __init__(
+        self,
+        engine: Engine,
+        links: NetworkLinks,
+        forwarders: PortForwarders,
+        settings: BridgeSettings | None = None,
+        *,
+        container_dir: Callable[[str], Path],
+    ) -> None:
+        self.engine = engine
+        self.links = links
+        self.forwarders = forwarders
+        self.settings = settings or BridgeSettings()
+        self.container_dir = container_dir
+        self._bridge_ready: str | None = None
+        self._bridge_lock = trio.Lock()
+        # Concurrent starts in one process take turns on the network's stream instead of
+        # retrying against each other; other processes are kept out by the version check.
+        self._allocation_lock = trio.Lock()
+
+    async def _sync(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await trio.to_thread.run_sync(fn, *args)
+
+    # The default bridge network ---------------------------------------------------------
+
+    async def default_network(self) -> Network:
+        """The `bridge` network, created on first use, and its bridge link up."""
+        async with self._bridge_lock:
+            network: Network | None = await self._sync(self._find_network, "bridge")
+            if network is None:
+                routes = await self.links.host_routes()
+                subnet, gateway = choose_bridge_subnet(self.settings.bip, routes)
+                network = await self._sync(self._create_network, subnet, gateway)
+            bridge = self.bridge_name(network)
+            if self._bridge_ready != bridge:
+                await self.links.ensure_bridge(bridge, network.gateway, network.prefix_length)
+                self._bridge_ready = bridge
+            return network
+
+    @staticmethod
+    def bridge_name(network: Network) -> str:
+        return str(network.options.get(BRIDGE_NAME_OPTION) or DEFAULT_BRIDGE)
+
+    def _find_network(self, name: str) -> Network | None:
+        try:
+            network: Network = self.engine.get_aggregate(network_id_of(name))
+        except AggregateNotFoundError:
+            return None
+        return None if network.removed else network
+
+    def _create_network(self, subnet: str, gateway: str) -> Network:
+        network = Network.create(
+            id=network_id_of("bridge"),
+            name="bridge",
+            subnet=subnet,
+            gateway=gateway,
+            options={BRIDGE_NAME_OPTION: self.settings.bridge},
+            cause=self.engine.cause(Actor(ActorKind.ENGINE)),
+        )
+        try:
+            self.engine.save(network)
+        except IntegrityError:  # another berth process created it first
+            found = self._find_network("bridge")
+            assert found is not None
+            return found
+        return network
+
+    def _change_network(self, change: Callable[[Network], Any]) -> Any:
+        """Load the bridge network, change it, save; again if another writer won."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            network: Network = self.engine.get_aggregate(network_id_of("bridge"))
+            result = change(network)
+            try:
+                self.engine.save(network)
+                return result
+            except IntegrityError:
+                continue
+        raise Conflict("the bridge network kept changing under us")
+
+    # Connect ----------------------------------------------------------------------------
+
+    async def connect(self, container: Container, actor: Actor) -> Attachment:
+        """Set up the container's network for its mode; `disconnect` undoes a failure."""
+        mode = str(container.host_config.get("NetworkMode") or "bridge")
+        hostname = str(container.config.get("Hostname") or container.id[:12])
+        directory = self.container_dir(container.id)
+        if mode in ("bridge", "default"):
+            return await self._connect_bridge(container, hostname, directory, actor)
+        if mode.startswith("container:"):
+            return await self._join(mode.partition(":")[2])
+        if mode == "host":
+            host_name = socket.gethostname()
+            mounts = await self._write_files(directory, host_name, None, container, host=True)
+            return Attachment(netns_path=None, hostname=host_name, mounts=mounts)
+        if mode != "none":
+            raise NotFound(f"network {mode} not found")
+        mounts = await self._write_files(directory, hostname, None, container)
+        return Attachment(mounts=mounts)
+
+    async def _connect_bridge(
+        self, container: Container, hostname: str, directory: Path, actor: Actor
+    ) -> Attachment:
+        network = await self.default_network()
+        cause = self.engine.cause(actor)
+        async with self._allocation_lock:
+            address: str = await self._sync(
+                self._change_network, lambda n: n.allocate(container.id, cause)
+            )
+        bridge = self.bridge_name(network)
+        netns, host_veth = endpoint_names(bridge, container.id[:12])
+        endpoint = Endpoint(
+            netns=netns,
+            bridge=bridge,
+            host_veth=host_veth,
+            address=address,
+            prefix_len=network.prefix_length,
+            gateway=network.gateway,
+            mac=mac_address(address),
+        )
+        netns_path = await self.links.attach(endpoint)
+        published = await self._publish(container, address, directory)
+        mounts = await self._write_files(directory, hostname, address, container)
+        document = {
+            "EndpointID": endpoint_id_of(network.id, container.id),
+            "Gateway": network.gateway,
+            "IPAddress": address,
+            "IPPrefixLen": network.prefix_length,
+            "MacAddress": endpoint.mac,
+            "SandboxKey": netns_path,
+            "Ports": port_map(container.config.get("ExposedPorts") or [], published),
+            "Netns": endpoint.netns,
+            "HostVeth": endpoint.host_veth,
+            "Forwards": [list(_as_tuple(p)) for p in published],
+            **{k: str(directory / f) for k, f in _FILES.items()},
+        }
+        await self._record(
+            container.id,
+            lambda c, k: c.mark_network_connected(network.id, network.name, document, k),
+            actor,
+        )
+        return Attachment(netns_path=netns_path, hostname=hostname, mounts=mounts)
+
+    async def _publish(
+        self, container: Container, address: str, directory: Path
+    ) -> list[PublishedPort]:
+        wanted = requested_forwards(
+            list(container.config.get("ExposedPorts") or []),
+            container.host_config.get("PortBindings"),
+            bool(container.host_config.get("PublishAllPorts")),
+        )
+        if not wanted:
+            return []
+        return await self._start_forwarder(container, address, directory, wanted)
+
+    async def _start_forwarder(
+        self, container: Container, address: str, directory: Path, wanted: list[PublishedPort]
+    ) -> list[PublishedPort]:
+        forwards = [
+            PortForward(p.protocol, p.host_ip, p.host_port, address, p.container_port)
+            for p in wanted
+        ]
+        try:
+            _, bound = await self.forwarders.start(directory / "ports.pid", forwards)
+        except BerthError as error:
+            name = container.name.lstrip("/")
+            endpoint = endpoint_id_of(network_id_of("bridge"), container.id)
+            raise BerthError(f"{PORT_ERROR_PREFIX} {name} ({endpoint}): {error.message}") from None
+        return [PublishedPort(f.container_port, f.protocol, f.host_ip, f.host_port) for f in bound]
+
+    async def _join(self, ref: str) -> Attachment:
+        """`container:NAME`: the namespace (and the files) of another running container."""
+        other_id: str = await self._sync(self.engine.resolve_container, ref)
+        other: Container = await self._sync(self.engine.get_aggregate, other_id)
+        if other.state not in LIVE:
+            raise Conflict(f"cannot join network of a non running container: {other_id}")
+        endpoint = other.endpoint
+        netns_path = str(endpoint["SandboxKey"]) if endpoint else f"/proc/{other.pid}/ns/net"
+        directory = self.container_dir(other_id)
+        mounts = [
+            _bind(directory / name, f"/etc/{name}")
+            for name in _FILES.values()
+            if (directory / name).exists()
+        ]
+        hostname = str(other.config.get("Hostname") or other_id[:12])
+        return Attachment(netns_path=netns_path, hostname=hostname, mounts=mounts)
+
+    async def _write_files(
+        self,
+        directory: Path,
+        hostname: str,
+        address: str | None,
+        container: Container,
+        *,
+        host: bool = False,
+    ) -> list[dict[str, Any]]:
+        host_config = container.host_config
+
+        def write() -> None:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            host_resolv = _read_text(Path("/etc/resolv.conf"))
+            if host:
+                hosts = _read_text(Path("/etc/hosts"))
+            else:
+                hosts = hosts_file(hostname, address, host_config.get("ExtraHosts") or ())
+            texts = {
+                "hosts": hosts,
+                "hostname": hostname_file(hostname),
+                "resolv.conf": resolv_conf(
+                    host_resolv,
+                    host_config.get("Dns") or (),
+                    host_config.get("DnsSearch") or (),
+                    host_config.get("DnsOptions") or (),
+                ),
+            }
+            for name, text in texts.items():
+                (directory / name).write_text(text)
+
+        await self._sync(write)
+        return [_bind(directory / name, f"/etc/{name}") for name in _FILES.values()]
+
+    # Disconnect -------------------------------------------------------------------------
+
+    async def disconnect(self, container_id: str, actor: Actor) -> None:
+        """Tear down the container's forwarder, links and namespace; release its address."""
+        container: Container = await self._sync(self.engine.get_aggregate, container_id)
+        endpoint = container.endpoint
+        directory = self.container_dir(container_id)
+        await self.forwarders.stop(directory / "ports.pid")
+        if endpoint is not None:
+            # The container's processes are gone: the kernel may drop the veth pair in
+            # the background once the namespace is unmounted (ADR/0012), which saves the
+            # 15-30 ms a synchronous delete costs. Reconcile catches a pair left over.
+            await self.links.detach(str(endpoint["Netns"]), str(endpoint["HostVeth"]), wait=False)
+        elif await self._sync(self._find_bridge_allocation, container_id) is not None:
+            # Allocated, then the engine stopped before the endpoint was recorded.
+            bridge = await self._bridge_of_record()
+            await self.links.detach(*endpoint_names(bridge, container_id[:12]))
+        else:
+            return
+
+        def decide(c: Container, k: Cause) -> list[Network]:
+            """`NetworkDisconnected` and `AddressReleased`, in one transaction."""
+            if c.endpoint is not None:
+                c.mark_network_disconnected(k)
+            network = self._find_network("bridge")
+            if network is None or not network.release(c.id, k):
+                return []
+            return [network]
+
+        async with self._allocation_lock:
+            await self._sync(self.engine.record, container_id, decide, actor)
+
+    def _find_bridge_allocation(self, container_id: str) -> str | None:
+        network = self._find_network("bridge")
+        return None if network is None else network.address_of(container_id)
+
+    async def _bridge_of_record(self) -> str:
+        network: Network | None = await self._sync(self._find_network, "bridge")
+        return self.bridge_name(network) if network else self.settings.bridge
+
+    # Reconcile ----------------------------------------------------------------------------
+
+    async def reconcile(self, actor: Actor) -> None:
+        """After an engine restart: tear down what belongs to no live container, restore
+        what a running container is missing (its links, its port forwarder)."""
+        network: Network | None = await self._sync(self._find_network, "bridge")
+        if network is None:
+            return
+        await self.default_network()
+        bridge = self.bridge_name(network)
+        keep_netns: set[str] = set()
+        keep_veths: set[str] = set()
+        keep_forwarders: set[str] = set()
+        for container_id in list(network.allocations):
+            container: Container = await self._sync(self.engine.get_aggregate, container_id)
+            endpoint = container.endpoint
+            if container.state in LIVE and endpoint is not None:
+                keep_netns.add(str(endpoint["Netns"]))
+                keep_veths.add(str(endpoint["HostVeth"]))
+                keep_forwarders.add(container_id)
+                await self._restore(container, network, endpoint)
+            elif container.state is ContainerState.STARTING:
+                # A start in flight (maybe another berth process's): leave it be.
+                netns, veth = endpoint_names(bridge, container_id[:12])
+                keep_netns.add(netns)
+                keep_veths.add(veth)
+                keep_forwarders.add(container_id)
+            else:
+                await self.disconnect(container_id, actor)
+        prefix = f"{bridge}-"
+        for netns in await self.links.namespaces(prefix):
+            if netns not in keep_netns:
+                await self.links.detach(*endpoint_names(bridge, netns.removeprefix(prefix)))
+        for veth in await self.links.bridge_ports(bridge):
+            if veth not in keep_veths and veth.startswith("vb"):
+                await self.links.detach(*endpoint_names(bridge, veth.removeprefix("vb")))
+        containers_dir = self.container_dir("x").parent
+        for pidfile, pid in running_forwarders(containers_dir).items():
+            if pidfile.parent.name not in keep_forwarders:
+                await self.forwarders.stop(pidfile, pid=pid)
+
+    async def _restore(
+        self, container: Container, network: Network, endpoint: dict[str, Any]
+    ) -> None:
+        await self.links.attach(
+            Endpoint(
+                netns=str(endpoint["Netns"]),
+                bridge=self.bridge_name(network),
+                host_veth=str(endpoint["HostVeth"]),
+                address=str(endpoint["IPAddress"]),
+                prefix_len=int(endpoint["IPPrefixLen"]),
+                gateway=str(endpoint["Gateway"]),
+                mac=str(endpoint["MacAddress"]),
+            )
+        )
+        forwards = [PublishedPort(*f) for f in endpoint.get("Forwards") or []]
+        directory = self.container_dir(container.id)
+        if forwards and self.forwarders.running_pid(directory / "ports.pid") is None:
+            address = str(endpoint["IPAddress"])
+            try:
+                await self._start_forwarder(container, address, directory, forwards)
+            except BerthError as error:
+                log.warning("container %s: %s", container.id[:12], error.message)
+
+    # Plumbing ----------------------------------------------------------------------------
+
+    async def _record(
+        self, container_id: str, outcome: Callable[[Container, Any], None], actor: Actor
+    ) -> None:
+        with contextlib.suppress(NotModified):
+            await self._sync(self.engine.record, container_id, outcome, actor)
+
+
+_FILES = {"HostsPath": "hosts", "HostnamePath": "hostname", "ResolvConfPath": "resolv.conf"}
+
+
+def _as_tuple(port: PublishedPort) -> tuple[int, str, str, int]:
+    return (port.container_port, port.protocol, port.host_ip, port.host_port)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
