@@ -121,17 +121,22 @@ class EventStore(Application[str]):
         return self._sqlite.max_notification_id() or 0
 
     def read_log(self, after: int, limit: int = 1000, stop: int | None = None) -> list[LoggedEvent]:
-        """Events after position `after` (exclusive), oldest first, at most `limit`."""
-        notifications = self._sqlite.select_notifications(
-            start=after, limit=limit, stop=stop, inclusive_of_start=False
-        )
+        """Events after position `after` (exclusive), oldest first, at most `limit`.
+
+        Read straight from the table (positions are its rowids) rather than through the
+        library's notifications: rebuilds read every event, and the objects in between
+        cost a third of the read.
+        """
+        sql = (
+            "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
+            "WHERE rowid > ? " + ("AND rowid <= ? " if stop is not None else "")
+        ) + "ORDER BY rowid LIMIT ?"
+        params = (after, stop, limit) if stop is not None else (after, limit)
         decode = self.mapper.transcoder.decode
-        return [
-            LoggedEvent.of(
-                n.id, str(n.originator_id), n.originator_version, n.topic, decode(n.state)
-            )
-            for n in notifications
-        ]
+        with self._sqlite.datastore.transaction(commit=False) as cursor:
+            cursor.execute(sql, params)
+            rows: Sequence[Any] = cursor.fetchall()
+        return [LoggedEvent.of(r[0], r[1], r[2], r[3], decode(r[4])) for r in rows]
 
     def aggregate_log(
         self, originator_id: str, until_version: int | None = None

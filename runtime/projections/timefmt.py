@@ -12,10 +12,11 @@ def docker_time(moment: datetime | None) -> str:
     if moment is None:
         return ZERO_TIME
     utc = moment.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat is several times cheaper than strftime, and history formats every event.
+    whole = utc.replace(tzinfo=None, microsecond=0).isoformat()
     if utc.microsecond:
-        text += f".{utc.microsecond:06d}".rstrip("0")
-    return text + "Z"
+        return f"{whole}.{utc.microsecond:06d}".rstrip("0") + "Z"
+    return whole + "Z"
 
 
 def parse_docker_time(text: str) -> datetime | None:

@@ -12,6 +12,7 @@ Queries call `catch_up()` first, so a reader sees every event saved before its q
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
+from ..sqlite import create_table_retrying
 from ..store import EventStore, LoggedEvent
 from . import containers, images
 
@@ -30,6 +32,11 @@ VIEW_TABLES = ("containers", "images", "image_tags")
 Folder = Callable[[dict[str, Any] | None, LoggedEvent], dict[str, Any] | None]
 
 
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
 class ProjectionStore(SQLiteTrackingRecorder):
     """The container and image views, and the log position they reflect."""
 
@@ -37,7 +44,7 @@ class ProjectionStore(SQLiteTrackingRecorder):
         self.db_path = db_path
         datastore = SQLiteDatastore(str(db_path), lock_timeout=30, originator_id_type="text")
         super().__init__(datastore)
-        self.create_table()
+        create_table_retrying(self)
         self._catch_up_lock = threading.Lock()
 
     def construct_create_table_statements(self) -> list[str]:
@@ -68,20 +75,23 @@ class ProjectionStore(SQLiteTrackingRecorder):
                 if not batch:
                     return position
                 try:
-                    self._apply(batch)
+                    self._apply(batch, position)
                 except IntegrityError:
-                    continue  # another process applied (part of) it first; re-read
+                    continue  # another process moved the position first; re-read
 
-    def _apply(self, batch: list[LoggedEvent]) -> None:
+    def _apply(self, batch: list[LoggedEvent], after: int) -> None:
+        """Apply a batch read after position `after`, if the views are still there."""
         with self.datastore.transaction(commit=True) as cursor:
             # A write first, so this transaction holds the write lock from here on.
             cursor.execute("UPDATE tracking SET notification_id = notification_id WHERE 0")
             cursor.execute(self.select_max_tracking_id_statement, (APPLICATION,))
             found = cursor.fetchone()
             applied = (found[0] if found else None) or 0
-            pending = [event for event in batch if event.position > applied]
-            if not pending:
-                raise IntegrityError("batch already applied")
+            # Moved on (another process applied events) or back (a rebuild swapped the
+            # views in): either way this batch no longer follows on.
+            if applied != after:
+                raise IntegrityError("the views' position moved")
+            pending = batch
             self._fold_into(cursor, "containers", containers.fold, pending, "container")
             self._fold_into(cursor, "images", images.fold, pending, "image")
             self._insert_tracking(cursor, Tracking(APPLICATION, pending[-1].position))
@@ -139,11 +149,31 @@ class ProjectionStore(SQLiteTrackingRecorder):
         return row
 
     def rebuild(self, store: EventStore) -> int:
-        """Drop every view row and the position, then apply the whole log again."""
+        """Apply the whole log to empty views, then put them in place of these.
+
+        The new views are built in a file of their own while this one keeps serving
+        (berthd answers from it, and catches it up, meanwhile); one short transaction
+        then swaps the rows and sets the position back to where the new views stopped,
+        and the catch-up that follows applies whatever was appended since.
+        """
+        shadow_path = self.db_path.with_name(f"{self.db_path.name}.rebuild-{os.getpid()}")
+        _remove_database(shadow_path)
+        shadow = ProjectionStore(shadow_path)
+        try:
+            position = shadow.catch_up(store)
+            rebuilt = shadow.dump()
+        finally:
+            shadow.datastore.close()
+            _remove_database(shadow_path)
         with self._catch_up_lock, self.datastore.transaction(commit=True) as cursor:
-            for table in VIEW_TABLES:
+            for table, rows in rebuilt.items():
                 cursor.execute(f"DELETE FROM {table}")
+                if rows:
+                    marks = ", ".join("?" * len(rows[0]))
+                    cursor.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
             cursor.execute("DELETE FROM tracking WHERE application_name = ?", (APPLICATION,))
+            if position:
+                self._insert_tracking(cursor, Tracking(APPLICATION, position))
         return self.catch_up(store)
 
     # Reading ---------------------------------------------------------------------------------

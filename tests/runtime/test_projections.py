@@ -74,7 +74,7 @@ def test_a_batch_is_applied_exactly_once(engine: Engine) -> None:
     from eventsourcing.persistence import IntegrityError
 
     with pytest.raises(IntegrityError):
-        engine.views._apply(batch)
+        engine.views._apply(batch, 0)
     assert engine.views.dump() == before
 
 

@@ -1,0 +1,1 @@
+"""What the log makes possible: the hash chain, its verification, and audit queries."""
