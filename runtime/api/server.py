@@ -25,6 +25,7 @@ import socket
 import stat
 import struct
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -57,6 +58,10 @@ DEFAULT_SOCKET = Path("/run/berth/berth.sock")
 _VERSIONED = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
 
 Write = Callable[[bytes], Awaitable[None]]
+# (method, route template, status, seconds): how berthd's metrics see each exchange.
+RequestObserver = Callable[[str, str, int, float], None]
+UNMATCHED_ROUTE = "unmatched"
+_NAMED_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 
 
 @dataclass
@@ -67,6 +72,7 @@ class App:
     images: ImageService
     runner: Runner
     root: Path
+    observe: RequestObserver | None = None
 
 
 @dataclass
@@ -159,6 +165,12 @@ class Route:
     pattern: re.Pattern[str]
     handler: Handler
     upload: bool
+
+    @property
+    def template(self) -> str:
+        """The pattern with each named group as `{name}`: a label that is never a raw path."""
+        bare = self.pattern.pattern.removeprefix("^").removesuffix("$")
+        return _NAMED_GROUP.sub(lambda found: "{" + found.group(1) + "}", bare)
 
 
 class Router:
@@ -333,6 +345,7 @@ class Server:
     async def _answer(
         self, stream: trio.SocketStream, conn: h11.Connection, actor: Actor, event: h11.Request
     ) -> bool:
+        started = time.perf_counter()
         method = event.method.decode("ascii", "replace").upper()
         target = event.target.decode("latin-1")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.headers}
@@ -384,10 +397,12 @@ class Server:
             message = f"request body too large (limit {limit} bytes)"
             await self._send_reply(stream, conn, method, error_reply(413, message), True)
             self._discard(upload_file, request)
+            self._observe(method, route, 413, started)
             return False
         except BaseException:
             self._discard(upload_file, request)
             raise
+        status: int | None = None
         try:
             if problem is not None or route is None:
                 reply: AnyReply = error_reply(
@@ -396,6 +411,7 @@ class Server:
                 )
             else:
                 reply = await self._call(route.handler, request)
+            status = 101 if isinstance(reply, HijackReply) else reply.status
             if isinstance(reply, Reply):
                 await self._send_reply(stream, conn, method, reply)
                 return True
@@ -405,6 +421,15 @@ class Server:
             return False
         finally:
             self._discard(upload_file, request)
+            self._observe(method, route, status, started)
+
+    def _observe(
+        self, method: str, route: Route | None, status: int | None, started: float
+    ) -> None:
+        if self.app.observe is None or status is None:
+            return
+        template = route.template if route is not None else UNMATCHED_ROUTE
+        self.app.observe(method, template, status, time.perf_counter() - started)
 
     @staticmethod
     def _discard(upload_file: Any, request: Request) -> None:
