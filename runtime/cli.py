@@ -1,4 +1,9 @@
-"""`berth`: the command-line client (in-process on the engine until berthd's API exists)."""
+"""`berth`: the command-line client, local or remote (ADR/0015).
+
+With `-H unix:///PATH` or BERTH_HOST, every command is a Docker Engine API request to that
+berthd (runtime/client/); without them the engine runs in-process on --root. Imports are
+lazy on purpose: `berth -H ... run` must not pay for trio, eventsourcing or rich.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +12,88 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from berth.domain.cause import Actor, ActorKind
 from berth.domain.errors import BerthError, NotModified
 
-from . import cli_containers, cli_images, cli_system
-from .engine import Engine, default_root
+from . import cli_audit, cli_containers, cli_images, cli_replay, cli_system
 from .filters import parse_cli_filters
-from .projections.timefmt import docker_time
-from .store import LoggedEvent
 
-# Piped output (scripts, `make run`) gets full-width lines instead of rich's 80 columns.
-console = Console(
-    highlight=False, markup=False, soft_wrap=True, width=None if sys.stdout.isatty() else 250
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from berth.domain.cause import Actor
+
+    from .client.http import DaemonClient
+    from .engine import Engine
+
+# The engine's DEFAULT_ROOT, not imported from it: the engine is heavy to import.
+DEFAULT_ROOT = "/var/lib/berth"
+LOCAL_ONLY_NOTE = (
+    "Local only: reads the event log under --root directly (there is no Docker API for "
+    "it), also when -H or BERTH_HOST is set."
 )
 
 
+class LazyConsole:
+    """rich's Console, made on first use: most commands never print through rich."""
+
+    def __init__(self) -> None:
+        self._console: Console | None = None
+
+    def _made(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            # Piped output (scripts, `make run`) gets full-width lines, not rich's 80 columns.
+            self._console = Console(
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+                width=None if sys.stdout.isatty() else 250,
+            )
+        return self._console
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self._made().print(*objects, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._made(), name)
+
+
+console = LazyConsole()
+
+
+def Table(*args: Any, **options: Any) -> Any:
+    """rich's Table, imported only when a table is drawn."""
+    from rich.table import Table as RichTable
+
+    return RichTable(*args, **options)
+
+
+def ports_column(ports: list[dict[str, Any]]) -> str:
+    """`docker ps` PORTS: "0.0.0.0:8080->80/tcp, 443/tcp"."""
+    return ", ".join(
+        f"{p['IP']}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}"
+        if "PublicPort" in p
+        else f"{p['PrivatePort']}/{p['Type']}"
+        for p in ports
+    )
+
+
 def cli_actor() -> Actor:
+    from berth.domain.cause import Actor, ActorKind
+
     return Actor(ActorKind.CLI, uid=os.getuid(), pid=os.getpid(), command=" ".join(sys.argv))
 
 
 @contextmanager
 def open_engine(ctx: click.Context) -> Iterator[Engine]:
+    from .engine import Engine
+
     root: Path = ctx.obj["root"]
     try:
         with Engine(root) as engine:
@@ -43,8 +101,24 @@ def open_engine(ctx: click.Context) -> Iterator[Engine]:
     except NotModified:
         pass
     except BerthError as error:
-        console.print(f"Error response from daemon: {error.message}", style="red")
+        click.echo(f"Error response from daemon: {error.message}", err=True)
         ctx.exit(error_exit_code(ctx, error))
+
+
+def remote_client(ctx: click.Context) -> DaemonClient | None:
+    """The client of the berthd named by -H or BERTH_HOST; None in local mode."""
+    host: str | None = ctx.find_root().obj.get("host")
+    if not host:
+        return None
+    from .client.http import DaemonClient
+
+    return DaemonClient(host)
+
+
+def local_only(command: click.Command) -> None:
+    """Say in --help that a log-reading command ignores -H (it has no Docker API)."""
+    if LOCAL_ONLY_NOTE not in (command.help or ""):
+        command.help = f"{command.help or ''}\n\n{LOCAL_ONLY_NOTE}".strip()
 
 
 def error_exit_code(ctx: click.Context, error: BerthError) -> int:
@@ -63,19 +137,53 @@ root_option = click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="BERTH_ROOT",
-    default=str(default_root()),
+    default=DEFAULT_ROOT,
     show_default=True,
     help="State directory (events.db, projections.db).",
 )
 
 
-@click.group()
+class BerthGroup(click.Group):
+    """berth's command group: log-reading commands say in --help that they are local only."""
+
+    local_only = ("history", "audit", "projections")
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and cmd_name in self.local_only:
+            local_only(command)
+        return command
+
+
+def _check_host(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if not value:
+        return None
+    from .client.http import socket_path
+
+    try:
+        socket_path(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    return value
+
+
+@click.group(cls=BerthGroup)
 @root_option
+@click.option(
+    "-H",
+    "--host",
+    envvar="BERTH_HOST",
+    default=None,
+    callback=_check_host,
+    help="berthd to talk to (unix:///PATH; env BERTH_HOST). Without it, commands run the "
+    "engine in-process on --root.",
+)
 @click.pass_context
-def main(ctx: click.Context, root: Path) -> None:
+def main(ctx: click.Context, root: Path, host: str | None) -> None:
     """berth: an event-sourced, Docker-compatible container engine."""
     ctx.ensure_object(dict)
     ctx.obj["root"] = root
+    ctx.obj["host"] = host
 
 
 @main.command()
@@ -96,9 +204,18 @@ def ps(
     output: str,
 ) -> None:
     """List containers."""
-    from .api.routes_containers import list_filtered
+    from .client.render import ps_output
 
     wanted = parse_cli_filters(filters)
+    client = remote_client(ctx)
+    if client is not None:
+        from .client import remote
+
+        with remote.daemon_errors(ctx):
+            remote.ps(client, show_all, quiet, no_trunc, wanted, last, output)
+        return
+    from .api.routes_containers import list_filtered
+
     # Reconcile first: a container may have exited while no berth process watched it.
     from .cli_containers import run_with_runner
 
@@ -108,40 +225,31 @@ def ps(
         )
         return found
 
-    entries = run_with_runner(ctx, listing)
-    if output in ("json", "{{json .}}"):
-        for entry in entries:
-            click.echo(json.dumps(entry))
-        return
-    if quiet:
-        for entry in entries:
-            click.echo(entry["Id"] if no_trunc else entry["Id"][:12])
-        return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"):
-        table.add_column(column, no_wrap=True)
-    for entry in entries:
-        command = entry["Command"]
-        if not no_trunc and len(command) > 20:
-            command = command[:19] + "…"
-        created = datetime.fromtimestamp(entry["Created"]).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(
-            entry["Id"] if no_trunc else entry["Id"][:12],
-            entry["Image"],
-            f'"{command}"',
-            created,
-            entry["Status"],
-            "",
-            ",".join(n.lstrip("/") for n in entry["Names"]),
-        )
-    console.print(table)
+    for line in ps_output(run_with_runner(ctx, listing), quiet, no_trunc, output):
+        click.echo(line)
 
 
 @main.command()
+@click.option(
+    "--at",
+    default=None,
+    help="As it was at TIME (RFC 3339, unix, 10m) or #POSITION, removed containers too "
+    "(reads the local log).",
+)
 @click.argument("refs", nargs=-1, required=True)
 @click.pass_context
-def inspect(ctx: click.Context, refs: tuple[str, ...]) -> None:
+def inspect(ctx: click.Context, at: str | None, refs: tuple[str, ...]) -> None:
     """Return low-level information on containers."""
+    if at is not None:
+        cli_audit.inspect_at(ctx, at, refs)
+        return
+    client = remote_client(ctx)
+    if client is not None:
+        from .client import remote
+
+        with remote.daemon_errors(ctx):
+            remote.inspect(client, refs)
+        return
     with open_engine(ctx) as engine:
         docs = [engine.inspect_container(ref) for ref in refs]
         click.echo(json.dumps(docs, indent=4))
@@ -153,6 +261,13 @@ def inspect(ctx: click.Context, refs: tuple[str, ...]) -> None:
 @click.pass_context
 def rename(ctx: click.Context, container: str, new_name: str) -> None:
     """Rename a container."""
+    client = remote_client(ctx)
+    if client is not None:
+        from .client import remote
+
+        with remote.daemon_errors(ctx):
+            remote.rename(client, container, new_name)
+        return
     with open_engine(ctx) as engine:
         engine.rename(container, new_name, cli_actor())
 
@@ -162,37 +277,28 @@ def rename(ctx: click.Context, container: str, new_name: str) -> None:
 @click.argument("container")
 @click.pass_context
 def history(ctx: click.Context, output: str, container: str) -> None:
-    """Every event of a container, oldest first, from the event log."""
+    """Every event of a container, oldest first, from the event log: when, who (with the
+    API caller's command line), and what changed (before → after)."""
     with open_engine(ctx) as engine:
-        events = engine.history(engine.find_container_id(container))
-        if output == "json":
-            click.echo(json.dumps([_event_json(e) for e in events], indent=2))
-            return
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in ("POSITION", "TIME", "ACTION", "ACTOR", "DETAILS"):
-            table.add_column(column)
-        for event in events:
-            actor = event.data["actor"]
-            who = f"{actor.kind.value} uid={actor.uid} pid={actor.pid}"
-            table.add_row(
-                str(event.position), docker_time(event.timestamp), event.name, who, _details(event)
-            )
-        console.print(table)
+        cli_audit.print_history(engine, container, output)
 
 
 @main.command()
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
 @click.pass_context
-def images(ctx: click.Context) -> None:
+def images(ctx: click.Context, quiet: bool) -> None:
     """List images."""
+    client = remote_client(ctx)
+    if client is not None:
+        from .client import remote
+
+        with remote.daemon_errors(ctx):
+            remote.images(client, quiet)
+        return
+    from .client.render import image_table
+
     with open_engine(ctx) as engine:
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in ("REPOSITORY", "TAG", "IMAGE ID", "SIZE"):
-            table.add_column(column)
-        for entry in engine.images.list_entries():
-            for tag in entry["RepoTags"] or ["<none>:<none>"]:
-                repository, _, name = tag.rpartition(":")
-                table.add_row(repository, name, entry["Id"][7:19], f"{entry['Size'] / 1e6:.3g}MB")
-        console.print(table)
+        click.echo(image_table(engine.images.list_entries(), quiet))
 
 
 @main.group()
@@ -201,46 +307,40 @@ def projections() -> None:
 
 
 @projections.command("rebuild")
+@click.argument("name", required=False, type=click.Choice(["all", "views", "audit"]))
 @click.pass_context
-def rebuild(ctx: click.Context) -> None:
-    """Drop the views and rebuild them from the event log."""
-    with open_engine(ctx) as engine:
-        position = engine.views.rebuild(engine.store)
-        click.echo(f"rebuilt projections up to log position {position}")
+def rebuild(ctx: click.Context, name: str | None) -> None:
+    """Drop projections and rebuild them from the event log, with a progress bar.
 
+    NAME: `views` (what ps, inspect and images read), `audit`, or `all` (the default, in
+    one pass over the log). berthd may keep serving meanwhile: every batch is applied
+    exactly once, whoever applies it.
+    """
+    from rich.progress import Progress
 
-_HIDDEN_FIELDS = {"timestamp", "actor", "correlation_id", "originator_topic"}
+    from .projections.audit import AuditView
+    from .projections.progress import ReportingStore
 
-
-def _details(event: LoggedEvent) -> str:
-    if event.name == "Renamed":
-        return f"name: {event.data['old_name']} → {event.data['new_name']}"
-    if event.name == "Created":
-        return f"name={event.data['name']} image={event.data['image']}"
-    shown = {k: v for k, v in event.data.items() if k not in _HIDDEN_FIELDS}
-    return " ".join(f"{k}={v}" for k, v in shown.items())
-
-
-def _event_json(event: LoggedEvent) -> dict[str, Any]:
-    actor = event.data["actor"]
-    return {
-        "position": event.position,
-        "version": event.version,
-        "time": docker_time(event.timestamp),
-        "action": event.name,
-        "actor": actor.to_dict(),
-        "correlation_id": event.data["correlation_id"],
-        "details": {
-            k: (docker_time(v) if isinstance(v, datetime) else v)
-            for k, v in event.data.items()
-            if k not in _HIDDEN_FIELDS
-        },
-    }
+    with open_engine(ctx) as engine, Progress(console=console._made(), transient=True) as progress:
+        task = progress.add_task("rebuilding", total=engine.store.max_position() or 1)
+        store = ReportingStore(engine.store, lambda at: progress.update(task, completed=at))
+        if name == "views":
+            position = engine.views.rebuild(store.as_store())
+        else:
+            audit = AuditView(engine.root / "projections.db")
+            try:
+                views = None if name == "audit" else engine.views
+                position = audit.rebuild(store.as_store(), views)
+            finally:
+                audit.close()
+    click.echo(f"rebuilt {name or 'all'} projections up to log position {position}")
 
 
 cli_images.register(main)
 cli_containers.register(main)
 cli_system.register(main)
+cli_replay.register(main)
+cli_audit.register(main)
 
 if __name__ == "__main__":
     main()

@@ -1,8 +1,10 @@
-"""`berth create|run|start|stop|kill|pause|unpause|restart|rm|wait|logs`, in-process.
+"""`berth create|run|start|stop|kill|pause|unpause|restart|rm|wait|logs`.
 
-Until berthd serves the API, each command runs the engine in its own process: it first
-reconciles (recording exits that happened while no berth process was running), does its
-work, and leaves the containers running under their monitors.
+With -H or BERTH_HOST each command is a request to berthd (runtime/client/remote.py).
+Without them it runs the engine in its own process: it first reconciles (recording exits
+that happened while no berth process was running), does its work, and leaves the
+containers running under their monitors. Both modes share the options and the create
+body built here. The engine's modules are imported inside the local paths only.
 """
 
 from __future__ import annotations
@@ -13,19 +15,17 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import trio
 
-from berth.adapters.logs import LogLine, follow_log, read_log
-from berth.adapters.registry import RegistryClient
-from berth.adapters.runc import Runtime
 from berth.domain.errors import InvalidParameter, NotFound
 
-from .engine import Created
-from .images import ImageService
-from .runner import Runner, running
+if TYPE_CHECKING:
+    from berth.adapters.logs import LogLine
+
+    from .engine import Created
+    from .runner import Runner
 
 T = TypeVar("T")
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -41,7 +41,14 @@ def ram_in_bytes(text: str) -> int:
 
 def run_with_runner(ctx: click.Context, job: Callable[[Runner], Awaitable[T]]) -> T:
     """Run `job` with a reconciled runner for the CLI's root, under trio."""
+    import trio
+
+    from berth.adapters.registry import RegistryClient
+    from berth.adapters.runc import Runtime
+
     from .cli import open_engine
+    from .images import ImageService
+    from .runner import running
 
     async def main() -> T:
         with open_engine(ctx) as engine:
@@ -80,6 +87,12 @@ def create_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--privileged", is_flag=True, help="Give extended privileges."),
         click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
         click.option("--network", default="", help="Connect a container to a network."),
+        click.option(
+            "-p", "--publish", multiple=True, help="Publish a container's port(s) to the host."
+        ),
+        click.option(
+            "-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports."
+        ),
         click.option("--cidfile", default=None, help="Write the container ID to the file."),
         click.option(
             "--pull",
@@ -113,8 +126,12 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
     memory = ram_in_bytes(options["memory"]) if options["memory"] else 0
     swap_text = options["memory_swap"]
     swap = -1 if swap_text == "-1" else (ram_in_bytes(swap_text) if swap_text else 0)
+    from berth.domain.ports import parse_publish_all  # not on every command's import path
+
+    exposed, bindings = parse_publish_all(options.get("publish") or ())
     return {
         "Image": options["image"],
+        "ExposedPorts": {key: {} for key in exposed} or None,
         "Cmd": list(options["command"]) or None,
         "Env": env or None,
         "Labels": dict(item.partition("=")[::2] for item in options["label"]),
@@ -127,6 +144,8 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
         "HostConfig": {
             "RestartPolicy": {"Name": policy, "MaximumRetryCount": int(retries or 0)},
             "NetworkMode": options["network"],
+            "PortBindings": bindings or None,
+            "PublishAllPorts": bool(options.get("publish_all")),
             "AutoRemove": options["auto_remove"],
             "Memory": memory,
             "MemorySwap": swap,
@@ -141,16 +160,21 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def create_with_pull(runner: Runner, options: dict[str, Any], actor: Any) -> Created:
-    """The seed's client flow: create; on "No such image", pull (with progress), create."""
-    from .cli_images import PullDisplay
-
-    cidfile = options["cidfile"]
+def check_cidfile(cidfile: str | None) -> None:
+    """docker's --cidfile refuses a file that exists: another container may own it."""
     if cidfile and os.path.exists(cidfile):
         raise InvalidParameter(
             "Container ID file found, make sure the other container isn't running "
             f"or delete {cidfile}"
         )
+
+
+async def create_with_pull(runner: Runner, options: dict[str, Any], actor: Any) -> Created:
+    """The seed's client flow: create; on "No such image", pull (with progress), create."""
+    from .cli_images import PullDisplay
+
+    cidfile = options["cidfile"]
+    check_cidfile(cidfile)
     body = create_body(options)
     if options["pull_policy"] == "always":
         await _pull(runner, options["image"], actor, PullDisplay(as_json=False, to_stderr=True))
@@ -189,13 +213,20 @@ def _time(text: str | None) -> datetime | None:
 
 
 def register(main: click.Group) -> None:
-    from .cli import cli_actor, console
+    from .cli import cli_actor, console, remote_client
 
     @main.command(context_settings={"ignore_unknown_options": True})
     @create_options
     @click.pass_context
     def create(ctx: click.Context, /, **options: Any) -> None:
         """Create a new container."""
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            with remote.daemon_errors(ctx, engine_code=125):
+                click.echo(remote.create(client, options, attach=False))
+            return
 
         async def job(runner: Runner) -> str:
             created = await create_with_pull(runner, options, cli_actor())
@@ -212,6 +243,14 @@ def register(main: click.Group) -> None:
     def run(ctx: click.Context, /, detach: bool, **options: Any) -> None:
         """Create and run a new container from an image."""
         ctx.meta["berth.run"] = True
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            with remote.daemon_errors(ctx, engine_code=125):
+                ctx.exit(remote.run(client, options, detach))
+            return
+        from berth.adapters.logs import follow_log
 
         async def job(runner: Runner) -> int:
             created = await create_with_pull(runner, options, cli_actor())
@@ -235,6 +274,14 @@ def register(main: click.Group) -> None:
         @click.argument("refs", nargs=-1, required=True)
         @click.pass_context
         def command(ctx: click.Context, /, refs: tuple[str, ...], **_: Any) -> None:
+            client = remote_client(ctx)
+            if client is not None:
+                from .client import remote
+
+                with remote.daemon_errors(ctx):
+                    remote.act(client, verb, refs)
+                return
+
             async def job(runner: Runner) -> None:
                 for ref in refs:
                     await act(runner, ref)
@@ -257,6 +304,13 @@ def register(main: click.Group) -> None:
     @click.pass_context
     def stop(ctx: click.Context, timeout: int | None, refs: tuple[str, ...]) -> None:
         """Stop one or more running containers."""
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            with remote.daemon_errors(ctx):
+                remote.act(client, "stop", refs, t=timeout)
+            return
 
         async def job(runner: Runner) -> None:
             for ref in refs:
@@ -271,6 +325,13 @@ def register(main: click.Group) -> None:
     @click.pass_context
     def restart(ctx: click.Context, timeout: int, refs: tuple[str, ...]) -> None:
         """Restart one or more containers."""
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            with remote.daemon_errors(ctx):
+                remote.act(client, "restart", refs, t=timeout)
+            return
 
         async def job(runner: Runner) -> None:
             for ref in refs:
@@ -285,6 +346,13 @@ def register(main: click.Group) -> None:
     @click.pass_context
     def kill(ctx: click.Context, signal: str, refs: tuple[str, ...]) -> None:
         """Kill one or more running containers."""
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            with remote.daemon_errors(ctx):
+                remote.act(client, "kill", refs, signal=signal)
+            return
 
         async def job(runner: Runner) -> None:
             for ref in refs:
@@ -299,6 +367,13 @@ def register(main: click.Group) -> None:
     @click.pass_context
     def rm(ctx: click.Context, force: bool, refs: tuple[str, ...]) -> None:
         """Remove one or more containers."""
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            with remote.daemon_errors(ctx):
+                remote.rm(client, refs, force)
+            return
 
         async def job(runner: Runner) -> None:
             for ref in refs:
@@ -318,7 +393,15 @@ def register(main: click.Group) -> None:
         async def job(runner: Runner) -> list[str]:
             return await runner.prune(cli_actor())
 
-        removed = run_with_runner(ctx, job)
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            removed: list[str] = []
+            with remote.daemon_errors(ctx):
+                removed = remote.prune(client)
+        else:
+            removed = run_with_runner(ctx, job)
         if removed:
             click.echo("Deleted Containers:")
             for container_id in removed:
@@ -334,6 +417,13 @@ def register(main: click.Group) -> None:
     @click.pass_context
     def wait(ctx: click.Context, condition: str, refs: tuple[str, ...]) -> None:
         """Block until containers stop, then print their exit codes."""
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            with remote.daemon_errors(ctx):
+                remote.wait(client, refs, condition)
+            return
 
         async def job(runner: Runner) -> None:
             for ref in refs:
@@ -359,6 +449,15 @@ def register(main: click.Group) -> None:
         ref: str,
     ) -> None:
         """Fetch the logs of a container."""
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            options = {"follow": follow, "timestamps": timestamps, "since": since}
+            with remote.daemon_errors(ctx):
+                remote.logs(client, ref, {**options, "until": until, "tail": tail})
+            return
+        from berth.adapters.logs import follow_log, read_log
 
         async def job(runner: Runner) -> None:
             container_id = runner.engine.resolve_container(ref)

@@ -1,4 +1,4 @@
-"""`berth pull|rmi|load|import|tag`: the image commands of the CLI (in-process for now)."""
+"""`berth pull|rmi|load|import|tag`: the image commands of the CLI, local or remote (-H)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,12 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import trio
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from berth.adapters.registry import RegistryClient
-
-from .images import ImageService
+if TYPE_CHECKING:
+    from .images import ImageService
 
 T = TypeVar("T")
 
@@ -24,7 +20,12 @@ def run_service(
     ctx: click.Context, job: Callable[[ImageService], Awaitable[T]], insecure: tuple[str, ...] = ()
 ) -> T:
     """Run `job` on an ImageService for the CLI's root, under trio."""
+    import trio
+
+    from berth.adapters.registry import RegistryClient
+
     from .cli import open_engine
+    from .images import ImageService
 
     async def main() -> T:
         with open_engine(ctx) as engine:
@@ -41,6 +42,9 @@ class PullDisplay:
     """Docker's pull progress messages as rich progress bars, or JSON lines when piped."""
 
     def __init__(self, as_json: bool, to_stderr: bool = False) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
         self.as_json = as_json
         self.bars = Progress(
             TextColumn("{task.fields[layer]}"),
@@ -89,9 +93,19 @@ def register(main: click.Group) -> None:
         ctx: click.Context, insecure_registry: tuple[str, ...], as_json: bool, reference: str
     ) -> None:
         """Download an image from a registry."""
-        from .cli import cli_actor
+        from .cli import cli_actor, remote_client
 
         display = PullDisplay(as_json)
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            bars = display.bars if not as_json else contextlib.nullcontext()
+            with remote.daemon_errors(ctx), bars:
+                remote.pull(client, reference, display)
+            if not as_json:
+                click.echo(remote.canonical(reference))
+            return
 
         async def job(service: ImageService) -> str:
             with display.bars if not as_json else contextlib.nullcontext():
@@ -109,7 +123,15 @@ def register(main: click.Group) -> None:
     @click.pass_context
     def rmi(ctx: click.Context, force: bool, refs: tuple[str, ...]) -> None:
         """Remove one or more images."""
-        from .cli import cli_actor
+        from .cli import cli_actor, remote_client
+
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            with remote.daemon_errors(ctx):
+                remote.rmi(client, refs, force)
+            return
 
         async def job(service: ImageService) -> list[dict[str, str]]:
             answers = []
@@ -133,7 +155,15 @@ def register(main: click.Group) -> None:
     @click.pass_context
     def load(ctx: click.Context, archive: Path) -> None:
         """Load an image from a tar archive."""
-        from .cli import cli_actor
+        from .cli import cli_actor, remote_client
+
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            with remote.daemon_errors(ctx):
+                remote.load(client, archive)
+            return
 
         for line in run_service(ctx, lambda s: s.load(archive, cli_actor())):
             click.echo(line)
@@ -145,7 +175,15 @@ def register(main: click.Group) -> None:
     @click.pass_context
     def import_(ctx: click.Context, message: str, tarball: Path, reference: str | None) -> None:
         """Import a root filesystem tarball as a one-layer image."""
-        from .cli import cli_actor
+        from .cli import cli_actor, remote_client
+
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            with remote.daemon_errors(ctx):
+                remote.import_rootfs(client, tarball, reference, message)
+            return
 
         click.echo(
             run_service(ctx, lambda s: s.import_rootfs(tarball, reference, cli_actor(), message))
@@ -157,7 +195,15 @@ def register(main: click.Group) -> None:
     @click.pass_context
     def tag(ctx: click.Context, source: str, target: str) -> None:
         """Create a tag TARGET that refers to SOURCE."""
-        from .cli import cli_actor, open_engine
+        from .cli import cli_actor, open_engine, remote_client
+
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            with remote.daemon_errors(ctx):
+                remote.tag(client, source, target)
+            return
 
         with open_engine(ctx) as engine:
             engine.images.tag(source, target, cli_actor())

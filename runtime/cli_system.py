@@ -1,18 +1,14 @@
-"""`berth version|info|events`: the system commands of the CLI (in-process)."""
+"""`berth version|info|events`: the system commands of the CLI, local or remote (-H)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import version as package_version
 from typing import Any
 
 import click
-import trio
 
-from .api.events import EventFilters, stream_events
 from .filters import parse_cli_filters
 
 API_VERSION = "1.41"
@@ -32,6 +28,8 @@ def _relative(text: str | None) -> str | None:
 
 
 def _tool_version(command: list[str]) -> str:
+    import subprocess
+
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
     except OSError:
@@ -40,21 +38,40 @@ def _tool_version(command: list[str]) -> str:
 
 
 def register(main: click.Group) -> None:
-    from .cli import open_engine
+    from .cli import open_engine, remote_client
 
     @main.command()
-    def version() -> None:
-        """Show the berth version information."""
+    @click.pass_context
+    def version(ctx: click.Context) -> None:
+        """Show the berth version information (and the daemon's, with -H)."""
+        client = remote_client(ctx)
+        if client is not None:
+            click.echo("Client:")
+        from importlib.metadata import version as package_version
+
         click.echo(f"Version:      {package_version('berth')}")
         click.echo(f"API version:  {API_VERSION} (minimum version 1.24)")
         click.echo("OS/Arch:      linux/amd64")
         click.echo(f"runc:         {_tool_version(['runc', '--version'])}")
         click.echo(f"conmon:       {_tool_version(['conmon', '--version'])}")
+        if client is not None:
+            from .client import remote
+
+            click.echo()
+            with remote.daemon_errors(ctx):
+                remote.version(client)
 
     @main.command()
     @click.pass_context
     def info(ctx: click.Context) -> None:
         """Display system-wide information."""
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            with remote.daemon_errors(ctx):
+                remote.info(client)
+            return
         with open_engine(ctx) as engine:
             states = Counter(e["State"] for e in engine.list_containers(all=True))
             images = engine.images.list_entries()
@@ -82,6 +99,16 @@ def register(main: click.Group) -> None:
     ) -> None:
         """Get real time events from the engine (from the durable log)."""
         wanted = parse_cli_filters(filters)
+        client = remote_client(ctx)
+        if client is not None:
+            from .client import remote
+
+            with remote.daemon_errors(ctx):
+                remote.events(client, since, until, wanted, output)
+            return
+        import trio
+
+        from .api.events import EventFilters, stream_events
 
         async def show() -> None:
             with open_engine(ctx) as engine:

@@ -10,8 +10,10 @@ socket listens.
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -19,12 +21,22 @@ import trio
 
 from berth.adapters.registry import RegistryClient
 from berth.adapters.runc import Runtime
+from berth.domain.errors import BerthError
 
 from .api import App, build_router, serve_api
 from .api.server import DEFAULT_SOCKET, parse_host
 from .cli import root_option
+from .dashboard import (
+    Dashboard,
+    ListenAddress,
+    ListenError,
+    parse_listen_address,
+    serve_dashboard,
+)
 from .engine import Engine
 from .images import ImageService
+from .metrics import Metrics
+from .networking import BridgeSettings, default_bridge_name
 from .runner import Runner
 
 log = logging.getLogger("berthd")
@@ -35,10 +47,16 @@ async def follow_log(
     engine: Engine,
     runner: Runner | None = None,
     *,
+    handled: Callable[[int], None] | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Keep the views at the head of the log and adopt containers others started."""
+    """Keep the views at the head of the log and adopt containers others started.
+
+    `handled(position)` is told each position the follower has fully acted on (metrics).
+    """
     position = await trio.to_thread.run_sync(engine.catch_up)
+    if handled is not None:
+        handled(position)
     task_status.started(position)
     while True:
         await trio.sleep(FOLLOW_INTERVAL)
@@ -46,10 +64,16 @@ async def follow_log(
         if runner is not None and head != position:
             await runner.adopt()
         position = head
+        if handled is not None:
+            handled(position)
 
 
 async def serve(
-    root: Path, insecure: tuple[str, ...] = (), socket_path: Path = DEFAULT_SOCKET
+    root: Path,
+    insecure: tuple[str, ...] = (),
+    socket_path: Path = DEFAULT_SOCKET,
+    metrics_addr: ListenAddress | None = None,
+    bridge: BridgeSettings | None = None,
 ) -> None:
     with (
         Engine(root) as engine,
@@ -58,17 +82,37 @@ async def serve(
         images = ImageService(engine)
         async with RegistryClient(images.content, insecure=insecure) as registry:
             images.registry = registry
-            runner = Runner(engine, images, Runtime(root / "run"), daemon=True)
+            runner = Runner(engine, images, Runtime(root / "run"), daemon=True, bridge=bridge)
+            # As dockerd: the default bridge exists from the daemon's first start, and a
+            # --bip that collides with the host's routes stops it here.
+            network = await runner.networks.default_network()
+            bridge_link = runner.networks.bridge_name(network)
             async with trio.open_nursery() as nursery:
+                # Metrics first: an address in use fails before anything is touched.
+                metrics = Metrics(engine) if metrics_addr is not None else None
+                dashboard = ""
+                if metrics is not None and metrics_addr is not None:
+                    bound = await nursery.start(
+                        serve_dashboard, Dashboard(engine, metrics), metrics_addr
+                    )
+                    dashboard = f" metrics={bound.url()}/metrics dashboard={bound.url()}/"
                 await nursery.start(runner.serve)
-                position = await nursery.start(follow_log, engine, runner)
+                handled = metrics.record_reactor_position if metrics is not None else None
+                position = await nursery.start(
+                    functools.partial(follow_log, engine, runner, handled=handled)
+                )
                 app = App(engine, images, runner, root)
+                if metrics is not None:
+                    app.observe = metrics.observe_request
                 await nursery.start(serve_api, app, build_router(), socket_path)
                 log.info(
-                    "berthd ready: root=%s log position=%d api=unix://%s",
+                    "berthd ready: root=%s log position=%d api=unix://%s%s bridge=%s subnet=%s",
                     root,
                     position,
                     socket_path,
+                    dashboard,
+                    bridge_link,
+                    network.subnet,
                 )
                 async for received in signals:
                     log.info("berthd stopping on %s", signal.Signals(received).name)
@@ -86,11 +130,50 @@ async def serve(
     show_default=True,
     help="Socket to serve the Docker Engine API on (unix:///PATH).",
 )
-def main(root: Path, insecure_registry: tuple[str, ...], host: str) -> None:
+@click.option(
+    "--metrics-addr",
+    default=None,
+    metavar="127.0.0.1:PORT",
+    help="Loopback address to serve Prometheus /metrics and the dashboard on (port 0: any).",
+)
+@click.option(
+    "-b",
+    "--bridge",
+    default=None,
+    help="Name of the default network's bridge [default: berth0 for the default root, "
+    "else one derived from the root].",
+)
+@click.option(
+    "--bip",
+    default=None,
+    help="The bridge's address and subnet, e.g. 172.17.0.1/16 [default: the first of "
+    "Docker's address pools the host has no route to].",
+)
+def main(
+    root: Path,
+    insecure_registry: tuple[str, ...],
+    host: str,
+    metrics_addr: str | None,
+    bridge: str | None,
+    bip: str | None,
+) -> None:
     """Run the berth engine daemon."""
     try:
         socket_path = parse_host(host)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="-H") from None
+    try:
+        metrics_address = parse_listen_address(metrics_addr) if metrics_addr else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--metrics-addr") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    trio.run(serve, root, insecure_registry, socket_path)
+    settings = BridgeSettings(bridge=bridge or default_bridge_name(root), bip=bip)
+    if len(settings.bridge) > 15:
+        raise click.BadParameter("at most 15 characters", param_hint="--bridge")
+    try:
+        trio.run(serve, root, insecure_registry, socket_path, metrics_address, settings)
+    except* ListenError as failed:
+        raise click.ClickException(str(failed.exceptions[0])) from None
+    except* BerthError as failed:
+        message = getattr(failed.exceptions[0], "message", str(failed.exceptions[0]))
+        raise click.ClickException(message) from None

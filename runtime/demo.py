@@ -1,21 +1,26 @@
-"""`make run`: berth's main job, through the `berth` CLI against a fresh root directory.
+"""`make run`: berth's main job, through the `berth` CLI against a running berthd.
 
-It imports Debian's busybox-static as a one-layer image, runs containers with runc (one
-attached, one in the background), stops, renames and removes them, and shows `images`,
-`ps -a`, `logs` and a container's history from the event log. It removes every container
-it started, so nothing keeps running or stays mounted afterwards.
+It starts berthd unless its socket already answers (root /var/lib/berth, socket
+/run/berth/berth.sock, log /var/log/berth/berthd.log; BERTH_ROOT and BERTH_HOST override
+the first two), waits until `/_ping` answers, imports a busybox image built from Debian's
+busybox-static if the daemon has none, and runs `berth run --rm busybox echo hello from
+berth` against it. Running it again reuses the daemon and the image; the daemon keeps
+running afterwards (stop it with `kill $(cat /run/berth/berthd.pid)`).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import shlex
+import subprocess
+import sys
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
-from .cli import main as berth
-from .engine import Engine
+from .client.http import DaemonClient, DaemonError, socket_path
 
 BUSYBOX = Path("/bin/busybox")
 APPLETS = ("sh", "echo", "true", "sleep", "cat", "ls", "httpd")
@@ -42,51 +47,66 @@ def busybox_rootfs(
     return destination
 
 
-def run(root: Path, *args: str) -> None:
-    print(f"\n$ berth {shlex.join(args)}", flush=True)
-    berth(["--root", str(root), *args], standalone_mode=False)
+DEFAULT_ROOT = Path("/var/lib/berth")
+DEFAULT_HOST = "unix:///run/berth/berth.sock"
+LOG = Path("/var/log/berth/berthd.log")
+READY_TIMEOUT_S = 30.0
+BIN = Path(sys.executable).parent
+
+
+def berth(host: str, *args: str) -> int:
+    print(f"$ berth -H {host} {shlex.join(args)}", flush=True)
+    return subprocess.run([str(BIN / "berth"), "-H", host, *args], check=False).returncode
+
+
+def ensure_daemon(client: DaemonClient, root: Path) -> None:
+    """Start berthd in the background unless its socket answers; wait for `/_ping`."""
+    if client.ping():
+        print(f"berthd already answers on {client.host}")
+        return
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    pid_file = Path(client.path).with_name("berthd.pid")
+    with LOG.open("ab") as log:
+        daemon = subprocess.Popen(
+            [str(BIN / "berthd"), "--root", str(root), "-H", client.host],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # it outlives `make run`, as a service would
+        )
+    print(f"started berthd (pid {daemon.pid}, root {root}, log {LOG})")
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not client.ping():
+        if daemon.poll() is not None or time.monotonic() > deadline:
+            tail = LOG.read_text(errors="replace").splitlines()[-20:]
+            sys.exit("berthd did not become ready:\n" + "\n".join(tail))
+        time.sleep(0.05)
+    pid_file.write_text(f"{daemon.pid}\n")
+
+
+def ensure_busybox(client: DaemonClient, host: str) -> None:
+    try:
+        client.call("GET", "/images/busybox/json")
+        print("image busybox is there")
+        return
+    except DaemonError as error:
+        if error.status != 404:
+            raise
+    with tempfile.TemporaryDirectory(prefix="berth-demo-") as work:
+        tarball = busybox_rootfs(Path(work) / "rootfs.tar")
+        code = berth(host, "import", "-m", "busybox-static from Debian", str(tarball), "busybox")
+    if code != 0:
+        sys.exit(code)
 
 
 def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="berth-demo-"))
-    print(f"berth demo: state in {root}")
-    tarball = busybox_rootfs(root.parent / f"{root.name}-rootfs.tar")
-    try:
-        run(root, "import", "-m", "busybox-static from Debian", str(tarball), "busybox:latest")
-    finally:
-        tarball.unlink()
-    try:
-        run(root, "images")
-        run(root, "run", "--rm", "busybox", "echo", "hello from a berth container")
-        run(
-            root,
-            "run",
-            "-d",
-            "--name",
-            "web",
-            "-l",
-            "tier=front",
-            "busybox",
-            "sh",
-            "-c",
-            "echo serving; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
-        )
-        run(root, "run", "--name", "failing", "busybox", "sh", "-c", "echo oops >&2; exit 3")
-        run(root, "ps", "-a")
-        run(root, "rename", "web", "frontend")
-        run(root, "stop", "frontend")
-        run(root, "logs", "-t", "frontend")
-        run(root, "ps", "-a")
-        run(root, "history", "frontend")
-        run(root, "rm", "frontend", "failing")
-        run(root, "history", "frontend")
-    finally:
-        # Whatever happened above, leave nothing running or mounted.
-        with Engine(root) as engine:
-            leftover = [row["id"] for row in engine.views.container_rows()]
-        if leftover:
-            berth(["--root", str(root), "rm", "-f", *leftover], standalone_mode=False)
-    print(f"\nThe event log is {root / 'events.db'}; rerun any berth command with --root {root}")
+    host = os.environ.get("BERTH_HOST") or DEFAULT_HOST
+    root = Path(os.environ.get("BERTH_ROOT") or DEFAULT_ROOT)
+    socket_path(host)  # only unix sockets
+    client = DaemonClient(host)
+    ensure_daemon(client, root)
+    ensure_busybox(client, host)
+    sys.exit(berth(host, "run", "--rm", "busybox", "echo", "hello from berth"))
 
 
 if __name__ == "__main__":

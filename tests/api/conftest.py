@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from ..fixtures.network import network_leftovers, remove_bridge_sync
 from ..integration.conftest import busybox_tarball, leftovers
 
 BIN = Path(sys.executable).parent
@@ -32,6 +33,7 @@ class Berthd:
     socket: Path
     process: subprocess.Popen[bytes]
     docker_config: Path
+    ready_line: str = ""
 
     def docker(
         self, *args: str, timeout: float = 60, input: bytes | None = None
@@ -77,8 +79,14 @@ class Berthd:
 def start_berthd(tmp_path: Path) -> Iterator[Callable[..., Berthd]]:
     started: list[Berthd] = []
 
-    def start(insecure: tuple[str, ...] = (), import_busybox: bool = True) -> Berthd:
-        root = tmp_path / "root"
+    def start(
+        insecure: tuple[str, ...] = (),
+        import_busybox: bool = True,
+        args: tuple[str, ...] = (),
+        name: str = "",
+    ) -> Berthd:
+        """`name` gives another daemon its own root and socket (root-NAME, run-NAME)."""
+        root = tmp_path / ("root" + (f"-{name}" if name else ""))
         if import_busybox and not (root / "events.db").exists():
             imported = subprocess.run(
                 [
@@ -94,10 +102,11 @@ def start_berthd(tmp_path: Path) -> Iterator[Callable[..., Berthd]]:
                 check=False,
             )
             assert imported.returncode == 0, imported.stderr
-        sock = tmp_path / "run" / "berth.sock"
+        sock = tmp_path / ("run" + (f"-{name}" if name else "")) / "berth.sock"
         command = [str(BIN / "berthd"), "--root", str(root), "-H", f"unix://{sock}"]
         for host in insecure:
             command += ["--insecure-registry", host]
+        command += args
         process = subprocess.Popen(command, stderr=subprocess.PIPE)
         config = tmp_path / "docker-config"
         config.mkdir(exist_ok=True)
@@ -106,6 +115,7 @@ def start_berthd(tmp_path: Path) -> Iterator[Callable[..., Berthd]]:
         assert process.stderr is not None
         line = process.stderr.readline().decode()
         assert "berthd ready" in line, line + process.stderr.read().decode()
+        daemon.ready_line = line
         assert sock.is_socket()
         return daemon
 
@@ -118,7 +128,9 @@ def start_berthd(tmp_path: Path) -> Iterator[Callable[..., Berthd]]:
         ids = daemon.berth("ps", "-a", "-q").stdout.split()
         if ids:
             daemon.berth("rm", "-f", *ids)
-        left = leftovers(daemon.root)
+        left = leftovers(daemon.root) + network_leftovers(daemon.root, bridge_too=False)
+        remove_bridge_sync(daemon.root)
+        left += network_leftovers(daemon.root)
         assert left == []
 
 

@@ -31,7 +31,14 @@ def test_version_info_and_events(tmp_path: Path) -> None:
     info = berth(root, "info").stdout
     assert "Containers: 0" in info and "Images: 1" in info
     listed = berth(root, "events", "--since", "#0", "--until", "0s", "--format", "json")
-    messages = [json.loads(line) for line in listed.stdout.splitlines()]
+    every = [json.loads(line) for line in listed.stdout.splitlines()]
+    # As dockerd: the container is connected to the bridge before it starts, and
+    # disconnected after it dies.
+    assert [(m["Type"], m["Action"]) for m in every if m["Type"] == "network"][-2:] == [
+        ("network", "connect"),
+        ("network", "disconnect"),
+    ]
+    messages = [m for m in every if m["Type"] != "network"]
     assert [m["Action"] for m in messages] == ["import", "create", "start", "die", "destroy"]
     assert messages[0]["Actor"]["ID"] == "docker.io/library/busybox:latest"
     assert messages[3]["Actor"]["Attributes"]["exitCode"] == "2"
