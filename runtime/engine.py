@@ -25,6 +25,7 @@ from berth.domain.cause import Actor, Cause
 from berth.domain.config import Config, HostConfig, NetworkingConfig
 from berth.domain.container import Container, container_id_from_entropy, is_container_id
 from berth.domain.errors import InvalidParameter, NotFound
+from berth.domain.image import Image
 from berth.domain.name import Name, name_conflict, name_id
 from berth.domain.names import random_name, validate_name
 from berth.domain.settings import adapt_settings, merge_config, verify_settings
@@ -90,10 +91,20 @@ class Engine:
     def cause(self, actor: Actor, correlation_id: str | None = None) -> Cause:
         return Cause(self._clock(), actor, correlation_id or uuid.uuid4().hex)
 
-    def save(self, *aggregates: StrIdAggregate) -> int:
-        """Save aggregates in one transaction, then bring the views up to date."""
+    def save(self, *aggregates: StrIdAggregate, project: bool | None = None) -> int:
+        """Save aggregates in one transaction, then bring the views up to date.
+
+        The views show containers and images only: a save of nothing else (a network's
+        allocations, a name) leaves them to the next catch-up, unless `project` says.
+        `project=False` also defers a container's change to the next save, for an
+        outcome nobody reads before the one that follows it.
+        """
         recordings = self.store.save(*aggregates)
         position = recordings[-1].notification.id if recordings else 0
+        if project is None:
+            project = any(isinstance(a, Container | Image) for a in aggregates)
+        if not project:
+            return position
         try:
             self.views.catch_up(self.store)
         except Exception:
@@ -113,6 +124,7 @@ class Engine:
         container_id: str,
         decide: Callable[[Container, Cause], Iterable[StrIdAggregate] | None],
         cause: Cause,
+        project: bool = True,
     ) -> None:
         """Load, decide, save; on a concurrent write, reload and decide again.
 
@@ -122,7 +134,7 @@ class Engine:
             container: Container = self.get_aggregate(container_id)
             others = list(decide(container, cause) or ())
             try:
-                self.save(container, *others)
+                self.save(container, *others, project=project)
                 return
             except IntegrityError:
                 continue
@@ -326,10 +338,11 @@ class Engine:
         container_id: str,
         outcome: Callable[[Container, Cause], Iterable[StrIdAggregate] | None],
         actor: Actor,
+        project: bool = True,
     ) -> None:
         """Record an outcome a reactor observed, e.g. `lambda c, k: c.mark_started(...)`;
         other aggregates the outcome returns are saved in the same transaction."""
-        self._change(container_id, outcome, self.cause(actor))
+        self._change(container_id, outcome, self.cause(actor), project)
 
     # Containers: queries -------------------------------------------------------------------
 

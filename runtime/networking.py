@@ -110,6 +110,7 @@ class ContainerNetworks:
         self.settings = settings or BridgeSettings()
         self.container_dir = container_dir
         self._bridge_ready: str | None = None
+        self._cached: Network | None = None
         self._bridge_lock = trio.Lock()
         # Concurrent starts in one process take turns on the network's stream instead of
         # retrying against each other; other processes are kept out by the version check.
@@ -123,7 +124,7 @@ class ContainerNetworks:
     async def default_network(self) -> Network:
         """The `bridge` network, created on first use, and its bridge link up."""
         async with self._bridge_lock:
-            network: Network | None = await self._sync(self._find_network, "bridge")
+            network: Network | None = await self._sync(self._current_network)
             if network is None:
                 routes = await self.links.host_routes()
                 subnet, gateway = choose_bridge_subnet(self.settings.bip, routes)
@@ -137,6 +138,17 @@ class ContainerNetworks:
     @staticmethod
     def bridge_name(network: Network) -> str:
         return str(network.options.get(BRIDGE_NAME_OPTION) or DEFAULT_BRIDGE)
+
+    def _current_network(self) -> Network | None:
+        """The bridge network as this process last loaded or saved it.
+
+        Loading it replays up to a snapshot interval of allocations, several ms per
+        start and exit; a copy another process has made stale fails its save on the
+        version check and is loaded again, so only decisions that are saved use it.
+        """
+        if self._cached is None:
+            self._cached = self._find_network("bridge")
+        return self._cached
 
     def _find_network(self, name: str) -> Network | None:
         try:
@@ -165,13 +177,15 @@ class ContainerNetworks:
     def _change_network(self, change: Callable[[Network], Any]) -> Any:
         """Load the bridge network, change it, save; again if another writer won."""
         for _ in range(MAX_WRITE_ATTEMPTS):
-            network: Network = self.engine.get_aggregate(network_id_of("bridge"))
+            network = self._cached or self.engine.get_aggregate(network_id_of("bridge"))
+            self._cached = None  # until saved: a failed change or save leaves it unusable
             result = change(network)
             try:
                 self.engine.save(network)
-                return result
             except IntegrityError:
                 continue
+            self._cached = network
+            return result
         raise Conflict("the bridge network kept changing under us")
 
     # Connect ----------------------------------------------------------------------------
@@ -230,10 +244,12 @@ class ContainerNetworks:
             "Forwards": [list(_as_tuple(p)) for p in published],
             **{k: str(directory / f) for k, f in _FILES.items()},
         }
+        # Not projected on its own: `Started` (or `StartFailed`) follows in milliseconds.
         await self._record(
             container.id,
             lambda c, k: c.mark_network_connected(network.id, network.name, document, k),
             actor,
+            project=False,
         )
         return Attachment(netns_path=netns_path, hostname=hostname, mounts=mounts)
 
@@ -317,38 +333,70 @@ class ContainerNetworks:
 
     # Disconnect -------------------------------------------------------------------------
 
-    async def disconnect(self, container_id: str, actor: Actor) -> None:
-        """Tear down the container's forwarder, links and namespace; release its address."""
+    async def disconnect(
+        self,
+        container_id: str,
+        actor: Actor,
+        *,
+        also: Callable[[Container, Cause], None] | None = None,
+    ) -> None:
+        """Tear down the container's forwarder, links and namespace; release its address.
+
+        `also` is an outcome recorded in the same transaction — the exit that made the
+        network pointless — so that an exit costs one write, not two. It is recorded
+        even if the teardown fails (reconcile removes what is left); its NotModified
+        (someone recorded it first) comes through, and then nothing is recorded.
+        """
         container: Container = await self._sync(self.engine.get_aggregate, container_id)
+        try:
+            torn_down = await self._tear_down(container)
+        except BerthError as error:
+            if also is None:
+                raise
+            log.warning("container %s: network teardown: %s", container_id[:12], error.message)
+            torn_down = True
+        if not torn_down and also is None:
+            return
+        changed: list[Network] = []
+
+        def decide(c: Container, k: Cause) -> list[Network]:
+            """The outcome, `NetworkDisconnected` and `AddressReleased`, in one transaction."""
+            if also is not None:
+                also(c, k)
+            if c.endpoint is not None:
+                c.mark_network_disconnected(k)
+            network = self._cached or self._find_network("bridge")
+            self._cached = None  # until saved
+            changed[:] = []
+            if network is None or not network.release(c.id, k):
+                return []
+            changed.append(network)
+            return changed
+
+        async with self._allocation_lock:
+            await self._sync(self.engine.record, container_id, decide, actor)
+            if changed:
+                self._cached = changed[0]
+
+    async def _tear_down(self, container: Container) -> bool:
+        """Stop the forwarder, remove the links; whether there is an address to release."""
         endpoint = container.endpoint
-        directory = self.container_dir(container_id)
-        await self.forwarders.stop(directory / "ports.pid")
+        await self.forwarders.stop(self.container_dir(container.id) / "ports.pid")
         if endpoint is not None:
             # The container's processes are gone: the kernel may drop the veth pair in
             # the background once the namespace is unmounted (ADR/0012), which saves the
             # 15-30 ms a synchronous delete costs. Reconcile catches a pair left over.
             await self.links.detach(str(endpoint["Netns"]), str(endpoint["HostVeth"]), wait=False)
-        elif await self._sync(self._find_bridge_allocation, container_id) is not None:
+            return True
+        if await self._sync(self._find_bridge_allocation, container.id) is not None:
             # Allocated, then the engine stopped before the endpoint was recorded.
             bridge = await self._bridge_of_record()
-            await self.links.detach(*endpoint_names(bridge, container_id[:12]))
-        else:
-            return
-
-        def decide(c: Container, k: Cause) -> list[Network]:
-            """`NetworkDisconnected` and `AddressReleased`, in one transaction."""
-            if c.endpoint is not None:
-                c.mark_network_disconnected(k)
-            network = self._find_network("bridge")
-            if network is None or not network.release(c.id, k):
-                return []
-            return [network]
-
-        async with self._allocation_lock:
-            await self._sync(self.engine.record, container_id, decide, actor)
+            await self.links.detach(*endpoint_names(bridge, container.id[:12]))
+            return True
+        return False
 
     def _find_bridge_allocation(self, container_id: str) -> str | None:
-        network = self._find_network("bridge")
+        network = self._current_network()
         return None if network is None else network.address_of(container_id)
 
     async def _bridge_of_record(self) -> str:
@@ -363,6 +411,7 @@ class ContainerNetworks:
         network: Network | None = await self._sync(self._find_network, "bridge")
         if network is None:
             return
+        self._cached = network
         await self.default_network()
         bridge = self.bridge_name(network)
         keep_netns: set[str] = set()
@@ -422,10 +471,15 @@ class ContainerNetworks:
     # Plumbing ----------------------------------------------------------------------------
 
     async def _record(
-        self, container_id: str, outcome: Callable[[Container, Any], None], actor: Actor
+        self,
+        container_id: str,
+        outcome: Callable[[Container, Any], None],
+        actor: Actor,
+        *,
+        project: bool = True,
     ) -> None:
         with contextlib.suppress(NotModified):
-            await self._sync(self.engine.record, container_id, outcome, actor)
+            await self._sync(self.engine.record, container_id, outcome, actor, project)
 
 
 _FILES = {"HostsPath": "hosts", "HostnamePath": "hostname", "ResolvConfPath": "resolv.conf"}

@@ -78,6 +78,7 @@ class Runner:
         self.containers_dir.mkdir(mode=0o700, exist_ok=True)
         self._nursery: trio.Nursery | None = None
         self._watched: set[str] = set()
+        self._recorded = trio.Event()
         self.networks = networks or ContainerNetworks(
             engine,
             NetworkLinks(),
@@ -213,11 +214,11 @@ class Runner:
                 status = await self.runtime.wait_exited(container_id)
             except MonitorLost as lost:
                 reason = lost.message
-                recorded = await self._record(
+                recorded = await self._record_exit(
                     container_id, lambda c, k: c.mark_exit_unknown(reason, _now(), k), ENGINE
                 )
             else:
-                recorded = await self._record(
+                recorded = await self._record_exit(
                     container_id,
                     lambda c, k: c.mark_exited(
                         status.exit_code, status.oom_killed, status.finished_at, k
@@ -242,12 +243,26 @@ class Runner:
             if row["state"] in ("running", "paused", "stopping"):
                 self._watch(row["id"])
 
+    async def _record_exit(
+        self, container_id: str, outcome: Callable[[Container, Cause], None], actor: Actor
+    ) -> bool:
+        """Record an exit with the network's release (the process is gone); False if the
+        exit was recorded already (by another runner)."""
+        try:
+            await self.networks.disconnect(container_id, actor, also=outcome)
+        except NotModified:
+            return False
+        self._notify_recorded()
+        return True
+
     async def _disconnect(self, container_id: str, actor: Actor) -> None:
         """Tear the network down; a failure is logged, never blocks the exit's handling."""
         try:
             await self.networks.disconnect(container_id, actor)
         except BerthError as error:
             log.warning("container %s: network teardown: %s", container_id[:12], error.message)
+        else:
+            self._notify_recorded()
 
     async def _after_exit(self, container_id: str) -> None:
         await self._disconnect(container_id, ENGINE)
@@ -320,7 +335,7 @@ class Runner:
                 container: Container = await self._sync(self.engine.get_aggregate, container_id)
                 if container.endpoint is None or container.state is not ContainerState.EXITED:
                     return
-                await trio.sleep(POLL_S)
+                await self._wait_for_record()
         await self._disconnect(container_id, actor)
 
     async def _carry_out_stop(self, container_id: str) -> None:
@@ -355,7 +370,7 @@ class Runner:
                 return
             if container_id not in self._watched:
                 self._watch(container_id)
-            await trio.sleep(POLL_S)
+            await self._wait_for_record()
 
     async def kill(self, ref: str, actor: Actor, signal: str = "SIGKILL") -> None:
         container_id = await self._sync(self.engine.resolve_container, ref)
@@ -398,7 +413,7 @@ class Runner:
                     return
                 if event.name == "StartFailed":
                     raise StartFailure(str(event.data["reason"]))
-            await trio.sleep(POLL_S)
+            await self._wait_for_record()
 
     # Remove ------------------------------------------------------------------------------
 
@@ -412,7 +427,7 @@ class Runner:
                 await self.runtime.kill(container_id, "SIGKILL")
             with contextlib.suppress(MonitorLost):
                 status = await self.runtime.wait_exited(container_id)
-                await self._record(
+                await self._record_exit(
                     container_id,
                     lambda c, k: c.mark_exited(
                         status.exit_code, status.oom_killed, status.finished_at, k
@@ -436,6 +451,7 @@ class Runner:
         # The exit watcher and `remove` may both get here; the second finds it done.
         with contextlib.suppress(NotFound):
             await self._sync(self.engine.complete_removal, container_id, self.engine.cause(actor))
+            self._notify_recorded()
 
     async def prune(self, actor: Actor) -> list[str]:
         """`docker container prune`: remove every container that is not running."""
@@ -464,7 +480,7 @@ class Runner:
                     return container.exit_code
             elif container.state not in (*LIVE, ContainerState.STARTING, ContainerState.RESTARTING):
                 return container.exit_code
-            await trio.sleep(POLL_S)
+            await self._wait_for_record()
 
     # Reconcile ---------------------------------------------------------------------------
 
@@ -582,6 +598,17 @@ class Runner:
 
     # Plumbing ----------------------------------------------------------------------------
 
+    def _notify_recorded(self) -> None:
+        """Wake the waiters: this runner has just recorded an outcome."""
+        self._recorded.set()
+        self._recorded = trio.Event()
+
+    async def _wait_for_record(self) -> None:
+        """Until this runner records an outcome, or POLL_S passes (another berth process
+        may be the one recording)."""
+        with trio.move_on_after(POLL_S):
+            await self._recorded.wait()
+
     async def _record(
         self, container_id: str, outcome: Callable[[Container, Cause], None], actor: Actor
     ) -> bool:
@@ -590,6 +617,7 @@ class Runner:
             await self._sync(self.engine.record, container_id, outcome, actor)
         except NotModified:
             return False
+        self._notify_recorded()
         return True
 
 

@@ -11,9 +11,10 @@ def docker_time(moment: datetime | None) -> str:
     """RFC 3339 in UTC with the fraction's trailing zeros trimmed, as Go's RFC3339Nano."""
     if moment is None:
         return ZERO_TIME
-    utc = moment.astimezone(UTC)
-    # isoformat is several times cheaper than strftime, and history formats every event.
-    whole = utc.replace(tzinfo=None, microsecond=0).isoformat()
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    # isoformat is several times cheaper than strftime, and history formats every event;
+    # [:19] drops the offset that an aware time's isoformat adds.
+    whole = utc.isoformat(timespec="seconds")[:19]
     if utc.microsecond:
         return f"{whole}.{utc.microsecond:06d}".rstrip("0") + "Z"
     return whole + "Z"
