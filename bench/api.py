@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from bench.run import bare_bundle  # noqa: E402
 from berth.domain.cause import Actor, ActorKind  # noqa: E402
 from berth.runtime.engine import Engine  # noqa: E402
+from berth.runtime.networking import default_bridge_name  # noqa: E402
 from tests.integration.conftest import busybox_tarball  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -123,6 +124,8 @@ def main() -> None:
             daemon.terminate()
             daemon.wait(timeout=20)
             shutil.rmtree(work / "bundle", ignore_errors=True)
+            # berthd made the root's bridge at boot; it outlives berthd, as docker0 does.
+            subprocess.run(["ip", "link", "del", default_bridge_name(root)], check=False)
     figures = {
         "docker_cli_run_ms": round(docker_ms, 1),
         "berth_cli_run_ms": round(berth_ms, 1),
