@@ -49,6 +49,17 @@ def settings(stack: Stack, cid: str) -> dict[str, Any]:
     return found
 
 
+async def run_published_httpd(stack: Stack) -> str:
+    """busybox httpd on port 80, published on 127.0.0.1 at a port the kernel picks."""
+    return await stack.run(
+        "sh",
+        "-c",
+        HTTPD,
+        ExposedPorts={"80/tcp": {}},
+        HostConfig={"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}},
+    )
+
+
 async def wait_http(url: str) -> str:
     """GET `url` once the server inside the container listens (it takes a moment)."""
 
@@ -106,13 +117,7 @@ async def test_two_containers_ping_each_other_and_the_gateway(stack: Stack) -> N
 async def test_the_host_reaches_httpd_by_address_and_through_a_published_port(
     stack: Stack,
 ) -> None:
-    cid = await stack.run(
-        "sh",
-        "-c",
-        HTTPD,
-        ExposedPorts={"80/tcp": {}},
-        HostConfig={"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}},
-    )
+    cid = await run_published_httpd(stack)
     net = settings(stack, cid)
     assert await wait_http(f"http://{net['IPAddress']}/") == "hello-from-httpd\n"
     (binding,) = net["Ports"]["80/tcp"]
@@ -307,13 +312,7 @@ async def test_an_engine_killed_mid_setup_leaves_nothing_after_restart(stack: St
 
 
 async def test_reconcile_restores_what_a_running_container_is_missing(stack: Stack) -> None:
-    cid = await stack.run(
-        "sh",
-        "-c",
-        HTTPD,
-        ExposedPorts={"80/tcp": {}},
-        HostConfig={"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}},
-    )
+    cid = await run_published_httpd(stack)
     net = settings(stack, cid)
     port = net["Ports"]["80/tcp"][0]["HostPort"]
     assert await wait_http(f"http://127.0.0.1:{port}/") == "hello-from-httpd\n"
