@@ -20,7 +20,7 @@ import dataclasses
 from typing import Any
 
 from .config import Config, HealthConfig, HostConfig
-from .errors import InvalidParameter
+from .errors import InvalidParameter, NotFound
 from .names import validate_name
 from .settings_rules import (
     mount_error,
@@ -44,6 +44,7 @@ MIN_HEALTH_DURATION = 1_000_000  # 1ms in nanoseconds, containertypes.MinimumDur
 # The issue fixes "bridge" where dockerd 20.10 stores "default" (which it resolves to the
 # bridge network); see ADR/0005. A client that sends "default" keeps it.
 DEFAULT_NETWORK_MODE = "bridge"
+BUILTIN_NETWORK_MODES = ("", "default", "bridge", "none", "host")
 DEFAULT_IPC_MODE = "private"
 DEFAULT_RUNTIME = "runc"
 DEFAULT_LOG_DRIVER = "json-file"
@@ -182,6 +183,10 @@ def _check_request(config: Config, hc: HostConfig) -> None:
         for failed, message in conflicts:
             if failed:
                 raise InvalidParameter(message)
+    if mode not in BUILTIN_NETWORK_MODES and mode != "container" and not _is_container_mode(mode):
+        # Only the built-in networks exist (no `docker network create`): as dockerd, an
+        # unknown one is refused at create, not discovered at start.
+        raise NotFound(f"network {mode} not found")
     if hc.uts_mode == "host" and config.hostname != "":
         raise InvalidParameter("conflicting options: hostname and the UTS mode")
     if mode == "host" and hc.links:

@@ -50,6 +50,21 @@ def test_create_records_container_and_name_and_answers_from_projection(engine: E
     assert doc["HostConfig"]["NetworkMode"] == "bridge"
 
 
+@pytest.mark.parametrize("mode", ["", "default", "bridge", "none", "host", "container:web"])
+def test_builtin_network_modes_are_accepted(engine: Engine, mode: str) -> None:
+    if mode.startswith("container:"):
+        create(engine)
+    create(engine, None, HostConfig={"NetworkMode": mode})
+
+
+def test_an_unknown_network_is_refused_at_create_and_nothing_written(engine: Engine) -> None:
+    before = engine.store.max_position()
+    with pytest.raises(NotFound, match=r"^network mynet not found$"):
+        create(engine, "web", HostConfig={"NetworkMode": "mynet"})
+    assert engine.store.max_position() == before
+    assert engine.list_containers(all=True) == []
+
+
 def test_taken_name_is_refused_with_dockers_409_and_nothing_written(engine: Engine) -> None:
     owner = create(engine)
     before = engine.store.max_position()
