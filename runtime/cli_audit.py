@@ -175,7 +175,9 @@ def _requests_only(query: AuditQuery) -> AuditQuery:
     return replace(
         query,
         actor_kinds=commands.USER_ACTORS,
-        actions=wanted or (() if query.actions else commands.REQUEST_ACTIONS),
+        # Loads are not requests to replay, but tell the export which tags an image has.
+        actions=wanted
+        or (() if query.actions else (*commands.REQUEST_ACTIONS, "Loaded", "Reloaded")),
     )
 
 

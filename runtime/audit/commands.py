@@ -90,11 +90,12 @@ def _pull_path(reference: str) -> str:
     return "/images/create" + _query(fromImage=repository, tag=tag)
 
 
-def _tag_path(image_id: str, reference: str) -> str:
+def _tag_path(source: str, reference: str) -> str:
+    """`POST /images/{source}/tag`: source is a tag the image had, or else its id."""
     repository, _, tag = reference.rpartition(":")
     if not repository or "/" in tag:
         repository, tag = reference, "latest"
-    return f"/images/{quote(image_id, safe=':')}/tag" + _query(repo=repository, tag=tag)
+    return f"/images/{quote(source, safe=':/@')}/tag" + _query(repo=repository, tag=tag)
 
 
 def _image_removal(group: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
@@ -113,6 +114,9 @@ def _image_removal(group: list[dict[str, Any]]) -> list[tuple[dict[str, Any], st
 def export(entries: list[dict[str, Any]], created: CreatedData) -> Iterator[dict[str, Any]]:
     """Command lines for audit entries (oldest first); non-requests are skipped."""
     pending_removal: list[dict[str, Any]] = []
+    # The tags each image had so far: a tag request names its source by one of them, as
+    # the image id differs between daemons that loaded the same tarball.
+    known_tags: dict[str, list[str]] = {}
 
     def flush() -> Iterator[dict[str, Any]]:
         for first, path in _image_removal(pending_removal):
@@ -120,6 +124,7 @@ def export(entries: list[dict[str, Any]], created: CreatedData) -> Iterator[dict
         pending_removal.clear()
 
     for entry in entries:
+        source = _source_reference(entry, known_tags)
         if entry["actor"]["kind"] not in USER_ACTORS or entry["action"] not in REQUEST_ACTIONS:
             continue
         if pending_removal and entry["correlation_id"] != pending_removal[0]["correlation_id"]:
@@ -132,9 +137,30 @@ def export(entries: list[dict[str, Any]], created: CreatedData) -> Iterator[dict
         elif entry["action"] == "Pulled":
             yield _line(entry, "POST", _pull_path(entry["details"]["reference"]), None, None)
         elif entry["action"] == "Tagged":
-            path = _tag_path(entry["id"], entry["details"]["reference"])
+            path = _tag_path(source or entry["id"], entry["details"]["reference"])
             yield _line(entry, "POST", path, None, None)
     yield from flush()
+
+
+def _source_reference(entry: dict[str, Any], known_tags: dict[str, list[str]]) -> str | None:
+    """A tag the image had before `entry` (None if none), and follow the entry's change."""
+    if entry["type"] != "image":
+        return None
+    tags = known_tags.setdefault(entry["id"], [])
+    before = tags[0] if tags else None
+    details = entry["details"]
+    action = entry["action"]
+    if action in ("Pulled", "Loaded", "Reloaded"):
+        for tag in [*details.get("repo_tags", []), details.get("reference")]:
+            if isinstance(tag, str) and tag and "@" not in tag and tag not in tags:
+                tags.append(tag)
+    elif action == "Tagged" and details.get("reference") not in tags:
+        tags.append(details["reference"])
+    elif action == "Untagged" and details.get("reference") in tags:
+        tags.remove(details["reference"])
+    elif action == "Deleted":
+        tags.clear()
+    return before
 
 
 def _line(

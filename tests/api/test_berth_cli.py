@@ -445,6 +445,7 @@ def test_replay_of_an_exported_log_reproduces_containers_and_states(
         ("run", "-d", "--network", "none", "--name", "held", "busybox", "sleep", "30"),
         ("pause", "held"),
         ("rename", "web", "front"),
+        ("tag", "busybox", "mybox:v1"),
     ]
     for step in steps:
         done = berth(source, *step)
@@ -474,6 +475,9 @@ def test_replay_of_an_exported_log_reproduces_containers_and_states(
         "/held": ("paused", {}),
     }
     assert eventually(lambda: summary(target) == expected), summary(target)
+    # The tag names its source by a tag, not by the image id (which differs here).
+    listed = berth(target, "images").stdout
+    assert any(line.split()[:2] == ["mybox", "v1"] for line in listed.splitlines()), listed
     for daemon in (source, target):
         berth(daemon, "unpause", "held")
         assert berth(daemon, "rm", "-f", "front", "job", "held").returncode == 0
