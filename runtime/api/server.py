@@ -39,6 +39,8 @@ import trio
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.errors import BerthError, InvalidParameter, NotFound, NotModified
 
+from ..http_io import next_event
+
 if TYPE_CHECKING:
     from ..engine import Engine
     from ..images import ImageService
@@ -290,26 +292,11 @@ class Server:
 
     # Reading -------------------------------------------------------------------------------
 
-    async def _next_event(self, stream: trio.SocketStream, conn: h11.Connection) -> Any:
-        while True:
-            event = conn.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            if conn.they_are_waiting_for_100_continue:
-                await self._send(
-                    stream, conn, h11.InformationalResponse(status_code=100, headers=[])
-                )
-            try:
-                data = await stream.receive_some(RECV)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                data = b""
-            conn.receive_data(data)
-
     async def _read_body(
         self, stream: trio.SocketStream, conn: h11.Connection, sink: Callable[[bytes], None]
     ) -> None:
         while True:
-            event = await self._next_event(stream, conn)
+            event = await next_event(stream, conn, RECV)
             if isinstance(event, h11.Data):
                 sink(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
@@ -322,7 +309,7 @@ class Server:
     ) -> bool:
         """Read one request and answer it; False when the connection should close."""
         try:
-            event = await self._next_event(stream, conn)
+            event = await next_event(stream, conn, RECV)
         except h11.RemoteProtocolError as error:
             await self._send_protocol_error(stream, conn, error)
             return False

@@ -21,6 +21,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import h11
 import trio
 
+from ..http_io import next_event
+
 log = logging.getLogger("berth.dashboard")
 
 SEND_TIMEOUT_S = 10.0
@@ -164,20 +166,9 @@ class DashboardServer:
             with trio.CancelScope(shield=True), contextlib.suppress(Exception):
                 await stream.aclose()
 
-    async def _next_event(self, stream: trio.SocketStream, conn: h11.Connection) -> object:
-        while True:
-            event = conn.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            try:
-                data = await stream.receive_some(RECV)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                data = b""
-            conn.receive_data(data)
-
     async def _read_request(self, stream: trio.SocketStream, conn: h11.Connection) -> Request:
         try:
-            event = await self._next_event(stream, conn)
+            event = await next_event(stream, conn, RECV)
         except h11.RemoteProtocolError as error:
             await self._reply(
                 stream, conn, "GET", _error(error.error_status_hint or 400, str(error))
@@ -187,7 +178,7 @@ class DashboardServer:
             raise _Gone
         size = 0
         while True:  # a GET has no body; read and drop one within limits
-            part = await self._next_event(stream, conn)
+            part = await next_event(stream, conn, RECV)
             if isinstance(part, h11.Data):
                 size += len(part.data)
                 if size > MAX_BODY:

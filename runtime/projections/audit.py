@@ -30,6 +30,7 @@ from ..store import EventStore, LoggedEvent
 if TYPE_CHECKING:
     from .views import ProjectionStore
 from .timefmt import docker_time
+from .tracking import claim_batch, follow_log
 
 TABLE = "audit_log"
 APPLICATION = "berth-audit"
@@ -270,30 +271,17 @@ class AuditView(SQLiteTrackingRecorder):
             return self._catch_up(store, None)
 
     def _catch_up(self, store: EventStore, names: dict[str, str] | None) -> int:
-        while True:
-            position = self.position()
-            batch = store.read_log(after=position, limit=BATCH_SIZE)
-            if not batch:
-                return position
-            try:
-                self._apply(batch, {} if names is None else names, position)
-            except IntegrityError:
-                continue  # another process moved the position first; re-read
+        known = {} if names is None else names
+        return follow_log(
+            store, self.position, lambda batch, after: self._apply(batch, known, after), BATCH_SIZE
+        )
 
     def _apply(self, batch: list[LoggedEvent], names: dict[str, str], after: int) -> None:
         """Apply a batch read after position `after`, if the view is still there."""
         with self.datastore.transaction(commit=True) as cursor:
-            # A write first, so this transaction holds the write lock from here on.
-            cursor.execute("UPDATE tracking SET notification_id = notification_id WHERE 0")
-            cursor.execute(self.select_max_tracking_id_statement, (APPLICATION,))
-            found = cursor.fetchone()
-            applied = (found[0] if found else None) or 0
-            # Moved on (another process) or back (a rebuild): the batch no longer follows.
-            if applied != after:
-                raise IntegrityError("the audit view's position moved")
-            pending = batch
-            record(cursor, pending, names)
-            self._insert_tracking(cursor, Tracking(APPLICATION, pending[-1].position))
+            claim_batch(cursor, self.select_max_tracking_id_statement, APPLICATION, after)
+            record(cursor, batch, names)
+            self._insert_tracking(cursor, Tracking(APPLICATION, batch[-1].position))
 
     def rebuild(self, store: EventStore, views: ProjectionStore | None = None) -> int:
         """Drop every row and the position, then apply the whole log again; with `views`,

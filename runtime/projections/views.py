@@ -18,12 +18,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
 from ..sqlite import create_table_retrying
 from ..store import EventStore, LoggedEvent
 from . import containers, images
+from .tracking import claim_batch, follow_log
 
 APPLICATION = "berth"
 BATCH_SIZE = 2000
@@ -69,32 +70,15 @@ class ProjectionStore(SQLiteTrackingRecorder):
     def catch_up(self, store: EventStore) -> int:
         """Apply every event the log has beyond our position; returns the new position."""
         with self._catch_up_lock:
-            while True:
-                position = self.position()
-                batch = store.read_log(after=position, limit=BATCH_SIZE)
-                if not batch:
-                    return position
-                try:
-                    self._apply(batch, position)
-                except IntegrityError:
-                    continue  # another process moved the position first; re-read
+            return follow_log(store, self.position, self._apply, BATCH_SIZE)
 
     def _apply(self, batch: list[LoggedEvent], after: int) -> None:
         """Apply a batch read after position `after`, if the views are still there."""
         with self.datastore.transaction(commit=True) as cursor:
-            # A write first, so this transaction holds the write lock from here on.
-            cursor.execute("UPDATE tracking SET notification_id = notification_id WHERE 0")
-            cursor.execute(self.select_max_tracking_id_statement, (APPLICATION,))
-            found = cursor.fetchone()
-            applied = (found[0] if found else None) or 0
-            # Moved on (another process applied events) or back (a rebuild swapped the
-            # views in): either way this batch no longer follows on.
-            if applied != after:
-                raise IntegrityError("the views' position moved")
-            pending = batch
-            self._fold_into(cursor, "containers", containers.fold, pending, "container")
-            self._fold_into(cursor, "images", images.fold, pending, "image")
-            self._insert_tracking(cursor, Tracking(APPLICATION, pending[-1].position))
+            claim_batch(cursor, self.select_max_tracking_id_statement, APPLICATION, after)
+            self._fold_into(cursor, "containers", containers.fold, batch, "container")
+            self._fold_into(cursor, "images", images.fold, batch, "image")
+            self._insert_tracking(cursor, Tracking(APPLICATION, batch[-1].position))
 
     def _fold_into(
         self,

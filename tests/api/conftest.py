@@ -9,6 +9,7 @@ with `berth rm -f`, and no runc container, mount or conmon process may remain.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker
 import pytest
 
 from ..fixtures.network import network_leftovers, remove_bridge_sync
@@ -142,3 +144,24 @@ def start_berthd(tmp_path: Path) -> Iterator[Callable[..., Berthd]]:
 @pytest.fixture
 def berthd(start_berthd: Callable[..., Berthd]) -> Berthd:
     return start_berthd()
+
+
+METRICS = ("--metrics-addr", "127.0.0.1:0")
+
+
+def base_url(daemon: Berthd) -> str:
+    """The metrics and dashboard address berthd printed in its ready line."""
+    found = re.search(r"metrics=(http://\S+)/metrics", daemon.ready_line)
+    assert found, daemon.ready_line
+    return found.group(1)
+
+
+@pytest.fixture
+def api(start_berthd: Callable[..., Berthd]) -> Iterator[tuple[docker.APIClient, Berthd]]:
+    """berthd with metrics and the dashboard, and a docker API client on its socket."""
+    daemon = start_berthd(args=METRICS)
+    client = docker.APIClient(base_url=f"unix://{daemon.socket}", version="1.41", timeout=60)
+    try:
+        yield client, daemon
+    finally:
+        client.close()

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -23,27 +22,10 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from .conftest import Berthd
+from .conftest import Berthd, base_url
 
-METRICS = ("--metrics-addr", "127.0.0.1:0")
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-
-
-def base_url(daemon: Berthd) -> str:
-    found = re.search(r"metrics=(http://\S+)/metrics", daemon.ready_line)
-    assert found, daemon.ready_line
-    return found.group(1)
-
-
-@pytest.fixture
-def api(start_berthd: Callable[..., Berthd]) -> Iterator[tuple[docker.APIClient, Berthd]]:
-    daemon = start_berthd(args=METRICS)
-    client = docker.APIClient(base_url=f"unix://{daemon.socket}", version="1.41", timeout=60)
-    try:
-        yield client, daemon
-    finally:
-        client.close()
 
 
 def read_frames(

@@ -8,12 +8,11 @@ requests the histogram must count are exactly the ones made here.
 
 from __future__ import annotations
 
-import re
 import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -24,9 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from berth.runtime.dashboard import parse_listen_address
 
-from .conftest import BIN, Berthd
+from .conftest import BIN, METRICS, Berthd, base_url
 
-METRICS = ("--metrics-addr", "127.0.0.1:0")
 STATES = (
     "created",
     "starting",
@@ -40,12 +38,6 @@ STATES = (
     "removed",
 )
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def base_url(daemon: Berthd) -> str:
-    found = re.search(r"metrics=(http://\S+)/metrics", daemon.ready_line)
-    assert found, daemon.ready_line
-    return found.group(1)
 
 
 def scrape(url: str) -> Samples:
@@ -72,16 +64,6 @@ def requests(samples: Samples, method: str, route: str, status: int) -> float:
         route=route,
         status=str(status),
     )
-
-
-@pytest.fixture
-def api(start_berthd: Callable[..., Berthd]) -> Iterator[tuple[docker.APIClient, Berthd]]:
-    daemon = start_berthd(args=METRICS)
-    client = docker.APIClient(base_url=f"unix://{daemon.socket}", version="1.41", timeout=60)
-    try:
-        yield client, daemon
-    finally:
-        client.close()
 
 
 def test_metrics_show_containers_events_lags_and_requests(
