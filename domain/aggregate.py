@@ -19,6 +19,7 @@ from eventsourcing.domain import (
     CanSnapshotAggregate,
     MetaDomainEvent,
 )
+from eventsourcing.utils import register_topic
 
 from .cause import Actor, Cause
 
@@ -55,6 +56,12 @@ class AggregateSnapshot(CanSnapshotAggregate[str], metaclass=MetaDomainEvent):
     timestamp: datetime
     topic: str
     state: dict[str, Any]
+
+
+# The library registers an explicit topic only for the event classes an aggregate class
+# defines itself; snapshots are shared by every aggregate, so register theirs here, where
+# the class is defined: any process that can load an aggregate has imported this module.
+register_topic(AggregateSnapshot.TOPIC, AggregateSnapshot)
 
 
 class StrIdAggregate(BaseAggregate[str]):

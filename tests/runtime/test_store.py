@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -182,6 +184,33 @@ def test_long_lived_aggregates_are_snapshotted(tmp_path: Path) -> None:
         assert middle.version == 150
     finally:
         store.close()
+
+
+def test_a_fresh_process_loads_snapshotted_aggregates(tmp_path: Path) -> None:
+    """berthd's entry imports only what it needs: a snapshot must load in a new process
+    that has not imported the tests' modules (it once failed with TopicError)."""
+    store = EventStore(tmp_path / "events.db")
+    try:
+        container = new_container()
+        store.save(container)
+        for i in range(SNAPSHOT_INTERVAL + 5):
+            container.rename(f"/web{i}", cause_at(i))
+            store.save(container)
+    finally:
+        store.close()
+    loader = (
+        "import sys; from pathlib import Path; from berth.runtime.engine import Engine\n"
+        "with Engine(Path(sys.argv[1])) as engine:\n"
+        "    print(engine.get_aggregate(sys.argv[2]).name)"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", loader, str(tmp_path), container.id],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == container.name
 
 
 def test_store_files_are_private(tmp_path: Path) -> None:
