@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +56,9 @@ def _unescape(field: str) -> str:
     return field.encode().decode("unicode_escape")
 
 
-def hierarchies(mountinfo: Path = MOUNTINFO) -> list[Hierarchy]:
-    """The host's cgroup hierarchies, each once, mounted at their root."""
+def hierarchies(mountinfo: Path = MOUNTINFO, *, every: bool = False) -> list[Hierarchy]:
+    """The host's cgroup hierarchies, each once, mounted at their root; the v1 cpuset
+    hierarchy too when `every` (runc makes the containers' own cgroups there)."""
     found: dict[str, Hierarchy] = {}
     for line in mountinfo.read_text().splitlines():
         fields, _, tail = line.partition(" - ")
@@ -74,7 +76,7 @@ def hierarchies(mountinfo: Path = MOUNTINFO) -> list[Hierarchy]:
                 o for o in options
                 if o.startswith("name=") or ("=" not in o and o not in V1_MOUNT_OPTIONS)
             )  # fmt: skip
-            if controllers & SKIPPED_CONTROLLERS or not controllers:
+            if not controllers or (controllers & SKIPPED_CONTROLLERS and not every):
                 continue
             key = ",".join(sorted(controllers))
             hierarchy = Hierarchy(Path(_unescape(before[4])), 1, controllers)
@@ -149,3 +151,52 @@ def members(directory: Path) -> list[int]:
     with contextlib.suppress(FileNotFoundError):
         return [int(p) for p in (directory / "cgroup.procs").read_text().split()]
     return []
+
+
+#: How many rounds `kill_all` signals a cgroup whose processes keep forking.
+KILL_ROUNDS = 50
+#: The freezer's control file and its thawed value, in v1 and v2.
+_THAW = (("freezer.state", "THAWED"), ("cgroup.freeze", "0"))
+
+
+def children(parent: str, mountinfo: Path = MOUNTINFO) -> list[str]:
+    """The cgroups directly below `parent` in any hierarchy, as paths relative to a root."""
+    rel = check_relative(parent)
+    found: set[str] = set()
+    for hierarchy in hierarchies(mountinfo, every=True):
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for entry in os.scandir(hierarchy.mount / rel):
+                if entry.is_dir(follow_symlinks=False):
+                    found.add(f"{rel}/{entry.name}")
+    return sorted(found)
+
+
+def kill_all(relative: str, mountinfo: Path = MOUNTINFO) -> int:
+    """SIGKILL every process in cgroup `relative` (every hierarchy) until none is left;
+    answers how many were killed. For what is left behind by a runtime that lost track
+    of a container: nothing in it may live."""
+    rel = check_relative(relative)
+    directories = [h.mount / rel for h in hierarchies(mountinfo, every=True)]
+    for directory in directories:
+        for control, thawed in _THAW:
+            # A frozen process keeps a SIGKILL pending until it is thawed.
+            with contextlib.suppress(OSError):
+                if (directory / control).exists():
+                    (directory / control).write_text(thawed)
+    killed: set[int] = set()
+    for _ in range(KILL_ROUNDS):
+        pids = {pid for directory in directories for pid in members(directory)}
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        killed |= pids
+        time.sleep(0.01)
+    return len(killed)
+
+
+def remove_everywhere(relative: str, mountinfo: Path = MOUNTINFO) -> list[Path]:
+    """rmdir cgroup `relative` in every hierarchy; answers those still busy."""
+    rel = check_relative(relative)
+    return remove([h.mount / rel for h in hierarchies(mountinfo, every=True)])

@@ -60,6 +60,15 @@ class ContentStore:
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._ingest.mkdir(parents=True, exist_ok=True)
 
+    def discard_partial(self) -> list[str]:
+        """Remove downloads a crash cut short (never committed). Only while nothing
+        downloads."""
+        removed = []
+        for entry in self._ingest.iterdir():
+            _unlink(entry)
+            removed.append(str(entry))
+        return removed
+
     def path(self, digest: str) -> Path:
         return self._blobs / check_digest(digest)
 

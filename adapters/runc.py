@@ -44,6 +44,7 @@ from typing import Literal
 import trio
 
 from berth.adapters import cgroups
+from berth.adapters.processes import open_pidfd, process_start_time
 from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound
 
 log = logging.getLogger(__name__)
@@ -115,17 +116,6 @@ def parse_signal(sig: str | int) -> int:
     return number
 
 
-def process_start_time(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat: tells a live process apart from a later one on its pid."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return None
-    # Field 2 (comm) may contain spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rindex(b")") + 2 :].split()
-    return int(fields[22 - 3])
-
-
 def _read_int(path: Path) -> int | None:
     try:
         return int(path.read_text().strip())
@@ -146,18 +136,6 @@ def _runc_message(stderr: bytes) -> str:
         if isinstance(entry, dict) and entry.get("level") in ("error", "fatal"):
             messages.append(str(entry.get("msg", "")))
     return "; ".join(messages) if messages else "runc failed"
-
-
-def _open_pidfd(pid: int) -> int | None:
-    """A pidfd for `pid` (readable once it exits); None if it is gone or pidfds are missing."""
-    try:
-        return os.pidfd_open(pid)
-    except ProcessLookupError:
-        return None
-    except OSError as error:
-        if error.errno in (errno.ENOSYS, errno.EINVAL):
-            return None  # a kernel before 5.3: the caller polls
-        raise
 
 
 def _ensure_private_dir(path: Path) -> None:
@@ -464,6 +442,14 @@ class Runtime:
 
         A missing container is fine. Without force a running container is a Conflict.
         """
+        mdir = self.monitor_dir(container_id)
+        if not (self.runc_root / container_id).exists():
+            # runc keeps each container's state in <root>/<id>: without it there is
+            # nothing for `runc delete` to do, and a process spawn is saved.
+            if mdir.exists():
+                await self._stop_monitor(container_id)
+                await self._remove_monitor_files(container_id)
+            return
         args = ["delete", *(["--force"] if force else []), container_id]
         code, _, err = await self._runc(*args)
         if code != 0 and await self.state(container_id) is not None:
@@ -498,7 +484,7 @@ class Runtime:
         """
         with trio.move_on_after(timeout):
             while (pid := self.monitor_pid(container_id)) is not None:
-                pidfd = _open_pidfd(pid)
+                pidfd = open_pidfd(pid)
                 if pidfd is None:
                     if self.monitor_pid(container_id) is not None:
                         await trio.sleep(POLL_S)  # a kernel without pidfds

@@ -25,6 +25,7 @@ from .filters import parse_cli_filters
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from berth.adapters.rootlock import RootLock
     from berth.domain.cause import Actor
 
     from .client.http import DaemonClient
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 # The engine's DEFAULT_ROOT, not imported from it: the engine is heavy to import.
 DEFAULT_ROOT = "/var/lib/berth"
+ROOT_WAIT_STEP_S = 0.2
 LOCAL_ONLY_NOTE = (
     "Local only: reads the event log under --root directly (there is no Docker API for "
     "it), also when -H or BERTH_HOST is set."
@@ -106,13 +108,38 @@ def open_engine(ctx: click.Context) -> Iterator[Engine]:
 
 
 def remote_client(ctx: click.Context) -> DaemonClient | None:
-    """The client of the berthd named by -H or BERTH_HOST; None in local mode."""
+    """The client of the berthd named by -H or BERTH_HOST, or of the berthd that holds
+    --root (a command acting there in-process would race it); None in local mode."""
     host: str | None = ctx.find_root().obj.get("host")
     if not host:
-        return None
+        from berth.adapters.rootlock import RootLock
+
+        holder = RootLock(ctx.find_root().obj["root"]).holder()
+        if holder is None or holder.socket is None:
+            return None
+        host = f"unix://{holder.socket}"
     from .client.http import DaemonClient
 
     return DaemonClient(host)
+
+
+def hold_root(ctx: click.Context, lock: RootLock, *, wait: bool) -> None:
+    """Take the root's lock for an in-process engine; while another berth command holds
+    it, wait (saying so once). A daemon holding it is an error naming it."""
+    from berth.adapters.rootlock import RootLocked
+
+    told = False
+    while True:
+        try:
+            lock.acquire("berth", wait_s=ROOT_WAIT_STEP_S)
+            return
+        except RootLocked as locked:
+            if not wait or locked.holder is None or locked.holder.socket is not None:
+                click.echo(f"Error: {locked.message}", err=True)
+                ctx.exit(error_exit_code(ctx, locked))
+            if not told:
+                click.echo(f"waiting for {locked.holder.describe()} to finish", err=True)
+                told = True
 
 
 def local_only(command: click.Command) -> None:
@@ -225,7 +252,14 @@ def ps(
         )
         return found
 
-    for line in ps_output(run_with_runner(ctx, listing), quiet, no_trunc, output):
+    from berth.adapters.rootlock import RootLock
+
+    if RootLock(ctx.obj["root"]).holder() is None:
+        rows = run_with_runner(ctx, listing)
+    else:  # another berth command acts on the root: list what the log says
+        with open_engine(ctx) as engine:
+            rows = list_filtered(engine, show_all or last is not None, last, wanted)
+    for line in ps_output(rows, quiet, no_trunc, output):
         click.echo(line)
 
 

@@ -39,14 +39,19 @@ def ram_in_bytes(text: str) -> int:
     return int(float(found.group(1)) * _UNITS[found.group(2)])
 
 
-def run_with_runner(ctx: click.Context, job: Callable[[Runner], Awaitable[T]]) -> T:
-    """Run `job` with a reconciled runner for the CLI's root, under trio."""
+def run_with_runner(
+    ctx: click.Context, job: Callable[[Runner], Awaitable[T]], *, wait: bool = True
+) -> T:
+    """Run `job` with a reconciled runner for the CLI's root, under trio, holding the
+    root's lock (adapters.rootlock): no other engine acts on the root meanwhile. Without
+    `wait`, a root held by another berth command raises RootLocked at once."""
     import trio
 
     from berth.adapters.registry import RegistryClient
+    from berth.adapters.rootlock import RootLock
     from berth.adapters.runc import Runtime
 
-    from .cli import open_engine
+    from .cli import hold_root, open_engine
     from .images import ImageService
     from .runner import running
 
@@ -61,7 +66,9 @@ def run_with_runner(ctx: click.Context, job: Callable[[Runner], Awaitable[T]]) -
                     return await job(runner)
         ctx.exit(0)  # a 304 answer (already started, already stopped): nothing to do
 
-    return trio.run(main)
+    with RootLock(ctx.obj["root"]) as lock:
+        hold_root(ctx, lock, wait=wait)
+        return trio.run(main)
 
 
 def create_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -263,7 +270,7 @@ def register(main: click.Group) -> None:
                 log_path, until_exit=lambda: runner.runtime.monitor_pid(created.id) is None
             ):
                 _write_line(line, False)
-            code = await runner.wait(
+            code = await runner.wait_for(
                 created.id, "removed" if options["auto_remove"] else "not-running"
             )
             return code

@@ -15,16 +15,18 @@ import logging
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 import trio
 
 from berth.adapters.registry import RegistryClient
+from berth.adapters.rootlock import RootLock
 from berth.adapters.runc import Runtime
 from berth.domain.errors import BerthError
 
 from .api import App, build_router, serve_api
-from .api.server import DEFAULT_SOCKET, parse_host
+from .api.server import DEFAULT_SOCKET, check_socket_free, parse_host
 from .cli import root_option
 from .dashboard import (
     Dashboard,
@@ -41,16 +43,18 @@ from .runner import Runner
 
 log = logging.getLogger("berthd")
 FOLLOW_INTERVAL = 0.2
+#: A `berth` command that just checked who holds the root holds it for an instant.
+LOCK_WAIT_S = 1.0
 
 
 async def follow_log(
     engine: Engine,
-    runner: Runner | None = None,
     *,
     handled: Callable[[int], None] | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Keep the views at the head of the log and adopt containers others started.
+    """Keep the views at the head of the log (writes by `berth` commands reading or
+    renaming under --root do not project on their own).
 
     `handled(position)` is told each position the follower has fully acted on (metrics).
     """
@@ -60,10 +64,7 @@ async def follow_log(
     task_status.started(position)
     while True:
         await trio.sleep(FOLLOW_INTERVAL)
-        head = await trio.to_thread.run_sync(engine.catch_up)
-        if runner is not None and head != position:
-            await runner.adopt()
-        position = head
+        position = await trio.to_thread.run_sync(engine.catch_up)
         if handled is not None:
             handled(position)
 
@@ -76,48 +77,65 @@ async def serve(
     bridge: BridgeSettings | None = None,
 ) -> None:
     with (
-        Engine(root) as engine,
+        RootLock(root) as lock,
         trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals,
     ):
-        images = ImageService(engine)
-        async with RegistryClient(images.content, insecure=insecure) as registry:
-            images.registry = registry
-            runner = Runner(engine, images, Runtime(root / "run"), daemon=True, bridge=bridge)
-            # As dockerd: the default bridge exists from the daemon's first start, and a
-            # --bip that collides with the host's routes stops it here.
-            network = await runner.networks.default_network()
-            bridge_link = runner.networks.bridge_name(network)
-            async with trio.open_nursery() as nursery:
-                # Metrics first: an address in use fails before anything is touched.
-                metrics = Metrics(engine) if metrics_addr is not None else None
-                dashboard = ""
-                if metrics is not None and metrics_addr is not None:
-                    bound = await nursery.start(
-                        serve_dashboard, Dashboard(engine, metrics), metrics_addr
-                    )
-                    dashboard = f" metrics={bound.url()}/metrics dashboard={bound.url()}/"
-                await nursery.start(runner.serve)
-                handled = metrics.record_reactor_position if metrics is not None else None
-                position = await nursery.start(
-                    functools.partial(follow_log, engine, runner, handled=handled)
+        # One engine per root: a second berthd (or a berth command acting on the root)
+        # would start, stop and restart the same containers as this one.
+        lock.acquire("berthd", socket_path, wait_s=LOCK_WAIT_S)
+        check_socket_free(socket_path)
+        with Engine(root) as engine:
+            await _serve_engine(engine, insecure, socket_path, metrics_addr, bridge, signals)
+
+
+async def _serve_engine(
+    engine: Engine,
+    insecure: tuple[str, ...],
+    socket_path: Path,
+    metrics_addr: ListenAddress | None,
+    bridge: BridgeSettings | None,
+    signals: Any,
+) -> None:
+    root = engine.root
+    images = ImageService(engine)
+    async with RegistryClient(images.content, insecure=insecure) as registry:
+        images.registry = registry
+        runner = Runner(engine, images, Runtime(root / "run"), daemon=True, bridge=bridge)
+        # As dockerd: the default bridge exists from the daemon's first start, and a
+        # --bip that collides with the host's routes stops it here.
+        network = await runner.networks.default_network()
+        bridge_link = runner.networks.bridge_name(network)
+        async with trio.open_nursery() as nursery:
+            # Metrics first: an address in use fails before anything is touched.
+            metrics = Metrics(engine) if metrics_addr is not None else None
+            dashboard = ""
+            if metrics is not None and metrics_addr is not None:
+                bound = await nursery.start(
+                    serve_dashboard, Dashboard(engine, metrics), metrics_addr
                 )
-                app = App(engine, images, runner, root)
-                if metrics is not None:
-                    app.observe = metrics.observe_request
-                await nursery.start(serve_api, app, build_router(), socket_path)
-                log.info(
-                    "berthd ready: root=%s log position=%d api=unix://%s%s bridge=%s subnet=%s",
-                    root,
-                    position,
-                    socket_path,
-                    dashboard,
-                    bridge_link,
-                    network.subnet,
-                )
-                async for received in signals:
-                    log.info("berthd stopping on %s", signal.Signals(received).name)
-                    nursery.cancel_scope.cancel()
-                    break
+                dashboard = f" metrics={bound.url()}/metrics dashboard={bound.url()}/"
+            await nursery.start(runner.serve)
+            handled = metrics.record_reactor_position if metrics is not None else None
+            position = await nursery.start(
+                functools.partial(follow_log, engine, handled=handled)
+            )
+            app = App(engine, images, runner, root)
+            if metrics is not None:
+                app.observe = metrics.observe_request
+            await nursery.start(serve_api, app, build_router(), socket_path)
+            log.info(
+                "berthd ready: root=%s log position=%d api=unix://%s%s bridge=%s subnet=%s",
+                root,
+                position,
+                socket_path,
+                dashboard,
+                bridge_link,
+                network.subnet,
+            )
+            async for received in signals:
+                log.info("berthd stopping on %s", signal.Signals(received).name)
+                nursery.cancel_scope.cancel()
+                break
 
 
 @click.command()
@@ -172,7 +190,7 @@ def main(
         raise click.BadParameter("at most 15 characters", param_hint="--bridge")
     try:
         trio.run(serve, root, insecure_registry, socket_path, metrics_address, settings)
-    except* ListenError as failed:
+    except* (ListenError, FileExistsError) as failed:
         raise click.ClickException(str(failed.exceptions[0])) from None
     except* BerthError as failed:
         message = getattr(failed.exceptions[0], "message", str(failed.exceptions[0]))

@@ -42,6 +42,7 @@ from berth.domain.image import chain_ids
 from berth.domain.reference import parse_reference
 
 from .engine import Engine
+from .faults import crash_point
 
 Progress = Callable[[dict[str, Any]], None]
 MAX_JSON = 16 * 1024 * 1024
@@ -122,6 +123,7 @@ class ImageService:
                     actor,
                 )
             )
+            crash_point("pull.recorded")
         emit(progress_message(f"Digest: {pulled.repo_digest.rpartition('@')[2]}"))
         status = "Downloaded newer image for" if new else "Image is up to date for"
         emit(progress_message(f"Status: {status} {ref.familiar}"))
@@ -181,6 +183,7 @@ class ImageService:
                 )
             home = self.snapshots.commit_layer(chain_id, target).parent
             (home / "size").write_text(str(result.size))
+            crash_point("pull.layer_stored")
         except BaseException:
             # Also on cancellation (another layer failed): leave no half-unpacked layer.
             with trio.CancelScope(shield=True):
@@ -253,6 +256,14 @@ class ImageService:
         answer = await trio.to_thread.run_sync(self.engine.images.remove, ref, actor, force)
         await self.collect_garbage()
         return answer
+
+    async def discard_partial(self) -> list[str]:
+        """What a pull or load cut short by a crash left behind, removed; for reconcile,
+        which runs before anything pulls."""
+        async with self._locked(fcntl.LOCK_EX):
+            return await trio.to_thread.run_sync(
+                lambda: self.content.discard_partial() + self.snapshots.discard_partial()
+            )
 
     async def collect_garbage(self) -> Collected:
         """Delete blobs and layers no recorded image (or container's image) refers to."""

@@ -38,6 +38,7 @@ from berth.domain.network_files import hostname_file, hosts_file, resolv_conf
 from berth.domain.ports import PublishedPort, mac_address, port_map, requested_forwards
 
 from .engine import DEFAULT_ROOT, MAX_WRITE_ATTEMPTS, Engine
+from .faults import crash_point
 
 log = logging.getLogger(__name__)
 DEFAULT_BRIDGE = "berth0"
@@ -217,6 +218,7 @@ class ContainerNetworks:
             address: str = await self._sync(
                 self._change_network, lambda n: n.allocate(container.id, cause)
             )
+        crash_point("start.network_allocated")
         bridge = self.bridge_name(network)
         netns, host_veth = endpoint_names(bridge, container.id[:12])
         endpoint = Endpoint(
@@ -229,6 +231,7 @@ class ContainerNetworks:
             mac=mac_address(address),
         )
         netns_path = await self.links.attach(endpoint)
+        crash_point("start.network_attached")
         published = await self._publish(container, address, directory)
         mounts = await self._write_files(directory, hostname, address, container)
         document = {
@@ -251,6 +254,7 @@ class ContainerNetworks:
             actor,
             project=False,
         )
+        crash_point("start.network_recorded")
         return Attachment(netns_path=netns_path, hostname=hostname, mounts=mounts)
 
     async def _publish(
@@ -459,14 +463,25 @@ class ContainerNetworks:
                 mac=str(endpoint["MacAddress"]),
             )
         )
+        try:
+            await self.restore_forwarder(container)
+        except BerthError as error:
+            log.warning("container %s: %s", container.id[:12], error.message)
+
+    async def restore_forwarder(self, container: Container) -> None:
+        """Start the recorded port forwarder of a running container if it is not running."""
+        endpoint = container.endpoint
+        if endpoint is None:
+            return
         forwards = [PublishedPort(*f) for f in endpoint.get("Forwards") or []]
         directory = self.container_dir(container.id)
         if forwards and self.forwarders.running_pid(directory / "ports.pid") is None:
             address = str(endpoint["IPAddress"])
-            try:
-                await self._start_forwarder(container, address, directory, forwards)
-            except BerthError as error:
-                log.warning("container %s: %s", container.id[:12], error.message)
+            await self._start_forwarder(container, address, directory, forwards)
+
+    async def wait_forwarder_gone(self, container_id: str) -> bool:
+        """Until the container's port forwarder exits; False at once if it has none."""
+        return await self.forwarders.wait_exited(self.container_dir(container_id) / "ports.pid")
 
     # Plumbing ----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import pytest
 from berth.domain.cause import Actor, ActorKind
 from berth.runtime.engine import Engine
 
-pytest_plugins = ["tests.fixtures.registry"]
+pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.berthd"]
 
 API = Actor(ActorKind.API, uid=1000, pid=4242)
 ENGINE_ACTOR = Actor(ActorKind.ENGINE)

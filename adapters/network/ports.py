@@ -24,6 +24,7 @@ import trio
 
 from berth.adapters.network import forwarder
 from berth.adapters.network.forwarder import MODULE, Spec
+from berth.adapters.processes import process_start_time, wait_process_gone
 from berth.domain.errors import BerthError, InvalidParameter
 
 #: How long a forwarder may take to bind its ports and say so (an interpreter start).
@@ -186,6 +187,15 @@ class PortForwarders:
         pidfile = pidfile.absolute()
         async with self._lock(pidfile):
             return await self._start(pidfile, forwards)
+
+    async def wait_exited(self, pidfile: Path) -> bool:
+        """Until the forwarder of `pidfile` exits; False at once if none runs."""
+        pid = self.running_pid(pidfile)
+        if pid is None:
+            return False
+        await wait_process_gone(pid, process_start_time(pid))
+        self.reap_exited()
+        return True
 
     async def stop(self, pidfile: Path, pid: int | None = None) -> None:
         """Stop the forwarder recorded in `pidfile`, or the one with `pid` (as found by

@@ -100,6 +100,23 @@ class SnapshotStore:
             if (entry / "link").is_file()
         )
 
+    def discard_partial(self) -> list[str]:
+        """Remove what an unpack cut short by a crash left: unpack directories, layers
+        never committed and short-name links to nothing. Only while nothing unpacks."""
+        removed = []
+        for entry in (self.root / "tmp").iterdir():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(str(entry))
+        for home in (self.root / "layers").iterdir():
+            if not (home / "link").is_file():
+                shutil.rmtree(home, ignore_errors=True)
+                removed.append(str(home))
+        for link in (self.root / "l").iterdir():
+            if link.is_symlink() and not link.exists():
+                link.unlink()
+                removed.append(str(link))
+        return removed
+
     def new_unpack_dir(self) -> Path:
         """A path (not yet created) on the same filesystem as the layers, for unpacking."""
         return self.root / "tmp" / secrets.token_hex(16)

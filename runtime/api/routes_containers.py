@@ -163,7 +163,7 @@ async def wait(app: App, request: Request) -> StreamReply:
 
     async def produce(write: Write) -> None:
         try:
-            code = await app.runner.wait(container_id, condition)
+            code = await app.runner.wait_for(container_id, condition)
         except BerthError as error:
             await write(json_line({"Error": {"Message": error.message}, "StatusCode": -1}))
             return

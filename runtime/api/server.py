@@ -566,13 +566,33 @@ def parse_host(host: str) -> Path:
     return Path(path)
 
 
+def check_socket_free(path: Path) -> None:
+    """FileExistsError if another process serves (or a non-socket file sits) at `path`."""
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            raise FileExistsError(f"{path} exists and is not a socket")
+        if _answers(path):
+            raise FileExistsError(f"another daemon is serving unix://{path}")
+
+
+def _answers(path: Path) -> bool:
+    """Whether a process accepts connections on the unix socket at `path`."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
 async def _bind(path: Path) -> trio.socket.SocketType:
     path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    check_socket_free(path)
     with contextlib.suppress(FileNotFoundError):
-        if stat.S_ISSOCK(path.lstat().st_mode):
-            path.unlink()  # stale socket of a daemon that is gone
-        else:
-            raise FileExistsError(f"{path} exists and is not a socket")
+        path.unlink()  # stale socket of a daemon that is gone
     sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o117)
     try:

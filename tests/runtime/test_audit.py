@@ -22,8 +22,8 @@ from berth.runtime.projections import audit, views
 from berth.runtime.projections.audit import AuditView
 from berth.runtime.store import EventStore, LoggedEvent
 
-from ..api.conftest import Berthd, berthd, start_berthd  # noqa: F401 (fixtures)
 from ..conftest import ENGINE_ACTOR, seed_busybox
+from ..fixtures.berthd import Berthd
 
 API = Actor(ActorKind.API, uid=1000, pid=4242, command="docker pause web")
 CLI = Actor(ActorKind.CLI, uid=0, pid=777, command="berth unpause web2")
@@ -369,7 +369,7 @@ def test_moments() -> None:
             parse_moment(bad, now)
 
 
-def test_the_api_callers_command_line_reaches_history_and_audit(berthd: Berthd) -> None:  # noqa: F811
+def test_the_api_callers_command_line_reaches_history_and_audit(berthd: Berthd) -> None:
     """Through berthd and the real docker CLI: the socket's peer is the docker process."""
     for args in (("create", "--name", "web", "busybox", "true"), ("rename", "web", "web2")):
         done = berthd.docker(*args)
@@ -400,7 +400,7 @@ def test_the_api_callers_command_line_reaches_history_and_audit(berthd: Berthd) 
     assert lines[0]["body"]["Cmd"] == ["true"]
 
 
-def test_a_real_lifecycle_through_berthd_is_audited_with_its_actors(berthd: Berthd) -> None:  # noqa: F811
+def test_a_real_lifecycle_through_berthd_is_audited_with_its_actors(berthd: Berthd) -> None:
     """create, rename, start, pause, unpause, stop, rm with the docker CLI, real runc."""
     steps = [
         ("create", "--name", "life", "busybox", "sleep", "30"),
