@@ -23,6 +23,7 @@ from typing import Any
 import trio
 
 from berth.adapters.network import NetworkLinks, PortForwarders
+from berth.adapters.private_files import write_private
 from berth.adapters.runc import MonitorLost, Runtime, StartFailure
 from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
@@ -152,7 +153,7 @@ class Runner:
             networked = True
             spec = self._spec(container, attachment)
             bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
-            (bundle / "config.json").write_text(json.dumps(spec))
+            write_private(bundle / "config.json", json.dumps(spec))
             pid = await self.runtime.create(container_id, bundle, self.log_path(container_id))
             await self.runtime.start(container_id)
         except BerthError as error:
