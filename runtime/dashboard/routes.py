@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import trio
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from berth.domain.cause import Actor
 from berth.domain.container import ContainerState, is_container_id
 
 from ..projections import containers
@@ -171,8 +170,6 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, Actor):
-        return value.to_dict()
     if isinstance(value, bytes):
         return value.hex()
     if value is None:
