@@ -26,6 +26,8 @@ import trio
 
 from berth.domain.errors import InvalidParameter, NotFound
 
+from .private_files import FILE_MODE, private_dir
+
 DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
 _HEX_PATTERN = re.compile(r"[0-9a-f]{64}")
 # Bytes gathered before they are hashed and written, in two worker threads at once:
@@ -57,8 +59,9 @@ class ContentStore:
         self.root = Path(root)
         self._blobs = self.root / "blobs" / "sha256"
         self._ingest = self.root / "ingest"
-        self._blobs.mkdir(parents=True, exist_ok=True)
-        self._ingest.mkdir(parents=True, exist_ok=True)
+        # Private from content/ down: a blob can be a private image's layer.
+        for directory in (self.root, self.root / "blobs", self._blobs, self._ingest):
+            private_dir(directory)
 
     def discard_partial(self) -> list[str]:
         """Remove downloads a crash cut short (never committed). Only while nothing
@@ -172,7 +175,7 @@ class ContentStore:
         name = f"{check_digest(digest)}.{secrets.token_hex(8)}"
         temp = self._ingest / name
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        return os.open(temp, flags, 0o644), temp
+        return os.open(temp, flags, FILE_MODE), temp
 
     def _commit(self, temp: Path, final: Path) -> None:
         if final.is_file():

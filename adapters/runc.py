@@ -44,6 +44,7 @@ from typing import Literal
 import trio
 
 from berth.adapters import cgroups
+from berth.adapters.private_files import open_private, write_private
 from berth.adapters.processes import open_pidfd, process_start_time
 from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound
 
@@ -228,12 +229,13 @@ class Runtime:
             await self._remove_monitor_files(container_id)
 
         bundle = Path(bundle).resolve()
+        _ensure_private_dir(self.state_dir)
         _ensure_private_dir(self.runc_root)
         _ensure_private_dir(self.monitor_root)
         _ensure_private_dir(mdir)
         for sub in ("exits", "persist", "sock"):
             _ensure_private_dir(mdir / sub)
-        (mdir / "bundle").write_text(str(bundle))
+        write_private(mdir / "bundle", str(bundle))
         log_path.parent.mkdir(parents=True, exist_ok=True)
 
         try:
@@ -281,7 +283,7 @@ class Runtime:
                 "_OCI_STARTPIPE": str(start_r),
             }
             try:
-                with open(mdir / "conmon.err", "wb") as err_file:
+                with open_private(mdir / "conmon.err") as err_file:
                     proc = await trio.lowlevel.open_process(
                         self._conmon_args(container_id, bundle, log_path, mdir),
                         stdin=subprocess.DEVNULL,
@@ -383,7 +385,7 @@ class Runtime:
             joined = error.joined
             log.warning("monitor of %s stays in the engine's cgroup: %s", container_id, error)
         if joined:
-            (mdir / "cgroups").write_text("".join(f"{path}\n" for path in joined))
+            write_private(mdir / "cgroups", "".join(f"{path}\n" for path in joined))
 
     async def _cleanup_failed_create(self, container_id: str) -> None:
         await self._runc("delete", "--force", container_id)

@@ -88,8 +88,10 @@ def ports_column(ports: list[dict[str, Any]]) -> str:
 
 def cli_actor() -> Actor:
     from berth.domain.cause import Actor, ActorKind
+    from berth.domain.redaction import command_text
 
-    return Actor(ActorKind.CLI, uid=os.getuid(), pid=os.getpid(), command=" ".join(sys.argv))
+    command = command_text(sys.argv)
+    return Actor(ActorKind.CLI, uid=os.getuid(), pid=os.getpid(), command=command)
 
 
 @contextmanager

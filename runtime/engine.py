@@ -20,6 +20,7 @@ from typing import Any
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from berth.adapters.private_files import private_dir
 from berth.domain.aggregate import StrIdAggregate
 from berth.domain.cause import Actor, Cause
 from berth.domain.config import Config, HostConfig, NetworkingConfig
@@ -65,7 +66,7 @@ class Engine:
         store_env: dict[str, str] | None = None,
     ) -> None:
         self.root = root
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(root)
         self._entropy = entropy
         self._clock = clock
         self.store = EventStore(root / "events.db", env=store_env)

@@ -27,6 +27,7 @@ from typing import IO, Any
 import trio
 
 from berth.adapters.content import ContentStore
+from berth.adapters.private_files import write_private
 from berth.adapters.registry import (
     LayerDescriptor,
     PulledImage,
@@ -182,7 +183,7 @@ class ImageService:
                     f"{result.diff_id}, but the image config says {layer.diff_id}"
                 )
             home = self.snapshots.commit_layer(chain_id, target).parent
-            (home / "size").write_text(str(result.size))
+            write_private(home / "size", str(result.size))
             crash_point("pull.layer_stored")
         except BaseException:
             # Also on cancellation (another layer failed): leave no half-unpacked layer.
@@ -222,7 +223,7 @@ class ImageService:
             layer = Layer(digest, size, LAYER_TAR, result.diff_id)
             chain_id = chain_ids([result.diff_id])[0]
             home = self.snapshots.commit_layer(chain_id, target).parent
-            (home / "size").write_text(str(result.size))
+            write_private(home / "size", str(result.size))
             created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             config = {
                 "architecture": "amd64",

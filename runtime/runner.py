@@ -26,6 +26,7 @@ from typing import Any
 import trio
 
 from berth.adapters.network import NetworkLinks, PortForwarders
+from berth.adapters.private_files import write_private
 from berth.adapters.runc import MonitorLost, Runtime, StartFailure, parse_signal
 from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
@@ -184,7 +185,7 @@ class Runner:
             networked = True
             spec = await self.sync(self._spec, container, attachment)
             bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
-            (bundle / "config.json").write_text(json.dumps(spec))
+            write_private(bundle / "config.json", json.dumps(spec))
             pid = await self.runtime.create(container_id, bundle, self.log_path(container_id))
             crash_point("start.runtime_created")
             await self.runtime.start(container_id)

@@ -8,7 +8,6 @@ straight to dicts: building domain-event objects is only needed to rebuild aggre
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import Transcoder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from berth.adapters.private_files import private_database
 from berth.domain.aggregate import AggregateSnapshot
 from berth.domain.container import Container
 from berth.domain.image import Image
@@ -86,11 +86,11 @@ class EventStore(Application[str]):
         self.db_path = db_path
         if not snapshots:
             self.snapshotting_intervals = {}  # type: ignore[misc]
+        private_database(db_path)
         super().__init__(env={**(env or {}), "SQLITE_DBNAME": str(db_path)})
         if not isinstance(self.recorder, SQLiteApplicationRecorder):
             raise TypeError("berth's event store needs the SQLite application recorder")
         self._sqlite: SQLiteApplicationRecorder = self.recorder
-        os.chmod(db_path, 0o600)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[str]) -> None:
         """Snapshot an aggregate whose save crossed a multiple of its interval.

@@ -24,6 +24,7 @@ import trio
 
 from berth.adapters.network import forwarder
 from berth.adapters.network.forwarder import MODULE, Spec
+from berth.adapters.private_files import open_private, write_private
 from berth.adapters.processes import process_start_time, wait_process_gone
 from berth.domain.errors import BerthError, InvalidParameter
 
@@ -93,7 +94,7 @@ def read_forwards(pidfile: Path) -> list[PortForward]:
 
 def _write_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
+    write_private(temporary, text)
     os.replace(temporary, path)
 
 
@@ -231,7 +232,7 @@ class PortForwarders:
             return pid, read_forwards(pidfile)
         self._remove_files(pidfile)
         pidfile.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path(pidfile), "ab") as log:
+        with open_private(log_path(pidfile), append=True) as log:
             process = await trio.lowlevel.open_process(
                 _forwarder_argv(pidfile, forwards, self.udp_idle_timeout_s),
                 stdin=subprocess.DEVNULL,

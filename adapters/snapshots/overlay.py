@@ -28,6 +28,8 @@ import trio
 
 from berth.domain.errors import BerthError, InvalidParameter
 
+from ..private_files import write_private
+
 SHORT_NAME_BYTES = 5  # 10 hex characters; collisions are detected and redrawn
 MAX_OPTIONS = 4000  # the kernel's limit is one page including the terminating NUL
 
@@ -134,7 +136,7 @@ class SnapshotStore:
         os.symlink(f"../layers/{home.name}/diff", self.root / "l" / short)
         # The link file is written last: its presence is what makes the layer exist.
         tmp_link = home / "link.tmp"
-        tmp_link.write_text(short)
+        write_private(tmp_link, short)
         os.rename(tmp_link, home / "link")
         return home / "diff"
 

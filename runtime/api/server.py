@@ -38,6 +38,7 @@ import trio
 
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.errors import BerthError, InvalidParameter, NotFound, NotModified
+from berth.domain.redaction import command_text
 
 from ..http_io import next_event
 
@@ -226,7 +227,8 @@ def peer_actor(sock: Any) -> Actor:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             cmdline = handle.read(4096)
-        command = cmdline.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace") or None
+        argv = cmdline.rstrip(b"\0").decode(errors="replace").split("\0")
+        command = command_text(argv) if cmdline else None
     except OSError:
         pass
     return Actor(ActorKind.API, uid=uid, pid=pid, command=command)

@@ -7,7 +7,8 @@ Events whose ids are log positions) for the timeline, so a reconnecting browser 
 exactly where it stopped.
 
 The page is reachable by any local user (a TCP port, unlike the API's 0660 socket), so
-environment values, where secrets usually travel, are redacted from the documents it shows.
+it shows only what `disclosure` allows: the lifecycle, never a container's configuration
+or a caller's command line.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 import trio
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from berth.domain.cause import Actor
 from berth.domain.container import ContainerState, is_container_id
 
 from ..projections import containers
+from .disclosure import public_actor, public_details, public_document, public_listing
 from .server import EventStream, HttpError, Request, Response, Send
 
 if TYPE_CHECKING:
@@ -40,8 +41,6 @@ FOLLOW_INTERVAL_S = 0.1
 HEARTBEAT_S = 15.0
 RECONNECT_MS = 1000
 MAX_DETAIL_CHARS = 200
-REDACTED = "<redacted>"
-_BOOKKEEPING = frozenset({"timestamp", "actor", "correlation_id", "originator_topic"})
 _CONTAINER_PATH = re.compile(r"^/api/containers/(?P<id>[^/]+)/(?P<what>history|at)$")
 
 
@@ -91,18 +90,7 @@ class Dashboard:
         for row in rows:
             counts[row["state"]] = counts.get(row["state"], 0) + 1
             entry = containers.list_entry(row, now)
-            listed.append(
-                {
-                    "id": row["id"],
-                    "name": row["name"].lstrip("/"),
-                    "image": entry["Image"],
-                    "command": entry["Command"],
-                    "state": row["state"],
-                    "status": entry["Status"],
-                    "created": row["doc"]["Created"],
-                    "version": row["version"],
-                }
-            )
+            listed.append(public_listing(row, entry))
         return {"position": head, "counts": counts, "containers": listed}
 
     def history(self, container_id: str) -> dict[str, Any]:
@@ -118,7 +106,7 @@ class Dashboard:
         return {
             "id": container_id,
             "version": version,
-            "document": redact(document) if document is not None else None,
+            "document": public_document(document) if document is not None else None,
         }
 
     # The live timeline ---------------------------------------------------------------------
@@ -157,10 +145,9 @@ _PAGE_POLICY = (
 
 def event_view(event: LoggedEvent) -> dict[str, Any]:
     """One logged event as the page shows it: what, when, who, and its small fields."""
-    actor = event.data.get("actor")
     details = {}
-    for key, value in event.data.items():
-        if key in _BOOKKEEPING or isinstance(value, dict | list | tuple):
+    for key, value in public_details(event.data).items():
+        if isinstance(value, dict | list | tuple):
             continue
         plain = _plain(value) if not isinstance(value, str | int | float | bool) else value
         if isinstance(plain, str) and len(plain) > MAX_DETAIL_CHARS:
@@ -173,19 +160,9 @@ def event_view(event: LoggedEvent) -> dict[str, Any]:
         "id": event.originator_id,
         "version": event.version,
         "time": event.timestamp.isoformat(),
-        "actor": actor.to_dict() if isinstance(actor, Actor) else None,
+        "actor": public_actor(event.data.get("actor")),
         "details": details,
     }
-
-
-def redact(document: dict[str, Any]) -> dict[str, Any]:
-    """The document with each environment variable's value replaced."""
-    config = document.get("Config")
-    if not isinstance(config, dict) or not config.get("Env"):
-        return document
-    env: list[str] = config["Env"]
-    redacted = [f"{item.partition('=')[0]}={REDACTED}" for item in env]
-    return {**document, "Config": {**config, "Env": redacted}}
 
 
 def _plain(value: Any) -> Any:
@@ -193,8 +170,6 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, Actor):
-        return value.to_dict()
     if isinstance(value, bytes):
         return value.hex()
     if value is None:

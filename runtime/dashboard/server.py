@@ -3,8 +3,8 @@
 GET only, one task per connection, keep-alive. Nothing a browser does can hold berthd up:
 every send has a deadline (a browser that stops reading is dropped), idle connections and
 slow request headers time out, and connections beyond a limit are refused. Only loopback
-addresses are served, and only requests naming a loopback host, so a web page elsewhere
-cannot reach the dashboard through DNS rebinding.
+addresses are served, and only requests whose Host is the address bound (or `localhost`)
+with its port, so a web page elsewhere cannot reach the dashboard through DNS rebinding.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ MAX_HEAD = 16 * 1024
 MAX_BODY = 64 * 1024
 RECV = 16 * 1024
 SERVER_HEADER = "berth-dashboard/0.1.0"
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+HTTP_DEFAULT_PORT = 80
 
 Send = Callable[[bytes], Awaitable[None]]
 
@@ -113,20 +113,17 @@ class HttpError(Exception):
         self.message = message
 
 
-def _host_is_loopback(host_header: str | None) -> bool:
-    if not host_header:
-        return True  # HTTP/1.0 without Host: nothing a browser sends
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        host = host[1:].partition("]")[0]
-    else:
-        host = host.rpartition(":")[0] if host.count(":") == 1 else host
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def accepted_hosts(address: ListenAddress) -> frozenset[str]:
+    """The Host headers a request to `address` may carry, compared exactly (lower case):
+    the address bound or `localhost`, with the port, which may be left out only when it
+    is HTTP's default. A name a rebinding page controls, an empty Host or one with more
+    in it (`127.0.0.1:80@evil`) is none of them."""
+    literal = f"[{address.host}]" if ":" in address.host else address.host
+    names = (literal.lower(), "localhost")
+    hosts = {f"{name}:{address.port}" for name in names}
+    if address.port == HTTP_DEFAULT_PORT:
+        hosts.update(names)
+    return frozenset(hosts)
 
 
 class _Gone(Exception):
@@ -134,8 +131,9 @@ class _Gone(Exception):
 
 
 class DashboardServer:
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, address: ListenAddress) -> None:
         self.handler = handler
+        self.hosts = accepted_hosts(address)
         self.connections = 0
 
     async def handle(self, stream: trio.SocketStream) -> None:
@@ -199,8 +197,11 @@ class DashboardServer:
         self, stream: trio.SocketStream, conn: h11.Connection, request: Request
     ) -> bool:
         """Answer one request; True when the connection must close afterwards."""
-        if not _host_is_loopback(request.headers.get("host")):
-            reply: Response | EventStream = _error(403, "the dashboard answers only loopback hosts")
+        host = request.headers.get("host", "")
+        if host.lower() not in self.hosts:
+            reply: Response | EventStream = _error(
+                400, f"invalid Host {host!r}: expected one of {', '.join(sorted(self.hosts))}"
+            )
         elif request.method not in ("GET", "HEAD"):
             reply = _error(405, f"method {request.method} not allowed")
             reply.headers.append(("Allow", "GET, HEAD"))
@@ -306,10 +307,11 @@ async def serve_dashboard(
         reason = error.strerror or str(error)
         raise ListenError(f"cannot serve metrics on {address.url()}: {reason}") from None
     bound_host, bound_port = listeners[0].socket.getsockname()[:2]
-    server = DashboardServer(handler)
+    bound = ListenAddress(str(bound_host), int(bound_port))
+    server = DashboardServer(handler, bound)
     try:
         async with trio.open_nursery() as nursery:
-            task_status.started(ListenAddress(str(bound_host), int(bound_port)))
+            task_status.started(bound)
             for listener in listeners:
                 nursery.start_soon(_accept_loop, listener, server, nursery)
     finally:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
+from berth.adapters.private_files import private_database
 from berth.domain.errors import InvalidParameter
 
 from ..sqlite import create_table_retrying
@@ -251,7 +252,9 @@ class AuditView(SQLiteTrackingRecorder):
     """The audit table and the log position it reflects."""
 
     def __init__(self, db_path: Path) -> None:
-        datastore = SQLiteDatastore(str(db_path), lock_timeout=30, originator_id_type="text")
+        datastore = SQLiteDatastore(
+            str(private_database(db_path)), lock_timeout=30, originator_id_type="text"
+        )
         super().__init__(datastore)
         create_table_retrying(self)
         self._catch_up_lock = threading.Lock()

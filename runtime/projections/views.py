@@ -21,6 +21,8 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
+from berth.adapters.private_files import private_database
+
 from ..sqlite import create_table_retrying
 from ..store import EventStore, LoggedEvent
 from . import containers, images
@@ -43,7 +45,9 @@ class ProjectionStore(SQLiteTrackingRecorder):
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
-        datastore = SQLiteDatastore(str(db_path), lock_timeout=30, originator_id_type="text")
+        datastore = SQLiteDatastore(
+            str(private_database(db_path)), lock_timeout=30, originator_id_type="text"
+        )
         super().__init__(datastore)
         create_table_retrying(self)
         self._catch_up_lock = threading.Lock()
