@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from .runner import Runner
 
 T = TypeVar("T")
+# As docker's CLI: the first positional (the image) ends berth's own options; everything
+# after it is the container's command, `ls -l` included. `--` before the image still ends
+# the options; after the image it is part of the command, as with docker.
+COMMAND_AFTER_IMAGE = {"allow_interspersed_args": False}
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
@@ -215,7 +219,7 @@ def _time(text: str | None) -> datetime | None:
 def register(main: click.Group) -> None:
     from .cli import cli_actor, console, remote_client
 
-    @main.command(context_settings={"ignore_unknown_options": True})
+    @main.command(context_settings=COMMAND_AFTER_IMAGE)
     @create_options
     @click.pass_context
     def create(ctx: click.Context, /, **options: Any) -> None:
@@ -236,7 +240,7 @@ def register(main: click.Group) -> None:
 
         click.echo(run_with_runner(ctx, job))
 
-    @main.command(context_settings={"ignore_unknown_options": True})
+    @main.command(context_settings=COMMAND_AFTER_IMAGE)
     @click.option("-d", "--detach", is_flag=True, help="Run container in background.")
     @create_options
     @click.pass_context
