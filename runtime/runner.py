@@ -150,7 +150,7 @@ class Runner:
                 container = await self._sync(self.engine.get_aggregate, container_id)
             attachment = await self.networks.connect(container, actor)
             networked = True
-            spec = self._spec(container, attachment)
+            spec = await self._sync(self._spec, container, attachment)  # reads the rootfs
             bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
             (bundle / "config.json").write_text(json.dumps(spec))
             pid = await self.runtime.create(container_id, bundle, self.log_path(container_id))
