@@ -22,6 +22,7 @@ from typing import Any
 
 import trio
 
+from berth.adapters.capabilities import bounding_capabilities
 from berth.adapters.network import NetworkLinks, PortForwarders
 from berth.adapters.runc import MonitorLost, Runtime, StartFailure
 from berth.adapters.snapshots.rootfs import read_in_root
@@ -185,7 +186,8 @@ class Runner:
             tuple(host_config.group_add or ()),
         )
         facts = HostFacts(
-            rlimit_hard={"RLIMIT_NOFILE": resource.getrlimit(resource.RLIMIT_NOFILE)[1]}
+            rlimit_hard={"RLIMIT_NOFILE": resource.getrlimit(resource.RLIMIT_NOFILE)[1]},
+            capabilities=bounding_capabilities(),
         )
         return build_spec(
             container_id=container.id,
