@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from .conftest import Berthd
+from .test_berth_cli import eventually
 
 START_TIMEOUT = 60  # a frozen berthd never answers: the subprocess times out instead
 UNREADABLE = "cannot read /etc/passwd of the container: it is "
@@ -82,3 +83,21 @@ def test_a_passwd_linked_inside_the_root_is_followed_there(berthd: Berthd) -> No
     # Started again, the user is found through the link, inside the root.
     again = berthd.docker("start", "-a", "linked", timeout=START_TIMEOUT)
     assert (again.returncode, again.stdout) == (0, "root\n"), again.stderr
+
+
+def test_a_restart_policy_meets_the_fifo_without_freezing_berthd(berthd: Berthd) -> None:
+    """No client starts it again: `--restart always` does, as soon as it exits."""
+    script = "busybox rm /etc/passwd; busybox mkfifo /etc/passwd"
+    run = berthd.docker(
+        "run", "-d", "--restart", "always", "--user", "root", "--name", "looping",
+        "busybox", "sh", "-ec", script,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+
+    def error() -> str:
+        shown = berthd.docker("inspect", "--format", "{{.State.Error}}", "looping", timeout=30)
+        assert shown.returncode == 0, shown.stderr
+        return shown.stdout.strip()
+
+    assert eventually(lambda: error() == UNREADABLE + "a FIFO", timeout=30), error()
+    assert ping(berthd) == b"200"
