@@ -5,7 +5,8 @@ They follow dockerd's create path in the order it runs them:
 1. `verify_settings` — the checks of `runconfig` (run while decoding the request),
    `verifyContainerSettings` (`validateContainerConfig`, `validateHostConfig`,
    `verifyPlatformContainerSettings`), the `Binds` parse of `registerMountPoints` and
-   the container-name check. Errors are InvalidParameter (400) with dockerd's messages;
+   the container-name check, after refusing what berth does not apply yet
+   (settings_unsupported). Errors are InvalidParameter (400) with dockerd's messages;
    what dockerd only warns about comes back as the list of warnings.
 2. `adapt_settings` — `adaptContainerSettings` and the API layer's defaults.
 3. `merge_config` — `mergeAndVerifyConfig`, once the image is known.
@@ -34,6 +35,7 @@ from .settings_rules import (
     validate_port_key,
     validate_tmpfs_destination,
 )
+from .settings_unsupported import refuse_unapplied
 
 MIB = 1024 * 1024
 MIN_MEMORY = 6 * MIB  # dockerd's linuxMinMemory: room for a container's own start-up
@@ -144,6 +146,7 @@ def verify_settings(
     """
     if config is None or config == Config():
         raise InvalidParameter("config cannot be empty in order to create a container")
+    refuse_unapplied(config)
     _check_request(config, host_config)
     _check_container_config(config)
     _check_host_config(host_config)

@@ -36,7 +36,9 @@ SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIM
 SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG
 WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF CHECKPOINT_RESTORE
 """
-CAPABILITIES: frozenset[str] = frozenset("CAP_" + name for name in _CAPABILITY_NAMES.split())
+# In the kernel's bit order: bit n of a capability mask (CapBnd, CapEff...) is the n-th.
+CAPABILITY_BITS: tuple[str, ...] = tuple("CAP_" + name for name in _CAPABILITY_NAMES.split())
+CAPABILITIES: frozenset[str] = frozenset(CAPABILITY_BITS)
 ALL_CAPABILITIES = "ALL"
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -86,6 +88,11 @@ def normalize_capabilities(caps: Iterable[str], field_name: str) -> list[str]:
             raise InvalidParameter(f"invalid {field_name}: unknown capability: {go_quote(upper)}")
         out.append(upper)
     return out
+
+
+def capabilities_in_mask(mask: int) -> frozenset[str]:
+    """The capabilities whose bits are set in a mask of /proc/PID/status (e.g. CapBnd)."""
+    return frozenset(name for bit, name in enumerate(CAPABILITY_BITS) if mask >> bit & 1)
 
 
 def validate_env(entry: str) -> None:

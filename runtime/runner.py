@@ -25,6 +25,7 @@ from typing import Any
 
 import trio
 
+from berth.adapters.capabilities import bounding_capabilities
 from berth.adapters.network import NetworkLinks, PortForwarders
 from berth.adapters.private_files import write_private
 from berth.adapters.runc import MonitorLost, Runtime, StartFailure, parse_signal
@@ -223,7 +224,8 @@ class Runner:
             tuple(host_config.group_add or ()),
         )
         facts = HostFacts(
-            rlimit_hard={"RLIMIT_NOFILE": resource.getrlimit(resource.RLIMIT_NOFILE)[1]}
+            rlimit_hard={"RLIMIT_NOFILE": resource.getrlimit(resource.RLIMIT_NOFILE)[1]},
+            capabilities=bounding_capabilities(),
         )
         return build_spec(
             container_id=container.id,

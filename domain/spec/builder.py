@@ -59,18 +59,29 @@ def _security_opts(host: HostConfig) -> tuple[bool, bool]:
 
 
 def effective_capabilities(host: HostConfig, host_caps: frozenset[str] | None = None) -> list[str]:
-    """moby `caps.TweakCapabilities`: defaults, then CapAdd/CapDrop; ALL on either side."""
-    every = sorted(CAPABILITIES if host_caps is None else CAPABILITIES & host_caps)
+    """moby `caps.TweakCapabilities`: defaults, then CapAdd/CapDrop; ALL on either side.
+
+    Within what the engine holds (`host_caps`, its bounding set; None: every capability):
+    privileged and ALL get exactly that, as dockerd; a default it lacks is left out; a
+    capability named in CapAdd that it lacks is refused, naming it (ADR/0020).
+    """
+    held = CAPABILITIES if host_caps is None else CAPABILITIES & host_caps
+    every = sorted(held)
     if host.privileged:
         return every
     adds = normalize_capabilities(host.cap_add or (), "CapAdd")
     drops = normalize_capabilities(host.cap_drop or (), "CapDrop")
+    for cap in adds:
+        if cap != ALL_CAPABILITIES and cap not in held and cap not in drops:
+            raise InvalidParameter(
+                f"cannot add capability {cap}: berthd's own bounding set lacks it"
+            )
     if ALL_CAPABILITIES in adds:
         base = list(every)
     elif ALL_CAPABILITIES in drops:
         base = []
     else:
-        base = [c for c in d.DEFAULT_CAPABILITIES if c not in drops]
+        base = [c for c in d.DEFAULT_CAPABILITIES if c not in drops and c in held]
     for cap in adds:
         if cap != ALL_CAPABILITIES and cap not in base and cap not in drops:
             base.append(cap)

@@ -1,6 +1,6 @@
 """The commands of `berth -H URL` (or BERTH_HOST): each one Docker Engine API requests to berthd.
 
-Option parsing and the create body are the local mode's (cli_containers.create_options,
+Option parsing and the create body are the local mode's (cli_create.create_options,
 create_body); only the transport differs. Errors print as the docker CLI prints them:
 "Error response from daemon: MESSAGE", exit 1 (125 for run/create; 126/127 when `run`
 could not start the command).
@@ -167,7 +167,7 @@ def tag(client: DaemonClient, source: str, target: str) -> None:
 
 def create(client: DaemonClient, options: dict[str, Any], attach: bool) -> str:
     """The seed's client flow: create; on "No such image", pull with progress, create again."""
-    from ..cli_containers import check_cidfile, create_body
+    from ..cli_create import check_cidfile, create_body
     from ..cli_images import PullDisplay
 
     cidfile = options["cidfile"]

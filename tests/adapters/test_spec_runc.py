@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from berth.adapters.capabilities import bounding_capabilities
 from berth.domain.config import Config, HostConfig
 from berth.domain.spec import HostFacts, ResolvedUser, build_spec, resolve_user
 
@@ -65,36 +66,14 @@ def _remove_parent_cgroup() -> Iterator[None]:
     assert all(not p.exists() for p in left)
 
 
-_CAP_BITS = """
-CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID
-SETPCAP LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER
-SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE
-SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP
-MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF
-CHECKPOINT_RESTORE
-"""  # capability names in bit order
-
-
 def _facts() -> HostFacts:
-    caps = _bounding_caps()
     return HostFacts(
         rlimit_hard={"RLIMIT_NOFILE": resource.getrlimit(resource.RLIMIT_NOFILE)[1]},
         cgroup_parent=CGROUP_PARENT,
         cgroup_v2=UNIFIED,
         swap_limit=UNIFIED or os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
-        capabilities=caps,
+        capabilities=bounding_capabilities(),
     )
-
-
-def _bounding_caps() -> frozenset[str]:
-    from berth.domain.settings_rules import CAPABILITIES
-
-    names = sorted(CAPABILITIES)
-    order = _CAP_BITS.split()
-    assert len(order) == len(names)
-    status = Path("/proc/self/status").read_text()
-    bnd = int(next(li for li in status.splitlines() if li.startswith("CapBnd:")).split()[1], 16)
-    return frozenset("CAP_" + n for i, n in enumerate(order) if bnd & (1 << i))
 
 
 @pytest.fixture
