@@ -179,6 +179,21 @@ class LogReader:
         return True
 
 
+def start_log(path: Path, size_max: int | None) -> None:
+    """Before a monitor starts writing `path`: a log already at its size limit starts
+    again empty, as conmon does when a write would pass it (conmon counts only what it
+    wrote itself). Replaced, not truncated, so that a follower moves on to the new file."""
+    try:
+        if size_max is None or os.path.getsize(path) < size_max:
+            return
+    except FileNotFoundError:
+        return
+    fresh = path.with_name(path.name + ".tmp")  # conmon's own name for it
+    with open(fresh, "wb"):
+        os.chmod(fresh, 0o600)
+    os.replace(fresh, path)
+
+
 def _open(path: Path) -> BinaryIO | None:
     try:
         return open(path, "rb")

@@ -29,6 +29,7 @@ from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
 from berth.domain.container import Command, Container, ContainerState
 from berth.domain.errors import BerthError, Conflict, NotFound, NotModified
+from berth.domain.log_config import log_size_max
 from berth.domain.spec import HostFacts, build_spec, resolve_user
 
 from .engine import Created, Engine
@@ -153,7 +154,10 @@ class Runner:
             spec = self._spec(container, attachment)
             bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
             (bundle / "config.json").write_text(json.dumps(spec))
-            pid = await self.runtime.create(container_id, bundle, self.log_path(container_id))
+            log_limit = log_size_max(HostConfig.from_docker(container.host_config).log_config)
+            pid = await self.runtime.create(
+                container_id, bundle, self.log_path(container_id), log_limit
+            )
             await self.runtime.start(container_id)
         except BerthError as error:
             message = error.message

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from berth.adapters.log_format import Limits, LogLine, Selection
-from berth.adapters.logs import LogReader, follow_log, log_batches, read_log
+from berth.adapters.logs import LogReader, follow_log, log_batches, read_log, start_log
 
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 BIG = Limits(max_line=1 << 30)
@@ -284,3 +284,21 @@ async def test_log_batches_of_a_running_log_stop_at_what_it_held(tmp_path: Path)
         more.write(record(2, "stdout", "F", b"later"))
     rest = [line async for batch in batches for line in batch]
     assert [x.text for x in first + rest] == [b"0", b"1", b"2"]
+
+
+def test_a_log_at_its_size_limit_starts_again_empty_when_its_container_does(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "container.log"
+    path.write_bytes(record(1, "stdout", "F", b"x" * 100))
+    size = path.stat().st_size
+    before = path.stat().st_ino
+    start_log(path, None)
+    start_log(path, size + 1)
+    assert path.stat().st_size == size and path.stat().st_ino == before
+    start_log(path, size)  # conmon counts from zero: what is there is dropped first
+    assert path.stat().st_size == 0 and path.stat().st_ino != before
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["container.log"]
+    start_log(tmp_path / "missing.log", 10)
+    assert not (tmp_path / "missing.log").exists()
