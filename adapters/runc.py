@@ -44,6 +44,7 @@ from typing import Literal
 import trio
 
 from berth.adapters import cgroups
+from berth.adapters.logs import start_log
 from berth.adapters.private_files import open_private, write_private
 from berth.adapters.processes import open_pidfd, process_start_time
 from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound
@@ -210,11 +211,14 @@ class Runtime:
 
     # -- create --------------------------------------------------------------------------
 
-    async def create(self, container_id: str, bundle: Path, log_path: Path) -> int:
+    async def create(
+        self, container_id: str, bundle: Path, log_path: Path, log_size_max: int | None = None
+    ) -> int:
         """Spawn conmon, which runs `runc create`; return the container's init pid.
 
         Idempotent: a container already created under a live monitor returns its pid.
         On failure nothing is left behind and StartFailure carries runc's message.
+        With `log_size_max`, the log starts again empty whenever it would pass that size.
         """
         mdir = self.monitor_dir(container_id)
         # runc keeps each container's state in <root>/<id>: without it there is nothing to
@@ -237,9 +241,13 @@ class Runtime:
             _ensure_private_dir(mdir / sub)
         write_private(mdir / "bundle", str(bundle))
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        await trio.to_thread.run_sync(start_log, log_path, log_size_max)
+        args = self._conmon_args(container_id, bundle, log_path, mdir)
+        if log_size_max is not None:
+            args += ["--log-size-max", str(log_size_max)]
 
         try:
-            return await self._spawn_monitor(container_id, bundle, log_path, mdir)
+            return await self._spawn_monitor(container_id, args, mdir)
         except BaseException:
             with trio.CancelScope(shield=True):
                 await self._cleanup_failed_create(container_id)
@@ -270,9 +278,7 @@ class Runtime:
             "--log-level", "info",
         ]  # fmt: skip
 
-    async def _spawn_monitor(
-        self, container_id: str, bundle: Path, log_path: Path, mdir: Path
-    ) -> int:
+    async def _spawn_monitor(self, container_id: str, args: list[str], mdir: Path) -> int:
         sync_r, sync_w = os.pipe()  # non-inheritable (PEP 446); pass_fds opens the child's
         start_r, start_w = os.pipe()
         sync_stream = trio.lowlevel.FdStream(sync_r)
@@ -285,7 +291,7 @@ class Runtime:
             try:
                 with open_private(mdir / "conmon.err") as err_file:
                     proc = await trio.lowlevel.open_process(
-                        self._conmon_args(container_id, bundle, log_path, mdir),
+                        args,
                         stdin=subprocess.DEVNULL,
                         stdout=err_file,
                         stderr=err_file,

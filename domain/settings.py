@@ -22,6 +22,7 @@ from typing import Any
 
 from .config import Config, HealthConfig, HostConfig
 from .errors import InvalidParameter, NotFound
+from .log_config import DRIVERS, verify_log_config
 from .names import validate_name
 from .settings_rules import (
     mount_error,
@@ -49,7 +50,7 @@ DEFAULT_NETWORK_MODE = "bridge"
 BUILTIN_NETWORK_MODES = ("", "default", "bridge", "none", "host")
 DEFAULT_IPC_MODE = "private"
 DEFAULT_RUNTIME = "runc"
-DEFAULT_LOG_DRIVER = "json-file"
+DEFAULT_LOG_DRIVER = DRIVERS[0]
 
 WARN_PUBLISH_ON_HOST_NETWORK = "Published ports are discarded when using host network mode"
 WARN_OOM_KILL_WITHOUT_LIMIT = (
@@ -264,6 +265,7 @@ def _check_host_config(hc: HostConfig) -> None:
     _check_restart_policy(policy.name, policy.maximum_retry_count)
     normalize_capabilities(hc.cap_add or (), "CapAdd")
     normalize_capabilities(hc.cap_drop or (), "CapDrop")
+    verify_log_config(hc.log_config)
     if "" in hc.annotations:
         raise InvalidParameter(
             "invalid Annotations: the empty string is not permitted as an annotation key"

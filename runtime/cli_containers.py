@@ -91,11 +91,13 @@ async def _pull(runner: Runner, image: str, actor: Any, display: Any) -> None:
         await runner.images.pull(image, actor, display)
 
 
-def _write_line(line: LogLine, timestamps: bool) -> None:
-    stream = sys.stdout.buffer if line.stream == "stdout" else sys.stderr.buffer
-    prefix = (line.time.strftime("%Y-%m-%dT%H:%M:%S.%fZ") + " ").encode() if timestamps else b""
-    stream.write(prefix + line.text + (b"" if line.partial else b"\n"))
-    stream.flush()
+def _write_lines(lines: list[LogLine], timestamps: bool) -> None:
+    for line in lines:
+        stream = sys.stdout.buffer if line.stream == "stdout" else sys.stderr.buffer
+        stamp = line.time.strftime("%Y-%m-%dT%H:%M:%S.%fZ") + " " if timestamps else ""
+        stream.write(stamp.encode() + line.text + (b"" if line.partial else b"\n"))
+    sys.stdout.buffer.flush()
+    sys.stderr.buffer.flush()
 
 
 def _time(text: str | None) -> datetime | None:
@@ -144,7 +146,7 @@ def register(main: click.Group) -> None:
             with remote.daemon_errors(ctx, engine_code=125):
                 ctx.exit(remote.run(client, options, detach))
             return
-        from berth.adapters.logs import follow_log
+        from berth.adapters.logs import Selection, log_batches
 
         async def job(runner: Runner) -> int:
             created = await create_with_pull(runner, options, cli_actor())
@@ -152,11 +154,12 @@ def register(main: click.Group) -> None:
             if detach:
                 click.echo(created.id)
                 return 0
-            log_path = runner.log_path(created.id)
-            async for line in follow_log(
-                log_path, until_exit=lambda: runner.runtime.monitor_pid(created.id) is None
+            async for batch in log_batches(
+                runner.log_path(created.id),
+                Selection(),
+                until_exit=lambda: runner.runtime.monitor_pid(created.id) is None,
             ):
-                _write_line(line, False)
+                _write_lines(batch, False)
             code = await runner.wait_for(
                 created.id, "removed" if options["auto_remove"] else "not-running"
             )
@@ -351,25 +354,17 @@ def register(main: click.Group) -> None:
             with remote.daemon_errors(ctx):
                 remote.logs(client, ref, {**options, "until": until, "tail": tail})
             return
-        from berth.adapters.logs import follow_log, read_log
+        from berth.adapters.logs import Selection, log_batches
 
         async def job(runner: Runner) -> None:
             container_id = runner.engine.resolve_container(ref)
-            path = runner.log_path(container_id)
-            bounds: dict[str, Any] = {
-                "since": _time(since),
-                "until": _time(until),
-                "tail": None if tail == "all" else int(tail),
-            }
-            if follow:
-                async for line in follow_log(
-                    path,
-                    until_exit=lambda: runner.runtime.monitor_pid(container_id) is None,
-                    **bounds,
-                ):
-                    _write_line(line, timestamps)
-            else:
-                for line in read_log(path, **bounds):
-                    _write_line(line, timestamps)
+            monitor = runner.runtime.monitor_pid
+            async for batch in log_batches(
+                runner.log_path(container_id),
+                Selection(since=_time(since), until=_time(until)),
+                tail=None if tail == "all" else int(tail),
+                until_exit=(lambda: monitor(container_id) is None) if follow else None,
+            ):
+                _write_lines(batch, timestamps)
 
         run_with_runner(ctx, job)

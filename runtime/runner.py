@@ -34,6 +34,7 @@ from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
 from berth.domain.container import Command, Container, ContainerState
 from berth.domain.errors import BerthError, Conflict, NotFound, NotModified
+from berth.domain.log_config import log_size_max
 from berth.domain.spec import HostFacts, build_spec, resolve_user
 
 from .engine import Created, Engine
@@ -187,7 +188,10 @@ class Runner:
             spec = await self.sync(self._spec, container, attachment)
             bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
             write_private(bundle / "config.json", json.dumps(spec))
-            pid = await self.runtime.create(container_id, bundle, self.log_path(container_id))
+            log_limit = log_size_max(HostConfig.from_docker(container.host_config).log_config)
+            pid = await self.runtime.create(
+                container_id, bundle, self.log_path(container_id), log_limit
+            )
             crash_point("start.runtime_created")
             await self.runtime.start(container_id)
             crash_point("start.runtime_started")

@@ -10,7 +10,7 @@ from typing import Any
 
 import trio
 
-from berth.adapters.logs import LogLine, follow_log, read_log
+from berth.adapters.logs import LogLine, Selection, log_batches
 from berth.domain.container import Container, ContainerState
 from berth.domain.errors import BerthError, InvalidParameter, NotFound
 
@@ -285,29 +285,23 @@ async def logs(app: App, request: Request) -> StreamReply:
     )
     path = app.runner.log_path(container_id)
     runtime = app.runner.runtime
+    selection = Selection(stdout, stderr, since, until)
 
     async def produce(write: Write) -> None:
-        if not follow:
-            lines: list[LogLine] = await trio.to_thread.run_sync(
-                lambda: read_log(
-                    path, stdout=stdout, stderr=stderr, since=since, until=until, tail=tail
-                )
-            )
-            for line in lines:
-                await write(log_frame(line, timestamps))
-            return
-        async for line in follow_log(
+        async for batch in log_batches(
             path,
-            stdout=stdout,
-            stderr=stderr,
-            since=since,
-            until=until,
+            selection,
             tail=tail,
-            until_exit=lambda: runtime.monitor_pid(container_id) is None,
+            until_exit=(lambda: runtime.monitor_pid(container_id) is None) if follow else None,
         ):
-            await write(log_frame(line, timestamps))
+            await write(_frames(batch, timestamps))
 
     return StreamReply(produce, content_type=None)
+
+
+def _frames(lines: list[LogLine], timestamps: bool = False) -> bytes:
+    """A batch of lines as one write: one chunk on the wire rather than one per line."""
+    return b"".join(log_frame(line, timestamps) for line in lines)
 
 
 async def attach(app: App, request: Request) -> HijackReply:
@@ -324,11 +318,8 @@ async def attach(app: App, request: Request) -> HijackReply:
             return
         if not stream:
             if with_logs:
-                lines = await trio.to_thread.run_sync(
-                    lambda: read_log(path, stdout=stdout, stderr=stderr)
-                )
-                for line in lines:
-                    await write(log_frame(line))
+                async for batch in log_batches(path, Selection(stdout, stderr)):
+                    await write(_frames(batch))
             return
         done = False
 
@@ -347,14 +338,13 @@ async def attach(app: App, request: Request) -> HijackReply:
         from_start = with_logs or first_state is ContainerState.CREATED
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_state, nursery.cancel_scope)
-            async for line in follow_log(
+            async for batch in log_batches(
                 path,
-                stdout=stdout,
-                stderr=stderr,
+                Selection(stdout, stderr),
                 tail=None if from_start else 0,
                 until_exit=lambda: done,
             ):
-                await write(log_frame(line))
+                await write(_frames(batch))
             nursery.cancel_scope.cancel()
 
     return HijackReply(produce)

@@ -10,6 +10,8 @@ from typing import Any
 
 import trio
 
+from berth.domain.log_config import DRIVERS
+
 from .server import (
     API_VERSION,
     ENGINE_VERSION,
@@ -89,7 +91,7 @@ def _info(app: App) -> dict[str, Any]:
         "Images": len(images),
         "Driver": "overlay2",
         "DriverStatus": [["Backing Filesystem", "berth snapshots"]],
-        "Plugins": {"Volume": [], "Network": ["bridge", "host", "none"], "Log": ["k8s-file"]},
+        "Plugins": {"Volume": [], "Network": ["bridge", "host", "none"], "Log": list(DRIVERS)},
         "MemoryLimit": True,
         "SwapLimit": True,
         "CpuCfsPeriod": True,
@@ -102,7 +104,7 @@ def _info(app: App) -> dict[str, Any]:
         "NFd": len(os.listdir("/proc/self/fd")),
         "NGoroutines": 0,
         "SystemTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "LoggingDriver": "k8s-file",
+        "LoggingDriver": DRIVERS[0],  # as inspect's HostConfig.LogConfig.Type says
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1",
         "NEventsListener": 0,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO, Protocol
 
+#: The most read at once: a frame may announce up to 4 GiB, which is copied in pieces.
+PIECE = 64 * 1024
+
 
 class Readable(Protocol):
     def read(self, size: int = -1) -> bytes: ...
@@ -17,9 +20,12 @@ def copy_frames(source: Readable, stdout: BinaryIO, stderr: BinaryIO) -> None:
         if len(header) < 8:
             return
         stream, length = struct.unpack(">BxxxI", header)
-        payload = source.read(length)
         target = stderr if stream == 2 else stdout
-        target.write(payload)
+        while length > 0:
+            payload = source.read(min(length, PIECE))
+            target.write(payload)
+            length -= len(payload)
+            if len(payload) == 0:
+                target.flush()
+                return
         target.flush()
-        if len(payload) < length:
-            return

@@ -234,3 +234,24 @@ def test_replay_refuses_what_is_not_a_command(tmp_path: Path, line: str) -> None
     log.write_text(line + "\n")
     with pytest.raises(InvalidCommandLog, match="line 1"):
         list(read_commands(log))
+
+
+def test_a_long_frame_is_copied_in_pieces() -> None:
+    import io
+    import struct
+
+    from berth.runtime.client.frames import PIECE
+
+    payload = b"x" * (5 * PIECE + 3)
+    source = io.BytesIO(struct.pack(">BxxxI", 1, len(payload)) + payload)
+    asked: list[int] = []
+    real_read = source.read
+
+    def read(size: int = -1) -> bytes:
+        asked.append(size)
+        return real_read(size)
+
+    out, err = io.BytesIO(), io.BytesIO()
+    copy_frames(type("Source", (), {"read": staticmethod(read)})(), out, err)  # type: ignore[arg-type]
+    assert out.getvalue() == payload and err.getvalue() == b""
+    assert 0 < max(asked) <= PIECE
