@@ -149,20 +149,29 @@ def register(main: click.Group) -> None:
         from berth.adapters.logs import Selection, log_batches
 
         async def job(runner: Runner) -> int:
+            import trio
+
             created = await create_with_pull(runner, options, cli_actor())
-            await runner.start(created.id, cli_actor())
             if detach:
+                await runner.start(created.id, cli_actor())
                 click.echo(created.id)
                 return 0
-            async for batch in log_batches(
-                runner.log_path(created.id),
-                Selection(),
-                until_exit=lambda: runner.runtime.monitor_pid(created.id) is None,
-            ):
-                _write_lines(batch, False)
-            code = await runner.wait_for(
-                created.id, "removed" if options["auto_remove"] else "not-running"
-            )
+            ended = False
+
+            async def output() -> None:
+                # Following from before the start, as docker attaches before it starts:
+                # an `--rm` container may be gone, log and all, by the time start returns.
+                log = runner.log_path(created.id)
+                async for batch in log_batches(log, Selection(), until_exit=lambda: ended):
+                    _write_lines(batch, False)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(output)
+                await runner.start(created.id, cli_actor())
+                code = await runner.wait_for(
+                    created.id, "removed" if options["auto_remove"] else "not-running"
+                )
+                ended = True
             return code
 
         ctx.exit(run_with_runner(ctx, job))

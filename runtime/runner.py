@@ -27,7 +27,7 @@ import trio
 
 from berth.adapters.capabilities import bounding_capabilities
 from berth.adapters.network import NetworkLinks, PortForwarders
-from berth.adapters.private_files import write_private
+from berth.adapters.private_files import private_file, write_private
 from berth.adapters.runc import MonitorLost, Runtime, StartFailure, parse_signal
 from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
@@ -154,6 +154,9 @@ class Runner:
     async def _prepare(self, container_id: str, actor: Actor) -> None:
         container = await self.load(container_id)
         self.container_dir(container_id).mkdir(mode=0o700, exist_ok=True)
+        # The log exists from now on, so an attach can open it before the start and keep
+        # reading it even if an auto-remove deletes it (conmon appends to the same file).
+        private_file(self.log_path(container_id))
         rootfs = await self.images.mount_rootfs(container_id, container.image_id)
         await self.record(container_id, lambda c, k: c.mark_prepared(str(rootfs), k), actor)
 
