@@ -1,0 +1,208 @@
+"""Reliability benchmark: the crash matrix, a soak under SIGKILLs, and their counts.
+
+1. The crash matrix: berthd killed at every crash point (berth.runtime.faults.POINTS)
+   under the scenario that reaches it, started again, and the log held against the host
+   (tests/fixtures/world.py): `crash_points`, `crash_violations`.
+2. The soak: `--clients` threads run random lifecycles through the Docker API (run -d,
+   create, start, stop, kill, rm -f, run --rm, rename) while berthd is SIGKILLed
+   `--kills` times at random moments and started again. At the end: violations of the
+   world (leaked processes, cgroups, mounts, netns, veths, forwarders, names, addresses),
+   and containers whose create was answered and never asked to be removed that `ps -a`
+   does not show (`soak_missing`).
+
+The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import docker  # noqa: E402
+
+from berth.runtime.faults import POINTS  # noqa: E402
+from tests.fixtures.berthd import Berthd, clean_up, launch_berthd  # noqa: E402
+from tests.fixtures.images import busybox_image  # noqa: E402
+from tests.fixtures.registry import run_registry  # noqa: E402
+from tests.fixtures.world import in_flight, violations  # noqa: E402
+from tests.reliability.test_crash_matrix import SCENARIOS, World  # noqa: E402
+
+SETTLE_S = 60
+
+
+def client(daemon: Berthd) -> docker.APIClient:
+    return docker.APIClient(base_url=f"unix://{daemon.socket}", version="1.41", timeout=30)
+
+
+def settle(daemon: Berthd) -> None:
+    deadline = time.monotonic() + SETTLE_S
+    while in_flight(daemon.root) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def crash_matrix(work: Path, registry: Any) -> dict[str, Any]:
+    failed: dict[str, list[str]] = {}
+    for point in POINTS:
+        place = work / point
+        place.mkdir()
+        crashing = launch_berthd(place, insecure=(registry.host,), env={"BERTH_CRASH_AT": point})
+        with contextlib.suppress(Exception):
+            SCENARIOS[point.split(".")[0]](World(client(crashing), registry))
+        try:
+            crashing.wait_killed(60)
+        except Exception:
+            failed[point] = ["never reached"]
+        daemon = launch_berthd(place, insecure=(registry.host,))
+        settle(daemon)
+        found = violations(daemon.root, client(daemon))
+        found += clean_up(daemon) + clean_up(crashing)
+        if found:
+            failed[point] = found
+        print(f"crash point {point}: {len(found)} violation(s)", file=sys.stderr, flush=True)
+    return {
+        "crash_points": len(POINTS),
+        "crash_violations": sum(len(v) for v in failed.values()),
+        "crash_failed_points": sorted(failed),
+    }
+
+
+class Soak:
+    """Clients doing random lifecycles; what they were told exists is tracked."""
+
+    def __init__(self, work: Path, clients: int) -> None:
+        self.work = work
+        self.daemon = launch_berthd(work)
+        self.clients = clients
+        self.lock = threading.Lock()
+        self.kept: set[str] = set()  # answered 201, never asked to be removed
+        self.stop = threading.Event()
+        self.requests = 0
+        self.errors = 0
+
+    def api(self) -> docker.APIClient:
+        with self.lock:
+            return client(self.daemon)
+
+    def forget(self, cid: str) -> None:
+        with self.lock:
+            self.kept.discard(cid)
+
+    def act(self, rng: random.Random) -> None:
+        api = self.api()
+        with self.lock:
+            mine = sorted(self.kept)
+        choice = rng.random()
+        if choice < 0.35 or not mine:
+            cid = api.create_container("busybox", ["sleep", str(rng.randint(1, 30))])["Id"]
+            with self.lock:
+                self.kept.add(cid)
+            if rng.random() < 0.8:
+                api.start(cid)
+            return
+        cid = rng.choice(mine)
+        if choice < 0.50:
+            self.forget(cid)  # asked: whatever the answer, it may be gone
+            api.remove_container(cid, force=True)
+        elif choice < 0.62:
+            api.stop(cid, timeout=1)
+        elif choice < 0.72:
+            api.kill(cid)
+        elif choice < 0.84:
+            api.start(cid)
+        elif choice < 0.92:
+            api.restart(cid, timeout=1)
+        else:
+            auto = api.create_container(
+                "busybox", ["true"], host_config=api.create_host_config(auto_remove=True)
+            )["Id"]
+            api.start(auto)
+
+    def client_loop(self, seed: int) -> None:
+        rng = random.Random(seed)
+        while not self.stop.is_set():
+            self.requests += 1
+            try:
+                self.act(rng)
+            except Exception:
+                self.errors += 1  # refused, or the daemon died under the request
+                time.sleep(0.05)
+
+    def kill_loop(self, kills: int, rng: random.Random) -> None:
+        for _ in range(kills):
+            time.sleep(rng.uniform(0.5, 3.0))
+            with self.lock:
+                daemon = self.daemon
+            daemon.process.send_signal(signal.SIGKILL)
+            daemon.wait_killed(30)
+            clean = launch_berthd(self.work)
+            with self.lock:
+                self.daemon = clean
+        self.stop.set()
+
+    def run(self, kills: int) -> dict[str, Any]:
+        rng = random.Random(7)
+        threads = [
+            threading.Thread(target=self.client_loop, args=(seed,)) for seed in range(self.clients)
+        ]
+        for thread in threads:
+            thread.start()
+        self.kill_loop(kills, rng)
+        for thread in threads:
+            thread.join()
+        settle(self.daemon)
+        api = client(self.daemon)
+        listed = {c["Id"] for c in api.containers(all=True)}
+        missing = sorted(self.kept - listed)
+        found = violations(self.daemon.root, api)
+        for cid in listed:
+            with contextlib.suppress(docker.errors.APIError):
+                api.remove_container(cid, force=True)
+        found += violations(self.daemon.root, api) + clean_up(self.daemon)
+        return {
+            "soak_clients": self.clients,
+            "soak_kills": kills,
+            "soak_requests": self.requests,
+            "soak_refused_or_cut": self.errors,
+            "soak_violations": len(found),
+            "soak_missing": len(missing),
+            "soak_details": found[:20] + [f"missing {m[:12]}" for m in missing[:20]],
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--kills", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=6)
+    parser.add_argument("--skip-matrix", action="store_true")
+    options = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="berth-bench-reliability-"))
+    figures: dict[str, Any] = {}
+    try:
+        if not options.skip_matrix:
+            (work / "registry").mkdir()
+            with run_registry(work / "registry") as registry:
+                registry.push("library/busybox", busybox_image())
+                (work / "matrix").mkdir()
+                figures.update(crash_matrix(work / "matrix", registry))
+        (work / "soak").mkdir()
+        figures.update(Soak(work / "soak", options.clients).run(options.kills))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
