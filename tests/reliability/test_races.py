@@ -7,6 +7,7 @@ forwarder, monitor or name).
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -65,7 +66,10 @@ def test_a_start_racing_a_forced_removal_leaves_no_hidden_container(berthd: Bert
             "busybox", ["sleep", "1000"], name=f"race-{trial}", ports=[80],
             host_config=api.create_host_config(port_bindings={80: ("127.0.0.1", None)}),
         )["Id"]  # fmt: skip
-        errors = together(lambda: api.start(cid), lambda: api.remove_container(cid, force=True))
+        errors = together(
+            functools.partial(api.start, cid),
+            functools.partial(api.remove_container, cid, force=True),
+        )
         assert errors[1] is None  # rm -f always wins; the start may come first or fail
         assert api.containers(all=True, filters={"id": cid}) == []
     assert settled(berthd, api) == []
