@@ -140,26 +140,34 @@ class Soak:
                 self.errors += 1  # refused, or the daemon died under the request
                 time.sleep(0.05)
 
-    def kill_loop(self, kills: int, rng: random.Random) -> None:
-        for _ in range(kills):
-            time.sleep(rng.uniform(0.5, 3.0))
+    def kill_loop(self, kills: int, seconds: float, rng: random.Random) -> None:
+        ends = time.monotonic() + seconds
+        for number in range(kills):
+            time.sleep(rng.uniform(1.0, 4.0))
             with self.lock:
                 daemon = self.daemon
             daemon.process.send_signal(signal.SIGKILL)
             daemon.wait_killed(30)
+            started = time.monotonic()
             clean = launch_berthd(self.work)
+            print(
+                f"kill {number + 1}/{kills}: berthd back in {time.monotonic() - started:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
             with self.lock:
                 self.daemon = clean
+        time.sleep(max(0.0, ends - time.monotonic()))
         self.stop.set()
 
-    def run(self, kills: int) -> dict[str, Any]:
+    def run(self, kills: int, seconds: float = 0.0) -> dict[str, Any]:
         rng = random.Random(7)
         threads = [
             threading.Thread(target=self.client_loop, args=(seed,)) for seed in range(self.clients)
         ]
         for thread in threads:
             thread.start()
-        self.kill_loop(kills, rng)
+        self.kill_loop(kills, seconds, rng)
         for thread in threads:
             thread.join()
         settle(self.daemon)
@@ -167,6 +175,11 @@ class Soak:
         listed = {c["Id"] for c in api.containers(all=True)}
         missing = sorted(self.kept - listed)
         found = violations(self.daemon.root, api)
+        if found and "BENCH_DEBUG" in __import__("os").environ:
+            for line in found:
+                cid = line.split()[0]
+                print(line, self.daemon.berth("history", cid).stdout, file=sys.stderr)
+            print(self.daemon.log()[-5000:], file=sys.stderr)
         for cid in listed:
             with contextlib.suppress(docker.errors.APIError):
                 api.remove_container(cid, force=True)
@@ -186,6 +199,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--clients", type=int, default=6)
+    parser.add_argument("--seconds", type=float, default=0.0, help="soak at least this long")
     parser.add_argument("--skip-matrix", action="store_true")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="berth-bench-reliability-"))
@@ -198,7 +212,8 @@ def main() -> None:
                 (work / "matrix").mkdir()
                 figures.update(crash_matrix(work / "matrix", registry))
         (work / "soak").mkdir()
-        figures.update(Soak(work / "soak", options.clients).run(options.kills))
+        soak = Soak(work / "soak", options.clients)
+        figures.update(soak.run(options.kills, options.seconds))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(figures))

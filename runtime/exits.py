@@ -72,6 +72,7 @@ class ExitWatcher:
         finally:
             self._watched.discard(container_id)  # a restart watches it again
         try:
+            await self.runner.reconciled.wait()
             await self.handle_exit(container_id, status)
         except BerthError as error:
             log.warning("container %s: %s", container_id[:12], error.message)

@@ -80,6 +80,9 @@ class Runner:
         self.containers_dir.mkdir(mode=0o700, exist_ok=True)
         self.nursery: trio.Nursery | None = None
         self.locks = KeyedLocks()
+        # Set once reconcile is done: work it finds (exits to follow up, restarts) waits
+        # for it, so that its sweeps never see a container half set up by that work.
+        self.reconciled = trio.Event()
         self._recorded = trio.Event()
         self.networks = networks or ContainerNetworks(
             engine,
@@ -103,7 +106,10 @@ class Runner:
     async def reconcile(self) -> None:
         from .reconcile import reconcile
 
-        await reconcile(self)
+        try:
+            await reconcile(self)
+        finally:
+            self.reconciled.set()
 
     async def sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await trio.to_thread.run_sync(fn, *args)
@@ -128,6 +134,7 @@ class Runner:
 
         async def guarded() -> None:
             try:
+                await self.reconciled.wait()
                 await action(container_id)
             except BerthError as error:
                 log.warning("container %s: %s", container_id[:12], error.message)
