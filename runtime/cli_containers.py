@@ -48,7 +48,7 @@ def run_with_runner(ctx: click.Context, job: Callable[[Runner], Awaitable[T]]) -
 
     from .cli import open_engine
     from .images import ImageService
-    from .runner import running
+    from .runner import Runner, running
 
     async def main() -> T:
         with open_engine(ctx) as engine:
@@ -57,6 +57,8 @@ def run_with_runner(ctx: click.Context, job: Callable[[Runner], Awaitable[T]]) -
             async with RegistryClient(images.content, insecure=insecure) as registry:
                 images.registry = registry
                 runtime = Runtime(engine.root / "run")
+                if engine.store.read_only is not None:  # no reconcile: it would record
+                    return await job(Runner(engine, images, runtime))
                 async with running(engine, images, runtime) as runner:
                     return await job(runner)
         ctx.exit(0)  # a 304 answer (already started, already stopped): nothing to do

@@ -25,6 +25,7 @@ from berth.domain.errors import BerthError
 
 from .api import App, build_router, serve_api
 from .api.server import DEFAULT_SOCKET, parse_host
+from .audit.integrity import LogVerificationFailed, read_only, verify_tail
 from .cli import root_option
 from .dashboard import (
     Dashboard,
@@ -74,19 +75,32 @@ async def serve(
     socket_path: Path = DEFAULT_SOCKET,
     metrics_addr: ListenAddress | None = None,
     bridge: BridgeSettings | None = None,
+    ignore_log_verification: bool = False,
 ) -> None:
+    # Before anything is served, acted on or written (ADR/0019).
+    report = await trio.to_thread.run_sync(verify_tail, root / "events.db")
+    if report.problem is not None and not ignore_log_verification:
+        raise LogVerificationFailed(report.problem)
     with (
         Engine(root) as engine,
         trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals,
     ):
+        serving = read_only(report.problem, "berthd") if report.problem is not None else None
+        engine.store.read_only = serving
+        writable = serving is None
         images = ImageService(engine)
         async with RegistryClient(images.content, insecure=insecure) as registry:
             images.registry = registry
             runner = Runner(engine, images, Runtime(root / "run"), daemon=True, bridge=bridge)
-            # As dockerd: the default bridge exists from the daemon's first start, and a
-            # --bip that collides with the host's routes stops it here.
-            network = await runner.networks.default_network()
-            bridge_link = runner.networks.bridge_name(network)
+            if serving is not None:
+                network_line = f"read-only: {serving.message}"
+            else:
+                # As dockerd: the default bridge exists from the daemon's first start, and
+                # a --bip that collides with the host's routes stops it here.
+                network = await runner.networks.default_network()
+                network_line = (
+                    f"bridge={runner.networks.bridge_name(network)} subnet={network.subnet}"
+                )
             async with trio.open_nursery() as nursery:
                 # Metrics first: an address in use fails before anything is touched.
                 metrics = Metrics(engine) if metrics_addr is not None else None
@@ -96,23 +110,25 @@ async def serve(
                         serve_dashboard, Dashboard(engine, metrics), metrics_addr
                     )
                     dashboard = f" metrics={bound.url()}/metrics dashboard={bound.url()}/"
-                await nursery.start(runner.serve)
+                if writable:  # read-only: no reconcile, no restart policies, no adoption
+                    await nursery.start(runner.serve)
                 handled = metrics.record_reactor_position if metrics is not None else None
                 position = await nursery.start(
-                    functools.partial(follow_log, engine, runner, handled=handled)
+                    functools.partial(
+                        follow_log, engine, runner if writable else None, handled=handled
+                    )
                 )
                 app = App(engine, images, runner, root)
                 if metrics is not None:
                     app.observe = metrics.observe_request
                 await nursery.start(serve_api, app, build_router(), socket_path)
                 log.info(
-                    "berthd ready: root=%s log position=%d api=unix://%s%s bridge=%s subnet=%s",
+                    "berthd ready: root=%s log position=%d api=unix://%s%s %s",
                     root,
                     position,
                     socket_path,
                     dashboard,
-                    bridge_link,
-                    network.subnet,
+                    network_line,
                 )
                 async for received in signals:
                     log.info("berthd stopping on %s", signal.Signals(received).name)
@@ -144,6 +160,12 @@ async def serve(
     "else one derived from the root].",
 )
 @click.option(
+    "--ignore-log-verification",
+    is_flag=True,
+    help="Serve an event log that failed verification, read-only, for recovery: every "
+    "request that would record an event is refused (503).",
+)
+@click.option(
     "--bip",
     default=None,
     help="The bridge's address and subnet, e.g. 172.17.0.1/16 [default: the first of "
@@ -156,6 +178,7 @@ def main(
     metrics_addr: str | None,
     bridge: str | None,
     bip: str | None,
+    ignore_log_verification: bool,
 ) -> None:
     """Run the berth engine daemon."""
     try:
@@ -171,7 +194,15 @@ def main(
     if len(settings.bridge) > 15:
         raise click.BadParameter("at most 15 characters", param_hint="--bridge")
     try:
-        trio.run(serve, root, insecure_registry, socket_path, metrics_address, settings)
+        trio.run(
+            serve,
+            root,
+            insecure_registry,
+            socket_path,
+            metrics_address,
+            settings,
+            ignore_log_verification,
+        )
     except* ListenError as failed:
         raise click.ClickException(str(failed.exceptions[0])) from None
     except* BerthError as failed:
