@@ -179,8 +179,7 @@ class ImageService:
                     f"failed to register layer: layer {layer.digest} has diff id "
                     f"{result.diff_id}, but the image config says {layer.diff_id}"
                 )
-            home = self.snapshots.commit_layer(chain_id, target).parent
-            (home / "size").write_text(str(result.size))
+            self.snapshots.commit_layer(chain_id, target, result.size)
         except BaseException:
             # Also on cancellation (another layer failed): leave no half-unpacked layer.
             with trio.CancelScope(shield=True):
@@ -218,8 +217,7 @@ class ImageService:
             result = await trio.to_thread.run_sync(unpack_layer, self.content.path(digest), target)
             layer = Layer(digest, size, LAYER_TAR, result.diff_id)
             chain_id = chain_ids([result.diff_id])[0]
-            home = self.snapshots.commit_layer(chain_id, target).parent
-            (home / "size").write_text(str(result.size))
+            self.snapshots.commit_layer(chain_id, target, result.size)
             created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             config = {
                 "architecture": "amd64",

@@ -28,7 +28,7 @@ from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
 from berth.domain.container import Command, Container, ContainerState
-from berth.domain.errors import BerthError, Conflict, NotFound, NotModified
+from berth.domain.errors import BerthError, Conflict, DiskFull, NotFound, NotModified, space_for
 from berth.domain.spec import HostFacts, build_spec, resolve_user
 
 from .engine import Created, Engine
@@ -145,16 +145,18 @@ class Runner:
         bundle = self.container_dir(container_id) / "bundle"
         networked = False
         try:
-            if not container.prepared:
-                await self._prepare(container_id, actor)
-                container = await self._sync(self.engine.get_aggregate, container_id)
-            attachment = await self.networks.connect(container, actor)
-            networked = True
-            spec = self._spec(container, attachment)
-            bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
-            (bundle / "config.json").write_text(json.dumps(spec))
-            pid = await self.runtime.create(container_id, bundle, self.log_path(container_id))
-            await self.runtime.start(container_id)
+            # A full disk is a BerthError here, so that what was set up is taken down.
+            with space_for(self.container_dir(container_id)):
+                if not container.prepared:
+                    await self._prepare(container_id, actor)
+                    container = await self._sync(self.engine.get_aggregate, container_id)
+                attachment = await self.networks.connect(container, actor)
+                networked = True
+                spec = self._spec(container, attachment)
+                bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
+                (bundle / "config.json").write_text(json.dumps(spec))
+                pid = await self.runtime.create(container_id, bundle, self.log_path(container_id))
+                await self.runtime.start(container_id)
         except BerthError as error:
             message = error.message
             code = 127 if "executable file not found" in message else 126
@@ -168,7 +170,7 @@ class Runner:
                 if container.host_config.get("AutoRemove"):
                     # As dockerd: an auto-remove container that cannot start is removed.
                     await self._remove_everything(container_id, actor)
-            if not networked:
+            if not networked or isinstance(error, DiskFull):
                 raise  # Docker's own answer: a taken port, a namespace to join that is gone
             raise StartFailure(error.message) from error
         await self._record(container_id, lambda c, k: c.mark_started(pid, _now(), k), actor)

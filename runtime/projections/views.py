@@ -21,6 +21,8 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
+from berth.domain.errors import space_for
+
 from ..sqlite import create_table_retrying
 from ..store import EventStore, LoggedEvent
 from . import containers, images
@@ -69,7 +71,7 @@ class ProjectionStore(SQLiteTrackingRecorder):
 
     def catch_up(self, store: EventStore) -> int:
         """Apply every event the log has beyond our position; returns the new position."""
-        with self._catch_up_lock:
+        with self._catch_up_lock, space_for(self.db_path):
             return follow_log(store, self.position, self._apply, BATCH_SIZE)
 
     def _apply(self, batch: list[LoggedEvent], after: int) -> None:
