@@ -25,7 +25,7 @@ from berth.domain.errors import BerthError
 
 from .api import App, build_router, serve_api
 from .api.server import DEFAULT_SOCKET, parse_host
-from .audit.integrity import LogVerificationFailed, read_only, verify_tail
+from .audit.integrity import DamagedEvent, LogVerificationFailed, read_only, verify_tail
 from .cli import root_option
 from .dashboard import (
     Dashboard,
@@ -59,9 +59,17 @@ async def follow_log(
     if handled is not None:
         handled(position)
     task_status.started(position)
+    reported = ""
     while True:
         await trio.sleep(FOLLOW_INTERVAL)
-        head = await trio.to_thread.run_sync(engine.catch_up)
+        try:
+            head = await trio.to_thread.run_sync(engine.catch_up)
+        except DamagedEvent as damaged:
+            # Changed under a running berthd: say so once and keep serving what reads.
+            if damaged.message != reported:
+                log.error("%s", damaged.message)
+                reported = damaged.message
+            continue
         if runner is not None and head != position:
             await runner.adopt()
         position = head

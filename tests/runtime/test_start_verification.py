@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from berth.runtime.audit import chain
 from berth.runtime.client.http import DaemonClient, DaemonError
 from berth.runtime.engine import Engine
 
@@ -230,3 +231,58 @@ def test_the_cli_with_the_flag_reads_and_refuses_writes(
         assert "berth is serving read-only" in refused.stderr, refused.stderr
         assert "Traceback" not in refused.stderr
     assert positions(root) == before
+
+
+# Damage the start check cannot see ---------------------------------------------------------
+
+
+def test_a_damaged_event_before_the_last_checkpoint_is_named_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tail check passes (the damage is before the last checkpoint: ADR/0019); reading
+    the event says where the damage is."""
+    monkeypatch.setattr(chain, "CHECKPOINT_INTERVAL", 2)
+    root = tmp_path / "berth"
+    seed(root)
+    corrupt(root, 2)
+    for command in (
+        ["history", "first"],
+        ["inspect", "--at", "#3", "first"],
+        ["projections", "rebuild"],
+    ):
+        result = berth(root, *command)
+        assert result.returncode == 1, result
+        assert "the event log is damaged: the event at position 2 " in result.stderr
+        assert "see `berth audit verify`" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_berthd_keeps_serving_when_an_event_is_damaged_under_it(
+    seeded: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    root = copy_root(seeded, tmp_path / "berth")
+    process = berthd(root)
+    try:
+        assert process.stderr is not None
+        assert "berthd ready" in process.stderr.readline()
+        client = DaemonClient(f"unix://{root.parent}/{root.name}.sock")
+        # Damage the views have not applied yet: they are sent back to the start of the log.
+        corrupt(root, 2)
+        with sqlite3.connect(root / "projections.db") as conn:
+            conn.execute("UPDATE tracking SET notification_id = 0")
+        time.sleep(1)  # the follower catches up every 0.2 s
+        assert process.poll() is None
+        assert client.ping()
+        with pytest.raises(DaemonError) as damaged:
+            client.call("GET", "/containers/json")
+        assert "the event log is damaged: the event at position 2 " in str(damaged.value)
+        client.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        logged = process.stderr.read()
+        assert logged.count("the event log is damaged: the event at position 2 ") == 1
+        assert "Traceback" not in logged
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
