@@ -91,7 +91,8 @@ class EventStore(Application[str]):
         self.db_path = db_path
         if not snapshots:
             self.snapshotting_intervals = {}  # type: ignore[misc]
-        super().__init__(env={**(env or {}), "SQLITE_DBNAME": str(db_path)})
+        with space_for(db_path):  # a new log, or the chain's first backfill, on a full disk
+            super().__init__(env={**(env or {}), "SQLITE_DBNAME": str(db_path)})
         if not isinstance(self.recorder, SQLiteApplicationRecorder):
             raise TypeError("berth's event store needs the SQLite application recorder")
         self._sqlite: SQLiteApplicationRecorder = self.recorder

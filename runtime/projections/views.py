@@ -47,7 +47,8 @@ class ProjectionStore(SQLiteTrackingRecorder):
         self.db_path = db_path
         datastore = SQLiteDatastore(str(db_path), lock_timeout=30, originator_id_type="text")
         super().__init__(datastore)
-        create_table_retrying(self)
+        with space_for(db_path):
+            create_table_retrying(self)
         self._catch_up_lock = threading.Lock()
 
     def construct_create_table_statements(self) -> list[str]:
