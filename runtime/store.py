@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -177,10 +177,15 @@ class EventStore(Application[str]):
             "WHERE rowid > ? " + ("AND rowid <= ? " if stop is not None else "")
         ) + "ORDER BY rowid LIMIT ?"
         params = (after, stop, limit) if stop is not None else (after, limit)
+        decode = self.mapper.transcoder.decode
         with self._sqlite.datastore.transaction(commit=False) as cursor:
             cursor.execute(sql, params)
             rows: Sequence[Any] = cursor.fetchall()
-        return [self._logged(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        try:
+            return [LoggedEvent.of(r[0], r[1], r[2], r[3], decode(r[4])) for r in rows]
+        except Exception:
+            self._find_damage((r[0], r[1], r[2], r[3], r[4]) for r in rows)
+            raise
 
     def aggregate_log(
         self, originator_id: str, until_version: int | None = None
@@ -193,28 +198,30 @@ class EventStore(Application[str]):
         )
         bound = until_version if until_version is not None else 2**62
         readable = self._readable(None)
+        decode = self.mapper.transcoder.decode
         with self._sqlite.datastore.transaction(commit=False) as cursor:
             cursor.execute(sql, (originator_id, bound, 2**62 if readable is None else readable))
             rows: Sequence[Any] = cursor.fetchall()
-        return [self._logged(r[0], originator_id, r[1], r[2], r[3]) for r in rows]
-
-    def _logged(
-        self, position: int, originator_id: str, version: int, topic: str, state: bytes
-    ) -> LoggedEvent:
-        """One row decoded; a row that does not decode to an event was changed outside
-        berth, and says so with its position instead of the decoder's traceback."""
         try:
-            data = self.mapper.transcoder.decode(state)
-            if not isinstance(data, dict) or not isinstance(data.get("timestamp"), datetime):
-                raise ValueError("not an event's fields")
-            if not isinstance(topic, str):
-                raise ValueError("its topic is not text")
-        except Exception as error:
-            raise DamagedEvent(
-                f"the event at position {position} ({originator_id!s:.64} version {version!s:.20})",
-                error,
-            ) from None
-        return LoggedEvent.of(position, originator_id, version, topic, data)
+            return [LoggedEvent.of(r[0], originator_id, r[1], r[2], decode(r[3])) for r in rows]
+        except Exception:
+            self._find_damage((r[0], originator_id, r[1], r[2], r[3]) for r in rows)
+            raise
+
+    def _find_damage(self, rows: Iterable[tuple[int, str, int, Any, bytes]]) -> None:
+        """Once a read failed: the first row that does not decode to an event was changed
+        outside berth, and is named by its position instead of the decoder's traceback.
+        (Checked only after a failure: reads stay at the speed of the decoder.)"""
+        for position, originator_id, version, topic, state in rows:
+            try:
+                data = self.mapper.transcoder.decode(state)
+                if not isinstance(data, dict) or not isinstance(data.get("timestamp"), datetime):
+                    raise ValueError("not an event's fields")
+                if not isinstance(topic, str):
+                    raise ValueError("its topic is not text")
+            except Exception as error:
+                what = f"{originator_id!s:.64} version {version}"
+                raise DamagedEvent(f"the event at position {position} ({what})", error) from None
 
 
 class _NamingMapper(Mapper[str]):
