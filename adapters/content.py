@@ -24,7 +24,7 @@ from pathlib import Path
 
 import trio
 
-from berth.domain.errors import InvalidParameter, NotFound
+from berth.domain.errors import InvalidParameter, NotFound, space_for
 
 from .private_files import FILE_MODE, private_dir
 
@@ -109,7 +109,13 @@ class ContentStore:
         return data
 
     def write_bytes(self, digest: str, data: bytes) -> Path:
-        """Store `data` under `digest` after checking that it is what the digest names."""
+        """Store `data` under `digest` after checking that it is what the digest names.
+
+        Like `ingest`, a full disk is `DiskFull` naming the blob, and leaves nothing."""
+        with space_for(self.path(digest)):
+            return self._write_bytes(digest, data)
+
+    def _write_bytes(self, digest: str, data: bytes) -> Path:
         final = self.path(digest)
         actual = sha256_digest(data)
         if actual != digest:
@@ -132,8 +138,13 @@ class ContentStore:
         """Stream `chunks` into the blob `digest`; verify size (if given) and digest.
 
         When the blob is already present the chunks are not read and its path is
-        returned. A stream longer than `size` is cut off as soon as it overruns.
+        returned. A stream longer than `size` is cut off as soon as it overruns. A full
+        disk is `DiskFull` naming the blob.
         """
+        with space_for(self.path(digest)):
+            return await self._stream_in(digest, size, chunks)
+
+    async def _stream_in(self, digest: str, size: int | None, chunks: AsyncIterable[bytes]) -> Path:
         final = self.path(digest)
         if size is not None and size < 0:
             raise InvalidParameter(f"invalid size {size} for blob {digest}")

@@ -64,9 +64,7 @@ class RootLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(
-        self, kind: str, socket: Path | None = None, *, wait_s: float = 0.0
-    ) -> None:
+    def acquire(self, kind: str, socket: Path | None = None, *, wait_s: float = 0.0) -> None:
         """Take the lock, waiting up to `wait_s`; RootLocked (naming the holder) if not."""
         if self._fd is not None:
             return

@@ -7,6 +7,9 @@ thirty days), then times:
                   (`berth audit rebuild --all`); rebuild_views_s: the views `ps`,
                   `inspect` and `images` read, alone
   verify_s        `berth audit verify` over the whole hash chain
+  start_check_ms  the check berthd and the in-process CLI run at start: the chain from the
+                  last checkpoint to the head, and every checkpoint (ADR/0019);
+                  start_check_events: how many events it checked
   history_ms      `berth history --format json` of the 1,000-event container (no printing)
   inspect_at_ms   `berth inspect --at #POSITION` of that container, halfway through
   audit_query_ms  `berth audit --user U --since DAY --until DAY+1` (no printing)
@@ -31,6 +34,8 @@ from pathlib import Path
 
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.container import Container
+from berth.runtime.audit.chain import CHECKPOINT_INTERVAL
+from berth.runtime.audit.integrity import verify_tail
 from berth.runtime.audit.moments import Moment
 from berth.runtime.audit.trail import document_at, history_entries
 from berth.runtime.audit.verify import Report, verify
@@ -100,6 +105,16 @@ def write_log(engine: Engine, events: int) -> str:
     return hot.id
 
 
+def append_segment(engine: Engine, events: int, n: int) -> None:
+    """`events` more events, in containers of PER_CONTAINER, numbered from `n`."""
+    clock = Clock(events)
+    while events > 0:
+        size = max(min(PER_CONTAINER, events), 3)
+        engine.store.save(container(n, size, clock))
+        events -= size
+        n += 1
+
+
 def cpu_seconds() -> float:
     """This process's CPU time and its finished children's (verify's workers)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -161,9 +176,16 @@ def main() -> None:
             figures["audit_query_rows"] = len(audit_entries(engine, query))
             record("audit_query_ms", median_ms(lambda: audit_entries(engine, query)))
             figures["chain_mb"] = chain_bytes(root / "events.db") / 1e6
+            # The start check's worst case: a whole segment but one after the last checkpoint.
+            append_segment(engine, CHECKPOINT_INTERVAL - 1, n=int(figures["events"]) + 2)
+            tail = verify_tail(root / "events.db")
+            assert tail.intact, tail.problem
+            figures["start_check_events"] = tail.events
+            record("start_check_ms", median_ms(lambda: verify_tail(root / "events.db")))
     targets = {
         "rebuild_all_s": figures["rebuild_all_s"] <= 30,
         "verify_s": figures["verify_s"] <= 20,
+        "start_check_ms": figures["start_check_ms"] <= 250,
         "history_ms": figures["history_ms"] <= 20,
         "inspect_at_ms": figures["inspect_at_ms"] <= 20,
     }

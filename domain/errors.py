@@ -6,6 +6,9 @@ Docker's own text wherever Docker has one, so clients that match on it keep work
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
 
@@ -47,3 +50,59 @@ class Unavailable(BerthError):
     """A dependency is not ready yet (503)."""
 
     http_status = 503
+
+
+class DiskFull(Unavailable):
+    """A write found no space (ENOSPC, EDQUOT, SQLite's SQLITE_FULL): 503, naming the path.
+
+    Nothing is written half: the write that failed is rolled back or removed, and the next
+    request succeeds once space returns.
+    """
+
+    def __init__(self, path: object) -> None:
+        super().__init__(f"no space left on device: {path}")
+        self.path = str(path)
+
+
+_NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_SQLITE_FULL = 13  # sqlite3.SQLITE_FULL ("database or disk is full")
+
+
+def disk_full(error: BaseException, path: object) -> DiskFull | None:
+    """The `DiskFull` that `error` means, if it means one: an OSError with ENOSPC or
+    EDQUOT, or SQLite's SQLITE_FULL, found on the error, in what it was raised from (the
+    eventsourcing library wraps SQLite's errors) or in its group. `path` is named unless
+    the error names its own file."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DiskFull):
+            return current
+        if isinstance(current, OSError) and current.errno in _NO_SPACE_ERRNOS:
+            return DiskFull(current.filename if current.filename is not None else path)
+        if getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return DiskFull(path)
+        if isinstance(current, BaseExceptionGroup):  # from a nursery: any of its errors
+            for inner in current.exceptions:
+                found = disk_full(inner, path)
+                if found is not None:
+                    return found
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    return None
+
+
+@contextmanager
+def space_for(path: object) -> Iterator[None]:
+    """Turn a write's lack of space into `DiskFull(path)`; other errors pass unchanged."""
+    try:
+        yield
+    except DiskFull:
+        raise
+    except Exception as error:
+        full = disk_full(error, path)
+        if full is None:
+            raise
+        raise full from error

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 # The engine's DEFAULT_ROOT, not imported from it: the engine is heavy to import.
 DEFAULT_ROOT = "/var/lib/berth"
 ROOT_WAIT_STEP_S = 0.2
+# The commands that record nothing: all a log that failed verification still serves.
+READ_COMMANDS = frozenset(
+    {"audit", "events", "history", "images", "info", "inspect", "logs", "projections", "ps"}
+    | {"version", "wait"}
+)
 LOCAL_ONLY_NOTE = (
     "Local only: reads the event log under --root directly (there is no Docker API for "
     "it), also when -H or BERTH_HOST is set."
@@ -96,11 +101,24 @@ def cli_actor() -> Actor:
 
 @contextmanager
 def open_engine(ctx: click.Context) -> Iterator[Engine]:
+    """The engine on --root, once the log's tail verifies (as berthd checks it at start);
+    with --ignore-log-verification a log that fails is opened read-only."""
+    from .audit.integrity import LogVerificationFailed, ReadOnlyLog, read_only, verify_tail
     from .engine import Engine
 
     root: Path = ctx.obj["root"]
     try:
+        problem = verify_tail(root / "events.db").problem
+        top = ctx.find_root()
+        if problem is not None and not top.obj.get("ignore_log_verification"):
+            raise LogVerificationFailed(problem)
+        serving = read_only(problem, "berth") if problem is not None else None
+        if serving is not None and top.invoked_subcommand not in READ_COMMANDS:
+            raise ReadOnlyLog(serving.message)
         with Engine(root) as engine:
+            if serving is not None:
+                engine.store.read_only = serving
+                click.echo(f"warning: {serving.message}", err=True)
             yield engine
     except NotModified:
         pass
@@ -207,12 +225,19 @@ def _check_host(ctx: click.Context, param: click.Parameter, value: str | None) -
     help="berthd to talk to (unix:///PATH; env BERTH_HOST). Without it, commands run the "
     "engine in-process on --root.",
 )
+@click.option(
+    "--ignore-log-verification",
+    is_flag=True,
+    help="Open an event log that failed verification read-only, for recovery (in-process "
+    "commands only).",
+)
 @click.pass_context
-def main(ctx: click.Context, root: Path, host: str | None) -> None:
+def main(ctx: click.Context, root: Path, host: str | None, ignore_log_verification: bool) -> None:
     """berth: an event-sourced, Docker-compatible container engine."""
     ctx.ensure_object(dict)
     ctx.obj["root"] = root
     ctx.obj["host"] = host
+    ctx.obj["ignore_log_verification"] = ignore_log_verification
 
 
 @main.command()

@@ -45,7 +45,7 @@ def run_with_runner(
 
     from .cli import hold_root, open_engine
     from .images import ImageService
-    from .runner import running
+    from .runner import Runner, running
 
     async def main() -> T:
         with open_engine(ctx) as engine:
@@ -54,6 +54,8 @@ def run_with_runner(
             async with RegistryClient(images.content, insecure=insecure) as registry:
                 images.registry = registry
                 runtime = Runtime(engine.root / "run")
+                if engine.store.read_only is not None:  # no reconcile: it would record
+                    return await job(Runner(engine, images, runtime))
                 async with running(engine, images, runtime) as runner:
                     return await job(runner)
         ctx.exit(0)  # a 304 answer (already started, already stopped): nothing to do

@@ -27,6 +27,7 @@ from berth.domain.errors import BerthError
 
 from .api import App, build_router, serve_api
 from .api.server import DEFAULT_SOCKET, check_socket_free, parse_host
+from .audit.integrity import DamagedEvent, LogVerificationFailed, ReadOnly, read_only, verify_tail
 from .cli import root_option
 from .dashboard import (
     Dashboard,
@@ -62,9 +63,17 @@ async def follow_log(
     if handled is not None:
         handled(position)
     task_status.started(position)
+    reported = ""
     while True:
         await trio.sleep(FOLLOW_INTERVAL)
-        position = await trio.to_thread.run_sync(engine.catch_up)
+        try:
+            position = await trio.to_thread.run_sync(engine.catch_up)
+        except DamagedEvent as damaged:
+            # Changed under a running berthd: say so once and keep serving what reads.
+            if damaged.message != reported:
+                log.error("%s", damaged.message)
+                reported = damaged.message
+            continue
         if handled is not None:
             handled(position)
 
@@ -75,6 +84,7 @@ async def serve(
     socket_path: Path = DEFAULT_SOCKET,
     metrics_addr: ListenAddress | None = None,
     bridge: BridgeSettings | None = None,
+    ignore_log_verification: bool = False,
 ) -> None:
     with (
         RootLock(root) as lock,
@@ -84,8 +94,16 @@ async def serve(
         # would start, stop and restart the same containers as this one.
         lock.acquire("berthd", socket_path, wait_s=LOCK_WAIT_S)
         check_socket_free(socket_path)
+        # Before anything is served, acted on or written (ADR/0019).
+        report = await trio.to_thread.run_sync(verify_tail, root / "events.db")
+        if report.problem is not None and not ignore_log_verification:
+            raise LogVerificationFailed(report.problem)
+        serving = read_only(report.problem, "berthd") if report.problem is not None else None
         with Engine(root) as engine:
-            await _serve_engine(engine, insecure, socket_path, metrics_addr, bridge, signals)
+            engine.store.read_only = serving
+            await _serve_engine(
+                engine, insecure, socket_path, metrics_addr, bridge, signals, serving
+            )
 
 
 async def _serve_engine(
@@ -95,16 +113,20 @@ async def _serve_engine(
     metrics_addr: ListenAddress | None,
     bridge: BridgeSettings | None,
     signals: Any,
+    serving: ReadOnly | None,
 ) -> None:
     root = engine.root
     images = ImageService(engine)
     async with RegistryClient(images.content, insecure=insecure) as registry:
         images.registry = registry
         runner = Runner(engine, images, Runtime(root / "run"), daemon=True, bridge=bridge)
-        # As dockerd: the default bridge exists from the daemon's first start, and a
-        # --bip that collides with the host's routes stops it here.
-        network = await runner.networks.default_network()
-        bridge_link = runner.networks.bridge_name(network)
+        if serving is not None:
+            network_line = f"read-only: {serving.message}"
+        else:
+            # As dockerd: the default bridge exists from the daemon's first start, and a
+            # --bip that collides with the host's routes stops it here.
+            network = await runner.networks.default_network()
+            network_line = f"bridge={runner.networks.bridge_name(network)} subnet={network.subnet}"
         async with trio.open_nursery() as nursery:
             # Metrics first: an address in use fails before anything is touched.
             metrics = Metrics(engine) if metrics_addr is not None else None
@@ -114,23 +136,21 @@ async def _serve_engine(
                     serve_dashboard, Dashboard(engine, metrics), metrics_addr
                 )
                 dashboard = f" metrics={bound.url()}/metrics dashboard={bound.url()}/"
-            await nursery.start(runner.serve)
+            if serving is None:  # read-only: no reconcile, no restart policies
+                await nursery.start(runner.serve)
             handled = metrics.record_reactor_position if metrics is not None else None
-            position = await nursery.start(
-                functools.partial(follow_log, engine, handled=handled)
-            )
+            position = await nursery.start(functools.partial(follow_log, engine, handled=handled))
             app = App(engine, images, runner, root)
             if metrics is not None:
                 app.observe = metrics.observe_request
             await nursery.start(serve_api, app, build_router(), socket_path)
             log.info(
-                "berthd ready: root=%s log position=%d api=unix://%s%s bridge=%s subnet=%s",
+                "berthd ready: root=%s log position=%d api=unix://%s%s %s",
                 root,
                 position,
                 socket_path,
                 dashboard,
-                bridge_link,
-                network.subnet,
+                network_line,
             )
             async for received in signals:
                 log.info("berthd stopping on %s", signal.Signals(received).name)
@@ -162,6 +182,12 @@ async def _serve_engine(
     "else one derived from the root].",
 )
 @click.option(
+    "--ignore-log-verification",
+    is_flag=True,
+    help="Serve an event log that failed verification, read-only, for recovery: every "
+    "request that would record an event is refused (503).",
+)
+@click.option(
     "--bip",
     default=None,
     help="The bridge's address and subnet, e.g. 172.17.0.1/16 [default: the first of "
@@ -174,6 +200,7 @@ def main(
     metrics_addr: str | None,
     bridge: str | None,
     bip: str | None,
+    ignore_log_verification: bool,
 ) -> None:
     """Run the berth engine daemon."""
     try:
@@ -189,7 +216,15 @@ def main(
     if len(settings.bridge) > 15:
         raise click.BadParameter("at most 15 characters", param_hint="--bridge")
     try:
-        trio.run(serve, root, insecure_registry, socket_path, metrics_address, settings)
+        trio.run(
+            serve,
+            root,
+            insecure_registry,
+            socket_path,
+            metrics_address,
+            settings,
+            ignore_log_verification,
+        )
     except* (ListenError, FileExistsError) as failed:
         raise click.ClickException(str(failed.exceptions[0])) from None
     except* BerthError as failed:

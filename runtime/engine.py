@@ -25,7 +25,7 @@ from berth.domain.aggregate import StrIdAggregate
 from berth.domain.cause import Actor, Cause
 from berth.domain.config import Config, HostConfig, NetworkingConfig
 from berth.domain.container import Container, container_id_from_entropy, is_container_id
-from berth.domain.errors import InvalidParameter, NotFound
+from berth.domain.errors import BerthError, InvalidParameter, NotFound
 from berth.domain.image import Image
 from berth.domain.name import Name, name_conflict, name_id
 from berth.domain.names import random_name, validate_name
@@ -108,6 +108,8 @@ class Engine:
             return position
         try:
             self.views.catch_up(self.store)
+        except BerthError as error:  # a full disk, a damaged event: said, not a traceback
+            log.warning("projection failed after log position %d: %s", position, error.message)
         except Exception:
             # The change is recorded; only the view lags. Queries retry the catch-up and
             # report the failure, rather than this request claiming nothing happened.

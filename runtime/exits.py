@@ -59,9 +59,7 @@ class ExitWatcher:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._guard_forwarder, container_id)
                 try:
-                    status: ExitStatus | None = await self.runner.runtime.wait_exited(
-                        container_id
-                    )
+                    status: ExitStatus | None = await self.runner.runtime.wait_exited(container_id)
                 except MonitorLost:
                     await self._wait_orphan(container_id)
                     status = None  # its monitor alone could have told

@@ -27,7 +27,6 @@ from typing import IO, Any
 import trio
 
 from berth.adapters.content import ContentStore
-from berth.adapters.private_files import write_private
 from berth.adapters.registry import (
     LayerDescriptor,
     PulledImage,
@@ -182,8 +181,7 @@ class ImageService:
                     f"failed to register layer: layer {layer.digest} has diff id "
                     f"{result.diff_id}, but the image config says {layer.diff_id}"
                 )
-            home = self.snapshots.commit_layer(chain_id, target).parent
-            write_private(home / "size", str(result.size))
+            self.snapshots.commit_layer(chain_id, target, result.size)
             crash_point("pull.layer_stored")
         except BaseException:
             # Also on cancellation (another layer failed): leave no half-unpacked layer.
@@ -222,8 +220,7 @@ class ImageService:
             result = await trio.to_thread.run_sync(unpack_layer, self.content.path(digest), target)
             layer = Layer(digest, size, LAYER_TAR, result.diff_id)
             chain_id = chain_ids([result.diff_id])[0]
-            home = self.snapshots.commit_layer(chain_id, target).parent
-            write_private(home / "size", str(result.size))
+            self.snapshots.commit_layer(chain_id, target, result.size)
             created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             config = {
                 "architecture": "amd64",

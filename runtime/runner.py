@@ -33,7 +33,7 @@ from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
 from berth.domain.container import Command, Container, ContainerState
-from berth.domain.errors import BerthError, Conflict, NotFound, NotModified
+from berth.domain.errors import BerthError, Conflict, DiskFull, NotFound, NotModified, space_for
 from berth.domain.log_config import log_size_max
 from berth.domain.spec import HostFacts, build_spec, resolve_user
 
@@ -190,21 +190,23 @@ class Runner:
         bundle = self.container_dir(container_id) / "bundle"
         networked = False
         try:
-            if not container.prepared:
-                await self._prepare(container_id, actor)
-                container = await self.load(container_id)
-            attachment = await self.networks.connect(container, actor)
-            networked = True
-            spec = await self.sync(self._spec, container, attachment)
-            bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
-            write_private(bundle / "config.json", json.dumps(spec))
-            log_limit = log_size_max(HostConfig.from_docker(container.host_config).log_config)
-            pid = await self.runtime.create(
-                container_id, bundle, self.log_path(container_id), log_limit
-            )
-            crash_point("start.runtime_created")
-            await self.runtime.start(container_id)
-            crash_point("start.runtime_started")
+            # A full disk is a BerthError here, so that what was set up is taken down.
+            with space_for(self.container_dir(container_id)):
+                if not container.prepared:
+                    await self._prepare(container_id, actor)
+                    container = await self.load(container_id)
+                attachment = await self.networks.connect(container, actor)
+                networked = True
+                spec = await self.sync(self._spec, container, attachment)
+                bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
+                write_private(bundle / "config.json", json.dumps(spec))
+                log_limit = log_size_max(HostConfig.from_docker(container.host_config).log_config)
+                pid = await self.runtime.create(
+                    container_id, bundle, self.log_path(container_id), log_limit
+                )
+                crash_point("start.runtime_created")
+                await self.runtime.start(container_id)
+                crash_point("start.runtime_started")
         except BerthError as error:
             message = error.message
             code = 127 if "executable file not found" in message else 126
@@ -218,7 +220,7 @@ class Runner:
                 if container.host_config.get("AutoRemove"):
                     # As dockerd: an auto-remove container that cannot start is removed.
                     await self.remove_everything(container_id, actor)
-            if not networked:
+            if not networked or isinstance(error, DiskFull):
                 raise  # Docker's own answer: a taken port, a namespace to join that is gone
             raise StartFailure(error.message) from error
         await self.record(container_id, lambda c, k: c.mark_started(pid, _now(), k), actor)

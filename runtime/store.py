@@ -8,24 +8,29 @@ straight to dicts: building domain-event objects is only needed to rebuild aggre
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import Transcoder
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from berth.adapters.private_files import private_database
 from berth.domain.aggregate import AggregateSnapshot
 from berth.domain.container import Container
+from berth.domain.errors import disk_full, space_for
 from berth.domain.image import Image
 from berth.domain.name import Name
 from berth.domain.network import Network
 
+from .audit.integrity import DamagedEvent, ReadOnly, ReadOnlyLog
 from .transcoder import MsgpackTranscoder
 
+log = logging.getLogger(__name__)
 SNAPSHOT_INTERVAL = 100
 
 
@@ -87,10 +92,43 @@ class EventStore(Application[str]):
         if not snapshots:
             self.snapshotting_intervals = {}  # type: ignore[misc]
         private_database(db_path)
-        super().__init__(env={**(env or {}), "SQLITE_DBNAME": str(db_path)})
+        with space_for(db_path):  # a new log, or the chain's first backfill, on a full disk
+            super().__init__(env={**(env or {}), "SQLITE_DBNAME": str(db_path)})
         if not isinstance(self.recorder, SQLiteApplicationRecorder):
             raise TypeError("berth's event store needs the SQLite application recorder")
         self._sqlite: SQLiteApplicationRecorder = self.recorder
+        # Set when the log failed verification and is served for recovery (ADR/0019).
+        self.read_only: ReadOnly | None = None
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Append, unless the log is read-only; a full disk is `DiskFull` naming the file,
+        and the transaction is rolled back (nothing is written half)."""
+        if self.read_only is not None:
+            raise ReadOnlyLog(self.read_only.message)
+        with space_for(self.db_path):
+            return super().save(*objs, **kwargs)
+
+    def construct_mapper(self) -> Mapper[str]:
+        return _NamingMapper(self.construct_transcoder(), self._locate)
+
+    def _locate(self, stored: StoredEvent) -> int | None:
+        """The log position of a stored event; None for a snapshot (not in the log)."""
+        with self._sqlite.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT rowid FROM stored_events "
+                "WHERE originator_id = ? AND originator_version = ? AND topic = ?",
+                (str(stored.originator_id), stored.originator_version, stored.topic),
+            )
+            found = cursor.fetchone()
+        return int(found[0]) if found else None
+
+    def _readable(self, stop: int | None) -> int | None:
+        """The last position a read may return: a read-only log is read up to the position
+        before its first problem, which is all that verified."""
+        if self.read_only is None:
+            return stop
+        bound = self.read_only.readable_through
+        return bound if stop is None else min(stop, bound)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[str]) -> None:
         """Snapshot an aggregate whose save crossed a multiple of its interval.
@@ -111,7 +149,14 @@ class EventStore(Application[str]):
                 continue
             if aggregate.version // interval > (first - 1) // interval:
                 snapshot_class: type[AggregateSnapshot] = type(aggregate).Snapshot  # type: ignore[attr-defined]
-                self.snapshots.put([snapshot_class.take(aggregate)])
+                try:
+                    self.snapshots.put([snapshot_class.take(aggregate)])
+                except Exception as error:
+                    # The events are saved; a snapshot is only a cache of them, so a
+                    # full disk must not turn a recorded change into a failed request.
+                    if disk_full(error, self.db_path) is None:
+                        raise
+                    log.warning("snapshot of %s skipped: %s", aggregate_id, error)
 
     def construct_transcoder(self) -> Transcoder:
         return MsgpackTranscoder()
@@ -126,6 +171,7 @@ class EventStore(Application[str]):
         library's notifications: rebuilds read every event, and the objects in between
         cost a third of the read.
         """
+        stop = self._readable(stop)
         sql = (
             "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
             "WHERE rowid > ? " + ("AND rowid <= ? " if stop is not None else "")
@@ -135,7 +181,11 @@ class EventStore(Application[str]):
         with self._sqlite.datastore.transaction(commit=False) as cursor:
             cursor.execute(sql, params)
             rows: Sequence[Any] = cursor.fetchall()
-        return [LoggedEvent.of(r[0], r[1], r[2], r[3], decode(r[4])) for r in rows]
+        try:
+            return [LoggedEvent.of(r[0], r[1], r[2], r[3], decode(r[4])) for r in rows]
+        except Exception:
+            self._find_damage((r[0], r[1], r[2], r[3], r[4]) for r in rows)
+            raise
 
     def aggregate_log(
         self, originator_id: str, until_version: int | None = None
@@ -143,11 +193,55 @@ class EventStore(Application[str]):
         """Every event of one aggregate with its log position, oldest first."""
         sql = (
             "SELECT rowid, originator_version, topic, state FROM stored_events "
-            "WHERE originator_id = ? AND originator_version <= ? ORDER BY originator_version"
+            "WHERE originator_id = ? AND originator_version <= ? AND rowid <= ? "
+            "ORDER BY originator_version"
         )
         bound = until_version if until_version is not None else 2**62
+        readable = self._readable(None)
         decode = self.mapper.transcoder.decode
         with self._sqlite.datastore.transaction(commit=False) as cursor:
-            cursor.execute(sql, (originator_id, bound))
+            cursor.execute(sql, (originator_id, bound, 2**62 if readable is None else readable))
             rows: Sequence[Any] = cursor.fetchall()
-        return [LoggedEvent.of(r[0], originator_id, r[1], r[2], decode(r[3])) for r in rows]
+        try:
+            return [LoggedEvent.of(r[0], originator_id, r[1], r[2], decode(r[3])) for r in rows]
+        except Exception:
+            self._find_damage((r[0], originator_id, r[1], r[2], r[3]) for r in rows)
+            raise
+
+    def _find_damage(self, rows: Iterable[tuple[int, str, int, Any, bytes]]) -> None:
+        """Once a read failed: the first row that does not decode to an event was changed
+        outside berth, and is named by its position instead of the decoder's traceback.
+        (Checked only after a failure: reads stay at the speed of the decoder.)"""
+        for position, originator_id, version, topic, state in rows:
+            try:
+                data = self.mapper.transcoder.decode(state)
+                if not isinstance(data, dict) or not isinstance(data.get("timestamp"), datetime):
+                    raise ValueError("not an event's fields")
+                if not isinstance(topic, str):
+                    raise ValueError("its topic is not text")
+            except Exception as error:
+                what = f"{originator_id!s:.64} version {version}"
+                raise DamagedEvent(f"the event at position {position} ({what})", error) from None
+
+
+class _NamingMapper(Mapper[str]):
+    """The library's mapper, naming the event's position when a stored event (or a
+    snapshot) cannot be turned back into a domain event."""
+
+    def __init__(self, transcoder: Transcoder, locate: Callable[[StoredEvent], int | None]) -> None:
+        super().__init__(transcoder)
+        self._locate = locate
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[str]:
+        try:
+            return super().to_domain_event(stored_event)
+        except Exception as error:
+            position = self._locate(stored_event)
+            where = (
+                f"the event at position {position}"
+                if position is not None
+                else f"the snapshot of {stored_event.originator_id!s:.64} at version "
+                f"{stored_event.originator_version}"
+            )
+            reason = error.__cause__ or error
+            raise DamagedEvent(where, reason) from None

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import trio
 
-from berth.domain.errors import BerthError, InvalidParameter
+from berth.domain.errors import BerthError, InvalidParameter, space_for
 
 from ..private_files import write_private
 
@@ -123,21 +123,29 @@ class SnapshotStore:
         """A path (not yet created) on the same filesystem as the layers, for unpacking."""
         return self.root / "tmp" / secrets.token_hex(16)
 
-    def commit_layer(self, chain_id: str, unpacked: Path) -> Path:
-        """Move a verified unpacked layer into place; a no-op if it is there already."""
+    def commit_layer(self, chain_id: str, unpacked: Path, size: int) -> Path:
+        """Move a verified unpacked layer (of `size` uncompressed bytes) into place; a
+        no-op if it is there already."""
         home = self.root / "layers" / _hex(chain_id)
         if self.has_layer(chain_id):
             shutil.rmtree(unpacked, ignore_errors=True)
             return home / "diff"
         shutil.rmtree(home, ignore_errors=True)  # a half-committed earlier attempt
-        home.mkdir(mode=0o700)
-        os.rename(unpacked, home / "diff")
         short = self._new_short_name()
-        os.symlink(f"../layers/{home.name}/diff", self.root / "l" / short)
-        # The link file is written last: its presence is what makes the layer exist.
-        tmp_link = home / "link.tmp"
-        write_private(tmp_link, short)
-        os.rename(tmp_link, home / "link")
+        with space_for(home):
+            try:
+                home.mkdir(mode=0o700)
+                write_private(home / "size", str(size))
+                os.rename(unpacked, home / "diff")
+                os.symlink(f"../layers/{home.name}/diff", self.root / "l" / short)
+                # The link file is written last: its presence is what makes the layer exist.
+                tmp_link = home / "link.tmp"
+                write_private(tmp_link, short)
+                os.rename(tmp_link, home / "link")
+            except BaseException:
+                (self.root / "l" / short).unlink(missing_ok=True)
+                shutil.rmtree(home, ignore_errors=True)
+                raise
         return home / "diff"
 
     def remove_layer(self, chain_id: str) -> None:
@@ -188,9 +196,10 @@ class SnapshotStore:
             empty = self.root / "empty"
             empty.mkdir(mode=0o755, exist_ok=True)
             chain_ids = []
-        home.mkdir(mode=0o700, exist_ok=True)
-        for sub in ("upper", "work", "merged"):
-            (home / sub).mkdir(mode=0o755, exist_ok=True)
+        with space_for(home):
+            home.mkdir(mode=0o700, exist_ok=True)
+            for sub in ("upper", "work", "merged"):
+                (home / sub).mkdir(mode=0o755, exist_ok=True)
         if chain_ids:
             options = self.mount_options(container_id, chain_ids)
         else:

@@ -21,7 +21,8 @@ The pipeline, all streaming, so memory stays bounded whatever the layer's size:
 
 Any failure removes the partly written target and raises: `LayerRejected` for a policy
 violation or a budget, `InvalidParameter("failed to unpack layer: ...")` for a corrupt or
-truncated stream, and the `OSError` itself for a local filesystem failure.
+truncated stream, `DiskFull` when the disk is, and the `OSError` itself for another local
+filesystem failure.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from berth.domain.errors import space_for
 from berth.domain.layers import (
     DEFAULT_LIMITS,
     Action,
@@ -251,14 +253,15 @@ def unpack_layer(blob: Path, target: Path, limits: LayerLimits = DEFAULT_LIMITS)
 
     On any failure nothing is left at `target`.
     """
-    os.mkdir(target, 0o700)  # FileExistsError for anything already there, symlinks too
-    try:
-        root_fd = os.open(target, _DIR_FLAGS)
+    with space_for(target):
+        os.mkdir(target, 0o700)  # FileExistsError for anything already there, symlinks too
         try:
-            with open(blob, "rb") as raw:
-                return _unpack(raw, root_fd, limits)
-        finally:
-            os.close(root_fd)
-    except BaseException:
-        shutil.rmtree(target, ignore_errors=True)  # does not follow symlinks
-        raise
+            root_fd = os.open(target, _DIR_FLAGS)
+            try:
+                with open(blob, "rb") as raw:
+                    return _unpack(raw, root_fd, limits)
+            finally:
+                os.close(root_fd)
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)  # does not follow symlinks
+            raise

@@ -37,9 +37,10 @@ import h11
 import trio
 
 from berth.domain.cause import Actor, ActorKind
-from berth.domain.errors import BerthError, InvalidParameter, NotFound, NotModified
+from berth.domain.errors import BerthError, InvalidParameter, NotFound, NotModified, disk_full
 from berth.domain.redaction import command_text
 
+from ..audit.integrity import ReadOnlyLog
 from ..http_io import next_event
 
 if TYPE_CHECKING:
@@ -65,6 +66,10 @@ Write = Callable[[bytes], Awaitable[None]]
 RequestObserver = Callable[[str, str, int, float], None]
 UNMATCHED_ROUTE = "unmatched"
 _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+# The routes besides GET and HEAD that record nothing, so a read-only log still serves them.
+READ_ONLY_ROUTES = frozenset(
+    {("POST", "/containers/{id}/wait"), ("POST", "/containers/{id}/attach")}
+)
 
 
 @dataclass
@@ -346,28 +351,38 @@ class Server:
         try:
             request.api_version, request.path = split_version(request.path)
             route, request.params = self.router.match(method, request.path)
+            self._check_writable(route)
         except BerthError as error:
             problem = error
         # Read the body: to a file for uploads, into memory (limited) otherwise.
         upload_file: Any = None
         try:
             if route is not None and route.upload and problem is None:
-                self.upload_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-                upload_file = tempfile.NamedTemporaryFile(  # noqa: SIM115
-                    dir=self.upload_dir, prefix="upload-", delete=False
-                )
-                request.upload = Path(upload_file.name)
+
+                def open_spool() -> None:
+                    nonlocal upload_file
+                    self.upload_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    upload_file = tempfile.NamedTemporaryFile(  # noqa: SIM115
+                        dir=self.upload_dir, prefix="upload-", delete=False
+                    )
+                    request.upload = Path(upload_file.name)
+
+                problem = self._spool(request, open_spool)
                 size = 0
 
                 def to_file(data: bytes) -> None:
-                    nonlocal size
+                    nonlocal size, problem
                     size += len(data)
                     if size > MAX_UPLOAD:
                         raise _TooLarge
-                    upload_file.write(data)
+                    if problem is None:
+                        problem = self._spool(request, lambda: upload_file.write(data))
 
                 await self._read_body(stream, conn, to_file)
-                upload_file.close()
+                if problem is None:
+                    problem = self._spool(request, upload_file.close)
+            elif problem is not None:
+                await self._read_body(stream, conn, lambda _: None)  # refused: not kept
             else:
                 parts: list[bytes] = []
                 total = 0
@@ -412,6 +427,27 @@ class Server:
             self._discard(upload_file, request)
             self._observe(method, route, status, started)
 
+    def _spool(self, request: Request, step: Callable[[], object]) -> BerthError | None:
+        """One step of spooling an upload to disk; a full disk ends the spooling, and is
+        answered once the rest of the body was read (so that the client reads it)."""
+        try:
+            step()
+        except OSError as error:
+            full = disk_full(error, request.upload or self.upload_dir)
+            if full is None:
+                raise
+            return full
+        return None
+
+    def _check_writable(self, route: Route) -> None:
+        """While the log is served read-only, refuse up front every request that would
+        record an event, before it touches anything (the store refuses the append too)."""
+        read_only = self.app.engine.store.read_only
+        if read_only is None or route.method in ("GET", "HEAD"):
+            return
+        if (route.method, route.template) not in READ_ONLY_ROUTES:
+            raise ReadOnlyLog(read_only.message)
+
     def _observe(
         self, method: str, route: Route | None, status: int | None, started: float
     ) -> None:
@@ -435,11 +471,12 @@ class Server:
         except Exception as error:
             return self._reply_for(error, request)
 
-    @staticmethod
-    def _reply_for(error: Exception, request: Request) -> Reply:
+    def _reply_for(self, error: Exception, request: Request) -> Reply:
         leaf = _leaf(error)
         if isinstance(leaf, NotModified):
             return no_content(304)
+        if not isinstance(leaf, BerthError):  # a write below the handlers found no space
+            leaf = disk_full(leaf, self.app.root) or leaf
         if isinstance(leaf, BerthError):
             return error_reply(leaf.http_status, leaf.message)
         log.error("internal error in %s %s", request.method, request.path, exc_info=error)

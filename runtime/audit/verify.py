@@ -11,16 +11,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 from .chain import GENESIS, backfill_note, link
 
 # A row's columns as the bytes the digest covers, whatever type a raw SQL write left there.
-_STORED_FIELDS = (
+STORED_FIELDS = (
     "COALESCE(CAST(originator_id AS BLOB), x''), "
     "COALESCE(CAST(originator_version AS INTEGER), -1), "
     "COALESCE(CAST(topic AS BLOB), x''), COALESCE(CAST(state AS BLOB), x'')"
@@ -151,6 +149,11 @@ def _run(
     workers = min(jobs or os.cpu_count() or 1, len(segments))
     if workers <= 1 or bound < PARALLEL_MIN_EVENTS:
         return [verify_segment(db_path, s) for s in segments]
+    # Imported here: berthd and every in-process command import this module for the
+    # check at start, which never needs a worker.
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     # Spawned, not forked: the caller may hold SQLite connections and threads.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         return list(pool.map(verify_segment, [db_path] * len(segments), segments))
@@ -161,7 +164,7 @@ def verify_segment(db_path: Path, segment: Segment) -> SegmentResult:
     with closing(connect_read_only(db_path)) as db:
         db.execute("BEGIN")
         events = db.execute(
-            f"SELECT rowid, {_STORED_FIELDS} FROM stored_events "
+            f"SELECT rowid, {STORED_FIELDS} FROM stored_events "
             "WHERE rowid > ? AND rowid <= ? ORDER BY rowid",
             (segment.after, segment.through + 1),
         )
@@ -258,7 +261,7 @@ def _explain_edit(db_path: Path, problem: Problem) -> Problem:
     One pass over the chain, run only once something is already known to be wrong."""
     with closing(connect_read_only(db_path)) as db:
         found = db.execute(
-            f"SELECT rowid, {_STORED_FIELDS} FROM stored_events WHERE rowid = ?",
+            f"SELECT rowid, {STORED_FIELDS} FROM stored_events WHERE rowid = ?",
             (problem.position,),
         ).fetchone()
         previous = GENESIS

@@ -23,7 +23,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from berth.adapters.private_files import private_database
-from berth.domain.errors import InvalidParameter
+from berth.domain.errors import InvalidParameter, space_for
 
 from ..sqlite import create_table_retrying
 from ..store import EventStore, LoggedEvent
@@ -252,6 +252,7 @@ class AuditView(SQLiteTrackingRecorder):
     """The audit table and the log position it reflects."""
 
     def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
         datastore = SQLiteDatastore(
             str(private_database(db_path)), lock_timeout=30, originator_id_type="text"
         )
@@ -270,7 +271,7 @@ class AuditView(SQLiteTrackingRecorder):
 
     def catch_up(self, store: EventStore) -> int:
         """Apply every event the log has beyond our position; returns the new position."""
-        with self._catch_up_lock:
+        with self._catch_up_lock, space_for(self.db_path):
             return self._catch_up(store, None)
 
     def _catch_up(self, store: EventStore, names: dict[str, str] | None) -> int:

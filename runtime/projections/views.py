@@ -22,6 +22,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
 from berth.adapters.private_files import private_database
+from berth.domain.errors import space_for
 
 from ..sqlite import create_table_retrying
 from ..store import EventStore, LoggedEvent
@@ -49,7 +50,8 @@ class ProjectionStore(SQLiteTrackingRecorder):
             str(private_database(db_path)), lock_timeout=30, originator_id_type="text"
         )
         super().__init__(datastore)
-        create_table_retrying(self)
+        with space_for(db_path):
+            create_table_retrying(self)
         self._catch_up_lock = threading.Lock()
 
     def construct_create_table_statements(self) -> list[str]:
@@ -73,7 +75,7 @@ class ProjectionStore(SQLiteTrackingRecorder):
 
     def catch_up(self, store: EventStore) -> int:
         """Apply every event the log has beyond our position; returns the new position."""
-        with self._catch_up_lock:
+        with self._catch_up_lock, space_for(self.db_path):
             return follow_log(store, self.position, self._apply, BATCH_SIZE)
 
     def _apply(self, batch: list[LoggedEvent], after: int) -> None:

@@ -25,7 +25,7 @@ def make_layers(store: SnapshotStore, builders: list[Callable[[Path], None]]) ->
         unpacked = store.new_unpack_dir()
         unpacked.mkdir()
         build(unpacked)
-        store.commit_layer(chain_id, unpacked)
+        store.commit_layer(chain_id, unpacked, 0)
     return chain
 
 
@@ -104,7 +104,7 @@ def test_commit_is_idempotent_and_layers_are_shared(store: SnapshotStore) -> Non
     again = store.new_unpack_dir()
     again.mkdir()
     (again / "a").write_text("other")
-    store.commit_layer(chain_id, again)
+    store.commit_layer(chain_id, again, 0)
     assert (store.layer_dir(chain_id) / "a").read_text() == "1"
     assert not again.exists()
     store.remove_layer(chain_id)
