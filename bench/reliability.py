@@ -16,6 +16,7 @@ The last line is one JSON object.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import random
@@ -90,7 +91,8 @@ class Soak:
         self.kept: set[str] = set()  # answered 201, never asked to be removed
         self.stop = threading.Event()
         self.requests = 0
-        self.errors = 0
+        self.answers: collections.Counter[str] = collections.Counter()
+        self.server_errors: list[str] = []
 
     def api(self) -> docker.APIClient:
         with self.lock:
@@ -136,9 +138,16 @@ class Soak:
             self.requests += 1
             try:
                 self.act(rng)
+            except docker.errors.APIError as error:
+                status = error.status_code or 0
+                with self.lock:
+                    self.answers[f"{status // 100}xx"] += 1
+                    if status >= 500:
+                        self.server_errors.append(str(error))
             except Exception:
-                self.errors += 1  # refused, or the daemon died under the request
-                time.sleep(0.05)
+                with self.lock:
+                    self.answers["cut"] += 1  # the daemon died under the request, or is down
+                time.sleep(0.5)
 
     def kill_loop(self, kills: int, seconds: float, rng: random.Random) -> None:
         ends = time.monotonic() + seconds
@@ -188,10 +197,14 @@ class Soak:
             "soak_clients": self.clients,
             "soak_kills": kills,
             "soak_requests": self.requests,
-            "soak_refused_or_cut": self.errors,
+            "soak_refused_4xx": self.answers["4xx"],
+            "soak_5xx": self.answers["5xx"],
+            "soak_cut_by_kills": self.answers["cut"],
             "soak_violations": len(found),
             "soak_missing": len(missing),
-            "soak_details": found[:20] + [f"missing {m[:12]}" for m in missing[:20]],
+            "soak_details": found[:20]
+            + [f"missing {m[:12]}" for m in missing[:20]]
+            + self.server_errors[:10],
         }
 
 
