@@ -22,11 +22,11 @@ from typing import Any
 from .config import Config, HealthConfig, HostConfig
 from .errors import InvalidParameter, NotFound
 from .names import validate_name
+from .settings_files import check_file_values
 from .settings_rules import (
     mount_error,
     normalize_capabilities,
     parse_bind,
-    parse_signal,
     parse_uint_list,
     validate_env,
     validate_extra_host,
@@ -34,6 +34,7 @@ from .settings_rules import (
     validate_port_key,
     validate_tmpfs_destination,
 )
+from .signals import parse_signal
 
 MIB = 1024 * 1024
 MIN_MEMORY = 6 * MIB  # dockerd's linuxMinMemory: room for a container's own start-up
@@ -145,6 +146,7 @@ def verify_settings(
     if config is None or config == Config():
         raise InvalidParameter("config cannot be empty in order to create a container")
     _check_request(config, host_config)
+    check_file_values(config, host_config)
     _check_container_config(config)
     _check_host_config(host_config)
     warnings = _check_resources(host_config, ncpu)
