@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import resource
 import shutil
 from collections.abc import AsyncIterator, Callable
@@ -120,7 +121,7 @@ class Runner:
         return created
 
     async def _prepare(self, container_id: str, actor: Actor) -> None:
-        image_id = self.engine.inspect_container(container_id)["Image"]
+        image_id = (await self._sync(self.engine.inspect_container, container_id))["Image"]
         self.container_dir(container_id).mkdir(mode=0o700, exist_ok=True)
         rootfs = await self.images.mount_rootfs(container_id, image_id)
         await self._record(container_id, lambda c, k: c.mark_prepared(str(rootfs), k), actor)
@@ -150,9 +151,8 @@ class Runner:
                 container = await self._sync(self.engine.get_aggregate, container_id)
             attachment = await self.networks.connect(container, actor)
             networked = True
-            spec = self._spec(container, attachment)
-            bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
-            (bundle / "config.json").write_text(json.dumps(spec))
+            # Off the event loop: the spec grows with the container's env and mounts.
+            await self._sync(self._write_bundle, bundle, container, attachment)
             pid = await self.runtime.create(container_id, bundle, self.log_path(container_id))
             await self.runtime.start(container_id)
         except BerthError as error:
@@ -173,6 +173,11 @@ class Runner:
             raise StartFailure(error.message) from error
         await self._record(container_id, lambda c, k: c.mark_started(pid, _now(), k), actor)
         self._watch(container_id)
+
+    def _write_bundle(self, bundle: Path, container: Container, attachment: Attachment) -> None:
+        spec = self._spec(container, attachment)
+        bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (bundle / "config.json").write_text(json.dumps(spec))
 
     def _spec(self, container: Container, attachment: Attachment) -> dict[str, Any]:
         config = Config.from_docker(container.config)
@@ -356,7 +361,8 @@ class Runner:
                 await self.runtime.resume(container_id)
             with contextlib.suppress(BerthError):
                 await self.runtime.kill(container_id, signal)
-            with trio.move_on_after(timeout):
+            # As dockerd, a negative timeout waits for the exit as long as it takes.
+            with trio.move_on_after(timeout if timeout >= 0 else math.inf):
                 await self._wait_recorded_exit(container_id)
                 return
             with contextlib.suppress(BerthError):
@@ -375,7 +381,10 @@ class Runner:
     async def kill(self, ref: str, actor: Actor, signal: str = "SIGKILL") -> None:
         container_id = await self._sync(self.engine.resolve_container, ref)
         await self._sync(lambda: self.engine.kill(container_id, actor, signal))
-        await self.runtime.kill(container_id, signal)
+        # As dockerd: a process that exited since the check above is not an error (its
+        # exit is being recorded); the kill was recorded and the request succeeds.
+        with contextlib.suppress(Conflict, NotFound):
+            await self.runtime.kill(container_id, signal)
 
     async def pause(self, ref: str, actor: Actor) -> None:
         container_id = await self._sync(self.engine.resolve_container, ref)
