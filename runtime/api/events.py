@@ -66,6 +66,11 @@ class _Known:
     stopping: bool = False
 
 
+# The keys EventFilters applies; any other (dockerd also knows network, volume, daemon,
+# ...) is refused rather than ignored.
+EVENT_FILTERS = ("type", "event", "container", "image", "label")
+
+
 @dataclass(frozen=True)
 class EventFilters:
     """Docker's `filters` for /events: each key's values are OR-ed, keys AND-ed."""

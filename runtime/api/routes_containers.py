@@ -42,6 +42,8 @@ ENDED = (
 )
 WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
 LIST_FILTERS = ("status", "name", "id", "label", "ancestor", "exited", "before", "since")
+# container.IsValidStateString: a status filter naming no state is dockerd's 400.
+STATUS_VALUES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 _EXITED = re.compile(r"Exited \((-?\d+)\)")
 
 
@@ -188,6 +190,9 @@ def list_filtered(
         ancestors.add(ref)
         with contextlib.suppress(BerthError, ValueError):
             ancestors.add(engine.images.resolve(ref))
+    for status in filters.get("status", []):
+        if status not in STATUS_VALUES:
+            raise InvalidParameter(f"invalid filter 'status={status}'")
     names = [pattern_filter("name", pattern) for pattern in filters.get("name", [])]
     exited = []
     for text in filters.get("exited", []):
@@ -202,7 +207,8 @@ def list_filtered(
         if "id" in filters and not any(entry["Id"].startswith(v) for v in filters["id"]):
             return False
         name = entry["Names"][0].lstrip("/") if entry["Names"] else ""
-        if names and not any(matches(name) for matches in names):
+        # dockerd tries the name with and without its leading slash.
+        if names and not any(m(name) or m("/" + name) for m in names):
             return False
         labels = entry.get("Labels") or {}
         if "label" in filters and not all(label_matches(labels, v) for v in filters["label"]):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..filters import parse_query_filters
-from .events import EventFilters, parse_bound, stream_events
+from .events import EVENT_FILTERS, EventFilters, parse_bound, stream_events
 from .server import App, Request, Router, StreamReply, Write, json_line
 
 
@@ -12,7 +12,7 @@ async def events(app: App, request: Request) -> StreamReply:
     until = request.query.get("until") or None
     parse_bound("since", since)  # refused before the stream's headers go out
     parse_bound("until", until)
-    filters = parse_query_filters(request.query.get("filters") or "")
+    filters = parse_query_filters(request.query.get("filters") or "", EVENT_FILTERS)
 
     async def produce(write: Write) -> None:
         async for message in stream_events(app.engine, since, until, EventFilters(filters)):

@@ -159,3 +159,13 @@ def test_oversized_headers_are_431_and_the_daemon_serves_on(berthd: Berthd) -> N
     assert sock.recv(4096).startswith(b"HTTP/1.1 431 ")
     sock.close()
     assert call(berthd.socket, "GET", "/_ping").status == 200
+
+
+def test_filters_berth_cannot_apply_are_refused_not_ignored(berthd: Berthd) -> None:
+    for target, message in (
+        ("/containers/json?filters=" + quote('{"status":["bogus"]}'), "status=bogus"),
+        ("/events?until=1&filters=" + quote('{"network":["bridge"]}'), "network"),
+    ):
+        assert refused(berthd, "GET", target) == f"invalid filter '{message}'"
+    done = call(berthd.socket, "GET", "/events?until=1&filters=" + quote('{"type":["image"]}'))
+    assert done.status == 200
