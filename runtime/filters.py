@@ -25,8 +25,8 @@ def parse_query_filters(text: str, allowed: Collection[str] | None = None) -> Fi
         return {}
     try:
         raw = json.loads(text)
-    except ValueError:
-        raise InvalidParameter(f"invalid filters: {text}") from None
+    except (ValueError, RecursionError):
+        raise InvalidParameter(f"invalid filters: {text[:200]}") from None
     if not isinstance(raw, dict):
         raise InvalidParameter(f"invalid filters: {text}")
     filters: Filters = {}

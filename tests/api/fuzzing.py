@@ -17,10 +17,12 @@ sources lie under a directory that does not exist, commands are harmless applets
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
 import sqlite3
+import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -244,7 +246,8 @@ ABSURD = (
     '{"name":["(a|a)*b"]}', '{"name":["("]}', '{"name":["a{1000}{1000}"]}', '{"label":[1]}',
     '{"status":{"running":true}}', '{"before":["fz-running"]}', '{"since":["nope"]}',
     '{"exited":["x"]}', '{"id":[""]}', '{"ancestor":["busybox"]}', '{"type":["container"]}',
-    '{"event":["start"],"container":["fz-running"]}', '{"bogus":["x"]}',
+    '{"event":["start"],"container":["fz-running"]}', '{"bogus":["x"]}', "[" * 5000,
+    '{"a":' * 3000,
 )  # fmt: skip
 # Each route's query parameters, as the Engine API documents them; any other route gets
 # the union, and every request may carry unknown keys too.
@@ -335,6 +338,30 @@ create_bodies = st.fixed_dictionaries(
     },
 )
 raw_bodies = st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode())
+ARCHIVE_MEMBERS = ("manifest.json", "index.json", "repositories", "oci-layout", "layer.tar")
+archive_texts = (
+    json_values.map(lambda v: json.dumps(v).encode())
+    | st.sampled_from([b"[" * 100_000, b'{"a":' * 50_000, b""])
+    | st.binary(max_size=200)
+)
+
+
+def tarball(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+# An image archive's shape with hostile contents, for load and import.
+archive_bodies = st.dictionaries(
+    st.sampled_from(ARCHIVE_MEMBERS) | texts.filter(lambda t: 0 < len(t.encode()) < 90),
+    archive_texts,
+    max_size=4,
+).map(tarball)
 
 
 @dataclass(frozen=True)
@@ -386,6 +413,8 @@ def drawn_requests(route: Route, stage: Stage) -> st.SearchStrategy[Drawn]:
             target += draw(st.sampled_from(["&%zz", "&%ff%fe=1", "&a=%00", "&=", "&&"]))
         if route.template == "/containers/create" and draw(st.integers(0, 3)):
             body = json.dumps(draw(create_bodies)).encode()
+        elif route.upload and draw(st.booleans()):
+            body = draw(archive_bodies)
         else:
             body = draw(raw_bodies) if draw(st.booleans()) else b""
         return Drawn(method, target, body)

@@ -9,7 +9,7 @@ import threading
 from urllib.parse import quote
 
 from .conftest import Berthd
-from .fuzzing import Answer, call, events_by, log_head, request
+from .fuzzing import Answer, call, events_by, log_head, request, tarball
 
 TRAPS_TERM = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
 
@@ -169,3 +169,21 @@ def test_filters_berth_cannot_apply_are_refused_not_ignored(berthd: Berthd) -> N
         assert refused(berthd, "GET", target) == f"invalid filter '{message}'"
     done = call(berthd.socket, "GET", "/events?until=1&filters=" + quote('{"type":["image"]}'))
     assert done.status == 200
+
+
+def test_json_nested_or_of_another_shape_is_400(berthd: Berthd) -> None:
+    deep = quote("[" * 20_000)
+    assert refused(berthd, "GET", f"/containers/json?filters={deep}").startswith(
+        "invalid filters: [[["
+    )
+    for members in (
+        {"index.json": b"[]"},
+        {"index.json": b'{"manifests": [1]}'},
+        {"manifest.json": b"[" * 100_000},
+        {"manifest.json": b'[{"Config": "c.json", "Layers": []}]', "c.json": b"[]"},
+    ):
+        before = log_head(berthd.root)
+        loaded = request(berthd.socket, "POST", "/images/load", tarball(members))
+        assert loaded.status == 400, (members, loaded)
+        assert json.loads(loaded.body)["message"].startswith("invalid archive: ")
+        assert events_by(berthd.root, before, os.getpid()) == []
