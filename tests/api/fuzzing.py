@@ -389,38 +389,34 @@ def _path(route: Route, draw: Callable[[Any], Any], stage: Stage) -> str:
     return path
 
 
-def drawn_requests(route: Route, stage: Stage) -> st.SearchStrategy[Drawn]:
-    @st.composite
-    def build(draw: Callable[[Any], Any]) -> Drawn:
-        method = draw(st.sampled_from([route.method] * 19 + ["PUT"]))
-        version = draw(st.sampled_from(["", "/v1.41", "/v1.24"] * 6 + ["/v1.99"]))
-        path = version + _path(route, draw, stage)
-        known = ROUTE_PARAMS.get(route.template, ())
-        keys = [key for key in known if draw(st.booleans())]
-        keys += draw(st.lists(st.sampled_from(QUERY_KEYS) | texts, max_size=2))
-        query = {key: draw(texts) for key in keys}
-        if route.template in ("/containers/{id}/stop", "/containers/{id}/restart"):
-            # A stop waits `t` seconds for a process that ignores the signal: only values
-            # that end soon, or that are refused.
-            query.pop("t", None)
-            t = draw(st.none() | st.sampled_from(["0", "1", "x", "1e30", "9" * 25, ""]))
-            if t is not None:
-                query["t"] = t
-        if route.template == "/images/create" and "fromImage" in query:
-            query["fromImage"] = f"{UNREACHABLE_REGISTRY}/{query['fromImage']}"
-        target = path + ("?" + urlencode(query) if query else "")
-        if draw(st.sampled_from([False] * 7 + [True])):
-            target += draw(st.sampled_from(["&%zz", "&%ff%fe=1", "&a=%00", "&=", "&&"]))
-        if route.template == "/containers/create" and draw(st.integers(0, 3)):
-            body = json.dumps(draw(create_bodies)).encode()
-        elif route.upload and draw(st.booleans()):
-            body = draw(archive_bodies)
-        else:
-            body = draw(raw_bodies) if draw(st.booleans()) else b""
-        return Drawn(method, target, body)
-
-    result: st.SearchStrategy[Drawn] = build()
-    return result
+def draw_request(draw: Callable[[Any], Any], route: Route, stage: Stage) -> Drawn:
+    """One request for `route`, drawn with hypothesis' `draw`."""
+    method = draw(st.sampled_from([route.method] * 19 + ["PUT"]))
+    version = draw(st.sampled_from(["", "/v1.41", "/v1.24"] * 6 + ["/v1.99"]))
+    path = version + _path(route, draw, stage)
+    known = ROUTE_PARAMS.get(route.template, ())
+    keys = [key for key in known if draw(st.booleans())]
+    keys += draw(st.lists(st.sampled_from(QUERY_KEYS) | texts, max_size=2))
+    query = {key: draw(texts) for key in keys}
+    if route.template in ("/containers/{id}/stop", "/containers/{id}/restart"):
+        # A stop waits `t` seconds for a process that ignores the signal: only values
+        # that end soon, or that are refused.
+        query.pop("t", None)
+        t = draw(st.none() | st.sampled_from(["0", "1", "x", "1e30", "9" * 25, ""]))
+        if t is not None:
+            query["t"] = t
+    if route.template == "/images/create" and "fromImage" in query:
+        query["fromImage"] = f"{UNREACHABLE_REGISTRY}/{query['fromImage']}"
+    target = path + ("?" + urlencode(query) if query else "")
+    if draw(st.sampled_from([False] * 7 + [True])):
+        target += draw(st.sampled_from(["&%zz", "&%ff%fe=1", "&a=%00", "&=", "&&"]))
+    if route.template == "/containers/create" and draw(st.integers(0, 3)):
+        body = json.dumps(draw(create_bodies)).encode()
+    elif route.upload and draw(st.booleans()):
+        body = draw(archive_bodies)
+    else:
+        body = draw(raw_bodies) if draw(st.booleans()) else b""
+    return Drawn(method, target, body)
 
 
 # Running them -------------------------------------------------------------------------------
@@ -470,7 +466,7 @@ def run_route(
         if count % restore_every == 0:
             stage.restore()
         count += 1
-        drawn = data.draw(drawn_requests(route, stage))
+        drawn = draw_request(data.draw, route, stage)
         before = log_head(stage.root)
         try:
             answer = request(stage.socket, drawn.method, drawn.target, drawn.body)
