@@ -11,7 +11,7 @@ from pathlib import Path
 from .conftest import Berthd
 from .fuzzing import ROUTES, Outcome, Stage, call, run_route
 
-EXAMPLES_PER_ROUTE = 10
+EXAMPLES_PER_ROUTE = 16
 UNROUTED = ("page not found", "client version")
 
 
