@@ -9,7 +9,8 @@ import threading
 from urllib.parse import quote
 
 from .conftest import Berthd
-from .fuzzing import Answer, call, events_by, log_head, request, tarball
+from .fuzz_draws import tarball
+from .fuzzing import Answer, call, events_by, log_head, request
 
 TRAPS_TERM = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
 
