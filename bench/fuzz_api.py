@@ -42,8 +42,8 @@ PING_TARGET_MS = 100
 
 
 def ping_loop(sock: str, stop: Any, out: multiprocessing.connection.Connection) -> None:
-    """(seconds since start, latency ms) of every ping until `stop` is set."""
-    started = time.perf_counter()
+    """(perf_counter when sent, latency ms) of every ping until `stop` is set; Linux's
+    perf_counter is the system's monotonic clock, the same in every process."""
     samples: list[tuple[float, float]] = []
     while not stop.is_set():
         before = time.perf_counter()
@@ -52,7 +52,7 @@ def ping_loop(sock: str, stop: Any, out: multiprocessing.connection.Connection) 
             latency = (time.perf_counter() - before) * 1000
         except Exception:
             latency = math.inf
-        samples.append((before - started, latency))
+        samples.append((before, latency))
         time.sleep(PING_EVERY_S)
     out.send(samples)
 
@@ -65,7 +65,7 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def slow_requests(sock: Path) -> dict[str, tuple[float, float]]:
-    """Each request that once blocked the daemon: (start, end) seconds on the ping clock."""
+    """Each request that once blocked the daemon: (start, end) on the monotonic clock."""
     windows: dict[str, tuple[float, float]] = {}
 
     def timed(name: str, method: str, target: str, body: Any = None) -> None:
@@ -107,16 +107,21 @@ def main() -> None:
         receive, send = multiprocessing.Pipe(duplex=False)
         pinger = multiprocessing.Process(target=ping_loop, args=(str(sock), stop, send))
         outcomes: list[Outcome] = []
+        ended: list[float] = []  # when each outcome's answer came (monotonic clock)
+
+        def record(outcome: Outcome) -> None:
+            outcomes.append(outcome)
+            ended.append(time.perf_counter())
+
         try:
             assert daemon.stderr is not None
             assert b"berthd ready" in daemon.stderr.readline()
             pinger.start()
-            clock_zero = time.perf_counter()
             stage = Stage(sock, root, tarball)
             per_route = math.ceil(total / len(ROUTES))
             started = time.perf_counter()
             for route in ROUTES:
-                run_route(stage, route, per_route, outcomes.append)
+                run_route(stage, route, per_route, record)
             fuzz_s = time.perf_counter() - started
             fuzz_rss = peak_rss_mb(daemon.pid)
             windows = slow_requests(sock)
@@ -136,13 +141,20 @@ def main() -> None:
     during = {
         name: round(
             max(
-                (ms for at, ms in samples if begin - clock_zero <= at <= end - clock_zero),
+                (ms for at, ms in samples if begin <= at <= end),
                 default=0.0,
             ),
             1,
         )
         for name, (begin, end) in windows.items()
     }
+    worst_at, worst_ms = max(samples, key=lambda sample: sample[1])
+    overlapping = [
+        f"{o.drawn.method} {o.drawn.target[:120]}"
+        for o, end in zip(outcomes, ended, strict=True)
+        if end - o.seconds <= worst_at + worst_ms / 1000 and end >= worst_at
+    ]
+    print(f"slowest ping {worst_ms:.1f} ms during: {overlapping}", file=sys.stderr)
     violations = [o for o in outcomes if o.violation]
     for outcome in violations:
         print(f"violation: {outcome.status} {outcome.drawn} {outcome.message}", file=sys.stderr)
