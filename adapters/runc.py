@@ -47,6 +47,7 @@ from berth.adapters import cgroups
 from berth.adapters.logs import start_log
 from berth.adapters.private_files import open_private, write_private
 from berth.adapters.processes import open_pidfd, process_start_time
+from berth.domain import signals
 from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound
 
 log = logging.getLogger(__name__)
@@ -98,24 +99,8 @@ class ExitStatus:
 
 
 def parse_signal(sig: str | int) -> int:
-    """ "SIGTERM", "TERM", "term", "9" or 9 → the signal number; InvalidParameter otherwise."""
-    if isinstance(sig, int):
-        number = sig
-    else:
-        text = sig.strip()
-        if text.isdigit():
-            number = int(text)
-        else:
-            name = text.upper()
-            if not name.startswith("SIG"):
-                name = "SIG" + name
-            try:
-                number = int(signal_module.Signals[name])
-            except KeyError:
-                raise InvalidParameter(f"Invalid signal: {sig}") from None
-    if not 0 < number <= signal_module.SIGRTMAX:
-        raise InvalidParameter(f"Invalid signal: {sig}")
-    return number
+    """ "SIGTERM", "TERM", "term", "9" or 9 → the signal number (domain.signals' rules)."""
+    return signals.parse_signal(str(sig))
 
 
 def _read_int(path: Path) -> int | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .errors import InvalidParameter
+from .settings_rules import split_extra_host
 
 LOCALHOST_LINES = (
     "127.0.0.1\tlocalhost",
@@ -25,10 +26,10 @@ LOCALHOST_LINES = (
 def hosts_file(hostname: str, address: str | None, extra_hosts: Sequence[str] = ()) -> str:
     lines = list(LOCALHOST_LINES)
     for entry in extra_hosts:
-        name, sep, ip = entry.partition(":")
-        if not sep or not name or not ip:
+        name, ip = split_extra_host(entry)
+        if not name or not ip:
             raise InvalidParameter(f"invalid extra host {entry!r}: expected host:ip")
-        lines.append(f"{ip}\t{name}")
+        lines.append(f"{ip.strip()}\t{name}")
     if address:
         lines.append(f"{address}\t{hostname}")
     return "\n".join(lines) + "\n"

@@ -24,11 +24,11 @@ from .config import Config, HealthConfig, HostConfig
 from .errors import InvalidParameter, NotFound
 from .log_config import DRIVERS, verify_log_config
 from .names import validate_name
+from .settings_files import check_file_values
 from .settings_rules import (
     mount_error,
     normalize_capabilities,
     parse_bind,
-    parse_signal,
     parse_uint_list,
     validate_env,
     validate_extra_host,
@@ -37,6 +37,7 @@ from .settings_rules import (
     validate_tmpfs_destination,
 )
 from .settings_unsupported import refuse_unapplied
+from .signals import parse_signal
 
 MIB = 1024 * 1024
 MIN_MEMORY = 6 * MIB  # dockerd's linuxMinMemory: room for a container's own start-up
@@ -149,6 +150,7 @@ def verify_settings(
         raise InvalidParameter("config cannot be empty in order to create a container")
     refuse_unapplied(config)
     _check_request(config, host_config)
+    check_file_values(config, host_config)
     _check_container_config(config)
     _check_host_config(host_config)
     warnings = _check_resources(host_config, ncpu)

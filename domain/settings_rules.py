@@ -1,4 +1,4 @@
-"""Docker's small validators: signals, capabilities, ports, extra hosts, mounts, binds.
+"""Docker's small validators: capabilities, ports, extra hosts, DNS, mounts, binds.
 
 Each one copies the dockerd function named in its docstring, message included, and
 raises InvalidParameter; `settings.verify_settings` strings them together.
@@ -16,17 +16,6 @@ from typing import Any
 
 from .config_host import BindOptions, Mount
 from .errors import InvalidParameter
-
-# Linux x86-64 signal numbers, as in moby/sys/signal's SignalMap.
-SIGNALS: dict[str, int] = {
-    "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7,
-    "FPE": 8, "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14,
-    "TERM": 15, "STKFLT": 16, "CHLD": 17, "CLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20,
-    "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27,
-    "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31, "RTMIN": 34, "RTMAX": 64,
-    **{f"RTMIN+{i}": 34 + i for i in range(1, 16)},
-    **{f"RTMAX-{i}": 64 - i for i in range(1, 15)},
-}  # fmt: skip
 
 # Every Linux capability up to 5.9 (CAP_CHECKPOINT_RESTORE), as moby's caps package knows them.
 _CAPABILITY_NAMES = """
@@ -58,20 +47,6 @@ HOST_GATEWAY = "host-gateway"
 def go_quote(text: str) -> str:
     """Go's `%q` for the strings these messages quote."""
     return json.dumps(text, ensure_ascii=False)
-
-
-def parse_signal(raw: str) -> int:
-    """moby/sys/signal `ParseSignal`: a number other than 0, or a name with or without SIG."""
-    if _GO_ATOI.fullmatch(raw):
-        number = int(raw)
-        if number == 0:
-            raise InvalidParameter(f"Invalid signal: {raw}")
-        return number
-    upper = raw.upper()
-    name = upper[3:] if upper.startswith("SIG") else upper
-    if name not in SIGNALS:
-        raise InvalidParameter(f"Invalid signal: {raw}")
-    return SIGNALS[name]
 
 
 def normalize_capabilities(caps: Iterable[str], field_name: str) -> list[str]:
@@ -135,17 +110,26 @@ def validate_host_port(host_port: str) -> None:
         raise InvalidParameter(f"invalid port specification: {go_quote(host_port)}")
 
 
-def validate_extra_host(entry: str) -> None:
-    """`opts.ValidateExtraHost`: `name:ip` or `name=ip`, ip may be `host-gateway`."""
+def split_extra_host(entry: str) -> tuple[str, str]:
+    """`name=ip` or `name:ip` (split at the first `:`, so the ip may be IPv6) → (name, ip);
+    an ip in brackets loses them. ("", "") when there is no separator."""
     name, sep, address = entry.partition("=")
     if not sep:
         name, sep, address = entry.partition(":")
-    if not sep or name == "" or ":" in name:
+    if not sep:
+        return "", ""
+    if len(address) > 2 and address[0] == "[" and address[-1] == "]":
+        address = address[1:-1]
+    return name, address
+
+
+def validate_extra_host(entry: str) -> None:
+    """`opts.ValidateExtraHost`: `name:ip` or `name=ip`, ip may be `host-gateway`."""
+    name, address = split_extra_host(entry)
+    if name == "" or ":" in name:
         raise InvalidParameter(f"bad format for add-host: {go_quote(entry)}")
     if address == HOST_GATEWAY:
         return
-    if len(address) > 2 and address[0] == "[" and address[-1] == "]":
-        address = address[1:-1]
     if not is_ip_address(address.strip()):
         raise InvalidParameter(f"invalid IP address in add-host: {go_quote(address)}")
 

@@ -30,6 +30,7 @@ from berth.domain.image import Image
 from berth.domain.name import Name, name_conflict, name_id
 from berth.domain.names import random_name, validate_name
 from berth.domain.settings import adapt_settings, merge_config, verify_settings
+from berth.domain.signals import signal_name
 
 from .image_records import ImageRecords
 from .projections import containers
@@ -263,8 +264,9 @@ class Engine:
         self._change(cid, decide, self.cause(actor))
 
     def kill(self, ref: str, actor: Actor, signal: str = "SIGKILL") -> None:
+        name = signal_name(signal)  # a signal the runtime cannot send is refused unrecorded
         cid = self.resolve_container(ref)
-        self._change(cid, lambda c, cause: c.request_kill(signal, cause, ref), self.cause(actor))
+        self._change(cid, lambda c, cause: c.request_kill(name, cause, ref), self.cause(actor))
 
     def pause(self, ref: str, actor: Actor) -> None:
         cid = self.resolve_container(ref)

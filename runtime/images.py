@@ -400,13 +400,20 @@ def _store_file(path: Path, content: ContentStore) -> tuple[str, int]:
 def _read_archive(
     archive: Path, content: ContentStore
 ) -> list[tuple[bytes, list[Layer], list[str]]]:
-    """Each image of a `docker save` or OCI layout archive: config bytes, layers, tags."""
-    with tarfile.open(archive, "r:*") as tar:
-        names = set(tar.getnames())
-        if "manifest.json" in names:
-            return _read_docker_save(tar, content)
-        if "index.json" in names:
-            return _read_oci_layout(tar, content)
+    """Each image of a `docker save` or OCI layout archive: config bytes, layers, tags.
+
+    The archive is the client's: JSON of another shape than the formats' (a list where an
+    object belongs, nesting deeper than the parser goes) is its 400, not berthd's 500.
+    """
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            names = set(tar.getnames())
+            if "manifest.json" in names:
+                return _read_docker_save(tar, content)
+            if "index.json" in names:
+                return _read_oci_layout(tar, content)
+    except (AttributeError, TypeError, KeyError, IndexError, RecursionError) as error:
+        raise InvalidParameter(f"invalid archive: {type(error).__name__}: {error}") from None
     raise InvalidParameter("invalid archive: no manifest.json or index.json")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import resource
 import shutil
 from collections.abc import AsyncIterator, Callable
@@ -28,7 +29,7 @@ import trio
 from berth.adapters.capabilities import bounding_capabilities
 from berth.adapters.network import NetworkLinks, PortForwarders
 from berth.adapters.private_files import private_file, write_private
-from berth.adapters.runc import MonitorLost, Runtime, StartFailure, parse_signal
+from berth.adapters.runc import MonitorLost, Runtime, StartFailure
 from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
@@ -197,9 +198,8 @@ class Runner:
                     container = await self.load(container_id)
                 attachment = await self.networks.connect(container, actor)
                 networked = True
-                spec = await self.sync(self._spec, container, attachment)
-                bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
-                write_private(bundle / "config.json", json.dumps(spec))
+                # Off the event loop: the spec grows with the container's env and mounts.
+                await self.sync(self._write_bundle, bundle, container, attachment)
                 log_limit = log_size_max(HostConfig.from_docker(container.host_config).log_config)
                 pid = await self.runtime.create(
                     container_id, bundle, self.log_path(container_id), log_limit
@@ -226,6 +226,11 @@ class Runner:
         await self.record(container_id, lambda c, k: c.mark_started(pid, _now(), k), actor)
         crash_point("start.recorded")
         self.exits.watch(container_id)
+
+    def _write_bundle(self, bundle: Path, container: Container, attachment: Attachment) -> None:
+        spec = self._spec(container, attachment)
+        bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_private(bundle / "config.json", json.dumps(spec))
 
     def _spec(self, container: Container, attachment: Attachment) -> dict[str, Any]:
         """The OCI spec; reads the container's /etc/passwd and /etc/group (a worker
@@ -274,7 +279,8 @@ class Runner:
         async with self.locks.hold(container_id):
             await self._signal_if_live(container_id, stop_signal, resume=True)
             crash_point("stop.signalled")
-        with trio.move_on_after(timeout):
+        # As dockerd, a negative timeout waits for the exit as long as it takes.
+        with trio.move_on_after(timeout if timeout >= 0 else math.inf):
             await self.wait_recorded_exit(container_id)
             return
         async with self.locks.hold(container_id):
@@ -307,12 +313,14 @@ class Runner:
                 await self.disconnect(container_id, actor)
 
     async def kill(self, ref: str, actor: Actor, signal: str = "SIGKILL") -> None:
-        parse_signal(signal)  # an invalid signal is refused before anything is recorded
         container_id = await self._resolve(ref)
         async with self.locks.hold(container_id):
             await self.sync(lambda: self.engine.kill(container_id, actor, signal))
             crash_point("kill.requested")
-            await self.runtime.kill(container_id, signal)
+            # As dockerd: a process that exited since the check above is not an error
+            # (its exit is being recorded); the kill was recorded and the request succeeds.
+            with contextlib.suppress(Conflict, NotFound):
+                await self.runtime.kill(container_id, signal)
 
     async def pause(self, ref: str, actor: Actor) -> None:
         container_id = await self._resolve(ref)

@@ -93,18 +93,15 @@ def effective_capabilities(host: HostConfig, host_caps: frozenset[str] | None = 
 def _env(config: Config, image_env: Sequence[str], hostname: str) -> list[str]:
     """Docker's CreateDaemonEnvironment: PATH, HOSTNAME (TERM with a tty), then the image
     env and the container's env replacing or appending by name."""
-    env = [f"PATH={d.DEFAULT_PATH}", f"HOSTNAME={hostname}"]
+    defaults = [f"PATH={d.DEFAULT_PATH}", f"HOSTNAME={hostname}"]
     if config.tty:
-        env.append("TERM=xterm")
-    for entry in [*image_env, *(config.env or ())]:
-        name = entry.partition("=")[0]
-        for i, existing in enumerate(env):
-            if existing.partition("=")[0] == name:
-                env[i] = entry
-                break
-        else:
-            env.append(entry)
-    return env
+        defaults.append("TERM=xterm")
+    # By name, in the order each name first came: a later entry replaces an earlier one
+    # in its place. A dict keeps this linear in the number of entries.
+    by_name: dict[str, str] = {}
+    for entry in [*defaults, *image_env, *(config.env or ())]:
+        by_name[entry.partition("=")[0]] = entry
+    return list(by_name.values())
 
 
 def _cwd(working_dir: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import trio
@@ -22,8 +22,10 @@ from berth.domain.container import Container
 from ..engine import Engine
 from ..filters import label_matches
 from ..store import LoggedEvent
+from .params import invalid, unix_time
 
 FOLLOW_INTERVAL = 0.1
+MAX_POSITION_DIGITS = 18  # below SQLite's int64 rowids
 BATCH = 500
 
 # berth event → Docker action, per aggregate. Intents with no Docker event are absent.
@@ -62,6 +64,11 @@ class _Known:
     image: str
     labels: dict[str, str] = field(default_factory=dict)
     stopping: bool = False
+
+
+# The keys EventFilters applies; any other (dockerd also knows network, volume, daemon,
+# ...) is refused rather than ignored.
+EVENT_FILTERS = ("type", "event", "container", "image", "label")
 
 
 @dataclass(frozen=True)
@@ -197,14 +204,17 @@ def _message(
     return message
 
 
-def parse_bound(text: str | None) -> tuple[int | None, datetime | None]:
-    """A `since`/`until` value: `#N` (a log position) or unix seconds (fractions allowed)."""
+def parse_bound(name: str, text: str | None) -> tuple[int | None, datetime | None]:
+    """A `since`/`until` value: `#N` (a log position) or unix seconds (fractions allowed);
+    InvalidParameter for anything else."""
     if not text:
         return None, None
     if text.startswith("#"):
-        return int(text[1:]), None
-    seconds = float(text)
-    return None, datetime.fromtimestamp(seconds, UTC)
+        digits = text[1:]
+        if not digits.isascii() or not digits.isdigit() or len(digits) > MAX_POSITION_DIGITS:
+            raise invalid(name, text)
+        return int(digits), None
+    return None, unix_time(name, text)
 
 
 async def stream_events(
@@ -217,8 +227,8 @@ async def stream_events(
 ) -> AsyncIterator[dict[str, Any]]:
     """Docker events from the log, oldest first; follows the log until `until` (if any)."""
     now = clock or engine.now
-    since_position, since_time = parse_bound(since)
-    until_position, until_time = parse_bound(until)
+    since_position, since_time = parse_bound("since", since)
+    until_position, until_time = parse_bound("until", until)
     if since is None:
         # No `since`: only what happens from now on, as Docker.
         position = await trio.to_thread.run_sync(engine.store.max_position)

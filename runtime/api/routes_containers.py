@@ -13,9 +13,11 @@ import trio
 from berth.adapters.logs import LogLine, Selection, log_batches
 from berth.domain.container import Container, ContainerState
 from berth.domain.errors import BerthError, InvalidParameter, NotFound
+from berth.domain.signals import DEFAULT_KILL_SIGNAL
 
 from ..engine import Engine
-from ..filters import label_matches, parse_query_filters
+from ..filters import label_matches, parse_query_filters, pattern_filter
+from .params import go_int, unix_time
 from .server import (
     App,
     HijackReply,
@@ -40,6 +42,8 @@ ENDED = (
 )
 WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
 LIST_FILTERS = ("status", "name", "id", "label", "ancestor", "exited", "before", "since")
+# container.IsValidStateString: a status filter naming no state is dockerd's 400.
+STATUS_VALUES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 _EXITED = re.compile(r"Exited \((-?\d+)\)")
 
 
@@ -76,7 +80,8 @@ def _check_shape(body: Any) -> dict[str, Any]:
 
 
 async def create(app: App, request: Request) -> Reply:
-    body = _check_shape(request.json())
+    # A body may hold tens of thousands of entries: parse and check it off the event loop.
+    body = await trio.to_thread.run_sync(lambda: _check_shape(request.json()))
     name = request.text("name") or None
     try:
         created = await app.runner.create(body, name, request.actor)
@@ -103,20 +108,8 @@ async def restart(app: App, request: Request) -> Reply:
     return no_content()
 
 
-def _signal(text: str) -> str:
-    text = text.strip()
-    if not text:
-        return "SIGKILL"
-    if text.isdigit():
-        return text
-    if not re.fullmatch(r"[A-Za-z0-9+-]+", text):
-        raise InvalidParameter(f"Invalid signal: {text}")
-    upper = text.upper()
-    return upper if upper.startswith("SIG") else "SIG" + upper
-
-
 async def kill(app: App, request: Request) -> Reply:
-    signal = _signal(request.text("signal", "SIGKILL"))
+    signal = request.text("signal") or DEFAULT_KILL_SIGNAL
     await app.runner.kill(request.params["id"], request.actor, signal)
     return no_content()
 
@@ -197,12 +190,10 @@ def list_filtered(
         ancestors.add(ref)
         with contextlib.suppress(BerthError, ValueError):
             ancestors.add(engine.images.resolve(ref))
-    names = []
-    for pattern in filters.get("name", []):
-        try:
-            names.append(re.compile(pattern))
-        except re.error:
-            raise InvalidParameter(f"invalid name filter: {pattern!r}") from None
+    for status in filters.get("status", []):
+        if status not in STATUS_VALUES:
+            raise InvalidParameter(f"invalid filter 'status={status}'")
+    names = [pattern_filter("name", pattern) for pattern in filters.get("name", [])]
     exited = []
     for text in filters.get("exited", []):
         try:
@@ -216,7 +207,8 @@ def list_filtered(
         if "id" in filters and not any(entry["Id"].startswith(v) for v in filters["id"]):
             return False
         name = entry["Names"][0].lstrip("/") if entry["Names"] else ""
-        if names and not any(p.search(name) for p in names):
+        # dockerd tries the name with and without its leading slash.
+        if names and not any(m(name) or m("/" + name) for m in names):
             return False
         labels = entry.get("Labels") or {}
         if "label" in filters and not all(label_matches(labels, v) for v in filters["label"]):
@@ -251,25 +243,14 @@ def _time_param(request: Request, name: str) -> datetime | None:
     text = request.text(name)
     if not text or text == "0":
         return None
-    try:
-        return datetime.fromtimestamp(float(text), UTC)
-    except (ValueError, OverflowError, OSError):
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidParameter(f"invalid value for {name}: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return unix_time(name, text)
 
 
 def _tail(request: Request) -> int | None:
     text = request.text("tail", "all")
     if text in ("", "all"):
         return None
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidParameter(f"invalid value for tail: {text!r}") from None
+    return go_int("tail", text)
 
 
 async def logs(app: App, request: Request) -> StreamReply:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from berth.domain.errors import InvalidParameter
-
 from ..filters import parse_query_filters
-from .events import EventFilters, parse_bound, stream_events
+from .events import EVENT_FILTERS, EventFilters, parse_bound, stream_events
 from .server import App, Request, Router, StreamReply, Write, json_line
 
 
 async def events(app: App, request: Request) -> StreamReply:
     since = request.query.get("since") or None
     until = request.query.get("until") or None
-    for bound in (since, until):
-        try:
-            parse_bound(bound)
-        except ValueError:
-            raise InvalidParameter(f"invalid timestamp or log position: {bound!r}") from None
-    filters = parse_query_filters(request.query.get("filters") or "")
+    parse_bound("since", since)  # refused before the stream's headers go out
+    parse_bound("until", until)
+    filters = parse_query_filters(request.query.get("filters") or "", EVENT_FILTERS)
 
     async def produce(write: Write) -> None:
         async for message in stream_events(app.engine, since, until, EventFilters(filters)):

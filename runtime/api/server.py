@@ -42,6 +42,7 @@ from berth.domain.redaction import command_text
 
 from ..audit.integrity import ReadOnlyLog
 from ..http_io import next_event
+from .params import go_int
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -114,10 +115,7 @@ class Request:
         value = self.query.get(name)
         if value is None or value == "":
             return None
-        try:
-            return int(value)
-        except ValueError:
-            raise InvalidParameter(f"invalid value for {name}: {value!r}") from None
+        return go_int(name, value)
 
     def text(self, name: str, default: str = "") -> str:
         return self.query.get(name, default)

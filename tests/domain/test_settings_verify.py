@@ -16,7 +16,8 @@ from berth.domain.settings import (
     WARN_PUBLISH_ON_HOST_NETWORK,
     verify_settings,
 )
-from berth.domain.settings_rules import BindSpec, normalize_capabilities, parse_bind, parse_signal
+from berth.domain.settings_rules import BindSpec, normalize_capabilities, parse_bind
+from berth.domain.signals import parse_signal
 
 MIB = 1024 * 1024
 CONFIG = Config(image="busybox", cmd=("true",))
