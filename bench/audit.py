@@ -34,14 +34,14 @@ from pathlib import Path
 
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.container import Container
-from berth.runtime.audit.chain import CHECKPOINT_INTERVAL
-from berth.runtime.audit.integrity import verify_tail
-from berth.runtime.audit.moments import Moment
-from berth.runtime.audit.trail import document_at, history_entries
-from berth.runtime.audit.verify import Report, verify
-from berth.runtime.cli_audit import audit_entries
-from berth.runtime.engine import Engine
-from berth.runtime.projections.audit import AuditQuery, AuditView
+from berth.runtime.cli.audit import audit_entries
+from berth.runtime.service.engine import Engine
+from berth.runtime.store.chain import CHECKPOINT_INTERVAL
+from berth.runtime.store.integrity import verify_tail
+from berth.runtime.store.verify import Report, verify
+from berth.runtime.views.audit import AuditQuery, AuditView
+from berth.runtime.views.moments import Moment
+from berth.runtime.views.trail import document_at, history_entries
 
 EVENTS = 1_000_000
 PER_CONTAINER = 100

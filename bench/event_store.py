@@ -20,8 +20,8 @@ from pathlib import Path
 
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.container import Container
-from berth.runtime.projections.views import ProjectionStore
-from berth.runtime.store import EventStore
+from berth.runtime.store.events import EventStore
+from berth.runtime.views.projections import ProjectionStore
 
 ACTOR = Actor(ActorKind.API, uid=0, pid=1)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

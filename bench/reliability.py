@@ -1,6 +1,6 @@
 """Reliability benchmark: the crash matrix, a soak under SIGKILLs, and their counts.
 
-1. The crash matrix: berthd killed at every crash point (berth.runtime.faults.POINTS)
+1. The crash matrix: berthd killed at every crash point (berth.runtime.service.faults.POINTS)
    under the scenario that reaches it, started again, and the log held against the host
    (tests/fixtures/world.py): `crash_points`, `crash_violations`.
 2. The soak: `--clients` threads run random lifecycles through the Docker API (run -d,
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import docker  # noqa: E402
 
-from berth.runtime.faults import POINTS  # noqa: E402
+from berth.runtime.service.faults import POINTS  # noqa: E402
 from tests.fixtures.berthd import Berthd, clean_up, launch_berthd  # noqa: E402
 from tests.fixtures.images import busybox_image  # noqa: E402
 from tests.fixtures.registry import run_registry  # noqa: E402

@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 from berth.adapters.runc import Runtime  # noqa: E402
 from berth.domain.cause import Actor, ActorKind  # noqa: E402
-from berth.runtime.engine import Engine  # noqa: E402
-from berth.runtime.images import ImageService  # noqa: E402
-from berth.runtime.runner import Runner, running  # noqa: E402
+from berth.runtime.service.engine import Engine  # noqa: E402
+from berth.runtime.service.images import ImageService  # noqa: E402
+from berth.runtime.service.runner import Runner, running  # noqa: E402
 from tests.integration.conftest import busybox_tarball  # noqa: E402
 
 ACTOR = Actor(ActorKind.API, uid=0, pid=os.getpid())

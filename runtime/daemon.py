@@ -27,8 +27,7 @@ from berth.domain.errors import BerthError
 
 from .api import App, build_router, serve_api
 from .api.server import DEFAULT_SOCKET, check_socket_free, parse_host
-from .audit.integrity import DamagedEvent, LogVerificationFailed, ReadOnly, read_only, verify_tail
-from .cli import root_option
+from .cli.main import root_option
 from .dashboard import (
     Dashboard,
     ListenAddress,
@@ -36,11 +35,18 @@ from .dashboard import (
     parse_listen_address,
     serve_dashboard,
 )
-from .engine import Engine
-from .images import ImageService
-from .metrics import Metrics
-from .networking import BridgeSettings, default_bridge_name
-from .runner import Runner
+from .dashboard.metrics import Metrics
+from .service.engine import Engine
+from .service.images import ImageService
+from .service.networking import BridgeSettings, default_bridge_name
+from .service.runner import Runner
+from .store.integrity import (
+    DamagedEvent,
+    LogVerificationFailed,
+    ReadOnly,
+    read_only,
+    verify_tail,
+)
 
 log = logging.getLogger("berthd")
 FOLLOW_INTERVAL = 0.2

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .client.http import DaemonClient, DaemonError, socket_path
+from .cli.client.http import DaemonClient, DaemonError, socket_path
 
 BUSYBOX = Path("/bin/busybox")
 APPLETS = ("sh", "echo", "true", "sleep", "cat", "ls", "httpd")

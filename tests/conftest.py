@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from berth.domain.cause import Actor, ActorKind
-from berth.runtime.engine import Engine
+from berth.runtime.service.engine import Engine
 
 pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.berthd"]
 

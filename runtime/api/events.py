@@ -19,9 +19,9 @@ import trio
 
 from berth.domain.container import Container
 
-from ..engine import Engine
-from ..filters import label_matches
-from ..store import LoggedEvent
+from ..service.engine import Engine
+from ..store.events import LoggedEvent
+from ..views.filters import label_matches
 from .params import invalid, unix_time
 
 FOLLOW_INTERVAL = 0.1

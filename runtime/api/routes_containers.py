@@ -15,8 +15,8 @@ from berth.domain.container import Container, ContainerState
 from berth.domain.errors import BerthError, InvalidParameter, NotFound
 from berth.domain.signals import DEFAULT_KILL_SIGNAL
 
-from ..engine import Engine
-from ..filters import label_matches, parse_query_filters, pattern_filter
+from ..service.engine import Engine
+from ..views.filters import label_matches, parse_query_filters, pattern_filter
 from .params import go_int, unix_time
 from .server import (
     App,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..filters import parse_query_filters
+from ..views.filters import parse_query_filters
 from .events import EVENT_FILTERS, EventFilters, parse_bound, stream_events
 from .server import App, Request, Router, StreamReply, Write, json_line
 

@@ -14,7 +14,16 @@ import trio
 
 from berth.domain.errors import BerthError, InvalidParameter
 
-from .server import App, Reply, Request, Router, StreamReply, Write, json_line, json_reply
+from .server import (
+    App,
+    Reply,
+    Request,
+    Router,
+    StreamReply,
+    Write,
+    json_line,
+    json_reply,
+)
 
 log = logging.getLogger("berth.api")
 NAME = r"/images/(?P<name>.+)"

@@ -15,8 +15,8 @@ from berth.domain.container import Container
 from berth.domain.errors import NotFound
 from berth.domain.network import Network
 
-from ..networking import BRIDGE_NAME_OPTION, network_id_of
-from ..projections.timefmt import docker_time
+from ..service.networking import BRIDGE_NAME_OPTION, network_id_of
+from ..views.timefmt import docker_time
 from .server import App, Reply, Request, Router, json_reply
 
 BUILTIN_DRIVERS = {"host": "host", "none": "null"}

@@ -40,14 +40,14 @@ from berth.domain.cause import Actor, ActorKind
 from berth.domain.errors import BerthError, InvalidParameter, NotFound, NotModified, disk_full
 from berth.domain.redaction import command_text
 
-from ..audit.integrity import ReadOnlyLog
-from ..http_io import next_event
+from ..http.io import next_event
+from ..store.integrity import ReadOnlyLog
 from .params import go_int
 
 if TYPE_CHECKING:
-    from ..engine import Engine
-    from ..images import ImageService
-    from ..runner import Runner
+    from ..service.engine import Engine
+    from ..service.images import ImageService
+    from ..service.runner import Runner
 
 log = logging.getLogger("berth.api")
 

@@ -27,14 +27,19 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from berth.domain.container import ContainerState, is_container_id
 
-from ..projections import containers
-from .disclosure import public_actor, public_details, public_document, public_listing
+from ..views import containers
+from .disclosure import (
+    public_actor,
+    public_details,
+    public_document,
+    public_listing,
+)
 from .server import EventStream, HttpError, Request, Response, Send
 
 if TYPE_CHECKING:
-    from ..engine import Engine
-    from ..metrics import Metrics
-    from ..store import LoggedEvent
+    from ..service.engine import Engine
+    from ..store.events import LoggedEvent
+    from .metrics import Metrics
 
 EVENTS_BATCH = 500
 FOLLOW_INTERVAL_S = 0.1

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import h11
 import trio
 
-from ..http_io import next_event
+from ..http.io import next_event
 
 log = logging.getLogger("berth.dashboard")
 

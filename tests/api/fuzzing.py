@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from berth.runtime.api import build_router
 from berth.runtime.api.server import Route
-from berth.runtime.transcoder import MsgpackTranscoder
+from berth.runtime.store.transcoder import MsgpackTranscoder
 
 from .fuzz_draws import Drawn, draw_request
 

@@ -14,9 +14,9 @@ import pytest
 from berth.adapters.runc import Runtime
 from berth.domain.errors import NotFound
 from berth.runtime.demo import busybox_rootfs
-from berth.runtime.engine import Engine
-from berth.runtime.images import ImageService
-from berth.runtime.runner import Runner, running
+from berth.runtime.service.engine import Engine
+from berth.runtime.service.images import ImageService
+from berth.runtime.service.runner import Runner, running
 
 from ..conftest import API
 from ..fixtures.network import network_leftovers, remove_bridge

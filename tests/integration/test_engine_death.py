@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.runtime.engine import Engine
+from berth.runtime.service.engine import Engine
 
 from ..fixtures.network import network_leftovers, remove_bridge_sync
 from .conftest import busybox_tarball, leftovers

@@ -8,8 +8,8 @@ import trio
 from berth.adapters.logs import read_log
 from berth.adapters.runc import StartFailure
 from berth.domain.errors import Conflict, NotFound
-from berth.runtime.engine import Engine
-from berth.runtime.runner import running
+from berth.runtime.service.engine import Engine
+from berth.runtime.service.runner import running
 
 from ..conftest import API
 from .conftest import Stack

@@ -20,9 +20,9 @@ import trio
 from berth.adapters.logs import read_log
 from berth.adapters.runc import Runtime
 from berth.domain.errors import BerthError, Conflict
-from berth.runtime.engine import Engine
-from berth.runtime.networking import network_id_of
-from berth.runtime.runner import running
+from berth.runtime.service.engine import Engine
+from berth.runtime.service.networking import network_id_of
+from berth.runtime.service.runner import running
 
 from ..conftest import API
 from ..fixtures.network import network_leftovers

@@ -1,6 +1,6 @@
 """The crash matrix: berthd killed at every named crash point, then started again.
 
-For each point of `berth.runtime.faults.POINTS`, berthd runs with `BERTH_CRASH_AT` set to
+For each point of `berth.runtime.service.faults.POINTS`, berthd runs with `BERTH_CRASH_AT` set to
 it; a scenario through the Docker API reaches the point and berthd SIGKILLs itself there.
 A new berthd on the same root must then start, and once settled: the hash chain
 verifies, every container is what its state says (running ones have a live process;
@@ -22,7 +22,7 @@ from typing import Any
 import docker
 import pytest
 
-from berth.runtime.faults import POINTS
+from berth.runtime.service.faults import POINTS
 
 from ..fixtures.berthd import Berthd
 from ..fixtures.images import busybox_image

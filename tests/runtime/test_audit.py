@@ -15,12 +15,12 @@ from click.testing import Result
 
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.errors import InvalidParameter
-from berth.runtime.audit import commands
-from berth.runtime.audit.moments import Moment, parse_duration, parse_moment
-from berth.runtime.engine import Engine
-from berth.runtime.projections import audit, views
-from berth.runtime.projections.audit import AuditView
-from berth.runtime.store import EventStore, LoggedEvent
+from berth.runtime.service.engine import Engine
+from berth.runtime.store.events import EventStore, LoggedEvent
+from berth.runtime.views import audit, commands
+from berth.runtime.views import projections as views
+from berth.runtime.views.audit import AuditView
+from berth.runtime.views.moments import Moment, parse_duration, parse_moment
 
 from ..conftest import ENGINE_ACTOR, seed_busybox
 from ..fixtures.berthd import Berthd
@@ -45,7 +45,7 @@ EXPECTED = [
 def berth(*args: str) -> Result:
     from click.testing import CliRunner
 
-    from berth.runtime.cli import main
+    from berth.runtime.cli.main import main
 
     return CliRunner().invoke(main, list(args))
 

@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from berth.domain.container import Container
-from berth.runtime.audit import chain, verify
-from berth.runtime.audit.chain import ChainBroken
-from berth.runtime.audit.verify import verify as verify_log
-from berth.runtime.store import EventStore
-from berth.runtime.transcoder import MsgpackTranscoder
+from berth.runtime.store import chain, verify
+from berth.runtime.store.chain import ChainBroken
+from berth.runtime.store.events import EventStore
+from berth.runtime.store.transcoder import MsgpackTranscoder
+from berth.runtime.store.verify import verify as verify_log
 
 from ..domain.factories import cause_at, new_container
 
@@ -311,7 +311,7 @@ def test_any_single_edit_or_delete_is_named_at_its_position(
 
 
 def berth(*args: str) -> Result:
-    from berth.runtime.cli import main
+    from berth.runtime.cli.main import main
 
     return CliRunner().invoke(main, list(args))
 

@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from berth.runtime.client.frames import copy_frames
-from berth.runtime.client.http import DaemonClient, DaemonError, DaemonUnreachable, api_path
-from berth.runtime.client.remote import split_reference
-from berth.runtime.client.render import human_duration, human_size, table
-from berth.runtime.client.replay import Command, InvalidCommandLog, Replay, read_commands
+from berth.runtime.cli.client.frames import copy_frames
+from berth.runtime.cli.client.http import DaemonClient, DaemonError, DaemonUnreachable, api_path
+from berth.runtime.cli.client.remote import split_reference
+from berth.runtime.cli.client.render import human_duration, human_size, table
+from berth.runtime.cli.client.replay import Command, InvalidCommandLog, Replay, read_commands
 
 
 class ScriptedServer:
@@ -240,7 +240,7 @@ def test_a_long_frame_is_copied_in_pieces() -> None:
     import io
     import struct
 
-    from berth.runtime.client.frames import PIECE
+    from berth.runtime.cli.client.frames import PIECE
 
     payload = b"x" * (5 * PIECE + 3)
     source = io.BytesIO(struct.pack(">BxxxI", 1, len(payload)) + payload)

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from berth.runtime.store import EventStore
+from berth.runtime.store.events import EventStore
 
 from ..domain.factories import new_container
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from berth.domain.errors import DiskFull
-from berth.runtime.engine import Engine
+from berth.runtime.service.engine import Engine
 
 from ..conftest import API, seed_busybox
 from ..domain.factories import new_container

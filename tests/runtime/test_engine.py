@@ -11,7 +11,7 @@ import pytest
 from berth.domain.container import Container
 from berth.domain.errors import Conflict, InvalidParameter, NotFound, NotModified
 from berth.domain.names import random_name
-from berth.runtime.engine import Engine
+from berth.runtime.service.engine import Engine
 
 from ..conftest import API, BUSYBOX_ID, SteppingClock, seed_busybox
 

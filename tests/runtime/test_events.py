@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from berth.runtime.api.events import EventFilters, stream_events
-from berth.runtime.engine import Engine
+from berth.runtime.service.engine import Engine
 
 from ..conftest import API
 

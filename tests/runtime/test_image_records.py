@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from berth.domain.errors import Conflict, NotFound
-from berth.runtime.engine import Engine
+from berth.runtime.service.engine import Engine
 
 from ..conftest import API, BUSYBOX_CONFIG, BUSYBOX_ID, image_id_of
 

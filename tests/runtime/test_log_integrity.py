@@ -15,16 +15,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from berth.runtime.audit import chain
-from berth.runtime.audit.integrity import (
+from berth.runtime.store import chain
+from berth.runtime.store.events import EventStore
+from berth.runtime.store.integrity import (
     DamagedEvent,
     LogVerificationFailed,
     ReadOnlyLog,
     read_only,
     verify_tail,
 )
-from berth.runtime.audit.verify import verify as verify_log
-from berth.runtime.store import EventStore
+from berth.runtime.store.verify import verify as verify_log
 
 from ..domain.factories import new_container
 from .test_chain import fill, last_position, raw

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from berth.runtime.engine import Engine
-from berth.runtime.projections import views
-from berth.runtime.projections.views import ProjectionStore
+from berth.runtime.service.engine import Engine
+from berth.runtime.views import projections as views
+from berth.runtime.views.projections import ProjectionStore
 
 from ..conftest import API, SteppingClock, seed_busybox
 
@@ -146,7 +146,7 @@ def test_a_failing_batch_leaves_the_position_unchanged(
     scripted(engine)
     engine.views.rebuild(engine.store)
     position = engine.views.position()
-    from berth.runtime.projections import containers
+    from berth.runtime.views import containers
 
     real_fold = containers.fold
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from berth.domain.errors import InvalidParameter
 from berth.runtime.api.events import parse_bound
 from berth.runtime.api.params import EARLIEST, LATEST, go_int, unix_time
-from berth.runtime.filters import parse_query_filters, pattern_filter
+from berth.runtime.views.filters import parse_query_filters, pattern_filter
 
 numbers = st.integers(min_value=-(2**70), max_value=2**70).map(str)
 floats = st.floats().map(str)

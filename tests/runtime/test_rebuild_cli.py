@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from berth.runtime.cli import main
-from berth.runtime.engine import Engine
-from berth.runtime.projections.audit import AuditView
+from berth.runtime.cli.main import main
+from berth.runtime.service.engine import Engine
+from berth.runtime.views.audit import AuditView
 
 from ..conftest import API, SteppingClock, seed_busybox
 from .test_projections import scripted

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from berth.adapters.private_files import private_database, private_dir, write_private
-from berth.runtime.engine import Engine
+from berth.runtime.service.engine import Engine
 
 DATABASE_FILES = ("events.db", "projections.db")
 

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from berth.runtime.audit import chain
-from berth.runtime.client.http import DaemonClient, DaemonError
-from berth.runtime.engine import Engine
+from berth.runtime.cli.client.http import DaemonClient, DaemonError
+from berth.runtime.service.engine import Engine
+from berth.runtime.store import chain
 
 from ..conftest import API, SteppingClock, seed_busybox
 from .test_log_integrity import flip_byte

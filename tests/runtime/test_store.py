@@ -17,7 +17,7 @@ from berth.domain.container import Command, Container
 from berth.domain.image import Image
 from berth.domain.name import Name, name_id
 from berth.domain.network import Network
-from berth.runtime.store import SNAPSHOT_INTERVAL, EventStore
+from berth.runtime.store.events import SNAPSHOT_INTERVAL, EventStore
 
 from ..domain.factories import cause_at, do, new_container
 
@@ -199,7 +199,7 @@ def test_a_fresh_process_loads_snapshotted_aggregates(tmp_path: Path) -> None:
     finally:
         store.close()
     loader = (
-        "import sys; from pathlib import Path; from berth.runtime.engine import Engine\n"
+        "import sys; from pathlib import Path; from berth.runtime.service.engine import Engine\n"
         "with Engine(Path(sys.argv[1])) as engine:\n"
         "    print(engine.get_aggregate(sys.argv[2]).name)"
     )

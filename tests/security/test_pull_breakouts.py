@@ -16,8 +16,8 @@ import pytest
 
 from berth.adapters.registry import RegistryClient
 from berth.domain.errors import InvalidParameter
-from berth.runtime.engine import Engine
-from berth.runtime.images import ImageService
+from berth.runtime.service.engine import Engine
+from berth.runtime.service.images import ImageService
 
 from ..conftest import API
 from ..fixtures.images import busybox_layer, make_image, make_layer

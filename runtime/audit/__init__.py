@@ -1,1 +1,0 @@
-"""What the log makes possible: the hash chain, its verification, and audit queries."""

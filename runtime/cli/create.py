@@ -1,0 +1,135 @@
+"""The options of `berth create` and `berth run`, and the create request they make.
+
+Shared by the local mode (runtime/cli/containers.py) and the remote one
+(runtime/cli/client/remote.py): only the transport differs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from berth.domain.errors import InvalidParameter
+
+# As docker's CLI, the image ends berth's options: all after it is the container's command
+# (`ls -l` included, and a `--`, which before the image still ends the options).
+COMMAND_AFTER_IMAGE = {"allow_interspersed_args": False}
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def ram_in_bytes(text: str) -> int:
+    """Docker's RAMInBytes: "64m", "1g", "512k", plain bytes."""
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", text.strip().lower())
+    if not found:
+        raise InvalidParameter(f"invalid size: '{text}'")
+    return int(float(found.group(1)) * _UNITS[found.group(2)])
+
+
+def create_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--name", default=None, help="Assign a name to the container."),
+        click.option("-e", "--env", multiple=True, help="Set environment variables."),
+        click.option("--env-file", multiple=True, type=click.Path(exists=True, dir_okay=False)),
+        click.option("-l", "--label", multiple=True, help="Set metadata on a container."),
+        click.option("-w", "--workdir", default="", help="Working directory inside the container."),
+        click.option(
+            "-u", "--user", default="", help="Username or UID (format: <name|uid>[:<group|gid>])."
+        ),
+        click.option("-h", "--hostname", default="", help="Container host name."),
+        click.option("--entrypoint", default=None, help="Overwrite the default ENTRYPOINT."),
+        click.option("--restart", default="no", help="Restart policy."),
+        click.option("-m", "--memory", default=None, help="Memory limit."),
+        click.option("--memory-swap", default=None, help="Memory plus swap; -1 for unlimited."),
+        click.option("--cpus", default=None, type=float, help="Number of CPUs."),
+        click.option("--cpu-shares", default=0, type=int, help="CPU shares (relative weight)."),
+        click.option("--pids-limit", default=None, type=int, help="Tune container pids limit."),
+        click.option("--cap-add", multiple=True, help="Add Linux capabilities."),
+        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities."),
+        click.option("--privileged", is_flag=True, help="Give extended privileges."),
+        click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
+        click.option("--network", default="", help="Connect a container to a network."),
+        click.option(
+            "-p", "--publish", multiple=True, help="Publish a container's port(s) to the host."
+        ),
+        click.option(
+            "-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports."
+        ),
+        click.option("--cidfile", default=None, help="Write the container ID to the file."),
+        click.option(
+            "--pull",
+            "pull_policy",
+            default="missing",
+            type=click.Choice(["always", "missing", "never"]),
+            help="Pull image before running.",
+        ),
+        click.option("--stop-signal", default="", help="Signal to stop the container."),
+        click.option(
+            "--stop-timeout", default=None, type=int, help="Timeout (in seconds) to stop."
+        ),
+        click.option(
+            "--rm", "auto_remove", is_flag=True, help="Remove the container when it exits."
+        ),
+        click.argument("image"),
+        click.argument("command", nargs=-1, type=click.UNPROCESSED),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def create_body(options: dict[str, Any]) -> dict[str, Any]:
+    env = list(options["env"])
+    for env_file in options["env_file"]:
+        for line in Path(env_file).read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                env.append(line.strip())
+    policy, _, retries = options["restart"].partition(":")
+    memory = ram_in_bytes(options["memory"]) if options["memory"] else 0
+    swap_text = options["memory_swap"]
+    swap = -1 if swap_text == "-1" else (ram_in_bytes(swap_text) if swap_text else 0)
+    from berth.domain.ports import parse_publish_all  # not on every command's import path
+
+    exposed, bindings = parse_publish_all(options.get("publish") or ())
+    return {
+        "Image": options["image"],
+        "ExposedPorts": {key: {} for key in exposed} or None,
+        "Cmd": list(options["command"]) or None,
+        "Env": env or None,
+        "Labels": dict(item.partition("=")[::2] for item in options["label"]),
+        "WorkingDir": options["workdir"],
+        "User": options["user"],
+        "Hostname": options["hostname"],
+        "Entrypoint": [options["entrypoint"]] if options["entrypoint"] else None,
+        "StopSignal": options["stop_signal"],
+        "StopTimeout": options["stop_timeout"],
+        "HostConfig": {
+            "RestartPolicy": {"Name": policy, "MaximumRetryCount": int(retries or 0)},
+            "NetworkMode": options["network"],
+            "PortBindings": bindings or None,
+            "PublishAllPorts": bool(options.get("publish_all")),
+            "AutoRemove": options["auto_remove"],
+            "Memory": memory,
+            "MemorySwap": swap,
+            "NanoCpus": int((options["cpus"] or 0) * 1e9),
+            "CpuShares": options["cpu_shares"],
+            "PidsLimit": options["pids_limit"],
+            "CapAdd": list(options["cap_add"]) or None,
+            "CapDrop": list(options["cap_drop"]) or None,
+            "Privileged": options["privileged"],
+            "ReadonlyRootfs": options["read_only"],
+        },
+    }
+
+
+def check_cidfile(cidfile: str | None) -> None:
+    """docker's --cidfile refuses a file that exists: another container may own it."""
+    if cidfile and os.path.exists(cidfile):
+        raise InvalidParameter(
+            "Container ID file found, make sure the other container isn't running "
+            f"or delete {cidfile}"
+        )

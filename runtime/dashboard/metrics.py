@@ -1,0 +1,142 @@
+"""berthd's Prometheus metrics, computed from the projections and the log.
+
+Everything but the request histogram is read when scraped, so a scrape shows the store as
+it is and nothing can drift: containers by state from the container view, events by type
+from the log (counted incrementally: each scrape reads only the events stored since the
+previous one), and two lags in events — the log head minus the position the projections
+have applied, and minus the position berthd's log follower (the reactor that adopts
+containers other processes started) has handled. `render()` blocks: call it in a thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from berth.domain.container import ContainerState
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
+    from ..service.engine import Engine
+
+# Request latency buckets: API calls are milliseconds; waits, pulls and attaches run long.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+UNMATCHED_ROUTE = "unmatched"
+
+
+class EventCounts:
+    """Events in the log by type (`container.Created`), advanced from the last count."""
+
+    def __init__(self, engine: Engine) -> None:
+        recorder = engine.store.recorder
+        if not isinstance(recorder, SQLiteApplicationRecorder):
+            raise TypeError("event counts need the SQLite event store")
+        self._recorder = recorder
+        self._lock = threading.Lock()
+        self._counted_to = 0
+        self.by_type: Counter[str] = Counter()
+
+    def advance(self) -> tuple[int, dict[str, int]]:
+        """Count the events stored since the last call; (log head, counts by type)."""
+        with self._lock, self._recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT COALESCE(MAX(rowid), 0) FROM stored_events")
+            head = int(cursor.fetchone()[0])
+            if head > self._counted_to:
+                cursor.execute(
+                    "SELECT topic, COUNT(*) FROM stored_events "
+                    "WHERE rowid > ? AND rowid <= ? GROUP BY topic",
+                    (self._counted_to, head),
+                )
+                for topic, count in cursor.fetchall():
+                    self.by_type[event_type(str(topic))] += int(count)
+                self._counted_to = head
+            return head, dict(self.by_type)
+
+
+def event_type(topic: str) -> str:
+    """`berth.container.Created` → `container.Created`."""
+    return topic.removeprefix("berth.")
+
+
+class Metrics:
+    """berthd's own registry (never the process-global one) and what feeds it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.request_duration = Histogram(
+            "berth_api_request_duration_seconds",
+            "Docker Engine API requests: time from the request's headers to the reply's end.",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.reactor_position: int | None = None
+        self.events = EventCounts(engine)
+        self.registry.register(_StoreCollector(self))
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One API exchange; `route` is the route's template, never the raw path."""
+        label = method if method in KNOWN_METHODS else "OTHER"
+        self.request_duration.labels(label, route, str(status)).observe(seconds)
+
+    def record_reactor_position(self, position: int) -> None:
+        self.reactor_position = position
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition (blocking: reads the databases)."""
+        return generate_latest(self.registry)
+
+
+class _StoreCollector(Collector):
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[Metric]:
+        return []  # computed at scrape time; nothing to check at registration
+
+    def collect(self) -> Iterator[Metric]:
+        engine = self._metrics.engine
+        head, by_type = self._metrics.events.advance()
+        events = CounterMetricFamily(
+            "berth_events", "Events stored in the log, by type.", labels=["type"]
+        )
+        for kind, count in sorted(by_type.items()):
+            events.add_metric([kind], count)
+        yield events
+
+        by_state = dict.fromkeys((s.value for s in ContainerState), 0)
+        with engine.views.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT state, COUNT(*) FROM containers GROUP BY state")
+            for state, count in cursor.fetchall():
+                by_state[str(state)] = int(count)
+        containers = GaugeMetricFamily(
+            "berth_containers", "Containers in the container view, by state.", labels=["state"]
+        )
+        for state, count in by_state.items():
+            containers.add_metric([state], count)
+        yield containers
+
+        yield GaugeMetricFamily("berth_log_position", "Position of the log's head.", value=head)
+        projected = engine.views.position()
+        yield GaugeMetricFamily(
+            "berth_projection_lag_events",
+            "Events in the log that the projections have not applied yet.",
+            value=max(0, head - projected),
+        )
+        reactor = self._metrics.reactor_position
+        if reactor is not None:
+            yield GaugeMetricFamily(
+                "berth_reactor_lag_events",
+                "Events in the log that berthd's log follower has not handled yet.",
+                value=max(0, head - reactor),
+            )

@@ -1,1 +1,0 @@
-"""Projections: views of the event log that `ps`, `inspect` and `images` read."""

@@ -1,0 +1,429 @@
+"""The engine: berth's application service, turning requests into saved events.
+
+Every request is validated and decided in the domain before anything is written; a
+refused request changes nothing. A change is one `save()` (one SQLite transaction) of
+every aggregate it touches, retried when another writer got there first. Queries read
+the projections after catching them up to the log, so they see every earlier write.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from berth.adapters.private_files import private_dir
+from berth.domain.aggregate import StrIdAggregate
+from berth.domain.cause import Actor, Cause
+from berth.domain.config import Config, HostConfig, NetworkingConfig
+from berth.domain.container import Container, container_id_from_entropy, is_container_id
+from berth.domain.errors import BerthError, InvalidParameter, NotFound
+from berth.domain.image import Image
+from berth.domain.name import Name, name_conflict, name_id
+from berth.domain.names import random_name, validate_name
+from berth.domain.settings import adapt_settings, merge_config, verify_settings
+from berth.domain.signals import signal_name
+
+from ..store.events import EventStore, LoggedEvent
+from ..views import containers
+from ..views.projections import ProjectionStore
+from .image_records import ImageRecords
+
+log = logging.getLogger(__name__)
+MAX_WRITE_ATTEMPTS = 20
+MAX_RANDOM_NAME_ATTEMPTS = 10
+DEFAULT_ROOT = Path("/var/lib/berth")
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("BERTH_ROOT") or DEFAULT_ROOT)
+
+
+@dataclass(frozen=True)
+class Created:
+    """What `POST /containers/create` answers."""
+
+    id: str
+    warnings: list[str] = field(default_factory=list)
+
+
+class Engine:
+    """One berth root directory: its event store and its projections."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        entropy: Callable[[int], bytes] = os.urandom,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        store_env: dict[str, str] | None = None,
+    ) -> None:
+        self.root = root
+        private_dir(root)
+        self._entropy = entropy
+        self._clock = clock
+        self.store = EventStore(root / "events.db", env=store_env)
+        self.views = ProjectionStore(root / "projections.db")
+        self.images = ImageRecords(self)
+
+    def close(self) -> None:
+        self.store.close()
+        self.views.datastore.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # Plumbing ------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The engine's clock (injected in tests)."""
+        return self._clock()
+
+    def cause(self, actor: Actor, correlation_id: str | None = None) -> Cause:
+        return Cause(self._clock(), actor, correlation_id or uuid.uuid4().hex)
+
+    def save(self, *aggregates: StrIdAggregate, project: bool | None = None) -> int:
+        """Save aggregates in one transaction, then bring the views up to date.
+
+        The views show containers and images only: a save of nothing else (a network's
+        allocations, a name) leaves them to the next catch-up, unless `project` says.
+        `project=False` also defers a container's change to the next save, for an
+        outcome nobody reads before the one that follows it.
+        """
+        recordings = self.store.save(*aggregates)
+        position = recordings[-1].notification.id if recordings else 0
+        if project is None:
+            project = any(isinstance(a, Container | Image) for a in aggregates)
+        if not project:
+            return position
+        try:
+            self.views.catch_up(self.store)
+        except BerthError as error:  # a full disk, a damaged event: said, not a traceback
+            log.warning("projection failed after log position %d: %s", position, error.message)
+        except Exception:
+            # The change is recorded; only the view lags. Queries retry the catch-up and
+            # report the failure, rather than this request claiming nothing happened.
+            log.exception("projection failed after log position %d", position)
+        return position
+
+    def catch_up(self) -> int:
+        return self.views.catch_up(self.store)
+
+    def get_aggregate(self, aggregate_id: str) -> Any:
+        return self.store.repository.get(aggregate_id)
+
+    def _change(
+        self,
+        container_id: str,
+        decide: Callable[[Container, Cause], Iterable[StrIdAggregate] | None],
+        cause: Cause,
+        project: bool = True,
+    ) -> None:
+        """Load, decide, save; on a concurrent write, reload and decide again.
+
+        `decide` changes the container and returns any other aggregates it changed.
+        """
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            container: Container = self.get_aggregate(container_id)
+            others = list(decide(container, cause) or ())
+            try:
+                self.save(container, *others, project=project)
+                return
+            except IntegrityError:
+                continue
+        raise IntegrityError(f"container {container_id} kept changing under us")
+
+    # Containers: create --------------------------------------------------------------------
+
+    def create_container(self, body: dict[str, Any], name: str | None, actor: Actor) -> Created:
+        """Docker's `POST /containers/create`: validate everything, then record atomically."""
+        if not isinstance(body, dict):
+            raise InvalidParameter("config cannot be empty in order to create a container")
+        canonical = validate_name(name) if name else None
+        user_config = Config.from_docker(body)
+        host_config = HostConfig.from_docker(body.get("HostConfig") or {})
+        networking = NetworkingConfig.from_docker(body.get("NetworkingConfig") or {})
+        if not user_config.image:
+            raise InvalidParameter("config cannot be empty in order to create a container")
+        image_id, image_config = self._image_for_create(user_config.image)
+        merged = merge_config(user_config, image_config)
+        warnings = verify_settings(merged, host_config, canonical)
+        host_config = adapt_settings(host_config)
+        cause = self.cause(actor)
+        for attempt in range(MAX_RANDOM_NAME_ATTEMPTS):
+            container_id = self._new_container_id()
+            config_doc = merged.to_docker()
+            config_doc["Hostname"] = config_doc.get("Hostname") or container_id[:12]
+            wanted = canonical or validate_name(random_name(self._draw(), retry=attempt))
+            container = Container.create(
+                id=container_id,
+                name=wanted,
+                image=user_config.image,
+                image_id=image_id,
+                config=config_doc,
+                host_config=host_config.to_docker(),
+                networking_config=networking.to_docker(),
+                cause=cause,
+            )
+            try:
+                self._claim_and_save(container, wanted, cause)
+            except _NameTaken as taken:
+                if canonical is None:
+                    continue  # a random name collided: draw another
+                raise name_conflict(wanted, taken.owner) from None
+            return Created(container_id, warnings)
+        raise InvalidParameter("could not find a free random name; give one with --name")
+
+    def _claim_and_save(self, container: Container, wanted: str, cause: Cause) -> None:
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            claim = self._name_claim(wanted, container.id, cause)
+            try:
+                self.save(container, claim)
+                return
+            except IntegrityError:
+                # Someone else wrote the name first; if it is held now, it is theirs.
+                current = self.find_aggregate(name_id(wanted))
+                if current is not None and current.owner is not None:
+                    raise _NameTaken(current.owner) from None
+        raise IntegrityError(f"name {wanted} kept changing under us")
+
+    def _name_claim(self, wanted: str, container_id: str, cause: Cause) -> Name:
+        existing: Name | None = self.find_aggregate(name_id(wanted))
+        if existing is None:
+            return Name.register(wanted, container_id, cause)
+        if existing.owner is not None:
+            raise _NameTaken(existing.owner)
+        existing.claim(container_id, cause)
+        return existing
+
+    def find_aggregate(self, aggregate_id: str) -> Any:
+        """The aggregate, or None if it was never saved."""
+        try:
+            return self.get_aggregate(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _new_container_id(self) -> str:
+        while True:
+            try:
+                return container_id_from_entropy(self._entropy(32))
+            except ValueError:
+                continue
+
+    def _draw(self) -> int:
+        return int.from_bytes(self._entropy(8), "big")
+
+    def _image_for_create(self, image: str) -> tuple[str, Config]:
+        row = self.images.row(image)
+        return row["id"], Config.from_docker(row["config"].get("config") or {})
+
+    # Containers: lifecycle -----------------------------------------------------------------
+
+    def resolve_container(self, ref: str) -> str:
+        """Docker's lookup: full id, then exact name, then a unique id prefix."""
+        self.catch_up()
+        if not ref:
+            raise NotFound("No such container: ")
+        if is_container_id(ref) and self.views.container_row(ref) is not None:
+            return ref
+        by_name = self.views.container_ids_by_name("/" + ref.lstrip("/"))
+        if by_name:
+            return by_name[0]
+        matches = self.views.container_ids_matching(ref.lower()) if ref.isalnum() else []
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
+
+    def start(self, ref: str, actor: Actor) -> None:
+        cid = self.resolve_container(ref)
+        self._change(cid, lambda c, cause: c.request_start(cause, ref), self.cause(actor))
+
+    def stop(self, ref: str, actor: Actor, timeout: int | None = None) -> None:
+        cid = self.resolve_container(ref)
+
+        def decide(c: Container, cause: Cause) -> list[StrIdAggregate]:
+            signal = str(c.config.get("StopSignal") or "SIGTERM")
+            stop_timeout = c.config.get("StopTimeout")
+            wait = timeout if timeout is not None else (stop_timeout if stop_timeout else 10)
+            c.request_stop(signal, int(wait), cause, ref)
+            return []
+
+        self._change(cid, decide, self.cause(actor))
+
+    def kill(self, ref: str, actor: Actor, signal: str = "SIGKILL") -> None:
+        name = signal_name(signal)  # a signal the runtime cannot send is refused unrecorded
+        cid = self.resolve_container(ref)
+        self._change(cid, lambda c, cause: c.request_kill(name, cause, ref), self.cause(actor))
+
+    def pause(self, ref: str, actor: Actor) -> None:
+        cid = self.resolve_container(ref)
+        self._change(cid, lambda c, cause: c.pause(cause, ref), self.cause(actor))
+
+    def unpause(self, ref: str, actor: Actor) -> None:
+        cid = self.resolve_container(ref)
+        self._change(cid, lambda c, cause: c.unpause(cause, ref), self.cause(actor))
+
+    def restart(self, ref: str, actor: Actor, timeout: int = 10) -> None:
+        cid = self.resolve_container(ref)
+        self._change(
+            cid, lambda c, cause: c.request_restart(timeout, cause, ref), self.cause(actor)
+        )
+
+    def rename(self, ref: str, new_name: str, actor: Actor) -> None:
+        """Claim the new name, release the old one and rename, in one transaction."""
+        if not new_name:
+            raise InvalidParameter("Neither old nor new names may be empty")
+        wanted = validate_name(new_name)
+        cid = self.resolve_container(ref)
+
+        def decide(c: Container, cause: Cause) -> list[StrIdAggregate]:
+            old = c.name
+            c.rename(wanted, cause, ref)
+            try:
+                claim = self._name_claim(wanted, c.id, cause)
+            except _NameTaken as taken:
+                raise name_conflict(wanted, taken.owner) from None
+            released: Name | None = self.find_aggregate(name_id(old))
+            if released is not None:
+                released.release(c.id, cause)
+            changed: list[StrIdAggregate] = [claim]
+            return changed + ([released] if released is not None else [])
+
+        self._change(cid, decide, self.cause(actor))
+
+    def remove(self, ref: str, actor: Actor, force: bool = False) -> None:
+        """Record the removal intent; with nothing outside to clean up, complete it."""
+        cause = self.cause(actor)
+        container_id = self.request_removal(ref, actor, force, cause=cause)
+        self.complete_removal(container_id, cause)
+
+    def request_removal(
+        self,
+        ref: str,
+        actor: Actor,
+        force: bool = False,
+        caller_ref: str | None = None,
+        *,
+        cause: Cause | None = None,
+    ) -> str:
+        """Record `RemovalRequested` (Docker's rules on running containers apply)."""
+        container_id = self.resolve_container(ref)
+        self._change(
+            container_id,
+            lambda c, k: c.request_removal(force, k, caller_ref or ref),
+            cause or self.cause(actor),
+        )
+        return container_id
+
+    def complete_removal(self, container_id: str, cause: Cause) -> None:
+        """Record `Removed` and release the name, atomically (the outcome of a removal)."""
+
+        def decide(c: Container, k: Cause) -> list[StrIdAggregate]:
+            c.mark_removed(k)
+            held: Name | None = self.find_aggregate(name_id(c.name))
+            return [held] if held is not None and held.release(c.id, k) else []
+
+        self._change(container_id, decide, cause)
+
+    def record(
+        self,
+        container_id: str,
+        outcome: Callable[[Container, Cause], Iterable[StrIdAggregate] | None],
+        actor: Actor,
+        project: bool = True,
+    ) -> None:
+        """Record an outcome a reactor observed, e.g. `lambda c, k: c.mark_started(...)`;
+        other aggregates the outcome returns are saved in the same transaction."""
+        self._change(container_id, outcome, self.cause(actor), project)
+
+    # Containers: queries -------------------------------------------------------------------
+
+    def list_containers(
+        self, all: bool = False, now: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        self.catch_up()
+        moment = now or self._clock()
+        entries = [containers.list_entry(row, moment) for row in self.views.container_rows()]
+        return (
+            entries
+            if all
+            else [e for e in entries if e["State"] in ("running", "paused", "restarting")]
+        )
+
+    def inspect_container(self, ref: str) -> dict[str, Any]:
+        row = self.views.container_row(self.resolve_container(ref))
+        if row is None:
+            raise NotFound(f"No such container: {ref}")
+        doc: dict[str, Any] = row["doc"]
+        return doc
+
+    def history(self, container_id: str) -> list[LoggedEvent]:
+        """Every event of one container, oldest first, removed containers included."""
+        return self.store.aggregate_log(container_id)
+
+    def find_container_id(self, ref: str) -> str:
+        """Like `resolve_container`, but also finds removed containers by full id or name."""
+        try:
+            return self.resolve_container(ref)
+        except NotFound:
+            if is_container_id(ref) and self.store.aggregate_log(ref, until_version=1):
+                return ref
+            owner_log = self.store.aggregate_log(name_id("/" + ref.lstrip("/")))
+            for event in reversed(owner_log):
+                if "container_id" in event.data:
+                    return str(event.data["container_id"])
+            raise
+
+    def container_document_at(
+        self, container_id: str, *, version: int | None = None, at: datetime | None = None
+    ) -> dict[str, Any] | None:
+        """The inspect document as it was at a version or a time; None if it did not exist."""
+        row: dict[str, Any] | None = None
+        for event in self.store.aggregate_log(container_id, until_version=version):
+            if at is not None and event.timestamp > at:
+                break
+            row = containers.fold(row, event)
+        return row["doc"] if row else None
+
+    def container_at(
+        self, container_id: str, *, version: int | None = None, at: datetime | None = None
+    ) -> Container | None:
+        """The aggregate as of a version or a time (snapshots keep long histories fast).
+
+        None when the container did not exist yet at that time.
+        """
+        if at is not None:
+            versions = [
+                e.version for e in self.store.aggregate_log(container_id) if e.timestamp <= at
+            ]
+            if not versions:
+                return None
+            version = versions[-1] if version is None else min(version, versions[-1])
+        container: Container = self.store.repository.get(container_id, version=version)
+        return container
+
+    # Shared with the image records -------------------------------------------------------
+
+    def containers_using(self, image_id: str) -> list[str]:
+        """Ids of the containers (not removed) created from `image_id`."""
+        self.catch_up()
+        return [row["id"] for row in self.views.container_rows() if row["doc"]["Image"] == image_id]
+
+
+class _NameTaken(Exception):
+    def __init__(self, owner: str) -> None:
+        super().__init__(owner)
+        self.owner = owner

@@ -1,0 +1,1 @@
+"""The event store: the log (SQLite), its encoding, its hash chain and their checks."""

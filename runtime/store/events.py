@@ -1,0 +1,247 @@
+"""The event store: an eventsourcing Application on SQLite, read back as `LoggedEvent`s.
+
+Everything berth knows is in `events.db` under the root directory. Projections and
+history read the log through `read_log` and `aggregate_log`, which decode stored events
+straight to dicts: building domain-event objects is only needed to rebuild aggregates.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from berth.adapters.private_files import private_database
+from berth.domain.aggregate import AggregateSnapshot
+from berth.domain.container import Container
+from berth.domain.errors import disk_full, space_for
+from berth.domain.image import Image
+from berth.domain.name import Name
+from berth.domain.network import Network
+
+from .integrity import DamagedEvent, ReadOnly, ReadOnlyLog
+from .transcoder import MsgpackTranscoder
+
+log = logging.getLogger(__name__)
+SNAPSHOT_INTERVAL = 100
+
+
+class LoggedEvent(NamedTuple):
+    """One stored event: its position in the log and its decoded fields.
+
+    `aggregate` and `name` split the topic: "berth.container.Started" is event "Started"
+    of a "container". A named tuple rather than a frozen dataclass: history builds a
+    thousand of them per request, and a tuple is several times cheaper to make.
+    """
+
+    position: int
+    originator_id: str
+    version: int
+    topic: str
+    data: dict[str, Any]
+    aggregate: str
+    name: str
+
+    @classmethod
+    def of(
+        cls, position: int, originator_id: str, version: int, topic: str, data: dict[str, Any]
+    ) -> LoggedEvent:
+        aggregate, name = _split_topic(topic)
+        return cls(position, originator_id, version, topic, data, aggregate, name)
+
+    @property
+    def timestamp(self) -> datetime:
+        stamp: datetime = self.data["timestamp"]
+        return stamp
+
+
+@functools.lru_cache(maxsize=256)
+def _split_topic(topic: str) -> tuple[str, str]:
+    parts = topic.split(".")
+    return (parts[1] if len(parts) > 2 else "", parts[-1])
+
+
+class EventStore(Application[str]):
+    """berth's eventsourcing application: SQLite (WAL), msgpack, stable topics."""
+
+    name = "berth"
+    env: ClassVar[dict[str, str]] = {
+        "PERSISTENCE_MODULE": "berth.runtime.store.sqlite:BerthSQLiteFactory",
+        "ORIGINATOR_ID_TYPE": "text",
+        "SQLITE_LOCK_TIMEOUT": "30",
+    }
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
+        Container: SNAPSHOT_INTERVAL,
+        Image: SNAPSHOT_INTERVAL,
+        Name: SNAPSHOT_INTERVAL,
+        Network: SNAPSHOT_INTERVAL,
+    }
+
+    def __init__(
+        self, db_path: Path, env: dict[str, str] | None = None, *, snapshots: bool = True
+    ) -> None:
+        self.db_path = db_path
+        if not snapshots:
+            self.snapshotting_intervals = {}  # type: ignore[misc]
+        private_database(db_path)
+        with space_for(db_path):  # a new log, or the chain's first backfill, on a full disk
+            super().__init__(env={**(env or {}), "SQLITE_DBNAME": str(db_path)})
+        if not isinstance(self.recorder, SQLiteApplicationRecorder):
+            raise TypeError("berth's event store needs the SQLite application recorder")
+        self._sqlite: SQLiteApplicationRecorder = self.recorder
+        # Set when the log failed verification and is served for recovery (ADR/0019).
+        self.read_only: ReadOnly | None = None
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Append, unless the log is read-only; a full disk is `DiskFull` naming the file,
+        and the transaction is rolled back (nothing is written half)."""
+        if self.read_only is not None:
+            raise ReadOnlyLog(self.read_only.message)
+        with space_for(self.db_path):
+            return super().save(*objs, **kwargs)
+
+    def construct_mapper(self) -> Mapper[str]:
+        return _NamingMapper(self.construct_transcoder(), self._locate)
+
+    def _locate(self, stored: StoredEvent) -> int | None:
+        """The log position of a stored event; None for a snapshot (not in the log)."""
+        with self._sqlite.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT rowid FROM stored_events "
+                "WHERE originator_id = ? AND originator_version = ? AND topic = ?",
+                (str(stored.originator_id), stored.originator_version, stored.topic),
+            )
+            found = cursor.fetchone()
+        return int(found[0]) if found else None
+
+    def _readable(self, stop: int | None) -> int | None:
+        """The last position a read may return: a read-only log is read up to the position
+        before its first problem, which is all that verified."""
+        if self.read_only is None:
+            return stop
+        bound = self.read_only.readable_through
+        return bound if stop is None else min(stop, bound)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[str]) -> None:
+        """Snapshot an aggregate whose save crossed a multiple of its interval.
+
+        The library re-reads the aggregate from the store to snapshot it at exactly that
+        version; the aggregate just saved is already in memory and at least as new, so
+        snapshot it as it is, which keeps batch appends at the speed of plain appends.
+        """
+        if self.snapshots is None or not self.snapshotting_intervals:
+            return
+        first_new: dict[str, int] = {}
+        for event in processing_event.events:
+            first_new.setdefault(event.originator_id, event.originator_version)
+        for aggregate_id, aggregate in processing_event.aggregates.items():
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            first = first_new.get(aggregate_id)
+            if not interval or first is None:
+                continue
+            if aggregate.version // interval > (first - 1) // interval:
+                snapshot_class: type[AggregateSnapshot] = type(aggregate).Snapshot  # type: ignore[attr-defined]
+                try:
+                    self.snapshots.put([snapshot_class.take(aggregate)])
+                except Exception as error:
+                    # The events are saved; a snapshot is only a cache of them, so a
+                    # full disk must not turn a recorded change into a failed request.
+                    if disk_full(error, self.db_path) is None:
+                        raise
+                    log.warning("snapshot of %s skipped: %s", aggregate_id, error)
+
+    def construct_transcoder(self) -> Transcoder:
+        return MsgpackTranscoder()
+
+    def max_position(self) -> int:
+        return self._sqlite.max_notification_id() or 0
+
+    def read_log(self, after: int, limit: int = 1000, stop: int | None = None) -> list[LoggedEvent]:
+        """Events after position `after` (exclusive), oldest first, at most `limit`.
+
+        Read straight from the table (positions are its rowids) rather than through the
+        library's notifications: rebuilds read every event, and the objects in between
+        cost a third of the read.
+        """
+        stop = self._readable(stop)
+        sql = (
+            "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
+            "WHERE rowid > ? " + ("AND rowid <= ? " if stop is not None else "")
+        ) + "ORDER BY rowid LIMIT ?"
+        params = (after, stop, limit) if stop is not None else (after, limit)
+        decode = self.mapper.transcoder.decode
+        with self._sqlite.datastore.transaction(commit=False) as cursor:
+            cursor.execute(sql, params)
+            rows: Sequence[Any] = cursor.fetchall()
+        try:
+            return [LoggedEvent.of(r[0], r[1], r[2], r[3], decode(r[4])) for r in rows]
+        except Exception:
+            self._find_damage((r[0], r[1], r[2], r[3], r[4]) for r in rows)
+            raise
+
+    def aggregate_log(
+        self, originator_id: str, until_version: int | None = None
+    ) -> list[LoggedEvent]:
+        """Every event of one aggregate with its log position, oldest first."""
+        sql = (
+            "SELECT rowid, originator_version, topic, state FROM stored_events "
+            "WHERE originator_id = ? AND originator_version <= ? AND rowid <= ? "
+            "ORDER BY originator_version"
+        )
+        bound = until_version if until_version is not None else 2**62
+        readable = self._readable(None)
+        decode = self.mapper.transcoder.decode
+        with self._sqlite.datastore.transaction(commit=False) as cursor:
+            cursor.execute(sql, (originator_id, bound, 2**62 if readable is None else readable))
+            rows: Sequence[Any] = cursor.fetchall()
+        try:
+            return [LoggedEvent.of(r[0], originator_id, r[1], r[2], decode(r[3])) for r in rows]
+        except Exception:
+            self._find_damage((r[0], originator_id, r[1], r[2], r[3]) for r in rows)
+            raise
+
+    def _find_damage(self, rows: Iterable[tuple[int, str, int, Any, bytes]]) -> None:
+        """Once a read failed: the first row that does not decode to an event was changed
+        outside berth, and is named by its position instead of the decoder's traceback.
+        (Checked only after a failure: reads stay at the speed of the decoder.)"""
+        for position, originator_id, version, topic, state in rows:
+            try:
+                data = self.mapper.transcoder.decode(state)
+                if not isinstance(data, dict) or not isinstance(data.get("timestamp"), datetime):
+                    raise ValueError("not an event's fields")
+                if not isinstance(topic, str):
+                    raise ValueError("its topic is not text")
+            except Exception as error:
+                what = f"{originator_id!s:.64} version {version}"
+                raise DamagedEvent(f"the event at position {position} ({what})", error) from None
+
+
+class _NamingMapper(Mapper[str]):
+    """The library's mapper, naming the event's position when a stored event (or a
+    snapshot) cannot be turned back into a domain event."""
+
+    def __init__(self, transcoder: Transcoder, locate: Callable[[StoredEvent], int | None]) -> None:
+        super().__init__(transcoder)
+        self._locate = locate
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[str]:
+        try:
+            return super().to_domain_event(stored_event)
+        except Exception as error:
+            position = self._locate(stored_event)
+            where = (
+                f"the event at position {position}"
+                if position is not None
+                else f"the snapshot of {stored_event.originator_id!s:.64} at version "
+                f"{stored_event.originator_version}"
+            )
+            reason = error.__cause__ or error
+            raise DamagedEvent(where, reason) from None

@@ -1,0 +1,1 @@
+"""Views of the log: projections with tracking, and every read query the front-ends use."""

@@ -1,0 +1,255 @@
+"""The container views: Docker's inspect document and `ps` row, folded from events.
+
+`fold` is pure and is the only code that turns container events into a document: the
+incremental projection, a rebuild from scratch and `inspect --at` (time travel) all call
+it, so the three cannot disagree.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+from berth.domain.container import ContainerState, short_id, state_after
+from berth.domain.ports import list_ports
+
+from ..store.events import LoggedEvent
+from .timefmt import ZERO_TIME, docker_time, human_duration, parse_docker_time
+
+Row = dict[str, Any]
+
+
+def _endpoint() -> dict[str, Any]:
+    return {
+        "IPAMConfig": None,
+        "Links": None,
+        "Aliases": None,
+        "NetworkID": "",
+        "EndpointID": "",
+        "Gateway": "",
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "MacAddress": "",
+        "DriverOpts": None,
+    }
+
+
+def _network_settings(network_mode: str) -> dict[str, Any]:
+    mode = "bridge" if network_mode in ("", "default") else network_mode
+    networks = {} if mode.startswith("container:") else {mode: _endpoint()}
+    return {
+        "Bridge": "",
+        "SandboxID": "",
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": {},
+        "SandboxKey": "",
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": "",
+        "Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "MacAddress": "",
+        "Networks": networks,
+    }
+
+
+# Endpoint fields shown both at the top of NetworkSettings and under Networks.<name>.
+_ENDPOINT_FIELDS = ("EndpointID", "Gateway", "IPAddress", "IPPrefixLen", "MacAddress")
+
+
+def _connect(doc: dict[str, Any], network_id: str, name: str, endpoint: dict[str, Any]) -> None:
+    settings = doc["NetworkSettings"]
+    shown = {k: endpoint.get(k, _endpoint()[k]) for k in _ENDPOINT_FIELDS}
+    settings.update(shown, SandboxKey=endpoint.get("SandboxKey", ""))
+    settings["Ports"] = copy.deepcopy(endpoint.get("Ports") or {})
+    settings["Networks"][name] = {**_endpoint(), **shown, "NetworkID": network_id}
+    for key in ("HostsPath", "HostnamePath", "ResolvConfPath"):
+        doc[key] = endpoint.get(key, doc[key])
+
+
+def _disconnect(doc: dict[str, Any]) -> None:
+    """As dockerd after a stop: the addresses and ports go, the network stays listed."""
+    settings = doc["NetworkSettings"]
+    settings.update({k: _endpoint()[k] for k in _ENDPOINT_FIELDS}, SandboxKey="", Ports={})
+    for name, endpoint in settings["Networks"].items():
+        settings["Networks"][name] = {**_endpoint(), "NetworkID": endpoint.get("NetworkID", "")}
+
+
+def _path_and_args(config: dict[str, Any]) -> tuple[str, list[str]]:
+    argv = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+    return (argv[0], argv[1:]) if argv else ("", [])
+
+
+def _created(event: LoggedEvent) -> Row:
+    data = event.data
+    config = copy.deepcopy(data["config"])
+    host_config = copy.deepcopy(data["host_config"])
+    path, args = _path_and_args(config)
+    doc = {
+        "Id": event.originator_id,
+        "Created": docker_time(event.timestamp),
+        "Path": path,
+        "Args": args,
+        "State": {
+            "Status": "created",
+            "Running": False,
+            "Paused": False,
+            "Restarting": False,
+            "OOMKilled": False,
+            "Dead": False,
+            "Pid": 0,
+            "ExitCode": 0,
+            "Error": "",
+            "StartedAt": ZERO_TIME,
+            "FinishedAt": ZERO_TIME,
+        },
+        "Image": data["image_id"],
+        "ResolvConfPath": "",
+        "HostnamePath": "",
+        "HostsPath": "",
+        "LogPath": "",
+        "Name": data["name"],
+        "RestartCount": 0,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": host_config,
+        "GraphDriver": {"Data": None, "Name": "overlay2"},
+        "Mounts": [],
+        "Config": config,
+        "NetworkSettings": _network_settings(str(host_config.get("NetworkMode") or "")),
+    }
+    return {
+        "id": event.originator_id,
+        "name": data["name"],
+        "state": ContainerState.CREATED.value,
+        "has_run": False,
+        "version": event.version,
+        "position": event.position,
+        "created_position": event.position,
+        "doc": doc,
+    }
+
+
+def fold(row: Row | None, event: LoggedEvent) -> Row | None:
+    """The container row after `event`; None once the container is removed.
+
+    Events at or below the row's version are ignored, so re-delivery is harmless.
+    """
+    if event.name == "Created":
+        return _created(event)
+    if row is None or event.version <= row["version"]:
+        return row
+    state = ContainerState(row["state"])
+    new_state = state_after(event.name, state, row["has_run"])
+    doc = row["doc"]
+    status = doc["State"]
+    data = event.data
+    match event.name:
+        case "Started":
+            status.update(Pid=data["pid"], StartedAt=docker_time(data["started_at"]), Error="")
+            row["has_run"] = True
+        case "StartFailed":
+            status.update(Error=data["reason"], ExitCode=data["exit_code"])
+        case "PrepareFailed":
+            status.update(Error=data["reason"])
+        case "Exited":
+            status.update(
+                Pid=0,
+                ExitCode=data["exit_code"],
+                OOMKilled=data["oom_killed"],
+                FinishedAt=docker_time(data["finished_at"]),
+            )
+        case "ExitCodeUnknown":
+            status.update(
+                Pid=0,
+                ExitCode=-1,
+                Error=data["reason"],
+                FinishedAt=docker_time(data["finished_at"]),
+            )
+        case "RestartScheduled":
+            doc["RestartCount"] = data["restart_count"]
+        case "Renamed":
+            doc["Name"] = row["name"] = data["new_name"]
+        case "NetworkConnected":
+            _connect(doc, data["network_id"], data["network_name"], data["endpoint"])
+        case "NetworkDisconnected":
+            _disconnect(doc)
+        case "Removed":
+            return None
+    status.update(
+        Status=new_state.docker_status,
+        Running=new_state
+        in (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING),
+        Paused=new_state is ContainerState.PAUSED,
+        Restarting=new_state is ContainerState.RESTARTING,
+        Dead=new_state is ContainerState.DEAD,
+    )
+    row["state"] = new_state.value
+    row["version"] = event.version
+    row["position"] = event.position
+    return row
+
+
+def docker_status_text(row: Row, now: datetime) -> str:
+    """The `Status` column of `docker ps`, e.g. "Up 5 minutes" or "Exited (0) 2 hours ago"."""
+    state = ContainerState(row["state"])
+    status = row["doc"]["State"]
+    started = parse_docker_time(status["StartedAt"])
+    finished = parse_docker_time(status["FinishedAt"])
+    if state in (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING):
+        up = human_duration((now - started).total_seconds()) if started else "Less than a second"
+        return f"Up {up}" + (" (Paused)" if state is ContainerState.PAUSED else "")
+    if state is ContainerState.RESTARTING:
+        ago = human_duration((now - finished).total_seconds()) if finished else "Less than a second"
+        return f"Restarting ({status['ExitCode']}) {ago} ago"
+    if state in (ContainerState.REMOVING, ContainerState.REMOVED):
+        return "Removal In Progress"
+    if state is ContainerState.DEAD:
+        return "Dead"
+    if state is ContainerState.EXITED:
+        if finished is None:
+            return ""
+        return (
+            f"Exited ({status['ExitCode']}) {human_duration((now - finished).total_seconds())} ago"
+        )
+    return "Created"
+
+
+def list_entry(row: Row, now: datetime) -> dict[str, Any]:
+    """The `/containers/json` entry for a container row."""
+    doc = row["doc"]
+    created = parse_docker_time(doc["Created"])
+    command = " ".join([doc["Path"], *doc["Args"]]).strip()
+    return {
+        "Id": doc["Id"],
+        "Names": [doc["Name"]],
+        "Image": doc["Config"].get("Image") or doc["Image"],
+        "ImageID": doc["Image"],
+        "Command": command,
+        "Created": int(created.timestamp()) if created else 0,
+        "Ports": list_ports(doc["NetworkSettings"]["Ports"] or {}),
+        "Labels": doc["Config"].get("Labels") or {},
+        "State": doc["State"]["Status"],
+        "Status": docker_status_text(row, now),
+        "HostConfig": {"NetworkMode": doc["HostConfig"].get("NetworkMode") or "default"},
+        "NetworkSettings": {"Networks": doc["NetworkSettings"]["Networks"]},
+        "Mounts": doc["Mounts"],
+    }
+
+
+def short(row: Row) -> str:
+    return short_id(row["id"])

@@ -1,0 +1,221 @@
+"""Materialised views of the log, kept in `projections.db` with exactly-once tracking.
+
+Each batch of events is applied in one SQLite transaction together with the tracking
+row, so a view is never ahead of or behind its recorded position. The transaction
+starts with a write, which takes SQLite's write lock first: the position read next is
+then final, and two processes catching up at once apply each event exactly once.
+
+Queries call `catch_up()` first, so a reader sees every event saved before its query
+(read-your-writes) without the library's 100 ms polling `wait()`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
+
+from berth.adapters.private_files import private_database
+from berth.domain.errors import space_for
+
+from ..store.events import EventStore, LoggedEvent
+from ..store.sqlite import create_table_retrying
+from . import containers, images
+from .tracking import claim_batch, follow_log
+
+APPLICATION = "berth"
+BATCH_SIZE = 2000
+VIEW_TABLES = ("containers", "images", "image_tags")
+
+Folder = Callable[[dict[str, Any] | None, LoggedEvent], dict[str, Any] | None]
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+class ProjectionStore(SQLiteTrackingRecorder):
+    """The container and image views, and the log position they reflect."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        datastore = SQLiteDatastore(
+            str(private_database(db_path)), lock_timeout=30, originator_id_type="text"
+        )
+        super().__init__(datastore)
+        with space_for(db_path):
+            create_table_retrying(self)
+        self._catch_up_lock = threading.Lock()
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            "CREATE TABLE IF NOT EXISTS containers ("
+            "id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL, "
+            "created TEXT NOT NULL, position INTEGER NOT NULL, row TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS containers_by_name ON containers (name)",
+            "CREATE TABLE IF NOT EXISTS images ("
+            "id TEXT PRIMARY KEY, created TEXT NOT NULL, position INTEGER NOT NULL, "
+            "row TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS image_tags ("
+            "reference TEXT PRIMARY KEY, image_id TEXT NOT NULL)",
+        ]
+
+    # Applying the log ----------------------------------------------------------------------
+
+    def position(self) -> int:
+        return self.max_tracking_id(APPLICATION) or 0
+
+    def catch_up(self, store: EventStore) -> int:
+        """Apply every event the log has beyond our position; returns the new position."""
+        with self._catch_up_lock, space_for(self.db_path):
+            return follow_log(store, self.position, self._apply, BATCH_SIZE)
+
+    def _apply(self, batch: list[LoggedEvent], after: int) -> None:
+        """Apply a batch read after position `after`, if the views are still there."""
+        with self.datastore.transaction(commit=True) as cursor:
+            claim_batch(cursor, self.select_max_tracking_id_statement, APPLICATION, after)
+            self._fold_into(cursor, "containers", containers.fold, batch, "container")
+            self._fold_into(cursor, "images", images.fold, batch, "image")
+            self._insert_tracking(cursor, Tracking(APPLICATION, batch[-1].position))
+
+    def _fold_into(
+        self,
+        cursor: SQLiteCursor,
+        table: str,
+        fold: Folder,
+        events: Iterable[LoggedEvent],
+        aggregate: str,
+    ) -> None:
+        rows: dict[str, dict[str, Any] | None] = {}
+        for event in events:
+            if event.aggregate != aggregate:
+                continue
+            key = event.originator_id
+            if key not in rows:
+                rows[key] = self._load_row(cursor, table, key)
+            rows[key] = fold(rows[key], event)
+        for key, row in rows.items():
+            if row is None:
+                cursor.execute(f"DELETE FROM {table} WHERE id = ?", (key,))
+            elif table == "containers":
+                cursor.execute(
+                    "INSERT OR REPLACE INTO containers VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        key,
+                        row["name"],
+                        row["state"],
+                        row["doc"]["Created"],
+                        row["created_position"],
+                        json.dumps(row, separators=(",", ":")),
+                    ),
+                )
+            else:
+                cursor.execute(
+                    "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?)",
+                    (key, row["created"], row["position"], json.dumps(row, separators=(",", ":"))),
+                )
+            if table == "images":
+                cursor.execute("DELETE FROM image_tags WHERE image_id = ?", (key,))
+                for reference in row["tags"] if row else ():
+                    cursor.execute(
+                        "INSERT OR REPLACE INTO image_tags VALUES (?, ?)", (reference, key)
+                    )
+
+    @staticmethod
+    def _load_row(cursor: SQLiteCursor, table: str, key: str) -> dict[str, Any] | None:
+        cursor.execute(f"SELECT row FROM {table} WHERE id = ?", (key,))
+        found = cursor.fetchone()
+        if found is None:
+            return None
+        row: dict[str, Any] = json.loads(found[0])
+        return row
+
+    def rebuild(self, store: EventStore) -> int:
+        """Apply the whole log to empty views, then put them in place of these.
+
+        The new views are built in a file of their own while this one keeps serving
+        (berthd answers from it, and catches it up, meanwhile); one short transaction
+        then swaps the rows and sets the position back to where the new views stopped,
+        and the catch-up that follows applies whatever was appended since.
+        """
+        shadow_path = self.db_path.with_name(f"{self.db_path.name}.rebuild-{os.getpid()}")
+        _remove_database(shadow_path)
+        shadow = ProjectionStore(shadow_path)
+        try:
+            position = shadow.catch_up(store)
+            rebuilt = shadow.dump()
+        finally:
+            shadow.datastore.close()
+            _remove_database(shadow_path)
+        with self._catch_up_lock, self.datastore.transaction(commit=True) as cursor:
+            for table, rows in rebuilt.items():
+                cursor.execute(f"DELETE FROM {table}")
+                if rows:
+                    marks = ", ".join("?" * len(rows[0]))
+                    cursor.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            cursor.execute("DELETE FROM tracking WHERE application_name = ?", (APPLICATION,))
+            if position:
+                self._insert_tracking(cursor, Tracking(APPLICATION, position))
+        return self.catch_up(store)
+
+    # Reading ---------------------------------------------------------------------------------
+
+    def _select_rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(sql, params)
+            return [json.loads(found[0]) for found in cursor.fetchall()]
+
+    def container_rows(self) -> list[dict[str, Any]]:
+        """Every container not removed, newest first (as `docker ps -a`)."""
+        return self._select_rows("SELECT row FROM containers ORDER BY position DESC")
+
+    def container_row(self, container_id: str) -> dict[str, Any] | None:
+        found = self._select_rows("SELECT row FROM containers WHERE id = ?", (container_id,))
+        return found[0] if found else None
+
+    def container_ids_matching(self, ref: str) -> list[str]:
+        """Ids of containers whose id equals or starts with `ref`, or whose name is `ref`."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT id FROM containers WHERE name = ?", ("/" + ref.lstrip("/"),))
+            by_name = [found[0] for found in cursor.fetchall()]
+            cursor.execute(
+                "SELECT id FROM containers WHERE id >= ? AND id < ? ORDER BY id",
+                (ref, ref + "\x7f"),
+            )
+            by_prefix = [found[0] for found in cursor.fetchall()]
+        return [*by_name, *[i for i in by_prefix if i not in by_name]] if by_name else by_prefix
+
+    def container_ids_by_name(self, name: str) -> list[str]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT id FROM containers WHERE name = ?", (name,))
+            return [found[0] for found in cursor.fetchall()]
+
+    def image_rows(self) -> list[dict[str, Any]]:
+        return self._select_rows("SELECT row FROM images ORDER BY created DESC, id")
+
+    def image_row(self, image_id: str) -> dict[str, Any] | None:
+        found = self._select_rows("SELECT row FROM images WHERE id = ?", (image_id,))
+        return found[0] if found else None
+
+    def image_id_for_reference(self, reference: str) -> str | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT image_id FROM image_tags WHERE reference = ?", (reference,))
+            found = cursor.fetchone()
+        return str(found[0]) if found else None
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every view table's rows, sorted; for comparing two projections."""
+        with self.datastore.transaction(commit=False) as cursor:
+            tables: dict[str, list[tuple[Any, ...]]] = {}
+            for table in VIEW_TABLES:
+                cursor.execute(f"SELECT * FROM {table}")
+                tables[table] = sorted(tuple(found) for found in cursor.fetchall())
+        return tables

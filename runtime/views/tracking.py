@@ -1,0 +1,46 @@
+"""Applying the log to a view exactly once, shared by the views and the audit trail.
+
+A view keeps its log position in the `tracking` table of its own file, in the same
+transaction as its rows. Several processes may apply the log at once (berthd, the CLI, a
+rebuild swapping views in), so a batch is applied only if the position is still the
+one it was read after; otherwise the batch is read again from the new position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+
+from ..store.events import EventStore, LoggedEvent
+
+
+def follow_log(
+    store: EventStore,
+    position: Callable[[], int],
+    apply: Callable[[list[LoggedEvent], int], None],
+    batch_size: int,
+) -> int:
+    """Apply every event after `position()`, batch by batch; returns the final position."""
+    while True:
+        after = position()
+        batch = store.read_log(after=after, limit=batch_size)
+        if not batch:
+            return after
+        try:
+            apply(batch, after)
+        except IntegrityError:
+            continue  # another process moved the position first; re-read
+
+
+def claim_batch(cursor: Any, select_position: str, application: str, after: int) -> None:
+    """Inside the batch's transaction: take the write lock, and refuse the batch if the
+    view's position is no longer `after` (moved on by another process, or back by a
+    rebuild), so that no event is applied twice or skipped."""
+    # A write first, so this transaction holds the write lock from here on.
+    cursor.execute("UPDATE tracking SET notification_id = notification_id WHERE 0")
+    cursor.execute(select_position, (application,))
+    found = cursor.fetchone()
+    if ((found[0] if found else None) or 0) != after:
+        raise IntegrityError(f"the position of {application} moved")
