@@ -158,6 +158,10 @@ class Runtime:
             raise InvalidParameter(f"invalid container id: {container_id!r}")
         return self.monitor_root / container_id
 
+    def knows(self, container_id: str) -> bool:
+        """Whether runc or a monitor has anything of this container (a process, state)."""
+        return (self.runc_root / container_id).exists() or self.monitor_dir(container_id).exists()
+
     def exit_file(self, container_id: str) -> Path:
         return self.monitor_dir(container_id) / "exits" / container_id
 

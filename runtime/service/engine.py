@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 from berth.adapters.private_files import private_dir
 from berth.domain.aggregate import StrIdAggregate
@@ -33,12 +32,12 @@ from berth.domain.settings import adapt_settings, merge_config, verify_settings
 from berth.domain.signals import signal_name
 
 from ..store.events import EventStore, LoggedEvent
+from ..store.unit_of_work import unit_of_work
 from ..views import containers
 from ..views.projections import ProjectionStore
 from .image_records import ImageRecords
 
 log = logging.getLogger(__name__)
-MAX_WRITE_ATTEMPTS = 20
 MAX_RANDOM_NAME_ATTEMPTS = 10
 DEFAULT_ROOT = Path("/var/lib/berth")
 
@@ -53,6 +52,7 @@ class Created:
 
     id: str
     warnings: list[str] = field(default_factory=list)
+    position: int = 0  # of the `Created` event in the log
 
 
 class Engine:
@@ -73,6 +73,8 @@ class Engine:
         self.store = EventStore(root / "events.db", env=store_env)
         self.views = ProjectionStore(root / "projections.db")
         self.images = ImageRecords(self)
+        # Told every position this engine saves, from whichever thread saved it.
+        self.saved_listeners: list[Callable[[int], None]] = []
 
     def close(self) -> None:
         self.store.close()
@@ -101,12 +103,27 @@ class Engine:
         `project=False` also defers a container's change to the next save, for an
         outcome nobody reads before the one that follows it.
         """
+        return self.save_positions(*aggregates, project=project).get("", 0)
+
+    def save_positions(
+        self, *aggregates: StrIdAggregate, project: bool | None = None
+    ) -> dict[str, int]:
+        """`save`, answering the position of each aggregate's last new event (and of the
+        very last under "")."""
         recordings = self.store.save(*aggregates)
+        positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
         position = recordings[-1].notification.id if recordings else 0
+        positions[""] = position
         if project is None:
             project = any(isinstance(a, Container | Image) for a in aggregates)
-        if not project:
-            return position
+        if project:
+            self._project(position)
+        # Told after the views: whoever wakes on it reads them.
+        for listener in self.saved_listeners:
+            listener(position)
+        return positions
+
+    def _project(self, position: int) -> None:
         try:
             self.views.catch_up(self.store)
         except BerthError as error:  # a full disk, a damaged event: said, not a traceback
@@ -115,7 +132,6 @@ class Engine:
             # The change is recorded; only the view lags. Queries retry the catch-up and
             # report the failure, rather than this request claiming nothing happened.
             log.exception("projection failed after log position %d", position)
-        return position
 
     def catch_up(self) -> int:
         return self.views.catch_up(self.store)
@@ -129,20 +145,28 @@ class Engine:
         decide: Callable[[Container, Cause], Iterable[StrIdAggregate] | None],
         cause: Cause,
         project: bool = True,
-    ) -> None:
-        """Load, decide, save; on a concurrent write, reload and decide again.
+    ) -> int:
+        """Load, decide, save (`unit_of_work`); answers the position of the last event.
 
         `decide` changes the container and returns any other aggregates it changed.
         """
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            container: Container = self.get_aggregate(container_id)
-            others = list(decide(container, cause) or ())
-            try:
-                self.save(container, *others, project=project)
-                return
-            except IntegrityError:
-                continue
-        raise IntegrityError(f"container {container_id} kept changing under us")
+
+        def changed() -> list[StrIdAggregate]:
+            container = self.find_aggregate(container_id)
+            if not isinstance(container, Container):
+                raise NotFound(f"No such container: {container_id}")
+            return [container, *(decide(container, cause) or ())]
+
+        positions = unit_of_work(
+            changed,
+            lambda *a: self.save_positions(*a, project=project),
+            f"container {container_id}",
+        )
+        return positions.get(container_id, positions[""])
+
+    def _id_of(self, ref: str) -> str:
+        """A full id as it is (its load says whether it exists); else Docker's lookup."""
+        return ref if is_container_id(ref) else self.resolve_container(ref)
 
     # Containers: create --------------------------------------------------------------------
 
@@ -177,26 +201,23 @@ class Engine:
                 cause=cause,
             )
             try:
-                self._claim_and_save(container, wanted, cause)
+                position = self._claim_and_save(container, wanted, cause)
             except _NameTaken as taken:
                 if canonical is None:
                     continue  # a random name collided: draw another
                 raise name_conflict(wanted, taken.owner) from None
-            return Created(container_id, warnings)
+            return Created(container_id, warnings, position)
         raise InvalidParameter("could not find a free random name; give one with --name")
 
-    def _claim_and_save(self, container: Container, wanted: str, cause: Cause) -> None:
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            claim = self._name_claim(wanted, container.id, cause)
-            try:
-                self.save(container, claim)
-                return
-            except IntegrityError:
-                # Someone else wrote the name first; if it is held now, it is theirs.
-                current = self.find_aggregate(name_id(wanted))
-                if current is not None and current.owner is not None:
-                    raise _NameTaken(current.owner) from None
-        raise IntegrityError(f"name {wanted} kept changing under us")
+    def _claim_and_save(self, container: Container, wanted: str, cause: Cause) -> int:
+        # On a conflict the claim is decided again: a name someone else wrote first is
+        # theirs now (`_NameTaken`), a name released meanwhile is claimed.
+        positions = unit_of_work(
+            lambda: [container, self._name_claim(wanted, container.id, cause)],
+            self.save_positions,
+            f"name {wanted}",
+        )
+        return positions[container.id]
 
     def _name_claim(self, wanted: str, container_id: str, cause: Cause) -> Name:
         existing: Name | None = self.find_aggregate(name_id(wanted))
@@ -247,12 +268,12 @@ class Engine:
             raise InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
         raise NotFound(f"No such container: {ref}")
 
-    def start(self, ref: str, actor: Actor) -> None:
-        cid = self.resolve_container(ref)
-        self._change(cid, lambda c, cause: c.request_start(cause, ref), self.cause(actor))
+    def start(self, ref: str, actor: Actor) -> int:
+        cid = self._id_of(ref)
+        return self._change(cid, lambda c, cause: c.request_start(cause, ref), self.cause(actor))
 
-    def stop(self, ref: str, actor: Actor, timeout: int | None = None) -> None:
-        cid = self.resolve_container(ref)
+    def stop(self, ref: str, actor: Actor, timeout: int | None = None) -> int:
+        cid = self._id_of(ref)
 
         def decide(c: Container, cause: Cause) -> list[StrIdAggregate]:
             signal = str(c.config.get("StopSignal") or "SIGTERM")
@@ -261,24 +282,26 @@ class Engine:
             c.request_stop(signal, int(wait), cause, ref)
             return []
 
-        self._change(cid, decide, self.cause(actor))
+        return self._change(cid, decide, self.cause(actor))
 
-    def kill(self, ref: str, actor: Actor, signal: str = "SIGKILL") -> None:
+    def kill(self, ref: str, actor: Actor, signal: str = "SIGKILL") -> int:
         name = signal_name(signal)  # a signal the runtime cannot send is refused unrecorded
-        cid = self.resolve_container(ref)
-        self._change(cid, lambda c, cause: c.request_kill(name, cause, ref), self.cause(actor))
+        cid = self._id_of(ref)
+        return self._change(
+            cid, lambda c, cause: c.request_kill(name, cause, ref), self.cause(actor)
+        )
 
-    def pause(self, ref: str, actor: Actor) -> None:
-        cid = self.resolve_container(ref)
-        self._change(cid, lambda c, cause: c.pause(cause, ref), self.cause(actor))
+    def pause(self, ref: str, actor: Actor) -> int:
+        cid = self._id_of(ref)
+        return self._change(cid, lambda c, cause: c.pause(cause, ref), self.cause(actor))
 
-    def unpause(self, ref: str, actor: Actor) -> None:
-        cid = self.resolve_container(ref)
-        self._change(cid, lambda c, cause: c.unpause(cause, ref), self.cause(actor))
+    def unpause(self, ref: str, actor: Actor) -> int:
+        cid = self._id_of(ref)
+        return self._change(cid, lambda c, cause: c.unpause(cause, ref), self.cause(actor))
 
-    def restart(self, ref: str, actor: Actor, timeout: int = 10) -> None:
-        cid = self.resolve_container(ref)
-        self._change(
+    def restart(self, ref: str, actor: Actor, timeout: int = 10) -> int:
+        cid = self._id_of(ref)
+        return self._change(
             cid, lambda c, cause: c.request_restart(timeout, cause, ref), self.cause(actor)
         )
 
@@ -287,7 +310,7 @@ class Engine:
         if not new_name:
             raise InvalidParameter("Neither old nor new names may be empty")
         wanted = validate_name(new_name)
-        cid = self.resolve_container(ref)
+        cid = self._id_of(ref)
 
         def decide(c: Container, cause: Cause) -> list[StrIdAggregate]:
             old = c.name
@@ -307,7 +330,8 @@ class Engine:
     def remove(self, ref: str, actor: Actor, force: bool = False) -> None:
         """Record the removal intent; with nothing outside to clean up, complete it."""
         cause = self.cause(actor)
-        container_id = self.request_removal(ref, actor, force, cause=cause)
+        container_id = self._id_of(ref)
+        self.request_removal(container_id, actor, force, ref, cause=cause)
         self.complete_removal(container_id, cause)
 
     def request_removal(
@@ -318,15 +342,13 @@ class Engine:
         caller_ref: str | None = None,
         *,
         cause: Cause | None = None,
-    ) -> str:
+    ) -> int:
         """Record `RemovalRequested` (Docker's rules on running containers apply)."""
-        container_id = self.resolve_container(ref)
-        self._change(
-            container_id,
+        return self._change(
+            self._id_of(ref),
             lambda c, k: c.request_removal(force, k, caller_ref or ref),
             cause or self.cause(actor),
         )
-        return container_id
 
     def complete_removal(self, container_id: str, cause: Cause) -> None:
         """Record `Removed` and release the name, atomically (the outcome of a removal)."""
@@ -344,10 +366,10 @@ class Engine:
         outcome: Callable[[Container, Cause], Iterable[StrIdAggregate] | None],
         actor: Actor,
         project: bool = True,
-    ) -> None:
+    ) -> int:
         """Record an outcome a reactor observed, e.g. `lambda c, k: c.mark_started(...)`;
         other aggregates the outcome returns are saved in the same transaction."""
-        self._change(container_id, outcome, self.cause(actor), project)
+        return self._change(container_id, outcome, self.cause(actor), project)
 
     # Containers: queries -------------------------------------------------------------------
 

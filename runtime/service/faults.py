@@ -25,6 +25,7 @@ POINTS = (
     "start.requested",
     "start.network_allocated",
     "start.network_attached",
+    "start.ports_published",
     "start.network_recorded",
     "start.runtime_created",
     "start.runtime_started",

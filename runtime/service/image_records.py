@@ -7,29 +7,40 @@ one in the same transaction, as `docker pull` of a newer `latest` does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from eventsourcing.persistence import IntegrityError
-
+from berth.domain.aggregate import StrIdAggregate
 from berth.domain.cause import Actor, Cause
 from berth.domain.container import short_id
 from berth.domain.errors import Conflict, NotFound
 from berth.domain.image import Image, is_tag_reference, repository_of, short_image_id
 from berth.domain.reference import parse_reference
 
+from ..store.unit_of_work import unit_of_work
 from ..views import images
+from ..views.projections import ProjectionStore
 
-if TYPE_CHECKING:
-    from .engine import Engine
 
-MAX_WRITE_ATTEMPTS = 20
+class Recorder(Protocol):
+    """What the image records need of the engine (which owns them)."""
+
+    views: ProjectionStore
+
+    def catch_up(self) -> int: ...
+    def get_aggregate(self, aggregate_id: str) -> Any: ...
+    def find_aggregate(self, aggregate_id: str) -> Any: ...
+    def cause(self, actor: Actor, correlation_id: str | None = None) -> Cause: ...
+    def save(self, *aggregates: StrIdAggregate, project: bool | None = None) -> int: ...
+    def containers_using(self, image_id: str) -> list[str]: ...
+
+
 _HEX = frozenset("0123456789abcdef")
 
 
 class ImageRecords:
     """The image side of the engine (the event store and the image views)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Recorder) -> None:
         self._engine = engine
 
     # Queries ---------------------------------------------------------------------------------
@@ -73,16 +84,8 @@ class ImageRecords:
     # Recording -------------------------------------------------------------------------------
 
     def _write(self, actor: Actor, decide: Callable[[Cause], list[Image]]) -> None:
-        """Decide and save, retrying when another writer got there first."""
         cause = self._engine.cause(actor)
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            changed = decide(cause)
-            try:
-                self._engine.save(*changed)
-                return
-            except IntegrityError:
-                continue
-        raise IntegrityError("images kept changing under us")
+        unit_of_work(lambda: decide(cause), self._engine.save, "images")
 
     def _take_tags(self, tags: list[str], image_id: str, cause: Cause) -> list[Image]:
         """Untag `tags` from whichever other images hold them now."""

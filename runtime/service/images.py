@@ -20,7 +20,6 @@ import shutil
 import tarfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -221,7 +220,7 @@ class ImageService:
             layer = Layer(digest, size, LAYER_TAR, result.diff_id)
             chain_id = chain_ids([result.diff_id])[0]
             self.snapshots.commit_layer(chain_id, target, result.size)
-            created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            created = self.engine.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             config = {
                 "architecture": "amd64",
                 "os": "linux",

@@ -37,7 +37,8 @@ from berth.domain.network import Network, choose_bridge_subnet
 from berth.domain.network_files import hostname_file, hosts_file, resolv_conf
 from berth.domain.ports import PublishedPort, mac_address, port_map, requested_forwards
 
-from .engine import DEFAULT_ROOT, MAX_WRITE_ATTEMPTS, Engine
+from ..store.unit_of_work import unit_of_work
+from .engine import DEFAULT_ROOT, Engine
 from .faults import crash_point
 
 log = logging.getLogger(__name__)
@@ -176,18 +177,18 @@ class ContainerNetworks:
         return network
 
     def _change_network(self, change: Callable[[Network], Any]) -> Any:
-        """Load the bridge network, change it, save; again if another writer won."""
-        for _ in range(MAX_WRITE_ATTEMPTS):
+        """Load the bridge network, change it, save (`unit_of_work`)."""
+        decided: list[tuple[Network, Any]] = []
+
+        def decide() -> list[Network]:
             network = self._cached or self.engine.get_aggregate(network_id_of("bridge"))
             self._cached = None  # until saved: a failed change or save leaves it unusable
-            result = change(network)
-            try:
-                self.engine.save(network)
-            except IntegrityError:
-                continue
-            self._cached = network
-            return result
-        raise Conflict("the bridge network kept changing under us")
+            decided[:] = [(network, change(network))]
+            return [network]
+
+        unit_of_work(decide, self.engine.save, "the bridge network")
+        self._cached, result = decided[0]
+        return result
 
     # Connect ----------------------------------------------------------------------------
 
@@ -233,6 +234,7 @@ class ContainerNetworks:
         netns_path = await self.links.attach(endpoint)
         crash_point("start.network_attached")
         published = await self._publish(container, address, directory)
+        crash_point("start.ports_published")
         mounts = await self._write_files(directory, hostname, address, container)
         document = {
             "EndpointID": endpoint_id_of(network.id, container.id),
@@ -398,6 +400,10 @@ class ContainerNetworks:
             await self.links.detach(*endpoint_names(bridge, container.id[:12]))
             return True
         return False
+
+    def holds_address(self, container_id: str) -> bool:
+        """Whether the bridge network has an address allocated to this container."""
+        return self._find_bridge_allocation(container_id) is not None
 
     def _find_bridge_allocation(self, container_id: str) -> str | None:
         network = self._current_network()

@@ -18,11 +18,8 @@ import pytest
 import trio
 
 from berth.adapters.logs import read_log
-from berth.adapters.runc import Runtime
 from berth.domain.errors import BerthError, Conflict
-from berth.runtime.service.engine import Engine
 from berth.runtime.service.networking import network_id_of
-from berth.runtime.service.runner import running
 
 from ..conftest import API
 from ..fixtures.network import network_leftovers
@@ -267,50 +264,6 @@ async def test_rm_leaves_no_veth_netns_address_or_forwarder(stack: Stack) -> Non
     assert network_leftovers(stack.root, bridge_too=False) == []
     network = stack.engine.get_aggregate(network_id_of("bridge"))
     assert network.allocations == {}
-
-
-class EngineKilled(BaseException):
-    """Stands in for SIGKILL: no `except BerthError` cleanup runs, only `finally`s."""
-
-
-async def test_an_engine_killed_mid_setup_leaves_nothing_after_restart(stack: Stack) -> None:
-    created = await stack.runner.create(
-        stack.body(
-            "sleep",
-            "30",
-            ExposedPorts={"80/tcp": {}},
-            HostConfig={"PortBindings": {"80/tcp": [{"HostPort": ""}]}},
-        ),
-        None,
-        API,
-    )
-    forwarders = stack.runner.networks.forwarders
-    real_start = forwarders.start
-
-    async def start_then_die(*args: Any) -> Any:
-        await real_start(*args)  # links and forwarder exist, NetworkConnected not recorded
-        raise EngineKilled
-
-    forwarders.start = start_then_die  # type: ignore[method-assign]
-    try:
-        with pytest.raises(EngineKilled):
-            await stack.runner.start(created.id, API)
-    finally:
-        forwarders.start = real_start  # type: ignore[method-assign]
-    assert network_leftovers(stack.root, bridge_too=False) != []
-    # A new engine on the same root: reconcile undoes the half-made network and carries
-    # out the start the log holds, once.
-    with Engine(stack.root) as engine:
-        async with running(engine, stack.images, Runtime(stack.root / "run")) as runner:
-            doc = engine.inspect_container(created.id)
-            network = engine.get_aggregate(network_id_of("bridge"))
-            assert doc["State"]["Status"] == "running"
-            address = doc["NetworkSettings"]["IPAddress"]
-            assert network.allocations == {created.id: address}
-            left = network_leftovers(stack.root, bridge_too=False)
-            assert sorted(found.split()[0] for found in left) == ["forwarder", "netns", "veth"]
-            await runner.remove(created.id, API, force=True)
-    assert network_leftovers(stack.root, bridge_too=False) == []
 
 
 async def test_reconcile_restores_what_a_running_container_is_missing(stack: Stack) -> None:

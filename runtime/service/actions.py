@@ -1,0 +1,311 @@
+"""What is done to a container in the world, and the outcome recorded for each.
+
+The reactions (reactions.py), the exit watchers (exits.py) and reconcile call these; each
+is idempotent and looks at the container as the log has it now, so that repeating one
+after a crash is harmless. The container's lock is held by the caller unless a method
+says otherwise: no two of these ever run at once for one container.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import resource
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from berth.adapters.capabilities import bounding_capabilities
+from berth.adapters.private_files import private_file, write_private
+from berth.adapters.runc import ExitStatus, MonitorLost, Runtime, StartFailure
+from berth.adapters.snapshots.rootfs import read_in_root
+from berth.domain.cause import Actor, ActorKind, Cause
+from berth.domain.config import Config, HostConfig
+from berth.domain.container import Container, ContainerState
+from berth.domain.errors import BerthError, Conflict, DiskFull, NotFound, NotModified, space_for
+from berth.domain.log_config import log_size_max
+from berth.domain.spec import HostFacts, build_spec, resolve_user
+
+from .changes import Changes
+from .engine import Engine
+from .faults import crash_point
+from .images import ImageService
+from .keyed_locks import KeyedLocks
+from .networking import Attachment, ContainerNetworks
+
+log = logging.getLogger(__name__)
+ENGINE = Actor(ActorKind.ENGINE)
+LIVE = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING)
+#: How long a removal waits for a SIGKILLed container's monitor to report the exit.
+KILL_WAIT_S = 10.0
+#: Waiters wake when the log changes; this is only their safety net.
+CHANGE_WAIT_S = 0.5
+
+
+class ContainerActions:
+    def __init__(
+        self,
+        engine: Engine,
+        images: ImageService,
+        runtime: Runtime,
+        networks: ContainerNetworks,
+        changes: Changes,
+    ) -> None:
+        self.engine = engine
+        self.images = images
+        self.runtime = runtime
+        self.networks = networks
+        self.changes = changes
+        self.locks = KeyedLocks()
+        self.containers_dir = engine.root / "containers"
+
+    async def sync(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await trio.to_thread.run_sync(fn, *args)
+
+    async def load(self, container_id: str) -> Container:
+        container: Container = await self.sync(self.engine.get_aggregate, container_id)
+        return container
+
+    def container_dir(self, container_id: str) -> Path:
+        return self.containers_dir / container_id
+
+    def log_path(self, container_id: str) -> Path:
+        return self.container_dir(container_id) / "container.log"
+
+    # Recording -----------------------------------------------------------------------------
+
+    async def record(
+        self, container_id: str, outcome: Callable[[Container, Cause], None], actor: Actor
+    ) -> bool:
+        """Record an outcome; False if there was nothing to record (NotModified)."""
+        try:
+            await self.sync(self.engine.record, container_id, outcome, actor)
+        except NotModified:
+            return False
+        return True
+
+    async def record_exit(
+        self, container_id: str, status: ExitStatus | None, actor: Actor, unknown: str
+    ) -> None:
+        """The exit (or, without a status, that it is unknown: never a silent 0) with the
+        network's release, in one write: the process is gone."""
+        if status is None:
+            outcome: Callable[[Container, Cause], None] = lambda c, k: c.mark_exit_unknown(  # noqa: E731
+                unknown, k.at, k
+            )
+        else:
+            outcome = lambda c, k: c.mark_exited(  # noqa: E731
+                status.exit_code, status.oom_killed, status.finished_at, k
+            )
+        with contextlib.suppress(NotModified):
+            await self.networks.disconnect(container_id, actor, also=outcome)
+
+    async def disconnect(self, container_id: str, actor: Actor) -> None:
+        """Tear the network down; a failure is logged (reconcile retries it)."""
+        try:
+            await self.networks.disconnect(container_id, actor)
+        except BerthError as error:
+            log.warning("container %s: network teardown: %s", container_id[:12], error.message)
+
+    # Create and start ----------------------------------------------------------------------
+
+    async def prepare(self, container_id: str, actor: Actor) -> None:
+        """The root filesystem of a container just created; a failure is recorded
+        (`PrepareFailed`), undone, and raised."""
+        container = await self.load(container_id)
+        if container.prepared or container.state is not ContainerState.CREATED:
+            return
+        try:
+            await self._mount(container, actor)
+        except BaseException as error:
+            reason = error.message if isinstance(error, BerthError) else repr(error)
+            with trio.CancelScope(shield=True):
+                with contextlib.suppress(BerthError):
+                    await self.record(
+                        container_id, lambda c, k: c.mark_prepare_failed(reason, k), actor
+                    )
+                await self.remove_everything(container_id, actor)
+            raise
+        crash_point("create.mounted")
+
+    async def _mount(self, container: Container, actor: Actor) -> None:
+        self.container_dir(container.id).mkdir(mode=0o700, exist_ok=True)
+        # The log exists from now on, so an attach can open it before the start and keep
+        # reading it even if an auto-remove deletes it (conmon appends to the same file).
+        private_file(self.log_path(container.id))
+        rootfs = await self.images.mount_rootfs(container.id, container.image_id)
+        await self.record(container.id, lambda c, k: c.mark_prepared(str(rootfs), k), actor)
+
+    async def undo_partial_start(self, container_id: str) -> None:
+        """What a start cut short by a crash left (runc's container, the network)."""
+        if self.runtime.knows(container_id):
+            await self.runtime.delete(container_id, force=True)
+        container = await self.load(container_id)
+        if container.endpoint is not None or await self.sync(
+            self.networks.holds_address, container_id
+        ):
+            await self.disconnect(container_id, ENGINE)
+
+    async def carry_out_start(self, container_id: str, actor: Actor) -> None:
+        """Network, bundle, runc create and start, then `Started`."""
+        container = await self.load(container_id)
+        if container.state is not ContainerState.STARTING:
+            return
+        await self.undo_partial_start(container_id)
+        bundle = self.container_dir(container_id) / "bundle"
+        networked = False
+        try:
+            # A full disk is a BerthError here, so that what was set up is taken down.
+            with space_for(self.container_dir(container_id)):
+                if not container.prepared:  # a crash cut its create short
+                    await self._mount(container, actor)
+                    container = await self.load(container_id)
+                attachment = await self.networks.connect(container, actor)
+                networked = True
+                # Off the event loop: the spec grows with the container's env and mounts.
+                await self.sync(self._write_bundle, bundle, container, attachment)
+                log_limit = log_size_max(HostConfig.from_docker(container.host_config).log_config)
+                pid = await self.runtime.create(
+                    container_id, bundle, self.log_path(container_id), log_limit
+                )
+                crash_point("start.runtime_created")
+                await self.runtime.start(container_id)
+                crash_point("start.runtime_started")
+        except BerthError as error:
+            with trio.CancelScope(shield=True):
+                await self._undo_failed_start(container, error, actor)
+            if not networked or isinstance(error, DiskFull):
+                raise  # Docker's own answer: a taken port, a namespace to join that is gone
+            raise StartFailure(error.message) from error
+        await self.record(container_id, lambda c, k: c.mark_started(pid, k.at, k), actor)
+        crash_point("start.recorded")
+
+    async def _undo_failed_start(
+        self, container: Container, error: BerthError, actor: Actor
+    ) -> None:
+        message = error.message
+        code = 127 if "executable file not found" in message else 126
+        await self.runtime.delete(container.id, force=True)
+        await self.disconnect(container.id, actor)
+        with contextlib.suppress(Conflict, NotModified):
+            await self.record(
+                container.id, lambda c, k: c.mark_start_failed(message, code, k), actor
+            )
+        if container.host_config.get("AutoRemove"):
+            # As dockerd: an auto-remove container that cannot start is removed.
+            await self.remove_everything(container.id, actor)
+
+    def _write_bundle(self, bundle: Path, container: Container, attachment: Attachment) -> None:
+        spec = self._spec(container, attachment)
+        bundle.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_private(bundle / "config.json", json.dumps(spec))
+
+    def _spec(self, container: Container, attachment: Attachment) -> dict[str, Any]:
+        """The OCI spec; reads the container's /etc/passwd and /etc/group (a worker
+        thread: a container controls those files)."""
+        config = Config.from_docker(container.config)
+        host_config = HostConfig.from_docker(container.host_config)
+        rootfs = Path(container.rootfs)
+        user = resolve_user(
+            config.user or "",
+            read_in_root(rootfs, "etc/passwd"),
+            read_in_root(rootfs, "etc/group"),
+            tuple(host_config.group_add or ()),
+        )
+        facts = HostFacts(
+            rlimit_hard={"RLIMIT_NOFILE": resource.getrlimit(resource.RLIMIT_NOFILE)[1]},
+            capabilities=bounding_capabilities(),
+        )
+        return build_spec(
+            container_id=container.id,
+            config=config,
+            host_config=host_config,
+            rootfs=str(rootfs),
+            hostname=attachment.hostname or config.hostname or container.id[:12],
+            user=user,
+            facts=facts,
+            netns_path=attachment.netns_path,
+            extra_mounts=attachment.mounts,
+        )
+
+    # Signals ---------------------------------------------------------------------------
+
+    async def signal_if_live(self, container_id: str, signal: str, resume: bool = False) -> None:
+        """Send `signal` to a container the log says runs (a process that has just
+        exited is not an error: its exit is being recorded)."""
+        container = await self.load(container_id)
+        if not container.pid or self.runtime.exit_status(container_id) is not None:
+            return
+        if resume:
+            state = await self.runtime.state(container_id)
+            if state is not None and state.status == "paused":
+                await self.runtime.resume(container_id)
+        with contextlib.suppress(Conflict, NotFound):
+            await self.runtime.kill(container_id, signal)
+
+    async def begin_stop(self, container_id: str, actor: Actor) -> bool:
+        """The stop signal; False when nothing runs (then the stop is recorded as done)."""
+        async with self.locks.hold(container_id):
+            container = await self.load(container_id)
+            if container.state is not ContainerState.STOPPING:
+                return False
+            if not container.pid:
+                # Stopped while waiting for a restart: nothing runs, the stop is done.
+                await self.record_exit(container_id, None, actor, "stopped before it restarted")
+                return False
+            stop_signal = str(container.config.get("StopSignal") or "SIGTERM")
+            await self.signal_if_live(container_id, stop_signal, resume=True)
+            crash_point("stop.signalled")
+            return True
+
+    async def finish_stop(self, container_id: str, timeout: int) -> None:
+        """`timeout` s for the exit (negative: no limit, as dockerd), then SIGKILL;
+        returns once the exit is recorded."""
+        with trio.move_on_after(timeout if timeout >= 0 else math.inf):
+            await self.wait_recorded_exit(container_id)
+            return
+        async with self.locks.hold(container_id):
+            await self.signal_if_live(container_id, "SIGKILL")
+        await self.wait_recorded_exit(container_id)
+
+    async def wait_recorded_exit(self, container_id: str) -> None:
+        while (await self.load(container_id)).pid:
+            await self.changes.wait(CHANGE_WAIT_S)
+
+    # Remove ----------------------------------------------------------------------------
+
+    async def remove_everything(self, container_id: str, actor: Actor) -> None:
+        """Kill what still runs (recording its exit), delete the runc container, its
+        network, the mount, the writable layer, bundle and logs, then record `Removed`."""
+        container = await self.load(container_id)
+        if container.state is ContainerState.REMOVED:
+            return
+        if container.pid:  # a process whose exit the log has not seen
+            await self._kill_and_record_exit(container_id, actor)
+        await self.runtime.delete(container_id, force=True)
+        crash_point("remove.runtime_deleted")
+        await self.disconnect(container_id, actor)
+        crash_point("remove.network_released")
+        await self.images.unmount_rootfs(container_id)
+        crash_point("remove.unmounted")
+        await self.sync(shutil.rmtree, self.container_dir(container_id), True)
+        crash_point("remove.files_deleted")
+        container = await self.load(container_id)
+        if container.state is not ContainerState.REMOVING:
+            await self.sync(lambda: self.engine.request_removal(container_id, actor, True, None))
+        await self.sync(self.engine.complete_removal, container_id, self.engine.cause(actor))
+
+    async def _kill_and_record_exit(self, container_id: str, actor: Actor) -> None:
+        status = self.runtime.exit_status(container_id)
+        if status is None:
+            await self.signal_if_live(container_id, "SIGKILL", resume=True)
+            crash_point("remove.killed")
+            with trio.move_on_after(KILL_WAIT_S), contextlib.suppress(MonitorLost):
+                status = await self.runtime.wait_exited(container_id)
+        await self.record_exit(container_id, status, actor, "killed for removal")
+        crash_point("remove.exit_recorded")

@@ -1,0 +1,35 @@
+"""Wakes the tasks that wait for the log to change.
+
+The engine tells `saved` every position it appends, from whichever worker thread saved
+it; waiters (a reactor, a `docker wait`, a stop waiting for the exit) sleep in `wait`
+until then, with a timeout as their safety net.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import trio
+
+
+class Changes:
+    def __init__(self) -> None:
+        self._event = trio.Event()
+        self._token: trio.lowlevel.TrioToken | None = None
+
+    def attach(self) -> None:
+        """Bind to the running trio loop (saves come from threads)."""
+        self._token = trio.lowlevel.current_trio_token()
+
+    def saved(self, position: int) -> None:
+        if self._token is not None:
+            with contextlib.suppress(trio.RunFinishedError):  # a save after the loop ended
+                self._token.run_sync_soon(self.poke)
+
+    def poke(self) -> None:
+        self._event.set()
+        self._event = trio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        with trio.move_on_after(timeout):
+            await self._event.wait()

@@ -1,0 +1,46 @@
+"""Where each reactor stands in the log: one row per reactor, in the log's own file.
+
+A reactor saves the position up to which it has fully acted; after a crash it resumes
+there and sees again every event it may not have finished acting on. Kept beside the
+events (not with the views, which can be dropped and rebuilt) so that a rebuild never
+makes reactors act on the whole history again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from berth.domain.errors import space_for
+
+LOCK_TIMEOUT_S = 30
+
+
+class Positions:
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self._db = sqlite3.connect(
+            db_path, timeout=LOCK_TIMEOUT_S, check_same_thread=False, isolation_level=None
+        )
+        with space_for(db_path):
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS reactor_positions "
+                "(reactor TEXT PRIMARY KEY, position INTEGER NOT NULL)"
+            )
+
+    def get(self, reactor: str) -> int | None:
+        found = self._db.execute(
+            "SELECT position FROM reactor_positions WHERE reactor = ?", (reactor,)
+        ).fetchone()
+        return int(found[0]) if found else None
+
+    def put(self, reactor: str, position: int) -> None:
+        with space_for(self.db_path):
+            self._db.execute(
+                "INSERT INTO reactor_positions VALUES (?, ?) "
+                "ON CONFLICT (reactor) DO UPDATE SET position = excluded.position",
+                (reactor, position),
+            )
+
+    def close(self) -> None:
+        self._db.close()
