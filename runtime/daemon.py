@@ -26,7 +26,7 @@ from berth.adapters.runc import Runtime
 from berth.domain.errors import BerthError
 
 from .api import App, build_router, serve_api
-from .api.server import DEFAULT_SOCKET, check_socket_free, parse_host
+from .api.server import DEFAULT_SOCKET, parse_host
 from .cli.main import root_option
 from .dashboard import (
     Dashboard,
@@ -36,6 +36,7 @@ from .dashboard import (
     serve_dashboard,
 )
 from .dashboard.metrics import Metrics
+from .http.listen import check_socket_free
 from .service.engine import Engine
 from .service.images import ImageService
 from .service.networking import BridgeSettings, default_bridge_name

@@ -27,6 +27,9 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from berth.domain.container import ContainerState, is_container_id
 
+from ..http.messages import HttpError, Request
+from ..http.messages import Reply as Response
+from ..http.messages import Write as Send
 from ..views import containers
 from .disclosure import (
     public_actor,
@@ -34,7 +37,7 @@ from .disclosure import (
     public_document,
     public_listing,
 )
-from .server import EventStream, HttpError, Request, Response, Send
+from .server import EventStream
 
 if TYPE_CHECKING:
     from ..service.engine import Engine

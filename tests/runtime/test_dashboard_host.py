@@ -14,25 +14,30 @@ import pytest
 import trio
 
 from berth.runtime.dashboard import ListenAddress, serve_dashboard
-from berth.runtime.dashboard.server import Request, Response
+from berth.runtime.http.messages import Reply, Request
 
 ROUTE_BODY = b"the route ran\n"
 
 
-async def answer(request: Request) -> Response:
-    return Response(200, ROUTE_BODY, "text/plain")
+async def answer(request: Request) -> Reply:
+    return Reply(200, ROUTE_BODY, "text/plain")
+
+
+async def received(address: ListenAddress, head: bytes) -> bytes:
+    """Send `head` as a whole request; all that comes back."""
+    stream = await trio.open_tcp_stream(address.host, address.port)
+    async with stream:
+        await stream.send_all(head)
+        answer = b""
+        with trio.fail_after(10):
+            while chunk := await stream.receive_some(65536):
+                answer += chunk
+    return answer
 
 
 async def exchange(address: ListenAddress, head: bytes) -> tuple[int, bytes]:
     """Send `head` as a whole request; the status and body of the reply."""
-    stream = await trio.open_tcp_stream(address.host, address.port)
-    async with stream:
-        await stream.send_all(head)
-        received = b""
-        with trio.fail_after(10):
-            while chunk := await stream.receive_some(65536):
-                received += chunk
-    status_line, _, rest = received.partition(b"\r\n")
+    status_line, _, rest = (await received(address, head)).partition(b"\r\n")
     return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
 
 
@@ -94,3 +99,15 @@ async def test_an_ipv6_loopback_is_named_in_brackets(nursery: trio.Nursery) -> N
     assert (await exchange(address, get(b"localhost:" + port)))[0] == 200
     for host in (b"::1:" + port, b"127.0.0.1:" + port, b"[::1]"):
         assert (await exchange(address, get(host)))[0] == 400, host
+
+
+async def test_other_methods_are_405_and_every_path_reaches_the_handler(
+    nursery: trio.Nursery,
+) -> None:
+    address = await start(nursery, "127.0.0.1")
+    host = b"127.0.0.1:" + str(address.port).encode()
+    refused = await received(address, get(host).replace(b"GET ", b"POST "))
+    assert refused.startswith(b"HTTP/1.1 405 ")
+    assert b"\r\nAllow: GET, HEAD\r\n" in refused
+    odd_path = get(host).replace(b"GET /x ", b"GET /a%0Ab//c ")
+    assert await exchange(address, odd_path) == (200, ROUTE_BODY)

@@ -1,0 +1,109 @@
+"""What a handler receives and what it answers, for every front-end served by the core.
+
+A handler answers one of three kinds:
+
+- `Reply`: a whole body (or none: 204, 304);
+- `StreamReply`: a chunked body the handler writes piece by piece (each write is one
+  chunk); the headers go out at once or, when `lazy`, with the first write, so that an
+  error before any output is still a proper error response;
+- `HijackReply`: `101`, then the raw connection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Write = Callable[[bytes], Awaitable[None]]
+Headers = list[tuple[str, str]]
+FALSE_FLAGS = ("0", "false", "no")
+
+
+class HttpError(Exception):
+    """A refusal the core or a front-end answers with `status` and `message`."""
+
+    def __init__(self, status: int, message: str, headers: Headers | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or []
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # percent-decoded, without the query
+    query: dict[str, str]
+    headers: dict[str, str]  # names in lower case
+    body: bytes = b""
+    upload: Path | None = None  # the spooled body, for routes that take uploads
+    params: dict[str, str] = field(default_factory=dict)  # the route's named groups
+
+    def json(self, *, default: Any = None) -> Any:
+        """The body as JSON (`default` when empty); 400 when it is not JSON."""
+        if not self.body.strip():
+            return default
+        try:
+            return json.loads(self.body)
+        except (ValueError, RecursionError) as error:
+            raise HttpError(400, f"invalid JSON in request body: {error}") from None
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.query.get(name)
+        if value is None or value == "":
+            return default
+        return value.lower() not in FALSE_FLAGS
+
+    def text(self, name: str, default: str = "") -> str:
+        return self.query.get(name, default)
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    content_type: str | None = "application/json"
+    headers: Headers = field(default_factory=list)
+
+
+@dataclass
+class StreamReply:
+    produce: Callable[[Write], Awaitable[None]]
+    status: int = 200
+    content_type: str | None = "application/json"
+    lazy: bool = False  # headers with the first write, so early errors are real errors
+    headers: Headers = field(default_factory=list)
+
+
+@dataclass
+class HijackReply:
+    """`101`, then `produce` writes to the raw connection; the client's half-close is
+    not an end."""
+
+    produce: Callable[[Write], Awaitable[None]]
+    reason: str = "Switching Protocols"
+    content_type: str | None = None
+    upgrade: str = "tcp"
+
+
+AnyReply = Reply | StreamReply | HijackReply
+
+
+def json_line(value: Any) -> bytes:
+    return json.dumps(value).encode() + b"\n"
+
+
+def json_reply(value: Any, status: int = 200) -> Reply:
+    return Reply(status, json_line(value))
+
+
+def no_content(status: int = 204) -> Reply:
+    return Reply(status, b"", None)
+
+
+def message_reply(status: int, message: str, headers: Headers | None = None) -> Reply:
+    """An error as `{"message": ...}`, the shape both front-ends answer errors in."""
+    return Reply(status, json_line({"message": message}), headers=headers or [])
