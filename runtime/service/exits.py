@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from berth.adapters.processes import wait_process_gone
 from berth.adapters.runc import ExitStatus, MonitorLost
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.container import Container, ContainerState
@@ -81,7 +80,7 @@ class ExitWatcher:
         if state is None or state.status not in ("running", "paused") or state.pid <= 0:
             return
         log.warning("container %s: monitor lost; following its process", container_id[:12])
-        await wait_process_gone(state.pid, state.start_time)
+        await self.runner.runtime.wait_process_gone(container_id)
 
     async def _guard_forwarder(self, container_id: str) -> None:
         """Start the port forwarder again whenever it dies while the container runs."""

@@ -129,9 +129,8 @@ def _wants_follow_up(runner: Runner, container: Container) -> bool:
 
 async def _leave_nothing_running(runner: Runner, container_id: str, networked: bool) -> None:
     """No runc container, monitor or network for a container that should have none."""
-    runtime = runner.runtime
-    if (runtime.runc_root / container_id).exists() or runtime.monitor_dir(container_id).exists():
-        await runtime.delete(container_id, force=True)
+    if runner.runtime.knows(container_id):
+        await runner.runtime.delete(container_id, force=True)
     if networked:
         await runner.disconnect(container_id, RECONCILE)
 
@@ -159,15 +158,12 @@ async def start_on_boot(runner: Runner, container_id: str) -> None:
 
 async def sweep(runner: Runner, listed: set[str]) -> None:
     """Remove what belongs to no listed (not removed) container of this root."""
-    runtime = runner.runtime
     known = set(listed)
-    found: set[str] = set()
-    for directory in (runtime.runc_root, runtime.monitor_root, runner.containers_dir):
-        found |= {p.name for p in _children(directory) if is_container_id(p.name)}
-    found |= {c for c in runner.images.snapshots.containers() if is_container_id(c)}
-    for container_id in sorted(found - known):
+    found = runner.runtime.container_ids() | {p.name for p in _children(runner.containers_dir)}
+    found |= set(runner.images.snapshots.containers())
+    for container_id in sorted(c for c in found - known if is_container_id(c)):
         log.warning("removing leftovers of container %s", container_id[:12])
-        await runtime.delete(container_id, force=True)
+        await runner.runtime.delete(container_id, force=True)
         await runner.images.unmount_rootfs(container_id)
         await runner.sync(shutil.rmtree, runner.container_dir(container_id), True)
     await _sweep_cgroups(runner)

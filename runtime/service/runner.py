@@ -29,7 +29,7 @@ import trio
 from berth.adapters.capabilities import bounding_capabilities
 from berth.adapters.network import NetworkLinks, PortForwarders
 from berth.adapters.private_files import private_file, write_private
-from berth.adapters.runc import MonitorLost, Runtime, StartFailure
+from berth.adapters.runc import ContainerRuntime, MonitorLost, StartFailure
 from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
@@ -70,7 +70,7 @@ class Runner:
         self,
         engine: Engine,
         images: ImageService,
-        runtime: Runtime,
+        runtime: ContainerRuntime,
         *,
         daemon: bool = False,
         networks: ContainerNetworks | None = None,
@@ -493,7 +493,7 @@ class Runner:
 async def running(
     engine: Engine,
     images: ImageService,
-    runtime: Runtime,
+    runtime: ContainerRuntime,
     *,
     daemon: bool = False,
     bridge: BridgeSettings | None = None,
