@@ -172,6 +172,9 @@ class PortForwarders:
             return None
         return pid if _is_our_forwarder(pid, pidfile) else None
 
+    def running(self, under: Path) -> dict[Path, int]:
+        return running_forwarders(under)
+
     def reap_exited(self) -> None:
         """Reap the forwarders this process started that have exited (stopped by another)."""
         for pid, child in list(self._children.items()):
