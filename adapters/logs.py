@@ -220,20 +220,6 @@ class ContainerLogs(Protocol):
         ...
 
 
-class LogFiles:
-    """The real `ContainerLogs`: the k8s-file logs conmon writes."""
-
-    def batches(
-        self,
-        path: Path,
-        selection: Selection,
-        *,
-        tail: int | None = None,
-        until_exit: Callable[[], bool] | None = None,
-    ) -> AsyncIterator[list[LogLine]]:
-        return log_batches(path, selection, tail=tail, until_exit=until_exit)
-
-
 def _open(path: Path) -> BinaryIO | None:
     try:
         return open(path, "rb")
@@ -315,6 +301,12 @@ async def log_batches(
                 await trio.sleep(FOLLOW_POLL_S)
     finally:
         (reader.handle if reader is not None else handle).close()
+
+
+class LogFiles:
+    """The real `ContainerLogs`: the k8s-file logs conmon writes."""
+
+    batches = staticmethod(log_batches)
 
 
 def _before(lines: list[LogLine], until: datetime) -> list[LogLine]:

@@ -36,7 +36,6 @@ from .manifests import (
     Descriptor,
     ImageIndex,
     ImageManifest,
-    LayerDescriptor,
     Schema1Refused,
     parse_document,
     schema1_message,
@@ -139,16 +138,8 @@ class RegistryClient:
             )
         config_bytes = await self._fetch_config(repo, manifest.config)
         config = _parse_config(config_bytes, len(manifest.layers))
-        return PulledImage(
-            reference=ref,
-            manifest_digest=fetched.digest,
-            manifest_media_type=manifest.media_type,
-            config_digest=manifest.config.digest,
-            config=config,
-            config_bytes=config_bytes,
-            layers=[LayerDescriptor(d.digest, d.size, d.media_type) for d in manifest.layers],
-            repo_digest=f"{ref.repository}@{top.digest}",
-            index_digest=index_digest,
+        return PulledImage.resolved(
+            ref, manifest, fetched.digest, config_bytes, config, index_digest=index_digest
         )
 
     async def fetch_layers(

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from berth.domain.reference import ImageReference
 
-from .manifests import LayerDescriptor
+from .manifests import ImageManifest, LayerDescriptor
 from .progress import ProgressCallback
 
 LayerReady = Callable[[LayerDescriptor], None]
@@ -38,6 +38,30 @@ class PulledImage:
     layers: list[LayerDescriptor]
     repo_digest: str
     index_digest: str | None = None
+
+    @classmethod
+    def resolved(
+        cls,
+        ref: ImageReference,
+        manifest: ImageManifest,
+        manifest_digest: str,
+        config_bytes: bytes,
+        config: dict[str, Any],
+        *,
+        index_digest: str | None,
+    ) -> PulledImage:
+        """What `ref` resolved to: an image manifest (out of the index `index_digest`)."""
+        return cls(
+            reference=ref,
+            manifest_digest=manifest_digest,
+            manifest_media_type=manifest.media_type,
+            config_digest=manifest.config.digest,
+            config=config,
+            config_bytes=config_bytes,
+            layers=[LayerDescriptor(d.digest, d.size, d.media_type) for d in manifest.layers],
+            repo_digest=f"{ref.repository}@{index_digest or manifest_digest}",
+            index_digest=index_digest,
+        )
 
 
 class Registry(Protocol):

@@ -73,7 +73,8 @@ class Snapshots(Protocol):
         """The container's root filesystem: the layers `chain_ids` (bottom first, each
         committed, else `InvalidParameter`) under a writable layer of its own; answers
         its path. Idempotent: a prepared container answers the same path, its writes
-        kept. After an engine restart it is still there."""
+        kept. After an engine restart it is still there. One that fails may leave the
+        writable layer behind: `containers()` lists it and `release` removes it."""
         ...
 
     async def release(self, container_id: str) -> None:

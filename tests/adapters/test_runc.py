@@ -19,9 +19,9 @@ import pytest
 import trio
 
 from berth.adapters import cgroups
-from berth.adapters.runc import monitor as runc_monitor
 from berth.adapters.logs import LogLine, follow_log, read_log
 from berth.adapters.runc import Runtime, StartFailure, parse_signal
+from berth.adapters.runc import monitor as runc_monitor
 from berth.domain.errors import InvalidParameter, NotFound
 
 RUNC = shutil.which("runc") or "/usr/sbin/runc"

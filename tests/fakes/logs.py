@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import trio
@@ -53,10 +54,10 @@ class FakeLogs:
         until_exit: Callable[[], bool] | None = None,
     ) -> AsyncIterator[list[LogLine]]:
         self.faults.check("batches")
-        follow = until_exit is not None
-        until = selection.until if follow else None
-        if follow:  # `until` ends the stream rather than filtering it
-            selection = replace(selection, until=None)
+        end = datetime.max.replace(tzinfo=UTC)  # where a follower stops
+        if until_exit is not None and selection.until is not None:
+            # `until` ends the stream rather than filtering it
+            end, selection = selection.until, replace(selection, until=None)
         seen = 0
         first = True
         while True:
@@ -69,22 +70,11 @@ class FakeLogs:
             if first and tail is not None and tail >= 0:
                 batch = batch[len(batch) - tail :] if tail else []
             first = False
-            if until is not None and any(line.time > until for line in batch):
-                if before := _before(batch, until):
-                    yield before
-                return
+            past_end = any(line.time > end for line in batch)
+            batch = list(itertools.takewhile(lambda line: line.time <= end, batch))
             if batch:
                 yield batch
-            if exited:
+            if exited or past_end:
                 return
             with trio.move_on_after(FOLLOW_POLL_S):
                 await self._changed.wait()
-
-
-def _before(lines: list[LogLine], until: datetime) -> list[LogLine]:
-    out: list[LogLine] = []
-    for line in lines:
-        if line.time > until:
-            break
-        out.append(line)
-    return out

@@ -20,8 +20,8 @@ from berth.adapters.network.links import (
     _check_netns_name,
     _check_prefix_len,
 )
-from berth.adapters.network.ports import PortForward, PortForwardFailed, _check
-from berth.domain.errors import InvalidParameter, NotFound
+from berth.adapters.network.ports import PortForward, PortForwardFailed, check_forwards
+from berth.domain.errors import NotFound
 
 from .faults import Faults
 
@@ -102,10 +102,7 @@ class FakeForwarders:
     async def start(
         self, pidfile: Path, forwards: Sequence[PortForward]
     ) -> tuple[int, list[PortForward]]:
-        for forward in forwards:
-            _check(forward)
-        if not forwards:
-            raise InvalidParameter("no ports to forward")
+        check_forwards(forwards)
         pidfile = pidfile.absolute()
         await trio.lowlevel.checkpoint()
         if pidfile in self.forwarders:

@@ -17,7 +17,6 @@ import trio
 
 from berth.adapters.content import DIGEST_PATTERN, Blobs, DigestMismatch
 from berth.adapters.registry import (
-    LayerDescriptor,
     LayerReady,
     PulledImage,
     progress_message,
@@ -93,16 +92,8 @@ class FakeRegistry:
         await trio.to_thread.run_sync(
             self.content.write_bytes, manifest.config.digest, config_bytes
         )
-        return PulledImage(
-            reference=ref,
-            manifest_digest=digest,
-            manifest_media_type=manifest.media_type,
-            config_digest=manifest.config.digest,
-            config=json.loads(config_bytes),
-            config_bytes=config_bytes,
-            layers=[LayerDescriptor(d.digest, d.size, d.media_type) for d in manifest.layers],
-            repo_digest=f"{ref.repository}@{top_digest}",
-            index_digest=index_digest,
+        return PulledImage.resolved(
+            ref, manifest, digest, config_bytes, json.loads(config_bytes), index_digest=index_digest
         )
 
     async def fetch_layers(

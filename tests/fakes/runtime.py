@@ -200,8 +200,7 @@ class FakeRuntime:
 
     def exit_status(self, container_id: str) -> ExitStatus | None:
         _check_id(container_id)
-        container = self.containers.get(container_id)
-        return None if container is None else container.exit
+        return getattr(self.containers.get(container_id), "exit", None)
 
     async def wait_exited(self, container_id: str) -> ExitStatus:
         await self._enter("wait_exited", container_id)
@@ -217,8 +216,7 @@ class FakeRuntime:
 
     def monitor_pid(self, container_id: str) -> int | None:
         _check_id(container_id)
-        container = self.containers.get(container_id)
-        return None if container is None else container.monitor
+        return getattr(self.containers.get(container_id), "monitor", None)
 
     async def wait_process_gone(self, container_id: str) -> None:
         await self._enter("wait_process_gone", container_id)

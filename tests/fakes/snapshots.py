@@ -25,20 +25,9 @@ import trio
 from berth.adapters.snapshots.decompress import HashingStream, decompressed
 from berth.adapters.snapshots.tarstream import TarReader
 from berth.adapters.snapshots.unpack import UnpackResult
+from berth.domain import layers
 from berth.domain.errors import InvalidParameter
-from berth.domain.layers import (
-    DEFAULT_LIMITS,
-    Hardlink,
-    LayerPlanner,
-    MakeDevice,
-    MakeDir,
-    OpaqueDir,
-    Remove,
-    SetDirMetadata,
-    Symlink,
-    Whiteout,
-    WriteFile,
-)
+from berth.domain.layers import DEFAULT_LIMITS, LayerPlanner
 
 from .faults import Faults
 
@@ -112,7 +101,7 @@ class FakeSnapshots:
         tree: Tree = {"": Node("dir")}
         while (entry := tar.next_entry()) is not None:
             for action in planner.feed(entry):
-                data = b"".join(tar.data()) if isinstance(action, WriteFile) else b""
+                data = b"".join(tar.data()) if isinstance(action, layers.WriteFile) else b""
                 _apply(tree, action, data)
         for metadata in planner.finish():
             _apply(tree, metadata, b"")
@@ -176,25 +165,25 @@ def _below(tree: Tree, path: str) -> list[str]:
 
 def _apply(tree: Tree, action: object, data: bytes) -> None:
     """One planner action on an in-memory layer (as unpack.LayerWriter does on disk)."""
-    if isinstance(action, MakeDir):
+    if isinstance(action, layers.MakeDir):
         if tree.get(action.path, Node("file")).kind != "dir":
             tree[action.path] = Node("dir", mode=0o700)
-    elif isinstance(action, WriteFile):
+    elif isinstance(action, layers.WriteFile):
         tree[action.path] = Node("file", data, action.mode)
-    elif isinstance(action, Symlink):
+    elif isinstance(action, layers.Symlink):
         tree[action.path] = Node("symlink", action.target.encode())
-    elif isinstance(action, Hardlink):
+    elif isinstance(action, layers.Hardlink):
         tree[action.path] = tree[action.target]
-    elif isinstance(action, MakeDevice):
+    elif isinstance(action, layers.MakeDevice):
         tree[action.path] = Node("device", mode=action.mode)
-    elif isinstance(action, Whiteout):
+    elif isinstance(action, layers.Whiteout):
         tree[action.path] = Node("whiteout")
-    elif isinstance(action, OpaqueDir):
+    elif isinstance(action, layers.OpaqueDir):
         tree[action.path].opaque = True
-    elif isinstance(action, Remove):
+    elif isinstance(action, layers.Remove):
         for path in [action.path, *_below(tree, action.path)]:
             tree.pop(path, None)
-    elif isinstance(action, SetDirMetadata):
+    elif isinstance(action, layers.SetDirMetadata):
         tree[action.path].mode = action.mode
 
 
