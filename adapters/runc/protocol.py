@@ -78,7 +78,9 @@ class ContainerRuntime(Protocol):
         Idempotent: a container already created under a live monitor answers its pid;
         one whose monitor is gone is deleted and created again. On failure nothing is
         left behind (no runtime state, no monitor, no monitor files in the bundle) and
-        `StartFailure` carries the runtime's message. The container's output goes to
+        `StartFailure` carries the runtime's message. A disk with no space for the
+        monitor's files is the `OSError` (ENOSPC) itself, and may leave the monitor's
+        directory behind (`knows` says so, `delete` removes it). The output goes to
         `log_path` (created if missing); with `log_size_max`, the log starts again empty
         whenever it would pass that size.
         """

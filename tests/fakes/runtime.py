@@ -7,11 +7,13 @@ namespace, it ignores every signal it has no handler for, SIGKILL excepted. A co
 the bundle's root filesystem does not have fails `create` with runc's message.
 
 A test ends a process with `exit()`, kills its monitor with `lose_monitor()`, writes its
-output with `output()` (into a FakeLogs), and arranges any failure with `faults`.
+output with `output()` (into a FakeLogs), and arranges any failure with `faults` (with
+`faults.disk_full`, `create` fails as a write of the monitor's files would: ENOSPC).
 """
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
@@ -124,6 +126,8 @@ class FakeRuntime:
             if existing.status != "stopped" and existing.monitor is not None:
                 return existing.pid
             await self.delete(container_id, force=True)
+        if self.faults.disk_full:  # the monitor's files cannot be written
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(log_path))
         args = _command(Path(bundle))
         pid = next(self._pids)
         self.containers[container_id] = _Container(
