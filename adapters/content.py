@@ -21,6 +21,7 @@ import re
 import secrets
 from collections.abc import AsyncIterable
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 import trio
 
@@ -52,8 +53,56 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+class Blobs(Protocol):
+    """What the service and the registry client may rely on from a content store.
+
+    A blob is visible only once complete and verified, and then holds exactly the bytes
+    its digest names: after a crash there is no torn blob, only leftovers for
+    `discard_partial`. Every digest is checked before use (`sha256:` + 64 lowercase
+    hex, else `InvalidParameter`). A write that finds no space is `DiskFull` naming the
+    blob, and leaves nothing. tests/fakes/content.py keeps these promises in memory;
+    tests/contracts/test_content_contract.py holds both to them.
+    """
+
+    def has(self, digest: str) -> bool:
+        """Whether the blob is stored (complete and verified)."""
+        ...
+
+    def digests(self) -> list[str]:
+        """Every stored blob's digest, sorted."""
+        ...
+
+    def read_bytes(self, digest: str, limit: int) -> bytes:
+        """The whole blob; `NotFound` if absent, `InvalidParameter` past `limit` bytes."""
+        ...
+
+    def open(self, digest: str) -> BinaryIO:
+        """The blob to read as a stream (the caller closes it); `NotFound` if absent."""
+        ...
+
+    def write_bytes(self, digest: str, data: bytes) -> object:
+        """Store `data` under `digest`; `DigestMismatch` if it is not what the digest
+        names. Storing a blob already there is a no-op."""
+        ...
+
+    async def ingest(self, digest: str, size: int | None, chunks: AsyncIterable[bytes]) -> object:
+        """Stream `chunks` into the blob; `DigestMismatch` for a wrong size (if given) or
+        digest, found as soon as the stream overruns `size`. A blob already there is not
+        read again. On any failure or cancellation nothing becomes visible."""
+        ...
+
+    def delete(self, digest: str) -> None:
+        """Remove the blob; an absent one is fine."""
+        ...
+
+    def discard_partial(self) -> list[str]:
+        """Remove what writes cut short by a crash left (never visible as blobs); what was
+        removed. Only while nothing writes."""
+        ...
+
+
 class ContentStore:
-    """Verified blobs by digest. Safe to share between tasks and threads."""
+    """Verified blobs by digest (the real `Blobs`). Safe to share between tasks and threads."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -95,6 +144,12 @@ class ContentStore:
         """Remove a blob; removing one that is absent is not an error."""
         with contextlib.suppress(FileNotFoundError):
             self.path(digest).unlink()
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return self.path(digest).open("rb")
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} not found in the content store") from None
 
     def read_bytes(self, digest: str, limit: int) -> bytes:
         """The whole blob, refused when it is larger than `limit` bytes."""

@@ -14,7 +14,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import trio
 
@@ -194,6 +194,32 @@ def start_log(path: Path, size_max: int | None) -> None:
     os.replace(fresh, path)
 
 
+class ContainerLogs(Protocol):
+    """What a front-end may rely on to read a container's log, by the log's path.
+
+    tests/fakes/logs.py keeps these promises in memory; tests/contracts/
+    test_logs_contract.py holds it and `LogFiles` to them.
+    """
+
+    def batches(
+        self,
+        path: Path,
+        selection: Selection,
+        *,
+        tail: int | None = None,
+        until_exit: Callable[[], bool] | None = None,
+    ) -> AsyncIterator[list[LogLine]]:
+        """The log's lines, in the order written, in batches (never empty ones): those of
+        the selected streams within its time bounds (both inclusive), then with `tail`
+        only the last `tail` of them. A line written in parts is one line, stamped with
+        the time of its first part; a last line with no end is `partial`. A missing log
+        is an empty one. Without `until_exit`: what the log holds now. With it: then
+        each new line as it is written, until `until_exit()` holds and every line written
+        before that has been yielded, or until the first line after `selection.until`
+        (which ends the stream rather than being skipped)."""
+        ...
+
+
 def _open(path: Path) -> BinaryIO | None:
     try:
         return open(path, "rb")
@@ -275,6 +301,12 @@ async def log_batches(
                 await trio.sleep(FOLLOW_POLL_S)
     finally:
         (reader.handle if reader is not None else handle).close()
+
+
+class LogFiles:
+    """The real `ContainerLogs`: the k8s-file logs conmon writes."""
+
+    batches = staticmethod(log_batches)
 
 
 def _before(lines: list[LogLine], until: datetime) -> list[LogLine]:

@@ -1,4 +1,5 @@
-"""The network adapter: bridge, namespaces and veth pairs (links), published ports (ports).
+"""The network adapter: bridge, namespaces and veth pairs (links), published ports (ports),
+and what the service may rely on from each (protocol: `Links`, `Forwarders`).
 
 The names are loaded on first use so that `python -m berth.adapters.network.forwarder`,
 which imports this package first, starts without pyroute2 and trio.
@@ -19,9 +20,12 @@ if TYPE_CHECKING:
         read_forwards,
         running_forwarders,
     )
+    from berth.adapters.network.protocol import Forwarders, Links
 
 __all__ = [
     "Endpoint",
+    "Forwarders",
+    "Links",
     "NetworkLinks",
     "NetworkSetupFailed",
     "PortForward",
@@ -34,6 +38,8 @@ __all__ = [
 
 _HOME = {
     "Endpoint": "links",
+    "Forwarders": "protocol",
+    "Links": "protocol",
     "NetworkLinks": "links",
     "NetworkSetupFailed": "links",
     "PortForward": "ports",

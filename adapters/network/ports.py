@@ -75,6 +75,14 @@ def _check(forward: PortForward) -> None:
         raise InvalidParameter(f"invalid container port {forward.container_port}")
 
 
+def check_forwards(forwards: Sequence[PortForward]) -> None:
+    """`InvalidParameter` unless there are forwards and each is one that can be set up."""
+    for forward in forwards:
+        _check(forward)
+    if not forwards:
+        raise InvalidParameter("no ports to forward")
+
+
 def forwards_path(pidfile: Path) -> Path:
     return pidfile.with_suffix(".json")
 
@@ -172,6 +180,9 @@ class PortForwarders:
             return None
         return pid if _is_our_forwarder(pid, pidfile) else None
 
+    def running(self, under: Path) -> dict[Path, int]:
+        return running_forwarders(under)
+
     def reap_exited(self) -> None:
         """Reap the forwarders this process started that have exited (stopped by another)."""
         for pid, child in list(self._children.items()):
@@ -181,10 +192,7 @@ class PortForwarders:
     async def start(
         self, pidfile: Path, forwards: Sequence[PortForward]
     ) -> tuple[int, list[PortForward]]:
-        for forward in forwards:
-            _check(forward)
-        if not forwards:
-            raise InvalidParameter("no ports to forward")
+        check_forwards(forwards)
         pidfile = pidfile.absolute()
         async with self._lock(pidfile):
             return await self._start(pidfile, forwards)

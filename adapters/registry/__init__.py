@@ -1,14 +1,15 @@
-"""berth.adapters.registry: an OCI Distribution client that pulls into a ContentStore.
+"""berth.adapters.registry: an OCI Distribution client that pulls into a content store.
 
 `RegistryClient.pull(ref, progress)` resolves a reference (tag or digest; an index or
 manifest list resolves to its linux/amd64 image), verifies and stores the manifest, the
-config and every layer blob, and reports Docker's progress messages on the way.
+config and every layer blob, and reports Docker's progress messages on the way. What the
+service may rely on is protocol.py's `Registry`.
 """
 
 from berth.adapters.content import DigestMismatch
 
 from .auth import Challenge, parse_www_authenticate
-from .client import PulledImage, RegistryClient
+from .client import RegistryClient
 from .errors import RegistryError, Unauthorized, UnsupportedManifest
 from .manifests import (
     DOCKER_CONFIG,
@@ -23,6 +24,7 @@ from .manifests import (
     LayerDescriptor,
 )
 from .progress import human_size, progress_bar, progress_message, short_id
+from .protocol import LayerReady, PulledImage, Registry
 
 __all__ = [
     "DOCKER_CONFIG",
@@ -37,7 +39,9 @@ __all__ = [
     "Challenge",
     "DigestMismatch",
     "LayerDescriptor",
+    "LayerReady",
     "PulledImage",
+    "Registry",
     "RegistryClient",
     "RegistryError",
     "Unauthorized",

@@ -23,12 +23,14 @@ import secrets
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import trio
 
 from berth.domain.errors import BerthError, InvalidParameter, space_for
 
 from ..private_files import write_private
+from .unpack import UnpackResult, unpack_stream
 
 SHORT_NAME_BYTES = 5  # 10 hex characters; collisions are detected and redrawn
 MAX_OPTIONS = 4000  # the kernel's limit is one page including the terminating NUL
@@ -79,7 +81,8 @@ def mounted_paths() -> set[str]:
 
 
 class SnapshotStore:
-    """Layers keyed by chain id, and the overlay mounts that stack them for containers."""
+    """Layers keyed by chain id, and the overlay mounts that stack them for containers
+    (the real `Snapshots`)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -94,6 +97,12 @@ class SnapshotStore:
 
     def has_layer(self, chain_id: str) -> bool:
         return (self.root / "layers" / _hex(chain_id) / "link").is_file()
+
+    def layer_size(self, chain_id: str) -> int:
+        try:
+            return int((self.root / "layers" / _hex(chain_id) / "size").read_text())
+        except (FileNotFoundError, ValueError):
+            return 0
 
     def layers(self) -> list[str]:
         return sorted(
@@ -122,6 +131,12 @@ class SnapshotStore:
     def new_unpack_dir(self) -> Path:
         """A path (not yet created) on the same filesystem as the layers, for unpacking."""
         return self.root / "tmp" / secrets.token_hex(16)
+
+    def unpack(self, blob: BinaryIO, target: Path) -> UnpackResult:
+        return unpack_stream(blob, target)
+
+    def discard_unpack(self, target: Path) -> None:
+        shutil.rmtree(target, ignore_errors=True)
 
     def commit_layer(self, chain_id: str, unpacked: Path, size: int) -> Path:
         """Move a verified unpacked layer (of `size` uncompressed bytes) into place; a

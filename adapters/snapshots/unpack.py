@@ -253,13 +253,20 @@ def unpack_layer(blob: Path, target: Path, limits: LayerLimits = DEFAULT_LIMITS)
 
     On any failure nothing is left at `target`.
     """
+    with open(blob, "rb") as raw:
+        return unpack_stream(raw, target, limits)
+
+
+def unpack_stream(
+    raw: BinaryIO, target: Path, limits: LayerLimits = DEFAULT_LIMITS
+) -> UnpackResult:
+    """`unpack_layer` of a blob already open."""
     with space_for(target):
         os.mkdir(target, 0o700)  # FileExistsError for anything already there, symlinks too
         try:
             root_fd = os.open(target, _DIR_FLAGS)
             try:
-                with open(blob, "rb") as raw:
-                    return _unpack(raw, root_fd, limits)
+                return _unpack(raw, root_fd, limits)
             finally:
                 os.close(root_fd)
         except BaseException:

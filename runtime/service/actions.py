@@ -22,7 +22,7 @@ import trio
 
 from berth.adapters.capabilities import bounding_capabilities
 from berth.adapters.private_files import private_file, write_private
-from berth.adapters.runc import ExitStatus, MonitorLost, Runtime, StartFailure
+from berth.adapters.runc import ContainerRuntime, ExitStatus, MonitorLost, StartFailure
 from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
@@ -52,7 +52,7 @@ class ContainerActions:
         self,
         engine: Engine,
         images: ImageService,
-        runtime: Runtime,
+        runtime: ContainerRuntime,
         networks: ContainerNetworks,
         changes: Changes,
     ) -> None:

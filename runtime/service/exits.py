@@ -15,7 +15,6 @@ import logging
 
 import trio
 
-from berth.adapters.processes import wait_process_gone
 from berth.adapters.runc import ExitStatus, MonitorLost
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.errors import BerthError
@@ -69,7 +68,7 @@ class ExitWatcher:
         if state is None or state.status not in ("running", "paused") or state.pid <= 0:
             return
         log.warning("container %s: monitor lost; following its process", container_id[:12])
-        await wait_process_gone(state.pid, state.start_time)
+        await self.actions.runtime.wait_process_gone(container_id)
 
     async def _guard_forwarder(self, container_id: str) -> None:
         """Start the port forwarder again whenever it dies while the container runs."""

@@ -16,7 +16,6 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 import tarfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,16 +24,18 @@ from typing import IO, Any
 
 import trio
 
-from berth.adapters.content import ContentStore
+from berth.adapters.content import Blobs, ContentStore
 from berth.adapters.registry import (
     LayerDescriptor,
     PulledImage,
+    Registry,
     RegistryClient,
     progress_message,
     short_id,
 )
 from berth.adapters.snapshots.overlay import SnapshotStore
-from berth.adapters.snapshots.unpack import unpack_layer
+from berth.adapters.snapshots.protocol import Snapshots
+from berth.adapters.snapshots.unpack import UnpackResult
 from berth.domain.cause import Actor
 from berth.domain.errors import BerthError, InvalidParameter
 from berth.domain.image import chain_ids
@@ -81,10 +82,17 @@ class Collected:
 class ImageService:
     """Images for one engine root: `content/` blobs and `snapshots/` layers."""
 
-    def __init__(self, engine: Engine, registry: RegistryClient | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        registry: Registry | None = None,
+        *,
+        content: Blobs | None = None,
+        snapshots: Snapshots | None = None,
+    ) -> None:
         self.engine = engine
-        self.content = ContentStore(engine.root / "content")
-        self.snapshots = SnapshotStore(engine.root / "snapshots")
+        self.content = content or ContentStore(engine.root / "content")
+        self.snapshots = snapshots or SnapshotStore(engine.root / "snapshots")
         self.registry = registry or RegistryClient(self.content)
         self._lock_path = engine.root / "images.lock"
 
@@ -129,11 +137,7 @@ class ImageService:
         return pulled.config_digest
 
     def snapshot_size(self, chain_id: str) -> int:
-        size_file = self.snapshots.layer_dir(chain_id).parent / "size"
-        try:
-            return int(size_file.read_text())
-        except (FileNotFoundError, ValueError):
-            return 0
+        return self.snapshots.layer_size(chain_id)
 
     async def _fetch_and_unpack(
         self, pulled: PulledImage, layers: list[Layer], emit: Progress
@@ -173,7 +177,7 @@ class ImageService:
         target = self.snapshots.new_unpack_dir()
         try:
             result = await trio.to_thread.run_sync(
-                unpack_layer, self.content.path(layer.digest), target, limiter=limiter
+                self._unpack_blob, layer.digest, target, limiter=limiter
             )
             if result.diff_id != layer.diff_id:
                 raise InvalidParameter(
@@ -185,10 +189,15 @@ class ImageService:
         except BaseException:
             # Also on cancellation (another layer failed): leave no half-unpacked layer.
             with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(shutil.rmtree, target, True)
+                await trio.to_thread.run_sync(self.snapshots.discard_unpack, target)
             raise
         emit(progress_message("Extracting", layer_id, layer.size, layer.size))
         emit(progress_message("Pull complete", layer_id))
+
+    def _unpack_blob(self, digest: str, target: Path) -> UnpackResult:
+        """Unpack a stored layer blob into `target` (blocking: a worker thread's)."""
+        with self.content.open(digest) as blob:
+            return self.snapshots.unpack(blob, target)
 
     # Load and import --------------------------------------------------------------------------
 
@@ -216,7 +225,7 @@ class ImageService:
         async with self._locked(fcntl.LOCK_SH):
             digest, size = await trio.to_thread.run_sync(_store_file, tarball, self.content)
             target = self.snapshots.new_unpack_dir()
-            result = await trio.to_thread.run_sync(unpack_layer, self.content.path(digest), target)
+            result = await trio.to_thread.run_sync(self._unpack_blob, digest, target)
             layer = Layer(digest, size, LAYER_TAR, result.diff_id)
             chain_id = chain_ids([result.diff_id])[0]
             self.snapshots.commit_layer(chain_id, target, result.size)
@@ -376,7 +385,7 @@ def _digest_of(stream: IO[bytes]) -> tuple[str, int]:
     return "sha256:" + hasher.hexdigest(), size
 
 
-def _ingest_stream(content: ContentStore, open_stream: Callable[[], IO[bytes]]) -> tuple[str, int]:
+def _ingest_stream(content: Blobs, open_stream: Callable[[], IO[bytes]]) -> tuple[str, int]:
     """Store a stream whose digest is not known in advance: hash it, then ingest it."""
     digest, size = _digest_of(open_stream())
     if not content.has(digest):
@@ -389,7 +398,7 @@ async def _async_chunks(stream: IO[bytes]) -> AsyncIterator[bytes]:
         yield chunk
 
 
-def _store_file(path: Path, content: ContentStore) -> tuple[str, int]:
+def _store_file(path: Path, content: Blobs) -> tuple[str, int]:
     def open_stream() -> IO[bytes]:
         return open(path, "rb")
 
@@ -397,7 +406,7 @@ def _store_file(path: Path, content: ContentStore) -> tuple[str, int]:
 
 
 def _read_archive(
-    archive: Path, content: ContentStore
+    archive: Path, content: Blobs
 ) -> list[tuple[bytes, list[Layer], list[str]]]:
     """Each image of a `docker save` or OCI layout archive: config bytes, layers, tags.
 
@@ -417,14 +426,14 @@ def _read_archive(
 
 
 def _load_layer(
-    tar: tarfile.TarFile, name: str, diff_id: str, media: str, content: ContentStore
+    tar: tarfile.TarFile, name: str, diff_id: str, media: str, content: Blobs
 ) -> Layer:
     digest, size = _ingest_stream(content, lambda: _open_member(tar, name))
     return Layer(digest, size, media, diff_id)
 
 
 def _read_docker_save(
-    tar: tarfile.TarFile, content: ContentStore
+    tar: tarfile.TarFile, content: Blobs
 ) -> list[tuple[bytes, list[Layer], list[str]]]:
     manifest = json.loads(_read_member(tar, "manifest.json", MAX_JSON))
     if not isinstance(manifest, list):
@@ -452,7 +461,7 @@ def _blob_name(digest: str) -> str:
 
 
 def _read_oci_layout(
-    tar: tarfile.TarFile, content: ContentStore
+    tar: tarfile.TarFile, content: Blobs
 ) -> list[tuple[bytes, list[Layer], list[str]]]:
     index = json.loads(_read_member(tar, "index.json", MAX_JSON))
     images = []

@@ -23,13 +23,7 @@ import trio
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from berth.adapters.network import (
-    Endpoint,
-    NetworkLinks,
-    PortForward,
-    PortForwarders,
-    running_forwarders,
-)
+from berth.adapters.network import Endpoint, Forwarders, Links, PortForward
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.container import Container, ContainerState
 from berth.domain.errors import BerthError, Conflict, NotFound, NotModified
@@ -100,8 +94,8 @@ class ContainerNetworks:
     def __init__(
         self,
         engine: Engine,
-        links: NetworkLinks,
-        forwarders: PortForwarders,
+        links: Links,
+        forwarders: Forwarders,
         settings: BridgeSettings | None = None,
         *,
         container_dir: Callable[[str], Path],
@@ -451,7 +445,7 @@ class ContainerNetworks:
             if veth not in keep_veths and veth.startswith("vb"):
                 await self.links.detach(*endpoint_names(bridge, veth.removeprefix("vb")))
         containers_dir = self.container_dir("x").parent
-        for pidfile, pid in running_forwarders(containers_dir).items():
+        for pidfile, pid in self.forwarders.running(containers_dir).items():
             if pidfile.parent.name not in keep_forwarders:
                 await self.forwarders.stop(pidfile, pid=pid)
 

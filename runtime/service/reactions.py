@@ -18,6 +18,7 @@ reaction seen again after a crash does only what is still to do.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import trio
 
@@ -141,13 +142,13 @@ class ContainerReactions:
         if not self.daemon:
             return
         container_id, position = event.originator_id, event.position
-        due = event.timestamp.timestamp() + int(event.data["delay_ms"]) / 1000
+        due = event.timestamp + timedelta(milliseconds=int(event.data["delay_ms"]))
         reactor = self._reactor()
         reactor.hold(position)
 
         async def start_when_due() -> None:
             try:
-                await trio.sleep(max(0.0, due - self.actions.engine.now().timestamp()))
+                await trio.sleep(max(0.0, (due - self.actions.engine.now()).total_seconds()))
                 reactor.submit(container_id, position, lambda: self._start_if_due(container_id))
             finally:
                 reactor.release(position)

@@ -127,15 +127,11 @@ async def boot_policy(actions: ContainerActions, cid: str) -> None:
 
 async def sweep(actions: ContainerActions, listed: set[str]) -> None:
     """Remove what belongs to no listed (not removed) container of this root."""
-    runtime = actions.runtime
-    known = set(listed)
-    found: set[str] = set()
-    for directory in (runtime.runc_root, runtime.monitor_root, actions.containers_dir):
-        found |= {p.name for p in _children(directory) if is_container_id(p.name)}
-    found |= {c for c in actions.images.snapshots.containers() if is_container_id(c)}
-    for container_id in sorted(found - known):
+    found = actions.runtime.container_ids() | {p.name for p in _children(actions.containers_dir)}
+    found |= set(actions.images.snapshots.containers())
+    for container_id in sorted(c for c in found - listed if is_container_id(c)):
         log.warning("removing leftovers of container %s", container_id[:12])
-        await runtime.delete(container_id, force=True)
+        await actions.runtime.delete(container_id, force=True)
         await actions.images.unmount_rootfs(container_id)
         await actions.sync(shutil.rmtree, actions.container_dir(container_id), True)
     await _sweep_cgroups(actions)

@@ -19,7 +19,7 @@ from typing import Any
 import trio
 
 from berth.adapters.network import NetworkLinks, PortForwarders
-from berth.adapters.runc import Runtime, StartFailure
+from berth.adapters.runc import ContainerRuntime, StartFailure
 from berth.domain.cause import Actor
 from berth.domain.container import Command, Container, ContainerState
 from berth.domain.errors import Conflict, NotFound
@@ -46,7 +46,7 @@ class Runner:
         self,
         engine: Engine,
         images: ImageService,
-        runtime: Runtime,
+        runtime: ContainerRuntime,
         *,
         daemon: bool = False,
         networks: ContainerNetworks | None = None,
@@ -222,7 +222,7 @@ class Runner:
 async def running(
     engine: Engine,
     images: ImageService,
-    runtime: Runtime,
+    runtime: ContainerRuntime,
     *,
     daemon: bool = False,
     bridge: BridgeSettings | None = None,

@@ -19,9 +19,9 @@ import pytest
 import trio
 
 from berth.adapters import cgroups
-from berth.adapters import runc as runc_module
 from berth.adapters.logs import LogLine, follow_log, read_log
 from berth.adapters.runc import Runtime, StartFailure, parse_signal
+from berth.adapters.runc import monitor as runc_monitor
 from berth.domain.errors import InvalidParameter, NotFound
 
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
@@ -520,8 +520,8 @@ async def test_wait_exited_is_woken_by_the_monitors_exit_not_by_polling(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # With polls this slow, only a wake-up on the monitor's exit can answer in time.
-    monkeypatch.setattr(runc_module, "POLL_S", 30.0)
-    monkeypatch.setattr(runc_module, "EXIT_RECHECK_S", 30.0)
+    monkeypatch.setattr(runc_monitor, "POLL_S", 30.0)
+    monkeypatch.setattr(runc_monitor, "EXIT_RECHECK_S", 30.0)
     cid, _ = await harness.run(["sleep", "100"])
     waited: list[float] = []
 
