@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 RECONCILE = Actor(ActorKind.RECONCILE)
 RESTART_POLICY = Actor(ActorKind.RESTART_POLICY)
 S = ContainerState
-LIVE = (S.RUNNING, S.PAUSED, S.STOPPING)
 STOPPED = (S.CREATED, S.EXITED, S.DEAD)
 NO_STATUS = "no exit status found after engine restart"
 

@@ -33,9 +33,12 @@ from berth.adapters.runc import MonitorLost, Runtime, StartFailure
 from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
-from berth.domain.container import Command, Container, ContainerState
+from berth.domain.container import LIVE_STATES as LIVE
+from berth.domain.container import Command, Container, ContainerState, container_hostname
+from berth.domain.container.exit_codes import start_failure_code
 from berth.domain.errors import BerthError, Conflict, DiskFull, NotFound, NotModified, space_for
 from berth.domain.log_config import log_size_max
+from berth.domain.signals import DEFAULT_KILL_SIGNAL, stop_signal
 from berth.domain.spec import HostFacts, build_spec, resolve_user
 
 from .engine import Created, Engine
@@ -54,7 +57,6 @@ log = logging.getLogger(__name__)
 ENGINE = Actor(ActorKind.ENGINE)
 #: Waiters wake when this runner records an outcome; this is only their safety net.
 RECORD_WAIT_S = 0.5
-LIVE = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING)
 #: How long a removal waits for a SIGKILLed container's monitor to report the exit.
 KILL_WAIT_S = 10.0
 
@@ -214,7 +216,7 @@ class Runner:
                 crash_point("start.runtime_started")
         except BerthError as error:
             message = error.message
-            code = 127 if "executable file not found" in message else 126
+            code = start_failure_code(message)
             with trio.CancelScope(shield=True):
                 await self.runtime.delete(container_id, force=True)
                 await self.disconnect(container_id, actor)
@@ -258,7 +260,7 @@ class Runner:
             config=config,
             host_config=host_config,
             rootfs=str(rootfs),
-            hostname=attachment.hostname or config.hostname or container.id[:12],
+            hostname=attachment.hostname or container_hostname(config.hostname, container.id),
             user=user,
             facts=facts,
             netns_path=attachment.netns_path,
@@ -279,10 +281,10 @@ class Runner:
         """The stop signal, the stop timeout, then SIGKILL; returns once the exit is
         recorded. Only the signals take the container's lock."""
         container = await self.load(container_id)
-        stop_signal = str(container.config.get("StopSignal") or "SIGTERM")
+        signal = stop_signal(container.config.get("StopSignal"))
         timeout = await self.sync(self._stop_timeout, container_id)
         async with self.locks.hold(container_id):
-            await self._signal_if_live(container_id, stop_signal, resume=True)
+            await self._signal_if_live(container_id, signal, resume=True)
             crash_point("stop.signalled")
         # As dockerd, a negative timeout waits for the exit as long as it takes.
         with trio.move_on_after(timeout if timeout >= 0 else math.inf):
@@ -317,7 +319,7 @@ class Runner:
             async with self.locks.hold(container_id):
                 await self.disconnect(container_id, actor)
 
-    async def kill(self, ref: str, actor: Actor, signal: str = "SIGKILL") -> None:
+    async def kill(self, ref: str, actor: Actor, signal: str = DEFAULT_KILL_SIGNAL) -> None:
         container_id = await self._resolve(ref)
         async with self.locks.hold(container_id):
             await self.sync(lambda: self.engine.kill(container_id, actor, signal))
