@@ -101,8 +101,6 @@ class EntryType(enum.Enum):
     FIFO = "fifo"
 
 
-DEVICE_TYPES = frozenset({EntryType.CHAR, EntryType.BLOCK, EntryType.FIFO})
-
 Xattrs: TypeAlias = tuple[tuple[str, bytes], ...]
 
 
@@ -330,11 +328,6 @@ class LayerPlanner:
     def entries(self) -> int:
         """Entries fed so far."""
         return self._entries
-
-    @property
-    def content_bytes(self) -> int:
-        """Sum of the declared data sizes fed so far."""
-        return self._bytes
 
     # -- feeding ------------------------------------------------------------------------
 

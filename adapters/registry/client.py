@@ -54,7 +54,6 @@ from .manifests import (
 )
 from .progress import DownloadMeter, ProgressCallback, progress_message, short_id
 
-DOCKER_HUB_DOMAIN = "docker.io"
 DOCKER_HUB_HOST = "registry-1.docker.io"
 MAX_REDIRECTS = 10
 MAX_ERROR_BODY = 64 * 1024

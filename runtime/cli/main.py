@@ -86,16 +86,6 @@ def Table(*args: Any, **options: Any) -> Any:
     return RichTable(*args, **options)
 
 
-def ports_column(ports: list[dict[str, Any]]) -> str:
-    """`docker ps` PORTS: "0.0.0.0:8080->80/tcp, 443/tcp"."""
-    return ", ".join(
-        f"{p['IP']}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}"
-        if "PublicPort" in p
-        else f"{p['PrivatePort']}/{p['Type']}"
-        for p in ports
-    )
-
-
 def cli_actor() -> Actor:
     from berth.domain.cause import Actor, ActorKind
     from berth.domain.redaction import command_text
