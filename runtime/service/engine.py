@@ -31,10 +31,10 @@ from berth.domain.container import (
     container_id_from_entropy,
     is_container_id,
 )
+from berth.domain.container_names import random_name, validate_name
 from berth.domain.errors import BerthError, InvalidParameter, NotFound
 from berth.domain.image import Image
-from berth.domain.name import Name, name_conflict, name_id
-from berth.domain.names import random_name, validate_name
+from berth.domain.name_claim import Name, name_conflict, name_id
 from berth.domain.settings import adapt_settings, merge_config, verify_settings
 from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name, stop_signal
 

@@ -34,9 +34,9 @@ from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Container, ContainerState, container_hostname
 from berth.domain.errors import BerthError, Conflict, NotFound, NotModified
-from berth.domain.network import Network, choose_bridge_subnet
+from berth.domain.network import Network, choose_bridge_subnet, mac_address
 from berth.domain.network_files import hostname_file, hosts_file, resolv_conf
-from berth.domain.ports import PublishedPort, mac_address, port_map, requested_forwards
+from berth.domain.published_ports import PublishedPort, port_map, requested_forwards
 
 from .engine import DEFAULT_ROOT, MAX_WRITE_ATTEMPTS, Engine
 from .faults import crash_point

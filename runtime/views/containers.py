@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from berth.domain.container import LIVE_STATES, ContainerState, short_id, state_after
-from berth.domain.ports import list_ports
+from berth.domain.published_ports import list_ports
 
 from ..store.events import LoggedEvent
 from .timefmt import ZERO_TIME, docker_time, human_duration, parse_docker_time
