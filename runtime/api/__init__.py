@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import routes_containers, routes_images, routes_networks, routes_system
+from . import routes_containers, routes_events, routes_images, routes_networks, routes_system
 from .server import App, Router, serve_api
 
 __all__ = ["App", "Router", "build_router", "serve_api"]
@@ -17,6 +17,7 @@ ROUTE_MODULES: list[Callable[[Router], None]] = [
     routes_containers.register,
     routes_images.register,
     routes_networks.register,
+    routes_events.register,
 ]
 
 
