@@ -94,15 +94,6 @@ def check_relative(path: str) -> str:
     return "/".join(parts)
 
 
-def process_cgroups(pid: int) -> dict[str, str]:
-    """/proc/<pid>/cgroup as {hierarchy key: path}; the v2 entry's key is ""."""
-    entries = {}
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        entries[controllers] = path
-    return entries
-
-
 def create_and_join(relative: str, pid: int, mountinfo: Path = MOUNTINFO) -> list[Path]:
     """Create `<hierarchy>/<relative>` in every hierarchy and move `pid` into it.
 

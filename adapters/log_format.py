@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Literal, NamedTuple
 
 Stream = Literal["stdout", "stderr"]
-STREAMS: tuple[Stream, ...] = ("stdout", "stderr")
 
 _TIME = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)$")
 _STREAM_NAMES: dict[bytes, Stream] = {b"stdout": "stdout", b"stderr": "stderr"}

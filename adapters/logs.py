@@ -30,7 +30,7 @@ from .log_format import (
 )
 from .log_tail import BackwardRecords, tail_starts
 
-__all__ = ["LogLine", "Selection", "Stream", "follow_log", "log_batches", "parse_time", "read_log"]
+__all__ = ["LogLine", "Selection", "Stream", "log_batches", "parse_time", "read_log"]
 
 FOLLOW_POLL_S = 0.05
 _NEVER = 1 << 62  # an offset past any file: a stream whose records are all skipped
@@ -316,21 +316,3 @@ def _before(lines: list[LogLine], until: datetime) -> list[LogLine]:
             break
         out.append(line)
     return out
-
-
-async def follow_log(
-    path: Path,
-    *,
-    stdout: bool = True,
-    stderr: bool = True,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    tail: int | None = None,
-    until_exit: Callable[[], bool],
-) -> AsyncIterator[LogLine]:
-    """`logs -f` line by line: the lines already written (with `tail`), then new ones as
-    they come (see `log_batches`)."""
-    selection = Selection(stdout, stderr, since, until)
-    async for batch in log_batches(path, selection, tail=tail, until_exit=until_exit):
-        for line in batch:
-            yield line

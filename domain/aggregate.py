@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from eventsourcing.domain import (
     BaseAggregate,
@@ -24,7 +24,6 @@ from eventsourcing.utils import register_topic
 from .cause import Actor, Cause
 
 TOPIC_PREFIX = "berth"
-EventT = TypeVar("EventT", bound="DomainEvent")
 
 
 @dataclass(frozen=True)

@@ -43,221 +43,37 @@ therefore decide everything without looking at the filesystem:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import TypeAlias
 
-from .errors import InvalidParameter
-
-GIB = 1 << 30
-MAX_COMPONENT_BYTES = 255
-MAX_PATH_BYTES = 4096
-MAX_RAW_NAME_BYTES = 65536
-MAX_SYMLINK_TARGET_BYTES = 4095
-MAX_ID = (1 << 32) - 2  # (uid_t)-1 means "unchanged" to chown, so it is not an id
-MAX_DEV_MAJOR = (1 << 12) - 1
-MAX_DEV_MINOR = (1 << 20) - 1
-MAX_XATTR_NAME_BYTES = 255
-MAX_XATTR_VALUE_BYTES = 65536
-_NS_MIN = -(1 << 63)
-_NS_MAX = (1 << 63) - 1
-
-WHITEOUT_PREFIX = ".wh."
-WHITEOUT_META_PREFIX = ".wh..wh."
-WHITEOUT_OPAQUE = ".wh..wh..opq"
-RESERVED_XATTR_PREFIX = "trusted.overlay."
-
-IMPLICIT_DIR_MODE = 0o755
-
-
-class LayerRejected(InvalidParameter):
-    """A layer breaks the unpack policy; nothing of it may be used."""
-
-    def __init__(self, reason: str, entry: str | None = None) -> None:
-        where = "invalid layer" if entry is None else f"invalid layer entry {entry!r}"
-        super().__init__(f"{where}: {reason}")
-        self.reason = reason
-        self.entry = entry
-
-
-@dataclass(frozen=True, slots=True)
-class LayerLimits:
-    """Per-layer budgets. Bytes count the whole uncompressed stream."""
-
-    max_bytes: int = 16 * GIB
-    max_entries: int = 1_000_000
-    keep_devices: bool = True
-
-
-DEFAULT_LIMITS = LayerLimits()
-
-
-class EntryType(enum.Enum):
-    FILE = "file"
-    DIR = "dir"
-    SYMLINK = "symlink"
-    HARDLINK = "hardlink"
-    CHAR = "char"
-    BLOCK = "block"
-    FIFO = "fifo"
-
-
-DEVICE_TYPES = frozenset({EntryType.CHAR, EntryType.BLOCK, EntryType.FIFO})
-
-Xattrs: TypeAlias = tuple[tuple[str, bytes], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One tar header, normalised: PAX and GNU long names already merged in."""
-
-    name: str
-    type: EntryType
-    size: int = 0
-    mode: int = 0o644
-    uid: int = 0
-    gid: int = 0
-    linkname: str = ""
-    mtime_ns: int = 0
-    devmajor: int = 0
-    devminor: int = 0
-    xattrs: Xattrs = ()
-
-
-# -- actions ---------------------------------------------------------------------------
-# Paths are cleaned, relative to the layer root, "/"-separated; "" is the root itself.
-
-
-@dataclass(frozen=True, slots=True)
-class MakeDir:
-    path: str
-    implicit: bool = False
-    xattrs: Xattrs = ()
-
-
-@dataclass(frozen=True, slots=True)
-class WriteFile:
-    path: str
-    size: int
-    mode: int
-    uid: int
-    gid: int
-    mtime_ns: int
-    xattrs: Xattrs = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Symlink:
-    path: str
-    target: str
-    uid: int
-    gid: int
-    mtime_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class Hardlink:
-    path: str
-    target: str
-
-
-@dataclass(frozen=True, slots=True)
-class MakeDevice:
-    path: str
-    kind: EntryType
-    mode: int
-    uid: int
-    gid: int
-    major: int
-    minor: int
-    mtime_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class Whiteout:
-    path: str
-
-
-@dataclass(frozen=True, slots=True)
-class OpaqueDir:
-    path: str
-
-
-@dataclass(frozen=True, slots=True)
-class Remove:
-    path: str
-
-
-@dataclass(frozen=True, slots=True)
-class Skip:
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class SetDirMetadata:
-    """Final mode, owner and mtime of a directory; None leaves the value as created."""
-
-    path: str
-    mode: int
-    uid: int | None
-    gid: int | None
-    mtime_ns: int | None
-
-
-Action: TypeAlias = (
-    MakeDir
-    | WriteFile
-    | Symlink
-    | Hardlink
-    | MakeDevice
-    | Whiteout
-    | OpaqueDir
-    | Remove
-    | Skip
-    | SetDirMetadata
+from .layer_entries import (
+    DEFAULT_LIMITS,
+    IMPLICIT_DIR_MODE,
+    WHITEOUT_META_PREFIX,
+    WHITEOUT_OPAQUE,
+    WHITEOUT_PREFIX,
+    Action,
+    Entry,
+    EntryType,
+    Hardlink,
+    LayerLimits,
+    LayerRejected,
+    MakeDevice,
+    MakeDir,
+    OpaqueDir,
+    Remove,
+    SetDirMetadata,
+    Skip,
+    Symlink,
+    Whiteout,
+    WriteFile,
+    check_device,
+    check_numbers,
+    check_symlink_target,
+    clamp_ns,
+    clean_path,
+    join_path,
+    kept_xattrs,
+    split_path,
 )
-
-
-# -- names -----------------------------------------------------------------------------
-
-
-def _encoded(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
-
-
-def clean_path(name: str, *, what: str = "name", entry: str | None = None) -> str:
-    """`name` as a path relative to the layer root, or LayerRejected."""
-    entry = name if entry is None else entry
-    if "\x00" in name:
-        raise LayerRejected(f"{what} contains a NUL byte", entry)
-    if len(_encoded(name)) > MAX_RAW_NAME_BYTES:
-        raise LayerRejected(f"{what} is longer than {MAX_RAW_NAME_BYTES} bytes", entry)
-    parts: list[str] = []
-    for component in name.split("/"):
-        if component in ("", "."):
-            continue
-        if component == "..":
-            if not parts:
-                raise LayerRejected(f"{what} escapes the layer root", entry)
-            parts.pop()
-            continue
-        if len(_encoded(component)) > MAX_COMPONENT_BYTES:
-            raise LayerRejected(
-                f"{what} has a component longer than {MAX_COMPONENT_BYTES} bytes", entry
-            )
-        parts.append(component)
-    path = "/".join(parts)
-    if len(_encoded(path)) > MAX_PATH_BYTES:
-        raise LayerRejected(f"{what} is longer than {MAX_PATH_BYTES} bytes", entry)
-    return path
-
-
-def split_path(path: str) -> list[str]:
-    return path.split("/") if path else []
-
-
-def _join(parts: list[str]) -> str:
-    return "/".join(parts)
-
 
 # -- the tree of what this layer has unpacked ------------------------------------------
 
@@ -288,34 +104,6 @@ _KIND_OF = {
 }
 
 
-def _check_numbers(entry: Entry) -> None:
-    if entry.size < 0:
-        raise LayerRejected("negative size", entry.name)
-    if entry.mode < 0:
-        raise LayerRejected("negative mode", entry.name)
-    for label, value in (("uid", entry.uid), ("gid", entry.gid)):
-        if not 0 <= value <= MAX_ID:
-            raise LayerRejected(f"{label} {value} out of range", entry.name)
-
-
-def _clamp_ns(value: int) -> int:
-    return min(max(value, _NS_MIN), _NS_MAX)
-
-
-def _xattrs(entry: Entry) -> Xattrs:
-    kept: list[tuple[str, bytes]] = []
-    for key, value in entry.xattrs:
-        size = len(_encoded(key))
-        if not key or "\x00" in key or size > MAX_XATTR_NAME_BYTES or "." not in key:
-            raise LayerRejected(f"invalid xattr name {key!r}", entry.name)
-        if len(value) > MAX_XATTR_VALUE_BYTES:
-            raise LayerRejected(f"xattr {key!r} larger than {MAX_XATTR_VALUE_BYTES}", entry.name)
-        if key.startswith(RESERVED_XATTR_PREFIX):
-            continue  # engine-reserved: overlayfs would act on it
-        kept.append((key, value))
-    return tuple(kept)
-
-
 class LayerPlanner:
     """Decides, entry by entry, what unpacking a layer does. Pure: no I/O."""
 
@@ -331,17 +119,12 @@ class LayerPlanner:
         """Entries fed so far."""
         return self._entries
 
-    @property
-    def content_bytes(self) -> int:
-        """Sum of the declared data sizes fed so far."""
-        return self._bytes
-
     # -- feeding ------------------------------------------------------------------------
 
     def feed(self, entry: Entry) -> tuple[Action, ...]:
         self._entries += 1
         self._check_budget(entry.name)
-        _check_numbers(entry)
+        check_numbers(entry)
         self._bytes += entry.size
         if self._bytes > self._limits.max_bytes:
             raise LayerRejected(f"layer content exceeds {self._limits.max_bytes} bytes", entry.name)
@@ -371,7 +154,7 @@ class LayerPlanner:
                     continue
                 path = [*prefix, name]
                 meta = child.meta or SetDirMetadata(
-                    _join(path), IMPLICIT_DIR_MODE, None, None, None
+                    join_path(path), IMPLICIT_DIR_MODE, None, None, None
                 )
                 out.append(meta)
                 stack.append((path, child))
@@ -394,12 +177,12 @@ class LayerPlanner:
                 self._check_budget(entry.name)
                 child = _Node(_Kind.DIR)
                 node.children[component] = child
-                actions.append(MakeDir(_join(dir_parts[: depth + 1]), implicit=True))
+                actions.append(MakeDir(join_path(dir_parts[: depth + 1]), implicit=True))
             elif child.kind is _Kind.SYMLINK:
-                where = _join(dir_parts[: depth + 1])
+                where = join_path(dir_parts[: depth + 1])
                 raise LayerRejected(f"parent {where!r} is a symlink", entry.name)
             elif child.kind is not _Kind.DIR:
-                where = _join(dir_parts[: depth + 1])
+                where = join_path(dir_parts[: depth + 1])
                 raise LayerRejected(f"parent {where!r} is not a directory", entry.name)
             node = child
         return node
@@ -409,7 +192,7 @@ class LayerPlanner:
         node = self._root
         for depth, component in enumerate(parts):
             if node.kind is not _Kind.DIR:
-                where = _join(parts[:depth])
+                where = join_path(parts[:depth])
                 kind = "a symlink" if node.kind is _Kind.SYMLINK else "not a directory"
                 raise LayerRejected(f"hardlink target passes through {where!r}, {kind}", entry.name)
             assert node.children is not None
@@ -427,18 +210,18 @@ class LayerPlanner:
         if existing.kind is _Kind.DIR and new_kind is _Kind.DIR:
             return []
         del parent.children[parts[-1]]
-        return [Remove(_join(parts))]
+        return [Remove(join_path(parts))]
 
     def _create(self, entry: Entry, parts: list[str]) -> tuple[Action, ...]:
         kind = _KIND_OF[entry.type]
-        path = _join(parts)
+        path = join_path(parts)
         mode = entry.mode & 0o7777
-        mtime = _clamp_ns(entry.mtime_ns)
-        xattrs = _xattrs(entry)
+        mtime = clamp_ns(entry.mtime_ns)
+        xattrs = kept_xattrs(entry)
         if entry.type is EntryType.SYMLINK:
-            _check_symlink_target(entry)
+            check_symlink_target(entry)
         if entry.type in (EntryType.CHAR, EntryType.BLOCK):
-            _check_device(entry)
+            check_device(entry)
         actions: list[Action] = []
         if not parts:  # the root directory itself: metadata only
             self._root.meta = SetDirMetadata("", mode, entry.uid, entry.gid, mtime)
@@ -478,7 +261,8 @@ class LayerPlanner:
         node = self._lookup(entry, target)
         if node is None:
             raise LayerRejected(
-                f"hardlink target {_join(target)!r} was not unpacked from this layer", entry.name
+                f"hardlink target {join_path(target)!r} was not unpacked from this layer",
+                entry.name,
             )
         if node.kind is _Kind.DIR:
             raise LayerRejected("hardlink to a directory", entry.name)
@@ -493,7 +277,7 @@ class LayerPlanner:
             raise LayerRejected("hardlink target is removed by this entry", entry.name)
         assert parent.children is not None
         parent.children[parts[-1]] = _Node(node.kind)
-        actions.append(Hardlink(_join(parts), _join(target)))
+        actions.append(Hardlink(join_path(parts), join_path(target)))
         return tuple(actions)
 
     def _whiteout(self, entry: Entry, parts: list[str]) -> tuple[Action, ...]:
@@ -504,7 +288,7 @@ class LayerPlanner:
                 return (Skip(f"{entry.name}: opaque marker at the layer root"),)
             actions: list[Action] = []
             self._parent(entry, dir_parts, actions)
-            actions.append(OpaqueDir(_join(dir_parts)))
+            actions.append(OpaqueDir(join_path(dir_parts)))
             return tuple(actions)
         if base.startswith(WHITEOUT_META_PREFIX):
             return (Skip(f"{entry.name}: AUFS metadata"),)
@@ -514,7 +298,7 @@ class LayerPlanner:
         actions = []
         parent = self._parent(entry, dir_parts, actions)
         assert parent.children is not None
-        path = _join([*dir_parts, hidden])
+        path = join_path([*dir_parts, hidden])
         if hidden in parent.children:
             actions.append(
                 Skip(f"{entry.name}: {path!r} comes from this layer, which already hides it")
@@ -523,21 +307,3 @@ class LayerPlanner:
         parent.children[hidden] = _Node(_Kind.WHITEOUT)
         actions.append(Whiteout(path))
         return tuple(actions)
-
-
-def _check_symlink_target(entry: Entry) -> None:
-    if not entry.linkname:
-        raise LayerRejected("empty symlink target", entry.name)
-    if "\x00" in entry.linkname:
-        raise LayerRejected("symlink target contains a NUL byte", entry.name)
-    if len(_encoded(entry.linkname)) > MAX_SYMLINK_TARGET_BYTES:
-        raise LayerRejected(
-            f"symlink target longer than {MAX_SYMLINK_TARGET_BYTES} bytes", entry.name
-        )
-
-
-def _check_device(entry: Entry) -> None:
-    if not 0 <= entry.devmajor <= MAX_DEV_MAJOR or not 0 <= entry.devminor <= MAX_DEV_MINOR:
-        raise LayerRejected(
-            f"device number {entry.devmajor}:{entry.devminor} out of range", entry.name
-        )

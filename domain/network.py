@@ -239,6 +239,12 @@ DEFAULT_BRIDGE_POOLS = (
 )
 
 
+def mac_address(address: str) -> str:
+    """Docker's MAC for a bridge endpoint: 02:42 followed by the IPv4 address's bytes."""
+    packed = ipaddress.IPv4Address(address).packed
+    return "02:42:" + ":".join(f"{b:02x}" for b in packed)
+
+
 def parse_bip(bip: str) -> tuple[ipaddress.IPv4Network, ipaddress.IPv4Address]:
     """dockerd's `--bip`: the bridge's own address with the prefix, e.g. 172.17.0.1/16."""
     try:

@@ -46,7 +46,6 @@ _NAME = rf"(?:{_DOMAIN_AND_PORT}/)?{_REMOTE_NAME}"
 _REFERENCE = re.compile(rf"({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?")
 _ANCHORED_NAME = re.compile(rf"(?:({_DOMAIN_AND_PORT})/)?({_REMOTE_NAME})")
 _IDENTIFIER = re.compile(r"[a-f0-9]{64}")
-_ANCHORED_TAG = re.compile(_TAG)
 # opencontainers/go-digest's own, looser, grammar; it decides "format" vs "unsupported".
 _GO_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 _HEX = re.compile(r"[a-f0-9]+")
@@ -107,20 +106,6 @@ class ImageReference:
         if self.digest is not None:
             out += f"@{self.digest}"
         return out
-
-
-def is_digest(text: str) -> bool:
-    """Whether `text` is a well-formed digest of an algorithm dockerd supports."""
-    return _digest_error(text) is None
-
-
-def is_identifier(text: str) -> bool:
-    """Whether `text` is a bare 64-hex image or container id."""
-    return _IDENTIFIER.fullmatch(text) is not None
-
-
-def is_tag(text: str) -> bool:
-    return _ANCHORED_TAG.fullmatch(text) is not None
 
 
 def parse_reference(text: str) -> ImageReference:

@@ -21,9 +21,9 @@ import dataclasses
 from typing import Any
 
 from .config import Config, HealthConfig, HostConfig
+from .container_names import validate_name
 from .errors import InvalidParameter, NotFound
 from .log_config import DRIVERS, verify_log_config
-from .names import validate_name
 from .settings_files import check_file_values
 from .settings_rules import (
     mount_error,

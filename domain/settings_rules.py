@@ -40,7 +40,6 @@ _COPY_MODES = frozenset({"nocopy"})
 _CONSISTENCY_MODES = frozenset({"consistent", "cached", "delegated"})
 _MODE_GROUPS = (_RW_MODES, _LABEL_MODES, PROPAGATION_MODES, _COPY_MODES, _CONSISTENCY_MODES)
 _TMPFS_OPTIONS = frozenset({"exec", "noexec"})
-MOUNT_TYPES = frozenset({"bind", "volume", "tmpfs", "image"})
 HOST_GATEWAY = "host-gateway"
 
 

@@ -48,6 +48,11 @@ def parse_signal(raw: str) -> int:
     return SIGNALS[name]
 
 
+def stop_signal(configured: object) -> str:
+    """The signal `stop` sends first: the container's `StopSignal`, else SIGTERM."""
+    return str(configured or "") or DEFAULT_STOP_SIGNAL
+
+
 def signal_name(raw: str) -> str:
     """The canonical name of a valid signal (`9`, `kill`, `SIGKILL` → `SIGKILL`)."""
     return _NAMES[parse_signal(raw)]

@@ -55,7 +55,7 @@ FOLLOW_INTERVAL = 0.2
 LOCK_WAIT_S = 1.0
 
 
-async def follow_log(
+async def keep_views_current(
     engine: Engine,
     *,
     handled: Callable[[int], None] | None = None,
@@ -146,7 +146,9 @@ async def _serve_engine(
             if serving is None:  # read-only: no reconcile, no restart policies
                 await nursery.start(runner.serve)
             handled = metrics.record_reactor_position if metrics is not None else None
-            position = await nursery.start(functools.partial(follow_log, engine, handled=handled))
+            position = await nursery.start(
+                functools.partial(keep_views_current, engine, handled=handled)
+            )
             app = App(engine, images, runner, root)
             if metrics is not None:
                 app.observe = metrics.observe_request

@@ -179,12 +179,6 @@ class Rtnl:
                         raise NetlinkError(-code)
                 offset += max(_align(length), _NLMSG_HEADER.size)
 
-    def link_by_index(self, index: int) -> Message:
-        message = ifinfmsg()
-        message["index"] = index
-        (link,) = self.request(message, RTM_GETLINK)
-        return link
-
     def links(self) -> list[Message]:
         return self.request(ifinfmsg(), RTM_GETLINK, dump=True)
 

@@ -14,7 +14,7 @@ from typing import BinaryIO, cast
 import zstandard
 
 from berth.domain.errors import InvalidParameter
-from berth.domain.layers import LayerRejected
+from berth.domain.layer_entries import LayerRejected
 
 CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from berth.domain.errors import InvalidParameter
-from berth.domain.layers import DEFAULT_LIMITS, Entry, EntryType, LayerRejected
+from berth.domain.layer_entries import DEFAULT_LIMITS, Entry, EntryType, LayerRejected
 
 from .decompress import HashingStream, decompressed
 

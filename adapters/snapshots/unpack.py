@@ -38,13 +38,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from berth.domain.errors import space_for
-from berth.domain.layers import (
+from berth.domain.layer_entries import (
     DEFAULT_LIMITS,
     Action,
     EntryType,
     Hardlink,
     LayerLimits,
-    LayerPlanner,
     MakeDevice,
     MakeDir,
     OpaqueDir,
@@ -56,6 +55,7 @@ from berth.domain.layers import (
     WriteFile,
     Xattrs,
 )
+from berth.domain.layers import LayerPlanner
 
 from .decompress import HashingStream, decompressed
 from .tarstream import TarReader, read_entries

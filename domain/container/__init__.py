@@ -1,8 +1,16 @@
 """The Container aggregate, its ids and its state machine."""
 
 from .aggregate import EVENT_OF_COMMAND, Container
-from .ids import container_id_from_entropy, is_container_id, short_id
+from .ids import (
+    container_hostname,
+    container_id_from_entropy,
+    default_hostname,
+    is_container_id,
+    short_id,
+)
 from .transitions import (
+    LISTED_WITHOUT_ALL,
+    LIVE_STATES,
     TRANSITIONS,
     Command,
     ContainerState,
@@ -15,6 +23,8 @@ from .transitions import (
 
 __all__ = [
     "EVENT_OF_COMMAND",
+    "LISTED_WITHOUT_ALL",
+    "LIVE_STATES",
     "TRANSITIONS",
     "Command",
     "Container",
@@ -22,8 +32,10 @@ __all__ = [
     "Go",
     "NoOp",
     "Refuse",
+    "container_hostname",
     "container_id_from_entropy",
     "decide",
+    "default_hostname",
     "is_container_id",
     "short_id",
     "state_after",

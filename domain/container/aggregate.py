@@ -16,7 +16,16 @@ from ..aggregate import CreatedEvent, DomainEvent, StrIdAggregate
 from ..cause import Cause
 from ..errors import InvalidParameter, NotModified
 from .ids import is_container_id
-from .transitions import Command, ContainerState, Go, NoOp, decide, state_after
+from .transitions import (
+    LIVE_STATES,
+    RECORDS,
+    Command,
+    ContainerState,
+    Go,
+    NoOp,
+    decide,
+    state_after,
+)
 
 S = ContainerState
 
@@ -148,8 +157,7 @@ class Container(StrIdAggregate):
 
         def update(self, c: Container) -> None:
             # A running container restarts once its stop completes.
-            live = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING)
-            c.restart_after_exit = c.state in live
+            c.restart_after_exit = c.state in LIVE_STATES
             c.manually_stopped = False
 
     @dataclass(frozen=True)
@@ -283,10 +291,6 @@ class Container(StrIdAggregate):
             networking_config=networking_config or {},
         )
         return container
-
-    def resting_state(self) -> ContainerState:
-        """Where a failed start leaves the container: `created` if it never ran."""
-        return ContainerState.EXITED if self.started_at is not None else ContainerState.CREATED
 
     def check(self, command: Command, caller_ref: str | None = None) -> bool:
         """Whether `command` would record an event now; raises Docker's error if refused.
@@ -434,25 +438,7 @@ class Container(StrIdAggregate):
         self._do(Command.MARK_REMOVED, self.Removed, cause)
 
 
-# Maps each command to the event it records when the table says Go.
+# The event class each command records when the table says Go.
 EVENT_OF_COMMAND: dict[Command, type[DomainEvent]] = {
-    Command.START: Container.StartRequested,
-    Command.STOP: Container.StopRequested,
-    Command.KILL: Container.KillRequested,
-    Command.PAUSE: Container.Paused,
-    Command.UNPAUSE: Container.Unpaused,
-    Command.RESTART: Container.RestartRequested,
-    Command.REMOVE: Container.RemovalRequested,
-    Command.FORCE_REMOVE: Container.RemovalRequested,
-    Command.RENAME: Container.Renamed,
-    Command.MARK_PREPARED: Container.Prepared,
-    Command.MARK_PREPARE_FAILED: Container.PrepareFailed,
-    Command.MARK_STARTED: Container.Started,
-    Command.MARK_START_FAILED: Container.StartFailed,
-    Command.MARK_EXITED: Container.Exited,
-    Command.MARK_EXIT_UNKNOWN: Container.ExitCodeUnknown,
-    Command.SCHEDULE_RESTART: Container.RestartScheduled,
-    Command.MARK_NETWORK_CONNECTED: Container.NetworkConnected,
-    Command.MARK_NETWORK_DISCONNECTED: Container.NetworkDisconnected,
-    Command.MARK_REMOVED: Container.Removed,
+    command: getattr(Container, name) for command, name in RECORDS.items()
 }

@@ -1,4 +1,5 @@
-"""Docker-style container ids: 64 lowercase hex characters, shown shortened to 12."""
+"""Docker-style container ids: 64 lowercase hex characters, shown shortened to 12, which
+is also the hostname of a container that names none."""
 
 from __future__ import annotations
 
@@ -14,6 +15,16 @@ def is_container_id(text: str) -> bool:
 
 def short_id(container_id: str) -> str:
     return container_id[:SHORT_ID_LENGTH]
+
+
+def default_hostname(container_id: str) -> str:
+    """The hostname Docker gives a container that asks for none: its short id."""
+    return short_id(container_id)
+
+
+def container_hostname(configured: object, container_id: str) -> str:
+    """The container's `Config.Hostname` if it sets one, else the default."""
+    return str(configured or "") or default_hostname(container_id)
 
 
 def container_id_from_entropy(entropy: bytes) -> str:

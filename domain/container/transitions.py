@@ -9,7 +9,9 @@ up in `TRANSITIONS` by (current state, command). The answer is one of
 
 User commands record intents (`StartRequested`, `StopRequested`, ...); reactors report
 outcomes (`Started`, `Exited`, ...) through the outcome commands. A pair missing from the
-table is a bug: `tests/domain/test_transitions.py` walks every pair.
+table is a bug: `tests/domain/test_transitions.py` walks every pair. The state a recorded
+event leaves a container in is read from the same table (`state_after`, by the event
+each command records), by the aggregate and the projections alike.
 
 Messages are dockerd 20.10's (API 1.41), with `{id}` the full id and `{name}` the
 name or id the caller used.
@@ -46,6 +48,12 @@ _DOCKER_STATUS = {
     ContainerState.STOPPING: "running",
     ContainerState.REMOVED: "removing",
 }
+
+#: The states in which the container has a process: Docker's `State.Running`, what can
+#: be signalled, and what a restart stops first.
+LIVE_STATES = frozenset({ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING})
+#: The `State.Status` values `docker ps` lists without `--all`.
+LISTED_WITHOUT_ALL = frozenset(s.docker_status for s in (*LIVE_STATES, ContainerState.RESTARTING))
 
 
 class Command(StrEnum):
@@ -134,8 +142,6 @@ RENAME_REMOVING = Refuse(Conflict, "removal of container {name} is already in pr
 NO_SUCH = Refuse(NotFound, "No such container: {name}")
 OUT_OF_ORDER = Refuse(Conflict, "cannot record {command} for container {id}: it is {state}")
 
-_LIVE = (S.RUNNING, S.PAUSED, S.STOPPING)
-
 TRANSITIONS: dict[tuple[ContainerState, Command], Outcome] = {
     # start: created/exited/restarting begin starting; Docker's 304 when already up.
     (S.CREATED, C.START): Go(S.STARTING),
@@ -218,10 +224,10 @@ TRANSITIONS: dict[tuple[ContainerState, Command], Outcome] = {
     (S.STARTING, C.MARK_START_FAILED): Go(S.CREATED, resting=True),
     (S.STOPPING, C.MARK_START_FAILED): Go(S.CREATED, resting=True),
     (S.REMOVING, C.MARK_START_FAILED): STAY,
-    **{(s, C.MARK_EXITED): Go(S.EXITED) for s in (S.STARTING, *_LIVE)},
+    **{(s, C.MARK_EXITED): Go(S.EXITED) for s in (S.STARTING, *LIVE_STATES)},
     (S.REMOVING, C.MARK_EXITED): STAY,
     (S.EXITED, C.MARK_EXITED): NoOp("already recorded"),
-    **{(s, C.MARK_EXIT_UNKNOWN): Go(S.EXITED) for s in (S.STARTING, *_LIVE)},
+    **{(s, C.MARK_EXIT_UNKNOWN): Go(S.EXITED) for s in (S.STARTING, *LIVE_STATES)},
     (S.REMOVING, C.MARK_EXIT_UNKNOWN): STAY,
     (S.EXITED, C.MARK_EXIT_UNKNOWN): NoOp("already recorded"),
     (S.EXITED, C.SCHEDULE_RESTART): Go(S.RESTARTING),
@@ -246,40 +252,61 @@ def decide(state: ContainerState, command: Command) -> Outcome:
     return TRANSITIONS[(state, command)]
 
 
+#: The event each command records when the table says Go (the aggregate's event classes
+#: bear these names); the log is read back through it by `state_after`.
+RECORDS: dict[Command, str] = {
+    C.START: "StartRequested",
+    C.STOP: "StopRequested",
+    C.KILL: "KillRequested",
+    C.PAUSE: "Paused",
+    C.UNPAUSE: "Unpaused",
+    C.RESTART: "RestartRequested",
+    C.REMOVE: "RemovalRequested",
+    C.FORCE_REMOVE: "RemovalRequested",
+    C.RENAME: "Renamed",
+    C.MARK_PREPARED: "Prepared",
+    C.MARK_PREPARE_FAILED: "PrepareFailed",
+    C.MARK_STARTED: "Started",
+    C.MARK_START_FAILED: "StartFailed",
+    C.MARK_EXITED: "Exited",
+    C.MARK_EXIT_UNKNOWN: "ExitCodeUnknown",
+    C.SCHEDULE_RESTART: "RestartScheduled",
+    C.MARK_REMOVED: "Removed",
+    C.MARK_NETWORK_CONNECTED: "NetworkConnected",
+    C.MARK_NETWORK_DISCONNECTED: "NetworkDisconnected",
+}
+#: The first event of every container, which no command of the table records.
+CREATED_EVENT = "Created"
+
+
+def _moves_by_event() -> dict[tuple[ContainerState, str], Go]:
+    """TRANSITIONS read by the event recorded instead of the command given."""
+    moves: dict[tuple[ContainerState, str], Go] = {}
+    for (state, command), outcome in TRANSITIONS.items():
+        if not isinstance(outcome, Go):
+            continue
+        # Two commands recording one event (rm, rm -f) must move it alike.
+        if moves.setdefault((state, RECORDS[command]), outcome) != outcome:
+            raise ValueError(f"{RECORDS[command]} moves a {state} container two ways")
+    return moves
+
+
+_MOVES = _moves_by_event()
+
+
 def state_after(event_name: str, current: ContainerState, has_run: bool) -> ContainerState:
-    """The state a recorded event leaves a container in.
+    """The state a recorded event leaves a container in, as TRANSITIONS says.
 
     Shared by the aggregate and the projections, so the two can never disagree.
-    `has_run` tells whether the container ever started before this event.
+    `has_run` tells whether the container ever started before this event. An event the
+    table would not have recorded in `current` (no log berth writes holds one) leaves
+    the state as it is.
     """
-    if current is S.REMOVING and event_name in _KEEP_REMOVING:
+    if event_name == CREATED_EVENT:
+        return S.CREATED
+    move = _MOVES.get((current, event_name))
+    if move is None:
         return current
-    fixed = _STATE_AFTER.get(event_name)
-    if fixed is not None:
-        return fixed
-    if event_name == "Started":
-        return S.RUNNING if current is S.STARTING else current
-    if event_name == "StartFailed":
+    if move.resting:
         return S.EXITED if has_run else S.CREATED
-    if event_name == "RestartRequested":
-        if current in (S.RUNNING, S.PAUSED, S.STOPPING):
-            return S.STOPPING
-        return current if current is S.STARTING else S.STARTING
-    # Prepared, KillRequested, Renamed, NetworkConnected/Disconnected: no change of state.
-    return current
-
-
-_KEEP_REMOVING = frozenset({"StartFailed", "Exited", "ExitCodeUnknown", "Started"})
-_STATE_AFTER: dict[str, ContainerState] = {
-    "Created": S.CREATED,
-    "PrepareFailed": S.DEAD,
-    "StartRequested": S.STARTING,
-    "StopRequested": S.STOPPING,
-    "Paused": S.PAUSED,
-    "Unpaused": S.RUNNING,
-    "Exited": S.EXITED,
-    "ExitCodeUnknown": S.EXITED,
-    "RestartScheduled": S.RESTARTING,
-    "RemovalRequested": S.REMOVING,
-    "Removed": S.REMOVED,
-}
+    return move.target or current

@@ -11,7 +11,7 @@ from typing import Any
 import trio
 
 from berth.adapters.logs import LogLine, Selection, log_batches
-from berth.domain.container import Container, ContainerState
+from berth.domain.container import LISTED_WITHOUT_ALL, Container, ContainerState
 from berth.domain.errors import BerthError, InvalidParameter, NotFound
 from berth.domain.signals import DEFAULT_KILL_SIGNAL
 
@@ -174,7 +174,7 @@ def list_filtered(
     """`/containers/json` (and `berth ps`): Docker's `all`, `limit` and `filters`."""
     entries = engine.list_containers(all=True, now=datetime.now(UTC))
     if not all_ and limit is None and not filters.get("status") and "exited" not in filters:
-        entries = [e for e in entries if e["State"] in ("running", "paused", "restarting")]
+        entries = [e for e in entries if e["State"] in LISTED_WITHOUT_ALL]
     if "before" in filters or "since" in filters:
         ids = [e["Id"] for e in entries]  # newest first
         for key in ("before", "since"):

@@ -34,13 +34,3 @@ def log_frame(line: LogLine, timestamps: bool = False) -> bytes:
     if timestamps:
         text = timestamp(line) + b" " + text
     return frame(STDOUT if line.stream == "stdout" else STDERR, text)
-
-
-def parse_frames(data: bytes) -> list[tuple[int, bytes]]:
-    """Split a byte string of whole frames back into (stream, payload); for tests."""
-    out: list[tuple[int, bytes]] = []
-    while len(data) >= 8:
-        stream, length = struct.unpack(">BxxxI", data[:8])
-        out.append((stream, data[8 : 8 + length]))
-        data = data[8 + length :]
-    return out

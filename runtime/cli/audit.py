@@ -62,7 +62,7 @@ def audit_query(
     """The view query for `berth audit`'s options; `--since #N` means after position N."""
     from ..views import audit as audit_view
 
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).astimezone()  # a time without a zone is local, as docker's
     start = parse_moment(since, now) if since else Moment()
     end = parse_moment(until, now) if until else Moment()
     return audit_view.AuditQuery(
@@ -279,7 +279,7 @@ def inspect_at(ctx: click.Context, at: str, refs: tuple[str, ...]) -> None:
     from .main import open_engine
 
     with open_engine(ctx) as engine:
-        moment = parse_moment(at, datetime.now(UTC))
+        moment = parse_moment(at, datetime.now(UTC).astimezone())
         docs = []
         for ref in refs:
             doc = document_at(engine.history(engine.find_container_id(ref)), moment)

@@ -10,17 +10,19 @@ body of runtime/cli/create.py. The engine's modules are imported inside the loca
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from berth.domain.container.exit_codes import ENGINE_ERROR
 from berth.domain.errors import NotFound
+from berth.domain.signals import DEFAULT_KILL_SIGNAL
 
 from .create import COMMAND_AFTER_IMAGE, check_cidfile, create_body, create_options
+from .times import user_time
 
 if TYPE_CHECKING:
     from berth.adapters.logs import LogLine
@@ -103,11 +105,7 @@ def _write_lines(lines: list[LogLine], timestamps: bool) -> None:
 
 
 def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return datetime.fromtimestamp(float(text), UTC)
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return user_time(text) if text else None
 
 
 def register(main: click.Group) -> None:
@@ -122,7 +120,7 @@ def register(main: click.Group) -> None:
         if client is not None:
             from .client import remote
 
-            with remote.daemon_errors(ctx, engine_code=125):
+            with remote.daemon_errors(ctx, engine_code=ENGINE_ERROR):
                 click.echo(remote.create(client, options, attach=False))
             return
 
@@ -145,7 +143,7 @@ def register(main: click.Group) -> None:
         if client is not None:
             from .client import remote
 
-            with remote.daemon_errors(ctx, engine_code=125):
+            with remote.daemon_errors(ctx, engine_code=ENGINE_ERROR):
                 ctx.exit(remote.run(client, options, detach))
             return
         from berth.adapters.logs import Selection, log_batches
@@ -249,7 +247,9 @@ def register(main: click.Group) -> None:
         run_with_runner(ctx, job)
 
     @main.command()
-    @click.option("-s", "--signal", default="SIGKILL", help="Signal to send to the container.")
+    @click.option(
+        "-s", "--signal", default=DEFAULT_KILL_SIGNAL, help="Signal to send to the container."
+    )
     @click.argument("refs", nargs=-1, required=True)
     @click.pass_context
     def kill(ctx: click.Context, signal: str, refs: tuple[str, ...]) -> None:

@@ -92,7 +92,7 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
     memory = ram_in_bytes(options["memory"]) if options["memory"] else 0
     swap_text = options["memory_swap"]
     swap = -1 if swap_text == "-1" else (ram_in_bytes(swap_text) if swap_text else 0)
-    from berth.domain.ports import parse_publish_all  # not on every command's import path
+    from berth.domain.published_ports import parse_publish_all  # not on every command's import path
 
     exposed, bindings = parse_publish_all(options.get("publish") or ())
     return {

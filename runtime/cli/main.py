@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from berth.domain.container.exit_codes import run_failure_code
 from berth.domain.errors import BerthError, NotModified
 
 from ..views.filters import parse_cli_filters
@@ -83,16 +84,6 @@ def Table(*args: Any, **options: Any) -> Any:
     from rich.table import Table as RichTable
 
     return RichTable(*args, **options)
-
-
-def ports_column(ports: list[dict[str, Any]]) -> str:
-    """`docker ps` PORTS: "0.0.0.0:8080->80/tcp, 443/tcp"."""
-    return ", ".join(
-        f"{p['IP']}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}"
-        if "PublicPort" in p
-        else f"{p['PrivatePort']}/{p['Type']}"
-        for p in ports
-    )
 
 
 def cli_actor() -> Actor:
@@ -182,11 +173,7 @@ def error_exit_code(ctx: click.Context, error: BerthError) -> int:
     not found and 126 when it could not be run; other commands answer 1."""
     if not ctx.meta.get("berth.run"):
         return 1
-    if error.http_status == 400 and "executable file not found" in error.message:
-        return 127
-    if type(error).__name__ == "StartFailure":
-        return 126
-    return 125
+    return run_failure_code(type(error).__name__ == "StartFailure", error.message)
 
 
 root_option = click.option(

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
+from berth.domain.timestamps import unix_seconds
+
 from ..views.filters import parse_cli_filters
+from .times import user_time
 
 API_VERSION = "1.41"
 
 
 def _relative(text: str | None) -> str | None:
-    """Docker's `--since 10m` and `--until 0s` become absolute unix seconds, as the CLI's."""
+    """Docker's `--since 10m` and `--until 0s` become absolute unix seconds, as the CLI's
+    (a log position `#N` is sent as it is)."""
     if not text or text.startswith("#"):
         return text
-    units = {"s": 1, "m": 60, "h": 3600}
-    if text[-1] in units and text[:-1].replace(".", "", 1).isdigit():
-        moment = datetime.now(UTC) - timedelta(seconds=float(text[:-1]) * units[text[-1]])
-        return f"{moment.timestamp():.9f}"
-    if text.replace(".", "", 1).isdigit():
-        return text
-    return f"{datetime.fromisoformat(text.replace('Z', '+00:00')).timestamp():.9f}"
+    return unix_seconds(user_time(text))
 
 
 def _tool_version(command: list[str]) -> str:

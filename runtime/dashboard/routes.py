@@ -74,7 +74,7 @@ class Dashboard:
         if path == "/api/containers":
             return _json(await trio.to_thread.run_sync(self.containers))
         if path == "/api/events":
-            return EventStream(functools.partial(self.follow_log, _since(request)))
+            return EventStream(functools.partial(self.stream_timeline, _since(request)))
         found = _CONTAINER_PATH.match(path)
         if found is None:
             raise HttpError(404, f"no such page: {path}")
@@ -119,7 +119,7 @@ class Dashboard:
 
     # The live timeline ---------------------------------------------------------------------
 
-    async def follow_log(self, since: int | None, send: Send) -> None:
+    async def stream_timeline(self, since: int | None, send: Send) -> None:
         """Send every event after `since` (default: the head), then follow the log."""
         store = self.engine.store
         position = since if since is not None else await trio.to_thread.run_sync(store.max_position)

@@ -26,9 +26,11 @@ from berth.adapters.runc import ContainerRuntime, ExitStatus, MonitorLost, Start
 from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
-from berth.domain.container import Container, ContainerState
+from berth.domain.container import Container, ContainerState, container_hostname
+from berth.domain.container.exit_codes import start_failure_code
 from berth.domain.errors import BerthError, Conflict, DiskFull, NotFound, NotModified, space_for
 from berth.domain.log_config import log_size_max
+from berth.domain.signals import stop_signal
 from berth.domain.spec import HostFacts, build_spec, resolve_user
 
 from .changes import Changes
@@ -40,7 +42,6 @@ from .networking import Attachment, ContainerNetworks
 
 log = logging.getLogger(__name__)
 ENGINE = Actor(ActorKind.ENGINE)
-LIVE = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING)
 #: How long a removal waits for a SIGKILLed container's monitor to report the exit.
 KILL_WAIT_S = 10.0
 #: Waiters wake when the log changes; this is only their safety net.
@@ -189,7 +190,7 @@ class ContainerActions:
         self, container: Container, error: BerthError, actor: Actor
     ) -> None:
         message = error.message
-        code = 127 if "executable file not found" in message else 126
+        code = start_failure_code(message)
         await self.runtime.delete(container.id, force=True)
         await self.disconnect(container.id, actor)
         with contextlib.suppress(Conflict, NotModified):
@@ -226,7 +227,7 @@ class ContainerActions:
             config=config,
             host_config=host_config,
             rootfs=str(rootfs),
-            hostname=attachment.hostname or config.hostname or container.id[:12],
+            hostname=attachment.hostname or container_hostname(config.hostname, container.id),
             user=user,
             facts=facts,
             netns_path=attachment.netns_path,
@@ -258,8 +259,8 @@ class ContainerActions:
                 # Stopped while waiting for a restart: nothing runs, the stop is done.
                 await self.record_exit(container_id, None, actor, "stopped before it restarted")
                 return False
-            stop_signal = str(container.config.get("StopSignal") or "SIGTERM")
-            await self.signal_if_live(container_id, stop_signal, resume=True)
+            signal = stop_signal(container.config.get("StopSignal"))
+            await self.signal_if_live(container_id, signal, resume=True)
             crash_point("stop.signalled")
             return True
 

@@ -23,13 +23,19 @@ from berth.adapters.private_files import private_dir
 from berth.domain.aggregate import StrIdAggregate
 from berth.domain.cause import Actor, Cause
 from berth.domain.config import Config, HostConfig, NetworkingConfig
-from berth.domain.container import Container, container_id_from_entropy, is_container_id
+from berth.domain.container import (
+    LISTED_WITHOUT_ALL,
+    Container,
+    container_hostname,
+    container_id_from_entropy,
+    is_container_id,
+)
+from berth.domain.container_names import random_name, validate_name
 from berth.domain.errors import BerthError, InvalidParameter, NotFound
 from berth.domain.image import Image
-from berth.domain.name import Name, name_conflict, name_id
-from berth.domain.names import random_name, validate_name
+from berth.domain.name_claim import Name, name_conflict, name_id
 from berth.domain.settings import adapt_settings, merge_config, verify_settings
-from berth.domain.signals import signal_name
+from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name, stop_signal
 
 from ..store.events import EventStore, LoggedEvent
 from ..store.unit_of_work import unit_of_work
@@ -40,10 +46,6 @@ from .image_records import ImageRecords
 log = logging.getLogger(__name__)
 MAX_RANDOM_NAME_ATTEMPTS = 10
 DEFAULT_ROOT = Path("/var/lib/berth")
-
-
-def default_root() -> Path:
-    return Path(os.environ.get("BERTH_ROOT") or DEFAULT_ROOT)
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,7 @@ class Engine:
         for attempt in range(MAX_RANDOM_NAME_ATTEMPTS):
             container_id = self._new_container_id()
             config_doc = merged.to_docker()
-            config_doc["Hostname"] = config_doc.get("Hostname") or container_id[:12]
+            config_doc["Hostname"] = container_hostname(config_doc.get("Hostname"), container_id)
             wanted = canonical or validate_name(random_name(self._draw(), retry=attempt))
             container = Container.create(
                 id=container_id,
@@ -276,7 +278,7 @@ class Engine:
         cid = self._id_of(ref)
 
         def decide(c: Container, cause: Cause) -> list[StrIdAggregate]:
-            signal = str(c.config.get("StopSignal") or "SIGTERM")
+            signal = stop_signal(c.config.get("StopSignal"))
             stop_timeout = c.config.get("StopTimeout")
             wait = timeout if timeout is not None else (stop_timeout if stop_timeout else 10)
             c.request_stop(signal, int(wait), cause, ref)
@@ -284,7 +286,7 @@ class Engine:
 
         return self._change(cid, decide, self.cause(actor))
 
-    def kill(self, ref: str, actor: Actor, signal: str = "SIGKILL") -> int:
+    def kill(self, ref: str, actor: Actor, signal: str = DEFAULT_KILL_SIGNAL) -> int:
         name = signal_name(signal)  # a signal the runtime cannot send is refused unrecorded
         cid = self._id_of(ref)
         return self._change(
@@ -379,11 +381,7 @@ class Engine:
         self.catch_up()
         moment = now or self._clock()
         entries = [containers.list_entry(row, moment) for row in self.views.container_rows()]
-        return (
-            entries
-            if all
-            else [e for e in entries if e["State"] in ("running", "paused", "restarting")]
-        )
+        return entries if all else [e for e in entries if e["State"] in LISTED_WITHOUT_ALL]
 
     def inspect_container(self, ref: str) -> dict[str, Any]:
         row = self.views.container_row(self.resolve_container(ref))

@@ -25,11 +25,12 @@ from eventsourcing.persistence import IntegrityError
 
 from berth.adapters.network import Endpoint, Forwarders, Links, PortForward
 from berth.domain.cause import Actor, ActorKind, Cause
-from berth.domain.container import Container, ContainerState
+from berth.domain.container import LIVE_STATES as LIVE
+from berth.domain.container import Container, ContainerState, container_hostname
 from berth.domain.errors import BerthError, Conflict, NotFound, NotModified
-from berth.domain.network import Network, choose_bridge_subnet
+from berth.domain.network import Network, choose_bridge_subnet, mac_address
 from berth.domain.network_files import hostname_file, hosts_file, resolv_conf
-from berth.domain.ports import PublishedPort, mac_address, port_map, requested_forwards
+from berth.domain.published_ports import PublishedPort, port_map, requested_forwards
 
 from ..store.unit_of_work import unit_of_work
 from .engine import DEFAULT_ROOT, Engine
@@ -38,7 +39,6 @@ from .faults import crash_point
 log = logging.getLogger(__name__)
 DEFAULT_BRIDGE = "berth0"
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
-LIVE = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING)
 PORT_ERROR_PREFIX = "driver failed programming external connectivity on endpoint"
 
 
@@ -189,7 +189,7 @@ class ContainerNetworks:
     async def connect(self, container: Container, actor: Actor) -> Attachment:
         """Set up the container's network for its mode; `disconnect` undoes a failure."""
         mode = str(container.host_config.get("NetworkMode") or "bridge")
-        hostname = str(container.config.get("Hostname") or container.id[:12])
+        hostname = container_hostname(container.config.get("Hostname"), container.id)
         directory = self.container_dir(container.id)
         if mode in ("bridge", "default"):
             return await self._connect_bridge(container, hostname, directory, actor)
@@ -294,7 +294,7 @@ class ContainerNetworks:
             for name in _FILES.values()
             if (directory / name).exists()
         ]
-        hostname = str(other.config.get("Hostname") or other_id[:12])
+        hostname = container_hostname(other.config.get("Hostname"), other_id)
         return Attachment(netns_path=netns_path, hostname=hostname, mounts=mounts)
 
     async def _write_files(

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from berth.adapters import cgroups
 from berth.domain.cause import Actor, ActorKind
+from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Container, ContainerState, is_container_id
 from berth.domain.container.restart import restart_delay_ms, starts_on_boot
 from berth.domain.errors import BerthError
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 RECONCILE = Actor(ActorKind.RECONCILE)
 RESTART_POLICY = Actor(ActorKind.RESTART_POLICY)
 S = ContainerState
-LIVE = (S.RUNNING, S.PAUSED, S.STOPPING)
 STOPPED = (S.CREATED, S.EXITED, S.DEAD)
 NO_STATUS = "no exit status found after engine restart"
 

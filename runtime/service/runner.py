@@ -21,11 +21,13 @@ import trio
 from berth.adapters.network import NetworkLinks, PortForwarders
 from berth.adapters.runc import ContainerRuntime, StartFailure
 from berth.domain.cause import Actor
+from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Command, Container, ContainerState
 from berth.domain.errors import Conflict, NotFound
+from berth.domain.signals import DEFAULT_KILL_SIGNAL
 
 from ..store.positions import Positions
-from .actions import CHANGE_WAIT_S, LIVE, ContainerActions
+from .actions import CHANGE_WAIT_S, ContainerActions
 from .changes import Changes
 from .engine import Created, Engine
 from .exits import ExitWatcher
@@ -137,7 +139,7 @@ class Runner:
         crash_point("stop.requested")
         await self.reactor.wait_acted(position)
 
-    async def kill(self, ref: str, actor: Actor, signal: str = "SIGKILL") -> None:
+    async def kill(self, ref: str, actor: Actor, signal: str = DEFAULT_KILL_SIGNAL) -> None:
         container_id = await self._resolve(ref)
         position = await self._record(lambda: self.engine.kill(container_id, actor, signal))
         crash_point("kill.requested")

@@ -24,7 +24,7 @@ from berth.domain.aggregate import AggregateSnapshot
 from berth.domain.container import Container
 from berth.domain.errors import disk_full, space_for
 from berth.domain.image import Image
-from berth.domain.name import Name
+from berth.domain.name_claim import Name
 from berth.domain.network import Network
 
 from .integrity import DamagedEvent, ReadOnly, ReadOnlyLog

@@ -31,7 +31,7 @@ from ..store.sqlite import create_table_retrying
 if TYPE_CHECKING:
     from .projections import ProjectionStore
 from .timefmt import docker_time
-from .tracking import claim_batch, follow_log
+from .tracking import apply_new_events, claim_batch
 
 TABLE = "audit_log"
 APPLICATION = "berth-audit"
@@ -276,7 +276,7 @@ class AuditView(SQLiteTrackingRecorder):
 
     def _catch_up(self, store: EventStore, names: dict[str, str] | None) -> int:
         known = {} if names is None else names
-        return follow_log(
+        return apply_new_events(
             store, self.position, lambda batch, after: self._apply(batch, known, after), BATCH_SIZE
         )
 

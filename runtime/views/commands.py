@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from berth.domain.container import default_hostname
+
 USER_ACTORS = ("api", "cli")
 
 CONTAINER_REQUESTS = (
@@ -72,7 +74,7 @@ def create_body(container_id: str, data: dict[str, Any]) -> dict[str, Any]:
     recreates the same container; a hostname berth derived from the id is left out so the
     new container derives its own."""
     body: dict[str, Any] = dict(data["config"])
-    if body.get("Hostname") == container_id[:12]:
+    if body.get("Hostname") == default_hostname(container_id):
         body.pop("Hostname")
     body["HostConfig"] = data["host_config"]
     if data.get("networking_config"):

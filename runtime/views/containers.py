@@ -11,8 +11,8 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from berth.domain.container import ContainerState, short_id, state_after
-from berth.domain.ports import list_ports
+from berth.domain.container import LIVE_STATES, ContainerState, short_id, state_after
+from berth.domain.published_ports import list_ports
 
 from ..store.events import LoggedEvent
 from .timefmt import ZERO_TIME, docker_time, human_duration, parse_docker_time
@@ -192,8 +192,7 @@ def fold(row: Row | None, event: LoggedEvent) -> Row | None:
             return None
     status.update(
         Status=new_state.docker_status,
-        Running=new_state
-        in (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING),
+        Running=new_state in LIVE_STATES,
         Paused=new_state is ContainerState.PAUSED,
         Restarting=new_state is ContainerState.RESTARTING,
         Dead=new_state is ContainerState.DEAD,
@@ -210,7 +209,7 @@ def docker_status_text(row: Row, now: datetime) -> str:
     status = row["doc"]["State"]
     started = parse_docker_time(status["StartedAt"])
     finished = parse_docker_time(status["FinishedAt"])
-    if state in (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.STOPPING):
+    if state in LIVE_STATES:
         up = human_duration((now - started).total_seconds()) if started else "Less than a second"
         return f"Up {up}" + (" (Paused)" if state is ContainerState.PAUSED else "")
     if state is ContainerState.RESTARTING:

@@ -1,18 +1,13 @@
-"""Points in the log as users write them: a time (RFC 3339, unix seconds, or a duration
-ago like docker's `--since 10m`) or a log position (`#1234`)."""
+"""Points in the log as users write them: a time (see `berth.domain.timestamps`: RFC 3339,
+unix seconds, or a duration ago like docker's `--since 10m`) or a log position (`#1234`)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from berth.domain.errors import InvalidParameter
-
-# Go's time.ParseDuration units, which docker's --since uses.
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNIX = re.compile(r"\d+(?:\.\d+)?")
+from berth.domain.timestamps import parse_time
 
 
 @dataclass(frozen=True)
@@ -26,33 +21,19 @@ class Moment:
         return f"#{self.position}" if self.position is not None else str(self.time)
 
 
-def parse_duration(text: str) -> timedelta | None:
-    """Go duration syntax (`1h30m`, `10m`, `1.5s`); None if `text` is not one."""
-    if not text or _DURATION.sub("", text) != "":
-        return None
-    seconds = sum(float(number) * _UNITS[unit] for number, unit in _DURATION.findall(text))
-    return timedelta(seconds=seconds)
-
-
 def parse_moment(text: str, now: datetime) -> Moment:
-    """`#POSITION`, a duration before `now`, unix seconds, or an RFC 3339 date or time."""
+    """`#POSITION`, or a time; durations count back from `now`, and a time without a zone
+    is in `now`'s zone."""
     value = text.strip()
     if value.startswith("#"):
         digits = value[1:]
         if not digits.isdigit():
             raise InvalidParameter(f"invalid log position {text!r}: expected #<number>")
         return Moment(position=int(digits))
-    ago = parse_duration(value)
-    if ago is not None:
-        return Moment(time=now - ago)
-    if _UNIX.fullmatch(value):
-        return Moment(time=datetime.fromtimestamp(float(value), UTC))
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        return Moment(time=parse_time(value, now.tzinfo or UTC, now))
+    except InvalidParameter:
         raise InvalidParameter(
             f"invalid time {text!r}: expected RFC 3339, unix seconds, a duration like 10m, "
             "or #POSITION"
         ) from None
-    # A time without a zone is the local time, as docker reads it.
-    return Moment(time=moment if moment.tzinfo else moment.astimezone())

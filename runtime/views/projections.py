@@ -27,7 +27,7 @@ from berth.domain.errors import space_for
 from ..store.events import EventStore, LoggedEvent
 from ..store.sqlite import create_table_retrying
 from . import containers, images
-from .tracking import claim_batch, follow_log
+from .tracking import apply_new_events, claim_batch
 
 APPLICATION = "berth"
 BATCH_SIZE = 2000
@@ -76,7 +76,7 @@ class ProjectionStore(SQLiteTrackingRecorder):
     def catch_up(self, store: EventStore) -> int:
         """Apply every event the log has beyond our position; returns the new position."""
         with self._catch_up_lock, space_for(self.db_path):
-            return follow_log(store, self.position, self._apply, BATCH_SIZE)
+            return apply_new_events(store, self.position, self._apply, BATCH_SIZE)
 
     def _apply(self, batch: list[LoggedEvent], after: int) -> None:
         """Apply a batch read after position `after`, if the views are still there."""

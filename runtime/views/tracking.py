@@ -16,7 +16,7 @@ from eventsourcing.persistence import IntegrityError
 from ..store.events import EventStore, LoggedEvent
 
 
-def follow_log(
+def apply_new_events(
     store: EventStore,
     position: Callable[[], int],
     apply: Callable[[list[LoggedEvent], int], None],

@@ -10,6 +10,8 @@ import pytest
 from berth.adapters import cgroups
 from berth.domain.errors import InvalidParameter
 
+from .proc_cgroups import process_cgroups
+
 HYBRID = """\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 33 31 0:30 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
@@ -46,7 +48,7 @@ def test_pure_v2_layout(tmp_path: Path) -> None:
 def test_this_host_has_a_hierarchy_and_this_process_is_in_each() -> None:
     found = cgroups.hierarchies()
     assert found
-    mine = cgroups.process_cgroups(os.getpid())
+    mine = process_cgroups(os.getpid())
     assert ("" in mine) == any(h.version == 2 for h in found)
 
 

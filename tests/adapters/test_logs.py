@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from berth.adapters.log_format import Limits, LogLine, Selection
-from berth.adapters.logs import LogReader, follow_log, log_batches, read_log, start_log
+from berth.adapters.logs import LogReader, log_batches, read_log, start_log
 
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 BIG = Limits(max_line=1 << 30)
@@ -270,8 +270,8 @@ async def test_follow_goes_on_in_the_new_file_when_the_log_is_replaced(tmp_path:
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(writer)
-            async for line in follow_log(path, until_exit=lambda: exited):
-                seen.append(line.text)
+            async for batch in log_batches(path, Selection(), until_exit=lambda: exited):
+                seen.extend(line.text for line in batch)
     assert seen == [b"one", b"two", b"three", b"four"]
 
 

@@ -19,10 +19,13 @@ import pytest
 import trio
 
 from berth.adapters import cgroups
-from berth.adapters.logs import LogLine, follow_log, read_log
+from berth.adapters.log_format import Selection
+from berth.adapters.logs import LogLine, log_batches, read_log
 from berth.adapters.runc import Runtime, StartFailure, parse_signal
 from berth.adapters.runc import monitor as runc_monitor
 from berth.domain.errors import InvalidParameter, NotFound
+
+from .proc_cgroups import process_cgroups
 
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 pytestmark = pytest.mark.skipif(
@@ -374,15 +377,19 @@ def test_read_log_joins_partials_and_filters(tmp_path: Path) -> None:
     assert read_log(tmp_path / "missing") == []
 
 
-async def test_follow_log_yields_lines_as_written_and_stops_at_exit(harness: Harness) -> None:
+async def test_following_a_log_yields_lines_as_written_and_stops_at_exit(
+    harness: Harness,
+) -> None:
     script = "echo first; sleep 0.8; echo second >&2; sleep 0.8; echo third"
     cid, _ = await harness.run(["sh", "-c", script])
     got: list[tuple[float, LogLine]] = []
     with trio.fail_after(20):
-        async for line in follow_log(
-            harness.log_path(cid), until_exit=lambda: harness.rt.monitor_pid(cid) is None
+        async for batch in log_batches(
+            harness.log_path(cid),
+            Selection(),
+            until_exit=lambda: harness.rt.monitor_pid(cid) is None,
         ):
-            got.append((time.monotonic(), line))
+            got.extend((time.monotonic(), line) for line in batch)
     ended = time.monotonic()
     assert [(x.stream, x.text) for _, x in got] == [
         ("stdout", b"first"),
@@ -394,16 +401,17 @@ async def test_follow_log_yields_lines_as_written_and_stops_at_exit(harness: Har
     # following an exited container's log returns what is there, with tail and filters
     done = [
         x.text
-        async for x in follow_log(
-            harness.log_path(cid), tail=1, stderr=False, until_exit=lambda: True
+        async for batch in log_batches(
+            harness.log_path(cid), Selection(stderr=False), tail=1, until_exit=lambda: True
         )
+        for x in batch
     ]
     assert done == [b"third"]
     await harness.rt.delete(cid)
 
 
-async def test_follow_log_of_a_missing_file_after_exit_is_empty(tmp_path: Path) -> None:
-    seen = [x async for x in follow_log(tmp_path / "none", until_exit=lambda: True)]
+async def test_following_a_missing_log_after_exit_is_empty(tmp_path: Path) -> None:
+    seen = [b async for b in log_batches(tmp_path / "none", Selection(), until_exit=lambda: True)]
     assert seen == []
 
 
@@ -507,7 +515,7 @@ async def test_without_a_cgroup_parent_the_monitor_stays_in_the_engines_cgroup(
         monitor = h.rt.monitor_pid(cid)
         assert monitor is not None
         assert monitor_cgroups(cid) == []
-        assert cgroups.process_cgroups(monitor) == cgroups.process_cgroups(os.getpid())
+        assert process_cgroups(monitor) == process_cgroups(os.getpid())
         await h.rt.delete(cid, force=True)
     finally:
         left = h.leftovers()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import struct
 import threading
 import time
 from typing import Any
@@ -12,9 +13,19 @@ from typing import Any
 import h11
 
 from berth.runtime.api.server import Router, split_version
-from berth.runtime.api.streams import frame, parse_frames
+from berth.runtime.api.streams import frame
 
 from .conftest import Berthd
+
+
+def parse_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """Split a byte string of whole stdcopy frames back into (stream, payload)."""
+    out: list[tuple[int, bytes]] = []
+    while len(data) >= 8:
+        stream, length = struct.unpack(">BxxxI", data[:8])
+        out.append((stream, data[8 : 8 + length]))
+        data = data[8 + length :]
+    return out
 
 
 class Client:

@@ -16,7 +16,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound
-from berth.domain.network import Network
+from berth.domain.network import Network, choose_bridge_subnet, mac_address, parse_bip
+from berth.domain.network_files import hosts_file, resolv_conf
 
 CAUSE = Cause(
     at=datetime(2024, 5, 1, 12, 0, tzinfo=UTC),
@@ -342,3 +343,42 @@ class IpamMachine(RuleBasedStateMachine):
 
 IpamMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
 TestIpam = IpamMachine.TestCase
+
+
+def test_mac_address_follows_docker_rule() -> None:
+    assert mac_address("172.17.0.2") == "02:42:ac:11:00:02"
+
+
+def test_bridge_subnet_skips_host_routes_and_refuses_a_colliding_bip() -> None:
+    routes = [
+        ipaddress.IPv4Network("0.0.0.0/0"),
+        ipaddress.IPv4Network("172.17.0.0/16"),
+        ipaddress.IPv4Network("172.18.5.0/24"),
+    ]
+    assert choose_bridge_subnet(None, routes) == ("172.19.0.0/16", "172.19.0.1")
+    assert choose_bridge_subnet("10.9.0.1/24", routes) == ("10.9.0.0/24", "10.9.0.1")
+    with pytest.raises(Conflict, match=r"overlaps the host's route to 172\.17\.0\.0/16"):
+        choose_bridge_subnet("172.17.3.1/24", routes)
+    everything = [ipaddress.IPv4Network("172.16.0.0/12"), ipaddress.IPv4Network("192.168.0.0/16")]
+    with pytest.raises(Conflict, match="non-overlapping"):
+        choose_bridge_subnet(None, everything)
+
+
+@pytest.mark.parametrize("bip", ["172.17.0.0/16", "10.0.0.255/24", "nonsense", "10.0.0.1/31"])
+def test_bad_bip_is_refused(bip: str) -> None:
+    with pytest.raises(InvalidParameter):
+        parse_bip(bip)
+
+
+def test_hosts_and_resolv_conf() -> None:
+    hosts = hosts_file("box", "172.17.0.2", ["db:10.0.0.5"])
+    assert "127.0.0.1\tlocalhost\n" in hosts
+    assert hosts.endswith("10.0.0.5\tdb\n172.17.0.2\tbox\n")
+    with pytest.raises(InvalidParameter):
+        hosts_file("box", None, ["nonsense"])
+    host = "nameserver 127.0.0.53\nnameserver 192.0.2.1\nsearch example\noptions edns0\n"
+    assert resolv_conf(host) == "nameserver 192.0.2.1\nsearch example\noptions edns0\n"
+    assert resolv_conf(host, dns=["10.0.0.2"], search=["lan"]) == (
+        "options edns0\nnameserver 10.0.0.2\nsearch lan\n"
+    )
+    assert resolv_conf("nameserver 127.0.0.53\n") == "\n"

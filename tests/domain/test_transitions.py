@@ -8,10 +8,12 @@ from berth.domain.container import (
     EVENT_OF_COMMAND,
     TRANSITIONS,
     Command,
+    Container,
     ContainerState,
     Go,
     NoOp,
     Refuse,
+    state_after,
 )
 from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound, NotModified
 
@@ -58,6 +60,35 @@ def test_pair_behaves_as_the_table_says(state: ContainerState, command: Command)
     assert container.collect_events() == []
     assert container.version == version
     assert container.state is state
+
+
+def test_every_event_but_created_is_recorded_by_a_command() -> None:
+    events = {
+        name
+        for name, value in vars(Container).items()
+        if isinstance(value, type) and issubclass(value, Container.Event) and name != "Event"
+    }
+    recorded = {event.__name__ for event in EVENT_OF_COMMAND.values()}
+    assert events == recorded | {"Created"}
+    assert set(EVENT_OF_COMMAND) == set(Command)
+
+
+@pytest.mark.parametrize(("state", "command"), PAIRS, ids=lambda v: v.value)
+def test_the_state_after_an_event_is_the_tables(state: ContainerState, command: Command) -> None:
+    """What the log is read back with: the target of the pair that recorded the event; an
+    event the table would not record in that state leaves it (no log berth writes has one)."""
+    event = EVENT_OF_COMMAND[command].__name__
+    outcome = TRANSITIONS[(state, command)]
+    others = [c for c in Command if EVENT_OF_COMMAND[c].__name__ == event and c is not command]
+    recorded_by_other = any(isinstance(TRANSITIONS[(state, c)], Go) for c in others)
+    for has_run in (False, True):
+        after = state_after(event, state, has_run)
+        if isinstance(outcome, Go) and outcome.resting:
+            assert after is (ContainerState.EXITED if has_run else ContainerState.CREATED)
+        elif isinstance(outcome, Go):
+            assert after is (outcome.target or state)
+        elif not recorded_by_other:
+            assert after is state
 
 
 def test_network_outcomes_are_recorded_once() -> None:

@@ -15,12 +15,13 @@ from click.testing import Result
 
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.errors import InvalidParameter
+from berth.domain.timestamps import parse_duration
 from berth.runtime.service.engine import Engine
 from berth.runtime.store.events import EventStore, LoggedEvent
 from berth.runtime.views import audit, commands
 from berth.runtime.views import projections as views
 from berth.runtime.views.audit import AuditView
-from berth.runtime.views.moments import Moment, parse_duration, parse_moment
+from berth.runtime.views.moments import Moment, parse_moment
 
 from ..conftest import ENGINE_ACTOR, seed_busybox
 from ..fixtures.berthd import Berthd

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from berth.domain.container import Container
+from berth.domain.container_names import random_name
 from berth.domain.errors import Conflict, InvalidParameter, NotFound, NotModified
-from berth.domain.names import random_name
 from berth.runtime.service.engine import Engine
 
 from ..conftest import API, BUSYBOX_ID, SteppingClock, seed_busybox

@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from berth.domain.errors import InvalidParameter
+from berth.domain.timestamps import EARLIEST, LATEST
 from berth.runtime.api.events import parse_bound
-from berth.runtime.api.params import EARLIEST, LATEST, go_int, unix_time
+from berth.runtime.api.params import go_int, unix_time
 from berth.runtime.views.filters import parse_query_filters, pattern_filter
 
 numbers = st.integers(min_value=-(2**70), max_value=2**70).map(str)

@@ -15,7 +15,7 @@ from eventsourcing.persistence import TranscodingNotRegisteredError
 from berth.domain.aggregate import DomainEvent, StrIdAggregate
 from berth.domain.container import Command, Container
 from berth.domain.image import Image
-from berth.domain.name import Name, name_id
+from berth.domain.name_claim import Name, name_id
 from berth.domain.network import Network
 from berth.runtime.store.events import SNAPSHOT_INTERVAL, EventStore
 

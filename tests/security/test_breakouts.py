@@ -25,12 +25,11 @@ import zstandard
 
 from berth.adapters.snapshots.unpack import LayerWriter, read_entries, unpack_layer
 from berth.domain.errors import InvalidParameter
-from berth.domain.layers import (
+from berth.domain.layer_entries import (
     Entry,
     EntryType,
     Hardlink,
     LayerLimits,
-    LayerPlanner,
     LayerRejected,
     MakeDevice,
     MakeDir,
@@ -43,6 +42,7 @@ from berth.domain.layers import (
     WriteFile,
     clean_path,
 )
+from berth.domain.layers import LayerPlanner
 
 from .corpus import (
     CASES,

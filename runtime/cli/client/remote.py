@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from berth.domain.container.exit_codes import ENGINE_ERROR, run_failure_code
 from berth.domain.errors import BerthError
 
 from .frames import copy_frames
@@ -206,10 +207,9 @@ def create(client: DaemonClient, options: dict[str, Any], attach: bool) -> str:
 
 
 def start_exit_code(error: DaemonError) -> int:
-    """docker run's codes for a command that could not be started: 127 not found, else 126."""
-    if error.status != 400:
-        return 125
-    return 127 if "executable file not found" in error.message else 126
+    """docker run's code for a start the daemon refused (a 400 is a command that could
+    not be started)."""
+    return run_failure_code(error.status == 400, error.message)
 
 
 def run(client: DaemonClient, options: dict[str, Any], detach: bool) -> int:
@@ -241,7 +241,7 @@ def run(client: DaemonClient, options: dict[str, Any], detach: bool) -> int:
     answer = waiting.json() or {}
     if answer.get("Error"):
         click.echo(f"Error waiting for container: {answer['Error'].get('Message')}", err=True)
-    return int(answer.get("StatusCode", 125))
+    return int(answer.get("StatusCode", ENGINE_ERROR))
 
 
 @contextmanager

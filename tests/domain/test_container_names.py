@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from berth.domain.container_names import ADJECTIVES, NAME_PATTERN, NOUNS, random_name, validate_name
 from berth.domain.errors import InvalidParameter
-from berth.domain.names import ADJECTIVES, NAME_PATTERN, NOUNS, random_name, validate_name
 
 A = len(ADJECTIVES)
 N = len(NOUNS)

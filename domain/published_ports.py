@@ -173,9 +173,3 @@ def list_ports(ports: Mapping[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return entries
-
-
-def mac_address(address: str) -> str:
-    """Docker's MAC for a bridge endpoint: 02:42 followed by the IPv4 address's bytes."""
-    packed = ipaddress.IPv4Address(address).packed
-    return "02:42:" + ":".join(f"{b:02x}" for b in packed)

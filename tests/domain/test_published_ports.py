@@ -1,22 +1,18 @@
-"""Docker's `-p` syntax, the forwards a container asks for, the bridge subnet choice and
-the network files — pure functions, with hypothesis for the parser."""
+"""Docker's `-p` syntax and the forwards a container asks for — pure functions, with
+hypothesis for the parser."""
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from berth.domain.errors import Conflict, InvalidParameter
-from berth.domain.network import choose_bridge_subnet, parse_bip
-from berth.domain.network_files import hosts_file, resolv_conf
-from berth.domain.ports import (
+from berth.domain.errors import InvalidParameter
+from berth.domain.published_ports import (
     PublishedPort,
     list_ports,
-    mac_address,
     parse_publish,
     parse_publish_all,
     port_map,
@@ -115,42 +111,3 @@ def test_port_map_and_list_entries_in_docker_shapes() -> None:
         {"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 49153, "Type": "tcp"},
         {"PrivatePort": 443, "Type": "tcp"},
     ]
-
-
-def test_mac_address_follows_docker_rule() -> None:
-    assert mac_address("172.17.0.2") == "02:42:ac:11:00:02"
-
-
-def test_bridge_subnet_skips_host_routes_and_refuses_a_colliding_bip() -> None:
-    routes = [
-        ipaddress.IPv4Network("0.0.0.0/0"),
-        ipaddress.IPv4Network("172.17.0.0/16"),
-        ipaddress.IPv4Network("172.18.5.0/24"),
-    ]
-    assert choose_bridge_subnet(None, routes) == ("172.19.0.0/16", "172.19.0.1")
-    assert choose_bridge_subnet("10.9.0.1/24", routes) == ("10.9.0.0/24", "10.9.0.1")
-    with pytest.raises(Conflict, match=r"overlaps the host's route to 172\.17\.0\.0/16"):
-        choose_bridge_subnet("172.17.3.1/24", routes)
-    everything = [ipaddress.IPv4Network("172.16.0.0/12"), ipaddress.IPv4Network("192.168.0.0/16")]
-    with pytest.raises(Conflict, match="non-overlapping"):
-        choose_bridge_subnet(None, everything)
-
-
-@pytest.mark.parametrize("bip", ["172.17.0.0/16", "10.0.0.255/24", "nonsense", "10.0.0.1/31"])
-def test_bad_bip_is_refused(bip: str) -> None:
-    with pytest.raises(InvalidParameter):
-        parse_bip(bip)
-
-
-def test_hosts_and_resolv_conf() -> None:
-    hosts = hosts_file("box", "172.17.0.2", ["db:10.0.0.5"])
-    assert "127.0.0.1\tlocalhost\n" in hosts
-    assert hosts.endswith("10.0.0.5\tdb\n172.17.0.2\tbox\n")
-    with pytest.raises(InvalidParameter):
-        hosts_file("box", None, ["nonsense"])
-    host = "nameserver 127.0.0.53\nnameserver 192.0.2.1\nsearch example\noptions edns0\n"
-    assert resolv_conf(host) == "nameserver 192.0.2.1\nsearch example\noptions edns0\n"
-    assert resolv_conf(host, dns=["10.0.0.2"], search=["lan"]) == (
-        "options edns0\nnameserver 10.0.0.2\nsearch lan\n"
-    )
-    assert resolv_conf("nameserver 127.0.0.53\n") == "\n"
