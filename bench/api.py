@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from bench.run import bare_bundle  # noqa: E402
 from berth.domain.cause import Actor, ActorKind  # noqa: E402
 from berth.runtime.service.engine import Engine  # noqa: E402
-from berth.runtime.service.networking import default_bridge_name  # noqa: E402
+from berth.runtime.service.network_files import default_bridge_name  # noqa: E402
 from tests.integration.conftest import busybox_tarball  # noqa: E402
 
 BIN = Path(sys.executable).parent

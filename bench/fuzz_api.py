@@ -32,7 +32,7 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from berth.runtime.service.networking import default_bridge_name  # noqa: E402
+from berth.runtime.service.network_files import default_bridge_name  # noqa: E402
 from tests.api.fuzzing import ROUTES, Outcome, Stage, call, request, run_route  # noqa: E402
 from tests.integration.conftest import busybox_tarball  # noqa: E402
 

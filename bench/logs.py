@@ -28,7 +28,7 @@ from typing import TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from berth.runtime.service.networking import default_bridge_name  # noqa: E402
+from berth.runtime.service.network_files import default_bridge_name  # noqa: E402
 from tests.integration.conftest import busybox_tarball, leftovers  # noqa: E402
 
 BIN = Path(sys.executable).parent

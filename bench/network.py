@@ -32,7 +32,7 @@ from berth.adapters.runc import Runtime  # noqa: E402
 from berth.domain.cause import Actor, ActorKind  # noqa: E402
 from berth.runtime.service.engine import Engine  # noqa: E402
 from berth.runtime.service.images import ImageService  # noqa: E402
-from berth.runtime.service.networking import default_bridge_name  # noqa: E402
+from berth.runtime.service.network_files import default_bridge_name  # noqa: E402
 from berth.runtime.service.runner import Runner, running  # noqa: E402
 from tests.integration.conftest import busybox_tarball  # noqa: E402
 

@@ -39,7 +39,7 @@ from .dashboard.metrics import Metrics
 from .http.listen import check_socket_free
 from .service.engine import Engine
 from .service.images import ImageService
-from .service.networking import BridgeSettings, default_bridge_name
+from .service.network_files import BridgeSettings, default_bridge_name
 from .service.runner import Runner
 from .store.integrity import (
     DamagedEvent,

@@ -38,7 +38,8 @@ from .engine import Engine
 from .faults import crash_point
 from .images import ImageService
 from .keyed_locks import KeyedLocks
-from .networking import Attachment, ContainerNetworks
+from .network_files import Attachment
+from .networking import ContainerNetworks
 
 log = logging.getLogger(__name__)
 ENGINE = Actor(ActorKind.ENGINE)

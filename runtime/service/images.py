@@ -16,11 +16,10 @@ import fcntl
 import hashlib
 import json
 import os
-import tarfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import trio
 
@@ -37,40 +36,21 @@ from berth.adapters.snapshots.overlay import SnapshotStore
 from berth.adapters.snapshots.protocol import Snapshots
 from berth.adapters.snapshots.unpack import UnpackResult
 from berth.domain.cause import Actor
-from berth.domain.errors import BerthError, InvalidParameter
+from berth.domain.errors import InvalidParameter
 from berth.domain.image import chain_ids
 from berth.domain.reference import parse_reference
 
 from .engine import Engine
 from .faults import crash_point
+from .image_archives import LAYER_TAR, Layer, read_archive, store_file
+from .nursery_errors import unwrap_errors
 
 Progress = Callable[[dict[str, Any]], None]
-MAX_JSON = 16 * 1024 * 1024
-READ_CHUNK = 1024 * 1024
 UNPACK_PARALLEL = 2
-LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 
 
 def _ignore(_: dict[str, Any]) -> None:
     pass
-
-
-@dataclass(frozen=True)
-class Layer:
-    """A layer blob in the content store and the diff id the image config promises."""
-
-    digest: str
-    size: int
-    media_type: str
-    diff_id: str
-
-    def record(self) -> dict[str, Any]:
-        return {
-            "digest": self.digest,
-            "diff_id": self.diff_id,
-            "size": self.size,
-            "media_type": self.media_type,
-        }
 
 
 @dataclass
@@ -207,7 +187,7 @@ class ImageService:
         """`docker load`: a `docker save` archive or an OCI layout tar. Answers what loaded."""
         emit = progress or _ignore
         async with self._locked(fcntl.LOCK_SH):
-            images = await trio.to_thread.run_sync(_read_archive, archive, self.content)
+            images = await trio.to_thread.run_sync(read_archive, archive, self.content)
             loaded: list[str] = []
             for config_bytes, layers, tags in images:
                 await self._unpack_all(layers, emit)
@@ -223,7 +203,7 @@ class ImageService:
         """`docker import`: a root filesystem tarball as a one-layer image; answers its id."""
         tags = [str(parse_reference(reference))] if reference else []
         async with self._locked(fcntl.LOCK_SH):
-            digest, size = await trio.to_thread.run_sync(_store_file, tarball, self.content)
+            digest, size = await trio.to_thread.run_sync(store_file, tarball, self.content)
             target = self.snapshots.new_unpack_dir()
             result = await trio.to_thread.run_sync(self._unpack_blob, digest, target)
             layer = Layer(digest, size, LAYER_TAR, result.diff_id)
@@ -321,170 +301,9 @@ class ImageService:
         await self.snapshots.release(container_id)
 
 
-@contextlib.contextmanager
-def unwrap_errors() -> Iterator[None]:
-    """Let a domain error out of a nursery as itself, not inside an ExceptionGroup.
-
-    Callers answer with the error's status and message; the first one says what failed.
-    """
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        first = _first_leaf(group)
-        if isinstance(first, BerthError):
-            raise first from group
-        raise
-
-
-def _first_leaf(error: BaseException) -> BaseException:
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error
-
-
 def _pulled_layers(pulled: PulledImage) -> list[Layer]:
     diff_ids = pulled.config["rootfs"]["diff_ids"]
     return [
         Layer(d.digest, d.size, d.media_type, str(diff_id))
         for d, diff_id in zip(pulled.layers, diff_ids, strict=True)
     ]
-
-
-# Archives (run in worker threads) ---------------------------------------------------------
-
-
-def _read_member(tar: tarfile.TarFile, name: str, limit: int) -> bytes:
-    member = _open_member(tar, name)
-    data = member.read(limit + 1)
-    if len(data) > limit:
-        raise InvalidParameter(f"{name} in the archive is larger than {limit} bytes")
-    return data
-
-
-def _open_member(tar: tarfile.TarFile, name: str) -> IO[bytes]:
-    try:
-        member = tar.extractfile(name.lstrip("/"))
-    except KeyError:
-        member = None
-    if member is None:
-        raise InvalidParameter(f"invalid archive: {name} not found or not a regular file")
-    return member
-
-
-def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
-    while chunk := stream.read(READ_CHUNK):
-        yield chunk
-
-
-def _digest_of(stream: IO[bytes]) -> tuple[str, int]:
-    hasher = hashlib.sha256()
-    size = 0
-    for chunk in _chunks(stream):
-        hasher.update(chunk)
-        size += len(chunk)
-    return "sha256:" + hasher.hexdigest(), size
-
-
-def _ingest_stream(content: Blobs, open_stream: Callable[[], IO[bytes]]) -> tuple[str, int]:
-    """Store a stream whose digest is not known in advance: hash it, then ingest it."""
-    digest, size = _digest_of(open_stream())
-    if not content.has(digest):
-        trio.from_thread.run(content.ingest, digest, size, _async_chunks(open_stream()))
-    return digest, size
-
-
-async def _async_chunks(stream: IO[bytes]) -> AsyncIterator[bytes]:
-    for chunk in _chunks(stream):
-        yield chunk
-
-
-def _store_file(path: Path, content: Blobs) -> tuple[str, int]:
-    def open_stream() -> IO[bytes]:
-        return open(path, "rb")
-
-    return _ingest_stream(content, open_stream)
-
-
-def _read_archive(
-    archive: Path, content: Blobs
-) -> list[tuple[bytes, list[Layer], list[str]]]:
-    """Each image of a `docker save` or OCI layout archive: config bytes, layers, tags.
-
-    The archive is the client's: JSON of another shape than the formats' (a list where an
-    object belongs, nesting deeper than the parser goes) is its 400, not berthd's 500.
-    """
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            names = set(tar.getnames())
-            if "manifest.json" in names:
-                return _read_docker_save(tar, content)
-            if "index.json" in names:
-                return _read_oci_layout(tar, content)
-    except (AttributeError, TypeError, KeyError, IndexError, RecursionError) as error:
-        raise InvalidParameter(f"invalid archive: {type(error).__name__}: {error}") from None
-    raise InvalidParameter("invalid archive: no manifest.json or index.json")
-
-
-def _load_layer(
-    tar: tarfile.TarFile, name: str, diff_id: str, media: str, content: Blobs
-) -> Layer:
-    digest, size = _ingest_stream(content, lambda: _open_member(tar, name))
-    return Layer(digest, size, media, diff_id)
-
-
-def _read_docker_save(
-    tar: tarfile.TarFile, content: Blobs
-) -> list[tuple[bytes, list[Layer], list[str]]]:
-    manifest = json.loads(_read_member(tar, "manifest.json", MAX_JSON))
-    if not isinstance(manifest, list):
-        raise InvalidParameter("invalid archive: manifest.json is not a list")
-    images = []
-    for entry in manifest:
-        config_bytes = _read_member(tar, str(entry["Config"]), MAX_JSON)
-        diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
-        if len(diff_ids) != len(entry["Layers"]):
-            raise InvalidParameter("invalid archive: layer count differs from the config's")
-        layers = [
-            _load_layer(tar, str(name), str(diff_id), LAYER_TAR, content)
-            for name, diff_id in zip(entry["Layers"], diff_ids, strict=True)
-        ]
-        tags = [str(parse_reference(t)) for t in entry.get("RepoTags") or []]
-        images.append((config_bytes, layers, tags))
-    return images
-
-
-def _blob_name(digest: str) -> str:
-    algorithm, _, hex_part = digest.partition(":")
-    if algorithm != "sha256" or len(hex_part) != 64:
-        raise InvalidParameter(f"invalid digest {digest!r} in the archive")
-    return f"blobs/sha256/{hex_part}"
-
-
-def _read_oci_layout(
-    tar: tarfile.TarFile, content: Blobs
-) -> list[tuple[bytes, list[Layer], list[str]]]:
-    index = json.loads(_read_member(tar, "index.json", MAX_JSON))
-    images = []
-    for descriptor in index.get("manifests") or []:
-        annotations = descriptor.get("annotations") or {}
-        name = annotations.get("io.containerd.image.name") or annotations.get(
-            "org.opencontainers.image.ref.name"
-        )
-        manifest = json.loads(_read_member(tar, _blob_name(descriptor["digest"]), MAX_JSON))
-        if "manifests" in manifest:
-            raise InvalidParameter("loading an image index from an OCI archive is not supported")
-        config_bytes = _read_member(tar, _blob_name(manifest["config"]["digest"]), MAX_JSON)
-        diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
-        layers = []
-        for layer, diff_id in zip(manifest["layers"], diff_ids, strict=True):
-            loaded = _load_layer(
-                tar, _blob_name(layer["digest"]), str(diff_id), layer["mediaType"], content
-            )
-            if loaded.digest != layer["digest"]:
-                raise InvalidParameter(f"invalid archive: blob {layer['digest']} does not match")
-            layers.append(loaded)
-        # A bare tag ("latest") names no repository: the image loads untagged, as Docker's.
-        full = isinstance(name, str) and (":" in name or "/" in name)
-        tags = [str(parse_reference(str(name)))] if full else []
-        images.append((config_bytes, layers, tags))
-    return images

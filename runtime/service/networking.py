@@ -11,11 +11,9 @@ crash in between leaves an allocation that `reconcile` recognises and releases.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,65 +27,27 @@ from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Container, ContainerState, container_hostname
 from berth.domain.errors import BerthError, Conflict, NotFound, NotModified
 from berth.domain.network import Network, choose_bridge_subnet, mac_address
-from berth.domain.network_files import hostname_file, hosts_file, resolv_conf
 from berth.domain.published_ports import PublishedPort, port_map, requested_forwards
 
 from ..store.unit_of_work import unit_of_work
-from .engine import DEFAULT_ROOT, Engine
+from .engine import Engine
 from .faults import crash_point
+from .network_files import (
+    DEFAULT_BRIDGE,
+    FILES,
+    Attachment,
+    BridgeSettings,
+    as_tuple,
+    bind_mount,
+    endpoint_id_of,
+    endpoint_names,
+    network_id_of,
+    write_files,
+)
 
 log = logging.getLogger(__name__)
-DEFAULT_BRIDGE = "berth0"
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 PORT_ERROR_PREFIX = "driver failed programming external connectivity on endpoint"
-
-
-def default_bridge_name(root: Path) -> str:
-    """berth0 for the default root; any other root gets its own bridge, so that two
-    engines on one host (or two test runs) never share one."""
-    if root == DEFAULT_ROOT:
-        return DEFAULT_BRIDGE
-    return "berth-" + hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]
-
-
-def endpoint_names(bridge: str, short: str) -> tuple[str, str]:
-    """(netns, host veth) of a container's endpoint, from its 12-character short id."""
-    return f"{bridge}-{short}", f"vb{short}"
-
-
-def network_id_of(name: str) -> str:
-    """Network ids derive from the name, so two processes creating `bridge` collide."""
-    return hashlib.sha256(f"berth.network:{name}".encode()).hexdigest()
-
-
-def endpoint_id_of(network_id: str, container_id: str) -> str:
-    return hashlib.sha256(f"{network_id}:{container_id}".encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class BridgeSettings:
-    """berthd's `--bridge` and `--bip`: used only when the `bridge` network is first created."""
-
-    bridge: str = DEFAULT_BRIDGE
-    bip: str | None = None
-
-
-@dataclass
-class Attachment:
-    """What the OCI spec needs from the network: the namespace to join and files to mount."""
-
-    netns_path: str | None = None
-    hostname: str | None = None
-    mounts: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _bind(source: Path, destination: str) -> dict[str, Any]:
-    return {
-        "destination": destination,
-        "type": "bind",
-        "source": str(source),
-        "options": ["rbind", "rprivate"],
-    }
 
 
 class ContainerNetworks:
@@ -197,11 +157,15 @@ class ContainerNetworks:
             return await self._join(mode.partition(":")[2])
         if mode == "host":
             host_name = socket.gethostname()
-            mounts = await self._write_files(directory, host_name, None, container, host=True)
+            mounts = await self._sync(
+                lambda: write_files(directory, host_name, None, container.host_config, host=True)
+            )
             return Attachment(netns_path=None, hostname=host_name, mounts=mounts)
         if mode != "none":
             raise NotFound(f"network {mode} not found")
-        mounts = await self._write_files(directory, hostname, None, container)
+        mounts = await self._sync(
+            lambda: write_files(directory, hostname, None, container.host_config)
+        )
         return Attachment(mounts=mounts)
 
     async def _connect_bridge(
@@ -229,7 +193,9 @@ class ContainerNetworks:
         crash_point("start.network_attached")
         published = await self._publish(container, address, directory)
         crash_point("start.ports_published")
-        mounts = await self._write_files(directory, hostname, address, container)
+        mounts = await self._sync(
+            lambda: write_files(directory, hostname, address, container.host_config)
+        )
         document = {
             "EndpointID": endpoint_id_of(network.id, container.id),
             "Gateway": network.gateway,
@@ -240,8 +206,8 @@ class ContainerNetworks:
             "Ports": port_map(container.config.get("ExposedPorts") or [], published),
             "Netns": endpoint.netns,
             "HostVeth": endpoint.host_veth,
-            "Forwards": [list(_as_tuple(p)) for p in published],
-            **{k: str(directory / f) for k, f in _FILES.items()},
+            "Forwards": [list(as_tuple(p)) for p in published],
+            **{k: str(directory / f) for k, f in FILES.items()},
         }
         # Not projected on its own: `Started` (or `StartFailed`) follows in milliseconds.
         await self._record(
@@ -290,46 +256,12 @@ class ContainerNetworks:
         netns_path = str(endpoint["SandboxKey"]) if endpoint else f"/proc/{other.pid}/ns/net"
         directory = self.container_dir(other_id)
         mounts = [
-            _bind(directory / name, f"/etc/{name}")
-            for name in _FILES.values()
+            bind_mount(directory / name, f"/etc/{name}")
+            for name in FILES.values()
             if (directory / name).exists()
         ]
         hostname = container_hostname(other.config.get("Hostname"), other_id)
         return Attachment(netns_path=netns_path, hostname=hostname, mounts=mounts)
-
-    async def _write_files(
-        self,
-        directory: Path,
-        hostname: str,
-        address: str | None,
-        container: Container,
-        *,
-        host: bool = False,
-    ) -> list[dict[str, Any]]:
-        host_config = container.host_config
-
-        def write() -> None:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            host_resolv = _read_text(Path("/etc/resolv.conf"))
-            if host:
-                hosts = _read_text(Path("/etc/hosts"))
-            else:
-                hosts = hosts_file(hostname, address, host_config.get("ExtraHosts") or ())
-            texts = {
-                "hosts": hosts,
-                "hostname": hostname_file(hostname),
-                "resolv.conf": resolv_conf(
-                    host_resolv,
-                    host_config.get("Dns") or (),
-                    host_config.get("DnsSearch") or (),
-                    host_config.get("DnsOptions") or (),
-                ),
-            }
-            for name, text in texts.items():
-                (directory / name).write_text(text)
-
-        await self._sync(write)
-        return [_bind(directory / name, f"/etc/{name}") for name in _FILES.values()]
 
     # Disconnect -------------------------------------------------------------------------
 
@@ -495,17 +427,3 @@ class ContainerNetworks:
     ) -> None:
         with contextlib.suppress(NotModified):
             await self._sync(self.engine.record, container_id, outcome, actor, project)
-
-
-_FILES = {"HostsPath": "hosts", "HostnamePath": "hostname", "ResolvConfPath": "resolv.conf"}
-
-
-def _as_tuple(port: PublishedPort) -> tuple[int, str, str, int]:
-    return (port.container_port, port.protocol, port.host_ip, port.host_port)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""

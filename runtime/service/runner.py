@@ -32,8 +32,10 @@ from .changes import Changes
 from .engine import Created, Engine
 from .exits import ExitWatcher
 from .faults import crash_point
-from .images import ImageService, unwrap_errors
-from .networking import BridgeSettings, ContainerNetworks, default_bridge_name
+from .images import ImageService
+from .network_files import BridgeSettings, default_bridge_name
+from .networking import ContainerNetworks
+from .nursery_errors import unwrap_errors
 from .reactions import NAME, ContainerReactions
 from .reactor import Reactor
 from .reconcile import reconcile

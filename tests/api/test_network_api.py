@@ -16,7 +16,7 @@ from pathlib import Path
 
 import docker
 
-from berth.runtime.service.networking import default_bridge_name
+from berth.runtime.service.network_files import default_bridge_name
 
 from .conftest import BIN, Berthd
 

@@ -16,11 +16,8 @@ from berth.domain.cause import Actor, ActorKind
 from berth.domain.container.restart import restart_delay_ms
 from berth.runtime.service.engine import Engine
 from berth.runtime.service.images import ImageService
-from berth.runtime.service.networking import (
-    BridgeSettings,
-    ContainerNetworks,
-    default_bridge_name,
-)
+from berth.runtime.service.network_files import BridgeSettings, default_bridge_name
+from berth.runtime.service.networking import ContainerNetworks
 from berth.runtime.service.runner import Runner
 
 from ..fixtures.images import Dir, File, Symlink, make_image, make_layer

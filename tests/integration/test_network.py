@@ -19,7 +19,7 @@ import trio
 
 from berth.adapters.logs import read_log
 from berth.domain.errors import BerthError, Conflict
-from berth.runtime.service.networking import network_id_of
+from berth.runtime.service.network_files import network_id_of
 
 from ..conftest import API
 from ..fixtures.network import network_leftovers
