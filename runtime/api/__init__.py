@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 from collections.abc import Callable
 
-from . import routes_containers, routes_images, routes_networks, routes_system
+from . import routes_berth, routes_containers, routes_images, routes_networks, routes_system
 from .server import App, Router, serve_api
 
 __all__ = ["App", "Router", "build_router", "serve_api"]
@@ -21,6 +21,7 @@ ROUTE_MODULES: list[Callable[[Router], None]] = [
     routes_containers.register,
     routes_images.register,
     routes_networks.register,
+    routes_berth.register,
 ]
 
 # HOOK for `/events` (written separately): `berth.runtime.api.routes_events.register(router)`

@@ -28,6 +28,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from berth.domain.container import ContainerState, is_container_id
 
 from ..views import containers
+from ..views.trail import container_document_at
 from .disclosure import (
     public_actor,
     public_details,
@@ -107,7 +108,7 @@ class Dashboard:
     def document_at(self, container_id: str, version: int) -> dict[str, Any]:
         if not self.engine.store.aggregate_log(container_id, until_version=1):
             raise HttpError(404, f"No such container: {container_id}")
-        document = self.engine.container_document_at(container_id, version=version)
+        document = container_document_at(self.engine.store, container_id, version=version)
         return {
             "id": container_id,
             "version": version,

@@ -42,17 +42,17 @@ def parse_moment(text: str, now: datetime) -> Moment:
         if not digits.isdigit():
             raise InvalidParameter(f"invalid log position {text!r}: expected #<number>")
         return Moment(position=int(digits))
-    ago = parse_duration(value)
-    if ago is not None:
-        return Moment(time=now - ago)
-    if _UNIX.fullmatch(value):
-        return Moment(time=datetime.fromtimestamp(float(value), UTC))
     try:
+        ago = parse_duration(value)
+        if ago is not None:
+            return Moment(time=now - ago)
+        if _UNIX.fullmatch(value):
+            return Moment(time=datetime.fromtimestamp(float(value), UTC))
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        # A time without a zone is the local time, as docker reads it.
+        return Moment(time=moment if moment.tzinfo else moment.astimezone())
+    except (ValueError, OverflowError, OSError):  # not a time, or none a datetime can hold
         raise InvalidParameter(
             f"invalid time {text!r}: expected RFC 3339, unix seconds, a duration like 10m, "
             "or #POSITION"
         ) from None
-    # A time without a zone is the local time, as docker reads it.
-    return Moment(time=moment if moment.tzinfo else moment.astimezone())
