@@ -114,7 +114,15 @@ def main(
     try:
         trio.run(serve, settings)
     except* (ListenError, FileExistsError) as failed:
-        raise click.ClickException(str(failed.exceptions[0])) from None
+        raise click.ClickException(str(first_of(failed))) from None
     except* BerthError as failed:
-        message = getattr(failed.exceptions[0], "message", str(failed.exceptions[0]))
-        raise click.ClickException(message) from None
+        refused = first_of(failed)
+        raise click.ClickException(getattr(refused, "message", str(refused))) from None
+
+
+def first_of(group: BaseExceptionGroup[Exception]) -> BaseException:
+    """The first error of a group, however deep the nurseries nest it."""
+    found: BaseException = group
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    return found

@@ -70,21 +70,31 @@ def root(tmp_path: Path) -> Iterator[Path]:
 def test_a_second_command_is_a_client_of_the_first_which_serves_it_to_its_end(
     root: Path,
 ) -> None:
-    assert berth(root, "run", "-d", "--name", "short", "busybox", "sleep", "6").returncode == 0
+    assert berth(root, "run", "-d", "--name", "short", "busybox", "sleep", "1000").returncode == 0
     first = background(root, "wait", "short")
     socket = serving_socket(root, first)
     assert Path(socket).parent == root / "run"
-    # Started while `wait` serves the root, and running on after `wait` has its answer.
-    second = berth(root, "run", "--rm", "--name", "long", "busybox", "sh", "-c", "sleep 6; echo B")
-    assert (second.returncode, second.stdout, second.stderr) == (0, "B\n", "")
-    out, err = first.communicate(timeout=60)
-    assert (first.returncode, out, err) == (0, "0\n", "")
+    second = background(
+        root, "run", "--rm", "--name", "long", "busybox", "sh", "-c", "sleep 2; echo B"
+    )
+    engine = DaemonClient(f"unix://{socket}")
+    # Once the second command's container runs on the first's engine, the first command
+    # gets its answer and ends: its engine serves the second to its end first.
+    while not engine.call("GET", "/containers/json", {"filters": {"name": ["long"]}}):
+        assert second.poll() is None, second.communicate()
+        time.sleep(0.05)
+    engine.request("POST", "/containers/short/kill").read()
+    engine.close()
+    assert second.communicate(timeout=60) == ("B\n", "")
+    assert second.returncode == 0
+    assert first.communicate(timeout=60) == ("137\n", "")
+    assert first.returncode == 0
     audit = berth(root, "audit", "--format", "json", "--action", "create")
     created = [json.loads(line) for line in audit.stdout.splitlines()]
     by_name = {entry["name"]: entry["actor"] for entry in created}
     # Recorded by the first command's engine, for a caller that was another process.
     assert by_name["/long"]["kind"] == "api"
-    assert by_name["/long"]["pid"] not in (None, first.pid)
+    assert by_name["/long"]["pid"] == second.pid
     assert by_name["/short"]["kind"] == "cli"
     short_id = json.loads(berth(root, "inspect", "short").stdout)[0]["Id"]
     assert berth(root, "ps", "-aq").stdout.split() == [short_id[:12]]  # `long` was removed
