@@ -1,165 +1,44 @@
-"""`berthd`: the engine daemon.
+"""`berthd`: the engine daemon, the click front of runtime/host.py.
 
-It reconciles the log with what runs, watches every running container (turning exits into
-events, applying auto-remove and restart policies), and follows the log so that
-containers started by any `berth` process are watched and the views stay current. On
-SIGTERM it stops; the containers keep running under their monitors. The Docker Engine
-API (`-H unix:///PATH`) is served from the same nursery; "berthd ready" is logged once the
-socket listens.
+The host reconciles the log with what runs, watches every running container (turning
+exits into events, applying auto-remove and restart policies), follows the log so that
+the views stay current, and serves the Docker Engine API (`-H unix:///PATH`) with berth's
+own routes; "berthd ready" is logged once the socket listens. On SIGTERM it stops; the
+containers keep running under their monitors.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import signal
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 import trio
 
-from berth.adapters.registry import RegistryClient
-from berth.adapters.rootlock import RootLock
-from berth.adapters.runc import Runtime
 from berth.domain.errors import BerthError
 
-from .api import App, build_router, serve_api
 from .api.server import DEFAULT_SOCKET, parse_host
 from .cli.main import root_option
-from .dashboard import (
-    Dashboard,
-    ListenAddress,
-    ListenError,
-    parse_listen_address,
-    serve_dashboard,
-)
-from .dashboard.metrics import Metrics
-from .http.listen import check_socket_free
-from .service.engine import Engine
-from .service.images import ImageService
+from .dashboard import ListenError, parse_listen_address
+from .host import Host, HostSettings, Serving
 from .service.network_files import BridgeSettings, default_bridge_name
-from .service.runner import Runner
-from .store.integrity import (
-    DamagedEvent,
-    LogVerificationFailed,
-    ReadOnly,
-    read_only,
-    verify_tail,
-)
 
 log = logging.getLogger("berthd")
-FOLLOW_INTERVAL = 0.2
-#: A `berth` command that just checked who holds the root holds it for an instant.
-LOCK_WAIT_S = 1.0
 
 
-async def keep_views_current(
-    engine: Engine,
-    *,
-    handled: Callable[[int], None] | None = None,
-    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Keep the views at the head of the log (writes by `berth` commands reading or
-    renaming under --root do not project on their own).
-
-    `handled(position)` is told each position the follower has fully acted on (metrics).
-    """
-    position = await trio.to_thread.run_sync(engine.catch_up)
-    if handled is not None:
-        handled(position)
-    task_status.started(position)
-    reported = ""
-    while True:
-        await trio.sleep(FOLLOW_INTERVAL)
-        try:
-            position = await trio.to_thread.run_sync(engine.catch_up)
-        except DamagedEvent as damaged:
-            # Changed under a running berthd: say so once and keep serving what reads.
-            if damaged.message != reported:
-                log.error("%s", damaged.message)
-                reported = damaged.message
-            continue
-        if handled is not None:
-            handled(position)
-
-
-async def serve(
-    root: Path,
-    insecure: tuple[str, ...] = (),
-    socket_path: Path = DEFAULT_SOCKET,
-    metrics_addr: ListenAddress | None = None,
-    bridge: BridgeSettings | None = None,
-    ignore_log_verification: bool = False,
-) -> None:
-    with (
-        RootLock(root) as lock,
-        trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals,
-    ):
-        # One engine per root: a second berthd (or a berth command acting on the root)
-        # would start, stop and restart the same containers as this one.
-        lock.acquire("berthd", socket_path, wait_s=LOCK_WAIT_S)
-        check_socket_free(socket_path)
-        # Before anything is served, acted on or written (ADR/0019).
-        report = await trio.to_thread.run_sync(verify_tail, root / "events.db")
-        if report.problem is not None and not ignore_log_verification:
-            raise LogVerificationFailed(report.problem)
-        serving = read_only(report.problem, "berthd") if report.problem is not None else None
-        with Engine(root) as engine:
-            engine.store.read_only = serving
-            await _serve_engine(
-                engine, insecure, socket_path, metrics_addr, bridge, signals, serving
-            )
-
-
-async def _serve_engine(
-    engine: Engine,
-    insecure: tuple[str, ...],
-    socket_path: Path,
-    metrics_addr: ListenAddress | None,
-    bridge: BridgeSettings | None,
-    signals: Any,
-    serving: ReadOnly | None,
-) -> None:
-    root = engine.root
-    images = ImageService(engine)
-    async with RegistryClient(images.content, insecure=insecure) as registry:
-        images.registry = registry
-        runner = Runner(engine, images, Runtime(root / "run"), daemon=True, bridge=bridge)
-        if serving is not None:
-            network_line = f"read-only: {serving.message}"
-        else:
-            # As dockerd: the default bridge exists from the daemon's first start, and a
-            # --bip that collides with the host's routes stops it here.
-            network = await runner.networks.default_network()
-            network_line = f"bridge={runner.networks.bridge_name(network)} subnet={network.subnet}"
+async def serve(settings: HostSettings) -> None:
+    """Serve until SIGTERM or SIGINT."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
-            # Metrics first: an address in use fails before anything is touched.
-            metrics = Metrics(engine) if metrics_addr is not None else None
-            dashboard = ""
-            if metrics is not None and metrics_addr is not None:
-                bound = await nursery.start(
-                    serve_dashboard, Dashboard(engine, metrics), metrics_addr
-                )
-                dashboard = f" metrics={bound.url()}/metrics dashboard={bound.url()}/"
-            if serving is None:  # read-only: no reconcile, no restart policies
-                await nursery.start(runner.serve)
-            handled = metrics.record_reactor_position if metrics is not None else None
-            position = await nursery.start(
-                functools.partial(keep_views_current, engine, handled=handled)
-            )
-            app = App(engine, images, runner, root)
-            if metrics is not None:
-                app.observe = metrics.observe_request
-            await nursery.start(serve_api, app, build_router(), socket_path)
+            serving: Serving = await nursery.start(Host(settings).serve)
             log.info(
                 "berthd ready: root=%s log position=%d api=unix://%s%s %s",
-                root,
-                position,
-                socket_path,
-                dashboard,
-                network_line,
+                settings.root,
+                serving.position,
+                serving.socket,
+                serving.dashboard,
+                serving.network,
             )
             async for received in signals:
                 log.info("berthd stopping on %s", signal.Signals(received).name)
@@ -221,21 +100,29 @@ def main(
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--metrics-addr") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = BridgeSettings(bridge=bridge or default_bridge_name(root), bip=bip)
-    if len(settings.bridge) > 15:
+    bridge_settings = BridgeSettings(bridge=bridge or default_bridge_name(root), bip=bip)
+    if len(bridge_settings.bridge) > 15:
         raise click.BadParameter("at most 15 characters", param_hint="--bridge")
+    settings = HostSettings(
+        root,
+        socket_path,
+        insecure=insecure_registry,
+        bridge=bridge_settings,
+        metrics=metrics_address,
+        ignore_log_verification=ignore_log_verification,
+    )
     try:
-        trio.run(
-            serve,
-            root,
-            insecure_registry,
-            socket_path,
-            metrics_address,
-            settings,
-            ignore_log_verification,
-        )
+        trio.run(serve, settings)
     except* (ListenError, FileExistsError) as failed:
-        raise click.ClickException(str(failed.exceptions[0])) from None
+        raise click.ClickException(str(first_of(failed))) from None
     except* BerthError as failed:
-        message = getattr(failed.exceptions[0], "message", str(failed.exceptions[0]))
-        raise click.ClickException(message) from None
+        refused = first_of(failed)
+        raise click.ClickException(getattr(refused, "message", str(refused))) from None
+
+
+def first_of(group: BaseExceptionGroup[Exception]) -> BaseException:
+    """The first error of a group, however deep the nurseries nest it."""
+    found: BaseException = group
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    return found

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import routes_containers, routes_events, routes_images, routes_networks, routes_system
+from . import (
+    routes_berth,
+    routes_containers,
+    routes_events,
+    routes_images,
+    routes_networks,
+    routes_system,
+)
 from .server import App, Router, serve_api
 
 __all__ = ["App", "Router", "build_router", "serve_api"]
@@ -18,6 +25,7 @@ ROUTE_MODULES: list[Callable[[Router], None]] = [
     routes_images.register,
     routes_networks.register,
     routes_events.register,
+    routes_berth.register,
 ]
 
 

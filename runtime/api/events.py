@@ -22,6 +22,7 @@ from berth.domain.container import Container
 from ..service.engine import Engine
 from ..store.events import LoggedEvent
 from ..views.filters import label_matches
+from ..views.trail import container_at
 from .params import invalid, unix_time
 
 FOLLOW_INTERVAL = 0.1
@@ -119,8 +120,8 @@ class EventTranslator:
                 labels = dict(data["config"].get("Labels") or {})
                 known = _Known(data["name"].lstrip("/"), data["image"], labels)
             else:
-                aggregate: Container = self._engine.container_at(
-                    event.originator_id, version=event.version
+                aggregate: Container = container_at(
+                    self._engine.store, event.originator_id, version=event.version
                 ) or self._engine.get_aggregate(event.originator_id)
                 labels = dict(aggregate.config.get("Labels") or {})
                 known = _Known(aggregate.name.lstrip("/"), aggregate.image, labels)

@@ -1,1 +1,1 @@
-"""`berth`: the command-line client (ADR/0015, ADR/0021)."""
+"""`berth`: the command-line client, of berthd or of its own in-process engine (ADR/0024)."""

@@ -1,30 +1,22 @@
-"""`berth audit`, `berth audit verify`, and what `history` and `inspect --at` print.
+"""`berth history`, `berth audit [verify|rebuild]` and `berth projections rebuild`.
 
-All of these read the local log under `--root` (they have no Docker API counterpart).
-The log's modules are imported when a command runs, so `berth` itself starts fast.
+What the log knows and the Docker API does not say: each command is a client of berth's
+own routes (`/berth/...`, runtime/api/routes_berth.py), so it answers from the log of the
+engine it talks to — berthd's with -H or when berthd holds --root, else the command's own.
 """
 
 from __future__ import annotations
 
 import json
-import pwd
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from berth.domain.errors import InvalidParameter, NotFound
-
-from ..views import commands
-from ..views.moments import Moment, parse_moment
-
-if TYPE_CHECKING:
-    from ..service.engine import Engine
-    from ..views.audit import AuditQuery, AuditView
+from .client.http import DaemonClient, segment
+from .client.render import audit_table, console, history_table
+from .images import messages
+from .session import Access, ExitWith, connect, daemon_errors
 
 root_override = click.option(
     "--root",
@@ -35,93 +27,26 @@ root_override = click.option(
 )
 
 
-def _use_root(ctx: click.Context, root: Path | None) -> Path:
+def _use_root(ctx: click.Context, root: Path | None) -> None:
     if root is not None:
         ctx.find_root().obj["root"] = root
-    found: Path = ctx.find_root().obj["root"]
-    return found
 
 
-def _uid(text: str) -> int:
-    if text.isdigit():
-        return int(text)
-    try:
-        return pwd.getpwnam(text).pw_uid
-    except KeyError:
-        raise InvalidParameter(f"no such user: {text}") from None
-
-
-def audit_query(
-    engine: Engine,
-    since: str | None,
-    until: str | None,
-    users: tuple[str, ...],
-    actions: tuple[str, ...],
-    refs: tuple[str, ...],
-) -> AuditQuery:
-    """The view query for `berth audit`'s options; `--since #N` means after position N."""
-    from ..views import audit as audit_view
-
-    now = datetime.now(UTC).astimezone()  # a time without a zone is local, as docker's
-    start = parse_moment(since, now) if since else Moment()
-    end = parse_moment(until, now) if until else Moment()
-    return audit_view.AuditQuery(
-        since=start.time,
-        until=end.time,
-        after_position=start.position,
-        through_position=end.position,
-        uids=[_uid(u) for u in users],
-        actions=audit_view.resolve_actions(actions) if actions else (),
-        subjects=[engine.find_container_id(ref) for ref in refs],
-    )
-
-
-@contextmanager
-def audit_view(engine: Engine) -> Iterator[AuditView]:
-    """The audit view of the engine's root, caught up to the log."""
-    from ..views.audit import AuditView
-
-    view = AuditView(engine.root / "projections.db")
-    try:
-        view.catch_up(engine.store)
-        yield view
-    finally:
-        view.close()
-
-
-def audit_entries(engine: Engine, query: AuditQuery) -> list[dict[str, Any]]:
-    with audit_view(engine) as view:
-        return view.entries(query)
-
-
-def created_data(engine: Engine) -> commands.CreatedData:
-    def read(position: int) -> dict[str, Any]:
-        [event] = engine.store.read_log(after=position - 1, limit=1)
-        return event.data
-
-    return read
-
-
-def _print_audit_table(entries: list[dict[str, Any]]) -> None:
-    from ..views.trail import actor_text
-    from .main import Table, console
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("POSITION", "TIME", "ACTOR", "ACTION", "TYPE", "NAME", "ID", "DETAILS"):
-        table.add_column(column)
-    for entry in entries:
-        shown = " ".join(f"{k}={v}" for k, v in entry["details"].items())
-        table.add_row(
-            str(entry["position"]),
-            entry["time"],
-            actor_text(entry["actor"]),
-            entry["action"],
-            entry["type"],
-            entry["name"].lstrip("/"),
-            entry["id"].removeprefix("sha256:")[:12],
-            shown,
-        )
-    console.print(table)
+@click.command()
+@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table")
+@click.argument("container")
+@click.pass_context
+def history(ctx: click.Context, output: str, container: str) -> None:
+    """Every event of a container, oldest first, removed ones too: when, who (with the API
+    caller's command line), and what changed (before → after)."""
+    with daemon_errors(ctx):
+        path = f"/berth/containers/{segment(container)}/history"
+        entries = connect(ctx, Access.READ).call("GET", path)
+    if output == "json":
+        # One object a line, as docker's `--format json`.
+        click.echo("\n".join(map(json.JSONEncoder().encode, entries)))
+    else:
+        console.print(history_table(entries))
 
 
 @click.group(invoke_without_command=True)
@@ -149,36 +74,27 @@ def audit(
     output: str,
     root: Path | None,
 ) -> None:
-    """Who did what, when, to which container or image (reads the local log only)."""
+    """Who did what, when, to which container or image."""
     _use_root(ctx, root)
     if ctx.invoked_subcommand is not None:
         return
-    from .main import open_engine
-
-    with open_engine(ctx) as engine:
-        query = audit_query(engine, since, until, users, actions, refs)
-        if output == "commands":
-            query = _requests_only(query)
-        entries = audit_entries(engine, query)
-        if output == "commands":
-            for line in commands.export(entries, created_data(engine)):
-                click.echo(json.dumps(line, separators=(",", ":")))
-        elif output == "json":
-            for entry in entries:
-                click.echo(json.dumps(entry))
-        else:
-            _print_audit_table(entries)
-
-
-def _requests_only(query: AuditQuery) -> AuditQuery:
-    wanted = [a for a in query.actions if a in commands.REQUEST_ACTIONS] if query.actions else []
-    return replace(
-        query,
-        actor_kinds=commands.USER_ACTORS,
-        # Loads are not requests to replay, but tell the export which tags an image has.
-        actions=wanted
-        or (() if query.actions else (*commands.REQUEST_ACTIONS, "Loaded", "Reloaded")),
-    )
+    filters = {"user": list(users), "action": list(actions), "container": list(refs)}
+    query = {
+        "since": since,
+        "until": until,
+        "filters": {key: values for key, values in filters.items() if values} or None,
+        "format": "commands" if output == "commands" else "json",
+    }
+    with daemon_errors(ctx):
+        response = connect(ctx, Access.READ).request("GET", "/berth/audit", query)
+        if output == "table":
+            console.print(audit_table([json.loads(line) for line in response.lines()]))
+            return
+        for line in response.lines():
+            if output == "commands":  # compact: a command log is for `berth replay`
+                click.echo(json.dumps(json.loads(line), separators=(",", ":")))
+            else:
+                click.echo(line.decode())
 
 
 @audit.command("verify")
@@ -192,33 +108,38 @@ def _requests_only(query: AuditQuery) -> AuditQuery:
 )
 @root_override
 @click.pass_context
-def verify_command(ctx: click.Context, jobs: int | None, start: int, root: Path | None) -> None:
+def verify(ctx: click.Context, jobs: int | None, start: int, root: Path | None) -> None:
     """Check the log's hash chain: exit 0 if intact, 1 naming the first bad position."""
-    from ..store.verify import has_chain, verify
-
-    db_path = _use_root(ctx, root) / "events.db"
-    if not db_path.is_file():
-        click.echo(f"Error: no event log at {db_path}", err=True)
-        ctx.exit(1)
-    if not has_chain(db_path):
-        from ..store.events import EventStore
-
-        click.echo("the log has no hash chain yet: chaining it now (backfill)", err=True)
-        EventStore(db_path).close()
-    report = verify(db_path, jobs=jobs, start_after=max(start - 1, 0))
-    for note in report.notes:
-        click.echo(f"note: {note}")
-    if report.problem is not None:
-        problem = report.problem
-        click.echo(f"TAMPERED: position {problem.position}: {problem.kind}: {problem.detail}")
-        click.echo(f"checked {report.events} events before it in {report.seconds:.2f}s")
-        ctx.exit(1)
+    _use_root(ctx, root)
+    with daemon_errors(ctx):
+        client = connect(ctx, Access.READ, examines_log=True)
+        report = client.call("GET", "/berth/verify", {"jobs": jobs, "from": start or None})
+        for note in report["notes"]:
+            click.echo(f"note: {note}")
+        problem = report["problem"]
+        if problem is not None:
+            click.echo(
+                f"TAMPERED: position {problem['position']}: {problem['kind']}: {problem['detail']}"
+            )
+            click.echo(f"checked {report['events']} events before it in {report['seconds']:.2f}s")
+            raise ExitWith(1)
     click.echo(
-        f"intact: {report.events} events (positions {report.first_position}-"
-        f"{report.head_position}), {report.checkpoints} checkpoints, checked in "
-        f"{report.segments} segments in {report.seconds:.2f}s"
+        f"intact: {report['events']} events (positions {report['first_position']}-"
+        f"{report['head_position']}), {report['checkpoints']} checkpoints, checked in "
+        f"{report['segments']} segments in {report['seconds']:.2f}s"
     )
-    click.echo(f"head: position {report.head_position} sha256 {report.head_hash}")
+    click.echo(f"head: position {report['head_position']} sha256 {report['head_hash']}")
+
+
+def rebuild_projections(client: DaemonClient, name: str, show: Any = None) -> int:
+    """`POST /berth/projections/rebuild`: the position rebuilt up to; progress to `show`."""
+    response = client.request("POST", "/berth/projections/rebuild", {"name": name})
+    position = 0
+    for message in messages(response.lines()):
+        if "progress" in message and show is not None:
+            show(message["progress"]["current"], message["progress"]["total"])
+        position = int(message.get("position", position))
+    return position
 
 
 @audit.command("rebuild")
@@ -230,64 +151,41 @@ def verify_command(ctx: click.Context, jobs: int | None, start: int, root: Path 
 )
 @root_override
 @click.pass_context
-def rebuild_command(ctx: click.Context, everything: bool, root: Path | None) -> None:
+def rebuild_audit(ctx: click.Context, everything: bool, root: Path | None) -> None:
     """Drop the audit view and rebuild it from the event log."""
-    from ..views.audit import AuditView
-    from .main import open_engine
-
     _use_root(ctx, root)
-    with open_engine(ctx) as engine:
-        view = AuditView(engine.root / "projections.db")
-        try:
-            position = view.rebuild(engine.store, engine.views if everything else None)
-        finally:
-            view.close()
-        what = "the audit view and the views" if everything else "the audit view"
-        click.echo(f"rebuilt {what} up to log position {position}")
+    with daemon_errors(ctx):
+        client = connect(ctx, Access.READ)
+        position = rebuild_projections(client, "all" if everything else "audit")
+    what = "the audit view and the views" if everything else "the audit view"
+    click.echo(f"rebuilt {what} up to log position {position}")
 
 
-# Used by cli.py's history and inspect ---------------------------------------------------
+@click.group()
+def projections() -> None:
+    """Manage the views `ps`, `inspect` and `images` read."""
 
 
-def print_history(engine: Engine, ref: str, output: str) -> None:
-    """`berth history`: the container's events, with the caller and what changed."""
-    from ..views.trail import actor_text, details_text, history_entries
-    from .main import Table, console
+@projections.command("rebuild")
+@click.argument("name", required=False, type=click.Choice(["all", "views", "audit"]))
+@click.pass_context
+def rebuild(ctx: click.Context, name: str | None) -> None:
+    """Drop projections and rebuild them from the event log, with a progress bar.
 
-    entries = history_entries(engine.history(engine.find_container_id(ref)))
-    if output == "json":
-        # One object a line, as docker's `--format json`.
-        click.echo("\n".join(map(json.JSONEncoder().encode, entries)))
-        return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("POSITION", "TIME", "ACTION", "ACTOR", "DETAILS"):
-        table.add_column(column)
-    for entry in entries:
-        table.add_row(
-            str(entry["position"]),
-            entry["time"],
-            entry["action"],
-            actor_text(entry["actor"]),
-            details_text(entry),
-        )
-    console.print(table)
+    NAME: `views` (what ps, inspect and images read), `audit`, or `all` (the default, in
+    one pass over the log). berthd may keep serving meanwhile: every batch is applied
+    exactly once, whoever applies it.
+    """
+    from rich.progress import Progress
+
+    with daemon_errors(ctx), Progress(console=console.made(), transient=True) as progress:
+        task = progress.add_task("rebuilding", total=None)
+
+        def show(current: int, total: int) -> None:
+            progress.update(task, completed=current, total=total or 1)
+
+        position = rebuild_projections(connect(ctx, Access.READ), name or "all", show)
+    click.echo(f"rebuilt {name or 'all'} projections up to log position {position}")
 
 
-def inspect_at(ctx: click.Context, at: str, refs: tuple[str, ...]) -> None:
-    """`berth inspect --at`: each container's document as it was then, removed or not."""
-    from ..views.trail import document_at
-    from .main import open_engine
-
-    with open_engine(ctx) as engine:
-        moment = parse_moment(at, datetime.now(UTC).astimezone())
-        docs = []
-        for ref in refs:
-            doc = document_at(engine.history(engine.find_container_id(ref)), moment)
-            if doc is None:
-                raise NotFound(f"No such container: {ref} at {at}")
-            docs.append(doc)
-        click.echo(json.dumps(docs, indent=4))
-
-
-def register(main: click.Group) -> None:
-    main.add_command(audit)
+COMMANDS = [history, audit, projections]

@@ -1,8 +1,5 @@
-"""The options of `berth create` and `berth run`, and the create request they make.
-
-Shared by the local mode (runtime/cli/containers.py) and the remote one
-(runtime/cli/client/remote.py): only the transport differs.
-"""
+"""The options of `berth create` and `berth run`, and the create request they make
+(the flow that sends it is runtime/cli/run.py)."""
 
 from __future__ import annotations
 

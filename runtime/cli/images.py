@@ -1,45 +1,25 @@
-"""`berth pull|rmi|load|import|tag`: the image commands of the CLI, local or remote (-H)."""
+"""`berth pull|images|rmi|load|import|tag`: the image commands, each one body, a client of
+the engine's API (cli/session.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    from ..service.images import ImageService
+from .client.http import DaemonClient, DaemonError, segment
+from .client.render import image_table
+from .session import Access, connect, daemon_errors, each_ref
 
-T = TypeVar("T")
-
-
-def run_service(
-    ctx: click.Context, job: Callable[[ImageService], Awaitable[T]], insecure: tuple[str, ...] = ()
-) -> T:
-    """Run `job` on an ImageService for the CLI's root, under trio."""
-    import trio
-
-    from berth.adapters.registry import RegistryClient
-
-    from ..service.images import ImageService
-    from .main import open_engine
-
-    async def main() -> T:
-        with open_engine(ctx) as engine:
-            service = ImageService(engine)
-            async with RegistryClient(service.content, insecure=insecure) as registry:
-                service.registry = registry
-                return await job(service)
-        ctx.exit(0)  # a 304 answer: nothing to do
-
-    return trio.run(main)
+NO_AUTH = {"X-Registry-Auth": "e30="}  # base64 of "{}", as the docker CLI sends
 
 
 class PullDisplay:
-    """Docker's pull progress messages as rich progress bars, or JSON lines when piped."""
+    """Docker's pull progress messages as rich progress bars, or JSON lines when asked."""
 
     def __init__(self, as_json: bool, to_stderr: bool = False) -> None:
         from rich.console import Console
@@ -77,133 +57,140 @@ class PullDisplay:
             total=detail.get("total") or None,
         )
 
+    def drawn(self) -> contextlib.AbstractContextManager[Any]:
+        """While the pull runs: the bars, unless the messages are printed as JSON."""
+        return contextlib.nullcontext() if self.as_json else self.bars
 
-def register(main: click.Group) -> None:
-    @main.command()
-    @click.option(
-        "--insecure-registry",
-        multiple=True,
-        envvar="BERTH_INSECURE_REGISTRIES",
-        help="Registry (HOST:PORT) to reach over plain HTTP, as dockerd's flag.",
-    )
-    @click.option("--json", "as_json", is_flag=True, help="Print Docker's JSON progress stream.")
-    @click.argument("reference")
-    @click.pass_context
-    def pull(
-        ctx: click.Context, insecure_registry: tuple[str, ...], as_json: bool, reference: str
-    ) -> None:
-        """Download an image from a registry."""
-        from .main import cli_actor, remote_client
 
-        display = PullDisplay(as_json)
-        client = remote_client(ctx)
-        if client is not None:
-            from .client import remote
+def split_reference(reference: str) -> tuple[str, str]:
+    """`fromImage` and `tag` as the docker CLI sends them (`tag` may be a digest)."""
+    name, at, digest = reference.partition("@")
+    if at:
+        return name, digest
+    repository, colon, tag = name.rpartition(":")
+    if colon and "/" not in tag:
+        return repository, tag
+    return name, "latest"
 
-            bars = display.bars if not as_json else contextlib.nullcontext()
-            with remote.daemon_errors(ctx), bars:
-                remote.pull(client, reference, display)
-            if not as_json:
-                click.echo(remote.canonical(reference))
-            return
 
-        async def job(service: ImageService) -> str:
-            with display.bars if not as_json else contextlib.nullcontext():
-                return await service.pull(reference, cli_actor(), display)
+def messages(lines: Any) -> Any:
+    """A JSON-lines answer's messages; one with an `error` is the engine's error."""
+    for line in lines:
+        message = json.loads(line)
+        if message.get("error"):
+            raise DaemonError(500, str(message["error"]))
+        yield message
 
-        run_service(ctx, job, insecure_registry)
-        if not as_json:
-            from berth.domain.reference import parse_reference
 
-            click.echo(str(parse_reference(reference)))
+def pull_image(
+    client: DaemonClient, reference: str, show: Callable[[dict[str, Any]], None]
+) -> None:
+    """`POST /images/create?fromImage=`: the progress stream, each message to `show`."""
+    image, tag = split_reference(reference)
+    query = {"fromImage": image, "tag": tag}
+    response = client.request("POST", "/images/create", query, headers=NO_AUTH)
+    for message in messages(response.lines()):
+        show(message)
 
-    @main.command()
-    @click.option("-f", "--force", is_flag=True, help="Force removal of the image.")
-    @click.argument("refs", nargs=-1, required=True)
-    @click.pass_context
-    def rmi(ctx: click.Context, force: bool, refs: tuple[str, ...]) -> None:
-        """Remove one or more images."""
-        from .main import cli_actor, remote_client
 
-        client = remote_client(ctx)
-        if client is not None:
-            from .client import remote
+@click.command()
+@click.option(
+    "--insecure-registry",
+    multiple=True,
+    envvar="BERTH_INSECURE_REGISTRIES",
+    help="Registry (HOST:PORT) to reach over plain HTTP, as dockerd's flag (for this "
+    "command's own engine; a berthd has its own).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print Docker's JSON progress stream.")
+@click.argument("reference")
+@click.pass_context
+def pull(
+    ctx: click.Context, insecure_registry: tuple[str, ...], as_json: bool, reference: str
+) -> None:
+    """Download an image from a registry."""
+    display = PullDisplay(as_json)
+    with daemon_errors(ctx), display.drawn():
+        pull_image(connect(ctx, insecure=insecure_registry), reference, display)
+    if not as_json:
+        from berth.domain.reference import parse_reference
 
-            with remote.daemon_errors(ctx):
-                remote.rmi(client, refs, force)
-            return
+        click.echo(str(parse_reference(reference)))
 
-        async def job(service: ImageService) -> list[dict[str, str]]:
-            answers = []
-            for ref in refs:
-                answers.extend(await service.remove(ref, cli_actor(), force))
-            return answers
 
-        for entry in run_service(ctx, job):
-            for key, value in entry.items():
-                click.echo(f"{key}: {value}")
+@click.command()
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
+@click.pass_context
+def images(ctx: click.Context, quiet: bool) -> None:
+    """List images."""
+    with daemon_errors(ctx):
+        entries = connect(ctx, Access.READ).call("GET", "/images/json")
+    click.echo(image_table(entries, quiet))
 
-    @main.command()
-    @click.option(
-        "-i",
-        "--input",
-        "archive",
-        required=True,
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="Read from a tar archive (docker save or OCI layout).",
-    )
-    @click.pass_context
-    def load(ctx: click.Context, archive: Path) -> None:
-        """Load an image from a tar archive."""
-        from .main import cli_actor, remote_client
 
-        client = remote_client(ctx)
-        if client is not None:
-            from .client import remote
+@click.command()
+@click.option("-f", "--force", is_flag=True, help="Force removal of the image.")
+@click.argument("refs", nargs=-1, required=True)
+@click.pass_context
+def rmi(ctx: click.Context, force: bool, refs: tuple[str, ...]) -> None:
+    """Remove one or more images."""
+    with daemon_errors(ctx):
+        client = connect(ctx)
 
-            with remote.daemon_errors(ctx):
-                remote.load(client, archive)
-            return
+        def remove(ref: str) -> None:
+            query = {"force": force or None}
+            for entry in client.call("DELETE", f"/images/{segment(ref)}", query):
+                for key, value in entry.items():
+                    click.echo(f"{key}: {value}")
 
-        for line in run_service(ctx, lambda s: s.load(archive, cli_actor())):
-            click.echo(line)
+        each_ref(refs, remove, echo=False)
 
-    @main.command("import")
-    @click.option("-m", "--message", default="", help="Commit message for the imported image.")
-    @click.argument("tarball", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.argument("reference", required=False)
-    @click.pass_context
-    def import_(ctx: click.Context, message: str, tarball: Path, reference: str | None) -> None:
-        """Import a root filesystem tarball as a one-layer image."""
-        from .main import cli_actor, remote_client
 
-        client = remote_client(ctx)
-        if client is not None:
-            from .client import remote
+@click.command()
+@click.option(
+    "-i",
+    "--input",
+    "archive",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read from a tar archive (docker save or OCI layout).",
+)
+@click.pass_context
+def load(ctx: click.Context, archive: Path) -> None:
+    """Load an image from a tar archive."""
+    with daemon_errors(ctx), archive.open("rb") as data:
+        headers = {"Content-Type": "application/x-tar"}
+        response = connect(ctx).request("POST", "/images/load", headers=headers, data=data)
+        for message in messages(response.lines()):
+            click.echo(str(message.get("stream", "")).rstrip("\n"))
 
-            with remote.daemon_errors(ctx):
-                remote.import_rootfs(client, tarball, reference, message)
-            return
 
-        click.echo(
-            run_service(ctx, lambda s: s.import_rootfs(tarball, reference, cli_actor(), message))
-        )
+@click.command("import")
+@click.option("-m", "--message", default="", help="Commit message for the imported image.")
+@click.argument("tarball", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("reference", required=False)
+@click.pass_context
+def import_(ctx: click.Context, message: str, tarball: Path, reference: str | None) -> None:
+    """Import a root filesystem tarball as a one-layer image."""
+    query: dict[str, Any] = {"fromSrc": "-", "message": message or None}
+    if reference:
+        query["repo"], query["tag"] = split_reference(reference)
+    with daemon_errors(ctx), tarball.open("rb") as data:
+        headers = {"Content-Type": "application/x-tar"}
+        response = connect(ctx).request("POST", "/images/create", query, headers=headers, data=data)
+        for answer in messages(response.lines()):
+            click.echo(answer.get("status", ""))
 
-    @main.command()
-    @click.argument("source")
-    @click.argument("target")
-    @click.pass_context
-    def tag(ctx: click.Context, source: str, target: str) -> None:
-        """Create a tag TARGET that refers to SOURCE."""
-        from .main import cli_actor, open_engine, remote_client
 
-        client = remote_client(ctx)
-        if client is not None:
-            from .client import remote
+@click.command()
+@click.argument("source")
+@click.argument("target")
+@click.pass_context
+def tag(ctx: click.Context, source: str, target: str) -> None:
+    """Create a tag TARGET that refers to SOURCE."""
+    repo, name = split_reference(target)
+    with daemon_errors(ctx):
+        query = {"repo": repo, "tag": name}
+        connect(ctx).request("POST", f"/images/{segment(source)}/tag", query).read()
 
-            with remote.daemon_errors(ctx):
-                remote.tag(client, source, target)
-            return
 
-        with open_engine(ctx) as engine:
-            engine.images.tag(source, target, cli_actor())
+COMMANDS = [pull, images, rmi, load, import_, tag]

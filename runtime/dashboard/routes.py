@@ -31,6 +31,7 @@ from ..http.messages import HttpError, Request
 from ..http.messages import Reply as Response
 from ..http.messages import Write as Send
 from ..views import containers
+from ..views.trail import container_document_at
 from .disclosure import (
     public_actor,
     public_details,
@@ -110,7 +111,7 @@ class Dashboard:
     def document_at(self, container_id: str, version: int) -> dict[str, Any]:
         if not self.engine.store.aggregate_log(container_id, until_version=1):
             raise HttpError(404, f"No such container: {container_id}")
-        document = self.engine.container_document_at(container_id, version=version)
+        document = container_document_at(self.engine.store, container_id, version=version)
         return {
             "id": container_id,
             "version": version,

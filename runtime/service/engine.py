@@ -394,47 +394,6 @@ class Engine:
         """Every event of one container, oldest first, removed containers included."""
         return self.store.aggregate_log(container_id)
 
-    def find_container_id(self, ref: str) -> str:
-        """Like `resolve_container`, but also finds removed containers by full id or name."""
-        try:
-            return self.resolve_container(ref)
-        except NotFound:
-            if is_container_id(ref) and self.store.aggregate_log(ref, until_version=1):
-                return ref
-            owner_log = self.store.aggregate_log(name_id("/" + ref.lstrip("/")))
-            for event in reversed(owner_log):
-                if "container_id" in event.data:
-                    return str(event.data["container_id"])
-            raise
-
-    def container_document_at(
-        self, container_id: str, *, version: int | None = None, at: datetime | None = None
-    ) -> dict[str, Any] | None:
-        """The inspect document as it was at a version or a time; None if it did not exist."""
-        row: dict[str, Any] | None = None
-        for event in self.store.aggregate_log(container_id, until_version=version):
-            if at is not None and event.timestamp > at:
-                break
-            row = containers.fold(row, event)
-        return row["doc"] if row else None
-
-    def container_at(
-        self, container_id: str, *, version: int | None = None, at: datetime | None = None
-    ) -> Container | None:
-        """The aggregate as of a version or a time (snapshots keep long histories fast).
-
-        None when the container did not exist yet at that time.
-        """
-        if at is not None:
-            versions = [
-                e.version for e in self.store.aggregate_log(container_id) if e.timestamp <= at
-            ]
-            if not versions:
-                return None
-            version = versions[-1] if version is None else min(version, versions[-1])
-        container: Container = self.store.repository.get(container_id, version=version)
-        return container
-
     # Shared with the image records -------------------------------------------------------
 
     def containers_using(self, image_id: str) -> list[str]:

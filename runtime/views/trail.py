@@ -1,21 +1,26 @@
-"""A container's history with what each event changed, and its document at a moment.
+"""A container's trail in the log: found by any name it had, its history with what each
+event changed, and its document or aggregate as it was at a moment.
 
 `inspect --at` folds the container's events with the same `containers.fold` the projection
 uses, so it and `inspect` agree on every field; history follows only the few fields it
-reports, with the same state transitions.
+reports, with the same state transitions. Removed containers are found too: by full id, or
+by the last name they had.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
-from berth.domain.container import ContainerState, state_after
+from berth.domain.container import Container, ContainerState, is_container_id, state_after
+from berth.domain.errors import NotFound
+from berth.domain.name import name_id
 
-from ..store.events import LoggedEvent
+from ..store.events import EventStore, LoggedEvent
 from . import containers
 from .audit import details
-from .moments import Moment
+from .moments import Moment, parse_moment
 from .timefmt import docker_time
 
 REMOVED = "removed"
@@ -88,23 +93,6 @@ def history_entries(events: Iterable[LoggedEvent]) -> list[dict[str, Any]]:
     return entries
 
 
-def actor_text(actor: dict[str, Any]) -> str:
-    text = str(actor["kind"])
-    if actor.get("uid") is not None:
-        text += f" uid={actor['uid']}"
-    if actor.get("pid") is not None:
-        text += f" pid={actor['pid']}"
-    if actor.get("command"):
-        text += f" ({actor['command']})"
-    return text
-
-
-def details_text(entry: dict[str, Any]) -> str:
-    parts = [f"{k}: {v['before']} → {v['after']}" for k, v in entry["changes"].items()]
-    parts += [f"{k}={v}" for k, v in entry["details"].items()]
-    return "; ".join(parts)
-
-
 def document_at(events: Iterable[LoggedEvent], moment: Moment) -> dict[str, Any] | None:
     """The inspect document after the last event at or before `moment`; None if the
     container did not exist then (not created yet, or already removed)."""
@@ -116,3 +104,64 @@ def document_at(events: Iterable[LoggedEvent], moment: Moment) -> dict[str, Any]
             break
         row = containers.fold(row, event)
     return row["doc"] if row is not None else None
+
+
+class ContainerLookup(Protocol):
+    """What finding a container needs: the log, and Docker's lookup among the living."""
+
+    store: EventStore
+
+    def resolve_container(self, ref: str) -> str: ...
+
+
+def find_container_id(lookup: ContainerLookup, ref: str) -> str:
+    """Docker's lookup, then a removed container by its full id or the last name it had."""
+    try:
+        return lookup.resolve_container(ref)
+    except NotFound:
+        store = lookup.store
+        if is_container_id(ref) and store.aggregate_log(ref, until_version=1):
+            return ref
+        owner_log = store.aggregate_log(name_id("/" + ref.lstrip("/")))
+        for event in reversed(owner_log):
+            if "container_id" in event.data:
+                return str(event.data["container_id"])
+        raise
+
+
+def container_history(lookup: ContainerLookup, ref: str) -> list[dict[str, Any]]:
+    """`berth history`: every event of the container, removed or not, oldest first."""
+    return history_entries(lookup.store.aggregate_log(find_container_id(lookup, ref)))
+
+
+def document_at_moment(lookup: ContainerLookup, ref: str, at: str, now: datetime) -> dict[str, Any]:
+    """`berth inspect --at`: the document as it was at `at` (a time or #POSITION)."""
+    moment = parse_moment(at, now)
+    events = lookup.store.aggregate_log(find_container_id(lookup, ref))
+    document = document_at(events, moment)
+    if document is None:
+        raise NotFound(f"No such container: {ref} at {at}")
+    return document
+
+
+def container_document_at(
+    store: EventStore, container_id: str, *, version: int | None = None, at: datetime | None = None
+) -> dict[str, Any] | None:
+    """The inspect document at a version or a time; None if the container did not exist."""
+    return document_at(store.aggregate_log(container_id, until_version=version), Moment(time=at))
+
+
+def container_at(
+    store: EventStore, container_id: str, *, version: int | None = None, at: datetime | None = None
+) -> Container | None:
+    """The aggregate as of a version or a time (snapshots keep long histories fast).
+
+    None when the container did not exist yet at that time.
+    """
+    if at is not None:
+        versions = [e.version for e in store.aggregate_log(container_id) if e.timestamp <= at]
+        if not versions:
+            return None
+        version = versions[-1] if version is None else min(version, versions[-1])
+    container: Container = store.repository.get(container_id, version=version)
+    return container

@@ -64,6 +64,10 @@ ROUTE_PARAMS: dict[str, tuple[str, ...]] = {
     "/images/{name}": ("force", "noprune"),
     "/networks": ("filters",),
     "/events": ("since", "until", "filters"),
+    "/berth/containers/{id}/json": ("at",),
+    "/berth/audit": ("since", "until", "filters", "format"),
+    "/berth/verify": ("jobs", "from"),
+    "/berth/projections/rebuild": ("name",),
 }  # fmt: skip
 QUERY_KEYS = tuple(sorted({key for keys in ROUTE_PARAMS.values() for key in keys}))
 HOST_CONFIG_KEYS = (

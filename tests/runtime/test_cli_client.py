@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from berth.runtime.cli.client.frames import copy_frames
 from berth.runtime.cli.client.http import DaemonClient, DaemonError, DaemonUnreachable, api_path
-from berth.runtime.cli.client.remote import split_reference
 from berth.runtime.cli.client.render import human_duration, human_size, table
 from berth.runtime.cli.client.replay import Command, InvalidCommandLog, Replay, read_commands
+from berth.runtime.cli.images import split_reference
 
 
 class ScriptedServer:

@@ -12,6 +12,7 @@ from berth.domain.container import Container
 from berth.domain.container_names import random_name
 from berth.domain.errors import Conflict, InvalidParameter, NotFound, NotModified
 from berth.runtime.service.engine import Engine
+from berth.runtime.views.trail import container_at, container_document_at, find_container_id
 
 from ..conftest import API, BUSYBOX_ID, SteppingClock, seed_busybox
 
@@ -183,7 +184,7 @@ def test_rm_releases_the_name_and_keeps_history(engine: Engine) -> None:
     with pytest.raises(NotFound, match="No such container: web"):
         engine.inspect_container("web")
     assert [e.name for e in engine.history(cid)] == ["Created", "RemovalRequested", "Removed"]
-    assert engine.find_container_id("web") == cid
+    assert find_container_id(engine, "web") == cid
     create(engine)
 
 
@@ -282,15 +283,15 @@ def test_time_travel_by_version_and_time(engine: Engine) -> None:
         times.append(engine.history(cid)[-1].timestamp)
     engine.remove(cid, API)
     for version, (document, moment) in enumerate(zip(documents, times, strict=True), start=1):
-        assert engine.container_document_at(cid, version=version) == document
-        assert engine.container_document_at(cid, at=moment) == document
+        assert container_document_at(engine.store, cid, version=version) == document
+        assert container_document_at(engine.store, cid, at=moment) == document
         for aggregate in (
-            engine.container_at(cid, version=version),
-            engine.container_at(cid, at=moment),
+            container_at(engine.store, cid, version=version),
+            container_at(engine.store, cid, at=moment),
         ):
             assert isinstance(aggregate, Container)
             assert aggregate.version == version
             assert aggregate.state.docker_status == document["State"]["Status"]
             assert aggregate.name == document["Name"]
-    assert engine.container_document_at(cid, at=times[0].replace(year=2000)) is None
-    assert engine.container_at(cid, at=times[0].replace(year=2000)) is None
+    assert container_document_at(engine.store, cid, at=times[0].replace(year=2000)) is None
+    assert container_at(engine.store, cid, at=times[0].replace(year=2000)) is None

@@ -1,4 +1,5 @@
-"""berth's CLI as a client of berthd: the HTTP client and the remote commands (ADR/0015).
+"""What the CLI speaks and prints: its HTTP client of the API, stdcopy frames, tables, and
+the command log `berth replay` re-issues (ADR/0015, ADR/0024).
 
 Nothing here imports trio, eventsourcing or rich at module level: `berth -H ... run` must
 start fast.

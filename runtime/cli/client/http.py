@@ -172,12 +172,7 @@ class Connection:
 
     def __init__(self, client: DaemonClient) -> None:
         self.client = client
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            self.sock.connect(client.path)
-        except OSError:
-            self.sock.close()
-            raise DaemonUnreachable(client.host) from None
+        self.sock = client.open_socket()
         self.reader: io.BufferedReader = self.sock.makefile("rb")
 
     def send(
@@ -247,6 +242,21 @@ class DaemonClient:
         self.path = socket_path(host)
         self.idle: Connection | None = None
 
+    def open_socket(self) -> socket.socket:
+        """A socket connected to the daemon; DaemonUnreachable if nothing answers."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(self.path)
+        except OSError:
+            sock.close()
+            raise DaemonUnreachable(self.host) from None
+        return sock
+
+    def may_resend(self, reused: bool) -> bool:
+        """Whether a request whose connection closed without an answer may be sent again:
+        on a kept-alive connection the daemon had closed meanwhile, it was never read."""
+        return reused
+
     def _connection(self) -> Connection:
         connection, self.idle = self.idle, None
         return connection or Connection(self)
@@ -278,9 +288,9 @@ class DaemonClient:
             response = connection.receive(method)
         except (ProtocolError, ConnectionError):
             connection.close()
-            if not reused or not isinstance(payload, bytes | None):
+            if not self.may_resend(reused) or not isinstance(payload, bytes | None):
                 raise
-            # A kept-alive connection the daemon closed meanwhile: once more, on a fresh one.
+            # Once more, on a fresh connection.
             connection = Connection(self)
             connection.send(method, target, extra, payload)
             response = connection.receive(method)

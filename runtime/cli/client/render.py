@@ -1,17 +1,20 @@
-"""Output shared by local and remote mode: docker's tables, sizes and "ago" durations.
-
-Both modes produce the Docker Engine API's JSON shapes (the local engine's listings are
-the API's), so one renderer serves both.
-"""
+"""What the CLI prints of the engine's answers: docker's tables, sizes and "ago"
+durations, and berth's history and audit tables (drawn by rich, made on first use: most
+commands never print through it, and `berth -H ... run` must not import it)."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...views.timefmt import human_duration
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 # docker's tabwriter: minimum cell width 10, three spaces of padding.
 MIN_WIDTH = 10
@@ -103,3 +106,91 @@ def image_table(entries: Sequence[dict[str, Any]], quiet: bool = False) -> str:
     if quiet:
         return "\n".join(dict.fromkeys(row[2] for row in rows))
     return table(("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"), rows)
+
+
+class LazyConsole:
+    """rich's Console, made on first use."""
+
+    def __init__(self) -> None:
+        self._console: Console | None = None
+
+    def made(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            # Piped output (scripts, `make run`) gets full-width lines, not rich's 80 columns.
+            self._console = Console(
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+                width=None if sys.stdout.isatty() else 250,
+            )
+        return self._console
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.made().print(*objects, **options)
+
+
+console = LazyConsole()
+
+
+def rich_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+    from rich.table import Table
+
+    drawn = Table(box=None, pad_edge=False, header_style="bold")
+    for header in headers:
+        drawn.add_column(header)
+    for row in rows:
+        drawn.add_row(*row)
+    return drawn
+
+
+def actor_text(actor: dict[str, Any]) -> str:
+    text = str(actor["kind"])
+    if actor.get("uid") is not None:
+        text += f" uid={actor['uid']}"
+    if actor.get("pid") is not None:
+        text += f" pid={actor['pid']}"
+    if actor.get("command"):
+        text += f" ({actor['command']})"
+    return text
+
+
+def details_text(entry: dict[str, Any]) -> str:
+    parts = [f"{k}: {v['before']} → {v['after']}" for k, v in entry["changes"].items()]
+    parts += [f"{k}={v}" for k, v in entry["details"].items()]
+    return "; ".join(parts)
+
+
+def history_table(entries: Sequence[dict[str, Any]]) -> Table:
+    """`berth history`: POSITION, TIME, ACTION, ACTOR, DETAILS (before → after)."""
+    rows = (
+        [
+            str(entry["position"]),
+            entry["time"],
+            entry["action"],
+            actor_text(entry["actor"]),
+            details_text(entry),
+        ]
+        for entry in entries
+    )
+    return rich_table(("POSITION", "TIME", "ACTION", "ACTOR", "DETAILS"), rows)
+
+
+def audit_table(entries: Sequence[dict[str, Any]]) -> Table:
+    """`berth audit`: POSITION, TIME, ACTOR, ACTION, TYPE, NAME, ID, DETAILS."""
+    rows = (
+        [
+            str(entry["position"]),
+            entry["time"],
+            actor_text(entry["actor"]),
+            entry["action"],
+            entry["type"],
+            entry["name"].lstrip("/"),
+            entry["id"].removeprefix("sha256:")[:12],
+            " ".join(f"{k}={v}" for k, v in entry["details"].items()),
+        ]
+        for entry in entries
+    )
+    headers = ("POSITION", "TIME", "ACTOR", "ACTION", "TYPE", "NAME", "ID", "DETAILS")
+    return rich_table(headers, rows)

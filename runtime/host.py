@@ -1,0 +1,229 @@
+"""The engine as a process serves it: berthd, or a `berth` command's own engine.
+
+One wiring for both (ADR/0024). A host that acts holds the root (ADR/0021), checks the
+log's tail before anything is served or acted on (ADR/0019), opens the engine, reconciles
+and watches the containers, keeps the views at the head of the log, and serves the Docker
+Engine API with berth's own routes on a unix socket, and the dashboard when asked. A host
+that only reads (`berth history`, `audit`, `inspect`, ...) holds nothing and acts on
+nothing: it answers from the log.
+
+A request from this very process is its own `berth` command's, and is recorded as the
+CLI's, with its command line. Requests of other processes (a `berth` command that found
+this host in the root's lock file) are counted, so that `drain()` can end the host
+without cutting any of them short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from berth.adapters.registry import RegistryClient
+from berth.adapters.rootlock import RootLock
+from berth.adapters.runc import Runtime
+from berth.domain.cause import Actor, ActorKind
+from berth.domain.redaction import command_text
+
+from .api import App, Router, build_router, serve_api
+from .api.server import AnyReply, Handler, Request, RequestObserver
+from .dashboard import Dashboard, ListenAddress, serve_dashboard
+from .dashboard.metrics import Metrics
+from .http.listen import check_socket_free
+from .service.engine import Engine
+from .service.images import ImageService
+from .service.network_files import BridgeSettings
+from .service.runner import Runner
+from .store.integrity import (
+    DamagedEvent,
+    LogVerificationFailed,
+    ReadOnly,
+    read_only,
+    verify_tail,
+)
+
+log = logging.getLogger("berthd")
+FOLLOW_INTERVAL = 0.2
+#: A `berth` command that just checked who holds the root holds it for an instant.
+LOCK_WAIT_S = 1.0
+#: How often `drain` looks whether other processes' requests have ended.
+DRAIN_POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    root: Path
+    socket: Path
+    #: "berthd", or "berth" for a command's own engine: who the lock file and a read-only
+    #: log's answers name. Only berthd applies restart policies and starts containers at
+    #: boot, as dockerd.
+    kind: str = "berthd"
+    #: Hold the root and act on its containers; False: read the log, act on nothing.
+    acting: bool = True
+    insecure: tuple[str, ...] = ()
+    bridge: BridgeSettings | None = None
+    metrics: ListenAddress | None = None
+    ignore_log_verification: bool = False
+
+    @property
+    def daemon(self) -> bool:
+        return self.kind == "berthd"
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What a host tells once it serves."""
+
+    socket: Path
+    position: int
+    read_only: ReadOnly | None = None
+    dashboard: str = ""  # the metrics and dashboard addresses, as berthd's ready line says
+    network: str = ""  # the default bridge, berthd's
+
+
+async def keep_views_current(
+    engine: Engine,
+    *,
+    handled: Callable[[int], None] | None = None,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Keep the views at the head of the log (writes by `berth` commands reading or
+    renaming under --root do not project on their own).
+
+    `handled(position)` is told each position the follower has fully acted on (metrics).
+    """
+    position = await trio.to_thread.run_sync(engine.catch_up)
+    if handled is not None:
+        handled(position)
+    task_status.started(position)
+    reported = ""
+    while True:
+        await trio.sleep(FOLLOW_INTERVAL)
+        try:
+            position = await trio.to_thread.run_sync(engine.catch_up)
+        except DamagedEvent as damaged:
+            # Changed under a running berthd: say so once and keep serving what reads.
+            if damaged.message != reported:
+                log.error("%s", damaged.message)
+                reported = damaged.message
+            continue
+        if handled is not None:
+            handled(position)
+
+
+class Host:
+    """One engine on one root, served; `lock`, when given, is the root's, already held."""
+
+    def __init__(self, settings: HostSettings, lock: RootLock | None = None) -> None:
+        self.settings = settings
+        self.lock = lock
+        # The exchanges in flight for other processes: the connection's task → peer pid.
+        self.in_flight: dict[trio.lowlevel.Task, int | None] = {}
+        self.cli_actor = Actor(
+            ActorKind.CLI, uid=os.getuid(), pid=os.getpid(), command=command_text(sys.argv)
+        )
+
+    async def serve(
+        self, *, task_status: trio.TaskStatus[Serving] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        settings = self.settings
+        with contextlib.ExitStack() as held:
+            if settings.acting:
+                # One engine per root: a second one would start, stop and restart the same
+                # containers as this one.
+                lock = self.lock or held.enter_context(RootLock(settings.root))
+                lock.acquire(settings.kind, settings.socket, wait_s=LOCK_WAIT_S)
+            check_socket_free(settings.socket)
+            # Before anything is served, acted on or written (ADR/0019).
+            report = await trio.to_thread.run_sync(verify_tail, settings.root / "events.db")
+            if report.problem is not None and not settings.ignore_log_verification:
+                raise LogVerificationFailed(report.problem)
+            serving = read_only(report.problem, settings.kind) if report.problem else None
+            with Engine(settings.root) as engine:
+                engine.store.read_only = serving
+                await self._serve_engine(engine, serving, task_status)
+
+    async def _serve_engine(
+        self, engine: Engine, serving: ReadOnly | None, task_status: trio.TaskStatus[Serving]
+    ) -> None:
+        settings = self.settings
+        images = ImageService(engine)
+        async with RegistryClient(images.content, insecure=settings.insecure) as registry:
+            images.registry = registry
+            runtime = Runtime(settings.root / "run")
+            runner = Runner(engine, images, runtime, daemon=settings.daemon, bridge=settings.bridge)
+            network = ""
+            if serving is not None:
+                network = f"read-only: {serving.message}"
+            elif settings.daemon:
+                # As dockerd: the default bridge exists from the daemon's first start, and a
+                # --bip that collides with the host's routes stops it here.
+                default = await runner.networks.default_network()
+                network = f"bridge={runner.networks.bridge_name(default)} subnet={default.subnet}"
+            async with trio.open_nursery() as nursery:
+                # Metrics first: an address in use fails before anything is touched.
+                metrics = Metrics(engine) if settings.metrics is not None else None
+                dashboard = ""
+                if metrics is not None and settings.metrics is not None:
+                    bound = await nursery.start(
+                        serve_dashboard, Dashboard(engine, metrics), settings.metrics
+                    )
+                    dashboard = f" metrics={bound.url()}/metrics dashboard={bound.url()}/"
+                if settings.acting and serving is None:  # read-only: no reconcile
+                    await nursery.start(runner.serve)
+                if settings.acting:
+                    handled = metrics.record_reactor_position if metrics is not None else None
+                    follow = functools.partial(keep_views_current, engine, handled=handled)
+                    position = await nursery.start(follow)
+                else:
+                    position = await trio.to_thread.run_sync(engine.store.max_position)
+                app = App(engine, images, runner, settings.root)
+                app.observe = self._observer(metrics.observe_request if metrics else None)
+                await nursery.start(serve_api, app, self._router(), settings.socket)
+                task_status.started(Serving(settings.socket, position, serving, dashboard, network))
+
+    def _router(self) -> Router:
+        router = build_router()
+        for route in router.routes:
+            route.handler = self._tracked(route.handler)
+        return router
+
+    def _tracked(self, handler: Handler) -> Handler:
+        async def tracked(app: App, request: Request) -> AnyReply:
+            if request.actor.pid == os.getpid():
+                request.actor = self.cli_actor
+            else:
+                self.in_flight[trio.lowlevel.current_task()] = request.actor.pid
+            return await handler(app, request)
+
+        return tracked
+
+    def _observer(self, metrics: RequestObserver | None) -> RequestObserver:
+        """Told at the end of every exchange, streams and attach included."""
+
+        def observe(method: str, route: str, status: int, seconds: float) -> None:
+            self.in_flight.pop(trio.lowlevel.current_task(), None)
+            if metrics is not None:
+                metrics(method, route, status, seconds)
+
+        return observe
+
+    async def drain(self) -> None:
+        """Take no new connection and wait until no other process has a request in flight,
+        so that ending the host cuts none short (idle connections are simply closed: the
+        client finds who serves the root next)."""
+        with contextlib.suppress(OSError):
+            self.settings.socket.unlink()
+        while True:
+            while self.in_flight:
+                await trio.sleep(DRAIN_POLL_S)
+            await trio.sleep(DRAIN_POLL_S)  # a request sent just before the unlink
+            if not self.in_flight:
+                return
