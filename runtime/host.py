@@ -33,10 +33,11 @@ from berth.domain.cause import Actor, ActorKind
 from berth.domain.redaction import command_text
 
 from .api import App, Router, build_router, serve_api
-from .api.server import AnyReply, Handler, Request, RequestObserver
+from .api.server import Handler, Request, RequestObserver
 from .dashboard import Dashboard, ListenAddress, serve_dashboard
 from .dashboard.metrics import Metrics
 from .http.listen import check_socket_free
+from .http.messages import AnyReply
 from .service.engine import Engine
 from .service.images import ImageService
 from .service.network_files import BridgeSettings

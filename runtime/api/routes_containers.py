@@ -3,20 +3,19 @@ attach, logs, inspect, list, remove, prune — with Docker's shapes and status c
 
 from __future__ import annotations
 
-import contextlib
-import re
-from datetime import UTC, datetime
+import functools
+from datetime import datetime
 from typing import Any
 
 import trio
 
 from berth.adapters.logs import LogLine, Selection, log_batches
-from berth.domain.container import LISTED_WITHOUT_ALL, Container, ContainerState
-from berth.domain.errors import BerthError, InvalidParameter, NotFound
+from berth.domain.container import Container, ContainerState
+from berth.domain.errors import BerthError, InvalidParameter
 from berth.domain.signals import DEFAULT_KILL_SIGNAL
 
-from ..service.engine import Engine
-from ..views.filters import label_matches, parse_query_filters, pattern_filter
+from ..views.container_list import LIST_FILTERS
+from ..views.filters import parse_query_filters
 from .params import go_int, unix_time
 from .server import (
     App,
@@ -41,10 +40,6 @@ ENDED = (
     ContainerState.REMOVED,
 )
 WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
-LIST_FILTERS = ("status", "name", "id", "label", "ancestor", "exited", "before", "since")
-# container.IsValidStateString: a status filter naming no state is dockerd's 400.
-STATUS_VALUES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
-_EXITED = re.compile(r"Exited \((-?\d+)\)")
 
 
 async def _resolve(app: App, ref: str) -> str:
@@ -168,72 +163,12 @@ async def wait(app: App, request: Request) -> StreamReply:
 # Listing -------------------------------------------------------------------------------------
 
 
-def list_filtered(
-    engine: Engine, all_: bool, limit: int | None, filters: dict[str, list[str]]
-) -> list[Any]:
-    """`/containers/json` (and `berth ps`): Docker's `all`, `limit` and `filters`."""
-    entries = engine.list_containers(all=True, now=datetime.now(UTC))
-    if not all_ and limit is None and not filters.get("status") and "exited" not in filters:
-        entries = [e for e in entries if e["State"] in LISTED_WITHOUT_ALL]
-    if "before" in filters or "since" in filters:
-        ids = [e["Id"] for e in entries]  # newest first
-        for key in ("before", "since"):
-            for ref in filters.get(key, []):
-                anchor = engine.resolve_container(ref)
-                if anchor not in ids:
-                    raise NotFound(f"No such container: {ref}")
-                at = ids.index(anchor)
-                kept = set(ids[at + 1 :] if key == "before" else ids[:at])
-                entries = [e for e in entries if e["Id"] in kept]
-    ancestors: set[str] = set()
-    for ref in filters.get("ancestor", []):
-        ancestors.add(ref)
-        with contextlib.suppress(BerthError, ValueError):
-            ancestors.add(engine.images.resolve(ref))
-    for status in filters.get("status", []):
-        if status not in STATUS_VALUES:
-            raise InvalidParameter(f"invalid filter 'status={status}'")
-    names = [pattern_filter("name", pattern) for pattern in filters.get("name", [])]
-    exited = []
-    for text in filters.get("exited", []):
-        try:
-            exited.append(int(text))
-        except ValueError:
-            raise InvalidParameter(f"invalid filter 'exited={text}'") from None
-
-    def keep(entry: dict[str, Any]) -> bool:
-        if "status" in filters and entry["State"] not in filters["status"]:
-            return False
-        if "id" in filters and not any(entry["Id"].startswith(v) for v in filters["id"]):
-            return False
-        name = entry["Names"][0].lstrip("/") if entry["Names"] else ""
-        # dockerd tries the name with and without its leading slash.
-        if names and not any(m(name) or m("/" + name) for m in names):
-            return False
-        labels = entry.get("Labels") or {}
-        if "label" in filters and not all(label_matches(labels, v) for v in filters["label"]):
-            return False
-        if ancestors and not ({entry["Image"], entry["ImageID"]} & ancestors):
-            return False
-        if exited:
-            found = _EXITED.search(entry.get("Status") or "")
-            if entry["State"] != "exited" or not found or int(found.group(1)) not in exited:
-                return False
-        return True
-
-    entries = [e for e in entries if keep(e)]
-    if limit is not None and limit > 0:
-        entries = entries[:limit]
-    return entries
-
-
 async def list_containers(app: App, request: Request) -> Reply:
     all_ = request.flag("all")
     limit = request.integer("limit")
     filters = parse_query_filters(request.text("filters"), LIST_FILTERS)
-    return json_reply(
-        await trio.to_thread.run_sync(list_filtered, app.engine, all_, limit, filters)
-    )
+    listing = functools.partial(app.engine.list_containers, all_, limit=limit, filters=filters)
+    return json_reply(await trio.to_thread.run_sync(listing))
 
 
 # Logs and attach -----------------------------------------------------------------------------

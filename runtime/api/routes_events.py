@@ -1,21 +1,45 @@
-"""`GET /events`: Docker's event stream, served from the durable log (see events.py)."""
+"""`GET /events`: Docker's event stream, served from the durable log (see
+views/docker_events.py).
+
+`since` is a unix time, as the docker CLI sends it, or a log position written `#N`, so a
+consumer resumes exactly where it stopped (each event carries its position as
+`berth.position`).
+"""
 
 from __future__ import annotations
 
+from ..views.docker_events import EVENT_FILTERS, Bound, EventFilters, stream_events
 from ..views.filters import parse_query_filters
-from .events import EVENT_FILTERS, EventFilters, parse_bound, stream_events
+from .params import invalid, unix_time
 from .server import App, Request, Router, StreamReply, Write, json_line
+
+MAX_POSITION_DIGITS = 18  # below SQLite's int64 rowids
+
+
+def parse_bound(name: str, text: str | None) -> Bound:
+    """A `since`/`until` value: `#N` (a log position) or unix seconds (fractions allowed);
+    InvalidParameter for anything else."""
+    if not text:
+        return Bound()
+    if text.startswith("#"):
+        digits = text[1:]
+        if not digits.isascii() or not digits.isdigit() or len(digits) > MAX_POSITION_DIGITS:
+            raise invalid(name, text)
+        return Bound(position=int(digits))
+    return Bound(time=unix_time(name, text))
 
 
 async def events(app: App, request: Request) -> StreamReply:
     since = request.query.get("since") or None
     until = request.query.get("until") or None
-    parse_bound("since", since)  # refused before the stream's headers go out
-    parse_bound("until", until)
+    # Refused before the stream's headers go out.
+    since_bound, until_bound = parse_bound("since", since), parse_bound("until", until)
     filters = parse_query_filters(request.query.get("filters") or "", EVENT_FILTERS)
 
     async def produce(write: Write) -> None:
-        async for message in stream_events(app.engine, since, until, EventFilters(filters)):
+        async for message in stream_events(
+            app.engine, since_bound, until_bound, EventFilters(filters)
+        ):
             await write(json_line(message))
 
     return StreamReply(produce)

@@ -27,6 +27,7 @@ from .create import COMMAND_AFTER_IMAGE, check_cidfile, create_body, create_opti
 from .images import PullDisplay, pull_image
 from .session import ExitWith, connect, daemon_errors, report
 
+
 def create_container(client: DaemonClient, options: dict[str, Any], attach: bool) -> str:
     """The seed's client flow: create; on "No such image", pull with progress, create again."""
     cidfile = options["cidfile"]

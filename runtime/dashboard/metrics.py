@@ -10,17 +10,14 @@ containers other processes started) has handled. `render()` blocks: call it in a
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from eventsourcing.sqlite import SQLiteApplicationRecorder
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from berth.domain.container import ContainerState
+from ..views.event_counts import EventCounts
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -31,40 +28,6 @@ if TYPE_CHECKING:
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 UNMATCHED_ROUTE = "unmatched"
-
-
-class EventCounts:
-    """Events in the log by type (`container.Created`), advanced from the last count."""
-
-    def __init__(self, engine: Engine) -> None:
-        recorder = engine.store.recorder
-        if not isinstance(recorder, SQLiteApplicationRecorder):
-            raise TypeError("event counts need the SQLite event store")
-        self._recorder = recorder
-        self._lock = threading.Lock()
-        self._counted_to = 0
-        self.by_type: Counter[str] = Counter()
-
-    def advance(self) -> tuple[int, dict[str, int]]:
-        """Count the events stored since the last call; (log head, counts by type)."""
-        with self._lock, self._recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute("SELECT COALESCE(MAX(rowid), 0) FROM stored_events")
-            head = int(cursor.fetchone()[0])
-            if head > self._counted_to:
-                cursor.execute(
-                    "SELECT topic, COUNT(*) FROM stored_events "
-                    "WHERE rowid > ? AND rowid <= ? GROUP BY topic",
-                    (self._counted_to, head),
-                )
-                for topic, count in cursor.fetchall():
-                    self.by_type[event_type(str(topic))] += int(count)
-                self._counted_to = head
-            return head, dict(self.by_type)
-
-
-def event_type(topic: str) -> str:
-    """`berth.container.Created` → `container.Created`."""
-    return topic.removeprefix("berth.")
 
 
 class Metrics:
@@ -81,7 +44,7 @@ class Metrics:
             registry=self.registry,
         )
         self.reactor_position: int | None = None
-        self.events = EventCounts(engine)
+        self.events = EventCounts(engine.store)
         self.registry.register(_StoreCollector(self))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -114,11 +77,7 @@ class _StoreCollector(Collector):
             events.add_metric([kind], count)
         yield events
 
-        by_state = dict.fromkeys((s.value for s in ContainerState), 0)
-        with engine.views.datastore.transaction(commit=False) as cursor:
-            cursor.execute("SELECT state, COUNT(*) FROM containers GROUP BY state")
-            for state, count in cursor.fetchall():
-                by_state[str(state)] = int(count)
+        by_state = engine.views.containers_by_state()
         containers = GaugeMetricFamily(
             "berth_containers", "Containers in the container view, by state.", labels=["state"]
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,6 @@ from berth.domain.aggregate import StrIdAggregate
 from berth.domain.cause import Actor, Cause
 from berth.domain.config import Config, HostConfig, NetworkingConfig
 from berth.domain.container import (
-    LISTED_WITHOUT_ALL,
     Container,
     container_hostname,
     container_id_from_entropy,
@@ -39,7 +38,7 @@ from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name, stop_signal
 
 from ..store.events import EventStore, LoggedEvent
 from ..store.unit_of_work import unit_of_work
-from ..views import containers
+from ..views import container_list, containers
 from ..views.projections import ProjectionStore
 from .image_records import ImageRecords
 
@@ -376,12 +375,19 @@ class Engine:
     # Containers: queries -------------------------------------------------------------------
 
     def list_containers(
-        self, all: bool = False, now: datetime | None = None
+        self,
+        all: bool = False,
+        *,
+        limit: int | None = None,
+        filters: Mapping[str, Sequence[str]] | None = None,
     ) -> list[dict[str, Any]]:
+        """`docker ps`: newest first, with Docker's `all`, `limit` and `filters`."""
         self.catch_up()
-        moment = now or self._clock()
+        moment = self._clock()
         entries = [containers.list_entry(row, moment) for row in self.views.container_rows()]
-        return entries if all else [e for e in entries if e["State"] in LISTED_WITHOUT_ALL]
+        return container_list.select(
+            entries, all, limit, filters or {}, self.resolve_container, self.images.resolve
+        )
 
     def inspect_container(self, ref: str) -> dict[str, Any]:
         row = self.views.container_row(self.resolve_container(ref))

@@ -21,6 +21,8 @@ from uuid import UUID
 from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
+from .schema import create_table_retrying
+
 log = logging.getLogger(__name__)
 
 GENESIS = bytes(32)
@@ -112,8 +114,6 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         return [*super().construct_create_table_statements(), *CREATE_STATEMENTS]
 
     def create_table(self) -> None:
-        from .sqlite import create_table_retrying
-
         create_table_retrying(super())
 
     def _create_table(self, c: SQLiteCursor) -> None:

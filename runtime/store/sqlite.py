@@ -9,10 +9,7 @@ cap single appends at ~2,000/s on this machine.
 from __future__ import annotations
 
 import sqlite3
-import time
-from typing import Any
 
-from eventsourcing.persistence import OperationalError
 from eventsourcing.sqlite import SQLITE3_DEFAULT_LOCK_TIMEOUT, SQLiteConnection, SQLiteFactory
 from eventsourcing.utils import Environment
 
@@ -53,24 +50,3 @@ class BerthSQLiteFactory(SQLiteFactory):
             return connection
 
         pool._create_connection = create_tuned_connection  # type: ignore[method-assign]
-
-
-CREATE_TIMEOUT_S = 30
-
-
-def create_table_retrying(recorder: Any) -> None:
-    """`recorder.create_table()`, again while another process writes the same file.
-
-    A transaction that read the schema and then must write cannot wait for the writer
-    (SQLite answers "database is locked" at once, since waiting could deadlock), so the
-    whole transaction is tried again.
-    """
-    deadline = time.monotonic() + CREATE_TIMEOUT_S
-    while True:
-        try:
-            recorder.create_table()
-            return
-        except OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)

@@ -26,7 +26,7 @@ from berth.adapters.private_files import private_database
 from berth.domain.errors import InvalidParameter, space_for
 
 from ..store.events import EventStore, LoggedEvent
-from ..store.sqlite import create_table_retrying
+from ..store.schema import create_table_retrying
 
 if TYPE_CHECKING:
     from .projections import ProjectionStore

@@ -22,10 +22,11 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
 from berth.adapters.private_files import private_database
+from berth.domain.container import ContainerState
 from berth.domain.errors import space_for
 
 from ..store.events import EventStore, LoggedEvent
-from ..store.sqlite import create_table_retrying
+from ..store.schema import create_table_retrying
 from . import containers, images
 from .tracking import apply_new_events, claim_batch
 
@@ -176,6 +177,15 @@ class ProjectionStore(SQLiteTrackingRecorder):
     def container_rows(self) -> list[dict[str, Any]]:
         """Every container not removed, newest first (as `docker ps -a`)."""
         return self._select_rows("SELECT row FROM containers ORDER BY position DESC")
+
+    def containers_by_state(self) -> dict[str, int]:
+        """How many containers the view has in each state, every state named."""
+        by_state = dict.fromkeys((s.value for s in ContainerState), 0)
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT state, COUNT(*) FROM containers GROUP BY state")
+            for state, count in cursor.fetchall():
+                by_state[str(state)] = int(count)
+        return by_state
 
     def container_row(self, container_id: str) -> dict[str, Any] | None:
         found = self._select_rows("SELECT row FROM containers WHERE id = ?", (container_id,))

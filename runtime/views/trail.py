@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from berth.domain.container import Container, ContainerState, is_container_id, state_after
 from berth.domain.errors import NotFound
-from berth.domain.name import name_id
+from berth.domain.name_claim import name_id
 
 from ..store.events import EventStore, LoggedEvent
 from . import containers

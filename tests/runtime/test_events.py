@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from berth.runtime.api.events import EventFilters, stream_events
+from berth.runtime.api.routes_events import parse_bound
 from berth.runtime.service.engine import Engine
+from berth.runtime.views.docker_events import EventFilters, stream_events
 
 from ..conftest import API
 
@@ -13,7 +14,8 @@ from ..conftest import API
 async def collect(
     engine: Engine, since: str | None, until: str | None, **filters: list[str]
 ) -> list[dict]:  # type: ignore[type-arg]
-    return [m async for m in stream_events(engine, since, until, EventFilters(filters))]
+    bounds = parse_bound("since", since), parse_bound("until", until)
+    return [m async for m in stream_events(engine, *bounds, EventFilters(filters))]
 
 
 def scripted(engine: Engine) -> str:

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from berth.domain.errors import InvalidParameter
 from berth.domain.timestamps import EARLIEST, LATEST
-from berth.runtime.api.events import parse_bound
 from berth.runtime.api.params import go_int, unix_time
+from berth.runtime.api.routes_events import parse_bound
 from berth.runtime.views.filters import parse_query_filters, pattern_filter
 
 numbers = st.integers(min_value=-(2**70), max_value=2**70).map(str)
@@ -66,13 +66,14 @@ def test_times_out_of_int64_or_not_times_are_refused(text: str) -> None:
 @given(any_text | any_text.map(lambda t: "#" + t))
 def test_an_event_bound_is_a_position_a_moment_or_a_400(text: str) -> None:
     try:
-        position, moment = parse_bound("since", text)
+        bound = parse_bound("since", text)
     except InvalidParameter:
         return
     if text.startswith("#"):
-        assert position is not None and 0 <= position < 2**63 and moment is None
+        assert bound.position is not None and 0 <= bound.position < 2**63
+        assert bound.time is None
     else:
-        assert position is None and (moment is not None or text == "")
+        assert bound.position is None and (bound.time is not None or text == "")
 
 
 @given(st.text() | st.sampled_from(['{"name": ["x"]}', "[" * 10_000, '{"a":' * 5_000]))

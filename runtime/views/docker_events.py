@@ -1,4 +1,4 @@
-"""`GET /events`: Docker's event stream, served from the durable event log.
+"""Docker's events, read from the durable event log.
 
 Nothing is kept in memory to overflow (moby keeps 256 events): a reader starts at a log
 position (found from `since`) and follows the log, so a slow reader misses nothing and
@@ -13,20 +13,17 @@ import functools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
 from berth.domain.container import Container
 
-from ..service.engine import Engine
-from ..store.events import LoggedEvent
-from ..views.filters import label_matches
-from ..views.trail import container_at
-from .params import invalid, unix_time
+from ..store.events import EventStore, LoggedEvent
+from .filters import label_matches
+from .trail import container_at
 
 FOLLOW_INTERVAL = 0.1
-MAX_POSITION_DIGITS = 18  # below SQLite's int64 rowids
 BATCH = 500
 
 # berth event → Docker action, per aggregate. Intents with no Docker event are absent.
@@ -105,11 +102,33 @@ class EventFilters:
         return True
 
 
+class EventSource(Protocol):
+    """What the events are read from: the engine."""
+
+    store: EventStore
+
+    def now(self) -> datetime: ...
+
+    def get_aggregate(self, aggregate_id: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A `since` or `until`: a log position, a time, or neither (not given)."""
+
+    position: int | None = None
+    time: datetime | None = None
+
+    @property
+    def given(self) -> bool:
+        return self.position is not None or self.time is not None
+
+
 class EventTranslator:
     """Turns logged events into Docker event messages, remembering names as it goes."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, source: EventSource) -> None:
+        self._engine = source
         self._containers: dict[str, _Known] = {}
 
     def _container(self, event: LoggedEvent) -> _Known:
@@ -205,40 +224,25 @@ def _message(
     return message
 
 
-def parse_bound(name: str, text: str | None) -> tuple[int | None, datetime | None]:
-    """A `since`/`until` value: `#N` (a log position) or unix seconds (fractions allowed);
-    InvalidParameter for anything else."""
-    if not text:
-        return None, None
-    if text.startswith("#"):
-        digits = text[1:]
-        if not digits.isascii() or not digits.isdigit() or len(digits) > MAX_POSITION_DIGITS:
-            raise invalid(name, text)
-        return int(digits), None
-    return None, unix_time(name, text)
-
-
 async def stream_events(
-    engine: Engine,
-    since: str | None,
-    until: str | None,
+    source: EventSource,
+    since: Bound,
+    until: Bound,
     filters: EventFilters,
-    *,
-    clock: Any = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Docker events from the log, oldest first; follows the log until `until` (if any)."""
-    now = clock or engine.now
-    since_position, since_time = parse_bound("since", since)
-    until_position, until_time = parse_bound("until", until)
-    if since is None:
+    now = source.now
+    since_position, since_time = since.position, since.time
+    until_position, until_time = until.position, until.time
+    if not since.given:
         # No `since`: only what happens from now on, as Docker.
-        position = await trio.to_thread.run_sync(engine.store.max_position)
+        position = await trio.to_thread.run_sync(source.store.max_position)
     else:
         position = since_position or 0
-    translator = EventTranslator(engine)
+    translator = EventTranslator(source)
     while True:
         batch = await trio.to_thread.run_sync(
-            functools.partial(engine.store.read_log, after=position, limit=BATCH)
+            functools.partial(source.store.read_log, after=position, limit=BATCH)
         )
         for event in batch:
             position = event.position
