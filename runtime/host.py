@@ -16,11 +16,9 @@ without cutting any of them short.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,33 +88,22 @@ class Serving:
 
 
 async def keep_views_current(
-    engine: Engine,
-    *,
-    handled: Callable[[int], None] | None = None,
-    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+    engine: Engine, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Keep the views at the head of the log (writes by `berth` commands reading or
-    renaming under --root do not project on their own).
-
-    `handled(position)` is told each position the follower has fully acted on (metrics).
-    """
+    renaming under --root do not project on their own)."""
     position = await trio.to_thread.run_sync(engine.catch_up)
-    if handled is not None:
-        handled(position)
     task_status.started(position)
     reported = ""
     while True:
         await trio.sleep(FOLLOW_INTERVAL)
         try:
-            position = await trio.to_thread.run_sync(engine.catch_up)
+            await trio.to_thread.run_sync(engine.catch_up)
         except DamagedEvent as damaged:
             # Changed under a running berthd: say so once and keep serving what reads.
             if damaged.message != reported:
                 log.error("%s", damaged.message)
                 reported = damaged.message
-            continue
-        if handled is not None:
-            handled(position)
 
 
 class Host:
@@ -170,19 +157,19 @@ class Host:
                 network = f"bridge={runner.networks.bridge_name(default)} subnet={default.subnet}"
             async with trio.open_nursery() as nursery:
                 # Metrics first: an address in use fails before anything is touched.
-                metrics = Metrics(engine) if settings.metrics is not None else None
+                acting = settings.acting and serving is None  # read-only: no reconcile
+                reactor = runner.reactor.saved_position if acting else None
+                metrics = Metrics(engine, reactor) if settings.metrics is not None else None
                 dashboard = ""
                 if metrics is not None and settings.metrics is not None:
                     bound = await nursery.start(
                         serve_dashboard, Dashboard(engine, metrics), settings.metrics
                     )
                     dashboard = f" metrics={bound.url()}/metrics dashboard={bound.url()}/"
-                if settings.acting and serving is None:  # read-only: no reconcile
+                if acting:
                     await nursery.start(runner.serve)
                 if settings.acting:
-                    handled = metrics.record_reactor_position if metrics is not None else None
-                    follow = functools.partial(keep_views_current, engine, handled=handled)
-                    position = await nursery.start(follow)
+                    position = await nursery.start(keep_views_current, engine)
                 else:
                     position = await trio.to_thread.run_sync(engine.store.max_position)
                 app = App(engine, images, runner, settings.root)

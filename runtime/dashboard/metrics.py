@@ -4,13 +4,13 @@ Everything but the request histogram is read when scraped, so a scrape shows the
 it is and nothing can drift: containers by state from the container view, events by type
 from the log (counted incrementally: each scrape reads only the events stored since the
 previous one), and two lags in events — the log head minus the position the projections
-have applied, and minus the position berthd's log follower (the reactor that adopts
-containers other processes started) has handled. `render()` blocks: call it in a thread.
+have applied, and minus the position the containers' reactor has saved as fully acted
+on. `render()` blocks: call it in a thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -33,8 +33,11 @@ UNMATCHED_ROUTE = "unmatched"
 class Metrics:
     """berthd's own registry (never the process-global one) and what feeds it."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, reactor_position: Callable[[], int | None] | None = None
+    ) -> None:
         self.engine = engine
+        self.reactor_position = reactor_position or (lambda: None)
         self.registry = CollectorRegistry(auto_describe=True)
         self.request_duration = Histogram(
             "berth_api_request_duration_seconds",
@@ -43,7 +46,6 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.reactor_position: int | None = None
         self.events = EventCounts(engine.store)
         self.registry.register(_StoreCollector(self))
 
@@ -51,9 +53,6 @@ class Metrics:
         """One API exchange; `route` is the route's template, never the raw path."""
         label = method if method in KNOWN_METHODS else "OTHER"
         self.request_duration.labels(label, route, str(status)).observe(seconds)
-
-    def record_reactor_position(self, position: int) -> None:
-        self.reactor_position = position
 
     def render(self) -> bytes:
         """The Prometheus text exposition (blocking: reads the databases)."""
@@ -92,10 +91,10 @@ class _StoreCollector(Collector):
             "Events in the log that the projections have not applied yet.",
             value=max(0, head - projected),
         )
-        reactor = self._metrics.reactor_position
+        reactor = self._metrics.reactor_position()
         if reactor is not None:
             yield GaugeMetricFamily(
                 "berth_reactor_lag_events",
-                "Events in the log that berthd's log follower has not handled yet.",
+                "Events in the log that the containers' reactor has not fully acted on yet.",
                 value=max(0, head - reactor),
             )

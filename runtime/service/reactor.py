@@ -146,6 +146,11 @@ class Reactor:
 
     # Waiting for an action -----------------------------------------------------------------
 
+    def saved_position(self) -> int | None:
+        """The position saved as fully acted on (None before the reactor runs); safe to
+        read from another thread."""
+        return self._saved if self.started.is_set() else None
+
     def acted(self, position: int) -> bool:
         return position <= self._read and position not in self._in_flight
 
