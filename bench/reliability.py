@@ -9,6 +9,9 @@
    world (leaked processes, cgroups, mounts, netns, veths, forwarders, names, addresses),
    and containers whose create was answered and never asked to be removed that `ps -a`
    does not show (`soak_missing`).
+3. Hostile input: bench/fuzz_api.py's counts over `--fuzz` requests (`fuzz_*`).
+4. Memory: berthd's peak RSS while streaming 1 GB of a container's logs, from
+   bench/logs.py (`logs_*`).
 
 The last line is one JSON object.
 """
@@ -22,6 +25,7 @@ import json
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -208,12 +212,37 @@ class Soak:
         }
 
 
+def other_bench(script: str, *args: str) -> dict[str, Any]:
+    """The last line of another bench/ script: its figures."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def hostile_input(requests: int) -> dict[str, Any]:
+    fuzz = other_bench("fuzz_api.py", str(requests))
+    keys = ("requests", "status_5xx", "no_answer", "events_from_refused", "max_ping_ms")
+    return {f"fuzz_{key}": fuzz[key] for key in keys if key in fuzz}
+
+
+def log_memory() -> dict[str, Any]:
+    logs = other_bench("logs.py")
+    return {f"logs_{key}": value for key, value in logs.items() if "rss" in key}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--clients", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=0.0, help="soak at least this long")
     parser.add_argument("--skip-matrix", action="store_true")
+    parser.add_argument("--fuzz", type=int, default=10_000, help="fuzzed requests (0: none)")
+    parser.add_argument("--skip-logs", action="store_true")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="berth-bench-reliability-"))
     figures: dict[str, Any] = {}
@@ -227,6 +256,10 @@ def main() -> None:
         (work / "soak").mkdir()
         soak = Soak(work / "soak", options.clients)
         figures.update(soak.run(options.kills, options.seconds))
+        if options.fuzz:
+            figures.update(hostile_input(options.fuzz))
+        if not options.skip_logs:
+            figures.update(log_memory())
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(figures))
