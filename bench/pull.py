@@ -22,15 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from berth.adapters.snapshots.unpack import unpack_layer  # noqa: E402
-from tests.fixtures.images import (  # noqa: E402
-    LAYER_MEDIA_TYPES,
-    Blob,
-    File,
-    Layer,
-    make_image,
-    make_tar,
-    sha256,
-)
+from tests.fixtures.images import make_image  # noqa: E402
+from tests.fixtures.layers import LAYER_MEDIA_TYPES, Blob, File, Layer, make_tar, sha256  # noqa: E402
 from tests.fixtures.registry import run_registry  # noqa: E402
 
 LAYERS = 5

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import re
 
+from .berth_cli import berth
 from .conftest import Berthd
-from .test_berth_cli import berth
 
 
 def test_run_options_after_the_image_are_the_commands(berthd: Berthd) -> None:

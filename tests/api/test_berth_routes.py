@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from berth.runtime.cli.client.http import DaemonClient, DaemonError
 
+from .berth_cli import berth
 from .conftest import Berthd
-from .test_berth_cli import berth
 
 
 def positions(daemon: Berthd) -> int:

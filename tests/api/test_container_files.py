@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from .berth_cli import eventually
 from .conftest import Berthd
-from .test_berth_cli import eventually
 
 START_TIMEOUT = 60  # a frozen berthd never answers: the subprocess times out instead
 UNREADABLE = "cannot read /etc/passwd of the container: it is "

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.images import busybox_layer, make_image
+from tests.fixtures.images import make_image
+from tests.fixtures.layers import busybox_layer
 from tests.fixtures.registry import RunningRegistry
 
 from ..fixtures.disk import fill, small_disk

@@ -6,7 +6,8 @@ import json
 import time
 from collections.abc import Callable
 
-from tests.fixtures.images import busybox_layer, make_image
+from tests.fixtures.images import make_image
+from tests.fixtures.layers import busybox_layer
 from tests.fixtures.registry import RunningRegistry
 
 from .conftest import Berthd

@@ -17,7 +17,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.fixtures.images import busybox_layer, make_image
+from tests.fixtures.images import make_image
+from tests.fixtures.layers import busybox_layer
 from tests.fixtures.registry import RunningRegistry
 
 from .conftest import Berthd

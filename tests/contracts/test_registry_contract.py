@@ -16,7 +16,8 @@ from berth.domain.reference import ImageReference, parse_reference
 
 from ..fakes.content import FakeContent
 from ..fakes.registry import FakeRegistry
-from ..fixtures.images import File, Image, Index, make_image, make_layer, two_platform_index
+from ..fixtures.images import Image, Index, make_image, two_platform_index
+from ..fixtures.layers import File, make_layer
 from ..fixtures.registry import RunningRegistry, free_port
 from .conftest import IMPLEMENTATIONS, needs
 

@@ -15,7 +15,7 @@ import trio
 from berth.adapters.runc import ContainerRuntime, MonitorLost, Runtime, StartFailure
 from berth.domain.errors import Conflict, InvalidParameter, NotFound
 
-from ..adapters.test_runc import Harness
+from ..adapters.runc_harness import Harness
 from ..fakes.runtime import FakeRuntime
 from .conftest import IMPLEMENTATIONS, needs
 

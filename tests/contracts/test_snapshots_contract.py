@@ -18,7 +18,7 @@ from berth.domain.layers import LayerRejected
 
 from ..fakes.snapshots import FakeSnapshots
 from ..fixtures.disk import fill, small_disk
-from ..fixtures.images import Dir, File, Layer, Opaque, Symlink, Whiteout, make_layer
+from ..fixtures.layers import Dir, File, Layer, Opaque, Symlink, Whiteout, make_layer
 from .conftest import IMPLEMENTATIONS, needs
 
 CID = "c" * 64

@@ -20,7 +20,8 @@ from berth.runtime.service.network_files import BridgeSettings, default_bridge_n
 from berth.runtime.service.networking import ContainerNetworks
 from berth.runtime.service.runner import Runner
 
-from ..fixtures.images import Dir, File, Symlink, make_image, make_layer
+from ..fixtures.images import make_image
+from ..fixtures.layers import Dir, File, Symlink, make_layer
 from .clock import FakeClock
 from .content import FakeContent
 from .network import FakeForwarders, FakeLinks

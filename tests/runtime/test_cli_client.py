@@ -2,7 +2,7 @@
 
 The HTTP tests answer from a scripted unix-socket server so that each edge (chunk
 extensions and trailers, a body until close, a kept-alive connection the server dropped)
-is exercised deterministically; the whole client against berthd is tests/api/test_berth_cli.py.
+is exercised deterministically; the whole client against berthd is tests/api/test_berth_cli_*.py.
 """
 
 from __future__ import annotations

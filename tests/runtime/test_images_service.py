@@ -19,7 +19,8 @@ from berth.runtime.service.engine import Engine
 from berth.runtime.service.images import ImageService
 
 from ..conftest import API
-from ..fixtures.images import (
+from ..fixtures.images import busybox_image, make_image, two_platform_index
+from ..fixtures.layers import (
     CharDevice,
     Dir,
     File,
@@ -27,11 +28,8 @@ from ..fixtures.images import (
     Opaque,
     Symlink,
     Whiteout,
-    busybox_image,
     busybox_layer,
-    make_image,
     make_layer,
-    two_platform_index,
 )
 from ..fixtures.registry import RunningRegistry
 

@@ -26,263 +26,34 @@ it through a symlink), that part is left out and the case says so.
 `expect` is berth's outcome: "reject" (LayerRejected, nothing left behind) or "contained"
 (unpacked, and `check(target, outside)` asserts what the tree must look like). In both
 cases nothing outside the target may change.
+
+The members are built with corpus_tar.py; the case record, the sentinel tree and the
+checks are in corpus_checks.py.
 """
 
 from __future__ import annotations
 
-import os
-import stat
 import tarfile
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
-Expect = Literal["reject", "contained"]
-Check = Callable[[Path, Path], None]
-
-MTIME = 1_700_000_000
-BLOCK = 512
-RECORD = 10240
-
-OUTSIDE_FILES: dict[str, tuple[bytes, int]] = {
-    "hello": (b"world", 0o644),
-    "host-file": (b"I am a host file", 0o644),
-    "perm400": (b"...", 0o400),
-    "etc/passwd": (b"root:x:0:0:outside", 0o644),
-}
-
-# Host paths the absolute-symlink cases aim at (through `/etc` symlinks). A tree that
-# followed one of those symlinks would touch these; the tests compare them before/after.
-HOST_SENTINELS = (
-    "/etc/passwd",
-    "/etc/unbroken",
-    "/etc/emptied",
-    "/etc/localpasswd",
-    "/etc/whitedout",
-    "/dne",
+from .corpus_checks import (
+    BreakoutCase,
+    Check,
+    Expect,
+    absent,
+    all_of,
+    has_xattr,
+    is_device,
+    is_dir,
+    is_file,
+    is_symlink,
+    is_whiteout,
+    no_check,
+    no_xattr,
+    other_inode,
+    outside_mode,
+    same_inode,
 )
-
-
-def populate_outside(outside: Path) -> None:
-    """Create the sentinel tree the cases try to reach."""
-    outside.mkdir()
-    for rel, (data, mode) in OUTSIDE_FILES.items():
-        path = outside / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        path.chmod(mode)
-
-
-def no_check(target: Path, outside: Path) -> None:
-    """The check of a rejected case: there is no tree to look at."""
-
-
-@dataclass(frozen=True)
-class BreakoutCase:
-    name: str
-    origin: str
-    layer: bytes
-    expect: Expect
-    why: str
-    check: Check = no_check
-
-    def __repr__(self) -> str:
-        return f"BreakoutCase({self.name!r}, expect={self.expect!r})"
-
-
-# -- tar members -----------------------------------------------------------------------
-
-
-def _pad(data: bytes) -> bytes:
-    return data + bytes(-len(data) % BLOCK)
-
-
-def _member(info: tarfile.TarInfo, data: bytes = b"", fmt: int = tarfile.PAX_FORMAT) -> bytes:
-    info.size = len(data)
-    info.mtime = MTIME
-    return info.tobuf(fmt, "utf-8", "surrogateescape") + _pad(data)
-
-
-def _info(name: str, kind: bytes, mode: int, **fields: object) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    for key, value in fields.items():
-        setattr(info, key, value)
-    return info
-
-
-def d(name: str, mode: int = 0o755) -> bytes:
-    return _member(_info(name, tarfile.DIRTYPE, mode))
-
-
-def f(name: str, data: bytes = b"", mode: int = 0o644, **fields: object) -> bytes:
-    return _member(_info(name, tarfile.REGTYPE, mode, **fields), data)
-
-
-# Links carry an owner of their own and mode 0777, so that a chown, chmod or utime that
-# went through a link to the sentinel tree would show there.
-LINK_ID = 4242
-
-
-def s(name: str, target: str, mode: int = 0o777) -> bytes:
-    """A symlink `name` -> `target`."""
-    info = _info(name, tarfile.SYMTYPE, mode, linkname=target, uid=LINK_ID, gid=LINK_ID)
-    return _member(info)
-
-
-def h(name: str, target: str, mode: int = 0o777) -> bytes:
-    """A hardlink `name` to the earlier entry `target`."""
-    info = _info(name, tarfile.LNKTYPE, mode, linkname=target, uid=LINK_ID, gid=LINK_ID)
-    return _member(info)
-
-
-def c(name: str, major: int, minor: int, mode: int = 0o666) -> bytes:
-    return _member(_info(name, tarfile.CHRTYPE, mode, devmajor=major, devminor=minor))
-
-
-def pax(name: str, kind: bytes, headers: dict[str, str], linkname: str = "") -> bytes:
-    """A member whose PAX records say what its ustar fields do not."""
-    info = _info(name, kind, 0o644, linkname=linkname)
-    info.pax_headers = headers
-    return _member(info)
-
-
-def gnu(name: str, data: bytes = b"") -> bytes:
-    """A regular file in GNU format: long names go in a `././@LongLink` L header."""
-    return _member(_info(name, tarfile.REGTYPE, 0o644), data, fmt=tarfile.GNU_FORMAT)
-
-
-def raw(
-    name: bytes,
-    typeflag: bytes = b"0",
-    data: bytes = b"",
-    prefix: bytes = b"",
-    linkname: bytes = b"",
-) -> bytes:
-    """A ustar header written by hand, for shapes tarfile will not produce."""
-
-    def octal(value: int, width: int) -> bytes:
-        return b"%0*o\0" % (width - 1, value)
-
-    header = bytearray(BLOCK)
-    header[0:100] = name.ljust(100, b"\0")[:100]
-    header[100:108] = octal(0o644, 8)
-    header[108:116] = octal(0, 8)
-    header[116:124] = octal(0, 8)
-    header[124:136] = octal(len(data), 12)
-    header[136:148] = octal(MTIME, 12)
-    header[148:156] = b" " * 8
-    header[156:157] = typeflag
-    header[157:257] = linkname.ljust(100, b"\0")[:100]
-    header[257:265] = b"ustar\x0000"
-    header[345:500] = prefix.ljust(155, b"\0")[:155]
-    header[148:156] = b"%06o\0 " % sum(header)
-    return bytes(header) + _pad(data)
-
-
-def tar(*members: bytes) -> bytes:
-    """Members, the end-of-archive marker, and padding to a whole record, as tar writes."""
-    body = b"".join(members) + bytes(2 * BLOCK)
-    return body + bytes(-len(body) % RECORD)
-
-
-# -- checks ----------------------------------------------------------------------------
-
-
-def _lstat(root: Path, rel: str) -> os.stat_result:
-    return os.lstat(root / rel)
-
-
-def all_of(*checks: Check) -> Check:
-    def check(target: Path, outside: Path) -> None:
-        for one in checks:
-            one(target, outside)
-
-    return check
-
-
-def is_file(rel: str, data: bytes) -> Check:
-    def check(target: Path, outside: Path) -> None:
-        st = _lstat(target, rel)
-        assert stat.S_ISREG(st.st_mode), f"{rel} is not a regular file"
-        assert (target / rel).read_bytes() == data, f"{rel} has the wrong content"
-
-    return check
-
-
-def is_dir(rel: str) -> Check:
-    def check(target: Path, outside: Path) -> None:
-        assert stat.S_ISDIR(_lstat(target, rel).st_mode), f"{rel} is not a real directory"
-
-    return check
-
-
-def is_symlink(rel: str, verbatim: str) -> Check:
-    def check(target: Path, outside: Path) -> None:
-        assert stat.S_ISLNK(_lstat(target, rel).st_mode), f"{rel} is not a symlink"
-        assert os.readlink(target / rel) == verbatim, f"{rel} target was rewritten"
-
-    return check
-
-
-def same_inode(a: str, b: str) -> Check:
-    def check(target: Path, outside: Path) -> None:
-        sa, sb = _lstat(target, a), _lstat(target, b)
-        assert (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino), f"{a} and {b} differ"
-
-    return check
-
-
-def other_inode(a: str, b: str) -> Check:
-    def check(target: Path, outside: Path) -> None:
-        sa, sb = _lstat(target, a), _lstat(target, b)
-        assert (sa.st_dev, sa.st_ino) != (sb.st_dev, sb.st_ino), f"{a} and {b} are one file"
-
-    return check
-
-
-def absent(rel: str) -> Check:
-    def check(target: Path, outside: Path) -> None:
-        assert not os.path.lexists(target / rel), f"{rel} exists"
-
-    return check
-
-
-def is_device(rel: str, major: int, minor: int) -> Check:
-    def check(target: Path, outside: Path) -> None:
-        st = _lstat(target, rel)
-        assert stat.S_ISCHR(st.st_mode), f"{rel} is not a char device"
-        assert (os.major(st.st_rdev), os.minor(st.st_rdev)) == (major, minor), rel
-
-    return check
-
-
-def is_whiteout(rel: str) -> Check:
-    return is_device(rel, 0, 0)
-
-
-def outside_mode(rel: str, mode: int) -> Check:
-    def check(target: Path, outside: Path) -> None:
-        assert stat.S_IMODE(os.lstat(outside / rel).st_mode) == mode, f"outside/{rel} chmod-ed"
-
-    return check
-
-
-def no_xattr(rel: str, key: str) -> Check:
-    def check(target: Path, outside: Path) -> None:
-        assert key not in os.listxattr(target / rel, follow_symlinks=False), f"{rel} has {key}"
-
-    return check
-
-
-def has_xattr(rel: str, key: str, value: bytes) -> Check:
-    def check(target: Path, outside: Path) -> None:
-        assert os.getxattr(target / rel, key, follow_symlinks=False) == value, f"{rel}: {key}"
-
-    return check
-
+from .corpus_tar import c, d, f, gnu, h, pax, raw, s, tar
 
 # -- the cases -------------------------------------------------------------------------
 

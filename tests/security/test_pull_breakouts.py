@@ -20,9 +20,11 @@ from berth.runtime.service.engine import Engine
 from berth.runtime.service.images import ImageService
 
 from ..conftest import API
-from ..fixtures.images import busybox_layer, make_image, make_layer
+from ..fixtures.images import make_image
+from ..fixtures.layers import busybox_layer, make_layer
 from ..fixtures.registry import RunningRegistry, run_registry
-from .corpus import CASES, HOST_SENTINELS, BreakoutCase, populate_outside
+from .corpus import CASES
+from .corpus_checks import HOST_SENTINELS, BreakoutCase, populate_outside
 
 
 def tree_state(root: Path) -> dict[str, tuple[int, str]]:
