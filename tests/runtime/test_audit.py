@@ -15,7 +15,7 @@ from click.testing import Result
 
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.errors import InvalidParameter
-from berth.domain.timestamps import parse_duration
+from berth.domain.timestamps import LATEST, parse_duration
 from berth.runtime.service.engine import Engine
 from berth.runtime.store.events import EventStore, LoggedEvent
 from berth.runtime.views import audit, commands
@@ -365,8 +365,11 @@ def test_moments() -> None:
     )
     assert parse_duration("10") is None
     assert parse_duration("m") is None
-    # ... and none a datetime can hold: a 400, not an overflow deep in a query.
-    for bad in ("#", "#-1", "soon", "10x", "", "99999999999999999", "99999999999999h"):
+    # Unix seconds past what a datetime holds are its last moment, as dockerd reads them...
+    assert parse_moment("99999999999999999", now) == Moment(time=LATEST)
+    # ... and what is no time, or a duration no datetime can reach back to, is a 400, not
+    # an overflow deep in a query.
+    for bad in ("#", "#-1", "soon", "10x", "", "99999999999999h"):
         with pytest.raises(InvalidParameter):
             parse_moment(bad, now)
 
