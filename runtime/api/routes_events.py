@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from ..views.docker_events import EVENT_FILTERS, Bound, EventFilters, stream_events
 from ..views.filters import parse_query_filters
+from ..views.moments import log_position
 from .params import invalid, unix_time
 from .server import App, Request, Router, StreamReply, Write, json_line
-
-MAX_POSITION_DIGITS = 18  # below SQLite's int64 rowids
 
 
 def parse_bound(name: str, text: str | None) -> Bound:
@@ -22,10 +21,10 @@ def parse_bound(name: str, text: str | None) -> Bound:
     if not text:
         return Bound()
     if text.startswith("#"):
-        digits = text[1:]
-        if not digits.isascii() or not digits.isdigit() or len(digits) > MAX_POSITION_DIGITS:
+        position = log_position(text[1:])
+        if position is None:
             raise invalid(name, text)
-        return Bound(position=int(digits))
+        return Bound(position=position)
     return Bound(time=unix_time(name, text))
 
 

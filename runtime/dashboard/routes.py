@@ -31,6 +31,7 @@ from ..http.messages import HttpError, Request
 from ..http.messages import Reply as Response
 from ..http.messages import Write as Send
 from ..views import containers
+from ..views.moments import log_position
 from ..views.trail import container_document_at
 from .disclosure import (
     public_actor,
@@ -195,13 +196,15 @@ def _since(request: Request) -> int | None:
     text = request.headers.get("last-event-id") or request.query.get("since") or ""
     if not text:
         return None
-    if not text.isdigit():
+    position = log_position(text)
+    if position is None:
         raise HttpError(400, f"invalid log position: {text!r}")
-    return int(text)
+    return position
 
 
 def _version(request: Request) -> int:
     text = request.query.get("version", "")
-    if not text.isdigit() or int(text) < 1:
+    version = log_position(text)
+    if version is None or version < 1:
         raise HttpError(400, f"version must be a positive integer, got {text!r}")
-    return int(text)
+    return version

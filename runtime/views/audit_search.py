@@ -24,12 +24,15 @@ from .moments import Moment, parse_moment
 from .trail import ContainerLookup, find_container_id
 
 FORMATS = ("json", "commands")
+MAX_UID = 2**32 - 1  # uid_t
 FILTERS = ("user", "action", "container")
 
 
 def user_id(text: str) -> int:
     """A uid as given, or the uid of a user name on this host."""
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
+        if int(text) > MAX_UID:
+            raise InvalidParameter(f"no such user: {text}")
         return int(text)
     try:
         return pwd.getpwnam(text).pw_uid

@@ -21,15 +21,27 @@ class Moment:
         return f"#{self.position}" if self.position is not None else str(self.time)
 
 
+#: A log position is a SQLite rowid, an int64: 18 digits always fit.
+MAX_POSITION_DIGITS = 18
+
+
+def log_position(digits: str) -> int | None:
+    """A log position (or an aggregate's version) written in ASCII digits; None if `digits`
+    is not one that SQLite could hold."""
+    if not digits.isascii() or not digits.isdigit() or len(digits) > MAX_POSITION_DIGITS:
+        return None
+    return int(digits)
+
+
 def parse_moment(text: str, now: datetime) -> Moment:
     """`#POSITION`, or a time; durations count back from `now`, and a time without a zone
     is in `now`'s zone."""
     value = text.strip()
     if value.startswith("#"):
-        digits = value[1:]
-        if not digits.isdigit():
+        position = log_position(value[1:])
+        if position is None:
             raise InvalidParameter(f"invalid log position {text!r}: expected #<number>")
-        return Moment(position=int(digits))
+        return Moment(position=position)
     try:
         return Moment(time=parse_time(value, now.tzinfo or UTC, now))
     except InvalidParameter:

@@ -103,10 +103,17 @@ def test_unknown_containers_and_bad_input_are_docker_errors(berthd: Berthd) -> N
         assert refused.stderr.startswith("Error response from daemon:"), refused.stderr
         assert message in refused.stderr, (args, refused.stderr)
     client = DaemonClient(f"unix://{berthd.socket}")
-    for query in ({"filters": json.dumps({"user": ["a\0b"]})}, {"since": "9" * 20}):
+    # Numbers past what SQLite holds are refused before any query is made.
+    for query in (
+        {"filters": json.dumps({"user": ["a\0b"]})},
+        {"filters": json.dumps({"user": ["9" * 20]})},
+        {"since": "9" * 20},
+        {"since": "#" + "9" * 20},
+        {"until": "#" + "9" * 20},
+    ):
         with pytest.raises(DaemonError) as refused:
             client.call("GET", "/berth/audit", query)
-        assert refused.value.status == 400, refused.value.message
+        assert refused.value.status == 400, (query, refused.value.message)
     client.close()
     assert positions(berthd) == before
 
