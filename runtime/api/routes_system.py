@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import platform
 import socket
-from datetime import UTC, datetime
 from typing import Any
 
 import trio
@@ -103,7 +102,7 @@ def _info(app: App) -> dict[str, Any]:
         "Debug": False,
         "NFd": len(os.listdir("/proc/self/fd")),
         "NGoroutines": 0,
-        "SystemTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "SystemTime": engine.now().isoformat().replace("+00:00", "Z"),
         "LoggingDriver": DRIVERS[0],  # as inspect's HostConfig.LogConfig.Type says
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1",
