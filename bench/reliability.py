@@ -22,6 +22,7 @@ import argparse
 import collections
 import contextlib
 import json
+import os
 import random
 import shutil
 import signal
@@ -188,7 +189,12 @@ class Soak:
         listed = {c["Id"] for c in api.containers(all=True)}
         missing = sorted(self.kept - listed)
         found = violations(self.daemon.root, api)
-        if found and "BENCH_DEBUG" in __import__("os").environ:
+        if found and "BENCH_KEEP" in os.environ:
+            kept = self.daemon.root.parent / "postmortem"
+            kept.mkdir(exist_ok=True)
+            for database in self.daemon.root.glob("*.db*"):
+                shutil.copy2(database, kept / database.name)
+        if found and "BENCH_DEBUG" in os.environ:
             for line in found:
                 cid = line.split()[0]
                 print(line, self.daemon.berth("history", cid).stdout, file=sys.stderr)
@@ -261,7 +267,10 @@ def main() -> None:
         if not options.skip_logs:
             figures.update(log_memory())
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if "BENCH_KEEP" in os.environ:  # the roots, for a post-mortem
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(figures))
 
 
