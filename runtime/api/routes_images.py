@@ -14,6 +14,8 @@ import trio
 
 from berth.domain.errors import BerthError, InvalidParameter
 
+from ..views.filters import parse_query_filters
+from ..views.image_list import select_images
 from .server import (
     App,
     Reply,
@@ -123,7 +125,9 @@ async def load(app: App, request: Request) -> Reply:
 
 
 async def list_images(app: App, request: Request) -> Reply:
-    return json_reply(await trio.to_thread.run_sync(app.engine.images.list_entries))
+    filters = parse_query_filters(request.text("filters"))
+    entries = await trio.to_thread.run_sync(app.engine.images.list_entries)
+    return json_reply(select_images(entries, filters))
 
 
 async def inspect(app: App, request: Request) -> Reply:

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ..views.filters import parse_cli_filters
 from .client.http import DaemonClient, DaemonError, segment
 from .client.render import image_table
 from .session import Access, connect, daemon_errors, each_ref
@@ -119,12 +120,22 @@ def pull(
 
 @click.command()
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter output (key=value).")
+@click.argument("repository", required=False)
 @click.pass_context
-def images(ctx: click.Context, quiet: bool) -> None:
+def images(
+    ctx: click.Context, quiet: bool, filters: tuple[str, ...], repository: str | None
+) -> None:
     """List images."""
+    wanted = parse_cli_filters(filters)
+    if repository:  # as docker's CLI: `images REPO[:TAG]` is a reference filter
+        wanted.setdefault("reference", []).append(repository)
     with daemon_errors(ctx):
-        entries = connect(ctx, Access.READ).call("GET", "/images/json")
-    click.echo(image_table(entries, quiet))
+        query = {"filters": wanted or None}
+        entries = connect(ctx, Access.READ).call("GET", "/images/json", query)
+    table = image_table(entries, quiet)
+    if table:  # `-q` of nothing prints nothing, as docker's
+        click.echo(table)
 
 
 @click.command()

@@ -23,6 +23,9 @@ def test_images_tag_inspect_rmi(berthd: Berthd) -> None:
     assert listed[1].split()[:2] == ["busybox", "latest"]
     assert berth(berthd, "tag", "busybox", "mybox:v1").returncode == 0
     assert "mybox" in berth(berthd, "images").stdout
+    only = berth(berthd, "images", "mybox").stdout.splitlines()
+    assert [line.split()[:2] for line in only[1:]] == [["mybox", "v1"]]
+    assert berth(berthd, "images", "-q", "--filter", "dangling=true").stdout == ""
     inspected = berth(berthd, "inspect", "mybox:v1")
     assert inspected.returncode == 0, inspected.stderr
     (image,) = json.loads(inspected.stdout)

@@ -134,6 +134,10 @@ def test_images_tag_inspect_rmi(berthd: Berthd) -> None:
     images = berthd.docker("images", "--format", "{{.Repository}}:{{.Tag}}")
     assert images.stdout.split() == ["busybox:latest"]
     assert berthd.docker("tag", "busybox", "mybox:v1").returncode == 0
+    only = berthd.docker("images", "mybox", "--format", "{{.Repository}}:{{.Tag}}")
+    assert only.stdout.split() == ["mybox:v1"]
+    labelled = berthd.docker("images", "--filter", "label=nothing", "-q")
+    assert (labelled.returncode, labelled.stdout) == (0, "")
     inspect = berthd.docker("image", "inspect", "mybox:v1")
     assert inspect.returncode == 0, inspect.stderr
     rmi = berthd.docker("rmi", "mybox:v1")
