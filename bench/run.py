@@ -49,11 +49,17 @@ NO_NETWORK = {"NetworkMode": "none"}
 PHASES = ("create", "start", "wait", "remove")
 
 
-async def engine_cycle(runner: Runner) -> dict[str, float]:
+async def engine_cycle(
+    runner: Runner, host_config: dict[str, Any] | None = None
+) -> dict[str, float]:
     """One create → start → wait → remove; milliseconds per phase and in total."""
     marks = [time.perf_counter()]
     created = await runner.create(
-        {"Image": "busybox", "Cmd": ["/bin/busybox", "true"], "HostConfig": NO_NETWORK},
+        {
+            "Image": "busybox",
+            "Cmd": ["/bin/busybox", "true"],
+            "HostConfig": host_config or NO_NETWORK,
+        },
         None,
         ACTOR,
     )

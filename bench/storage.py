@@ -1,0 +1,174 @@
+"""Storage benchmark: what mounts add to a run, and `docker cp` against `tar | tar`.
+
+In one run:
+- `plain_ms` / `mounted_ms`: medians of bench/run.py's create → start → wait → remove of
+  `/bin/busybox true` (in-process, no network), without mounts and with 3 binds, 1 named
+  volume and 1 tmpfs, the two kinds alternating so that the machine's noise falls on both;
+  `mount_overhead_ms` is their difference (target ≤ 5 ms per container);
+- `cp_in_mb_s` / `cp_out_mb_s`: `docker cp` of a 100 MB tree into and out of a container
+  through berthd, with the real docker CLI; `tar_mb_s`: `tar c | tar x` of the same tree on
+  the host; the targets are cp at least half of tar's throughput, both ways.
+The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.run import ACTOR, NO_NETWORK, RUNS, engine_cycle  # noqa: E402
+from berth.adapters.runc import Runtime  # noqa: E402
+from berth.runtime.service.engine import Engine  # noqa: E402
+from berth.runtime.service.images import ImageService  # noqa: E402
+from berth.runtime.service.network_files import default_bridge_name  # noqa: E402
+from berth.runtime.service.runner import running  # noqa: E402
+from tests.integration.conftest import busybox_tarball  # noqa: E402
+
+BIN = Path(sys.executable).parent
+TREE_MB = 100
+FILE_KB = 256  # 400 files in 20 directories
+VOLUME = f"berth-bench-{os.getpid()}"
+
+
+def mounted_host_config(work: Path) -> dict[str, Any]:
+    binds = []
+    for n in range(3):
+        (work / f"bind{n}").mkdir(exist_ok=True)
+        binds.append(f"{work / f'bind{n}'}:/mnt/bind{n}")
+    binds.append(f"{VOLUME}:/mnt/volume")
+    return {**NO_NETWORK, "Binds": binds, "Tmpfs": {"/mnt/tmp": "size=16m"}}
+
+
+async def run_cycles(work: Path) -> dict[str, Any]:
+    engine = Engine(work / "berth")
+    images = ImageService(engine)
+    await images.import_rootfs(busybox_tarball(work / "bb.tar"), "busybox:latest", ACTOR)
+    runtime = Runtime(work / "berth" / "run")
+    mounted = mounted_host_config(work)
+    try:
+        async with running(engine, images, runtime) as runner:
+            await engine_cycle(runner)  # warm caches, and create the named volume
+            await engine_cycle(runner, mounted)
+            plain, with_mounts = [], []
+            for _ in range(RUNS):
+                plain.append((await engine_cycle(runner))["total"])
+                with_mounts.append((await engine_cycle(runner, mounted))["total"])
+    finally:
+        engine.close()
+    plain_ms, mounted_ms = statistics.median(plain), statistics.median(with_mounts)
+    return {
+        "plain_ms": round(plain_ms, 1),
+        "mounted_ms": round(mounted_ms, 1),
+        "mount_overhead_ms": round(mounted_ms - plain_ms, 1),
+    }
+
+
+def make_tree(top: Path) -> int:
+    size = 0
+    files = TREE_MB * 1024 // FILE_KB
+    for n in range(files):
+        directory = top / f"d{n % 20:02d}"
+        directory.mkdir(parents=True, exist_ok=True)
+        data = os.urandom(FILE_KB * 1024)  # incompressible, as most data is
+        (directory / f"f{n:04d}").write_bytes(data)
+        size += len(data)
+    return size
+
+
+def timed(command: list[str] | str, env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        command, check=True, capture_output=True, env=env, shell=isinstance(command, str)
+    )
+    return time.perf_counter() - start
+
+
+def copy_throughput(work: Path) -> dict[str, Any]:
+    tree = work / "tree"
+    size_mb = make_tree(tree) / 1e6
+    root, sock = work / "root", work / "berth.sock"
+    berth = [str(BIN / "berth"), "--root", str(root)]
+    subprocess.run(
+        [*berth, "import", str(busybox_tarball(work / "bb.tar")), "busybox"],
+        check=True,
+        capture_output=True,
+    )
+    daemon = subprocess.Popen(
+        [str(BIN / "berthd"), "--root", str(root), "-H", f"unix://{sock}"],
+        stderr=subprocess.PIPE,
+    )
+    env = {**os.environ, "DOCKER_CONFIG": str(work / "docker-config")}
+    (work / "docker-config").mkdir()
+    docker = ["docker", "-H", f"unix://{sock}"]
+    cp_in, cp_out, tar = [], [], []
+    try:
+        assert daemon.stderr is not None
+        assert b"berthd ready" in daemon.stderr.readline()
+        name = f"bench-cp-{os.getpid()}"
+        subprocess.run(
+            [*docker, "run", "-d", "--network", "none", "--name", name, "busybox",
+             "sleep", "600"],
+            check=True, capture_output=True, env=env,
+        )  # fmt: skip
+        # The tree was just written: both sides read it from the page cache.
+        for n in range(3):
+            cp_in.append(timed([*docker, "cp", str(tree), f"{name}:/tree{n}"], env))
+            out = work / f"out{n}"
+            out.mkdir()
+            cp_out.append(timed([*docker, "cp", f"{name}:/tree{n}", str(out)], env))
+            shutil.rmtree(out)
+            host = work / f"host{n}"
+            host.mkdir()
+            tar.append(timed(f"tar -C {work} -cf - tree | tar -C {host} -xf -"))
+            shutil.rmtree(host)
+        subprocess.run([*docker, "rm", "-f", name], check=True, capture_output=True, env=env)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=20)
+        subprocess.run(["ip", "link", "del", default_bridge_name(root)], check=False)
+    tar_rate = size_mb / statistics.median(tar)
+    figures = {
+        "tree_mb": round(size_mb, 1),
+        "cp_in_mb_s": round(size_mb / statistics.median(cp_in), 1),
+        "cp_out_mb_s": round(size_mb / statistics.median(cp_out), 1),
+        "tar_mb_s": round(tar_rate, 1),
+    }
+    figures["cp_in_ratio"] = round(figures["cp_in_mb_s"] / tar_rate, 2)
+    figures["cp_out_ratio"] = round(figures["cp_out_mb_s"] / tar_rate, 2)
+    return figures
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="berth-bench-storage-") as tmp:
+        work = Path(tmp)
+        (work / "cycles").mkdir()
+        (work / "copies").mkdir()
+        figures = trio.run(run_cycles, work / "cycles")
+        figures.update(copy_throughput(work / "copies"))
+    targets = {
+        "mount_overhead_ms <= 5": figures["mount_overhead_ms"] <= 5,
+        "cp_in_ratio >= 0.5": figures["cp_in_ratio"] >= 0.5,
+        "cp_out_ratio >= 0.5": figures["cp_out_ratio"] >= 0.5,
+    }
+    for key, value in figures.items():
+        print(f"{key:20s} {value}", file=sys.stderr)
+    for key, met in targets.items():
+        print(f"target {key}: {'met' if met else 'MISSED'}", file=sys.stderr)
+    print(json.dumps({**figures, "targets_met": all(targets.values())}))
+
+
+if __name__ == "__main__":
+    main()
