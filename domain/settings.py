@@ -5,9 +5,10 @@ They follow dockerd's create path in the order it runs them:
 1. `verify_settings` — the checks of `runconfig` (run while decoding the request),
    `verifyContainerSettings` (`validateContainerConfig`, `validateHostConfig`,
    `verifyPlatformContainerSettings`), the `Binds` parse of `registerMountPoints` and
-   the container-name check, after refusing what berth does not apply yet
-   (settings_unsupported). Errors are InvalidParameter (400) with dockerd's messages;
-   what dockerd only warns about comes back as the list of warnings.
+   the container-name check; right after runconfig's, what berth does not apply yet is
+   refused (settings_support, whose table says what berth does with every field).
+   Errors are InvalidParameter (400) with dockerd's messages; what dockerd only warns
+   about comes back as the list of warnings.
 2. `adapt_settings` — `adaptContainerSettings` and the API layer's defaults.
 3. `merge_config` — `mergeAndVerifyConfig`, once the image is known.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .config import Config, HealthConfig, HostConfig
+from .config import Config, HostConfig, NetworkingConfig
 from .container_names import validate_name
 from .errors import InvalidParameter, NotFound
 from .log_config import DRIVERS, verify_log_config
@@ -36,7 +37,7 @@ from .settings_rules import (
     validate_port_key,
     validate_tmpfs_destination,
 )
-from .settings_unsupported import refuse_unapplied
+from .settings_support import refuse_unapplied
 from .signals import parse_signal
 
 MIB = 1024 * 1024
@@ -66,7 +67,9 @@ def merge_config(user: Config, image: Config) -> Config:
 
     Env keeps the user's entries in their order, then the image's entries whose name the
     user did not set. An Entrypoint given by the user drops the image's Cmd. Raises
-    InvalidParameter `No command specified` when the result has nothing to run.
+    InvalidParameter `No command specified` when the result has nothing to run. The
+    image's Healthcheck is not copied: berth runs no probes until issue 14, and one kept
+    but never run would be a setting stored and ignored (ADR/0027).
     """
     exposed = user.exposed_ports
     if not exposed:
@@ -112,25 +115,9 @@ def merge_config(user: Config, image: Config) -> Config:
         labels=labels,
         cmd=cmd,
         entrypoint=entrypoint,
-        healthcheck=_merge_healthcheck(user.healthcheck, image.healthcheck),
         working_dir=user.working_dir or image.working_dir,
         volumes=volumes,
         stop_signal=user.stop_signal or image.stop_signal,
-    )
-
-
-def _merge_healthcheck(
-    user: HealthConfig | None, image: HealthConfig | None
-) -> HealthConfig | None:
-    if image is None or user is None:
-        return user if image is None else image
-    return HealthConfig(
-        test=user.test or image.test,
-        interval=user.interval or image.interval,
-        timeout=user.timeout or image.timeout,
-        start_period=user.start_period or image.start_period,
-        start_interval=user.start_interval or image.start_interval,
-        retries=user.retries or image.retries,
     )
 
 
@@ -140,6 +127,7 @@ def verify_settings(
     name: str | None = None,
     *,
     ncpu: int | None = None,
+    networking: NetworkingConfig | None = None,
 ) -> list[str]:
     """Refuse a create request the way dockerd does; return dockerd's warnings.
 
@@ -148,8 +136,9 @@ def verify_settings(
     """
     if config is None or config == Config():
         raise InvalidParameter("config cannot be empty in order to create a container")
-    refuse_unapplied(config)
+    # runconfig's checks run while dockerd decodes the request, before anything else.
     _check_request(config, host_config)
+    refuse_unapplied(config, host_config, networking)
     check_file_values(config, host_config)
     _check_container_config(config)
     _check_host_config(host_config)
@@ -386,6 +375,8 @@ def adapt_settings(host_config: HostConfig, *, adjust_cpu_shares: bool = True) -
         changes["shm_size"] = DEFAULT_SHM_SIZE
     if hc.ipc_mode == "":
         changes["ipc_mode"] = DEFAULT_IPC_MODE
+    if hc.cpu_percent > 0:
+        changes["cpu_percent"] = 0  # dockerd warns (verify) and discards it
     if hc.oom_kill_disable is None:
         changes["oom_kill_disable"] = False
     if hc.memory_swappiness == -1:

@@ -183,7 +183,7 @@ class Engine:
             raise InvalidParameter("config cannot be empty in order to create a container")
         image_id, image_config = self._image_for_create(user_config.image)
         merged = merge_config(user_config, image_config)
-        warnings = verify_settings(merged, host_config, canonical)
+        warnings = verify_settings(merged, host_config, canonical, networking=networking)
         host_config = adapt_settings(host_config)
         cause = self.cause(actor)
         for attempt in range(MAX_RANDOM_NAME_ATTEMPTS):
