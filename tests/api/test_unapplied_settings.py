@@ -1,8 +1,11 @@
 """What berth does not apply yet is refused at create, with nothing recorded.
 
 The real docker CLI against berthd: `run -i` and `run -t` (interactive containers are a
-later issue) exit 125 with a message naming the setting, and the event log's head does
-not move: no event, no name taken, no container listed.
+later issue), devices, links, another container's PID namespace, an init, a health
+probe, another runtime, an AppArmor profile exit 125 with a message naming the setting
+(domain/settings_support.py), a MAC address from docker-py is a 400, and the event log's
+head does not move: no event, no name taken, no container listed. Clients' default
+requests still run, and settings the table calls applied are seen inside the container.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import docker
 import pytest
 
 from .conftest import Berthd
@@ -43,3 +47,71 @@ def test_docker_run_interactive_is_refused_and_records_nothing(
     plain = berthd.docker("run", "--name", "interactive", "busybox", "echo", "plain")
     assert (plain.returncode, plain.stdout) == (0, "plain\n"), plain.stderr
     assert berthd.docker("rm", "interactive").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--device", "/dev/null"), "Devices (--device) is not supported by berth yet"),
+        (("--link", "other:db"), "Links (--link) is not supported by berth yet"),
+        (("--pid", "container:other"), "PidMode (--pid) is not supported by berth yet"),
+        (("--init",), "Init (--init) is not supported by berth yet"),
+        (("--health-cmd", "true"), "Healthcheck (--health-cmd) is not supported by berth yet"),
+        (("--runtime", "foo"), "Runtime (--runtime) is not supported by berth yet: foo"),
+        (
+            ("--security-opt", "apparmor=x"),
+            "SecurityOpt (--security-opt) is not supported by berth yet: apparmor=x",
+        ),
+    ],
+)
+def test_docker_run_with_a_setting_berth_does_not_apply_is_refused(
+    berthd: Berthd, flags: tuple[str, ...], message: str
+) -> None:
+    before = log_head(berthd.root)
+    refused = berthd.docker("run", *flags, "--name", "unapplied", "busybox", "true")
+    assert refused.returncode == 125, refused.stderr
+    assert message in refused.stderr
+    assert log_head(berthd.root) == before
+    assert berthd.docker("ps", "-aq").stdout == ""
+
+
+def test_a_mac_address_from_docker_py_is_refused(berthd: Berthd) -> None:
+    """docker CLI 28 itself refuses --mac-address against API 1.41; docker-py sends it."""
+    before = log_head(berthd.root)
+    client = docker.DockerClient(base_url=f"unix://{berthd.socket}", version="1.41", timeout=60)
+    try:
+        with pytest.raises(docker.errors.APIError) as refused:
+            client.containers.create("busybox", "true", mac_address="02:42:ac:11:00:09")
+    finally:
+        client.close()
+    assert refused.value.status_code == 400
+    assert "MacAddress (--mac-address) is not supported by berth yet" in str(refused.value)
+    assert log_head(berthd.root) == before
+
+
+def test_default_requests_of_the_docker_cli_and_docker_py_still_run(berthd: Berthd) -> None:
+    plain = berthd.docker("run", "--rm", "busybox", "true")
+    assert plain.returncode == 0, plain.stderr
+    # --no-healthcheck is what berth does anyway; an image's probe is not copied.
+    quiet = berthd.docker(
+        "run", "--rm", "--no-healthcheck", "--ipc", "shareable", "busybox", "true"
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    client = docker.DockerClient(base_url=f"unix://{berthd.socket}", version="1.41", timeout=60)
+    try:
+        assert client.containers.run("busybox", "true") == b""
+        (ran,) = client.containers.list(all=True)
+        assert ran.attrs["State"]["ExitCode"] == 0
+        ran.remove()
+    finally:
+        client.close()
+
+
+def test_settings_the_table_calls_applied_are_seen_inside_the_container(berthd: Berthd) -> None:
+    flags = ("--domainname", "example.org", "--sysctl", "net.ipv4.ip_forward=1")
+    flags += ("--group-add", "1234", "--oom-score-adj", "500", "-u", "1000:1000")
+    script = "cat /proc/sys/kernel/domainname /proc/sys/net/ipv4/ip_forward; id -G; "
+    script += "cat /proc/self/oom_score_adj"
+    ran = berthd.docker("run", "--rm", *flags, "busybox", "sh", "-c", script)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split("\n") == ["example.org", "1", "1000 1234", "500", ""]
