@@ -210,6 +210,8 @@ def test_merge_without_a_command_is_refused(user: Config, image: Config) -> None
         ({"pids_limit": 100}, {"pids_limit": 100}),
         ({"log_config": LogConfig()}, {"log_config": LogConfig(type="json-file")}),
         ({"log_config": LogConfig("none", {})}, {"log_config": LogConfig("none", {})}),
+        # Windows only: dockerd warns (verify_settings) and discards it.
+        ({"cpu_percent": 50}, {"cpu_percent": 0}),
     ],
 )
 def test_adapt_settings(given_: dict[str, Any], expected: dict[str, Any]) -> None:
