@@ -23,6 +23,10 @@ from berth.domain.mount_flags import parse_mount, ram_in_bytes, tmpfs_flags, vol
 COMMAND_AFTER_IMAGE = {"allow_interspersed_args": False}
 
 
+class _FlagError(click.UsageError):
+    exit_code = ENGINE_ERROR
+
+
 class DockerFlags(click.Command):
     """A flag error is docker's: exit 125, and an unknown flag is named as docker names it."""
 
@@ -36,11 +40,9 @@ class DockerFlags(click.Command):
                 if name.startswith("--")
                 else f"unknown shorthand flag: '{name[1:]}' in {name}"
             )
-            error = click.UsageError(message, ctx)
+            raise _FlagError(message, ctx) from None
         except click.UsageError as refused:
-            error = refused
-        error.exit_code = ENGINE_ERROR
-        raise error
+            raise _FlagError(refused.format_message(), ctx) from None
 
 
 def _mounts(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> list[Any]:
