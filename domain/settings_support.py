@@ -174,7 +174,7 @@ SETTINGS: tuple[Setting, ...] = (
     _ignored(C, "on_build", "", _BUILD),
     _applied(C, "labels", "-l", "inspect, ps --filter label"),
     _applied(C, "stop_signal", "--stop-signal", "service/actions begin_stop"),
-    _applied(C, "stop_timeout", "--stop-timeout", "service/engine stop"),
+    _applied(C, "stop_timeout", "--stop-timeout", "signals.stop_timeout: stop, restart"),
     _ignored(C, "shell", "", _BUILD),
     *_part_of(HealthConfig, "Healthcheck", "test", "interval", "timeout", "start_period",
               "start_interval", "retries"),
