@@ -132,9 +132,26 @@ def _mounts(host: HostConfig, facts: HostFacts) -> list[dict[str, Any]]:
          "options": ["nosuid", "noexec", "nodev", "relatime", *ro]},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
          "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm}"]},
+        _shm_mount(host, shm),
     ]  # fmt: skip
+
+
+def _shm_mount(host: HostConfig, size: int) -> dict[str, Any]:
+    """As moby: the host's IPC namespace comes with the host's /dev/shm (POSIX shared
+    memory is files there); any other mode gets a tmpfs of its own."""
+    if host.ipc_mode == "host":
+        return {
+            "destination": "/dev/shm",
+            "type": "bind",
+            "source": "/dev/shm",
+            "options": ["rbind", "rprivate"],
+        }
+    return {
+        "destination": "/dev/shm",
+        "type": "tmpfs",
+        "source": "shm",
+        "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={size}"],
+    }
 
 
 def _host_uts(host: HostConfig) -> bool:

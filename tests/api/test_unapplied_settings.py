@@ -11,6 +11,7 @@ requests still run, and settings the table calls applied are seen inside the con
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from pathlib import Path
 
 import docker
@@ -99,3 +100,15 @@ def test_settings_the_table_calls_applied_are_seen_inside_the_container(berthd: 
     ran = berthd.docker("run", "--rm", *flags, "busybox", "sh", "-c", script)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.split("\n") == ["example.org", "1", "1000 1234", "500", ""]
+
+
+def test_ipc_host_shares_the_hosts_posix_shared_memory(berthd: Berthd) -> None:
+    marker = Path("/dev/shm") / f"berth-ipc-host-{uuid.uuid4().hex}"
+    marker.write_text("from the host\n")
+    try:
+        ran = berthd.docker("run", "--rm", "--ipc", "host", "busybox", "cat", str(marker))
+        private = berthd.docker("run", "--rm", "busybox", "cat", str(marker))
+    finally:
+        marker.unlink()
+    assert (ran.returncode, ran.stdout) == (0, "from the host\n"), ran.stderr
+    assert private.returncode == 1  # a container's own /dev/shm does not have it

@@ -428,3 +428,12 @@ def test_a_recorded_security_option_berth_does_not_apply_stops_the_start() -> No
     """Create refuses it; a container recorded before it did gets the same answer."""
     with pytest.raises(InvalidParameter, match=r"SecurityOpt \(--security-opt\) .*apparmor=x"):
         spec(security_opt=("apparmor=x",))
+
+
+def test_the_hosts_ipc_namespace_comes_with_the_hosts_dev_shm() -> None:
+    shared = mount(spec(ipc_mode="host"), "/dev/shm")
+    assert (shared["type"], shared["source"]) == ("bind", "/dev/shm")
+    assert "rbind" in shared["options"]
+    assert "ipc" not in {n["type"] for n in spec(ipc_mode="host")["linux"]["namespaces"]}
+    own = mount(spec(ipc_mode="shareable", shm_size=1 << 20), "/dev/shm")
+    assert (own["type"], f"size={1 << 20}" in own["options"]) == ("tmpfs", True)
