@@ -37,6 +37,9 @@ class HostFacts:
     cpus: int = 0  # for moby's per-CPU thermal_throttle masks
     # Capabilities berthd holds (its bounding set); privileged containers get these.
     capabilities: frozenset[str] | None = None
+    # The host's device nodes as OCI `linux.devices` entries; privileged containers get
+    # these too (measured only for them).
+    devices: Sequence[Mapping[str, Any]] = ()
 
 
 def effective_capabilities(host: HostConfig, host_caps: frozenset[str] | None = None) -> list[str]:
@@ -279,6 +282,8 @@ def build_spec(
         "resources": _resources(host, facts),
         "cgroupsPath": cgroups_path(container_id, host, facts),
     }
+    if host.privileged and facts.devices:
+        linux["devices"] = [dict(device) for device in facts.devices]
     sysctl = dict(host.sysctls)
     if config.domainname:
         # As moby's setLinuxDomainname: the sysctl has setdomainname(2)'s effect (and

@@ -112,3 +112,18 @@ def test_ipc_host_shares_the_hosts_posix_shared_memory(berthd: Berthd) -> None:
         marker.unlink()
     assert (ran.returncode, ran.stdout) == (0, "from the host\n"), ran.stderr
     assert private.returncode == 1  # a container's own /dev/shm does not have it
+
+
+def test_privileged_gets_the_hosts_device_nodes(berthd: Berthd) -> None:
+    """As dockerd: every device under the host's /dev (here its top level, the console
+    aside); an unprivileged container gets only the defaults."""
+    wanted = sorted(
+        entry.name
+        for entry in Path("/dev").iterdir()
+        if entry.name != "console" and (entry.is_char_device() or entry.is_block_device())
+    )
+    privileged = berthd.docker("run", "--rm", "--privileged", "busybox", "ls", "/dev")
+    assert privileged.returncode == 0, privileged.stderr
+    assert set(wanted) <= set(privileged.stdout.split())
+    plain = berthd.docker("run", "--rm", "busybox", "ls", "/dev")
+    assert set(plain.stdout.split()) < set(privileged.stdout.split())

@@ -437,3 +437,10 @@ def test_the_hosts_ipc_namespace_comes_with_the_hosts_dev_shm() -> None:
     assert "ipc" not in {n["type"] for n in spec(ipc_mode="host")["linux"]["namespaces"]}
     own = mount(spec(ipc_mode="shareable", shm_size=1 << 20), "/dev/shm")
     assert (own["type"], f"size={1 << 20}" in own["options"]) == ("tmpfs", True)
+
+
+def test_a_privileged_container_gets_the_hosts_devices() -> None:
+    loop = {"path": "/dev/loop0", "type": "b", "major": 7, "minor": 0, "fileMode": 0o660}
+    facts = HostFacts(devices=(loop,))
+    assert spec(facts=facts, privileged=True)["linux"]["devices"] == [loop]
+    assert "devices" not in spec(facts=facts)["linux"]
