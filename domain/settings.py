@@ -49,7 +49,8 @@ MIN_HEALTH_DURATION = 1_000_000  # 1ms in nanoseconds, containertypes.MinimumDur
 # The issue fixes "bridge" where dockerd 20.10 stores "default" (which it resolves to the
 # bridge network); see ADR/0005. A client that sends "default" keeps it.
 DEFAULT_NETWORK_MODE = "bridge"
-BUILTIN_NETWORK_MODES = ("", "default", "bridge", "none", "host")
+BUILTIN_NETWORKS = ("default", "bridge", "none", "host")
+BUILTIN_NETWORK_MODES = ("", *BUILTIN_NETWORKS)
 DEFAULT_IPC_MODE = "private"
 DEFAULT_RUNTIME = "runc"
 DEFAULT_LOG_DRIVER = DRIVERS[0]
@@ -137,7 +138,7 @@ def verify_settings(
     if config is None or config == Config():
         raise InvalidParameter("config cannot be empty in order to create a container")
     # runconfig's checks run while dockerd decodes the request, before anything else.
-    _check_request(config, host_config)
+    _check_request(config, host_config, networking or NetworkingConfig())
     refuse_unapplied(config, host_config, networking)
     check_file_values(config, host_config)
     _check_container_config(config)
@@ -155,7 +156,7 @@ def _is_container_mode(mode: str) -> bool:
     return mode.partition(":")[0] == "container" and ":" in mode
 
 
-def _check_request(config: Config, hc: HostConfig) -> None:
+def _check_request(config: Config, hc: HostConfig, networking: NetworkingConfig) -> None:
     """runconfig's decode-time checks: network mode, isolation, QoS, CPU resources."""
     for port in config.exposed_ports:
         validate_port_key(port)
@@ -178,10 +179,13 @@ def _check_request(config: Config, hc: HostConfig) -> None:
         for failed, message in conflicts:
             if failed:
                 raise InvalidParameter(message)
+    # Only the built-in networks exist (no `docker network create`): as dockerd, an
+    # unknown one is refused at create, not discovered at start; the same for an endpoint.
     if mode not in BUILTIN_NETWORK_MODES and mode != "container" and not _is_container_mode(mode):
-        # Only the built-in networks exist (no `docker network create`): as dockerd, an
-        # unknown one is refused at create, not discovered at start.
         raise NotFound(f"network {mode} not found")
+    for network in networking.endpoints_config or {}:
+        if network not in BUILTIN_NETWORKS and network != mode:
+            raise NotFound(f"network {network} not found")
     if hc.uts_mode == "host" and config.hostname != "":
         raise InvalidParameter("conflicting options: hostname and the UTS mode")
     if mode == "host" and hc.links:

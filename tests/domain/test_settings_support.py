@@ -22,7 +22,7 @@ from berth.domain.config import (
     NetworkingConfig,
 )
 from berth.domain.config_json import DockerStruct
-from berth.domain.errors import InvalidParameter
+from berth.domain.errors import InvalidParameter, NotFound
 from berth.domain.settings import verify_settings
 from berth.domain.settings_support import SETTINGS, Setting, Support
 
@@ -325,6 +325,16 @@ def test_partly_applied_settings_are_refused_for_what_berth_does_not_do(
 )
 def test_what_berth_does_anyway_is_accepted(host: HostConfig) -> None:
     assert verify_settings(CONFIG, host) == []
+
+
+def test_an_endpoint_on_a_network_that_does_not_exist_is_not_found() -> None:
+    """Only the built-in networks exist; as dockerd, an unknown one is refused at create
+    (rather than stored and, here, never connected)."""
+    networking = NetworkingConfig.from_docker({"EndpointsConfig": {"backend": {}}})
+    with pytest.raises(NotFound, match="network backend not found"):
+        verify_settings(CONFIG, HostConfig(), networking=networking)
+    joined = NetworkingConfig.from_docker({"EndpointsConfig": {"container:db": {}}})
+    assert verify_settings(CONFIG, HostConfig(network_mode="container:db"), networking=joined) == []
 
 
 def test_no_healthcheck_is_accepted_and_a_probe_refused() -> None:
