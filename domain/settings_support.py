@@ -248,8 +248,8 @@ SETTINGS: tuple[Setting, ...] = (
               "capabilities", "options"),
     *_part_of(WeightDevice, "BlkioWeightDevice", "path", "weight"),
     *_part_of(ThrottleDevice, "BlkioDevice*", "path", "rate"),
-    # The endpoint of the container's one network; what it asks of the network is the
-    # networks issue's.
+    # The endpoint of the container's one network (another network is "not found",
+    # settings _check_request); what it asks of the network is the networks issue's.
     _applied(NetworkingConfig, "endpoints_config", "--network", "its fields, below"),
     _partial(E, "ipam_config", "--ip", _ipam_addresses),
     *_refused_all(E, "links --link", "aliases --network-alias", "mac_address --mac-address",
