@@ -27,6 +27,7 @@ from .errors import InvalidParameter, NotFound
 from .log_config import DRIVERS, verify_log_config
 from .settings_files import check_file_values
 from .settings_rules import (
+    MIN_MEMORY,
     mount_error,
     normalize_capabilities,
     parse_bind,
@@ -41,7 +42,6 @@ from .settings_support import refuse_unapplied
 from .signals import parse_signal
 
 MIB = 1024 * 1024
-MIN_MEMORY = 6 * MIB  # dockerd's linuxMinMemory: room for a container's own start-up
 MIN_CPU_SHARES = 2
 MAX_CPU_SHARES = 262144
 DEFAULT_SHM_SIZE = 64 * MIB

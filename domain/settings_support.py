@@ -38,8 +38,7 @@ from .config import (
 )
 from .errors import InvalidParameter
 from .security_opts import SecurityOptions, parse_security_opts
-
-MIN_KERNEL_MEMORY = 6 * 1024 * 1024  # below it dockerd refuses with its own message
+from .settings_rules import MIN_MEMORY
 
 
 class Support(enum.Enum):
@@ -113,11 +112,12 @@ def _healthcheck(health: HealthConfig | None) -> Verdict:
 
 
 def _security_opt(opts: Iterable[str] | None) -> Verdict:
-    return unapplied_security(parse_security_opts(opts or ()))
+    return parse_security_opts(opts or ()).unapplied() or False
 
 
 def _kernel_memory(value: int) -> Verdict:
-    return value != 0 and not 0 < value < MIN_KERNEL_MEMORY
+    # Under dockerd's minimum it is dockerd's own refusal, with its message.
+    return value != 0 and not 0 < value < MIN_MEMORY
 
 
 def _not_in(*allowed: str) -> Callable[[str], Verdict]:
@@ -268,14 +268,12 @@ def unsupported_message(field: str, flag: str, verdict: Verdict = True) -> str:
     return f"{message}: {verdict}" if isinstance(verdict, str) else message
 
 
-def unapplied_security(options: SecurityOptions) -> Verdict:
-    return options.unapplied() or False
-
-
 def refuse_unapplied_security(options: SecurityOptions) -> None:
-    verdict = unapplied_security(options)
+    """The table's refusal of SecurityOpt, for a container recorded before it refused."""
+    verdict = options.unapplied()
     if verdict:
-        raise InvalidParameter(unsupported_message("SecurityOpt", "--security-opt", verdict))
+        (entry,) = (s for s in SETTINGS if s.owner is HostConfig and s.attr == "security_opt")
+        raise InvalidParameter(unsupported_message(entry.field, entry.flag, verdict))
 
 
 def _values(
