@@ -5,9 +5,10 @@ They follow dockerd's create path in the order it runs them:
 1. `verify_settings` — the checks of `runconfig` (run while decoding the request),
    `verifyContainerSettings` (`validateContainerConfig`, `validateHostConfig`,
    `verifyPlatformContainerSettings`), the `Binds` parse of `registerMountPoints` and
-   the container-name check, after refusing what berth does not apply yet
-   (settings_unsupported). Errors are InvalidParameter (400) with dockerd's messages;
-   what dockerd only warns about comes back as the list of warnings.
+   the container-name check; right after runconfig's, what berth does not apply yet is
+   refused (settings_support, whose table says what berth does with every field).
+   Errors are InvalidParameter (400) with dockerd's messages; what dockerd only warns
+   about comes back as the list of warnings.
 2. `adapt_settings` — `adaptContainerSettings` and the API layer's defaults.
 3. `merge_config` — `mergeAndVerifyConfig`, once the image is known.
 
@@ -20,12 +21,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .config import Config, HealthConfig, HostConfig
+from .config import Config, HostConfig, NetworkingConfig
 from .container_names import validate_name
 from .errors import InvalidParameter, NotFound
 from .log_config import DRIVERS, verify_log_config
 from .settings_files import check_file_values
 from .settings_rules import (
+    MIN_MEMORY,
     mount_error,
     normalize_capabilities,
     parse_bind,
@@ -36,11 +38,10 @@ from .settings_rules import (
     validate_port_key,
     validate_tmpfs_destination,
 )
-from .settings_unsupported import refuse_unapplied
+from .settings_support import refuse_unapplied
 from .signals import parse_signal
 
 MIB = 1024 * 1024
-MIN_MEMORY = 6 * MIB  # dockerd's linuxMinMemory: room for a container's own start-up
 MIN_CPU_SHARES = 2
 MAX_CPU_SHARES = 262144
 DEFAULT_SHM_SIZE = 64 * MIB
@@ -48,7 +49,8 @@ MIN_HEALTH_DURATION = 1_000_000  # 1ms in nanoseconds, containertypes.MinimumDur
 # The issue fixes "bridge" where dockerd 20.10 stores "default" (which it resolves to the
 # bridge network); see ADR/0005. A client that sends "default" keeps it.
 DEFAULT_NETWORK_MODE = "bridge"
-BUILTIN_NETWORK_MODES = ("", "default", "bridge", "none", "host")
+BUILTIN_NETWORKS = ("default", "bridge", "none", "host")
+BUILTIN_NETWORK_MODES = ("", *BUILTIN_NETWORKS)
 DEFAULT_IPC_MODE = "private"
 DEFAULT_RUNTIME = "runc"
 DEFAULT_LOG_DRIVER = DRIVERS[0]
@@ -66,7 +68,9 @@ def merge_config(user: Config, image: Config) -> Config:
 
     Env keeps the user's entries in their order, then the image's entries whose name the
     user did not set. An Entrypoint given by the user drops the image's Cmd. Raises
-    InvalidParameter `No command specified` when the result has nothing to run.
+    InvalidParameter `No command specified` when the result has nothing to run. The
+    image's Healthcheck is not copied: berth runs no probes until issue 14, and one kept
+    but never run would be a setting stored and ignored (ADR/0027).
     """
     exposed = user.exposed_ports
     if not exposed:
@@ -112,25 +116,9 @@ def merge_config(user: Config, image: Config) -> Config:
         labels=labels,
         cmd=cmd,
         entrypoint=entrypoint,
-        healthcheck=_merge_healthcheck(user.healthcheck, image.healthcheck),
         working_dir=user.working_dir or image.working_dir,
         volumes=volumes,
         stop_signal=user.stop_signal or image.stop_signal,
-    )
-
-
-def _merge_healthcheck(
-    user: HealthConfig | None, image: HealthConfig | None
-) -> HealthConfig | None:
-    if image is None or user is None:
-        return user if image is None else image
-    return HealthConfig(
-        test=user.test or image.test,
-        interval=user.interval or image.interval,
-        timeout=user.timeout or image.timeout,
-        start_period=user.start_period or image.start_period,
-        start_interval=user.start_interval or image.start_interval,
-        retries=user.retries or image.retries,
     )
 
 
@@ -140,6 +128,7 @@ def verify_settings(
     name: str | None = None,
     *,
     ncpu: int | None = None,
+    networking: NetworkingConfig | None = None,
 ) -> list[str]:
     """Refuse a create request the way dockerd does; return dockerd's warnings.
 
@@ -148,8 +137,9 @@ def verify_settings(
     """
     if config is None or config == Config():
         raise InvalidParameter("config cannot be empty in order to create a container")
-    refuse_unapplied(config)
-    _check_request(config, host_config)
+    # runconfig's checks run while dockerd decodes the request, before anything else.
+    _check_request(config, host_config, networking or NetworkingConfig())
+    refuse_unapplied(config, host_config, networking)
     check_file_values(config, host_config)
     _check_container_config(config)
     _check_host_config(host_config)
@@ -166,7 +156,7 @@ def _is_container_mode(mode: str) -> bool:
     return mode.partition(":")[0] == "container" and ":" in mode
 
 
-def _check_request(config: Config, hc: HostConfig) -> None:
+def _check_request(config: Config, hc: HostConfig, networking: NetworkingConfig) -> None:
     """runconfig's decode-time checks: network mode, isolation, QoS, CPU resources."""
     for port in config.exposed_ports:
         validate_port_key(port)
@@ -189,10 +179,13 @@ def _check_request(config: Config, hc: HostConfig) -> None:
         for failed, message in conflicts:
             if failed:
                 raise InvalidParameter(message)
+    # Only the built-in networks exist (no `docker network create`): as dockerd, an
+    # unknown one is refused at create, not discovered at start; the same for an endpoint.
     if mode not in BUILTIN_NETWORK_MODES and mode != "container" and not _is_container_mode(mode):
-        # Only the built-in networks exist (no `docker network create`): as dockerd, an
-        # unknown one is refused at create, not discovered at start.
         raise NotFound(f"network {mode} not found")
+    for network in networking.endpoints_config or {}:
+        if network not in BUILTIN_NETWORKS and network != mode:
+            raise NotFound(f"network {network} not found")
     if hc.uts_mode == "host" and config.hostname != "":
         raise InvalidParameter("conflicting options: hostname and the UTS mode")
     if mode == "host" and hc.links:
@@ -386,6 +379,8 @@ def adapt_settings(host_config: HostConfig, *, adjust_cpu_shares: bool = True) -
         changes["shm_size"] = DEFAULT_SHM_SIZE
     if hc.ipc_mode == "":
         changes["ipc_mode"] = DEFAULT_IPC_MODE
+    if hc.cpu_percent > 0:
+        changes["cpu_percent"] = 0  # dockerd warns (verify) and discards it
     if hc.oom_kill_disable is None:
         changes["oom_kill_disable"] = False
     if hc.memory_swappiness == -1:

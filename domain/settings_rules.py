@@ -17,6 +17,8 @@ from typing import Any
 from .config_host import BindOptions, Mount
 from .errors import InvalidParameter
 
+MIN_MEMORY = 6 * 1024 * 1024  # dockerd's linuxMinMemory: room for a container's own start-up
+
 # Every Linux capability up to 5.9 (CAP_CHECKPOINT_RESTORE), as moby's caps package knows them.
 _CAPABILITY_NAMES = """
 CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE

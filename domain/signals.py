@@ -28,6 +28,7 @@ for _name, _number in SIGNALS.items():
 
 DEFAULT_KILL_SIGNAL = "SIGKILL"
 DEFAULT_STOP_SIGNAL = "SIGTERM"
+DEFAULT_STOP_TIMEOUT = 10  # seconds: dockerd's defaultStopTimeout
 _GO_ATOI = re.compile(r"[+-]?[0-9]+")
 _INT64 = range(-(2**63), 2**63)
 
@@ -51,6 +52,14 @@ def parse_signal(raw: str) -> int:
 def stop_signal(configured: object) -> str:
     """The signal `stop` sends first: the container's `StopSignal`, else SIGTERM."""
     return str(configured or "") or DEFAULT_STOP_SIGNAL
+
+
+def stop_timeout(requested: int | None, configured: object) -> int:
+    """The seconds stop and restart wait for the exit before SIGKILL: the request's `t`,
+    else the container's StopTimeout (0 included: kill at once), else dockerd's 10."""
+    if requested is not None:
+        return requested
+    return DEFAULT_STOP_TIMEOUT if configured is None else int(str(configured))
 
 
 def signal_name(raw: str) -> str:

@@ -13,7 +13,9 @@ from typing import Any
 
 from ..config import Config, HostConfig
 from ..errors import InvalidParameter
+from ..security_opts import parse_security_opts, seccomp_on
 from ..settings_rules import ALL_CAPABILITIES, CAPABILITIES, normalize_capabilities
+from ..settings_support import refuse_unapplied_security
 from . import defaults as d
 from .seccomp import load_default_profile, to_oci
 from .users import ResolvedUser
@@ -35,27 +37,9 @@ class HostFacts:
     cpus: int = 0  # for moby's per-CPU thermal_throttle masks
     # Capabilities berthd holds (its bounding set); privileged containers get these.
     capabilities: frozenset[str] | None = None
-
-
-def _security_opts(host: HostConfig) -> tuple[bool, bool]:
-    """(seccomp on, no-new-privileges) from SecurityOpt; nnp defaults to on in berth."""
-    seccomp, nnp = True, True
-    for raw in host.security_opt or ():
-        key, sep, value = raw.partition("=")
-        if not sep:
-            key, sep, value = raw.partition(":")
-        if key == "seccomp":
-            if value != "unconfined":
-                raise InvalidParameter("custom seccomp profiles are not supported by berth")
-            seccomp = False
-        elif key == "no-new-privileges":
-            if value in ("", "true"):
-                nnp = True
-            elif value == "false":
-                nnp = False
-            else:
-                raise InvalidParameter(f"invalid --security-opt 2: {raw!r}")
-    return seccomp, nnp
+    # The host's device nodes as OCI `linux.devices` entries; privileged containers get
+    # these too (measured only for them).
+    devices: Sequence[Mapping[str, Any]] = ()
 
 
 def effective_capabilities(host: HostConfig, host_caps: frozenset[str] | None = None) -> list[str]:
@@ -151,9 +135,26 @@ def _mounts(host: HostConfig, facts: HostFacts) -> list[dict[str, Any]]:
          "options": ["nosuid", "noexec", "nodev", "relatime", *ro]},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
          "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm}"]},
+        _shm_mount(host, shm),
     ]  # fmt: skip
+
+
+def _shm_mount(host: HostConfig, size: int) -> dict[str, Any]:
+    """As moby: the host's IPC namespace comes with the host's /dev/shm (POSIX shared
+    memory is files there); any other mode gets a tmpfs of its own."""
+    if host.ipc_mode == "host":
+        return {
+            "destination": "/dev/shm",
+            "type": "bind",
+            "source": "/dev/shm",
+            "options": ["rbind", "rprivate"],
+        }
+    return {
+        "destination": "/dev/shm",
+        "type": "tmpfs",
+        "source": "shm",
+        "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={size}"],
+    }
 
 
 def _host_uts(host: HostConfig) -> bool:
@@ -259,7 +260,9 @@ def build_spec(
     if not args:
         raise InvalidParameter("no command specified")
     caps = effective_capabilities(host, facts.capabilities)
-    seccomp_on, nnp = _security_opts(host)
+    security = parse_security_opts(host.security_opt or ())
+    # Create refuses these; a container recorded before it did must not start without them.
+    refuse_unapplied_security(security)
 
     process: dict[str, Any] = {
         "terminal": config.tty,
@@ -269,7 +272,7 @@ def build_spec(
         "cwd": _cwd(config.working_dir),
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "rlimits": _rlimits(host, facts),
-        "noNewPrivileges": nnp,
+        "noNewPrivileges": security.no_new_privileges,
     }
     if host.oom_score_adj:
         process["oomScoreAdj"] = host.oom_score_adj
@@ -279,8 +282,15 @@ def build_spec(
         "resources": _resources(host, facts),
         "cgroupsPath": cgroups_path(container_id, host, facts),
     }
-    if host.sysctls:
-        linux["sysctl"] = dict(host.sysctls)
+    if host.privileged and facts.devices:
+        linux["devices"] = [dict(device) for device in facts.devices]
+    sysctl = dict(host.sysctls)
+    if config.domainname:
+        # As moby's setLinuxDomainname: the sysctl has setdomainname(2)'s effect (and
+        # runc refuses it, as with dockerd, in the host's UTS namespace).
+        sysctl["kernel.domainname"] = config.domainname
+    if sysctl:
+        linux["sysctl"] = sysctl
     if not host.privileged:
         masked = [*d.MASKED_PATHS]
         masked += [d.THERMAL_THROTTLE.format(n=n) for n in range(facts.cpus)]
@@ -290,7 +300,7 @@ def build_spec(
         linux["readonlyPaths"] = (
             list(d.READONLY_PATHS) if host.readonly_paths is None else list(host.readonly_paths)
         )
-        if seccomp_on:
+        if seccomp_on(security):
             profile = seccomp_profile if seccomp_profile is not None else load_default_profile()
             linux["seccomp"] = to_oci(profile, caps, facts.arch, facts.kernel)
 
@@ -303,4 +313,6 @@ def build_spec(
     }
     if not _host_uts(host):
         spec["hostname"] = hostname
+    if host.annotations:
+        spec["annotations"] = dict(host.annotations)
     return spec

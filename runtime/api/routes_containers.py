@@ -96,10 +96,7 @@ async def stop(app: App, request: Request) -> Reply:
 
 
 async def restart(app: App, request: Request) -> Reply:
-    timeout = request.integer("t")
-    await app.runner.restart(
-        request.params["id"], request.actor, 10 if timeout is None else timeout
-    )
+    await app.runner.restart(request.params["id"], request.actor, request.integer("t"))
     return no_content()
 
 

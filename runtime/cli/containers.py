@@ -125,10 +125,12 @@ def stop(ctx: click.Context, timeout: int | None, refs: tuple[str, ...]) -> None
 
 
 @click.command()
-@click.option("-t", "--time", "timeout", type=int, default=10)
+@click.option(
+    "-t", "--time", "timeout", type=int, default=None, help="Seconds to wait before killing."
+)
 @refs_argument
 @click.pass_context
-def restart(ctx: click.Context, timeout: int, refs: tuple[str, ...]) -> None:
+def restart(ctx: click.Context, timeout: int | None, refs: tuple[str, ...]) -> None:
     """Restart one or more containers."""
     _post_to_each(ctx, "restart", refs, t=timeout)
 

@@ -1,30 +1,61 @@
 """The options of `berth create` and `berth run`, and the create request they make
-(the flow that sends it is runtime/cli/run.py)."""
+(the flow that sends it is runtime/cli/run.py).
+
+As docker's: an option berth does not know, or a value its parse refuses, before the
+image is an error naming it, exit 125 (`unknown flag: --foo`).
+"""
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
+from berth.domain.container.exit_codes import ENGINE_ERROR
 from berth.domain.errors import InvalidParameter
+from berth.domain.mount_flags import parse_mount, ram_in_bytes, tmpfs_flags, volume_flags
 
 # As docker's CLI, the image ends berth's options: all after it is the container's command
 # (`ls -l` included, and a `--`, which before the image still ends the options).
 COMMAND_AFTER_IMAGE = {"allow_interspersed_args": False}
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
-def ram_in_bytes(text: str) -> int:
-    """Docker's RAMInBytes: "64m", "1g", "512k", plain bytes."""
-    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", text.strip().lower())
-    if not found:
-        raise InvalidParameter(f"invalid size: '{text}'")
-    return int(float(found.group(1)) * _UNITS[found.group(2)])
+class _FlagError(click.UsageError):
+    exit_code = ENGINE_ERROR
+
+
+class DockerFlags(click.Command):
+    """A flag error is docker's: exit 125, and an unknown flag is named as docker names it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as unknown:
+            name = unknown.option_name
+            message = (
+                f"unknown flag: {name}"
+                if name.startswith("--")
+                else f"unknown shorthand flag: '{name[1:]}' in {name}"
+            )
+            raise _FlagError(message, ctx) from None
+        except click.UsageError as refused:
+            raise _FlagError(refused.format_message(), ctx) from None
+
+
+def _mounts(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> list[Any]:
+    """`--mount` is parsed as a flag, as docker's is, so its errors are flag errors."""
+    mounts = []
+    for value in values:
+        try:
+            mounts.append(parse_mount(value, os.getcwd()))
+        except InvalidParameter as refused:
+            raise click.UsageError(
+                f'invalid argument "{value}" for "--mount" flag: {refused.message}', ctx
+            ) from None
+    return mounts
 
 
 def create_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -49,6 +80,17 @@ def create_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--cap-drop", multiple=True, help="Drop Linux capabilities."),
         click.option("--privileged", is_flag=True, help="Give extended privileges."),
         click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
+        click.option("-v", "--volume", multiple=True, help="Bind mount a volume."),
+        click.option(
+            "--mount",
+            multiple=True,
+            callback=_mounts,
+            help="Attach a filesystem mount to the container.",
+        ),
+        click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory."),
+        click.option(
+            "--volumes-from", multiple=True, help="Mount volumes from the specified container(s)."
+        ),
         click.option("--network", default="", help="Connect a container to a network."),
         click.option(
             "-p", "--publish", multiple=True, help="Publish a container's port(s) to the host."
@@ -92,6 +134,7 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
     from berth.domain.published_ports import parse_publish_all  # not on every command's import path
 
     exposed, bindings = parse_publish_all(options.get("publish") or ())
+    binds, volumes = volume_flags(options.get("volume") or (), os.getcwd())
     return {
         "Image": options["image"],
         "ExposedPorts": {key: {} for key in exposed} or None,
@@ -104,6 +147,7 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
         "Entrypoint": [options["entrypoint"]] if options["entrypoint"] else None,
         "StopSignal": options["stop_signal"],
         "StopTimeout": options["stop_timeout"],
+        "Volumes": volumes or None,
         "HostConfig": {
             "RestartPolicy": {"Name": policy, "MaximumRetryCount": int(retries or 0)},
             "NetworkMode": options["network"],
@@ -119,6 +163,10 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
             "CapDrop": list(options["cap_drop"]) or None,
             "Privileged": options["privileged"],
             "ReadonlyRootfs": options["read_only"],
+            "Binds": binds or None,
+            "Mounts": options.get("mount") or None,
+            "Tmpfs": tmpfs_flags(options.get("tmpfs") or ()) or None,
+            "VolumesFrom": list(options.get("volumes_from") or ()) or None,
         },
     }
 

@@ -23,7 +23,7 @@ from berth.domain.container.exit_codes import ENGINE_ERROR, run_failure_code
 
 from .client.frames import copy_frames
 from .client.http import DaemonClient, DaemonError, DaemonUnreachable
-from .create import COMMAND_AFTER_IMAGE, check_cidfile, create_body, create_options
+from .create import COMMAND_AFTER_IMAGE, DockerFlags, check_cidfile, create_body, create_options
 from .images import PullDisplay, pull_image
 from .session import ExitWith, connect, daemon_errors, report
 
@@ -116,7 +116,7 @@ def proxied_signals(host: str, container_id: str) -> Iterator[None]:
             signal.signal(number, handler)
 
 
-@click.command(context_settings=COMMAND_AFTER_IMAGE)
+@click.command(cls=DockerFlags, context_settings=COMMAND_AFTER_IMAGE)
 @create_options
 @click.pass_context
 def create(ctx: click.Context, /, **options: Any) -> None:
@@ -125,7 +125,7 @@ def create(ctx: click.Context, /, **options: Any) -> None:
         click.echo(create_container(connect(ctx), options, attach=False))
 
 
-@click.command(context_settings=COMMAND_AFTER_IMAGE)
+@click.command(cls=DockerFlags, context_settings=COMMAND_AFTER_IMAGE)
 @click.option("-d", "--detach", is_flag=True, help="Run container in background.")
 @create_options
 @click.pass_context

@@ -21,6 +21,7 @@ from typing import Any
 import trio
 
 from berth.adapters.capabilities import bounding_capabilities
+from berth.adapters.host_devices import host_devices
 from berth.adapters.private_files import private_file, write_private
 from berth.adapters.runc import ContainerRuntime, ExitStatus, MonitorLost, StartFailure
 from berth.adapters.snapshots.rootfs import read_in_root
@@ -222,6 +223,7 @@ class ContainerActions:
         facts = HostFacts(
             rlimit_hard={"RLIMIT_NOFILE": resource.getrlimit(resource.RLIMIT_NOFILE)[1]},
             capabilities=bounding_capabilities(),
+            devices=host_devices() if host_config.privileged else (),
         )
         return build_spec(
             container_id=container.id,

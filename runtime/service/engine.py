@@ -34,7 +34,7 @@ from berth.domain.errors import BerthError, InvalidParameter, NotFound
 from berth.domain.image import Image
 from berth.domain.name_claim import Name, name_conflict, name_id
 from berth.domain.settings import adapt_settings, merge_config, verify_settings
-from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name, stop_signal
+from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name, stop_signal, stop_timeout
 
 from ..store.events import EventStore, LoggedEvent
 from ..store.unit_of_work import unit_of_work
@@ -183,7 +183,7 @@ class Engine:
             raise InvalidParameter("config cannot be empty in order to create a container")
         image_id, image_config = self._image_for_create(user_config.image)
         merged = merge_config(user_config, image_config)
-        warnings = verify_settings(merged, host_config, canonical)
+        warnings = verify_settings(merged, host_config, canonical, networking=networking)
         host_config = adapt_settings(host_config)
         cause = self.cause(actor)
         for attempt in range(MAX_RANDOM_NAME_ATTEMPTS):
@@ -278,9 +278,7 @@ class Engine:
 
         def decide(c: Container, cause: Cause) -> list[StrIdAggregate]:
             signal = stop_signal(c.config.get("StopSignal"))
-            stop_timeout = c.config.get("StopTimeout")
-            wait = timeout if timeout is not None else (stop_timeout if stop_timeout else 10)
-            c.request_stop(signal, int(wait), cause, ref)
+            c.request_stop(signal, stop_timeout(timeout, c.config.get("StopTimeout")), cause, ref)
             return []
 
         return self._change(cid, decide, self.cause(actor))
@@ -300,11 +298,13 @@ class Engine:
         cid = self._id_of(ref)
         return self._change(cid, lambda c, cause: c.unpause(cause, ref), self.cause(actor))
 
-    def restart(self, ref: str, actor: Actor, timeout: int = 10) -> int:
+    def restart(self, ref: str, actor: Actor, timeout: int | None = None) -> int:
         cid = self._id_of(ref)
-        return self._change(
-            cid, lambda c, cause: c.request_restart(timeout, cause, ref), self.cause(actor)
-        )
+
+        def decide(c: Container, cause: Cause) -> None:
+            c.request_restart(stop_timeout(timeout, c.config.get("StopTimeout")), cause, ref)
+
+        return self._change(cid, decide, self.cause(actor))
 
     def rename(self, ref: str, new_name: str, actor: Actor) -> None:
         """Claim the new name, release the old one and rename, in one transaction."""

@@ -162,7 +162,7 @@ class Runner:
             await self.runtime.resume(container_id)
             await self._record(self.engine.unpause, container_id, actor)
 
-    async def restart(self, ref: str, actor: Actor, timeout: int = 10) -> None:
+    async def restart(self, ref: str, actor: Actor, timeout: int | None = None) -> None:
         """Stop (if running), then start; answers once the new start's outcome is."""
         container_id = await self._resolve(ref)
         position = await self._record(lambda: self.engine.restart(container_id, actor, timeout))

@@ -51,7 +51,9 @@ def ports(key: str, host_port: str | None = None) -> HostConfig:
 
 
 def health(**kwargs: Any) -> Config:
-    return replace(CONFIG, healthcheck=HealthConfig(**kwargs))
+    """dockerd's checks of a Healthcheck's durations, which it makes even for
+    `--no-healthcheck` (a probe, issue 14, is refused before them: settings_support)."""
+    return replace(CONFIG, healthcheck=HealthConfig(test=("NONE",), **kwargs))
 
 
 def in_container_net(**kwargs: Any) -> HostConfig:
@@ -357,8 +359,8 @@ ACCEPTED: list[tuple[Config, HostConfig, str | None]] = [
         None,
     ),
     (CONFIG, HostConfig(tmpfs={"/run": "size=1m"}, ipc_mode="shareable"), None),
-    (CONFIG, HostConfig(pid_mode="container:web", uts_mode="host", cgroupns_mode="private"), None),
-    (CONFIG, HostConfig(isolation="Default", ipc_mode="container:db"), None),
+    (CONFIG, HostConfig(pid_mode="host", uts_mode="host", cgroupns_mode="private"), None),
+    (CONFIG, HostConfig(isolation="Default", ipc_mode="host"), None),
     (CONFIG, ports("80/tcp", "8000-8010"), None),
     (CONFIG, HostConfig(port_bindings={"53/UDP": None, "9/sctp": (PortBinding("::1", ""),)}), None),
     (CONFIG, HostConfig(extra_hosts=("a:1.2.3.4", "b=::1", "c:[::1]", "gw:host-gateway")), None),

@@ -410,3 +410,37 @@ def test_resolve_user_without_files_and_with_group_add() -> None:
     with pytest.raises(InvalidParameter, match="unable to find group nope"):
         resolve_user("app", PASSWD, GROUP, group_add=("nope",))
     assert resolve_user("2147483647", None, None).uid == 2147483647
+
+
+def test_domainname_and_annotations_reach_the_spec() -> None:
+    """As moby: Domainname through the kernel.domainname sysctl (the OCI spec has no
+    field for it), Annotations as the spec's annotations."""
+    s = spec(config={"domainname": "example.org"}, sysctls={"net.ipv4.ip_forward": "1"})
+    assert s["linux"]["sysctl"] == {
+        "net.ipv4.ip_forward": "1",
+        "kernel.domainname": "example.org",
+    }
+    assert "sysctl" not in spec()["linux"] and "annotations" not in spec()
+    assert spec(annotations={"org.example/k": "v"})["annotations"] == {"org.example/k": "v"}
+
+
+def test_a_recorded_security_option_berth_does_not_apply_stops_the_start() -> None:
+    """Create refuses it; a container recorded before it did gets the same answer."""
+    with pytest.raises(InvalidParameter, match=r"SecurityOpt \(--security-opt\) .*apparmor=x"):
+        spec(security_opt=("apparmor=x",))
+
+
+def test_the_hosts_ipc_namespace_comes_with_the_hosts_dev_shm() -> None:
+    shared = mount(spec(ipc_mode="host"), "/dev/shm")
+    assert (shared["type"], shared["source"]) == ("bind", "/dev/shm")
+    assert "rbind" in shared["options"]
+    assert "ipc" not in {n["type"] for n in spec(ipc_mode="host")["linux"]["namespaces"]}
+    own = mount(spec(ipc_mode="shareable", shm_size=1 << 20), "/dev/shm")
+    assert (own["type"], f"size={1 << 20}" in own["options"]) == ("tmpfs", True)
+
+
+def test_a_privileged_container_gets_the_hosts_devices() -> None:
+    loop = {"path": "/dev/loop0", "type": "b", "major": 7, "minor": 0, "fileMode": 0o660}
+    facts = HostFacts(devices=(loop,))
+    assert spec(facts=facts, privileged=True)["linux"]["devices"] == [loop]
+    assert "devices" not in spec(facts=facts)["linux"]

@@ -295,3 +295,22 @@ def test_time_travel_by_version_and_time(engine: Engine) -> None:
             assert aggregate.name == document["Name"]
     assert container_document_at(engine.store, cid, at=times[0].replace(year=2000)) is None
     assert container_at(engine.store, cid, at=times[0].replace(year=2000)) is None
+
+
+@pytest.mark.parametrize(
+    ("stop_timeout", "requested", "waits"),
+    [(None, None, 10), (0, None, 0), (3, None, 3), (3, 7, 7), (None, 0, 0)],
+)
+def test_stop_and_restart_wait_the_containers_stop_timeout_unless_told(
+    engine: Engine, stop_timeout: int | None, requested: int | None, waits: int
+) -> None:
+    """As dockerd: `t` when given, else the container's StopTimeout (0: kill at once)."""
+    cid = create(engine, Cmd=["sleep", "30"], StopTimeout=stop_timeout)
+    engine.start(cid, API)
+    engine.record(cid, lambda c, k: c.mark_started(77, k.at, k), API)
+    engine.stop(cid, API, requested)
+    engine.record(cid, lambda c, k: c.mark_exited(137, False, k.at, k), API)
+    engine.restart(cid, API, requested)
+    asked = {e.name: e.data for e in engine.history(cid)}
+    assert asked["StopRequested"]["timeout"] == waits
+    assert asked["RestartRequested"]["timeout"] == waits

@@ -1,0 +1,89 @@
+"""HostConfig.SecurityOpt read as dockerd's `parseSecurityOpt` reads it.
+
+One parse for both places that need it: create refuses what berth does not carry out
+(settings_support), the spec builder applies the rest (seccomp on or off,
+no-new-privileges).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .errors import InvalidParameter
+
+# strconv.ParseBool's spellings.
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+# What berth does anyway: no AppArmor profile, no SELinux labels, its own seccomp profile
+# (dockerd's "builtin" names the default one).
+_DEFAULT_SECCOMP = ("", "builtin")
+
+
+@dataclass(frozen=True)
+class SecurityOptions:
+    seccomp: str = ""  # "" or "builtin": the default profile; "unconfined": none
+    apparmor: str = ""
+    labels: tuple[str, ...] = ()
+    # berth's default is on, where dockerd's is off: a container gains no privilege by
+    # execve (setuid binaries) unless it asks for it.
+    no_new_privileges: bool = True
+    writable_cgroups: bool = False
+
+    def unapplied(self) -> str | None:
+        """The first option berth would not carry out, as the user wrote its kind, or None."""
+        if self.seccomp not in (*_DEFAULT_SECCOMP, "unconfined"):
+            return "seccomp=<custom profile>"
+        if self.apparmor not in ("", "unconfined"):
+            return f"apparmor={self.apparmor}"
+        for label in self.labels:
+            if label != "disable":
+                return f"label={label}"
+        if self.writable_cgroups:
+            return "writable-cgroups"
+        return None
+
+
+def _parse_bool(text: str, opt: str) -> bool:
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidParameter(f'invalid --security-opt 2: "{opt}"')
+
+
+def parse_security_opts(opts: Iterable[str]) -> SecurityOptions:
+    """dockerd's parse, with its messages for what it refuses itself."""
+    profiles = {"seccomp": "", "apparmor": ""}
+    flags = {"no-new-privileges": SecurityOptions.no_new_privileges, "writable-cgroups": False}
+    labels: list[str] = []
+    for opt in opts:
+        if opt in flags:
+            flags[opt] = True
+            continue
+        if opt == "disable":
+            labels.append("disable")
+            continue
+        separator = "=" if "=" in opt else ":"
+        key, found, value = opt.partition(separator)
+        if not found:
+            raise InvalidParameter(f'invalid --security-opt 1: "{opt}"')
+        if key == "label":
+            labels.append(value)
+        elif key in profiles:
+            profiles[key] = value
+        elif key in flags:
+            flags[key] = _parse_bool(value, opt)
+        else:
+            raise InvalidParameter(f'invalid --security-opt 2: "{opt}"')
+    return SecurityOptions(
+        seccomp=profiles["seccomp"],
+        apparmor=profiles["apparmor"],
+        labels=tuple(labels),
+        no_new_privileges=flags["no-new-privileges"],
+        writable_cgroups=flags["writable-cgroups"],
+    )
+
+
+def seccomp_on(options: SecurityOptions) -> bool:
+    return options.seccomp != "unconfined"
