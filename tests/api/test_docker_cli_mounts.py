@@ -80,7 +80,7 @@ def test_missing_v_source_is_created_and_missing_mount_source_refused(
 def test_tmpfs_is_empty_on_each_start_and_size_limited(berthd: Berthd) -> None:
     create = berthd.docker(
         "create", "--name", "scratch", "--tmpfs", "/run/t:size=1m", "busybox",
-        "sh", "-c", "ls /run/t; echo x > /run/t/f; dd if=/dev/zero of=/run/t/big bs=1024 count=2048",
+        "sh", "-c", "ls /run/t; echo x > /run/t/f; dd if=/dev/zero of=/run/t/b bs=1k count=2048",
     )  # fmt: skip
     assert create.returncode == 0, create.stderr
     for _ in range(2):
