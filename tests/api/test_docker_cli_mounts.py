@@ -230,3 +230,27 @@ def test_volumes_from_inherits_and_ro_restricts(berthd: Berthd, tmp_path: Path) 
     missing = berthd.docker("create", "--volumes-from", "nobody", "busybox", "true")
     assert missing.returncode != 0
     assert "No such container: nobody" in missing.stderr
+
+
+def test_anonymous_volumes_go_with_rm_v_and_run_rm_but_not_plain_rm(berthd: Berthd) -> None:
+    volumes = berthd.root / "volumes"
+    run = berthd.docker(
+        "run", "--rm", "-v", "/scratch", "busybox", "sh", "-c", "echo x > /scratch/f"
+    )
+    assert run.returncode == 0, run.stderr
+    assert list(volumes.iterdir()) == []
+    for name in ("kept", "removed"):
+        made = berthd.docker(
+            "run", "--name", name, "-v", "/anon", "-v", "named:/n", "busybox", "true"
+        )
+        assert made.returncode == 0, made.stderr
+    assert len(list(volumes.iterdir())) == 3  # two anonymous, one named
+    listed = berthd.docker("ps", "-a", "--filter", "volume=named", "--format", "{{.Names}}")
+    assert sorted(listed.stdout.split()) == ["kept", "removed"]
+    by_destination = berthd.docker("ps", "-a", "--filter", "volume=/anon", "--format", "{{.Names}}")
+    assert by_destination.stdout.split() == []  # an anonymous volume has a name too
+    (anonymous,) = [m for m in _mounts(berthd, "removed") if m["Destination"] == "/anon"]
+    assert berthd.berth("rm", "-v", "removed").returncode == 0
+    assert not (volumes / str(anonymous["Name"])).exists()
+    assert berthd.docker("rm", "kept").returncode == 0
+    assert len(list(volumes.iterdir())) == 2  # `rm` keeps them, as dockerd
