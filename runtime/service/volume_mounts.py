@@ -17,6 +17,7 @@ from berth.domain.errors import InvalidParameter
 from berth.domain.mounts import validate_volume_name
 
 VOLUMES_DIR = "volumes"
+COPYING = "copying"  # beside `_data` while the image's content is copied into it
 
 
 def volumes_dir(root: Path) -> Path:
@@ -47,8 +48,14 @@ class VolumeMounts:
     def copy_up(self, rootfs: Path, destination: str, data: Path) -> None:
         """Fill an empty volume with what the image has at `destination` (files, modes,
         owners, links, xattrs) and give `_data` the mode and owner of the image's
-        directory, as dockerd's copyExistingContents; a volume with content is kept."""
-        if any(data.iterdir()):
+        directory, as dockerd's copyExistingContents; a volume with content is kept.
+
+        A copy cut short by a crash is marked, so the next one starts over."""
+        marker = data.parent / COPYING
+        if marker.exists():
+            shutil.rmtree(data)
+            data.mkdir(mode=0o755)
+        elif any(data.iterdir()):
             return
         found = self.hosts.find_target(rootfs, destination)
         if found is None:
@@ -56,6 +63,7 @@ class VolumeMounts:
         source = Path(os.path.realpath(rootfs)) / found.lstrip("/")
         if not source.is_dir() or source.is_symlink():
             return
+        marker.touch(mode=0o600)
         result = subprocess.run(
             ["cp", "-a", "--no-dereference", f"{source}/.", f"{data}/"],
             capture_output=True,
@@ -66,6 +74,7 @@ class VolumeMounts:
             raise MountTargetError(
                 f"cannot copy the image's {destination} into its volume: {result.stderr.strip()}"
             )
+        marker.unlink()
 
     def remove(self, name: str) -> None:
         """The volume's directory is gone; an absent one is fine."""
@@ -74,9 +83,3 @@ class VolumeMounts:
         except InvalidParameter:
             return
         shutil.rmtree(directory, ignore_errors=True)
-
-    def names(self) -> list[str]:
-        """Every volume with a directory here."""
-        if not self.dir.is_dir():
-            return []
-        return sorted(entry.name for entry in self.dir.iterdir() if entry.is_dir())
