@@ -27,6 +27,14 @@ def clients(berthd: Berthd) -> Iterator[tuple[docker.DockerClient, docker.APICli
         client.close()
 
 
+@pytest.fixture
+def origin(tmp_path: Path) -> Path:
+    """VolumeBindTest's mount_origin: a fresh host directory."""
+    path = tmp_path / "origin"
+    path.mkdir()
+    return path
+
+
 def _run_with_volume(api: docker.APIClient, origin: Path, ro: bool, cmd: list[str]) -> str:
     """VolumeBindTest.run_with_volume: a Volumes entry and a bind at the same place."""
     container = api.create_container(
@@ -51,11 +59,9 @@ def _check_container_data(doc: dict[str, Any], origin: Path, rw: bool) -> None:
 
 
 def test_volume_bind_rw_and_ro(
-    clients: tuple[docker.DockerClient, docker.APIClient], tmp_path: Path
+    clients: tuple[docker.DockerClient, docker.APIClient], origin: Path
 ) -> None:
     _, api = clients
-    origin = tmp_path / "origin"
-    origin.mkdir()
     _run_with_volume(api, origin, False, ["busybox", "touch", f"{MOUNT_DEST}/{FILENAME}"])
     assert (origin / FILENAME).exists()
     listed = _run_with_volume(api, origin, False, ["busybox", "ls", MOUNT_DEST])
@@ -70,11 +76,9 @@ def test_volume_bind_rw_and_ro(
 
 
 def test_create_with_mounts(
-    clients: tuple[docker.DockerClient, docker.APIClient], tmp_path: Path
+    clients: tuple[docker.DockerClient, docker.APIClient], origin: Path
 ) -> None:
     _, api = clients
-    origin = tmp_path / "origin"
-    origin.mkdir()
     mounts = [
         Mount(type="bind", source=str(origin), target=MOUNT_DEST, read_only=True),
         Mount(type="volume", source="py-volume", target="/vol"),
