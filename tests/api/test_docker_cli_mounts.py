@@ -75,6 +75,18 @@ def test_missing_v_source_is_created_and_missing_mount_source_refused(
     )
     assert berthd.docker("ps", "-aq").stdout == ""
     assert not missing.exists()
+    vanishing = tmp_path / "vanishing"
+    vanishing.mkdir()
+    created = berthd.docker(
+        "create", "--name", "later", "--mount", f"type=bind,src={vanishing},dst=/x", "busybox",
+        "true",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    vanishing.rmdir()
+    start = berthd.docker("start", "later")
+    assert start.returncode != 0
+    assert f"bind source path does not exist: {vanishing}" in start.stderr
+    assert not vanishing.exists()
 
 
 def test_tmpfs_is_empty_on_each_start_and_size_limited(berthd: Berthd) -> None:
