@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Protocol
@@ -38,6 +39,11 @@ class MountPoints(Protocol):
         one is `MountTargetError` with dockerd's message."""
         ...
 
+    def check_propagation(self, source: str, propagation: str) -> None:
+        """A shared bind needs a shared source mount, a slave bind a shared or slave one
+        (moby's ensureShared, ensureSharedOrSlave); else `MountTargetError`."""
+        ...
+
     def prepare_target(self, rootfs: Path, destination: str, directory: bool) -> str:
         """`destination` resolved inside `rootfs`, links followed as if `rootfs` were `/`;
         what is missing is created (the last component a directory, or an empty file
@@ -56,8 +62,47 @@ def missing_bind_source(source: str) -> MountTargetError:
     )
 
 
+_NEEDS = {"shared": ("shared:",), "slave": ("shared:", "master:")}
+
+
+def _unescape(field: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def source_mount(path: str, mountinfo: str) -> tuple[str, list[str]]:
+    """The mount point `path` is on and that mount's optional fields (`shared:1`...),
+    from the text of /proc/self/mountinfo: the longest mount point above `path`."""
+    found, optional = "/", []
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if "-" not in fields or len(fields) < 7:
+            continue
+        point = _unescape(fields[4])
+        above = path == point or path.startswith(point.rstrip("/") + "/")
+        if above and len(point) >= len(found):
+            found, optional = point, fields[6 : fields.index("-")]
+    return found, optional
+
+
+def propagation_error(source: str, propagation: str, mountinfo: str) -> str | None:
+    kind = propagation.removeprefix("r")
+    if kind not in _NEEDS:
+        return None
+    point, optional = source_mount(source, mountinfo)
+    if any(field.startswith(_NEEDS[kind]) for field in optional):
+        return None
+    wanted = "shared" if kind == "shared" else "shared or slave"
+    return f"path {source} is mounted on {point} but it is not a {wanted} mount"
+
+
 class HostMountPoints:
     """The real host: openat2 inside root filesystems."""
+
+    def check_propagation(self, source: str, propagation: str) -> None:
+        with open("/proc/self/mountinfo") as info:
+            error = propagation_error(os.path.realpath(source), propagation, info.read())
+        if error:
+            raise MountTargetError(error)
 
     def source_exists(self, source: str) -> bool:
         return os.path.exists(source)

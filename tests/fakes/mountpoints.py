@@ -26,6 +26,9 @@ class FakeMountPoints:
     def ensure_source(self, source: str, create: bool) -> bool:
         return self._host.ensure_source(source, create)
 
+    def check_propagation(self, source: str, propagation: str) -> None:
+        self._host.check_propagation(source, propagation)
+
     def prepare_target(self, rootfs: Path, destination: str, directory: bool) -> str:
         self.prepared.append((rootfs, destination))
         return self._resolve(rootfs, destination, create=True, directory=directory) or "/"
