@@ -99,6 +99,8 @@ class HostMountPoints:
     """The real host: openat2 inside root filesystems."""
 
     def check_propagation(self, source: str, propagation: str) -> None:
+        if propagation.removeprefix("r") not in _NEEDS:
+            return  # private (the default) needs nothing of the source's mount
         with open("/proc/self/mountinfo") as info:
             error = propagation_error(os.path.realpath(source), propagation, info.read())
         if error:
