@@ -14,6 +14,7 @@ import errno
 import os
 import re
 import stat
+import subprocess
 from pathlib import Path
 from typing import Protocol
 
@@ -53,6 +54,13 @@ class MountPoints(Protocol):
     def find_target(self, rootfs: Path, destination: str) -> str | None:
         """`destination` resolved inside `rootfs` as `prepare_target` does, without
         creating anything; None when it is missing."""
+        ...
+
+    def copy_directory(self, rootfs: Path, destination: str, target: Path) -> bool:
+        """Copy the directory at `destination` inside `rootfs` (resolved as `find_target`
+        does) into the existing directory `target`: files, modes, owners, times, links
+        as links, xattrs, and the directory's own mode and owner. False, copying nothing,
+        when there is no directory there."""
         ...
 
 
@@ -139,6 +147,9 @@ class HostMountPoints:
         finally:
             os.close(fd)
 
+    def copy_directory(self, rootfs: Path, destination: str, target: Path) -> bool:
+        return copy_found_directory(rootfs, self.find_target(rootfs, destination), target)
+
     def find_target(self, rootfs: Path, destination: str) -> str | None:
         parts = _parts(destination)
         if not parts:
@@ -151,6 +162,24 @@ class HostMountPoints:
             return _container_path(rootfs, fd, destination)
         finally:
             os.close(fd)
+
+
+def copy_found_directory(rootfs: Path, found: str | None, target: Path) -> bool:
+    """`copy_directory` once the target is resolved (to `found`, a container path)."""
+    if found is None:
+        return False
+    source = Path(os.path.realpath(rootfs)) / found.lstrip("/")
+    if source.is_symlink() or not source.is_dir():
+        return False
+    result = subprocess.run(
+        ["cp", "-a", "--no-dereference", f"{source}/.", f"{target}/"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise MountTargetError(f"cannot copy {found} of the image: {result.stderr.strip()}")
+    return True
 
 
 def _parts(destination: str) -> list[str]:

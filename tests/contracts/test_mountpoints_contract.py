@@ -127,3 +127,23 @@ def test_the_mount_of_a_path_is_the_longest_above_it() -> None:
     assert source_mount("/srv/x", info) == ("/srv", ["shared:3"])
     assert source_mount("/srv data/y", info) == ("/srv data", ["master:4"])
     assert source_mount("/srvx", info) == ("/", [])
+
+
+def test_copy_directory_through_the_images_links(
+    hosts: MountPoints, rootfs: Path, tmp_path: Path
+) -> None:
+    (rootfs / "etc" / "passwd").chmod(0o640)
+    os.chown(rootfs / "etc" / "passwd", 3, 4)
+    (rootfs / "etc" / "self").symlink_to("/etc")
+    target = tmp_path / "volume"
+    target.mkdir()
+    assert hosts.copy_directory(rootfs, "/data", target) is True  # /data -> /etc, in the root
+    copied = os.stat(target / "passwd")
+    assert (copied.st_mode & 0o777, copied.st_uid, copied.st_gid) == (0o640, 3, 4)
+    assert os.readlink(target / "self") == "/etc"
+    assert (target / "passwd").read_text() == (rootfs / "etc" / "passwd").read_text()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert hosts.copy_directory(rootfs, "/absent", empty) is False
+    assert hosts.copy_directory(rootfs, "/etc/passwd", empty) is False  # not a directory
+    assert list(empty.iterdir()) == []
