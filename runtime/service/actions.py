@@ -40,6 +40,7 @@ from .images import ImageService
 from .keyed_locks import KeyedLocks
 from .network_files import Attachment
 from .networking import ContainerNetworks
+from .volumes import VolumeService
 
 log = logging.getLogger(__name__)
 ENGINE = Actor(ActorKind.ENGINE)
@@ -57,8 +58,10 @@ class ContainerActions:
         runtime: ContainerRuntime,
         networks: ContainerNetworks,
         changes: Changes,
+        volumes: VolumeService,
     ) -> None:
         self.engine = engine
+        self.volumes = volumes
         self.images = images
         self.runtime = runtime
         self.networks = networks
@@ -106,6 +109,7 @@ class ContainerActions:
             )
         with contextlib.suppress(NotModified):
             await self.networks.disconnect(container_id, actor, also=outcome)
+        await self.volumes.unmount_all(container_id, actor)
 
     async def disconnect(self, container_id: str, actor: Actor) -> None:
         """Tear the network down; a failure is logged (reconcile retries it)."""
@@ -297,10 +301,13 @@ class ContainerActions:
         crash_point("remove.unmounted")
         await self.sync(shutil.rmtree, self.container_dir(container_id), True)
         crash_point("remove.files_deleted")
+        await self.volumes.unmount_all(container_id, actor)
         container = await self.load(container_id)
         if container.state is not ContainerState.REMOVING:
             await self.sync(lambda: self.engine.request_removal(container_id, actor, True, None))
+        used = await self.sync(self.engine.volumes.used_by, container_id)
         await self.sync(self.engine.complete_removal, container_id, self.engine.cause(actor))
+        await self.volumes.remove_data(used)
 
     async def _kill_and_record_exit(self, container_id: str, actor: Actor) -> None:
         status = self.runtime.exit_status(container_id)

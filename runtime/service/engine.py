@@ -35,12 +35,14 @@ from berth.domain.image import Image
 from berth.domain.name_claim import Name, name_conflict, name_id
 from berth.domain.settings import adapt_settings, merge_config, verify_settings
 from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name, stop_signal
+from berth.domain.volume import Volume
 
 from ..store.events import EventStore, LoggedEvent
 from ..store.unit_of_work import unit_of_work
 from ..views import container_list, containers
 from ..views.projections import ProjectionStore
 from .image_records import ImageRecords
+from .volume_records import VolumeRecords
 
 log = logging.getLogger(__name__)
 MAX_RANDOM_NAME_ATTEMPTS = 10
@@ -74,6 +76,7 @@ class Engine:
         self.store = EventStore(root / "events.db", env=store_env)
         self.views = ProjectionStore(root / "projections.db")
         self.images = ImageRecords(self)
+        self.volumes = VolumeRecords(self)
         # Told every position this engine saves, from whichever thread saved it.
         self.saved_listeners: list[Callable[[int], None]] = []
 
@@ -116,7 +119,7 @@ class Engine:
         position = recordings[-1].notification.id if recordings else 0
         positions[""] = position
         if project is None:
-            project = any(isinstance(a, Container | Image) for a in aggregates)
+            project = any(isinstance(a, Container | Image | Volume) for a in aggregates)
         if project:
             self._project(position)
         # Told after the views: whoever wakes on it reads them.
@@ -246,6 +249,9 @@ class Engine:
     def _draw(self) -> int:
         return int.from_bytes(self._entropy(8), "big")
 
+    def draw_bytes(self, count: int) -> bytes:
+        return self._entropy(count)
+
     def _image_for_create(self, image: str) -> tuple[str, Config]:
         row = self.images.row(image)
         return row["id"], Config.from_docker(row["config"].get("config") or {})
@@ -352,12 +358,17 @@ class Engine:
         )
 
     def complete_removal(self, container_id: str, cause: Cause) -> None:
-        """Record `Removed` and release the name, atomically (the outcome of a removal)."""
+        """Record `Removed`, release the name and the volumes, atomically (the outcome of a
+        removal); the anonymous volumes go too with `rm -v` or `--rm`."""
 
         def decide(c: Container, k: Cause) -> list[StrIdAggregate]:
             c.mark_removed(k)
             held: Name | None = self.find_aggregate(name_id(c.name))
-            return [held] if held is not None and held.release(c.id, k) else []
+            changed: list[StrIdAggregate] = []
+            if held is not None and held.release(c.id, k):
+                changed.append(held)
+            remove_anonymous = bool(c.host_config.get("AutoRemove"))
+            return changed + self.volumes.released(c.id, remove_anonymous, k)
 
         self._change(container_id, decide, cause)
 

@@ -1,0 +1,155 @@
+"""The volumes' side of the service: `/volumes` (create, inspect, list, remove, prune) and
+the mounts of a container's volumes at its start and exit.
+
+What exists, who references it and who has it mounted is recorded first (volume_records.py);
+the driver (adapters/volumes.py) then does what the record says, idempotently, so after a
+crash `sweep` finishes what a removal began (a data directory the log has no volume for).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from berth.adapters.volumes import VolumeDriver
+from berth.domain.cause import Actor
+from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound
+from berth.domain.volume import LOCAL_DRIVER, VolumeMount, needs_mount, volume_id
+
+from ..views import volumes as view
+from .engine import Engine
+from .volume_records import VolumeUse
+
+log = logging.getLogger(__name__)
+
+
+def _string_map(body: Mapping[str, Any], key: str) -> dict[str, str] | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise InvalidParameter(f"json: cannot unmarshal {key} into a map of strings")
+    return dict(value)
+
+
+class VolumeService:
+    def __init__(self, engine: Engine, driver: VolumeDriver) -> None:
+        self.engine = engine
+        self.records = engine.volumes
+        self.driver = driver
+
+    async def _sync(self, fn: Any, *args: Any) -> Any:
+        return await trio.to_thread.run_sync(fn, *args)
+
+    # The API -------------------------------------------------------------------------------
+
+    def document(self, row: dict[str, Any]) -> dict[str, Any]:
+        return view.document(row, str(self.driver.data_path(row["name"])))
+
+    async def create(self, body: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+        """`POST /volumes/create` (`Name`, `Driver`, `DriverOpts`, `Labels`)."""
+        name = body.get("Name") or ""
+        driver = body.get("Driver") or ""
+        if not isinstance(name, str) or not isinstance(driver, str):
+            raise InvalidParameter("json: cannot unmarshal Name or Driver into a string")
+        use = VolumeUse(
+            name=name or self.records.anonymous_name(),
+            options=_string_map(body, "DriverOpts"),
+            labels=_string_map(body, "Labels"),
+        )
+        await self._sync(self.records.create, use, driver, actor)
+        row = await self._sync(self.records.row, use.name)
+        await self._sync(self.driver.create, use.name)
+        return self.document(row)
+
+    async def inspect(self, name: str) -> dict[str, Any]:
+        return self.document(await self._sync(self.records.row, name))
+
+    async def list(self, filters: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
+        rows = await self._sync(self.records.rows, filters)
+        return [self.document(row) for row in rows]
+
+    async def remove(self, name: str, actor: Actor, force: bool = False) -> None:
+        """`volume rm` (409 while referenced); with `force`, a volume that does not exist
+        is no error, as dockerd's."""
+        try:
+            await self._sync(self.records.remove, name, actor)
+        except NotFound:
+            if force:
+                return
+            raise
+        await self.driver.remove(name)
+
+    async def prune(self, filters: Mapping[str, Sequence[str]], actor: Actor) -> dict[str, Any]:
+        """dockerd 20.10's prune: every local volume no container references, but those
+        with driver options (their data is not on this disk)."""
+        rows = await self._sync(self.records.rows, filters, view.PRUNE_FILTERS)
+        deleted: list[str] = []
+        reclaimed = 0
+        for row in rows:
+            if row["users"] or row["driver"] != LOCAL_DRIVER or row["options"]:
+                continue
+            size = await self._sync(self.driver.size, row["name"])
+            try:
+                await self.remove(row["name"], actor)
+            except (Conflict, NotFound):
+                continue  # referenced or removed meanwhile
+            deleted.append(row["name"])
+            reclaimed += size
+        return {"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed}
+
+    # A container's start and exit ------------------------------------------------------------
+
+    async def mount(self, name: str, container_id: str, mount: VolumeMount, actor: Actor) -> Path:
+        """The volume's data path for a container that starts: mounted by the driver if
+        its options say so, then recorded (Docker's `mount` event)."""
+        row = await self._sync(self.records.row, name)
+        await self._sync(self.driver.create, name)
+        await self.driver.mount(name, row["options"])
+        await self._sync(self.records.mount, name, container_id, mount, actor)
+        return self.driver.data_path(name)
+
+    async def unmount(self, name: str, container_id: str, actor: Actor) -> None:
+        """A user has exited: recorded (`unmount`); the driver unmounts after the last."""
+        try:
+            volume = await self._sync(self.records.unmount, name, container_id, actor)
+        except NotFound:
+            return
+        if not volume.mounts and needs_mount(volume.options):
+            await self.driver.unmount(name)
+
+    async def unmount_all(self, container_id: str, actor: Actor) -> None:
+        for name in await self._sync(self.records.used_by, container_id):
+            await self.unmount(name, container_id, actor)
+
+    async def remove_data(self, names: Sequence[str]) -> None:
+        """The directories of those of `names` that were removed (with their container,
+        by `rm -v` or `--rm`); the others stay."""
+        for name in names:
+            with contextlib.suppress(NotFound):
+                await self._sync(self.records.row, name)
+                continue
+            await self.driver.remove(name)
+
+    async def sweep(self) -> None:
+        """After a crash: the data of volumes the log has removed, and mounts of volumes
+        nobody has mounted any more."""
+        rows = {r["name"]: r for r in await self._sync(self.records.rows, {})}
+        for name in self.driver.names():
+            with contextlib.suppress(BerthError):
+                if name not in rows:
+                    log.info("volume %s: removing what a removal left", name)
+                    await self.driver.remove(name)
+                elif self.driver.is_mounted(name) and not await self._mounted_in_log(name):
+                    await self.driver.unmount(name)
+
+    async def _mounted_in_log(self, name: str) -> bool:
+        volume = await self._sync(self.engine.find_aggregate, volume_id(name))
+        return volume is not None and bool(volume.mounts)
