@@ -42,7 +42,7 @@ from ..store.unit_of_work import unit_of_work
 from ..views import container_list, containers
 from ..views.projections import ProjectionStore
 from .image_records import ImageRecords
-from .volume_records import VolumeRecords
+from .volume_records import VolumeRecords, volume_uses
 
 log = logging.getLogger(__name__)
 MAX_RANDOM_NAME_ATTEMPTS = 10
@@ -216,8 +216,13 @@ class Engine:
     def _claim_and_save(self, container: Container, wanted: str, cause: Cause) -> int:
         # On a conflict the claim is decided again: a name someone else wrote first is
         # theirs now (`_NameTaken`), a name released meanwhile is claimed.
+        uses = volume_uses(container)
         positions = unit_of_work(
-            lambda: [container, self._name_claim(wanted, container.id, cause)],
+            lambda: [
+                container,
+                self._name_claim(wanted, container.id, cause),
+                *self.volumes.referenced(container.id, uses, cause),
+            ],
             self.save_positions,
             f"name {wanted}",
         )

@@ -47,6 +47,16 @@ class VolumeUse:
     labels: Mapping[str, str] | None = None
 
 
+def volume_uses(container: Any) -> list[VolumeUse]:
+    """The volumes of a container's mount points (its `mounts`, as the create planned
+    them), in order."""
+    return [
+        VolumeUse(str(m["name"]), bool(m.get("anonymous")))
+        for m in getattr(container, "mounts", None) or []
+        if m.get("type") == "volume"
+    ]
+
+
 class VolumeRecords:
     """The volume side of the engine (the event store and the volume view)."""
 
