@@ -20,12 +20,11 @@ from typing import Protocol
 import trio
 
 from berth.domain.errors import InvalidParameter
-from berth.domain.volume import needs_mount, validate_volume_name
+from berth.domain.volume import DATA_DIR, needs_mount, validate_volume_name, volumes_dir
 
 from .private_files import private_dir
 from .snapshots.overlay import MountError, mounted_paths, unmount
 
-DATA_DIR = "_data"
 DATA_MODE = 0o755  # as dockerd: the container's processes, of any uid, reach their data
 
 
@@ -71,7 +70,7 @@ class LocalVolumes:
     """The real `VolumeDriver`: directories under `<root>/volumes`, mount(8) for options."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root / "volumes"
+        self.root = Path(volumes_dir(str(root)))
 
     def _dir(self, name: str) -> Path:
         return self.root / validate_volume_name(name)

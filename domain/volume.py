@@ -15,6 +15,7 @@ options for its first mounter and unmounts it after its last.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import uuid
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .aggregate import CreatedEvent, DomainEvent, StrIdAggregate
 from .cause import Cause
 from .errors import Conflict, InvalidParameter, NotFound
+from .settings_rules import go_quote
 
 T = "berth.volume"
 VOLUMES_NAMESPACE = uuid.UUID("0d5b7f0e-8c1a-5b8e-9f3d-6a2e4c1b7d90")
@@ -36,24 +38,43 @@ LOCAL_OPTIONS = ("type", "o", "device", "size")
 _MANDATORY = {"device": ("type",), "type": ("device",), "o": ("device", "type")}
 
 
+VOLUMES_DIR = "volumes"
+DATA_DIR = "_data"
+
+
+def volumes_dir(root: str) -> str:
+    """Where an engine's local volumes are: `<root>/volumes`."""
+    return posixpath.join(root, VOLUMES_DIR)
+
+
+def data_path(volumes: str, name: str) -> str:
+    """A local volume's data (its `Mountpoint`) in the volumes directory."""
+    return posixpath.join(volumes, name, DATA_DIR)
+
+
 def volume_id(name: str) -> str:
     """The aggregate id of a volume's name."""
     return str(uuid.uuid5(VOLUMES_NAMESPACE, f"/volumes/{name}"))
 
 
-def validate_volume_name(name: str) -> str:
-    """A local volume's name, or dockerd's 400 (its create's words)."""
+def volume_name_problem(name: str) -> str | None:
+    """What volume/local's `validateName` says of a name; None when it is fine."""
     if len(name) == 1:
-        raise InvalidParameter(
-            f"create {name}: volume name is too short, names should be at least two "
-            "alphanumeric characters"
-        )
+        return "volume name is too short, names should be at least two alphanumeric characters"
     if not _NAME.fullmatch(name):
-        raise InvalidParameter(
-            f'create {name}: "{name}" includes invalid characters for a local volume name, '
-            f'only "{RESTRICTED_NAME_CHARS}" are allowed. If you intended to pass a host '
+        return (
+            f"{go_quote(name)} includes invalid characters for a local volume name, only "
+            f"{go_quote(RESTRICTED_NAME_CHARS)} are allowed. If you intended to pass a host "
             "directory, use absolute path"
         )
+    return None
+
+
+def validate_volume_name(name: str) -> str:
+    """A local volume's name, or dockerd's 400 in its create's words."""
+    problem = volume_name_problem(name)
+    if problem is not None:
+        raise InvalidParameter(f"create {name}: {problem}")
     return name
 
 

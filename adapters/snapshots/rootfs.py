@@ -88,7 +88,7 @@ def _walk_without_links(root_fd: int, parts: list[str]) -> int:
         raise
 
 
-def _open_path(root: Path, parts: list[str]) -> int:
+def open_in_root(root: Path, parts: list[str]) -> int:
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for _ in range(16):  # EAGAIN: a rename raced the resolution; try again
@@ -138,7 +138,7 @@ def read_in_root(root: Path, relative: str, limit: int = MIB) -> str | None:
         raise ValueError(f"not a plain relative path: {relative!r}")
     shown = "/" + "/".join(parts)
     try:
-        path_fd = _open_path(root, parts)
+        path_fd = open_in_root(root, parts)
     except OSError as error:
         if error.errno in _MISSING:
             return None

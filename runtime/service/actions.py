@@ -34,12 +34,14 @@ from berth.domain.signals import stop_signal
 from berth.domain.spec import HostFacts, build_spec, resolve_user
 
 from .changes import Changes
+from .container_mounts import ContainerMounts
 from .engine import Engine
 from .faults import crash_point
 from .images import ImageService
 from .keyed_locks import KeyedLocks
 from .network_files import Attachment
 from .networking import ContainerNetworks
+from .volume_mounts import VolumeMounts
 from .volumes import VolumeService
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,8 @@ class ContainerActions:
         self.changes = changes
         self.locks = KeyedLocks()
         self.containers_dir = engine.root / "containers"
+        hosts = engine.mount_points
+        self.mounts = ContainerMounts(VolumeMounts(volumes.driver, hosts), hosts)
 
     async def sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await trio.to_thread.run_sync(fn, *args)
@@ -135,7 +139,7 @@ class ContainerActions:
                     await self.record(
                         container_id, lambda c, k: c.mark_prepare_failed(reason, k), actor
                     )
-                await self.remove_everything(container_id, actor)
+                await self.remove_everything(container_id, actor, volumes=True)
             raise
         crash_point("create.mounted")
 
@@ -145,6 +149,7 @@ class ContainerActions:
         # reading it even if an auto-remove deletes it (conmon appends to the same file).
         private_file(self.log_path(container.id))
         rootfs = await self.images.mount_rootfs(container.id, container.image_id)
+        await self.sync(self.mounts.populate, container, rootfs)
         await self.record(container.id, lambda c, k: c.mark_prepared(str(rootfs), k), actor)
 
     async def undo_partial_start(self, container_id: str) -> None:
@@ -173,6 +178,7 @@ class ContainerActions:
                     container = await self.load(container_id)
                 attachment = await self.networks.connect(container, actor)
                 networked = True
+                await self.volumes.mount_for_start(container, actor)
                 # Off the event loop: the spec grows with the container's env and mounts.
                 await self.sync(self._write_bundle, bundle, container, attachment)
                 log_limit = log_size_max(HostConfig.from_docker(container.host_config).log_config)
@@ -198,6 +204,8 @@ class ContainerActions:
         code = start_failure_code(message)
         await self.runtime.delete(container.id, force=True)
         await self.disconnect(container.id, actor)
+        with contextlib.suppress(BerthError):
+            await self.volumes.unmount_all(container.id, actor)
         with contextlib.suppress(Conflict, NotModified):
             await self.record(
                 container.id, lambda c, k: c.mark_start_failed(message, code, k), actor
@@ -236,7 +244,7 @@ class ContainerActions:
             user=user,
             facts=facts,
             netns_path=attachment.netns_path,
-            extra_mounts=attachment.mounts,
+            extra_mounts=self.mounts.oci_mounts(container, attachment.mounts),
         )
 
     # Signals ---------------------------------------------------------------------------
@@ -285,12 +293,18 @@ class ContainerActions:
 
     # Remove ----------------------------------------------------------------------------
 
-    async def remove_everything(self, container_id: str, actor: Actor) -> None:
+    async def remove_everything(
+        self, container_id: str, actor: Actor, volumes: bool | None = None
+    ) -> None:
         """Kill what still runs (recording its exit), delete the runc container, its
-        network, the mount, the writable layer, bundle and logs, then record `Removed`."""
+        network, the mount, the writable layer, bundle and logs, with `volumes` (default:
+        for an auto-remove container, as dockerd's --rm) its anonymous volumes, then
+        record `Removed`."""
         container = await self.load(container_id)
         if container.state is ContainerState.REMOVED:
             return
+        if volumes is None:
+            volumes = bool(container.host_config.get("AutoRemove"))
         if container.pid:  # a process whose exit the log has not seen
             await self._kill_and_record_exit(container_id, actor)
         await self.runtime.delete(container_id, force=True)
@@ -306,7 +320,8 @@ class ContainerActions:
         if container.state is not ContainerState.REMOVING:
             await self.sync(lambda: self.engine.request_removal(container_id, actor, True, None))
         used = await self.sync(self.engine.volumes.used_by, container_id)
-        await self.sync(self.engine.complete_removal, container_id, self.engine.cause(actor))
+        cause = self.engine.cause(actor)
+        await self.sync(self.engine.complete_removal, container_id, cause, volumes)
         await self.volumes.remove_data(used)
 
     async def _kill_and_record_exit(self, container_id: str, actor: Actor) -> None:

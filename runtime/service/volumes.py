@@ -18,10 +18,12 @@ import trio
 
 from berth.adapters.volumes import VolumeDriver
 from berth.domain.cause import Actor
+from berth.domain.container import Container
 from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound
 from berth.domain.volume import LOCAL_DRIVER, VolumeMount, needs_mount, volume_id
 
 from ..views import volumes as view
+from .container_mounts import mount_points
 from .engine import Engine
 from .volume_records import VolumeUse
 
@@ -115,6 +117,13 @@ class VolumeService:
         await self.driver.mount(name, row["options"])
         await self._sync(self.records.mount, name, container_id, mount, actor)
         return self.driver.data_path(name)
+
+    async def mount_for_start(self, container: Container, actor: Actor) -> None:
+        """Each of the container's volumes mounted for it (its mount points' order)."""
+        for point in mount_points(container):
+            if point.type == "volume":
+                mount = VolumeMount(point.destination, point.rw, point.propagation)
+                await self.mount(point.name, container.id, mount, actor)
 
     async def unmount(self, name: str, container_id: str, actor: Actor) -> None:
         """A user has exited: recorded (`unmount`); the driver unmounts after the last."""

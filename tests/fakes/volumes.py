@@ -15,16 +15,16 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from berth.adapters.volumes import DATA_DIR, DATA_MODE
+from berth.adapters.volumes import DATA_MODE
 from berth.domain.errors import InvalidParameter
-from berth.domain.volume import needs_mount, validate_volume_name
+from berth.domain.volume import DATA_DIR, needs_mount, validate_volume_name, volumes_dir
 
 ASIDE = "_aside"
 
 
 class FakeVolumes:
     def __init__(self, root: Path) -> None:
-        self.root = root / "volumes"
+        self.root = Path(volumes_dir(str(root)))
 
     def _dir(self, name: str) -> Path:
         return self.root / validate_volume_name(name)

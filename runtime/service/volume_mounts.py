@@ -1,0 +1,48 @@
+"""The data of local volumes, as mount points use it: `<root>/volumes/<name>/_data`.
+
+What a volume is and where its data lives is the driver's (adapters/volumes.py) and the
+log's (domain/volume.py); this fills a new one from the image. Blocking: call it from a
+worker thread.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from berth.adapters.mountpoints import MountPoints, MountTargetError
+from berth.adapters.volumes import VolumeDriver
+
+
+class VolumeMounts:
+    def __init__(self, driver: VolumeDriver, hosts: MountPoints) -> None:
+        self.driver = driver
+        self.hosts = hosts
+
+    def source_for(self, name: str) -> Path:
+        """The volume's data directory, made on first use (by the driver)."""
+        return self.driver.create(name)
+
+    def copy_up(self, rootfs: Path, destination: str, data: Path) -> None:
+        """Fill an empty volume with what the image has at `destination` (files, modes,
+        owners, links, xattrs) and give `_data` the mode and owner of the image's
+        directory, as dockerd's copyExistingContents; a volume with content is kept."""
+        if any(data.iterdir()):
+            return
+        found = self.hosts.find_target(rootfs, destination)
+        if found is None:
+            return
+        source = Path(os.path.realpath(rootfs)) / found.lstrip("/")
+        if not source.is_dir() or source.is_symlink():
+            return
+        result = subprocess.run(
+            ["cp", "-a", "--no-dereference", f"{source}/.", f"{data}/"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise MountTargetError(
+                f"cannot copy the image's {destination} into its volume: {result.stderr.strip()}"
+            )
