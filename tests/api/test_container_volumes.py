@@ -147,3 +147,12 @@ def test_a_refused_container_create_leaves_no_volume(berthd: Berthd) -> None:
         )
     finally:
         client.close()
+
+
+def test_ps_filters_by_volume_name_or_destination(berthd: Berthd) -> None:
+    with_volume = ok(berthd.docker("create", "-v", "picked:/p", "busybox", "true")).strip()
+    ok(berthd.docker("create", "-v", "other:/o", "busybox", "true"))
+    for value in ("picked", "/p"):
+        listed = ok(berthd.docker("ps", "-a", "-q", "--no-trunc", "--filter", f"volume={value}"))
+        assert listed.split() == [with_volume]
+    assert ok(berthd.docker("ps", "-a", "-q", "--filter", "volume=nothing")) == ""
