@@ -187,6 +187,9 @@ def _unsupported(mount: Mount) -> str | None:
         reason = "must not set ReadOnly mode when using anonymous volumes"
     elif driver != LOCAL_DRIVER:
         reason = f"volume driver {go_quote(driver)} is not supported by berth"
+    elif volume.get("Labels") or (volume.get("DriverConfig") or {}).get("Options"):
+        # They shape a volume at its creation, which the Volume aggregate will own.
+        reason = "VolumeOptions.Labels and DriverConfig.Options are not supported by berth yet"
     elif volume.get("Subpath"):
         reason = "VolumeOptions.Subpath is not supported by berth"
     elif bind and (bind.read_only_non_recursive or bind.read_only_force_recursive):
@@ -230,6 +233,11 @@ def plan_mounts(
     `volumes_from` maps each `VolumesFrom` entry's container reference to that
     container's mount points (the caller looks them up; a missing one is its error).
     """
+    if host.volume_driver not in ("", LOCAL_DRIVER):
+        raise InvalidParameter(
+            f"VolumeDriver {go_quote(host.volume_driver)} is not supported by berth: "
+            "only local volumes"
+        )
     plan = _Planner(host, new_volume_name, volumes_dir, daemon_root, {})
     points = plan.points
     for spec in host.volumes_from or ():

@@ -8,11 +8,14 @@ worker thread.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 from berth.adapters.mountpoints import MountPoints, MountTargetError
 from berth.adapters.volumes import VolumeDriver
+
+COPYING = "copying"  # beside `_data` while the image's content is copied into it
 
 
 class VolumeMounts:
@@ -27,8 +30,14 @@ class VolumeMounts:
     def copy_up(self, rootfs: Path, destination: str, data: Path) -> None:
         """Fill an empty volume with what the image has at `destination` (files, modes,
         owners, links, xattrs) and give `_data` the mode and owner of the image's
-        directory, as dockerd's copyExistingContents; a volume with content is kept."""
-        if any(data.iterdir()):
+        directory, as dockerd's copyExistingContents; a volume with content is kept.
+
+        A copy cut short by a crash is marked, so the next one starts over."""
+        marker = data.parent / COPYING
+        if marker.exists():
+            shutil.rmtree(data)
+            data.mkdir(mode=0o755)
+        elif any(data.iterdir()):
             return
         found = self.hosts.find_target(rootfs, destination)
         if found is None:
@@ -36,6 +45,7 @@ class VolumeMounts:
         source = Path(os.path.realpath(rootfs)) / found.lstrip("/")
         if not source.is_dir() or source.is_symlink():
             return
+        marker.touch(mode=0o600)
         result = subprocess.run(
             ["cp", "-a", "--no-dereference", f"{source}/.", f"{data}/"],
             capture_output=True,
@@ -46,3 +56,4 @@ class VolumeMounts:
             raise MountTargetError(
                 f"cannot copy the image's {destination} into its volume: {result.stderr.strip()}"
             )
+        marker.unlink()

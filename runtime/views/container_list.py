@@ -73,7 +73,7 @@ def select(
             return False
         if ancestors and not ({entry["Image"], entry["ImageID"]} & ancestors):
             return False
-        if "volume" in filters and not _has_volume(entry, filters["volume"]):
+        if "volume" in filters and not mounts_volume(entry.get("Mounts") or [], filters["volume"]):
             return False
         if exited:
             found = _EXITED.search(entry.get("Status") or "")
@@ -87,10 +87,9 @@ def select(
     return entries
 
 
-def _has_volume(entry: dict[str, Any], wanted: Sequence[str]) -> bool:
-    """dockerd's `volume` filter: a mount point's destination, or its volume's name (a
-    bind's source, for a bind)."""
-    for mount in entry.get("Mounts") or ():
-        if mount["Destination"] in wanted or (mount.get("Name") or mount["Source"]) in wanted:
-            return True
-    return False
+def mounts_volume(mounts: Sequence[Mapping[str, Any]], wanted: Sequence[str]) -> bool:
+    """dockerd's `volume` filter (daemon/list.go): a mount's destination, or its name (its
+    source when it has none) is one of `wanted`."""
+    destinations = {m["Destination"] for m in mounts}
+    names = {m.get("Name") or m["Source"] for m in mounts}
+    return any(value in destinations or value in names for value in wanted)

@@ -230,3 +230,43 @@ def test_volumes_from_inherits_and_ro_restricts(berthd: Berthd, tmp_path: Path) 
     missing = berthd.docker("create", "--volumes-from", "nobody", "busybox", "true")
     assert missing.returncode != 0
     assert "No such container: nobody" in missing.stderr
+
+
+def test_anonymous_volumes_go_with_rm_v_and_run_rm_but_not_plain_rm(berthd: Berthd) -> None:
+    volumes = berthd.root / "volumes"
+    run = berthd.docker(
+        "run", "--rm", "-v", "/scratch", "busybox", "sh", "-c", "echo x > /scratch/f"
+    )
+    assert run.returncode == 0, run.stderr
+    assert list(volumes.iterdir()) == []
+    for name in ("kept", "removed"):
+        made = berthd.docker(
+            "run", "--name", name, "-v", "/anon", "-v", "named:/n", "busybox", "true"
+        )
+        assert made.returncode == 0, made.stderr
+    assert len(list(volumes.iterdir())) == 3  # two anonymous, one named
+    listed = berthd.docker("ps", "-a", "--filter", "volume=named", "--format", "{{.Names}}")
+    assert sorted(listed.stdout.split()) == ["kept", "removed"]
+    by_destination = berthd.docker("ps", "-a", "--filter", "volume=/anon", "--format", "{{.Names}}")
+    assert by_destination.stdout.split() == []  # an anonymous volume has a name too
+    (anonymous,) = [m for m in _mounts(berthd, "removed") if m["Destination"] == "/anon"]
+    assert berthd.berth("rm", "-v", "removed").returncode == 0
+    assert not (volumes / str(anonymous["Name"])).exists()
+    assert berthd.docker("rm", "kept").returncode == 0
+    assert len(list(volumes.iterdir())) == 2  # `rm` keeps them, as dockerd
+
+
+def test_a_file_bind_and_one_over_the_network_files(berthd: Berthd, tmp_path: Path) -> None:
+    conf = tmp_path / "app.conf"
+    conf.write_text("setting=1\n")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("10.9.8.7 mine\n")
+    run = berthd.docker(
+        "run", "--rm", "-v", f"{conf}:/etc/app/app.conf:ro", "-v", f"{hosts}:/etc/hosts",
+        "--mount", "type=tmpfs,target=/dev/shm,tmpfs-size=65536", "busybox", "sh", "-c",
+        "busybox cat /etc/app/app.conf /etc/hosts; busybox df -k /dev/shm | busybox tail -1",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[:2] == ["setting=1", "10.9.8.7 mine"]
+    assert lines[2].split()[1] == "64"  # the user's tmpfs replaced the default /dev/shm

@@ -128,6 +128,10 @@ def test_image_volumes_become_anonymous_unless_something_covers_them() -> None:
                       "VolumeOptions": {"DriverConfig": {"Name": "nfs"}}}]},
          'volume driver "nfs" is not supported by berth'),
         ({"VolumesFrom": ["c:rshared"]}, "invalid mode: rshared"),
+        ({"VolumeDriver": "nfs", "Binds": ["v1:/x"]}, 'VolumeDriver "nfs" is not supported'),
+        ({"Mounts": [{"Type": "volume", "Source": "v1", "Target": "/x",
+                      "VolumeOptions": {"Labels": {"a": "b"}}}]},
+         "VolumeOptions.Labels and DriverConfig.Options are not supported by berth yet"),
         ({"VolumesFrom": [""]}, "volumes-from specification cannot be an empty string"),
     ],
 )  # fmt: skip
