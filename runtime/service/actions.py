@@ -319,10 +319,10 @@ class ContainerActions:
         container = await self.load(container_id)
         if container.state is not ContainerState.REMOVING:
             await self.sync(lambda: self.engine.request_removal(container_id, actor, True, None))
-        used = await self.sync(self.engine.volumes.used_by, container_id)
+        if volumes:
+            await self.volumes.remove_anonymous_data(container_id)
         cause = self.engine.cause(actor)
         await self.sync(self.engine.complete_removal, container_id, cause, volumes)
-        await self.volumes.remove_data(used)
 
     async def _kill_and_record_exit(self, container_id: str, actor: Actor) -> None:
         status = self.runtime.exit_status(container_id)

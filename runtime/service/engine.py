@@ -78,7 +78,7 @@ class Engine:
         self.store = EventStore(root / "events.db", env=store_env)
         self.views = ProjectionStore(root / "projections.db")
         self.images = ImageRecords(self)
-        self.volumes = VolumeRecords(self)
+        self.volumes = VolumeRecords(self, entropy)
         self.mount_points: MountPoints = HostMountPoints()
         # Told every position this engine saves, from whichever thread saved it.
         self.saved_listeners: list[Callable[[int], None]] = []
@@ -265,9 +265,6 @@ class Engine:
 
     def _draw(self) -> int:
         return int.from_bytes(self._entropy(8), "big")
-
-    def draw_bytes(self, count: int) -> bytes:
-        return self._entropy(count)
 
     def _image_for_create(self, image: str) -> tuple[str, Config]:
         row = self.images.row(image)

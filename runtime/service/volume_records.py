@@ -34,7 +34,6 @@ class Recorder(Protocol):
     def find_aggregate(self, aggregate_id: str) -> Any: ...
     def cause(self, actor: Actor, correlation_id: str | None = None) -> Cause: ...
     def save(self, *aggregates: StrIdAggregate, project: bool | None = None) -> int: ...
-    def draw_bytes(self, count: int) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,9 @@ def volume_uses(container: Any) -> list[VolumeUse]:
 class VolumeRecords:
     """The volume side of the engine (the event store and the volume view)."""
 
-    def __init__(self, engine: Recorder) -> None:
+    def __init__(self, engine: Recorder, entropy: Callable[[int], bytes]) -> None:
         self._engine = engine
+        self._entropy = entropy
 
     # Queries -------------------------------------------------------------------------------
 
@@ -83,9 +83,18 @@ class VolumeRecords:
         self._engine.catch_up()
         return [r["name"] for r in self._engine.views.volume_rows() if container_id in r["users"]]
 
+    def removable_with(self, container_id: str) -> list[str]:
+        """The anonymous volumes that `rm -v` of `container_id` removes: those only it uses."""
+        found = []
+        for name in self.used_by(container_id):
+            volume = self._load(name)
+            if volume is not None and volume.anonymous and volume.users == [container_id]:
+                found.append(name)
+        return found
+
     def anonymous_name(self) -> str:
         """A name as dockerd draws one for a volume given none: 64 hex."""
-        return self._engine.draw_bytes(ANONYMOUS_NAME_BYTES).hex()
+        return self._entropy(ANONYMOUS_NAME_BYTES).hex()
 
     # Changes -------------------------------------------------------------------------------
 

@@ -138,13 +138,11 @@ class VolumeService:
         for name in await self._sync(self.records.used_by, container_id):
             await self.unmount(name, container_id, actor)
 
-    async def remove_data(self, names: Sequence[str]) -> None:
-        """The directories of those of `names` that were removed (with their container,
-        by `rm -v` or `--rm`); the others stay."""
-        for name in names:
-            with contextlib.suppress(NotFound):
-                await self._sync(self.records.row, name)
-                continue
+    async def remove_anonymous_data(self, container_id: str) -> None:
+        """The data of the anonymous volumes only `container_id` uses, which its removal
+        with `rm -v` or `--rm` then records as removed: gone before the container is, so
+        that whoever waits for the removal finds nothing left."""
+        for name in await self._sync(self.records.removable_with, container_id):
             await self.driver.remove(name)
 
     async def sweep(self) -> None:
