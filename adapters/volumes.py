@@ -66,8 +66,8 @@ class VolumeDriver(Protocol):
         ...
 
 
-class LocalVolumes:
-    """The real `VolumeDriver`: directories under `<root>/volumes`, mount(8) for options."""
+class VolumeDirectories:
+    """Where volumes are, the same for every driver of this Protocol: `<root>/volumes`."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(volumes_dir(str(root)))
@@ -84,6 +84,20 @@ class LocalVolumes:
         with contextlib.suppress(FileExistsError):
             os.mkdir(data, DATA_MODE)
         return data
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        found = []
+        for entry in self.root.iterdir():
+            with contextlib.suppress(InvalidParameter):
+                if entry.is_dir():
+                    found.append(validate_volume_name(entry.name))
+        return sorted(found)
+
+
+class LocalVolumes(VolumeDirectories):
+    """The real `VolumeDriver`: directories under `<root>/volumes`, mount(8) for options."""
 
     async def mount(self, name: str, options: Mapping[str, str] | None) -> None:
         if options is None or not needs_mount(options) or self.is_mounted(name):
@@ -130,13 +144,3 @@ class LocalVolumes:
         if below:
             raise MountError(f"volume {name} is still mounted at {below[0]}; not removed")
         await trio.to_thread.run_sync(lambda: shutil.rmtree(directory, ignore_errors=True))
-
-    def names(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        found = []
-        for entry in self.root.iterdir():
-            with contextlib.suppress(InvalidParameter):
-                if entry.is_dir():
-                    found.append(validate_volume_name(entry.name))
-        return sorted(found)

@@ -9,35 +9,17 @@ mounts show through the data path, the fake shows too.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 from collections.abc import Mapping
-from pathlib import Path
 
-from berth.adapters.volumes import DATA_MODE
-from berth.domain.errors import InvalidParameter
-from berth.domain.volume import DATA_DIR, needs_mount, validate_volume_name, volumes_dir
+from berth.adapters.volumes import DATA_MODE, VolumeDirectories
+from berth.domain.volume import needs_mount
 
 ASIDE = "_aside"
 
 
-class FakeVolumes:
-    def __init__(self, root: Path) -> None:
-        self.root = Path(volumes_dir(str(root)))
-
-    def _dir(self, name: str) -> Path:
-        return self.root / validate_volume_name(name)
-
-    def data_path(self, name: str) -> Path:
-        return self._dir(name) / DATA_DIR
-
-    def create(self, name: str) -> Path:
-        self._dir(name).mkdir(mode=0o700, parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(self.data_path(name), DATA_MODE)
-        return self.data_path(name)
-
+class FakeVolumes(VolumeDirectories):
     async def mount(self, name: str, options: Mapping[str, str] | None) -> None:
         if options is None or not needs_mount(options) or self.is_mounted(name):
             return
@@ -70,13 +52,3 @@ class FakeVolumes:
     async def remove(self, name: str) -> None:
         await self.unmount(name)
         shutil.rmtree(self._dir(name), ignore_errors=True)
-
-    def names(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        found = []
-        for entry in self.root.iterdir():
-            with contextlib.suppress(InvalidParameter):
-                if entry.is_dir():
-                    found.append(validate_volume_name(entry.name))
-        return sorted(found)
