@@ -156,3 +156,25 @@ def test_ps_filters_by_volume_name_or_destination(berthd: Berthd) -> None:
         listed = ok(berthd.docker("ps", "-a", "-q", "--no-trunc", "--filter", f"volume={value}"))
         assert listed.split() == [with_volume]
     assert ok(berthd.docker("ps", "-a", "-q", "--filter", "volume=nothing")) == ""
+
+
+def test_volume_events_through_docker_py_filters(berthd: Berthd) -> None:
+    client = docker.DockerClient(base_url=f"unix://{berthd.socket}", version="1.41")
+    try:
+        since = time.time() - 1
+        client.volumes.create("evented")
+        client.containers.run("busybox", "true", volumes=["evented:/e:ro"], remove=True)
+        client.volumes.get("evented").remove()
+        events = client.events(
+            since=since, until=time.time() + 1, filters={"type": ["volume"]}, decode=True
+        )
+        seen = [(e["Type"], e["Action"], e["Actor"]["ID"]) for e in events]
+        assert seen == [("volume", a, "evented") for a in ("create", "mount", "unmount", "destroy")]
+        events = client.events(
+            since=since, until=time.time() + 1, filters={"volume": "evented", "event": "mount"},
+            decode=True,
+        )  # fmt: skip
+        (mount,) = list(events)
+        assert mount["Actor"]["Attributes"]["read/write"] == "false"
+    finally:
+        client.close()
