@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
+import subprocess
 from pathlib import Path
 from typing import Protocol
 
@@ -38,6 +40,11 @@ class MountPoints(Protocol):
         one is `MountTargetError` with dockerd's message."""
         ...
 
+    def check_propagation(self, source: str, propagation: str) -> None:
+        """A shared bind needs a shared source mount, a slave bind a shared or slave one
+        (moby's ensureShared, ensureSharedOrSlave); else `MountTargetError`."""
+        ...
+
     def prepare_target(self, rootfs: Path, destination: str, directory: bool) -> str:
         """`destination` resolved inside `rootfs`, links followed as if `rootfs` were `/`;
         what is missing is created (the last component a directory, or an empty file
@@ -49,6 +56,13 @@ class MountPoints(Protocol):
         creating anything; None when it is missing."""
         ...
 
+    def copy_directory(self, rootfs: Path, destination: str, target: Path) -> bool:
+        """Copy the directory at `destination` inside `rootfs` (resolved as `find_target`
+        does) into the existing directory `target`: files, modes, owners, times, links
+        as links, xattrs, and the directory's own mode and owner. False, copying nothing,
+        when there is no directory there."""
+        ...
+
 
 def missing_bind_source(source: str) -> MountTargetError:
     return MountTargetError(
@@ -56,8 +70,49 @@ def missing_bind_source(source: str) -> MountTargetError:
     )
 
 
+_NEEDS = {"shared": ("shared:",), "slave": ("shared:", "master:")}
+
+
+def _unescape(field: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def source_mount(path: str, mountinfo: str) -> tuple[str, list[str]]:
+    """The mount point `path` is on and that mount's optional fields (`shared:1`...),
+    from the text of /proc/self/mountinfo: the longest mount point above `path`."""
+    found, optional = "/", []
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if "-" not in fields or len(fields) < 7:
+            continue
+        point = _unescape(fields[4])
+        above = path == point or path.startswith(point.rstrip("/") + "/")
+        if above and len(point) >= len(found):
+            found, optional = point, fields[6 : fields.index("-")]
+    return found, optional
+
+
+def propagation_error(source: str, propagation: str, mountinfo: str) -> str | None:
+    kind = propagation.removeprefix("r")
+    if kind not in _NEEDS:
+        return None
+    point, optional = source_mount(source, mountinfo)
+    if any(field.startswith(_NEEDS[kind]) for field in optional):
+        return None
+    wanted = "shared" if kind == "shared" else "shared or slave"
+    return f"path {source} is mounted on {point} but it is not a {wanted} mount"
+
+
 class HostMountPoints:
     """The real host: openat2 inside root filesystems."""
+
+    def check_propagation(self, source: str, propagation: str) -> None:
+        if propagation.removeprefix("r") not in _NEEDS:
+            return  # private (the default) needs nothing of the source's mount
+        with open("/proc/self/mountinfo") as info:
+            error = propagation_error(os.path.realpath(source), propagation, info.read())
+        if error:
+            raise MountTargetError(error)
 
     def source_exists(self, source: str) -> bool:
         return os.path.exists(source)
@@ -92,6 +147,9 @@ class HostMountPoints:
         finally:
             os.close(fd)
 
+    def copy_directory(self, rootfs: Path, destination: str, target: Path) -> bool:
+        return copy_found_directory(rootfs, self.find_target(rootfs, destination), target)
+
     def find_target(self, rootfs: Path, destination: str) -> str | None:
         parts = _parts(destination)
         if not parts:
@@ -104,6 +162,24 @@ class HostMountPoints:
             return _container_path(rootfs, fd, destination)
         finally:
             os.close(fd)
+
+
+def copy_found_directory(rootfs: Path, found: str | None, target: Path) -> bool:
+    """`copy_directory` once the target is resolved (to `found`, a container path)."""
+    if found is None:
+        return False
+    source = Path(os.path.realpath(rootfs)) / found.lstrip("/")
+    if source.is_symlink() or not source.is_dir():
+        return False
+    result = subprocess.run(
+        ["cp", "-a", "--no-dereference", f"{source}/.", f"{target}/"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise MountTargetError(f"cannot copy {found} of the image: {result.stderr.strip()}")
+    return True
 
 
 def _parts(destination: str) -> list[str]:

@@ -12,19 +12,23 @@ them), as do the places of volumes' data, so this stays pure.
 
 from __future__ import annotations
 
-import posixpath
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from .config import Config, HostConfig, Mount
 from .errors import InvalidParameter
-from .settings_rules import go_quote, mount_error, parse_bind
+from .settings_rules import (
+    PROPAGATION_MODES,
+    go_clean,
+    go_quote,
+    mount_error,
+    parse_bind,
+    valid_mount_mode,
+)
 from .volume import LOCAL_DRIVER, data_path, volume_name_problem
 
 DEFAULT_PROPAGATION = "rprivate"
-_RW_MODES = ("ro", "rw")
 
 
 @dataclass(frozen=True)
@@ -85,13 +89,8 @@ def parse_volumes_from(spec: str) -> tuple[str, str]:
     if not sep:
         return ref, "rw"
     options = mode.split(",")
-    if (
-        mode == ""
-        or any(o not in _RW_MODES and o not in ("z", "Z") for o in options)
-        or sum(o in _RW_MODES for o in options) > 1
-        or sum(o in ("z", "Z") for o in options) > 1
-    ):
-        # Propagation and copy modes are refused here too: they belong to the original.
+    # Propagation and copy modes are refused: the original's are kept.
+    if not valid_mount_mode(mode) or any(o in PROPAGATION_MODES or o == "nocopy" for o in options):
         raise InvalidParameter(f"invalid mode: {mode}")
     return ref, mode
 
@@ -100,17 +99,11 @@ def duplicate_mount_point(destination: str) -> InvalidParameter:
     return InvalidParameter(f"Duplicate mount point: {destination}")
 
 
-def _clean(path: str) -> str:
-    return posixpath.normpath(re.sub("/+", "/", path))
-
-
 @dataclass
 class _Planner:
-    host: HostConfig
     new_volume_name: Callable[[], str]
     volumes_dir: str
     daemon_root: str
-    points: dict[str, MountPoint]
 
     def volume_source(self, name: str) -> str:
         return data_path(self.volumes_dir, name)
@@ -140,7 +133,7 @@ class _Planner:
 
     def from_bind(self, raw: str) -> MountPoint:
         bind = parse_bind(raw)
-        destination = _clean(bind.target)
+        destination = go_clean(bind.target)
         options = bind.mode.split(",") if bind.mode else []
         if bind.type == "volume":
             # setBindModeIfNull: a local volume's mode defaults to "z".
@@ -148,7 +141,7 @@ class _Planner:
             return self.volume(
                 bind.source, destination, mode, not bind.read_only, "nocopy" not in options
             )
-        source = _clean(bind.source)
+        source = go_clean(bind.source)
         propagation = self.bind_propagation(source, bind.propagation)
         return MountPoint(
             "bind", destination, source, mode=bind.mode, rw=not bind.read_only,
@@ -159,7 +152,7 @@ class _Planner:
         error = mount_error(mount) or _unsupported(mount)
         if error:
             raise InvalidParameter(error)
-        destination = _clean(mount.target)
+        destination = go_clean(mount.target)
         if mount.type == "volume":
             nocopy = bool((mount.volume_options or {}).get("NoCopy"))
             return self.volume(mount.source, destination, "z", not mount.read_only, not nocopy)
@@ -167,7 +160,7 @@ class _Planner:
             data = tmpfs_data(mount.tmpfs_options or {}, mount.read_only)
             return MountPoint("tmpfs", destination, rw=not mount.read_only, tmpfs_data=data)
         options = mount.bind_options
-        source = _clean(mount.source)
+        source = go_clean(mount.source)
         return MountPoint(
             "bind", destination, source, rw=not mount.read_only,
             propagation=self.bind_propagation(source, options.propagation if options else ""),
@@ -238,8 +231,8 @@ def plan_mounts(
             f"VolumeDriver {go_quote(host.volume_driver)} is not supported by berth: "
             "only local volumes"
         )
-    plan = _Planner(host, new_volume_name, volumes_dir, daemon_root, {})
-    points = plan.points
+    plan = _Planner(new_volume_name, volumes_dir, daemon_root)
+    points: dict[str, MountPoint] = {}
     for spec in host.volumes_from or ():
         ref, mode = parse_volumes_from(spec)
         read_write = "ro" not in mode.split(",")
@@ -259,7 +252,7 @@ def plan_mounts(
         taken.add(point.destination)
         points[point.destination] = point
     for spec in sorted(config.volumes or ()):
-        destination = _clean(spec)
+        destination = go_clean(spec)
         if destination in points or destination in host.tmpfs:
             continue
         # AddMountPointWithVolume: no mode, unlike `-v name:/x`.

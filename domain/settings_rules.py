@@ -163,13 +163,13 @@ def parse_uint_list(value: str) -> set[int]:
     return out
 
 
-def _go_clean(path: str) -> str:
+def go_clean(path: str) -> str:
     # Go's path.Clean collapses a leading `//`, posixpath.normpath keeps it.
     return posixpath.normpath(re.sub("/+", "/", path))
 
 
 def _validate_not_root(path: str) -> str | None:
-    if _go_clean(path.replace("\\", "/")) == "/":
+    if go_clean(path.replace("\\", "/")) == "/":
         return "invalid specification: destination can't be '/'"
     return None
 
@@ -192,7 +192,7 @@ def _is_local(path: str) -> bool:
     """Go's `filepath.IsLocal`: relative and not escaping its directory."""
     if path == "" or path.startswith("/"):
         return False
-    cleaned = _go_clean(path)
+    cleaned = go_clean(path)
     return cleaned != ".." and not cleaned.startswith("../")
 
 
@@ -281,7 +281,7 @@ class BindSpec:
     propagation: str
 
 
-def _valid_mount_mode(mode: str) -> bool:
+def valid_mount_mode(mode: str) -> bool:
     """linux_parser `linuxValidMountMode`: known options, at most one of each kind."""
     if mode == "":
         return True
@@ -306,7 +306,7 @@ def parse_bind(raw: str) -> BindSpec:
     if len(parts) == 1:
         source, target = "", parts[0]
     elif len(parts) == 2:
-        if _valid_mount_mode(parts[1]):
+        if valid_mount_mode(parts[1]):
             # `/foo:rw` is a destination with a mode, which a volume cannot have.
             raise InvalidParameter(invalid_spec)
         source, target = parts
@@ -314,7 +314,7 @@ def parse_bind(raw: str) -> BindSpec:
         source, target, mode = parts
     else:
         raise InvalidParameter(invalid_spec)
-    if not _valid_mount_mode(mode):
+    if not valid_mount_mode(mode):
         raise InvalidParameter(f"invalid mode: {mode}")
     options: Sequence[str] = mode.split(",") if mode else ()
     propagation = next((o for o in options if o in PROPAGATION_MODES), "")

@@ -13,13 +13,12 @@ than /proc and /dev's are read-only too.
 from __future__ import annotations
 
 import json
-import posixpath
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import InvalidParameter
 from ..mounts import MountPoint
+from ..settings_rules import go_clean
 
 TMPFS_DEFAULTS = ("noexec", "nosuid", "nodev", "rprivate")
 # mount(8) flags as moby/sys/mount knows them, each with the flag it sets or clears:
@@ -90,7 +89,7 @@ def _bind_mount(point: MountPoint) -> dict[str, Any]:
 
 
 def _depth(mount: Mapping[str, Any]) -> int:
-    return posixpath.normpath(re.sub("/+", "/", mount["destination"])).count("/")
+    return go_clean(mount["destination"]).count("/")
 
 
 def container_mounts(

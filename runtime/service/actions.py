@@ -71,7 +71,7 @@ class ContainerActions:
         self.locks = KeyedLocks()
         self.containers_dir = engine.root / "containers"
         hosts = engine.mount_points
-        self.mounts = ContainerMounts(VolumeMounts(volumes.driver, hosts), hosts)
+        self.mounts = ContainerMounts(engine.root, VolumeMounts(volumes.driver, hosts), hosts)
 
     async def sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await trio.to_thread.run_sync(fn, *args)

@@ -70,7 +70,8 @@ class ContainerMounts:
     """What prepare, start and removal do about a container's mounts. Blocking: call
     from a worker thread."""
 
-    def __init__(self, volumes: VolumeMounts, hosts: MountPoints) -> None:
+    def __init__(self, root: Path, volumes: VolumeMounts, hosts: MountPoints) -> None:
+        self.root = str(root)
         self.volumes = volumes
         self.hosts = hosts
 
@@ -96,6 +97,8 @@ class ContainerMounts:
                 directories[point.source] = self.hosts.ensure_source(
                     point.source, point.create_source
                 )
+                if not _related(point.source, self.root):
+                    self.hosts.check_propagation(point.source, point.propagation)
             elif point.type == "volume":
                 directories[str(self.volumes.source_for(point.name))] = True
         mounts = container_mounts(points, host.tmpfs, network_mounts, host.readonly_rootfs)
@@ -106,3 +109,9 @@ class ContainerMounts:
                 rootfs, mount["destination"], directory
             )
         return mounts
+
+
+def _related(source: str, root: str) -> bool:
+    """A bind of the engine's root or of a path above or below it: rslave by default, and
+    as dockerd, not refused when its mount is private (moby's fallback)."""
+    return source.startswith(root) or root.startswith(source)

@@ -7,12 +7,10 @@ worker thread.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
-from berth.adapters.mountpoints import MountPoints, MountTargetError
+from berth.adapters.mountpoints import MountPoints
 from berth.adapters.volumes import VolumeDriver
 
 COPYING = "copying"  # beside `_data` while the image's content is copied into it
@@ -39,21 +37,6 @@ class VolumeMounts:
             data.mkdir(mode=0o755)
         elif any(data.iterdir()):
             return
-        found = self.hosts.find_target(rootfs, destination)
-        if found is None:
-            return
-        source = Path(os.path.realpath(rootfs)) / found.lstrip("/")
-        if not source.is_dir() or source.is_symlink():
-            return
         marker.touch(mode=0o600)
-        result = subprocess.run(
-            ["cp", "-a", "--no-dereference", f"{source}/.", f"{data}/"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise MountTargetError(
-                f"cannot copy the image's {destination} into its volume: {result.stderr.strip()}"
-            )
+        self.hosts.copy_directory(rootfs, destination, data)
         marker.unlink()

@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from berth.runtime.api.server import Route
 
 SAFE_CMDS = (["true"], ["false"], ["sleep", "1"], ["echo", "hi"], ["sh", "-c", "exit 3"])
-NO_SUCH_DIR = "/nonexistent-berth-fuzz"
+# Under /proc no directory can be made: a fuzzed `-v` that gets started (whose missing
+# source dockerd, and berth, would create) fails instead of leaving one on the host.
+NO_SUCH_DIR = "/proc/nonexistent-berth-fuzz"
 UNREACHABLE_REGISTRY = "127.0.0.1:9"
 
 ABSURD = (

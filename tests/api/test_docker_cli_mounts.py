@@ -7,6 +7,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from berth.adapters.mountpoints import source_mount
 from tests.fixtures.images import make_image
 from tests.fixtures.layers import Dir, File, Symlink, busybox_layer, make_layer
 from tests.fixtures.registry import RunningRegistry
@@ -75,6 +78,18 @@ def test_missing_v_source_is_created_and_missing_mount_source_refused(
     )
     assert berthd.docker("ps", "-aq").stdout == ""
     assert not missing.exists()
+    vanishing = tmp_path / "vanishing"
+    vanishing.mkdir()
+    created = berthd.docker(
+        "create", "--name", "later", "--mount", f"type=bind,src={vanishing},dst=/x", "busybox",
+        "true",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    vanishing.rmdir()
+    start = berthd.docker("start", "later")
+    assert start.returncode != 0
+    assert f"bind source path does not exist: {vanishing}" in start.stderr
+    assert not vanishing.exists()
 
 
 def test_tmpfs_is_empty_on_each_start_and_size_limited(berthd: Berthd) -> None:
@@ -271,3 +286,15 @@ def test_a_file_bind_and_one_over_the_network_files(berthd: Berthd, tmp_path: Pa
     lines = run.stdout.splitlines()
     assert lines[:2] == ["setting=1", "10.9.8.7 mine"]
     assert lines[2].split()[1] == "64"  # the user's tmpfs replaced the default /dev/shm
+
+
+def test_a_shared_bind_of_a_private_mount_fails_to_start(berthd: Berthd, tmp_path: Path) -> None:
+    source = tmp_path / "src"  # beside berthd's root, not above it (that one falls back)
+    source.mkdir()
+    with open("/proc/self/mountinfo") as info:
+        point, optional = source_mount(str(source), info.read())
+    if any(field.startswith("shared:") for field in optional):
+        pytest.skip("the test's directory is on a shared mount here")
+    run = berthd.docker("run", "--rm", "-v", f"{source}:/x:rshared", "busybox", "true")
+    assert run.returncode != 0
+    assert f"path {source} is mounted on {point} but it is not a shared mount" in run.stderr

@@ -4,14 +4,20 @@ targets resolved inside a root filesystem, links never leading out of it."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from berth.adapters.mountpoints import HostMountPoints, MountPoints, MountTargetError
+from berth.adapters.mountpoints import (
+    HostMountPoints,
+    MountPoints,
+    MountTargetError,
+    source_mount,
+)
 
 from ..fakes.mountpoints import FakeMountPoints
-from .conftest import IMPLEMENTATIONS
+from .conftest import IMPLEMENTATIONS, needs
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
@@ -88,3 +94,56 @@ def test_sources(hosts: MountPoints, tmp_path: Path) -> None:
     file.write_text("x")
     assert hosts.source_exists(str(file))
     assert hosts.ensure_source(str(file), create=True) is False
+
+
+def test_a_shared_bind_needs_a_shared_source(hosts: MountPoints, tmp_path: Path) -> None:
+    needs(root=True, commands=("mount", "umount"))
+    private = tmp_path / "private"
+    private.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(private)], check=True)
+    try:
+        subprocess.run(["mount", "--make-private", str(private)], check=True)
+        with pytest.raises(MountTargetError) as refused:
+            hosts.check_propagation(str(private), "rshared")
+        assert refused.value.message == (
+            f"path {private} is mounted on {private} but it is not a shared mount"
+        )
+        with pytest.raises(MountTargetError):
+            hosts.check_propagation(str(private), "slave")
+        hosts.check_propagation(str(private), "rprivate")
+        subprocess.run(["mount", "--make-shared", str(private)], check=True)
+        hosts.check_propagation(str(private), "rshared")
+        hosts.check_propagation(str(private), "rslave")
+    finally:
+        subprocess.run(["umount", str(private)], check=True)
+
+
+def test_the_mount_of_a_path_is_the_longest_above_it() -> None:
+    info = (
+        "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
+        "2 1 0:5 / /srv rw shared:3 - tmpfs tmpfs rw\n"
+        "3 1 0:6 / /srv\\040data rw master:4 - tmpfs tmpfs rw\n"
+    )
+    assert source_mount("/srv/x", info) == ("/srv", ["shared:3"])
+    assert source_mount("/srv data/y", info) == ("/srv data", ["master:4"])
+    assert source_mount("/srvx", info) == ("/", [])
+
+
+def test_copy_directory_through_the_images_links(
+    hosts: MountPoints, rootfs: Path, tmp_path: Path
+) -> None:
+    (rootfs / "etc" / "passwd").chmod(0o640)
+    os.chown(rootfs / "etc" / "passwd", 3, 4)
+    (rootfs / "etc" / "self").symlink_to("/etc")
+    target = tmp_path / "volume"
+    target.mkdir()
+    assert hosts.copy_directory(rootfs, "/data", target) is True  # /data -> /etc, in the root
+    copied = os.stat(target / "passwd")
+    assert (copied.st_mode & 0o777, copied.st_uid, copied.st_gid) == (0o640, 3, 4)
+    assert os.readlink(target / "self") == "/etc"
+    assert (target / "passwd").read_text() == (rootfs / "etc" / "passwd").read_text()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert hosts.copy_directory(rootfs, "/absent", empty) is False
+    assert hosts.copy_directory(rootfs, "/etc/passwd", empty) is False  # not a directory
+    assert list(empty.iterdir()) == []

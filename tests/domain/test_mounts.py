@@ -158,6 +158,11 @@ def test_volumes_from_inherits_and_is_overridden_by_binds() -> None:
     ]
     assert parse_volumes_from("c") == ("c", "rw")
     assert parse_volumes_from("c:ro,z") == ("c", "ro,z")
+    assert parse_volumes_from("c:cached") == ("c", "cached")  # consistency: accepted
+    assert parse_volumes_from("c:") == ("c", "")
+    for bad in ("c:nocopy", "c:ro,rw", "c:bogus"):
+        with pytest.raises(InvalidParameter):
+            parse_volumes_from(bad)
 
 
 def test_records_round_trip_and_old_logs_have_no_mounts() -> None:

@@ -9,7 +9,7 @@ import posixpath
 import stat
 from pathlib import Path
 
-from berth.adapters.mountpoints import HostMountPoints, MountTargetError
+from berth.adapters.mountpoints import HostMountPoints, MountTargetError, copy_found_directory
 
 MAX_LINKS = 40  # as the kernel's ELOOP limit
 _LINK_END = "/"  # marks where a link's target ends in the components still to walk
@@ -26,9 +26,15 @@ class FakeMountPoints:
     def ensure_source(self, source: str, create: bool) -> bool:
         return self._host.ensure_source(source, create)
 
+    def check_propagation(self, source: str, propagation: str) -> None:
+        self._host.check_propagation(source, propagation)
+
     def prepare_target(self, rootfs: Path, destination: str, directory: bool) -> str:
         self.prepared.append((rootfs, destination))
         return self._resolve(rootfs, destination, create=True, directory=directory) or "/"
+
+    def copy_directory(self, rootfs: Path, destination: str, target: Path) -> bool:
+        return copy_found_directory(rootfs, self.find_target(rootfs, destination), target)
 
     def find_target(self, rootfs: Path, destination: str) -> str | None:
         return self._resolve(rootfs, destination, create=False, directory=True)

@@ -33,6 +33,7 @@ SETTLE_S = 30
 # A process that stops on SIGTERM with a code of its own, so a true exit code shows.
 TRAPPED = ["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"]
 EXITS_3 = ["sh", "-c", "sleep 0.3; exit 3"]
+NAMED_VOLUME = "crash-kept"
 
 
 @dataclass
@@ -54,7 +55,13 @@ def _running(world: World, command: list[str], **host: Any) -> str:
 
 
 def create(world: World) -> None:
-    world.api.create_container("busybox", ["sleep", "1000"], name="created-one")
+    world.api.create_container(
+        "busybox",
+        ["sleep", "1000"],
+        name="created-one",
+        volumes=["/data"],  # an anonymous volume, made and filled by the prepare
+        host_config=world.api.create_host_config(tmpfs={"/t": "size=1m"}),
+    )
 
 
 def start(world: World) -> None:
@@ -95,8 +102,13 @@ def restart(world: World) -> None:
 
 
 def remove(world: World) -> None:
-    cid = _running(world, ["sleep", "1000"], port_bindings={80: ("127.0.0.1", None)})
-    world.api.remove_container(cid, force=True)
+    cid = _running(
+        world,
+        ["sleep", "1000"],
+        port_bindings={80: ("127.0.0.1", None)},
+        binds=[f"{NAMED_VOLUME}:/v", "/anon"],
+    )
+    world.api.remove_container(cid, force=True, v=True)
 
 
 def pull(world: World) -> None:
@@ -162,7 +174,10 @@ def test_berthd_killed_at_a_crash_point_comes_back_whole(
     for doc in docs:
         if doc["State"]["Status"] in ("created", "exited"):
             api.start(doc["Id"])
-        api.remove_container(doc["Id"], force=True)
+        api.remove_container(doc["Id"], force=True, v=True)
+    volumes = daemon.root / "volumes"
+    left = sorted(p.name for p in volumes.iterdir()) if volumes.exists() else []
+    assert left in ([], [NAMED_VOLUME]), f"anonymous volumes left after a crash at {point}"
     if registry is not None:
         pull(World(api, registry))
         assert api.inspect_image(f"{registry.host}/library/busybox")["Id"]
