@@ -26,7 +26,7 @@ from .settings_rules import (
     parse_bind,
     valid_mount_mode,
 )
-from .volume import LOCAL_DRIVER, data_path, volume_name_problem
+from .volume import LOCAL_DRIVER, data_path, string_map, volume_name_problem
 
 DEFAULT_PROPAGATION = "rprivate"
 
@@ -49,6 +49,10 @@ class MountPoint:
     create_source: bool = False  # a `-v` bind whose missing host directory is created
     non_recursive: bool = False
     tmpfs_data: str = ""  # a `--mount type=tmpfs`'s options, as mount(8) data
+    # A `--mount type=volume`'s DriverConfig.Options and Labels: the volume is created
+    # with them if it does not exist yet (domain/volume.py), as dockerd's.
+    volume_options: dict[str, str] | None = None
+    volume_labels: dict[str, str] | None = None
 
     def to_docker(self) -> dict[str, Any]:
         """Docker's `types.MountPoint` (Type, Name and Driver are omitted when empty)."""
@@ -154,8 +158,15 @@ class _Planner:
             raise InvalidParameter(error)
         destination = go_clean(mount.target)
         if mount.type == "volume":
-            nocopy = bool((mount.volume_options or {}).get("NoCopy"))
-            return self.volume(mount.source, destination, "z", not mount.read_only, not nocopy)
+            volume = mount.volume_options or {}
+            nocopy = bool(volume.get("NoCopy"))
+            point = self.volume(mount.source, destination, "z", not mount.read_only, not nocopy)
+            driver = volume.get("DriverConfig") or {}
+            return replace(
+                point,
+                volume_options=string_map(driver.get("Options"), "DriverConfig.Options"),
+                volume_labels=string_map(volume.get("Labels"), "VolumeOptions.Labels"),
+            )
         if mount.type == "tmpfs":
             data = tmpfs_data(mount.tmpfs_options or {}, mount.read_only)
             return MountPoint("tmpfs", destination, rw=not mount.read_only, tmpfs_data=data)
@@ -180,9 +191,6 @@ def _unsupported(mount: Mount) -> str | None:
         reason = "must not set ReadOnly mode when using anonymous volumes"
     elif driver != LOCAL_DRIVER:
         reason = f"volume driver {go_quote(driver)} is not supported by berth"
-    elif volume.get("Labels") or (volume.get("DriverConfig") or {}).get("Options"):
-        # They shape a volume at its creation, which the Volume aggregate will own.
-        reason = "VolumeOptions.Labels and DriverConfig.Options are not supported by berth yet"
     elif volume.get("Subpath"):
         reason = "VolumeOptions.Subpath is not supported by berth"
     elif bind and (bind.read_only_non_recursive or bind.read_only_force_recursive):

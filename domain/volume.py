@@ -101,6 +101,17 @@ def validate_local_options(name: str, options: Mapping[str, str]) -> dict[str, s
     return dict(options)
 
 
+def string_map(value: object, key: str) -> dict[str, str] | None:
+    """A map of strings from a request's JSON (Labels, DriverOpts, ...); null is None."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise InvalidParameter(f"json: cannot unmarshal {key} into a map of strings")
+    return dict(value)
+
+
 def needs_mount(options: Mapping[str, str] | None) -> bool:
     """A volume with a `type` or `device` is mounted on its data dir while in use."""
     return options is not None and bool(options.get("type") or options.get("device"))

@@ -50,7 +50,12 @@ def volume_uses(container: Any) -> list[VolumeUse]:
     """The volumes of a container's mount points (its `mounts`, as the create planned
     them), in order."""
     return [
-        VolumeUse(str(m["name"]), bool(m.get("anonymous")))
+        VolumeUse(
+            str(m["name"]),
+            bool(m.get("anonymous")),
+            m.get("volume_options"),
+            m.get("volume_labels"),
+        )
         for m in getattr(container, "mounts", None) or []
         if m.get("type") == "volume"
     ]

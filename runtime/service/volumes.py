@@ -20,7 +20,7 @@ from berth.adapters.volumes import VolumeDriver
 from berth.domain.cause import Actor
 from berth.domain.container import Container
 from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound
-from berth.domain.volume import LOCAL_DRIVER, VolumeMount, needs_mount, volume_id
+from berth.domain.volume import LOCAL_DRIVER, VolumeMount, needs_mount, string_map, volume_id
 
 from ..views import volumes as view
 from .container_mounts import mount_points
@@ -28,17 +28,6 @@ from .engine import Engine
 from .volume_records import VolumeUse
 
 log = logging.getLogger(__name__)
-
-
-def _string_map(body: Mapping[str, Any], key: str) -> dict[str, str] | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise InvalidParameter(f"json: cannot unmarshal {key} into a map of strings")
-    return dict(value)
 
 
 class VolumeService:
@@ -63,8 +52,8 @@ class VolumeService:
             raise InvalidParameter("json: cannot unmarshal Name or Driver into a string")
         use = VolumeUse(
             name=name or self.records.anonymous_name(),
-            options=_string_map(body, "DriverOpts"),
-            labels=_string_map(body, "Labels"),
+            options=string_map(body.get("DriverOpts"), "DriverOpts"),
+            labels=string_map(body.get("Labels"), "Labels"),
         )
         await self._sync(self.records.create, use, driver, actor)
         row = await self._sync(self.records.row, use.name)

@@ -178,3 +178,19 @@ def test_volume_events_through_docker_py_filters(berthd: Berthd) -> None:
         assert mount["Actor"]["Attributes"]["read/write"] == "false"
     finally:
         client.close()
+
+
+def test_mount_volume_options_and_labels_make_the_new_volume(berthd: Berthd) -> None:
+    mount = ("type=volume,src=made,dst=/m,volume-opt=type=tmpfs,volume-opt=device=tmpfs,"
+             "volume-opt=o=size=1m,volume-label=team=a")  # fmt: skip
+    seen = ok(
+        berthd.docker("run", "--rm", "--mount", mount, "busybox", "grep", " /m ", "/proc/mounts")
+    )
+    assert seen.split()[:3] == ["tmpfs", "/m", "tmpfs"]
+    (doc,) = json.loads(ok(berthd.docker("volume", "inspect", "made")))
+    assert doc["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}
+    assert doc["Labels"] == {"team": "a"}
+    bad = berthd.docker("create", "--mount", "type=volume,src=bad,dst=/b,volume-opt=foo=1",
+                        "busybox", "true")  # fmt: skip
+    assert bad.returncode != 0 and 'create bad: invalid option: "foo"' in bad.stderr
+    assert ok(berthd.docker("volume", "ls", "-q")) == "made\n"
