@@ -230,10 +230,10 @@ class Engine:
         # theirs now (`_NameTaken`), a name released meanwhile is claimed.
         uses = volume_uses(container)
         positions = unit_of_work(
-            lambda: [
+            lambda: [  # the volumes first: dockerd's volume `create` precedes the container's
+                *self.volumes.referenced(container.id, uses, cause),
                 container,
                 self._name_claim(wanted, container.id, cause),
-                *self.volumes.referenced(container.id, uses, cause),
             ],
             self.save_positions,
             f"name {wanted}",
