@@ -30,6 +30,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "int64": (-(2**63), 2**63 - 1),
     "uint": (0, 2**64 - 1),
     "uint16": (0, 2**16 - 1),
+    "os.FileMode": (0, 2**32 - 1),
     "uint64": (0, 2**64 - 1),
 }
 
@@ -295,6 +296,7 @@ INT64 = _Int("int64")
 UINT = _Int("uint")
 UINT16 = _Int("uint16")
 UINT64 = _Int("uint64")
+FILE_MODE = _Int("os.FileMode")
 RAW = _Raw()
 STRLIST = ListOf(STR)
 STRSLICE = _StrSlice()

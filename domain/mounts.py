@@ -13,10 +13,11 @@ them), as do the places of volumes' data, so this stays pure.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .config import Config, HostConfig, Mount
+from .config_json import BOOL, FILE_MODE, INT64, RAW, STR, STRMAP, DockerStruct, Opt, Struct, jf
 from .errors import InvalidParameter
 from .settings_rules import (
     PROPAGATION_MODES,
@@ -26,7 +27,42 @@ from .settings_rules import (
     parse_bind,
     valid_mount_mode,
 )
-from .volume import LOCAL_DRIVER, data_path, string_map, volume_name_problem
+from .volume import LOCAL_DRIVER, data_path, volume_name_problem
+
+
+@dataclass(frozen=True)
+class MountDriver(DockerStruct):
+    GO_STRUCT = "Driver"
+    GO_TYPE = "mount.Driver"
+
+    name: str = field(default="", metadata=jf("Name", STR, omitempty=True))
+    options: Mapping[str, str] | None = field(default=None, metadata=jf("Options", STRMAP))
+
+
+@dataclass(frozen=True)
+class VolumeOptions(DockerStruct):
+    """`mount.VolumeOptions`, read from `Mount.VolumeOptions` as dockerd decodes it."""
+
+    GO_STRUCT = "VolumeOptions"
+    GO_TYPE = "mount.VolumeOptions"
+
+    no_copy: bool = field(default=False, metadata=jf("NoCopy", BOOL))
+    labels: Mapping[str, str] | None = field(default=None, metadata=jf("Labels", STRMAP))
+    subpath: str = field(default="", metadata=jf("Subpath", STR))
+    driver_config: MountDriver | None = field(
+        default=None, metadata=jf("DriverConfig", Opt(Struct(MountDriver)))
+    )
+
+
+@dataclass(frozen=True)
+class TmpfsOptions(DockerStruct):
+    GO_STRUCT = "TmpfsOptions"
+    GO_TYPE = "mount.TmpfsOptions"
+
+    size_bytes: int = field(default=0, metadata=jf("SizeBytes", INT64))
+    mode: int = field(default=0, metadata=jf("Mode", FILE_MODE))
+    options: Any = field(default=None, metadata=jf("Options", RAW))
+
 
 DEFAULT_PROPAGATION = "rprivate"
 
@@ -158,17 +194,19 @@ class _Planner:
             raise InvalidParameter(error)
         destination = go_clean(mount.target)
         if mount.type == "volume":
-            volume = mount.volume_options or {}
-            nocopy = bool(volume.get("NoCopy"))
-            point = self.volume(mount.source, destination, "z", not mount.read_only, not nocopy)
-            driver = volume.get("DriverConfig") or {}
+            volume = VolumeOptions.from_docker(mount.volume_options or {})
+            point = self.volume(
+                mount.source, destination, "z", not mount.read_only, not volume.no_copy
+            )
+            driver_options = volume.driver_config.options if volume.driver_config else None
             return replace(
                 point,
-                volume_options=string_map(driver.get("Options"), "DriverConfig.Options"),
-                volume_labels=string_map(volume.get("Labels"), "VolumeOptions.Labels"),
+                volume_options=None if driver_options is None else dict(driver_options),
+                volume_labels=None if volume.labels is None else dict(volume.labels),
             )
         if mount.type == "tmpfs":
-            data = tmpfs_data(mount.tmpfs_options or {}, mount.read_only)
+            tmpfs = TmpfsOptions.from_docker(mount.tmpfs_options or {})
+            data = tmpfs_data(tmpfs, mount.read_only)
             return MountPoint("tmpfs", destination, rw=not mount.read_only, tmpfs_data=data)
         options = mount.bind_options
         source = go_clean(mount.source)
@@ -182,8 +220,9 @@ class _Planner:
 
 def _unsupported(mount: Mount) -> str | None:
     reason = None
-    volume = mount.volume_options or {}
-    driver = (volume.get("DriverConfig") or {}).get("Name") or LOCAL_DRIVER
+    volume = VolumeOptions.from_docker(mount.volume_options or {})
+    driver_config = volume.driver_config or MountDriver()
+    driver = driver_config.name or LOCAL_DRIVER
     bind = mount.bind_options
     if mount.type not in ("bind", "volume", "tmpfs"):
         reason = "mount type unknown"
@@ -191,25 +230,24 @@ def _unsupported(mount: Mount) -> str | None:
         reason = "must not set ReadOnly mode when using anonymous volumes"
     elif driver != LOCAL_DRIVER:
         reason = f"volume driver {go_quote(driver)} is not supported by berth"
-    elif volume.get("Subpath"):
+    elif volume.subpath:
         reason = "VolumeOptions.Subpath is not supported by berth"
     elif bind and (bind.read_only_non_recursive or bind.read_only_force_recursive):
         reason = "BindOptions.ReadOnlyNonRecursive/ReadOnlyForceRecursive are not supported"
-    elif (mount.tmpfs_options or {}).get("Options"):
+    elif TmpfsOptions.from_docker(mount.tmpfs_options or {}).options:
         reason = "TmpfsOptions.Options is not supported by berth"
     if reason is None:
         return None
     return f"invalid mount config for type {go_quote(mount.type)}: {reason}"
 
 
-def tmpfs_data(options: Mapping[str, Any], read_only: bool) -> str:
+def tmpfs_data(options: TmpfsOptions, read_only: bool) -> str:
     """linux_parser `ConvertTmpfsOptions`: ro, mode in octal, size with the largest unit
     that divides it."""
     raw = ["ro"] if read_only else []
-    mode = int(options.get("Mode") or 0)
-    if mode:
-        raw.append(f"mode={mode:o}")
-    size = int(options.get("SizeBytes") or 0)
+    if options.mode:
+        raw.append(f"mode={options.mode:o}")
+    size = options.size_bytes
     if size:
         suffix = ""
         for unit, divisor in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):

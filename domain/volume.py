@@ -19,11 +19,12 @@ import posixpath
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .aggregate import CreatedEvent, DomainEvent, StrIdAggregate
 from .cause import Cause
+from .config_json import STR, STRMAP, DockerStruct, jf
 from .errors import Conflict, InvalidParameter, NotFound
 from .settings_rules import go_quote
 
@@ -101,17 +102,6 @@ def validate_local_options(name: str, options: Mapping[str, str]) -> dict[str, s
     return dict(options)
 
 
-def string_map(value: object, key: str) -> dict[str, str] | None:
-    """A map of strings from a request's JSON (Labels, DriverOpts, ...); null is None."""
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise InvalidParameter(f"json: cannot unmarshal {key} into a map of strings")
-    return dict(value)
-
-
 def needs_mount(options: Mapping[str, str] | None) -> bool:
     """A volume with a `type` or `device` is mounted on its data dir while in use."""
     return options is not None and bool(options.get("type") or options.get("device"))
@@ -123,6 +113,20 @@ def no_such_volume(name: str) -> NotFound:
 
 def volume_in_use(name: str, users: list[str]) -> Conflict:
     return Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+
+
+@dataclass(frozen=True)
+class VolumeCreateBody(DockerStruct):
+    """`POST /volumes/create`'s body, decoded as dockerd decodes it (a wrong type is its
+    json 400)."""
+
+    GO_STRUCT = "VolumeCreateBody"
+    GO_TYPE = "volume.VolumeCreateBody"
+
+    name: str = field(default="", metadata=jf("Name", STR))
+    driver: str = field(default="", metadata=jf("Driver", STR))
+    driver_opts: Mapping[str, str] | None = field(default=None, metadata=jf("DriverOpts", STRMAP))
+    labels: Mapping[str, str] | None = field(default=None, metadata=jf("Labels", STRMAP))
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,6 @@ async def create_volume(app: App, request: Request) -> Reply:
     body: Any = request.json(default=None)
     if body is None:
         raise InvalidParameter("got EOF while reading request body")
-    if not isinstance(body, dict):
-        raise InvalidParameter("json: cannot unmarshal into Go value of type volume.CreateOptions")
     return json_reply(await app.runner.volumes.create(body, request.actor), 201)
 
 

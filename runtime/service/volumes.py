@@ -19,8 +19,14 @@ import trio
 from berth.adapters.volumes import VolumeDriver
 from berth.domain.cause import Actor
 from berth.domain.container import Container
-from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound
-from berth.domain.volume import LOCAL_DRIVER, VolumeMount, needs_mount, string_map, volume_id
+from berth.domain.errors import BerthError, Conflict, NotFound
+from berth.domain.volume import (
+    LOCAL_DRIVER,
+    VolumeCreateBody,
+    VolumeMount,
+    needs_mount,
+    volume_id,
+)
 
 from ..views import volumes as view
 from .container_mounts import mount_points
@@ -46,16 +52,13 @@ class VolumeService:
 
     async def create(self, body: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
         """`POST /volumes/create` (`Name`, `Driver`, `DriverOpts`, `Labels`)."""
-        name = body.get("Name") or ""
-        driver = body.get("Driver") or ""
-        if not isinstance(name, str) or not isinstance(driver, str):
-            raise InvalidParameter("json: cannot unmarshal Name or Driver into a string")
+        asked = VolumeCreateBody.from_docker(body)
         use = VolumeUse(
-            name=name or self.records.anonymous_name(),
-            options=string_map(body.get("DriverOpts"), "DriverOpts"),
-            labels=string_map(body.get("Labels"), "Labels"),
+            name=asked.name or self.records.anonymous_name(),
+            options=None if asked.driver_opts is None else dict(asked.driver_opts),
+            labels=None if asked.labels is None else dict(asked.labels),
         )
-        await self._sync(self.records.create, use, driver, actor)
+        await self._sync(self.records.create, use, asked.driver, actor)
         row = await self._sync(self.records.row, use.name)
         await self._sync(self.driver.create, use.name)
         return self.document(row)

@@ -278,6 +278,7 @@ def test_the_spec_gets_the_mounts_and_a_shared_root_for_a_shared_bind() -> None:
     assert spec["linux"]["rootfsPropagation"] == "shared"
 
 
+_json = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3)
 _mount_bodies = st.fixed_dictionaries(
     {
         "Type": st.sampled_from(["bind", "volume", "tmpfs", "image", "npipe"]),
@@ -289,9 +290,19 @@ _mount_bodies = st.fixed_dictionaries(
         "BindOptions": st.fixed_dictionaries(
             {}, optional={"Propagation": st.sampled_from(["", "rslave", "bogus"])}
         ),
-        "VolumeOptions": st.fixed_dictionaries({}, optional={"NoCopy": st.booleans()}),
+        "VolumeOptions": st.fixed_dictionaries(
+            {},
+            optional={
+                "NoCopy": st.booleans() | _json,
+                "DriverConfig": st.fixed_dictionaries({}, optional={"Name": _json}) | _json,
+            },
+        ),
         "TmpfsOptions": st.fixed_dictionaries(
-            {}, optional={"SizeBytes": st.integers(0, 1 << 40), "Mode": st.integers(0, 0o7777)}
+            {},
+            optional={
+                "SizeBytes": st.integers(0, 1 << 40) | _json,
+                "Mode": st.integers(0, 0o7777) | _json,
+            },
         ),
     },
 )
@@ -299,6 +310,7 @@ _mount_bodies = st.fixed_dictionaries(
 
 @given(st.lists(_mount_bodies, max_size=3))
 def test_mounts_are_planned_whole_or_refused(bodies: list[dict[str, Any]]) -> None:
+    """Any body is a plan or a 400: never another exception (a 500)."""
     try:
         points = plan({"Mounts": bodies})
     except InvalidParameter:
@@ -318,3 +330,24 @@ def test_a_volume_mounts_options_and_labels_go_with_its_mount_point() -> None:
     assert MountPoint.from_record(point.to_record()) == point
     with pytest.raises(InvalidParameter, match=r"VolumeOptions\.Labels"):
         plan({"Mounts": [{"Type": "volume", "Target": "/x", "VolumeOptions": {"Labels": [1]}}]})
+
+
+@pytest.mark.parametrize(
+    ("mount", "message"),
+    [
+        ({"Type": "volume", "VolumeOptions": {"DriverConfig": "x"}},
+         "json: cannot unmarshal string into Go struct field VolumeOptions.DriverConfig of type "
+         "mount.Driver"),
+        ({"Type": "tmpfs", "TmpfsOptions": {"SizeBytes": "1m"}},
+         "json: cannot unmarshal string into Go struct field TmpfsOptions.SizeBytes of type int64"),
+        ({"Type": "tmpfs", "TmpfsOptions": {"Mode": -1}},
+         "json: cannot unmarshal number -1 into Go struct field TmpfsOptions.Mode of type "
+         "os.FileMode"),
+    ],
+)  # fmt: skip
+def test_option_objects_are_typed_as_dockerd_decodes_them(
+    mount: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidParameter) as refused:
+        plan({"Mounts": [{**mount, "Target": "/x"}]})
+    assert refused.value.message == message
