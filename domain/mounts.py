@@ -12,8 +12,6 @@ them), as do the places of volumes' data, so this stays pure.
 
 from __future__ import annotations
 
-import posixpath
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -29,6 +27,7 @@ from .settings_rules import (
     parse_bind,
     valid_mount_mode,
 )
+from .volume import LOCAL_DRIVER, data_path, volume_name_problem
 
 
 @dataclass(frozen=True)
@@ -65,11 +64,7 @@ class TmpfsOptions(DockerStruct):
     options: Any = field(default=None, metadata=jf("Options", RAW))
 
 
-LOCAL_DRIVER = "local"
 DEFAULT_PROPAGATION = "rprivate"
-#: The local driver's volume names (moby's `names.RestrictedNameChars` and its pattern).
-VOLUME_NAME_CHARS = "[a-zA-Z0-9][a-zA-Z0-9_.-]"
-_VOLUME_NAME = re.compile(VOLUME_NAME_CHARS + "+")
 
 
 @dataclass(frozen=True)
@@ -90,6 +85,10 @@ class MountPoint:
     create_source: bool = False  # a `-v` bind whose missing host directory is created
     non_recursive: bool = False
     tmpfs_data: str = ""  # a `--mount type=tmpfs`'s options, as mount(8) data
+    # A `--mount type=volume`'s DriverConfig.Options and Labels: the volume is created
+    # with them if it does not exist yet (domain/volume.py), as dockerd's.
+    volume_options: dict[str, str] | None = None
+    volume_labels: dict[str, str] | None = None
 
     def to_docker(self) -> dict[str, Any]:
         """Docker's `types.MountPoint` (Type, Name and Driver are omitted when empty)."""
@@ -117,16 +116,9 @@ def mount_points_of(records: Sequence[Mapping[str, Any]] | None) -> tuple[MountP
 
 def validate_volume_name(name: str) -> None:
     """The local driver's `validateName`, message included."""
-    if len(name) == 1:
-        raise InvalidParameter(
-            "volume name is too short, names should be at least two alphanumeric characters"
-        )
-    if not _VOLUME_NAME.fullmatch(name):
-        raise InvalidParameter(
-            f"{go_quote(name)} includes invalid characters for a local volume name, only "
-            f"{go_quote(VOLUME_NAME_CHARS)} are allowed. If you intended to pass a host "
-            "directory, use absolute path"
-        )
+    problem = volume_name_problem(name)
+    if problem is not None:
+        raise InvalidParameter(problem)
 
 
 def parse_volumes_from(spec: str) -> tuple[str, str]:
@@ -154,7 +146,7 @@ class _Planner:
     daemon_root: str
 
     def volume_source(self, name: str) -> str:
-        return posixpath.join(self.volumes_dir, name, "_data")
+        return data_path(self.volumes_dir, name)
 
     def bind_propagation(self, source: str, asked: str) -> str:
         """validateBindDaemonRoot: a bind of (or above) the engine's root must be rslave or
@@ -202,8 +194,16 @@ class _Planner:
             raise InvalidParameter(error)
         destination = go_clean(mount.target)
         if mount.type == "volume":
-            nocopy = VolumeOptions.from_docker(mount.volume_options or {}).no_copy
-            return self.volume(mount.source, destination, "z", not mount.read_only, not nocopy)
+            volume = VolumeOptions.from_docker(mount.volume_options or {})
+            point = self.volume(
+                mount.source, destination, "z", not mount.read_only, not volume.no_copy
+            )
+            driver_options = volume.driver_config.options if volume.driver_config else None
+            return replace(
+                point,
+                volume_options=None if driver_options is None else dict(driver_options),
+                volume_labels=None if volume.labels is None else dict(volume.labels),
+            )
         if mount.type == "tmpfs":
             tmpfs = TmpfsOptions.from_docker(mount.tmpfs_options or {})
             data = tmpfs_data(tmpfs, mount.read_only)
@@ -230,9 +230,6 @@ def _unsupported(mount: Mount) -> str | None:
         reason = "must not set ReadOnly mode when using anonymous volumes"
     elif driver != LOCAL_DRIVER:
         reason = f"volume driver {go_quote(driver)} is not supported by berth"
-    elif volume.labels or driver_config.options:
-        # They shape a volume at its creation, which the Volume aggregate will own.
-        reason = "VolumeOptions.Labels and DriverConfig.Options are not supported by berth yet"
     elif volume.subpath:
         reason = "VolumeOptions.Subpath is not supported by berth"
     elif bind and (bind.read_only_non_recursive or bind.read_only_force_recursive):

@@ -14,6 +14,7 @@ from . import (
     routes_images,
     routes_networks,
     routes_system,
+    routes_volumes,
 )
 from .server import App, Router, serve_api
 
@@ -24,6 +25,7 @@ ROUTE_MODULES: list[Callable[[Router], None]] = [
     routes_containers.register,
     routes_images.register,
     routes_networks.register,
+    routes_volumes.register,
     routes_events.register,
     routes_berth.register,
 ]

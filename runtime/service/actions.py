@@ -35,7 +35,7 @@ from berth.domain.signals import stop_signal
 from berth.domain.spec import HostFacts, build_spec, resolve_user
 
 from .changes import Changes
-from .container_mounts import ContainerMounts, volumes_in_use
+from .container_mounts import ContainerMounts
 from .engine import Engine
 from .faults import crash_point
 from .images import ImageService
@@ -43,6 +43,7 @@ from .keyed_locks import KeyedLocks
 from .network_files import Attachment
 from .networking import ContainerNetworks
 from .volume_mounts import VolumeMounts
+from .volumes import VolumeService
 
 log = logging.getLogger(__name__)
 ENGINE = Actor(ActorKind.ENGINE)
@@ -60,8 +61,10 @@ class ContainerActions:
         runtime: ContainerRuntime,
         networks: ContainerNetworks,
         changes: Changes,
+        volumes: VolumeService,
     ) -> None:
         self.engine = engine
+        self.volumes = volumes
         self.images = images
         self.runtime = runtime
         self.networks = networks
@@ -69,7 +72,7 @@ class ContainerActions:
         self.locks = KeyedLocks()
         self.containers_dir = engine.root / "containers"
         hosts = engine.mount_points
-        self.mounts = ContainerMounts(engine.root, VolumeMounts(engine.root, hosts), hosts)
+        self.mounts = ContainerMounts(engine.root, VolumeMounts(volumes.driver, hosts), hosts)
 
     async def sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await trio.to_thread.run_sync(fn, *args)
@@ -111,6 +114,7 @@ class ContainerActions:
             )
         with contextlib.suppress(NotModified):
             await self.networks.disconnect(container_id, actor, also=outcome)
+        await self.volumes.unmount_all(container_id, actor)
 
     async def disconnect(self, container_id: str, actor: Actor) -> None:
         """Tear the network down; a failure is logged (reconcile retries it)."""
@@ -175,6 +179,7 @@ class ContainerActions:
                     container = await self.load(container_id)
                 attachment = await self.networks.connect(container, actor)
                 networked = True
+                await self.volumes.mount_for_start(container, actor)
                 # Off the event loop: the spec grows with the container's env and mounts.
                 await self.sync(self._write_bundle, bundle, container, attachment)
                 log_limit = log_size_max(HostConfig.from_docker(container.host_config).log_config)
@@ -200,6 +205,8 @@ class ContainerActions:
         code = start_failure_code(message)
         await self.runtime.delete(container.id, force=True)
         await self.disconnect(container.id, actor)
+        with contextlib.suppress(BerthError):
+            await self.volumes.unmount_all(container.id, actor)
         with contextlib.suppress(Conflict, NotModified):
             await self.record(
                 container.id, lambda c, k: c.mark_start_failed(message, code, k), actor
@@ -309,15 +316,15 @@ class ContainerActions:
         await self.images.unmount_rootfs(container_id)
         crash_point("remove.unmounted")
         await self.sync(shutil.rmtree, self.container_dir(container_id), True)
-        if volumes:
-            rows = await self.sync(self.engine.views.container_rows)
-            in_use = volumes_in_use(rows, container_id)
-            await self.sync(self.mounts.remove_anonymous, container, in_use)
         crash_point("remove.files_deleted")
+        await self.volumes.unmount_all(container_id, actor)
         container = await self.load(container_id)
         if container.state is not ContainerState.REMOVING:
             await self.sync(lambda: self.engine.request_removal(container_id, actor, True, None))
-        await self.sync(self.engine.complete_removal, container_id, self.engine.cause(actor))
+        if volumes:
+            await self.volumes.remove_anonymous_data(container_id)
+        cause = self.engine.cause(actor)
+        await self.sync(self.engine.complete_removal, container_id, cause, volumes)
 
     async def _kill_and_record_exit(self, container_id: str, actor: Actor) -> None:
         status = self.runtime.exit_status(container_id)

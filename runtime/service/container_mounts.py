@@ -10,7 +10,7 @@ else uses.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,9 @@ from berth.domain.container import Container
 from berth.domain.errors import InvalidParameter, NotFound
 from berth.domain.mounts import MountPoint, mount_points_of, parse_volumes_from, plan_mounts
 from berth.domain.spec.mounts import container_mounts
+from berth.domain.volume import volumes_dir
 
-from .volume_mounts import VolumeMounts, volumes_dir
+from .volume_mounts import VolumeMounts
 
 
 def mount_points(container: Container) -> tuple[MountPoint, ...]:
@@ -58,7 +59,7 @@ def plan_for_create(
         host,
         volumes_from=others,
         new_volume_name=new_volume_name,
-        volumes_dir=str(volumes_dir(root)),
+        volumes_dir=volumes_dir(str(root)),
         daemon_root=str(root),
     )
     container_mounts(points, host.tmpfs)  # its tmpfs options are checked now, not at start
@@ -109,30 +110,8 @@ class ContainerMounts:
             )
         return mounts
 
-    def remove_anonymous(self, container: Container, in_use: Iterable[str]) -> list[str]:
-        """Remove the container's anonymous volumes no other container uses (`rm -v`);
-        answers their names. Named volumes stay."""
-        used = set(in_use)
-        removed = []
-        for point in mount_points(container):
-            if point.type == "volume" and point.anonymous and point.name not in used:
-                self.volumes.remove(point.name)
-                removed.append(point.name)
-        return removed
-
 
 def _related(source: str, root: str) -> bool:
     """A bind of the engine's root or of a path above or below it: rslave by default, and
     as dockerd, not refused when its mount is private (moby's fallback)."""
     return source.startswith(root) or root.startswith(source)
-
-
-def volumes_in_use(rows: Iterable[Mapping[str, Any]], but: str) -> set[str]:
-    """The volume names in the mounts of every container listed, `but` one."""
-    return {
-        mount["Name"]
-        for row in rows
-        if row["id"] != but
-        for mount in row["doc"].get("Mounts") or ()
-        if mount.get("Type") == "volume"
-    }

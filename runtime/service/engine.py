@@ -36,6 +36,7 @@ from berth.domain.image import Image
 from berth.domain.name_claim import Name, name_conflict, name_id
 from berth.domain.settings import adapt_settings, merge_config, verify_settings
 from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name, stop_signal, stop_timeout
+from berth.domain.volume import Volume
 
 from ..store.events import EventStore, LoggedEvent
 from ..store.unit_of_work import unit_of_work
@@ -43,6 +44,7 @@ from ..views import container_list, containers
 from ..views.projections import ProjectionStore
 from .container_mounts import plan_for_create
 from .image_records import ImageRecords
+from .volume_records import VolumeRecords, volume_uses
 
 log = logging.getLogger(__name__)
 MAX_RANDOM_NAME_ATTEMPTS = 10
@@ -76,6 +78,7 @@ class Engine:
         self.store = EventStore(root / "events.db", env=store_env)
         self.views = ProjectionStore(root / "projections.db")
         self.images = ImageRecords(self)
+        self.volumes = VolumeRecords(self, entropy)
         self.mount_points: MountPoints = HostMountPoints()
         # Told every position this engine saves, from whichever thread saved it.
         self.saved_listeners: list[Callable[[int], None]] = []
@@ -119,7 +122,7 @@ class Engine:
         position = recordings[-1].notification.id if recordings else 0
         positions[""] = position
         if project is None:
-            project = any(isinstance(a, Container | Image) for a in aggregates)
+            project = any(isinstance(a, Container | Image | Volume) for a in aggregates)
         if project:
             self._project(position)
         # Told after the views: whoever wakes on it reads them.
@@ -194,7 +197,7 @@ class Engine:
             root=self.root,
             hosts=self.mount_points,
             container_of=lambda ref: self.get_aggregate(self.resolve_container(ref)),
-            new_volume_name=lambda: self._entropy(32).hex(),
+            new_volume_name=self.volumes.anonymous_name,
         )
         cause = self.cause(actor)
         for attempt in range(MAX_RANDOM_NAME_ATTEMPTS):
@@ -225,8 +228,13 @@ class Engine:
     def _claim_and_save(self, container: Container, wanted: str, cause: Cause) -> int:
         # On a conflict the claim is decided again: a name someone else wrote first is
         # theirs now (`_NameTaken`), a name released meanwhile is claimed.
+        uses = volume_uses(container)
         positions = unit_of_work(
-            lambda: [container, self._name_claim(wanted, container.id, cause)],
+            lambda: [  # the volumes first: dockerd's volume `create` precedes the container's
+                *self.volumes.referenced(container.id, uses, cause),
+                container,
+                self._name_claim(wanted, container.id, cause),
+            ],
             self.save_positions,
             f"name {wanted}",
         )
@@ -364,13 +372,17 @@ class Engine:
             cause or self.cause(actor),
         )
 
-    def complete_removal(self, container_id: str, cause: Cause) -> None:
-        """Record `Removed` and release the name, atomically (the outcome of a removal)."""
+    def complete_removal(self, container_id: str, cause: Cause, volumes: bool = False) -> None:
+        """Record `Removed`, release the name and the volumes, atomically (the outcome of a
+        removal); with `volumes` (`rm -v`, `--rm`) its anonymous volumes go too."""
 
         def decide(c: Container, k: Cause) -> list[StrIdAggregate]:
             c.mark_removed(k)
             held: Name | None = self.find_aggregate(name_id(c.name))
-            return [held] if held is not None and held.release(c.id, k) else []
+            changed: list[StrIdAggregate] = []
+            if held is not None and held.release(c.id, k):
+                changed.append(held)
+            return changed + self.volumes.released(c.id, volumes, k)
 
         self._change(container_id, decide, cause)
 

@@ -20,6 +20,7 @@ import trio
 
 from berth.adapters.network import NetworkLinks, PortForwarders
 from berth.adapters.runc import ContainerRuntime, StartFailure
+from berth.adapters.volumes import LocalVolumes, VolumeDriver
 from berth.domain.cause import Actor
 from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Command, Container, ContainerState
@@ -39,6 +40,7 @@ from .nursery_errors import unwrap_errors
 from .reactions import NAME, ContainerReactions
 from .reactor import Reactor
 from .reconcile import reconcile
+from .volumes import VolumeService
 
 S = ContainerState
 
@@ -55,6 +57,7 @@ class Runner:
         daemon: bool = False,
         networks: ContainerNetworks | None = None,
         bridge: BridgeSettings | None = None,
+        volume_driver: VolumeDriver | None = None,
     ) -> None:
         self.daemon = daemon
         self.engine = engine
@@ -69,7 +72,10 @@ class Runner:
             bridge or BridgeSettings(bridge=default_bridge_name(engine.root)),
             container_dir=lambda cid: engine.root / "containers" / cid,
         )
-        self.actions = ContainerActions(engine, images, runtime, self.networks, self.changes)
+        self.volumes = VolumeService(engine, volume_driver or LocalVolumes(engine.root))
+        self.actions = ContainerActions(
+            engine, images, runtime, self.networks, self.changes, self.volumes
+        )
         self.exits = ExitWatcher(self.actions)
         self.reactions = ContainerReactions(self.actions, self.exits, daemon=daemon)
         self.positions = Positions(engine.store.db_path)
@@ -108,6 +114,7 @@ class Runner:
     async def reconcile(self) -> None:
         try:
             await reconcile(self.actions, self.exits, daemon=self.daemon)
+            await self.volumes.sweep()
         finally:
             self.exits.ready.set()
 

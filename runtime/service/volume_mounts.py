@@ -1,48 +1,29 @@
 """The data of local volumes, as mount points use it: `<root>/volumes/<name>/_data`.
 
-One small class, so that what a volume is (today a directory; later an aggregate with
-its own events) can change behind it without touching the start path. Blocking: call
-it from a worker thread.
+What a volume is and where its data lives is the driver's (adapters/volumes.py) and the
+log's (domain/volume.py); this fills a new one from the image. Blocking: call it from a
+worker thread.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 from berth.adapters.mountpoints import MountPoints
-from berth.domain.errors import InvalidParameter
-from berth.domain.mounts import validate_volume_name
+from berth.adapters.volumes import VolumeDriver
 
-VOLUMES_DIR = "volumes"
 COPYING = "copying"  # beside `_data` while the image's content is copied into it
 
 
-def volumes_dir(root: Path) -> Path:
-    return root / VOLUMES_DIR
-
-
 class VolumeMounts:
-    def __init__(self, root: Path, hosts: MountPoints) -> None:
-        self.dir = volumes_dir(root)
+    def __init__(self, driver: VolumeDriver, hosts: MountPoints) -> None:
+        self.driver = driver
         self.hosts = hosts
 
-    def data_dir(self, name: str) -> Path:
-        validate_volume_name(name)
-        return self.dir / name / "_data"
-
     def source_for(self, name: str) -> Path:
-        """The volume's data directory, made on first use (the volumes directory 0700,
-        as dockerd keeps it, `_data` 0755)."""
-        data = self.data_dir(name)
-        if data.is_dir():
-            return data
-        self.dir.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(self.dir, 0o700)
-        data.parent.mkdir(mode=0o700, exist_ok=True)
-        data.mkdir(mode=0o755, exist_ok=True)
-        return data
+        """The volume's data directory, made on first use (by the driver)."""
+        return self.driver.create(name)
 
     def copy_up(self, rootfs: Path, destination: str, data: Path) -> None:
         """Fill an empty volume with what the image has at `destination` (files, modes,
@@ -59,11 +40,3 @@ class VolumeMounts:
         marker.touch(mode=0o600)
         self.hosts.copy_directory(rootfs, destination, data)
         marker.unlink()
-
-    def remove(self, name: str) -> None:
-        """The volume's directory is gone; an absent one is fine."""
-        try:
-            directory = self.data_dir(name).parent
-        except InvalidParameter:
-            return
-        shutil.rmtree(directory, ignore_errors=True)

@@ -26,6 +26,7 @@ from berth.domain.errors import disk_full, space_for
 from berth.domain.image import Image
 from berth.domain.name_claim import Name
 from berth.domain.network import Network
+from berth.domain.volume import Volume
 
 from .integrity import DamagedEvent, ReadOnly, ReadOnlyLog
 from .transcoder import MsgpackTranscoder
@@ -83,6 +84,7 @@ class EventStore(Application[str]):
         Image: SNAPSHOT_INTERVAL,
         Name: SNAPSHOT_INTERVAL,
         Network: SNAPSHOT_INTERVAL,
+        Volume: SNAPSHOT_INTERVAL,
     }
 
     def __init__(

@@ -88,8 +88,8 @@ def select(
 
 
 def mounts_volume(mounts: Sequence[Mapping[str, Any]], wanted: Sequence[str]) -> bool:
-    """dockerd's `volume` filter: a mount's name (its destination when it has none) or
-    its source is one of `wanted`."""
-    keys = {m.get("Name") or m["Destination"] for m in mounts}
-    sources = {m["Source"] for m in mounts}
-    return any(value in keys or value in sources for value in wanted)
+    """dockerd's `volume` filter (daemon/list.go): a mount's destination, or its name (its
+    source when it has none) is one of `wanted`."""
+    destinations = {m["Destination"] for m in mounts}
+    names = {m.get("Name") or m["Source"] for m in mounts}
+    return any(value in destinations or value in names for value in wanted)

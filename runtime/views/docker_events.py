@@ -46,6 +46,13 @@ IMAGE_ACTIONS = {
     "Untagged": "untag",
     "Deleted": "delete",
 }
+VOLUME_ACTIONS = {
+    "Created": "create",
+    "Recreated": "create",
+    "Mounted": "mount",
+    "Unmounted": "unmount",
+    "Removed": "destroy",
+}
 NETWORK_ACTIONS = {
     "Created": "create",
     "AddressAllocated": "connect",
@@ -64,9 +71,9 @@ class _Known:
     stopping: bool = False
 
 
-# The keys EventFilters applies; any other (dockerd also knows network, volume, daemon,
-# ...) is refused rather than ignored.
-EVENT_FILTERS = ("type", "event", "container", "image", "label")
+# The keys EventFilters applies; any other (dockerd also knows network, daemon, ...) is
+# refused rather than ignored.
+EVENT_FILTERS = ("type", "event", "container", "image", "label", "volume")
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ class EventFilters:
                 v in (message["Actor"]["Attributes"].get("image"), message["Actor"]["ID"])
             ),
             "label": lambda v: label_matches(message["Actor"]["Attributes"], v),
+            "volume": lambda v: message["Type"] == "volume" and message["Actor"]["ID"] == v,
         }
         for key, wanted in self.values.items():
             check = checks.get(key)
@@ -130,6 +138,7 @@ class EventTranslator:
     def __init__(self, source: EventSource) -> None:
         self._engine = source
         self._containers: dict[str, _Known] = {}
+        self._volumes: dict[str, tuple[str, str]] = {}  # volume id -> name, driver
 
     def _container(self, event: LoggedEvent) -> _Known:
         known = self._containers.get(event.originator_id)
@@ -159,6 +168,8 @@ class EventTranslator:
             if event.data.get("source") == "import":
                 action = "import"
             return [_message("image", action, reference, {"name": reference}, event)]
+        if event.aggregate == "volume" and event.name in VOLUME_ACTIONS:
+            return [self._volume_message(event)]
         if event.aggregate == "network" and event.name in NETWORK_ACTIONS:
             attributes = {"type": "bridge"}
             if "container_id" in event.data:
@@ -169,6 +180,27 @@ class EventTranslator:
                 )
             ]
         return []
+
+    def _volume_message(self, event: LoggedEvent) -> dict[str, Any]:
+        """Attributes as dockerd's: the driver; a mount's container, destination,
+        read/write and propagation; an unmount's container."""
+        data = event.data
+        known = self._volumes.get(event.originator_id)
+        if event.name in ("Created", "Recreated") or known is None:
+            volume = None if "name" in data else self._engine.get_aggregate(event.originator_id)
+            name = str(data["name"]) if volume is None else volume.name
+            known = (name, str(data.get("driver") or (volume.driver if volume else "")))
+            self._volumes[event.originator_id] = known
+        name, driver = known
+        attributes = {"driver": driver}
+        if event.name == "Mounted":
+            attributes["container"] = str(data["container_id"])
+            attributes["destination"] = str(data["destination"])
+            attributes["read/write"] = "true" if data["read_write"] else "false"
+            attributes["propagation"] = str(data["propagation"])
+        if event.name == "Unmounted":
+            attributes["container"] = str(data["container_id"])
+        return _message("volume", VOLUME_ACTIONS[event.name], name, attributes, event)
 
     def _container_messages(self, event: LoggedEvent) -> list[dict[str, Any]]:
         known = self._container(event)

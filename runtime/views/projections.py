@@ -27,12 +27,12 @@ from berth.domain.errors import space_for
 
 from ..store.events import EventStore, LoggedEvent
 from ..store.schema import create_table_retrying
-from . import containers, images
+from . import containers, images, volumes
 from .tracking import apply_new_events, claim_batch
 
 APPLICATION = "berth"
 BATCH_SIZE = 2000
-VIEW_TABLES = ("containers", "images", "image_tags")
+VIEW_TABLES = ("containers", "images", "image_tags", "volumes")
 
 Folder = Callable[[dict[str, Any] | None, LoggedEvent], dict[str, Any] | None]
 
@@ -67,6 +67,8 @@ class ProjectionStore(SQLiteTrackingRecorder):
             "row TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS image_tags ("
             "reference TEXT PRIMARY KEY, image_id TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS volumes ("
+            "id TEXT PRIMARY KEY, name TEXT NOT NULL, row TEXT NOT NULL)",
         ]
 
     # Applying the log ----------------------------------------------------------------------
@@ -85,6 +87,7 @@ class ProjectionStore(SQLiteTrackingRecorder):
             claim_batch(cursor, self.select_max_tracking_id_statement, APPLICATION, after)
             self._fold_into(cursor, "containers", containers.fold, batch, "container")
             self._fold_into(cursor, "images", images.fold, batch, "image")
+            self._fold_into(cursor, "volumes", volumes.fold, batch, "volume")
             self._insert_tracking(cursor, Tracking(APPLICATION, batch[-1].position))
 
     def _fold_into(
@@ -117,6 +120,11 @@ class ProjectionStore(SQLiteTrackingRecorder):
                         row["created_position"],
                         json.dumps(row, separators=(",", ":")),
                     ),
+                )
+            elif table == "volumes":
+                cursor.execute(
+                    "INSERT OR REPLACE INTO volumes VALUES (?, ?, ?)",
+                    (key, row["name"], json.dumps(row, separators=(",", ":"))),
                 )
             else:
                 cursor.execute(
@@ -220,6 +228,14 @@ class ProjectionStore(SQLiteTrackingRecorder):
             cursor.execute("SELECT image_id FROM image_tags WHERE reference = ?", (reference,))
             found = cursor.fetchone()
         return str(found[0]) if found else None
+
+    def volume_rows(self) -> list[dict[str, Any]]:
+        """Every volume that exists, by name."""
+        return self._select_rows("SELECT row FROM volumes ORDER BY name")
+
+    def volume_row(self, name: str) -> dict[str, Any] | None:
+        found = self._select_rows("SELECT row FROM volumes WHERE name = ?", (name,))
+        return found[0] if found else None
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every view table's rows, sorted; for comparing two projections."""

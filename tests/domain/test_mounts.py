@@ -129,9 +129,6 @@ def test_image_volumes_become_anonymous_unless_something_covers_them() -> None:
          'volume driver "nfs" is not supported by berth'),
         ({"VolumesFrom": ["c:rshared"]}, "invalid mode: rshared"),
         ({"VolumeDriver": "nfs", "Binds": ["v1:/x"]}, 'VolumeDriver "nfs" is not supported'),
-        ({"Mounts": [{"Type": "volume", "Source": "v1", "Target": "/x",
-                      "VolumeOptions": {"Labels": {"a": "b"}}}]},
-         "VolumeOptions.Labels and DriverConfig.Options are not supported by berth yet"),
         ({"VolumesFrom": [""]}, "volumes-from specification cannot be an empty string"),
     ],
 )  # fmt: skip
@@ -323,6 +320,16 @@ def test_mounts_are_planned_whole_or_refused(bodies: list[dict[str, Any]]) -> No
         (point,) = [p for p in points if p.destination == body["Target"]]
         assert (point.type, point.rw) == (body["Type"], not body.get("ReadOnly", False))
     container_mounts(points, {})  # a planned mount point always makes an OCI mount
+
+
+def test_a_volume_mounts_options_and_labels_go_with_its_mount_point() -> None:
+    volume = {"DriverConfig": {"Options": {"type": "tmpfs"}}, "Labels": {"a": "b"}}
+    (point,) = plan({"Mounts": [{"Type": "volume", "Target": "/x", "VolumeOptions": volume}]})
+    assert (point.name, point.anonymous) == (ANON, True)
+    assert (point.volume_options, point.volume_labels) == ({"type": "tmpfs"}, {"a": "b"})
+    assert MountPoint.from_record(point.to_record()) == point
+    with pytest.raises(InvalidParameter, match=r"VolumeOptions\.Labels"):
+        plan({"Mounts": [{"Type": "volume", "Target": "/x", "VolumeOptions": {"Labels": [1]}}]})
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,80 @@
+"""The engine's volume records against real SQLite files: references decided with the
+container, `volume rm` refused while referenced, `rm -v`'s anonymous volumes, races."""
+
+from __future__ import annotations
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from berth.domain.errors import Conflict, NotFound
+from berth.domain.volume import Volume, volume_id
+from berth.runtime.service.engine import Engine
+from berth.runtime.service.volume_records import VolumeUse
+
+from ..conftest import API
+
+C1, C2 = "1" * 64, "2" * 64
+
+
+def reference(engine: Engine, container_id: str, *uses: VolumeUse) -> None:
+    cause = engine.cause(API)
+    engine.save(*engine.volumes.referenced(container_id, list(uses), cause))
+
+
+def release(engine: Engine, container_id: str, remove_anonymous: bool) -> None:
+    cause = engine.cause(API)
+    engine.save(*engine.volumes.released(container_id, remove_anonymous, cause))
+
+
+def names(engine: Engine) -> list[str]:
+    return [row["name"] for row in engine.volumes.rows({})]
+
+
+def test_a_containers_volumes_are_created_and_referenced_once(engine: Engine) -> None:
+    reference(engine, C1, VolumeUse("data"), VolumeUse("a" * 64, anonymous=True), VolumeUse("data"))
+    assert names(engine) == ["a" * 64, "data"]
+    assert engine.volumes.used_by(C1) == ["a" * 64, "data"]
+    assert engine.volumes.row("data")["users"] == [C1]
+    with pytest.raises(Conflict) as refused:
+        engine.volumes.remove("data", API)
+    assert refused.value.message == f"remove data: volume is in use - [{C1}]"
+    assert engine.volumes.rows({"dangling": ["true"]}) == []
+
+
+def test_rm_v_removes_anonymous_volumes_nobody_else_uses_and_keeps_named_ones(
+    engine: Engine,
+) -> None:
+    shared, own = "b" * 64, "c" * 64
+    reference(engine, C1, VolumeUse("data"), VolumeUse(shared, True), VolumeUse(own, True))
+    reference(engine, C2, VolumeUse("data"), VolumeUse(shared, True))  # --volumes-from
+    release(engine, C1, remove_anonymous=True)
+    assert names(engine) == [shared, "data"]
+    release(engine, C2, remove_anonymous=False)
+    assert names(engine) == [shared, "data"]
+    assert [r["name"] for r in engine.volumes.rows({"dangling": ["1"]})] == [shared, "data"]
+    engine.volumes.remove("data", API)
+    with pytest.raises(NotFound, match="get data: no such volume"):
+        engine.volumes.row("data")
+
+
+def test_volume_rm_and_a_create_that_names_it_cannot_both_win(engine: Engine) -> None:
+    engine.volumes.create(VolumeUse("data"), "", API)
+    cause = engine.cause(API)
+    removing: Volume = engine.get_aggregate(volume_id("data"))
+    referencing: Volume = engine.get_aggregate(volume_id("data"))
+    removing.remove(cause)
+    referencing.reference(C1, cause)
+    engine.save(referencing)
+    with pytest.raises(IntegrityError):
+        engine.save(removing)
+    assert engine.volumes.row("data")["users"] == [C1]
+
+
+def test_the_view_is_rebuilt_the_same_from_the_log(engine: Engine) -> None:
+    reference(engine, C1, VolumeUse("data"), VolumeUse("d" * 64, True))
+    release(engine, C1, remove_anonymous=True)
+    engine.volumes.create(VolumeUse("other", labels={"x": "y"}, options={}), "local", API)
+    before = engine.views.dump()["volumes"]
+    engine.views.rebuild(engine.store)
+    assert engine.views.dump()["volumes"] == before
+    assert [row[1] for row in before] == ["data", "other"]
