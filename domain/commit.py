@@ -39,7 +39,31 @@ CHANGE_COMMANDS = (
 )
 NOT_SUPPORTED = ("healthcheck",)
 DEFAULT_SHELL = ("/bin/sh", "-c")
+# The mount points the engine makes in every container's root filesystem (dockerd keeps
+# them in an "init" layer below the container's own): left empty, they are no change
+# the container made, neither for `docker diff` nor in a commit.
+ENGINE_MOUNT_POINTS = frozenset(
+    {
+        "/dev",
+        "/dev/console",
+        "/dev/mqueue",
+        "/dev/pts",
+        "/dev/shm",
+        "/etc/hostname",
+        "/etc/hosts",
+        "/etc/mtab",
+        "/etc/resolv.conf",
+        "/proc",
+        "/sys",
+        "/sys/fs/cgroup",
+    }
+)
 _PORT = re.compile(r"(\d{1,5})(?:-(\d{1,5}))?(?:/(tcp|udp|sctp))?")
+
+
+def is_engine_stub(path: str, empty: bool) -> bool:
+    """Whether `path` (absolute, in the container) is an engine mount point left empty."""
+    return empty and path in ENGINE_MOUNT_POINTS
 
 
 def _lines(changes: list[str]) -> list[tuple[str, str]]:

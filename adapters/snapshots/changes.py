@@ -26,7 +26,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tree_tar import OPAQUE_XATTR
+from berth.domain.commit import is_engine_stub
+
+from .tree_tar import OPAQUE_XATTR, is_empty
 
 MODIFIED, ADDED, DELETED = 0, 1, 2
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -82,6 +84,7 @@ class _Walk:
     def __init__(self) -> None:
         self.changes: list[Change] = []
         self._changed_dirs: set[str] = set()
+        self.stub_parents: set[str] = set()
 
     def directory(self, fd: int, lowers: list[int], prefix: str) -> None:
         for name in sorted(os.listdir(fd)):
@@ -94,6 +97,9 @@ class _Walk:
                         continue
                     stack.callback(os.close, child_fd)
                 path = f"{prefix}/{name}"
+                if is_engine_stub(path, is_empty(status, child_fd)):
+                    self.stub_parents.add(prefix)
+                    continue
                 below = [s for s in (_lstat(name, lower) for lower in lowers) if s is not None]
                 self._record(path, status, child_fd, below)
                 if child_fd is None:
@@ -146,4 +152,17 @@ def layer_changes(upper: Path, lowers: Sequence[Path]) -> list[Change]:
             stack.callback(os.close, fd)
             fds.append(fd)
         walk.directory(fds[0], fds[1:], "")
-    return walk.changes
+    return _without_stub_parents(walk.changes, walk.stub_parents)
+
+
+def _without_stub_parents(changes: list[Change], stub_parents: set[str]) -> list[Change]:
+    """A directory in the upper layer only because the engine made a mount point in it
+    (`/etc` for `/etc/hosts`) is no change either, unless something else below it is."""
+    kept = []
+    for change in changes:
+        if change.kind == MODIFIED and change.path in stub_parents:
+            below = change.path + "/"
+            if not any(other.path.startswith(below) for other in changes):
+                continue
+        kept.append(change)
+    return kept

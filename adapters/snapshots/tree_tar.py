@@ -9,7 +9,8 @@ never made), then checked again with fstat on the descriptor itself.
 
 `TreeTar` writes `docker cp`'s and `docker export`'s archives and, with
 `overlay_whiteouts`, a layer from an overlay upper directory: a 0/0 character device is
-written as the OCI whiteout `.wh.<name>`, an opaque directory gets `.wh..wh..opq`.
+written as the OCI whiteout `.wh.<name>`, an opaque directory gets `.wh..wh..opq`, and
+the mount points the engine left empty are not the container's (domain/commit.py).
 Entries follow dockerd's: seconds for mtimes, hardlinks within the archive as links,
 sockets skipped, `security.capability` kept as a PAX xattr record.
 """
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
+from berth.domain.commit import is_engine_stub
 from berth.domain.layer_entries import WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
@@ -56,6 +58,13 @@ class _Exactly:
         data = os.read(self._fd, min(wanted, CHUNK)) or bytes(min(wanted, CHUNK))
         self._left -= len(data)
         return data
+
+
+def is_empty(status: os.stat_result, dir_fd: int | None) -> bool:
+    """An empty regular file, or a directory (open as `dir_fd`) with no entries."""
+    if stat.S_ISREG(status.st_mode):
+        return status.st_size == 0
+    return dir_fd is not None and stat.S_ISDIR(status.st_mode) and not os.listdir(dir_fd)
 
 
 def _is_whiteout(status: os.stat_result) -> bool:
@@ -130,7 +139,17 @@ class TreeTar:
         for child in sorted(os.listdir(dir_fd)):
             self.add(dir_fd, child, f"{prefix}/{child}" if prefix else child)
 
+    def _engine_stub(self, dir_fd: int, name: str, arcname: str, st: os.stat_result) -> bool:
+        if not self._whiteouts or not is_engine_stub("/" + arcname, True):
+            return False
+        if not stat.S_ISDIR(st.st_mode):
+            return is_empty(st, None)
+        with _opened(name, _DIR_FLAGS, dir_fd) as fd:
+            return fd is not None and is_empty(st, fd)
+
     def _entry(self, dir_fd: int, name: str, arcname: str, status: os.stat_result) -> None:
+        if self._engine_stub(dir_fd, name, arcname, status):
+            return
         kind = stat.S_IFMT(status.st_mode)
         info = self._info(arcname, status)
         if kind == stat.S_IFDIR:
