@@ -92,6 +92,8 @@ class ExtractWriter(LayerWriter):
 
     def _make_room(self, path: str, for_dir: bool) -> None:
         parts = _components(path)
+        if not parts:
+            return  # the target itself, a directory
         with self._dir(parts[:-1]) as parent:
             try:
                 mode = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False).st_mode
