@@ -1,7 +1,7 @@
 """Files of a container's root filesystem, reached from the host: stat, tar out, tar in.
 
 Paths are the container's: cleaned lexically first (`..` stops at `/`), then resolved
-inside the root with rootfs.py's `open_in_root` (openat2 RESOLVE_IN_ROOT), so a link in
+inside the root with rootfs.py's `open_container_path` (openat2 RESOLVE_IN_ROOT), so a link in
 the container, absolute or not, resolves as it would inside the container and never to
 the host. As dockerd: stat and archive do not follow a link at the end of the path
 (lstat), extraction does (the target directory may be reached through a link).
@@ -24,7 +24,7 @@ from typing import BinaryIO
 from berth.domain.errors import InvalidParameter
 
 from .extract import Owner, extract_archive
-from .rootfs import container_parts, open_in_root
+from .rootfs import container_parts, open_container_path
 from .tree_tar import TreeTar, write_tree
 
 # Go's os.FileMode bits, which the X-Docker-Container-Path-Stat header carries.
@@ -102,7 +102,7 @@ def _parent_and_name(root: Path, path: str) -> tuple[int, str]:
     if not parts:
         raise InvalidParameter("the root of a container has no parent")
     try:
-        parent = open_in_root(root, "/".join(parts[:-1]), follow_last=True)
+        parent = open_container_path(root, "/".join(parts[:-1]), follow_last=True)
     except NotADirectoryError:
         raise FileNotFoundError(errno.ENOENT, "no such file or directory", path) from None
     return parent, parts[-1]
@@ -185,7 +185,7 @@ def extract_to(
 ) -> None:
     """Extract the archive into the directory at `path` (links followed inside the root).
     InvalidParameter when it is not a directory."""
-    with _fd(open_in_root(root, path, follow_last=True)) as found:
+    with _fd(open_container_path(root, path, follow_last=True)) as found:
         if not stat.S_ISDIR(os.fstat(found).st_mode):
             raise InvalidParameter("extraction point is not a directory")
         extract_archive(

@@ -88,7 +88,7 @@ def _walk_without_links(root_fd: int, parts: list[str]) -> int:
         raise
 
 
-def _open_path(root: Path, parts: list[str], flags: int = 0) -> int:
+def open_in_root(root: Path, parts: list[str], flags: int = 0) -> int:
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for _ in range(16):  # EAGAIN: a rename raced the resolution; try again
@@ -138,7 +138,7 @@ def read_in_root(root: Path, relative: str, limit: int = MIB) -> str | None:
         raise ValueError(f"not a plain relative path: {relative!r}")
     shown = "/" + "/".join(parts)
     try:
-        path_fd = _open_path(root, parts)
+        path_fd = open_in_root(root, parts)
     except OSError as error:
         if error.errno in _MISSING:
             return None
@@ -163,11 +163,11 @@ def container_parts(path: str) -> list[str]:
     return parts
 
 
-def open_in_root(root: Path, path: str, *, follow_last: bool) -> int:
+def open_container_path(root: Path, path: str, *, follow_last: bool) -> int:
     """An O_PATH descriptor of `path` as the container sees it in `root`: links inside the
     path resolved within the root (the last one only if `follow_last`). OSError (ENOENT
     for a missing path) otherwise."""
     parts = container_parts(path)
     if not parts:
         return os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    return _open_path(root, parts, 0 if follow_last else os.O_NOFOLLOW)
+    return open_in_root(root, parts, 0 if follow_last else os.O_NOFOLLOW)

@@ -56,9 +56,11 @@ class Container(StrIdAggregate):
         config: dict[str, Any]
         host_config: dict[str, Any]
         networking_config: dict[str, Any]
+        mounts: list[dict[str, Any]] | None = None  # domain/mounts.py; older logs: none
 
         def update(self, c: Container) -> None:
             c.name = self.name
+            c.mounts = list(getattr(self, "mounts", None) or [])
             c.image = self.image
             c.image_id = self.image_id
             c.config = self.config
@@ -198,8 +200,7 @@ class Container(StrIdAggregate):
 
     @dataclass(frozen=True)
     class NetworkConnected(Event):
-        """The container's network is set up: its endpoint as Docker's inspect shows it
-        (IPAddress, IPPrefixLen, Gateway, MacAddress, SandboxKey, Ports)."""
+        """The network is set up: the endpoint as inspect shows it (IPAddress, Ports...)."""
 
         TOPIC = f"{T}.NetworkConnected"
         network_id: str
@@ -230,6 +231,7 @@ class Container(StrIdAggregate):
     class RemovalRequested(Event):
         TOPIC = f"{T}.RemovalRequested"
         force: bool
+        volumes: bool = False  # `rm -v`: its anonymous volumes go too; older logs: False
 
         def update(self, c: Container) -> None:
             c.restart_after_exit = False
@@ -250,6 +252,7 @@ class Container(StrIdAggregate):
         config: dict[str, Any]
         host_config: dict[str, Any]
         networking_config: dict[str, Any]
+        mounts: list[dict[str, Any]]
         state: ContainerState
         prepared: bool
         pid: int
@@ -275,6 +278,7 @@ class Container(StrIdAggregate):
         config: dict[str, Any],
         host_config: dict[str, Any],
         networking_config: dict[str, Any] | None = None,
+        mounts: list[dict[str, Any]] | None = None,
         cause: Cause,
     ) -> Container:
         if not is_container_id(id):
@@ -289,6 +293,7 @@ class Container(StrIdAggregate):
             config=config,
             host_config=host_config,
             networking_config=networking_config or {},
+            mounts=mounts or [],
         )
         return container
 
@@ -344,9 +349,11 @@ class Container(StrIdAggregate):
     def request_restart(self, timeout: int, cause: Cause, caller_ref: str | None = None) -> None:
         self._do(Command.RESTART, self.RestartRequested, cause, caller_ref, timeout=timeout)
 
-    def request_removal(self, force: bool, cause: Cause, caller_ref: str | None = None) -> None:
+    def request_removal(
+        self, force: bool, cause: Cause, caller_ref: str | None = None, volumes: bool = False
+    ) -> None:
         command = Command.FORCE_REMOVE if force else Command.REMOVE
-        self._do(command, self.RemovalRequested, cause, caller_ref, force=force)
+        self._do(command, self.RemovalRequested, cause, caller_ref, force=force, volumes=volumes)
 
     def rename(self, new_name: str, cause: Cause, caller_ref: str | None = None) -> None:
         if new_name == self.name:
@@ -394,8 +401,7 @@ class Container(StrIdAggregate):
 
     @property
     def endpoint(self) -> dict[str, Any] | None:
-        """The network endpoint recorded by `NetworkConnected`, until disconnected."""
-        # Snapshots taken before networking existed have no `network` field.
+        """The endpoint `NetworkConnected` recorded until disconnected (older snapshots: none)."""
         found: dict[str, Any] | None = getattr(self, "network", None)
         return found
 

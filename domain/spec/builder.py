@@ -15,6 +15,7 @@ from ..config import Config, HostConfig
 from ..errors import InvalidParameter
 from ..settings_rules import ALL_CAPABILITIES, CAPABILITIES, normalize_capabilities
 from . import defaults as d
+from .mounts import rootfs_propagation, with_defaults
 from .seccomp import load_default_profile, to_oci
 from .users import ResolvedUser
 
@@ -250,8 +251,9 @@ def build_spec(
     """The `config.json` for `runc create/run` of this container.
 
     `config` is the merged Config, `host_config` the adapted HostConfig; `seccomp_profile`
-    is berth's profile data (`load_default_profile()` when None). `extra_mounts` (the
-    network's /etc/hosts, /etc/hostname, /etc/resolv.conf) go after the defaults.
+    is berth's profile data (`load_default_profile()` when None). `extra_mounts` are the
+    container's own (spec/mounts.py `container_mounts`, destinations resolved in the
+    root): they go after the defaults and replace those at the same destination.
     """
     facts = facts or HostFacts()
     host = host_config
@@ -298,9 +300,12 @@ def build_spec(
         "ociVersion": d.OCI_VERSION,
         "process": process,
         "root": {"path": rootfs, "readonly": host.readonly_rootfs},
-        "mounts": [*_mounts(host, facts), *(dict(m) for m in extra_mounts)],
+        "mounts": with_defaults(_mounts(host, facts), extra_mounts, host.readonly_rootfs),
         "linux": linux,
     }
+    propagation = rootfs_propagation(extra_mounts)
+    if propagation:
+        linux["rootfsPropagation"] = propagation
     if not _host_uts(host):
         spec["hostname"] = hostname
     return spec

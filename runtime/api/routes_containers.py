@@ -129,7 +129,9 @@ async def rename(app: App, request: Request) -> Reply:
 
 
 async def remove(app: App, request: Request) -> Reply:
-    await app.runner.remove(request.params["id"], request.actor, request.flag("force"))
+    await app.runner.remove(
+        request.params["id"], request.actor, request.flag("force"), request.flag("v")
+    )
     return no_content()
 
 

@@ -146,17 +146,19 @@ def kill(ctx: click.Context, signal: str, refs: tuple[str, ...]) -> None:
 
 @click.command()
 @click.option("-f", "--force", is_flag=True, help="Force the removal of a running container.")
+@click.option(
+    "-v", "--volumes", is_flag=True, help="Remove anonymous volumes associated with the container."
+)
 @refs_argument
 @click.pass_context
-def rm(ctx: click.Context, force: bool, refs: tuple[str, ...]) -> None:
+def rm(ctx: click.Context, force: bool, volumes: bool, refs: tuple[str, ...]) -> None:
     """Remove one or more containers."""
+    query = {"force": force or None, "v": volumes or None}
     with daemon_errors(ctx):
         client = connect(ctx)
         each_ref(
             refs,
-            lambda ref: client.request(
-                "DELETE", f"/containers/{segment(ref)}", {"force": force or None}
-            ).read(),
+            lambda ref: client.request("DELETE", f"/containers/{segment(ref)}", query).read(),
         )
 
 

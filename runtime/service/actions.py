@@ -34,12 +34,14 @@ from berth.domain.signals import stop_signal
 from berth.domain.spec import HostFacts, build_spec, resolve_user
 
 from .changes import Changes
+from .container_mounts import ContainerMounts, volumes_in_use
 from .engine import Engine
 from .faults import crash_point
 from .images import ImageService
 from .keyed_locks import KeyedLocks
 from .network_files import Attachment
 from .networking import ContainerNetworks
+from .volume_mounts import VolumeMounts
 
 log = logging.getLogger(__name__)
 ENGINE = Actor(ActorKind.ENGINE)
@@ -65,6 +67,8 @@ class ContainerActions:
         self.changes = changes
         self.locks = KeyedLocks()
         self.containers_dir = engine.root / "containers"
+        hosts = engine.mount_points
+        self.mounts = ContainerMounts(VolumeMounts(engine.root, hosts), hosts)
 
     async def sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await trio.to_thread.run_sync(fn, *args)
@@ -131,7 +135,7 @@ class ContainerActions:
                     await self.record(
                         container_id, lambda c, k: c.mark_prepare_failed(reason, k), actor
                     )
-                await self.remove_everything(container_id, actor)
+                await self.remove_everything(container_id, actor, volumes=True)
             raise
         crash_point("create.mounted")
 
@@ -141,6 +145,7 @@ class ContainerActions:
         # reading it even if an auto-remove deletes it (conmon appends to the same file).
         private_file(self.log_path(container.id))
         rootfs = await self.images.mount_rootfs(container.id, container.image_id)
+        await self.sync(self.mounts.populate, container, rootfs)
         await self.record(container.id, lambda c, k: c.mark_prepared(str(rootfs), k), actor)
 
     async def undo_partial_start(self, container_id: str) -> None:
@@ -232,7 +237,7 @@ class ContainerActions:
             user=user,
             facts=facts,
             netns_path=attachment.netns_path,
-            extra_mounts=attachment.mounts,
+            extra_mounts=self.mounts.oci_mounts(container, attachment.mounts),
         )
 
     # Signals ---------------------------------------------------------------------------
@@ -281,12 +286,18 @@ class ContainerActions:
 
     # Remove ----------------------------------------------------------------------------
 
-    async def remove_everything(self, container_id: str, actor: Actor) -> None:
+    async def remove_everything(
+        self, container_id: str, actor: Actor, volumes: bool | None = None
+    ) -> None:
         """Kill what still runs (recording its exit), delete the runc container, its
-        network, the mount, the writable layer, bundle and logs, then record `Removed`."""
+        network, the mount, the writable layer, bundle and logs, with `volumes` (default:
+        for an auto-remove container, as dockerd's --rm) its anonymous volumes, then
+        record `Removed`."""
         container = await self.load(container_id)
         if container.state is ContainerState.REMOVED:
             return
+        if volumes is None:
+            volumes = bool(container.host_config.get("AutoRemove"))
         if container.pid:  # a process whose exit the log has not seen
             await self._kill_and_record_exit(container_id, actor)
         await self.runtime.delete(container_id, force=True)
@@ -296,6 +307,10 @@ class ContainerActions:
         await self.images.unmount_rootfs(container_id)
         crash_point("remove.unmounted")
         await self.sync(shutil.rmtree, self.container_dir(container_id), True)
+        if volumes:
+            rows = await self.sync(self.engine.views.container_rows)
+            in_use = volumes_in_use(rows, container_id)
+            await self.sync(self.mounts.remove_anonymous, container, in_use)
         crash_point("remove.files_deleted")
         container = await self.load(container_id)
         if container.state is not ContainerState.REMOVING:

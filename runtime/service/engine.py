@@ -19,6 +19,7 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
+from berth.adapters.mountpoints import HostMountPoints, MountPoints
 from berth.adapters.private_files import private_dir
 from berth.domain.aggregate import StrIdAggregate
 from berth.domain.cause import Actor, Cause
@@ -40,6 +41,7 @@ from ..store.events import EventStore, LoggedEvent
 from ..store.unit_of_work import unit_of_work
 from ..views import container_list, containers
 from ..views.projections import ProjectionStore
+from .container_mounts import plan_for_create
 from .image_records import ImageRecords
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ class Engine:
         self.store = EventStore(root / "events.db", env=store_env)
         self.views = ProjectionStore(root / "projections.db")
         self.images = ImageRecords(self)
+        self.mount_points: MountPoints = HostMountPoints()
         # Told every position this engine saves, from whichever thread saved it.
         self.saved_listeners: list[Callable[[int], None]] = []
 
@@ -185,6 +188,14 @@ class Engine:
         merged = merge_config(user_config, image_config)
         warnings = verify_settings(merged, host_config, canonical)
         host_config = adapt_settings(host_config)
+        mounts = plan_for_create(
+            merged,
+            host_config,
+            root=self.root,
+            hosts=self.mount_points,
+            container_of=lambda ref: self.get_aggregate(self.resolve_container(ref)),
+            new_volume_name=lambda: self._entropy(32).hex(),
+        )
         cause = self.cause(actor)
         for attempt in range(MAX_RANDOM_NAME_ATTEMPTS):
             container_id = self._new_container_id()
@@ -199,6 +210,7 @@ class Engine:
                 config=config_doc,
                 host_config=host_config.to_docker(),
                 networking_config=networking.to_docker(),
+                mounts=mounts,
                 cause=cause,
             )
             try:
@@ -343,11 +355,12 @@ class Engine:
         caller_ref: str | None = None,
         *,
         cause: Cause | None = None,
+        volumes: bool = False,
     ) -> int:
         """Record `RemovalRequested` (Docker's rules on running containers apply)."""
         return self._change(
             self._id_of(ref),
-            lambda c, k: c.request_removal(force, k, caller_ref or ref),
+            lambda c, k: c.request_removal(force, k, caller_ref or ref, volumes),
             cause or self.cause(actor),
         )
 

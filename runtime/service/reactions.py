@@ -108,7 +108,9 @@ class ContainerReactions:
         async with self.actions.locks.hold(event.originator_id):
             container = await self.actions.load(event.originator_id)
             if container.state is S.REMOVING:
-                await self.actions.remove_everything(event.originator_id, event.data["actor"])
+                await self.actions.remove_everything(
+                    event.originator_id, event.data["actor"], event.data.get("volumes") or None
+                )
 
     async def _started(self, event: LoggedEvent) -> None:
         container = await self.actions.load(event.originator_id)

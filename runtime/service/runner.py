@@ -183,10 +183,13 @@ class Runner:
                     return
             await self.changes.wait(CHANGE_WAIT_S)
 
-    async def remove(self, ref: str, actor: Actor, force: bool = False) -> None:
+    async def remove(
+        self, ref: str, actor: Actor, force: bool = False, volumes: bool = False
+    ) -> None:
+        """`docker rm`; with `volumes` (`-v`) the container's anonymous volumes go too."""
         container_id = await self._resolve(ref)
         position = await self._record(
-            lambda: self.engine.request_removal(container_id, actor, force, ref)
+            lambda: self.engine.request_removal(container_id, actor, force, ref, volumes=volumes)
         )
         crash_point("remove.requested")
         await self.reactor.wait_acted(position)

@@ -13,7 +13,9 @@ from berth.domain.errors import BerthError, InvalidParameter, NotFound
 
 from .filters import label_matches, pattern_filter
 
-LIST_FILTERS = ("status", "name", "id", "label", "ancestor", "exited", "before", "since")
+LIST_FILTERS = (
+    "status", "name", "id", "label", "ancestor", "exited", "before", "since", "volume",
+)  # fmt: skip
 # container.IsValidStateString: a status filter naming no state is dockerd's 400.
 STATUS_VALUES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 _EXITED = re.compile(r"Exited \((-?\d+)\)")
@@ -71,6 +73,8 @@ def select(
             return False
         if ancestors and not ({entry["Image"], entry["ImageID"]} & ancestors):
             return False
+        if "volume" in filters and not mounts_volume(entry.get("Mounts") or [], filters["volume"]):
+            return False
         if exited:
             found = _EXITED.search(entry.get("Status") or "")
             if entry["State"] != "exited" or not found or int(found.group(1)) not in exited:
@@ -81,3 +85,11 @@ def select(
     if limit is not None and limit > 0:
         entries = entries[:limit]
     return entries
+
+
+def mounts_volume(mounts: Sequence[Mapping[str, Any]], wanted: Sequence[str]) -> bool:
+    """dockerd's `volume` filter: a mount's name (its destination when it has none) or
+    its source is one of `wanted`."""
+    keys = {m.get("Name") or m["Destination"] for m in mounts}
+    sources = {m["Source"] for m in mounts}
+    return any(value in keys or value in sources for value in wanted)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from berth.domain.container import LIVE_STATES, ContainerState, short_id, state_after
+from berth.domain.mounts import mount_points_of
 from berth.domain.published_ports import list_ports
 
 from ..store.events import LoggedEvent
@@ -128,7 +129,7 @@ def _created(event: LoggedEvent) -> Row:
         "ExecIDs": None,
         "HostConfig": host_config,
         "GraphDriver": {"Data": None, "Name": "overlay2"},
-        "Mounts": [],
+        "Mounts": [point.to_docker() for point in mount_points_of(data.get("mounts"))],
         "Config": config,
         "NetworkSettings": _network_settings(str(host_config.get("NetworkMode") or "")),
     }

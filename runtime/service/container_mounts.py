@@ -1,0 +1,129 @@
+"""A container's mounts in the world: planned at create, set up at prepare and start,
+removed with it.
+
+The plan (domain/mounts.py) is decided once, at create, and recorded in `Created`; the
+prepare makes its volumes' directories and copies the image's content into new ones;
+the start checks the bind sources, resolves every target inside the root filesystem
+and answers the OCI mounts; a removal with `v` removes the anonymous volumes nobody
+else uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from berth.adapters.mountpoints import MountPoints, missing_bind_source
+from berth.domain.config import Config, HostConfig
+from berth.domain.container import Container
+from berth.domain.errors import InvalidParameter, NotFound
+from berth.domain.mounts import MountPoint, mount_points_of, parse_volumes_from, plan_mounts
+from berth.domain.spec.mounts import container_mounts
+
+from .volume_mounts import VolumeMounts, volumes_dir
+
+
+def mount_points(container: Container) -> tuple[MountPoint, ...]:
+    """The container's recorded mount points (none for one created before them)."""
+    return mount_points_of(getattr(container, "mounts", None))
+
+
+def plan_for_create(
+    config: Config,
+    host: HostConfig,
+    *,
+    root: Path,
+    hosts: MountPoints,
+    container_of: Callable[[str], Container],
+    new_volume_name: Callable[[], str],
+) -> list[dict[str, Any]]:
+    """The mount points of a container being created, as records for `Created`; bad
+    input is dockerd's 400 (a missing `--mount` bind source, an unknown container of
+    `--volumes-from`)."""
+    others: dict[str, Sequence[MountPoint]] = {}
+    for spec in host.volumes_from or ():
+        ref, _ = parse_volumes_from(spec)
+        try:
+            others[ref] = mount_points(container_of(ref))
+        except NotFound as error:
+            raise InvalidParameter(error.message) from None
+    for mount in host.mounts:
+        options = mount.bind_options
+        create = bool(options and options.create_mountpoint)
+        if mount.type == "bind" and not create and not hosts.source_exists(mount.source):
+            raise missing_bind_source(mount.source)
+    points = plan_mounts(
+        config,
+        host,
+        volumes_from=others,
+        new_volume_name=new_volume_name,
+        volumes_dir=str(volumes_dir(root)),
+        daemon_root=str(root),
+    )
+    container_mounts(points, host.tmpfs)  # its tmpfs options are checked now, not at start
+    return [point.to_record() for point in points]
+
+
+class ContainerMounts:
+    """What prepare, start and removal do about a container's mounts. Blocking: call
+    from a worker thread."""
+
+    def __init__(self, volumes: VolumeMounts, hosts: MountPoints) -> None:
+        self.volumes = volumes
+        self.hosts = hosts
+
+    def populate(self, container: Container, rootfs: Path) -> None:
+        """Each volume's directory, filled from the image when new (dockerd does this at
+        create, `populateVolumes`)."""
+        for point in mount_points(container):
+            if point.type != "volume":
+                continue
+            data = self.volumes.source_for(point.name)
+            if point.copy_data:
+                self.volumes.copy_up(rootfs, point.destination, data)
+
+    def oci_mounts(
+        self, container: Container, network_mounts: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The container's own OCI mounts, sources ready and targets resolved in its root."""
+        host = HostConfig.from_docker(container.host_config)
+        points = mount_points(container)
+        directories: dict[str, bool] = {}
+        for point in points:
+            if point.type == "bind":
+                directories[point.source] = self.hosts.ensure_source(
+                    point.source, point.create_source
+                )
+            elif point.type == "volume":
+                directories[str(self.volumes.source_for(point.name))] = True
+        mounts = container_mounts(points, host.tmpfs, network_mounts, host.readonly_rootfs)
+        rootfs = Path(container.rootfs)
+        for mount in mounts:
+            directory = mount["type"] == "tmpfs" or directories.get(mount["source"], False)
+            mount["destination"] = self.hosts.prepare_target(
+                rootfs, mount["destination"], directory
+            )
+        return mounts
+
+    def remove_anonymous(self, container: Container, in_use: Iterable[str]) -> list[str]:
+        """Remove the container's anonymous volumes no other container uses (`rm -v`);
+        answers their names. Named volumes stay."""
+        used = set(in_use)
+        removed = []
+        for point in mount_points(container):
+            if point.type == "volume" and point.anonymous and point.name not in used:
+                self.volumes.remove(point.name)
+                removed.append(point.name)
+        return removed
+
+
+def volumes_in_use(rows: Iterable[Mapping[str, Any]], but: str) -> set[str]:
+    """The volume names in the mounts of every container listed, `but` one."""
+    return {
+        mount["Name"]
+        for row in rows
+        if row["id"] != but
+        for mount in row["doc"].get("Mounts") or ()
+        if mount.get("Type") == "volume"
+    }
