@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from berth.domain.container_paths import clean_parts
 from berth.domain.errors import InvalidParameter
 
 from .extract import Owner, extract_archive
-from .rootfs import container_parts, open_container_path
+from .rootfs import open_container_path
 from .tree_tar import TreeTar, write_tree
 
 # Go's os.FileMode bits, which the X-Docker-Container-Path-Stat header carries.
@@ -98,7 +99,7 @@ def _fd(fd: int) -> Iterator[int]:
 def _parent_and_name(root: Path, path: str) -> tuple[int, str]:
     """An O_PATH descriptor of the path's directory (links followed in the root) and the
     last component (not followed); ENOENT when the directory is missing."""
-    parts = container_parts(path)
+    parts = clean_parts(path)
     if not parts:
         raise InvalidParameter("the root of a container has no parent")
     try:
@@ -112,14 +113,14 @@ def _base_name(path: str) -> str:
     """The name dockerd gives the path's top entry: `.` for `dir/.`, else its last part."""
     if path.endswith("/.") or path == ".":
         return "."
-    parts = container_parts(path)
+    parts = clean_parts(path)
     return parts[-1] if parts else "/"
 
 
 def link_target(root: Path, path: str) -> str:
     """The path a link at `path` leads to, every link followed inside the root as far as
     the path exists (dockerd's FollowSymlinkInScope)."""
-    pending = container_parts(path)
+    pending = clean_parts(path)
     resolved: list[str] = []
     followed = 0
     while pending:
@@ -137,36 +138,48 @@ def link_target(root: Path, path: str) -> str:
             raise InvalidParameter(f"too many links in {path}")
         target = os.readlink(here)
         base = [] if target.startswith("/") else resolved
-        pending = container_parts("/".join([*base, target])) + pending
+        pending = clean_parts("/".join([*base, target])) + pending
         resolved = []
     return "/" + "/".join(resolved)
 
 
-def stat_path(root: Path, path: str) -> PathStat:
-    """dockerd's stat of a container path: lstat of its last component."""
-    if not container_parts(path):
-        status, name = os.stat(root), "/"
+def stat_path(root: Path, path: str, name: str | None = None) -> PathStat:
+    """dockerd's stat of a container path: lstat of its last component (`name`: the
+    name to show, when `root` is a mount's source rather than the root filesystem)."""
+    if not clean_parts(path):
+        status, shown = os.stat(root), name or "/"
     else:
-        parent, name = _parent_and_name(root, path)
+        parent, shown = _parent_and_name(root, path)
         with _fd(parent):
-            status = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            status = os.stat(shown, dir_fd=parent, follow_symlinks=False)
     target = link_target(root, path) if stat.S_ISLNK(status.st_mode) else ""
     return PathStat(
-        name, status.st_size, go_file_mode(status.st_mode), go_time(status.st_mtime_ns), target
+        name or shown,
+        status.st_size,
+        go_file_mode(status.st_mode),
+        go_time(status.st_mtime_ns),
+        target,
     )
 
 
-def archive_path(root: Path, path: str, out: BinaryIO) -> None:
+def archive_path(root: Path, path: str, out: BinaryIO, name: str | None = None) -> None:
     """A tar of the path onto `out`: a file, link or device as one entry, a directory
-    with everything below it, named from the path's base name as dockerd does."""
-    if not container_parts(path):
-        export_tree(root, out)
+    with everything below it, named from the path's base name (or `name`) as dockerd."""
+    arcname = name if name is not None and not path.endswith("/.") else _base_name(path)
+    if not clean_parts(path):
+        with _fd(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)) as fd:
+            tree = TreeTar(out)
+            if name is not None:  # a mount's source directory, as the directory `name`
+                tree.add(fd, ".", arcname)
+            else:
+                tree.add_children(fd, "")
+            tree.close()
         return
-    parent, name = _parent_and_name(root, path)
+    parent, last = _parent_and_name(root, path)
     with _fd(parent):
-        os.stat(name, dir_fd=parent, follow_symlinks=False)  # FileNotFoundError first
+        os.stat(last, dir_fd=parent, follow_symlinks=False)  # FileNotFoundError first
         tree = TreeTar(out)
-        tree.add(parent, name, _base_name(path))
+        tree.add(parent, last, arcname)
         tree.close()
 
 

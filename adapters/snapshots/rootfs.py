@@ -24,6 +24,7 @@ import os
 import stat
 from pathlib import Path
 
+from berth.domain.container_paths import clean_parts
 from berth.domain.errors import InvalidParameter
 
 MIB = 1 << 20
@@ -150,24 +151,11 @@ def read_in_root(root: Path, relative: str, limit: int = MIB) -> str | None:
         os.close(path_fd)
 
 
-def container_parts(path: str) -> list[str]:
-    """The components of a path in the container, cleaned lexically as dockerd's
-    filepath.Join("/", path) does: `..` never climbs above the root."""
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part == "..":
-            if parts:
-                parts.pop()
-        elif part not in ("", "."):
-            parts.append(part)
-    return parts
-
-
 def open_container_path(root: Path, path: str, *, follow_last: bool) -> int:
     """An O_PATH descriptor of `path` as the container sees it in `root`: links inside the
     path resolved within the root (the last one only if `follow_last`). OSError (ENOENT
     for a missing path) otherwise."""
-    parts = container_parts(path)
+    parts = clean_parts(path)
     if not parts:
         return os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     return open_in_root(root, parts, 0 if follow_last else os.O_NOFOLLOW)

@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -26,10 +27,12 @@ from berth.adapters.snapshots.changes import layer_changes
 from berth.adapters.snapshots.protocol import LayerDirectories
 from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.container import Container, ContainerState
+from berth.domain.container_paths import clean_parts, mount_for
 from berth.domain.errors import Conflict, InvalidParameter, NotFound
 from berth.domain.spec.users import resolve_user
 
 from .actions import ContainerActions
+from .container_mounts import mount_points
 from .images import ImageService
 
 Write = Callable[[bytes], Awaitable[None]]
@@ -88,18 +91,21 @@ class ContainerFiles:
             yield container, await self.images.mount_rootfs(container.id, container.image_id)
 
     async def stat(self, ref: str, path: str) -> files.PathStat:
-        async with self.rootfs(ref) as (_, root):
-            with _path_errors(path, ref):
-                found: files.PathStat = await trio.to_thread.run_sync(files.stat_path, root, path)
-                return found
+        return await self.archive(ref, path, None)
 
     async def archive(self, ref: str, path: str, write: Write | None) -> files.PathStat:
         """Stat the path, then (with `write`) stream its tar: `docker cp` out of it."""
-        async with self.rootfs(ref) as (_, root):
+        async with self.rootfs(ref) as (container, rootfs):
+            where = _located(container, rootfs, path)
             with _path_errors(path, ref):
-                found: files.PathStat = await trio.to_thread.run_sync(files.stat_path, root, path)
+                found: files.PathStat = await trio.to_thread.run_sync(
+                    files.stat_path, where.root, where.path, where.name
+                )
                 if write is not None:
-                    await stream_tar(lambda out: files.archive_path(root, path, out), write)
+                    await stream_tar(
+                        lambda out: files.archive_path(where.root, where.path, out, where.name),
+                        write,
+                    )
                 return found
 
     async def export(self, ref: str, write: Write) -> None:
@@ -110,17 +116,18 @@ class ContainerFiles:
         self, ref: str, path: str, archive: Path, *, copy_uid_gid: bool, no_overwrite: bool
     ) -> None:
         """`docker cp` into the directory `path` of the container."""
-        async with self.rootfs(ref) as (container, root):
-            if (container.host_config or {}).get("ReadonlyRootfs"):
-                raise InvalidParameter("container rootfs is marked read-only")
+        async with self.rootfs(ref) as (container, rootfs):
+            where = _located(container, rootfs, path)
+            if not where.writable:
+                raise InvalidParameter(where.read_only_reason)
             owner = None
             user = str((container.config or {}).get("User") or "")
             if copy_uid_gid and user:
-                owner = await trio.to_thread.run_sync(_owner_in, root, user)
+                owner = await trio.to_thread.run_sync(_owner_in, rootfs, user)
 
             def extract() -> None:
                 with open(archive, "rb") as raw:
-                    files.extract_to(root, path, raw, owner, no_overwrite)
+                    files.extract_to(where.root, where.path, raw, owner, no_overwrite)
 
             with _path_errors(path, ref):
                 await trio.to_thread.run_sync(extract)
@@ -139,6 +146,37 @@ class ContainerFiles:
             raise InvalidParameter("this snapshot store keeps no layer directories")
         chain = self.images.image_chain(container.image_id)
         return store.upper_dir(container.id), [store.layer_dir(c) for c in reversed(chain)]
+
+
+@dataclass(frozen=True)
+class _Location:
+    """Where a container path is on the host: `path` inside `root` (the root filesystem,
+    or a bind's or volume's source), shown as `name` when it is a mount's top."""
+
+    root: Path
+    path: str
+    name: str | None = None
+    writable: bool = True
+    read_only_reason: str = ""
+
+
+def _located(container: Container, rootfs: Path, path: str) -> _Location:
+    found = mount_for(mount_points(container), path)
+    if found is None:
+        read_only = bool((container.host_config or {}).get("ReadonlyRootfs"))
+        return _Location(rootfs, path, None, not read_only, "container rootfs is marked read-only")
+    point, inner = found
+    if point.type == "tmpfs" or not point.source:
+        raise InvalidParameter(
+            f"{point.destination} is a tmpfs mount of the container: berth does not copy "
+            "files in or out of it"
+        )
+    trailing = "/." if path.endswith("/.") and not inner else ""
+    name = None if inner or trailing else (clean_parts(path) or ["/"])[-1]
+    root = Path(point.source)
+    if not inner and not root.is_dir():  # a bind of a single file
+        root, inner = root.parent, root.name
+    return _Location(root, inner + trailing, name, point.rw, "mounted volume is marked read-only")
 
 
 def _owner_in(root: Path, user: str) -> tuple[int, int]:

@@ -178,3 +178,30 @@ def test_copy_uid_gid_gives_files_to_the_container_user(berthd: Berthd, tmp_path
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
             member = tar.getmember("owned")
     assert (member.uid, member.gid) == (1234, 99)
+
+
+def test_cp_into_and_out_of_binds_and_volumes_goes_to_their_sources(
+    berthd: Berthd, tmp_path: Path
+) -> None:
+    host_dir = tmp_path / "bound"
+    host_dir.mkdir()
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "in.txt").write_text("into the bind\n")
+    ok(berthd.docker("create", "--name", "box", "-v", f"{host_dir}:/data",
+                     "-v", f"{tmp_path / 'ro'}:/locked:ro", "-v", "named:/vol",
+                     "busybox", "true"))  # fmt: skip
+    ok(berthd.docker("cp", str(tmp_path / "in.txt"), "box:/data/"))
+    assert (host_dir / "in.txt").read_text() == "into the bind\n"
+    (host_dir / "from-host").write_text("seen\n")
+    ok(berthd.docker("cp", "box:/data/from-host", str(tmp_path / "out.txt")))
+    assert (tmp_path / "out.txt").read_text() == "seen\n"
+    ok(berthd.docker("cp", str(tmp_path / "in.txt"), "box:/vol/kept.txt"))
+    refused = berthd.docker("cp", str(tmp_path / "in.txt"), "box:/locked/")
+    assert refused.returncode != 0 and "mounted volume is marked read-only" in refused.stderr
+    assert list((tmp_path / "ro").iterdir()) == []
+    ran = berthd.docker("run", "--rm", "-v", "named:/vol", "busybox", "cat", "/vol/kept.txt")
+    assert ok(ran) == "into the bind\n"
+    with _client(berthd) as client:
+        status, found = _stat_of(client, "box", "/data")
+        assert (status, found["name"], found["mode"] & (1 << 31)) == (200, "data", 1 << 31)
+    ok(berthd.docker("rm", "-v", "box"))
