@@ -28,6 +28,8 @@ def _path(request: Request) -> str:
     path = request.text("path")
     if not path:
         raise InvalidParameter("bad parameter: path cannot be empty")
+    if "\0" in path:
+        raise InvalidParameter("bad parameter: path contains a NUL byte")
     return path
 
 

@@ -143,6 +143,7 @@ def test_head_archive_answers_dockerd_path_stat(berthd: Berthd) -> None:
         assert (link["mode"] & (1 << 27), link["linkTarget"]) == (1 << 27, "/f")
         assert _stat_of(client, "box", "/nothing")[0] == 404
         assert _stat_of(client, "box", "")[0] == 400
+        assert _stat_of(client, "box", "/f\0x")[0] == 400
         stream, stat_doc = client.get_archive("box", "/f")
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
             (member,) = tar.getmembers()
