@@ -42,10 +42,7 @@ def commit_reference(repo: str, tag: str) -> str | None:
         if tag:
             raise InvalidParameter("tag without a repository")
         return None
-    try:
-        reference = str(parse_reference(f"{repo}:{tag}" if tag else repo))
-    except InvalidParameter as error:
-        raise InvalidParameter(f"invalid reference format: {error.message}") from None
+    reference = str(parse_reference(f"{repo}:{tag}" if tag else repo))
     if not is_tag_reference(reference):
         raise InvalidParameter("refusing to create a tag with a digest reference")
     return reference

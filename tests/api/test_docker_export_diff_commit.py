@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import docker
+import pytest
 
 from ..fixtures.berthd import DOCKER
 from .conftest import Berthd
@@ -131,3 +132,33 @@ def test_commit_of_a_running_container_pauses_it_meanwhile(berthd: Berthd) -> No
     actions = events(berthd, since, "--filter", "container=box", "--format", "{{.Action}}")
     assert actions[-3:] == ["pause", "unpause", "commit"]
     assert ok(berthd.docker("run", "--rm", "live", "cat", "/up")) == "up\n"
+
+
+def test_docker_py_commit_with_a_config_and_changes_and_export(berthd: Berthd) -> None:
+    with docker.APIClient(base_url=f"unix://{berthd.socket}", version="1.41") as client:
+        created = client.create_container("busybox", ["sh", "-c", "echo made > /made"])
+        client.start(created)
+        assert client.wait(created)["StatusCode"] == 0
+        answer = client.commit(
+            created["Id"], repository="pyimage", tag="t1", message="from docker-py",
+            author="py", changes=["ENV FROM_CHANGE=1", "LABEL a=b"],
+            conf={"Env": ["FROM_CONF=1"], "Cmd": ["cat", "/made"]},
+        )  # fmt: skip
+        image = client.inspect_image("pyimage:t1")
+        assert image["Id"] == answer["Id"]
+        assert image["Config"]["Cmd"] == ["cat", "/made"]
+        assert {"FROM_CONF=1", "FROM_CHANGE=1"} <= set(image["Config"]["Env"])
+        assert image["Config"]["Labels"] == {"a": "b"}
+        assert (image["Comment"], image["Author"], image["Container"]) == (
+            "from docker-py", "py", created["Id"])  # fmt: skip
+        run = client.create_container("pyimage:t1")
+        client.start(run)
+        assert client.wait(run)["StatusCode"] == 0
+        assert client.logs(run) == b"made\n"
+        exported = b"".join(client.export(created))
+        with tarfile.open(fileobj=io.BytesIO(exported)) as tar:
+            assert "made" in tar.getnames()
+        with pytest.raises(docker.errors.APIError) as bad:
+            client.commit(created["Id"], repository="Upper")
+        assert bad.value.status_code == 400
+        assert "repository name must be lowercase" in str(bad.value)
