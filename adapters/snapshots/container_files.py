@@ -167,20 +167,20 @@ def archive_path(root: Path, path: str, out: BinaryIO, name: str | None = None) 
     with everything below it, named from the path's base name (or `name`) as dockerd."""
     arcname = name if name is not None and not path.endswith("/.") else _base_name(path)
     if not clean_parts(path):
-        with _fd(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)) as fd:
-            tree = TreeTar(out)
+        with (
+            _fd(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)) as fd,
+            TreeTar(out) as tree,
+        ):
             if name is not None:  # a mount's source directory, as the directory `name`
                 tree.add(fd, ".", arcname)
             else:
                 tree.add_children(fd, "")
-            tree.close()
         return
     parent, last = _parent_and_name(root, path)
     with _fd(parent):
         os.stat(last, dir_fd=parent, follow_symlinks=False)  # FileNotFoundError first
-        tree = TreeTar(out)
-        tree.add(parent, last, arcname)
-        tree.close()
+        with TreeTar(out) as tree:
+            tree.add(parent, last, arcname)
 
 
 def export_tree(root: Path, out: BinaryIO) -> None:

@@ -23,7 +23,7 @@ import stat
 import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from berth.domain.commit import is_engine_stub
 from berth.domain.layer_entries import WHITEOUT_OPAQUE, WHITEOUT_PREFIX
@@ -116,6 +116,18 @@ class TreeTar:
     def close(self) -> None:
         self._tar.close()
 
+    def __enter__(self) -> TreeTar:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.close()
+            return
+        # The output failed (a client gone): no end-of-archive, and no flush when the
+        # stream object is collected either.
+        cast(Any, self._tar).closed = True
+        cast(Any, self._tar.fileobj).closed = True
+
     def _info(self, name: str, status: os.stat_result) -> tarfile.TarInfo:
         info = tarfile.TarInfo(name)
         info.mode = stat.S_IMODE(status.st_mode)
@@ -207,6 +219,5 @@ class TreeTar:
 
 def write_tree(out: BinaryIO, dir_fd: int, *, overlay_whiteouts: bool = False) -> None:
     """The whole tree under `dir_fd` (its entries, not itself) as a tar on `out`."""
-    tree = TreeTar(out, overlay_whiteouts=overlay_whiteouts)
-    tree.add_children(dir_fd, "")
-    tree.close()
+    with TreeTar(out, overlay_whiteouts=overlay_whiteouts) as tree:
+        tree.add_children(dir_fd, "")

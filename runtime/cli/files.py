@@ -119,11 +119,10 @@ def _local_tar(source: Path, name: str, into: IO[bytes]) -> None:
 
     fd = os.open(source.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        tree = TreeTar(cast(BinaryIO, into))
         if not os.path.lexists(source):
             raise click.ClickException(f"no such file or directory: {source}")
-        tree.add(fd, source.name, name)
-        tree.close()
+        with TreeTar(cast(BinaryIO, into)) as tree:
+            tree.add(fd, source.name, name)
     finally:
         os.close(fd)
     into.flush()

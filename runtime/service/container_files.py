@@ -62,7 +62,8 @@ async def stream_tar(write_tar: Callable[[BinaryIO], None], write: Write) -> Non
         fcntl.fcntl(write_fd, F_SETPIPE_SZ, CHUNK)
 
     def produce() -> None:
-        with open(write_fd, "wb", buffering=CHUNK) as out, contextlib.suppress(BrokenPipeError):
+        # The pipe breaks when the client goes: in a write or in the close's flush.
+        with contextlib.suppress(BrokenPipeError), open(write_fd, "wb", buffering=CHUNK) as out:
             write_tar(out)
 
     async with trio.open_nursery() as nursery:

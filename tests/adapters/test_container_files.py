@@ -152,9 +152,8 @@ def test_an_upper_dir_becomes_a_layer_with_oci_whiteouts(tmp_path: Path) -> None
     fd = os.open(upper, os.O_RDONLY | os.O_DIRECTORY)
     try:
         data = io.BytesIO()
-        tree = TreeTar(data, overlay_whiteouts=True)
-        tree.add_children(fd, "")
-        tree.close()
+        with TreeTar(data, overlay_whiteouts=True) as tree:
+            tree.add_children(fd, "")
     finally:
         os.close(fd)
     assert names_in(data.getvalue()) == [

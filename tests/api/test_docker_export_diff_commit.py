@@ -162,3 +162,14 @@ def test_docker_py_commit_with_a_config_and_changes_and_export(berthd: Berthd) -
             client.commit(created["Id"], repository="Upper")
         assert bad.value.status_code == 400
         assert "repository name must be lowercase" in str(bad.value)
+
+
+def test_a_client_leaving_an_export_midway_leaves_nothing_held(berthd: Berthd) -> None:
+    script = "dd if=/dev/zero of=/big bs=1M count=64 2>/dev/null"
+    ok(berthd.docker("run", "--name", "box", "busybox", "sh", "-c", script))
+    with berthd.connect() as sock:
+        sock.sendall(b"GET /v1.41/containers/box/export HTTP/1.1\r\nHost: berth\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+    # The tar writer ended and let go of the container: it can be removed at once.
+    ok(berthd.docker("rm", "box"))
+    assert ok(berthd.docker("ps", "-aq")) == ""
