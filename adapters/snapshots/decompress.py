@@ -191,12 +191,13 @@ def decompressed(raw: BinaryIO) -> Iterator[bytes]:
 class HashingStream:
     """The uncompressed layer: hashed and counted as it is read, bounded in size."""
 
-    def __init__(self, chunks: Iterator[bytes], max_bytes: int) -> None:
+    def __init__(self, chunks: Iterator[bytes], max_bytes: int, *, hashing: bool = True) -> None:
         self._chunks = chunks
         self._max = max_bytes
         self._buf = b""
         self._off = 0
         self._hash = hashlib.sha256()
+        self._hashing = hashing  # an archive copied into a container needs no diff id
         self.size = 0
 
     @property
@@ -212,7 +213,8 @@ class HashingStream:
             self.size += len(chunk)
             if self.size > self._max:
                 raise LayerRejected(f"layer exceeds {self._max} bytes uncompressed")
-            self._hash.update(chunk)
+            if self._hashing:
+                self._hash.update(chunk)
             self._buf, self._off = chunk, 0
         piece = self._buf[self._off : self._off + n]
         self._off += len(piece)

@@ -124,7 +124,7 @@ class ExtractWriter(LayerWriter):
 
 
 def _plan(raw: BinaryIO) -> None:
-    tar = TarReader(HashingStream(decompressed(raw), DEFAULT_LIMITS.max_bytes))
+    tar = TarReader(HashingStream(decompressed(raw), DEFAULT_LIMITS.max_bytes, hashing=False))
     planner = _Planned(DEFAULT_LIMITS)
     while (entry := tar.next_entry()) is not None:
         planner.feed(entry)
@@ -146,7 +146,7 @@ def extract_archive(
     start = archive.tell()
     _plan(archive)
     archive.seek(start)
-    tar = TarReader(HashingStream(decompressed(archive), DEFAULT_LIMITS.max_bytes))
+    tar = TarReader(HashingStream(decompressed(archive), DEFAULT_LIMITS.max_bytes, hashing=False))
     planner = _Planned(DEFAULT_LIMITS)
     writer = ExtractWriter(target_fd, owner, no_overwrite_dir_non_dir)
     try:
