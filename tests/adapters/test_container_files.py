@@ -4,13 +4,18 @@ directory that already holds things, and overlay changes."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import os
 import stat
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from berth.adapters.snapshots.changes import ADDED, DELETED, MODIFIED, Change, layer_changes
 from berth.adapters.snapshots.container_files import (
@@ -189,3 +194,20 @@ def test_changes_of_an_upper_dir_as_dockerd_reports_them(tmp_path: Path) -> None
     (only_stub / "etc").mkdir(parents=True)
     (only_stub / "etc" / "hosts").write_text("")
     assert layer_changes(only_stub, [lower]) == []
+
+
+@pytest.mark.parametrize(
+    "compress",
+    [gzip.compress, bz2.compress, lzma.compress, lambda data: zstandard.compress(data)],
+    ids=["gzip", "bzip2", "xz", "zstd"],
+)
+def test_an_archive_in_any_of_dockerds_compressions_is_extracted(
+    rootfs: Path, compress: Callable[[bytes], bytes]
+) -> None:
+    plain = tar_of(("packed", b"compressed " * 1000)).getvalue()
+    twice = compress(plain[:-1024]) + compress(plain[-1024:])  # concatenated streams
+    extract_to(rootfs, "/tmp", io.BytesIO(twice))
+    assert (rootfs / "tmp" / "packed").read_bytes() == b"compressed " * 1000
+    with pytest.raises(InvalidParameter, match="failed to unpack layer"):
+        whole = compress(plain)
+        extract_to(rootfs, "/tmp", io.BytesIO(whole[: len(whole) // 2]))
