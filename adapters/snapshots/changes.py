@@ -89,7 +89,9 @@ class _Walk:
     def directory(self, fd: int, lowers: list[int], prefix: str) -> None:
         for name in sorted(os.listdir(fd)):
             with ExitStack() as stack:
-                status = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                status = _lstat(name, fd)
+                if status is None:
+                    continue  # removed meanwhile by the running container
                 child_fd = None
                 if stat.S_ISDIR(status.st_mode):
                     child_fd = _open_dir(name, fd)
