@@ -219,6 +219,7 @@ def committed_config(
 def child_image(
     parent: Mapping[str, Any],
     *,
+    parent_id: str = "",
     config: dict[str, Any],
     container_config: Mapping[str, Any],
     container_id: str,
@@ -250,6 +251,8 @@ def child_image(
         "os": parent.get("os") or "linux",
         "rootfs": rootfs,
     }
+    if parent_id:  # V1Image's `parent`: inspect's Parent of a locally made image
+        image["parent"] = parent_id
     if author:
         image["author"] = author
     if comment:

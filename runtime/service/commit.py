@@ -115,6 +115,7 @@ class Committer:
             created = self.runner.engine.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             image_config = child_image(
                 image.config,
+                parent_id=container.image_id,
                 config=config,
                 container_config=container.config,
                 container_id=container.id,

@@ -84,7 +84,7 @@ def inspect_document(row: Row) -> dict[str, Any]:
         "Id": row["id"],
         "RepoTags": [_familiar(t) for t in row["tags"]],
         "RepoDigests": [_familiar(d) for d in row["repo_digests"]],
-        "Parent": "",
+        "Parent": str(config.get("parent") or ""),
         "Comment": str(config.get("comment") or ""),
         "Created": row["created"],
         "Container": str(config.get("container") or ""),
