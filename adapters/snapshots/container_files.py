@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -162,24 +162,35 @@ def stat_path(root: Path, path: str, name: str | None = None) -> PathStat:
     )
 
 
-def archive_path(root: Path, path: str, out: BinaryIO, name: str | None = None) -> None:
+def archive_path(
+    root: Path,
+    path: str,
+    out: BinaryIO,
+    name: str | None = None,
+    mounts: Mapping[str, Path] | None = None,
+) -> None:
     """A tar of the path onto `out`: a file, link or device as one entry, a directory
-    with everything below it, named from the path's base name (or `name`) as dockerd."""
+    with everything below it, named from the path's base name (or `name`) as dockerd.
+    `mounts`: the sources of the mount points below the path, by their path relative to
+    it, archived in their place as the container sees them."""
     arcname = name if name is not None and not path.endswith("/.") else _base_name(path)
+    whole_root = not clean_parts(path) and name is None
+    prefix = "" if whole_root else arcname + "/"
+    below = {prefix + relative: source for relative, source in (mounts or {}).items()}
     if not clean_parts(path):
         with (
             _fd(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)) as fd,
-            TreeTar(out) as tree,
+            TreeTar(out, mounts=below) as tree,
         ):
-            if name is not None:  # a mount's source directory, as the directory `name`
-                tree.add(fd, ".", arcname)
-            else:
+            if whole_root:
                 tree.add_children(fd, "")
+            else:  # a mount's source directory, as the directory `name`
+                tree.add(fd, ".", arcname)
         return
     parent, last = _parent_and_name(root, path)
     with _fd(parent):
         os.stat(last, dir_fd=parent, follow_symlinks=False)  # FileNotFoundError first
-        with TreeTar(out) as tree:
+        with TreeTar(out, mounts=below) as tree:
             tree.add(parent, last, arcname)
 
 

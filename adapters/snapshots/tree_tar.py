@@ -21,8 +21,9 @@ import errno
 import os
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from berth.domain.commit import is_engine_stub
@@ -90,7 +91,7 @@ def _xattrs(fd: int) -> dict[str, str]:
 
 
 @contextmanager
-def _opened(name: str, flags: int, dir_fd: int) -> Iterator[int | None]:
+def _opened(name: str, flags: int, dir_fd: int | None) -> Iterator[int | None]:
     try:
         fd = os.open(name, flags, dir_fd=dir_fd)
     except OSError as error:
@@ -107,11 +108,20 @@ def _opened(name: str, flags: int, dir_fd: int) -> Iterator[int | None]:
 class TreeTar:
     """Writes entries to one tar stream (`out`), then `close()` writes its end."""
 
-    def __init__(self, out: BinaryIO, *, overlay_whiteouts: bool = False) -> None:
+    def __init__(
+        self,
+        out: BinaryIO,
+        *,
+        overlay_whiteouts: bool = False,
+        mounts: Mapping[str, Path] | None = None,
+    ) -> None:
+        """`mounts`: entries (by archive name) whose content is another host path, a
+        bind's or a volume's source, as the container sees it there."""
         # closed by close(): the stream outlives this call
         self._tar = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)  # noqa: SIM115
         self._whiteouts = overlay_whiteouts
         self._links: dict[tuple[int, int], str] = {}
+        self._mounts = dict(mounts or {})
 
     def close(self) -> None:
         self._tar.close()
@@ -138,6 +148,13 @@ class TreeTar:
     def add(self, dir_fd: int, name: str, arcname: str) -> None:
         """The entry `name` of the directory `dir_fd` as `arcname`, a directory with all
         it holds."""
+        source = self._mounts.get(arcname)
+        if source is not None:
+            with _opened(str(source.parent), _DIR_FLAGS & ~os.O_NOFOLLOW, None) as parent:
+                if parent is not None:
+                    self._mounts.pop(arcname)  # once, whatever the source holds
+                    self.add(parent, source.name, arcname)
+            return
         try:
             status = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         except OSError as error:

@@ -103,8 +103,11 @@ class ContainerFiles:
                     files.stat_path, where.root, where.path, where.name
                 )
                 if write is not None:
+                    below = _mounts_below(container, path)
                     await stream_tar(
-                        lambda out: files.archive_path(where.root, where.path, out, where.name),
+                        lambda out: files.archive_path(
+                            where.root, where.path, out, where.name, below
+                        ),
                         write,
                     )
                 return found
@@ -178,6 +181,20 @@ def _located(container: Container, rootfs: Path, path: str) -> _Location:
     if not inner and not root.is_dir():  # a bind of a single file
         root, inner = root.parent, root.name
     return _Location(root, inner + trailing, name, point.rw, "mounted volume is marked read-only")
+
+
+def _mounts_below(container: Container, path: str) -> dict[str, Path]:
+    """The binds and volumes mounted strictly below `path`, by their path relative to it:
+    a copy of a directory holds what the container sees in them (tmpfs mounts, only in
+    the container's namespace, are left as the root filesystem has them)."""
+    top = clean_parts(path)
+    below = {}
+    for point in mount_points(container):
+        parts = clean_parts(point.destination)
+        inside = len(parts) > len(top) and parts[: len(top)] == top
+        if inside and point.source and point.type != "tmpfs":
+            below["/".join(parts[len(top) :])] = Path(point.source)
+    return below
 
 
 def _owner_in(root: Path, user: str) -> tuple[int, int]:

@@ -205,4 +205,14 @@ def test_cp_into_and_out_of_binds_and_volumes_goes_to_their_sources(
     with _client(berthd) as client:
         status, found = _stat_of(client, "box", "/data")
         assert (status, found["name"], found["mode"] & (1 << 31)) == (200, "data", 1 << 31)
+        # A directory holding mount points is copied as the container sees it (their
+        # directories are made at the first start).
+        ok(berthd.docker("start", "-a", "box"))
+        stream, _ = client.get_archive("box", "/")
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            names = set(tar.getnames())
+        assert {"data/in.txt", "data/from-host", "vol/kept.txt", "bin/busybox"} <= names
+        exported = b"".join(client.export("box"))  # export is the root filesystem only
+        with tarfile.open(fileobj=io.BytesIO(exported)) as tar:
+            assert "data/in.txt" not in tar.getnames()
     ok(berthd.docker("rm", "-v", "box"))
