@@ -4,9 +4,9 @@ Every argument is checked before anything happens (the `--change` instructions, 
 repository and tag), so a bad one is a 400 with nothing recorded. A running container
 is paused while its layer is read (unless `pause=0`), with the pause and unpause
 recorded as `docker pause` would. The layer is the overlay upper directory written as a
-tar with OCI whiteouts (adapters/snapshots/tree_tar.py) into the engine's tmp/, then
-stored and unpacked through the image service as a loaded layer would be, and the image
-recorded as an Image event of source "commit" (ADR/0030).
+tar with OCI whiteouts (adapters/snapshots/tree_tar.py) in the snapshot store's unpack
+area, then stored and unpacked through the image service as a loaded layer would be, and
+the image recorded as an Image event of source "commit" (ADR/0030).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import secrets
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -101,9 +101,11 @@ class Committer:
         changes = changes or []
         check_changes(changes)
         reference = commit_reference(repo, tag)
-        tmp = self.runner.engine.root / "tmp"
-        tmp.mkdir(mode=0o700, exist_ok=True)
-        layer = tmp / f"commit-{secrets.token_hex(8)}.tar"
+        # In the snapshot store's unpack area, which reconcile empties: a commit cut short
+        # by a crash leaves nothing behind.
+        spool = self.runner.images.snapshots.new_unpack_dir()
+        spool.mkdir(mode=0o700)
+        layer = spool / "layer.tar"
         try:
             async with self._paused(ref, pause, actor), self.files.rootfs(ref) as (container, _):
                 config = committed_config(container.config, body, changes)
@@ -130,4 +132,4 @@ class Committer:
                 container.image_id, image_config, layer if diff_id else None, tags, actor
             )
         finally:
-            layer.unlink(missing_ok=True)
+            shutil.rmtree(spool, ignore_errors=True)
