@@ -152,6 +152,19 @@ def test_head_archive_answers_dockerd_path_stat(berthd: Berthd) -> None:
         assert stat_doc["name"] == "f"
 
 
+def test_cp_follow_link_copies_what_the_link_names(berthd: Berthd, tmp_path: Path) -> None:
+    script = "echo target > /f; ln -s /f /l; ln -s ../../../../etc/passwd /up"
+    ok(berthd.docker("run", "--name", "box", "busybox", "sh", "-c", script))
+    ok(berthd.docker("cp", "-L", "box:/l", str(tmp_path / "followed")))
+    assert (tmp_path / "followed").read_text() == "target\n"
+    ok(berthd.docker("cp", "box:/l", str(tmp_path / "link")))
+    assert os.readlink(tmp_path / "link") == "/f"
+    # A link climbing out of the root is the container's /etc/passwd, not the host's.
+    ok(berthd.docker("cp", "-L", "box:/up", str(tmp_path / "passwd")))
+    assert (tmp_path / "passwd").read_bytes() != Path("/etc/passwd").read_bytes()
+    assert (tmp_path / "passwd").read_text().startswith("root:")
+
+
 def test_put_archive_needs_an_existing_directory(berthd: Berthd) -> None:
     ok(berthd.docker("create", "--name", "box", "busybox", "true"))
     data = io.BytesIO()
