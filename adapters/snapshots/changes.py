@@ -80,6 +80,20 @@ def _deleted(status: os.stat_result, fd: int | None) -> bool:
         return False
 
 
+def _visible(name: str, lowers: list[int]) -> list[tuple[int, os.stat_result]]:
+    """The lower layers (top first) that have `name`, with what they have, down to a
+    whiteout of it: that hides the layers below, and is nothing itself."""
+    found = []
+    for lower in lowers:
+        status = _lstat(name, lower)
+        if status is None:
+            continue
+        if _deleted(status, None):
+            break
+        found.append((lower, status))
+    return found
+
+
 class _Walk:
     def __init__(self) -> None:
         self.changes: list[Change] = []
@@ -102,16 +116,19 @@ class _Walk:
                 if is_engine_stub(path, is_empty(status, child_fd)):
                     self.stub_parents.add(prefix)
                     continue
-                below = [s for s in (_lstat(name, lower) for lower in lowers) if s is not None]
-                self._record(path, status, child_fd, below)
+                visible = _visible(name, lowers)
+                self._record(path, status, child_fd, [below for _, below in visible])
                 if child_fd is None:
                     continue
                 child_lowers = []
-                for lower in lowers:
-                    opened = _open_dir(name, lower)
-                    if opened is not None:
-                        stack.callback(os.close, opened)
-                        child_lowers.append(opened)
+                for lower, below in visible:
+                    opened = _open_dir(name, lower) if stat.S_ISDIR(below.st_mode) else None
+                    if opened is None:
+                        break  # a file there hides the layers below it
+                    stack.callback(os.close, opened)
+                    child_lowers.append(opened)
+                    if _deleted(below, opened):
+                        break  # so does an opaque directory
                 self.directory(child_fd, child_lowers, path)
 
     def _record(

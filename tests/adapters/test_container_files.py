@@ -211,3 +211,24 @@ def test_an_archive_in_any_of_dockerds_compressions_is_extracted(
     with pytest.raises(InvalidParameter, match="failed to unpack layer"):
         whole = compress(plain)
         extract_to(rootfs, "/tmp", io.BytesIO(whole[: len(whole) // 2]))
+
+
+def test_changes_see_what_lower_layers_hide(tmp_path: Path) -> None:
+    """A file whited out (or under an opaque directory) in an upper image layer is not
+    there: the container making it again adds it."""
+    bottom, top, upper = tmp_path / "bottom", tmp_path / "top", tmp_path / "upper"
+    for layer in (bottom, top, upper):
+        (layer / "opq").mkdir(parents=True)
+    (bottom / "gone").write_text("b")
+    (bottom / "opq" / "old").write_text("b")
+    os.mknod(top / "gone", stat.S_IFCHR | 0o600, os.makedev(0, 0))
+    os.setxattr(top / "opq", OPAQUE_XATTR, b"y")
+    (upper / "gone").write_text("again")
+    (upper / "opq" / "old").write_text("again")
+    for layer in (top, upper):
+        os.utime(layer / "opq", ns=(10**18, 10**18))
+    assert layer_changes(upper, [top, bottom]) == [
+        Change("/gone", ADDED),
+        Change("/opq", MODIFIED),
+        Change("/opq/old", ADDED),
+    ]
