@@ -27,7 +27,7 @@ IMAGE_ID_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
 # OCI image-spec digest grammar: algorithm ":" encoded.
 DIGEST_PATTERN = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 LAYER_KEYS = frozenset({"digest", "diff_id", "size", "media_type"})
-LOAD_SOURCES = ("load", "import")
+LOAD_SOURCES = ("load", "import", "commit")
 SHORT_ID_LENGTH = 12
 
 

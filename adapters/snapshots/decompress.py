@@ -1,4 +1,5 @@
-"""Decompression of layer blobs, streaming and bounded: gzip, zstd or a plain tar.
+"""Decompression of layer blobs, streaming and bounded: gzip, zstd, bzip2, xz or a plain
+tar (moby's DecompressStream's formats).
 
 The uncompressed stream is hashed (the layer's diff id) and counted as it is read, and
 refused past a byte budget, so a decompression bomb stops there.
@@ -6,10 +7,12 @@ refused past a byte budget, so a decompression bomb stops there.
 
 from __future__ import annotations
 
+import bz2
 import hashlib
+import lzma
 import zlib
-from collections.abc import Iterator
-from typing import BinaryIO, cast
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, Protocol, cast
 
 import zstandard
 
@@ -19,6 +22,8 @@ from berth.domain.layer_entries import LayerRejected
 CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+BZIP2_MAGIC = b"BZh"
+XZ_MAGIC = b"\xfd7zXZ\x00"
 
 
 def _corrupt(reason: str) -> InvalidParameter:
@@ -178,25 +183,63 @@ def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
         raise _corrupt("zstd: stream truncated")
 
 
+class _Decoder(Protocol):
+    @property
+    def eof(self) -> bool: ...
+    @property
+    def needs_input(self) -> bool: ...
+    @property
+    def unused_data(self) -> bytes: ...
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
+
+
+def _stream_chunks(raw: BinaryIO, new: Callable[[], _Decoder], name: str) -> Iterator[bytes]:
+    """bzip2 or xz, concatenated streams too, in at most CHUNK-sized pieces (as gzip's)."""
+    decoder = new()
+    data = raw.read(CHUNK)
+    while True:
+        try:
+            chunk = decoder.decompress(data, CHUNK)
+        except (OSError, EOFError, lzma.LZMAError) as err:
+            raise _corrupt(f"{name}: {err}") from None
+        data = b""
+        if chunk:
+            yield chunk
+        if decoder.eof:
+            data = decoder.unused_data or raw.read(CHUNK)
+            if not data:
+                return
+            decoder = new()
+        elif decoder.needs_input:
+            data = raw.read(CHUNK)
+            if not data:
+                raise _corrupt(f"{name}: compressed file ended before the end of the stream")
+
+
 def decompressed(raw: BinaryIO) -> Iterator[bytes]:
-    head = raw.read(4)
+    head = raw.read(6)
     raw.seek(0)
     if head.startswith(GZIP_MAGIC):
         return _gzip_chunks(raw)
-    if head == ZSTD_MAGIC:
+    if head.startswith(ZSTD_MAGIC):
         return _zstd_chunks(raw)
+    if head.startswith(BZIP2_MAGIC):
+        return _stream_chunks(raw, bz2.BZ2Decompressor, "bzip2")
+    if head == XZ_MAGIC:
+        return _stream_chunks(raw, lzma.LZMADecompressor, "xz")
     return _plain_chunks(raw)
 
 
 class HashingStream:
     """The uncompressed layer: hashed and counted as it is read, bounded in size."""
 
-    def __init__(self, chunks: Iterator[bytes], max_bytes: int) -> None:
+    def __init__(self, chunks: Iterator[bytes], max_bytes: int, *, hashing: bool = True) -> None:
         self._chunks = chunks
         self._max = max_bytes
         self._buf = b""
         self._off = 0
         self._hash = hashlib.sha256()
+        self._hashing = hashing  # an archive copied into a container needs no diff id
         self.size = 0
 
     @property
@@ -212,7 +255,8 @@ class HashingStream:
             self.size += len(chunk)
             if self.size > self._max:
                 raise LayerRejected(f"layer exceeds {self._max} bytes uncompressed")
-            self._hash.update(chunk)
+            if self._hashing:
+                self._hash.update(chunk)
             self._buf, self._off = chunk, 0
         piece = self._buf[self._off : self._off + n]
         self._off += len(piece)

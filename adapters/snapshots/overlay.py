@@ -189,6 +189,9 @@ class SnapshotStore:
     def container_dir(self, container_id: str) -> Path:
         return self.root / "containers" / _check_container_id(container_id)
 
+    def upper_dir(self, container_id: str) -> Path:
+        return self.container_dir(container_id) / "upper"
+
     def rootfs(self, container_id: str) -> Path:
         return self.container_dir(container_id) / "merged"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from .unpack import UnpackResult
 
@@ -83,4 +83,20 @@ class Snapshots(Protocol):
 
     def containers(self) -> list[str]:
         """The ids of every container with a writable layer here, sorted."""
+        ...
+
+
+@runtime_checkable
+class LayerDirectories(Protocol):
+    """A store whose layers are directories on disk in overlay's format (whiteouts as 0/0
+    character devices, opaque directories marked `trusted.overlay.opaque=y`): what
+    `docker diff` and `docker commit` read. The real store is one; the fake, which keeps
+    layers in memory, is not."""
+
+    def layer_dir(self, chain_id: str) -> Path:
+        """The committed layer's directory."""
+        ...
+
+    def upper_dir(self, container_id: str) -> Path:
+        """The container's writable layer (overlay's upper directory)."""
         ...

@@ -24,6 +24,7 @@ import os
 import stat
 from pathlib import Path
 
+from berth.domain.container_paths import clean_parts
 from berth.domain.errors import InvalidParameter
 
 MIB = 1 << 20
@@ -88,7 +89,7 @@ def _walk_without_links(root_fd: int, parts: list[str]) -> int:
         raise
 
 
-def open_in_root(root: Path, parts: list[str]) -> int:
+def open_in_root(root: Path, parts: list[str], flags: int = 0) -> int:
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for _ in range(16):  # EAGAIN: a rename raced the resolution; try again
@@ -96,7 +97,7 @@ def open_in_root(root: Path, parts: list[str]) -> int:
                 return _openat2(
                     root_fd,
                     "/".join(parts),
-                    os.O_PATH | os.O_CLOEXEC,
+                    os.O_PATH | os.O_CLOEXEC | flags,
                     RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
                 )
             except OSError as error:
@@ -148,3 +149,13 @@ def read_in_root(root: Path, relative: str, limit: int = MIB) -> str | None:
         return _read_regular(path_fd, shown, limit).decode(errors="replace")
     finally:
         os.close(path_fd)
+
+
+def open_container_path(root: Path, path: str, *, follow_last: bool) -> int:
+    """An O_PATH descriptor of `path` as the container sees it in `root`: links inside the
+    path resolved within the root (the last one only if `follow_last`). OSError (ENOENT
+    for a missing path) otherwise."""
+    parts = clean_parts(path)
+    if not parts:
+        return os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    return open_in_root(root, parts, 0 if follow_last else os.O_NOFOLLOW)

@@ -41,6 +41,7 @@ class Request:
     body: bytes = b""
     upload: Path | None = None  # the spooled body, for routes that take uploads
     params: dict[str, str] = field(default_factory=dict)  # the route's named groups
+    query_pairs: list[tuple[str, str]] = field(default_factory=list)  # repeats kept
 
     def json(self, *, default: Any = None) -> Any:
         """The body as JSON (`default` when empty); 400 when it is not JSON."""
@@ -59,6 +60,10 @@ class Request:
 
     def text(self, name: str, default: str = "") -> str:
         return self.query.get(name, default)
+
+    def texts(self, name: str) -> list[str]:
+        """Every value of a parameter given more than once (`changes=...&changes=...`)."""
+        return [value for key, value in self.query_pairs if key == name]
 
 
 @dataclass

@@ -156,12 +156,14 @@ class _Connection(Generic[R, H]):
             return None
         started = time.perf_counter()
         path, query = split_target(event.target.decode("latin-1"))
+        pairs = parse_qsl(query, keep_blank_values=True)
         request = self.make_request(
             event.method.decode("ascii", "replace").upper(),
             unquote(path),
-            dict(parse_qsl(query, keep_blank_values=True)),
+            dict(pairs),
             {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.headers},
         )
+        request.query_pairs = pairs
         route: Route[H] | None = None
         problem: Exception | None = None
         try:

@@ -221,6 +221,32 @@ class ImageService:
             config_bytes = json.dumps(config, separators=(",", ":")).encode()
             return await self._record_loaded(config_bytes, [layer], tags, actor, "import")
 
+    async def record_commit(
+        self,
+        parent_id: str,
+        config: dict[str, Any],
+        layer_tar: Path | None,
+        tags: list[str],
+        actor: Actor,
+    ) -> str:
+        """`docker commit`: the parent image's layers plus `layer_tar` (an uncompressed
+        layer, so its digest is its diff id), stored and unpacked as a load's; answers
+        the new image's id. `config` already names the new layer in its root filesystem."""
+        parent = self.engine.images.aggregate(parent_id)
+        if parent is None:
+            raise InvalidParameter(f"No such image: {parent_id}")
+        layers = [
+            Layer(str(la["digest"]), int(la["size"]), str(la["media_type"]), str(la["diff_id"]))
+            for la in parent.layers
+        ]
+        async with self._locked(fcntl.LOCK_SH):
+            if layer_tar is not None:
+                digest, size = await trio.to_thread.run_sync(store_file, layer_tar, self.content)
+                layers.append(Layer(digest, size, LAYER_TAR, digest))
+                await self._unpack_all(layers, _ignore)
+            config_bytes = json.dumps(config, separators=(",", ":")).encode()
+            return await self._record_loaded(config_bytes, layers, tags, actor, "commit")
+
     async def _record_loaded(
         self, config_bytes: bytes, layers: list[Layer], tags: list[str], actor: Actor, source: str
     ) -> str:

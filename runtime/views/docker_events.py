@@ -167,6 +167,8 @@ class EventTranslator:
             action = IMAGE_ACTIONS[event.name]
             if event.data.get("source") == "import":
                 action = "import"
+            if event.data.get("source") == "commit":
+                return self._commit_message(event, reference)
             return [_message("image", action, reference, {"name": reference}, event)]
         if event.aggregate == "volume" and event.name in VOLUME_ACTIONS:
             return [self._volume_message(event)]
@@ -201,6 +203,34 @@ class EventTranslator:
         if event.name == "Unmounted":
             attributes["container"] = str(data["container_id"])
         return _message("volume", VOLUME_ACTIONS[event.name], name, attributes, event)
+
+    def _commit_message(self, event: LoggedEvent, reference: str) -> list[dict[str, Any]]:
+        """dockerd reports a commit as the container's event, naming the new image."""
+        config = event.data.get("config") or {}
+        container_id = str(config.get("container") or "")
+        known = self._container_known(container_id)
+        attributes: dict[str, str] = {
+            **(known.labels if known else {}),
+            "comment": str(config.get("comment") or ""),
+            "imageID": event.originator_id,
+            "imageRef": reference if event.data.get("repo_tags") else "",
+        }
+        if known is not None:
+            attributes.update(image=known.image, name=known.name)
+        image = known.image if known else None
+        return [_message("container", "commit", container_id, attributes, event, image)]
+
+    def _container_known(self, container_id: str) -> _Known | None:
+        if container_id in self._containers:
+            return self._containers[container_id]
+        if not container_id:
+            return None
+        try:
+            aggregate = self._engine.get_aggregate(container_id)
+        except Exception:  # a container the log does not know: no name
+            return None
+        labels = dict(aggregate.config.get("Labels") or {})
+        return _Known(aggregate.name.lstrip("/"), aggregate.image, labels)
 
     def _container_messages(self, event: LoggedEvent) -> list[dict[str, Any]]:
         known = self._container(event)

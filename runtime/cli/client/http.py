@@ -56,7 +56,8 @@ def api_path(path: str, query: Mapping[str, Any] | None = None) -> str:
     """`/containers/x/start` with its query → `/v1.41/containers/x/start?...`."""
     target = f"/v{API_VERSION}{path}"
     wanted = {k: _query_value(v) for k, v in (query or {}).items() if v is not None}
-    return f"{target}?{urlencode(wanted)}" if wanted else target
+    # A list is the parameter given once per item (`changes=...&changes=...`).
+    return f"{target}?{urlencode(wanted, doseq=True)}" if wanted else target
 
 
 def segment(text: str) -> str:
@@ -64,7 +65,9 @@ def segment(text: str) -> str:
     return quote(text, safe="/:@")
 
 
-def _query_value(value: Any) -> str:
+def _query_value(value: Any) -> str | list[str]:
+    if isinstance(value, list):
+        return [str(item) for item in value]
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, dict):
