@@ -23,11 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.daemon import private_berthd  # noqa: E402
 from bench.run import bare_bundle  # noqa: E402
 from berth.domain.cause import Actor, ActorKind  # noqa: E402
 from berth.runtime.service.engine import Engine  # noqa: E402
-from berth.runtime.service.network_files import default_bridge_name  # noqa: E402
-from tests.integration.conftest import busybox_tarball  # noqa: E402
 
 BIN = Path(sys.executable).parent
 RUNS = 10
@@ -77,26 +76,10 @@ def bare_runc_bundle(work: Path, root: Path) -> Path:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="berth-bench-api-") as tmp:
         work = Path(tmp)
-        root = work / "root"
-        sock = work / "berth.sock"
-        berth = [str(BIN / "berth"), "--root", str(root)]
-        subprocess.run(
-            [*berth, "import", str(busybox_tarball(work / "bb.tar")), "busybox"],
-            check=True,
-            capture_output=True,
-        )
-        daemon = subprocess.Popen(
-            [str(BIN / "berthd"), "--root", str(root), "-H", f"unix://{sock}"],
-            stderr=subprocess.PIPE,
-        )
-        try:
-            assert daemon.stderr is not None
-            assert b"berthd ready" in daemon.stderr.readline()
+        with private_berthd(work) as daemon:
+            root, sock, env, docker = daemon.root, daemon.sock, daemon.env, daemon.docker
             time.sleep(1)
             idle_rss = rss_mb(daemon.pid)
-            env = {**os.environ, "DOCKER_CONFIG": str(work / "docker-config")}
-            (work / "docker-config").mkdir()
-            docker = ["docker", "-H", f"unix://{sock}"]
             args = ["run", "--rm", "--network", "none", "busybox", "/bin/busybox", "true"]
             docker_ms = median_of([*docker, *args], env)
             # As installed (pip compiles bytecode), not as this sandbox runs Python
@@ -120,12 +103,7 @@ def main() -> None:
             ps_0 = median_of([*docker, "ps", "-a"], env)
             add_exited_containers(root, EXITED)
             ps_1000 = median_of([*docker, "ps", "-a"], env)
-        finally:
-            daemon.terminate()
-            daemon.wait(timeout=20)
-            shutil.rmtree(work / "bundle", ignore_errors=True)
-            # berthd made the root's bridge at boot; it outlives berthd, as docker0 does.
-            subprocess.run(["ip", "link", "del", default_bridge_name(root)], check=False)
+        shutil.rmtree(work / "bundle", ignore_errors=True)
     figures = {
         "docker_cli_run_ms": round(docker_ms, 1),
         "berth_cli_run_ms": round(berth_ms, 1),

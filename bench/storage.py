@@ -29,15 +29,14 @@ import trio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.daemon import private_berthd  # noqa: E402
 from bench.run import ACTOR, NO_NETWORK, RUNS, engine_cycle  # noqa: E402
 from berth.adapters.runc import Runtime  # noqa: E402
 from berth.runtime.service.engine import Engine  # noqa: E402
 from berth.runtime.service.images import ImageService  # noqa: E402
-from berth.runtime.service.network_files import default_bridge_name  # noqa: E402
 from berth.runtime.service.runner import running  # noqa: E402
 from tests.integration.conftest import busybox_tarball  # noqa: E402
 
-BIN = Path(sys.executable).parent
 TREE_MB = 100
 FILE_KB = 256  # 400 files in 20 directories
 VOLUME = f"berth-bench-{os.getpid()}"
@@ -99,24 +98,9 @@ def timed(command: list[str] | str, env: dict[str, str] | None = None) -> float:
 def copy_throughput(work: Path) -> dict[str, Any]:
     tree = work / "tree"
     size_mb = make_tree(tree) / 1e6
-    root, sock = work / "root", work / "berth.sock"
-    berth = [str(BIN / "berth"), "--root", str(root)]
-    subprocess.run(
-        [*berth, "import", str(busybox_tarball(work / "bb.tar")), "busybox"],
-        check=True,
-        capture_output=True,
-    )
-    daemon = subprocess.Popen(
-        [str(BIN / "berthd"), "--root", str(root), "-H", f"unix://{sock}"],
-        stderr=subprocess.PIPE,
-    )
-    env = {**os.environ, "DOCKER_CONFIG": str(work / "docker-config")}
-    (work / "docker-config").mkdir()
-    docker = ["docker", "-H", f"unix://{sock}"]
     cp_in, cp_out, tar = [], [], []
-    try:
-        assert daemon.stderr is not None
-        assert b"berthd ready" in daemon.stderr.readline()
+    with private_berthd(work) as daemon:
+        docker, env = daemon.docker, daemon.env
         name = f"bench-cp-{os.getpid()}"
         subprocess.run(
             [*docker, "run", "-d", "--network", "none", "--name", name, "busybox",
@@ -135,10 +119,6 @@ def copy_throughput(work: Path) -> dict[str, Any]:
             tar.append(timed(f"tar -C {work} -cf - tree | tar -C {host} -xf -"))
             shutil.rmtree(host)
         subprocess.run([*docker, "rm", "-f", name], check=True, capture_output=True, env=env)
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=20)
-        subprocess.run(["ip", "link", "del", default_bridge_name(root)], check=False)
     tar_rate = size_mb / statistics.median(tar)
     figures = {
         "tree_mb": round(size_mb, 1),
