@@ -103,10 +103,13 @@ def test_berthd_refuses_a_bip_that_collides_with_a_host_route(tmp_path: Path) ->
     routes = subprocess.run(
         ["ip", "-o", "-4", "route", "show"], capture_output=True, text=True, check=True
     ).stdout
+    # The host's own link (the default route's device): a bridge of another berthd on
+    # this machine may be gone by the time this one starts.
+    uplink = next(line.split()[4] for line in routes.splitlines() if line.startswith("default"))
     taken = next(
         ipaddress.IPv4Network(line.split()[0])
         for line in routes.splitlines()
-        if not line.startswith("default")
+        if not line.startswith("default") and line.split()[2] == uplink
     )
     bip = f"{taken.network_address + 1}/{taken.prefixlen}"
     done = subprocess.run(
