@@ -19,7 +19,7 @@ import trio
 from berth.domain.errors import BerthError
 
 from .api.server import DEFAULT_SOCKET, parse_host
-from .cli.main import root_option
+from .cli.root_option import root_option
 from .dashboard import ListenError, parse_listen_address
 from .host import Host, HostSettings, Serving
 from .service.network_files import BridgeSettings, default_bridge_name

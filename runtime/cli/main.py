@@ -15,18 +15,7 @@ import click
 
 from . import audit, containers, files, images, replay, run, system, volumes
 from .client.http import socket_path
-
-# The engine's DEFAULT_ROOT, not imported from it: the engine is heavy to import.
-DEFAULT_ROOT = "/var/lib/berth"
-
-root_option = click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="BERTH_ROOT",
-    default=DEFAULT_ROOT,
-    show_default=True,
-    help="State directory (events.db, projections.db).",
-)
+from .root_option import root_option
 
 
 def _check_host(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
