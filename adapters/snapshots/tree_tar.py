@@ -18,13 +18,14 @@ sockets skipped, `security.capability` kept as a PAX xattr record.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 import tarfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO
 
 from berth.domain.commit import is_engine_stub
 from berth.domain.layer_entries import WHITEOUT_OPAQUE, WHITEOUT_PREFIX
@@ -44,21 +45,52 @@ _TYPES = {
 }
 
 
-class _Exactly:
-    """`size` bytes of an open file however it changed since fstat: cut if it grew,
-    padded with zeros if it shrank (the tar header already promised `size`)."""
+class _TarOut:
+    """One tar stream onto `out`, laid out as tarfile's: PAX headers, data padded to
+    blocks, two zero blocks and a record's padding at the end. A file's data goes with
+    sendfile(2) when `out` is a file descriptor (the pipe of a `docker cp`): the kernel
+    moves it, no Python buffer on the way."""
 
-    def __init__(self, fd: int, size: int) -> None:
-        self._fd = fd
-        self._left = size
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._offset = 0
+        try:
+            self._fd: int | None = out.fileno()
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            self._fd = None
 
-    def read(self, size: int = -1) -> bytes:
-        wanted = self._left if size < 0 else min(size, self._left)
-        if wanted <= 0:
-            return b""
-        data = os.read(self._fd, min(wanted, CHUNK)) or bytes(min(wanted, CHUNK))
-        self._left -= len(data)
-        return data
+    def _write(self, data: bytes) -> None:
+        self._out.write(data)
+        self._offset += len(data)
+
+    def add(self, info: tarfile.TarInfo, fd: int | None = None) -> None:
+        """The entry, and `info.size` bytes of `fd` as its data: cut if the file grew,
+        padded with zeros if it shrank (the header already promised `size`)."""
+        self._write(info.tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape"))
+        left = info.size if fd is not None else 0
+        if fd is not None:
+            left = self._copy(fd, left)
+        while left:
+            self._write(bytes(min(left, CHUNK)))
+            left -= min(left, CHUNK)
+        self._write(bytes(-self._offset % tarfile.BLOCKSIZE))
+
+    def _copy(self, fd: int, left: int) -> int:
+        """Up to `left` bytes of `fd` onto the stream; answers how many it lacked."""
+        if self._fd is not None:
+            self._out.flush()
+            while left and (sent := os.sendfile(self._fd, fd, None, min(left, CHUNK))):
+                left -= sent
+                self._offset += sent
+        while left and (data := os.read(fd, min(left, CHUNK))):
+            self._write(data)
+            left -= len(data)
+        return left
+
+    def close(self) -> None:
+        self._write(bytes(2 * tarfile.BLOCKSIZE))
+        self._write(bytes(-self._offset % tarfile.RECORDSIZE))
+        self._out.flush()
 
 
 def is_empty(status: os.stat_result, dir_fd: int | None) -> bool:
@@ -117,8 +149,7 @@ class TreeTar:
     ) -> None:
         """`mounts`: entries (by archive name) whose content is another host path, a
         bind's or a volume's source, as the container sees it there."""
-        # closed by close(): the stream outlives this call
-        self._tar = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)  # noqa: SIM115
+        self._tar = _TarOut(out)
         self._whiteouts = overlay_whiteouts
         self._links: dict[tuple[int, int], str] = {}
         self._mounts = dict(mounts or {})
@@ -130,13 +161,8 @@ class TreeTar:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        if kind is None:
+        if kind is None:  # after a failure (a client gone), no end-of-archive
             self.close()
-            return
-        # The output failed (a client gone): no end-of-archive, and no flush when the
-        # stream object is collected either.
-        cast(Any, self._tar).closed = True
-        cast(Any, self._tar.fileobj).closed = True
 
     def _info(self, name: str, status: os.stat_result) -> tarfile.TarInfo:
         info = tarfile.TarInfo(name)
@@ -187,18 +213,18 @@ class TreeTar:
             self._file(dir_fd, name, info, status)
         elif kind == stat.S_IFLNK:
             info.type, info.linkname = tarfile.SYMTYPE, os.readlink(name, dir_fd=dir_fd)
-            self._tar.addfile(info)
+            self._tar.add(info)
         elif self._whiteouts and _is_whiteout(status):
             head, _, base = arcname.rpartition("/")
             whiteout = self._info(f"{head}/{WHITEOUT_PREFIX}{base}".lstrip("/"), status)
             whiteout.mode = 0o600
-            self._tar.addfile(whiteout)
+            self._tar.add(whiteout)
         elif kind in _TYPES:
             info.type = _TYPES[kind]
             if kind != stat.S_IFIFO:
                 info.devmajor = os.major(status.st_rdev)
                 info.devminor = os.minor(status.st_rdev)
-            self._tar.addfile(info)
+            self._tar.add(info)
         # sockets are not archived, as dockerd's tar writer leaves them out
 
     def _directory(self, dir_fd: int, name: str, info: tarfile.TarInfo) -> None:
@@ -206,20 +232,20 @@ class TreeTar:
             if fd is None:
                 return
             info.type = tarfile.DIRTYPE
-            self._tar.addfile(info)
+            self._tar.add(info)
             prefix = info.name.rstrip("/")
             if self._whiteouts and _opaque(fd):
                 marker = tarfile.TarInfo(f"{prefix}/{WHITEOUT_OPAQUE}".lstrip("/"))
                 marker.mode, marker.uid, marker.gid = info.mode, info.uid, info.gid
                 marker.mtime = info.mtime
-                self._tar.addfile(marker)
+                self._tar.add(marker)
             self.add_children(fd, prefix)
 
     def _file(self, dir_fd: int, name: str, info: tarfile.TarInfo, status: os.stat_result) -> None:
         key = (status.st_dev, status.st_ino)
         if status.st_nlink > 1 and key in self._links:
             info.type, info.linkname = tarfile.LNKTYPE, self._links[key]
-            self._tar.addfile(info)
+            self._tar.add(info)
             return
         with _opened(name, _FILE_FLAGS, dir_fd) as fd:
             if fd is None:
@@ -229,7 +255,7 @@ class TreeTar:
                 return  # replaced since lstat: not what the header was made from
             info.size = opened.st_size
             info.pax_headers = _xattrs(fd)
-            self._tar.addfile(info, _Exactly(fd, opened.st_size))
+            self._tar.add(info, fd)
         if status.st_nlink > 1:
             self._links[key] = info.name
 

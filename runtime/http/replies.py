@@ -68,7 +68,7 @@ class Sender:
         async def write(data: bytes) -> None:
             await start()
             if data:
-                await self.wire.send(h11.Data(data=data))
+                await self.wire.send_data(data)
 
         async def watch_peer(cancel: trio.CancelScope) -> None:
             nonlocal client_gone

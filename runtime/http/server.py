@@ -201,7 +201,7 @@ class _Connection(Generic[R, H]):
                 size += len(event.data)
                 if size > limit:
                     raise BodyTooLarge
-                sink(bytes(event.data))
+                sink(event.data)  # h11's own copy of the bytes: no second one
             elif isinstance(event, h11.EndOfMessage):
                 return
             else:  # closed, or paused by something h11 did not expect

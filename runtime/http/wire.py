@@ -7,6 +7,7 @@ from typing import Any
 import h11
 import trio
 
+PASSTHROUGH_BYTES = 64 * 1024
 _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
@@ -65,6 +66,15 @@ class Wire:
         data = self.conn.send(event)
         if data:
             await self.send_raw(data)
+
+    async def send_data(self, data: bytes) -> None:
+        """Body bytes as h11 frames them; a large piece is sent from where it is rather
+        than joined with its framing into a new buffer (a copy of every byte)."""
+        pieces = self.conn.send_with_data_passthrough(h11.Data(data=data)) or []
+        if len(data) < PASSTHROUGH_BYTES:
+            pieces = [b"".join(pieces)]
+        for piece in pieces:
+            await self.send_raw(piece)
 
     async def send_raw(self, data: bytes) -> None:
         """Send bytes as they are; a peer that does not take them within the send

@@ -146,6 +146,28 @@ def test_a_tree_tar_is_read_through_descriptors(rootfs: Path) -> None:
     assert members["tmp"].mode == 0o1777
 
 
+def test_a_tree_tar_onto_a_descriptor_is_the_one_onto_a_buffer(tmp_path: Path) -> None:
+    """File data goes by sendfile onto a descriptor, by reads into a buffer object."""
+    tree = tmp_path / "tree"
+    (tree / "d").mkdir(parents=True)
+    contents = {"d/small": b"abc", "d/big": os.urandom(3 * 1024 * 1024 + 17), "empty": b""}
+    for name, content in contents.items():
+        (tree / name).write_bytes(content)
+    fd = os.open(tree, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        buffered = io.BytesIO()
+        write_tree(buffered, fd)
+        with open(tmp_path / "out.tar", "wb") as out:
+            write_tree(out, fd)
+    finally:
+        os.close(fd)
+    assert (tmp_path / "out.tar").read_bytes() == buffered.getvalue()
+    assert len(buffered.getvalue()) % tarfile.RECORDSIZE == 0
+    with tarfile.open(tmp_path / "out.tar") as tar:
+        files = {m.name: tar.extractfile(m) for m in tar.getmembers() if m.isfile()}
+        assert {name: f.read() for name, f in files.items() if f} == contents
+
+
 def test_an_upper_dir_becomes_a_layer_with_oci_whiteouts(tmp_path: Path) -> None:
     upper = tmp_path / "upper"
     (upper / "etc").mkdir(parents=True)
