@@ -5,6 +5,9 @@ In one run:
   `/bin/busybox true` (in-process, no network), without mounts and with 3 binds, 1 named
   volume and 1 tmpfs, the two kinds alternating so that the machine's noise falls on both;
   `mount_overhead_ms` is their difference (target ≤ 5 ms per container);
+- `runc_mount_overhead_ms`: what bare `runc run` of the engine's own config.json costs
+  more with those mounts than without (`runc_plain_ms`, `runc_mounted_ms`): runc's and
+  the kernel's share of the overhead; `berth_mount_overhead_ms` is the rest;
 - `cp_in_mb_s` / `cp_out_mb_s`: `docker cp` of a 100 MB tree into and out of a container
   through berthd, with the real docker CLI; `tar_mb_s`: `tar c | tar x` of the same tree on
   the host; the targets are cp at least half of tar's throughput, both ways.

@@ -215,7 +215,9 @@ class ContainerActions:
             return self.engine.volumes.mounted(c, k)
 
         with contextlib.suppress(NotModified):
-            await self.sync(self.engine.record, container_id, started, actor, True, True)
+            await self.sync(
+                lambda: self.engine.record(container_id, started, actor, others_first=True)
+            )
 
     async def _undo_failed_start(
         self, container: Container, error: BerthError, actor: Actor
