@@ -38,7 +38,7 @@ from berth.domain.settings import adapt_settings, merge_config, verify_settings
 from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name, stop_signal, stop_timeout
 from berth.domain.volume import Volume
 
-from ..store.events import EventStore, LoggedEvent
+from ..store.events import EventStore, LoggedEvent, replay
 from ..store.unit_of_work import unit_of_work
 from ..views import container_list, containers
 from ..views.projections import ProjectionStore
@@ -144,7 +144,7 @@ class Engine:
         return self.views.catch_up(self.store)
 
     def get_aggregate(self, aggregate_id: str) -> Any:
-        return self.store.repository.get(aggregate_id)
+        return self.store.repository.get(aggregate_id, projector_func=replay)
 
     def _change(
         self,
