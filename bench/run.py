@@ -89,14 +89,23 @@ def runc_cycle(bundle: Path, n: int) -> float:
     return elapsed
 
 
-async def engine_spec(runner: Runner, work: Path) -> dict[str, Any]:
+async def engine_spec(
+    runner: Runner,
+    work: Path,
+    host_config: dict[str, Any] | None = None,
+    files_dir: str = "spec-files",
+) -> dict[str, Any]:
     """The `config.json` the engine hands runc for the benchmarked container.
 
     Files it binds from the container's directory (/etc/hosts, ...) are copied to
-    `work/spec-files`, as that directory goes with the container.
+    `work/<files_dir>`, as that directory goes with the container.
     """
     created = await runner.create(
-        {"Image": "busybox", "Cmd": ["/bin/busybox", "sleep", "60"], "HostConfig": NO_NETWORK},
+        {
+            "Image": "busybox",
+            "Cmd": ["/bin/busybox", "sleep", "60"],
+            "HostConfig": host_config or NO_NETWORK,
+        },
         None,
         ACTOR,
     )
@@ -104,7 +113,7 @@ async def engine_spec(runner: Runner, work: Path) -> dict[str, Any]:
         await runner.start(created.id, ACTOR)
         container_dir = runner.container_dir(created.id)
         spec: dict[str, Any] = json.loads((container_dir / "bundle" / "config.json").read_text())
-        files = work / "spec-files"
+        files = work / files_dir
         files.mkdir()
         for mount in spec.get("mounts", []):
             source = Path(mount.get("source", ""))

@@ -5,6 +5,9 @@ In one run:
   `/bin/busybox true` (in-process, no network), without mounts and with 3 binds, 1 named
   volume and 1 tmpfs, the two kinds alternating so that the machine's noise falls on both;
   `mount_overhead_ms` is their difference (target ≤ 5 ms per container);
+- `runc_mount_overhead_ms`: what bare `runc run` of the engine's own config.json costs
+  more with those mounts than without (`runc_plain_ms`, `runc_mounted_ms`): runc's and
+  the kernel's share of the overhead; `berth_mount_overhead_ms` is the rest;
 - `cp_in_mb_s` / `cp_out_mb_s`: `docker cp` of a 100 MB tree into and out of a container
   through berthd, with the real docker CLI; `tar_mb_s`: `tar c | tar x` of the same tree on
   the host; the targets are cp at least half of tar's throughput, both ways.
@@ -30,11 +33,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.daemon import private_berthd  # noqa: E402
-from bench.run import ACTOR, NO_NETWORK, RUNS, engine_cycle  # noqa: E402
+from bench.run import (  # noqa: E402
+    ACTOR,
+    NO_NETWORK,
+    RUNS,
+    engine_cycle,
+    engine_spec,
+    runc_cycle,
+    spec_bundle,
+)
 from berth.adapters.runc import Runtime  # noqa: E402
 from berth.runtime.service.engine import Engine  # noqa: E402
 from berth.runtime.service.images import ImageService  # noqa: E402
-from berth.runtime.service.runner import running  # noqa: E402
+from berth.runtime.service.runner import Runner, running  # noqa: E402
 from tests.integration.conftest import busybox_tarball  # noqa: E402
 
 TREE_MB = 100
@@ -51,10 +62,44 @@ def mounted_host_config(work: Path) -> dict[str, Any]:
     return {**NO_NETWORK, "Binds": binds, "Tmpfs": {"/mnt/tmp": "size=16m"}}
 
 
+async def runc_mount_cost(
+    runner: Runner, work: Path, layer: Path, mounted: dict[str, Any]
+) -> dict[str, Any]:
+    """Bare `runc run` of the engine's own config.json without and with the mounts (the
+    two alternating): what runc's own mount work costs, apart from berth's."""
+    plain = await engine_spec(runner, work, NO_NETWORK, "plain-files")
+    with_mounts = await engine_spec(runner, work, mounted, "mounted-files")
+    # The root is read-only to runc: the mount points the engine made in the container's
+    # writable layer are made in a copy of the image's.
+    rootfs = work / "rootfs"
+    shutil.copytree(layer, rootfs, symlinks=True)
+    made = {m["destination"] for m in with_mounts["mounts"]} - {
+        m["destination"] for m in plain["mounts"]
+    }
+    for destination in made:
+        (rootfs / destination.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    bundles = [
+        spec_bundle(work, "runc-plain", plain, rootfs),
+        spec_bundle(work, "runc-mounted", with_mounts, rootfs),
+    ]
+    times: list[list[float]] = [[], []]
+    for n in range(RUNS + 1):
+        for kind, bundle in enumerate(bundles):
+            elapsed = runc_cycle(bundle, 2 * n + kind)
+            if n:  # the first of each warms caches
+                times[kind].append(elapsed)
+    plain_ms, mounted_ms = (statistics.median(t) for t in times)
+    return {
+        "runc_plain_ms": round(plain_ms, 1),
+        "runc_mounted_ms": round(mounted_ms, 1),
+        "runc_mount_overhead_ms": round(mounted_ms - plain_ms, 1),
+    }
+
+
 async def run_cycles(work: Path) -> dict[str, Any]:
     engine = Engine(work / "berth")
     images = ImageService(engine)
-    await images.import_rootfs(busybox_tarball(work / "bb.tar"), "busybox:latest", ACTOR)
+    image_id = await images.import_rootfs(busybox_tarball(work / "bb.tar"), "busybox:latest", ACTOR)
     runtime = Runtime(work / "berth" / "run")
     mounted = mounted_host_config(work)
     try:
@@ -65,6 +110,8 @@ async def run_cycles(work: Path) -> dict[str, Any]:
             for _ in range(RUNS):
                 plain.append((await engine_cycle(runner))["total"])
                 with_mounts.append((await engine_cycle(runner, mounted))["total"])
+            layer = images.snapshots.layer_dir(images.image_chain(image_id)[0])
+            runc = await runc_mount_cost(runner, work, layer, mounted)
     finally:
         engine.close()
     plain_ms, mounted_ms = statistics.median(plain), statistics.median(with_mounts)
@@ -72,6 +119,9 @@ async def run_cycles(work: Path) -> dict[str, Any]:
         "plain_ms": round(plain_ms, 1),
         "mounted_ms": round(mounted_ms, 1),
         "mount_overhead_ms": round(mounted_ms - plain_ms, 1),
+        **runc,
+        # What is left of the overhead once runc's own is taken off.
+        "berth_mount_overhead_ms": round(mounted_ms - plain_ms - runc["runc_mount_overhead_ms"], 1),
     }
 
 

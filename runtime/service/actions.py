@@ -33,6 +33,7 @@ from berth.domain.errors import BerthError, Conflict, DiskFull, NotFound, NotMod
 from berth.domain.log_config import log_size_max
 from berth.domain.signals import stop_signal
 from berth.domain.spec import HostFacts, build_spec, resolve_user
+from berth.domain.volume import Volume
 
 from .changes import Changes
 from .container_mounts import ContainerMounts
@@ -103,7 +104,7 @@ class ContainerActions:
         self, container_id: str, status: ExitStatus | None, actor: Actor, unknown: str
     ) -> None:
         """The exit (or, without a status, that it is unknown: never a silent 0) with the
-        network's release, in one write: the process is gone."""
+        network's release and its volumes' unmounts, in one write: the process is gone."""
         if status is None:
             outcome: Callable[[Container, Cause], None] = lambda c, k: c.mark_exit_unknown(  # noqa: E731
                 unknown, k.at, k
@@ -112,9 +113,16 @@ class ContainerActions:
             outcome = lambda c, k: c.mark_exited(  # noqa: E731
                 status.exit_code, status.oom_killed, status.finished_at, k
             )
+        unmounted: list[Volume] = []
+
+        def exited(c: Container, k: Cause) -> list[Volume]:
+            outcome(c, k)
+            unmounted[:] = self.engine.volumes.unmounted(c, k)
+            return unmounted
+
         with contextlib.suppress(NotModified):
-            await self.networks.disconnect(container_id, actor, also=outcome)
-        await self.volumes.unmount_all(container_id, actor)
+            await self.networks.disconnect(container_id, actor, also=exited)
+        await self.volumes.unmount_unused(unmounted)
 
     async def disconnect(self, container_id: str, actor: Actor) -> None:
         """Tear the network down; a failure is logged (reconcile retries it)."""
@@ -179,7 +187,7 @@ class ContainerActions:
                     container = await self.load(container_id)
                 attachment = await self.networks.connect(container, actor)
                 networked = True
-                await self.volumes.mount_for_start(container, actor)
+                await self.volumes.ready_for_start(container)
                 # Off the event loop: the spec grows with the container's env and mounts.
                 await self.sync(self._write_bundle, bundle, container, attachment)
                 log_limit = log_size_max(HostConfig.from_docker(container.host_config).log_config)
@@ -195,8 +203,21 @@ class ContainerActions:
             if not networked or isinstance(error, DiskFull):
                 raise  # Docker's own answer: a taken port, a namespace to join that is gone
             raise StartFailure(error.message) from error
-        await self.record(container_id, lambda c, k: c.mark_started(pid, k.at, k), actor)
+        await self.record_started(container_id, pid, actor)
         crash_point("start.recorded")
+
+    async def record_started(self, container_id: str, pid: int, actor: Actor) -> None:
+        """`Started`, in one write with its volumes' mounts (before it in the log, as
+        dockerd's `mount` events precede `start`)."""
+
+        def started(c: Container, k: Cause) -> list[Volume]:
+            c.mark_started(pid, k.at, k)
+            return self.engine.volumes.mounted(c, k)
+
+        with contextlib.suppress(NotModified):
+            await self.sync(
+                lambda: self.engine.record(container_id, started, actor, others_first=True)
+            )
 
     async def _undo_failed_start(
         self, container: Container, error: BerthError, actor: Actor
@@ -317,14 +338,14 @@ class ContainerActions:
         crash_point("remove.unmounted")
         await self.sync(shutil.rmtree, self.container_dir(container_id), True)
         crash_point("remove.files_deleted")
-        await self.volumes.unmount_all(container_id, actor)
         container = await self.load(container_id)
         if container.state is not ContainerState.REMOVING:
             await self.sync(lambda: self.engine.request_removal(container_id, actor, True, None))
         if volumes:
             await self.volumes.remove_anonymous_data(container_id)
         cause = self.engine.cause(actor)
-        await self.sync(self.engine.complete_removal, container_id, cause, volumes)
+        released = await self.sync(self.engine.complete_removal, container_id, cause, volumes)
+        await self.volumes.unmount_unused(released)
 
     async def _kill_and_record_exit(self, container_id: str, actor: Actor) -> None:
         status = self.runtime.exit_status(container_id)

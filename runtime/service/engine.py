@@ -38,7 +38,7 @@ from berth.domain.settings import adapt_settings, merge_config, verify_settings
 from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name, stop_signal, stop_timeout
 from berth.domain.volume import Volume
 
-from ..store.events import EventStore, LoggedEvent
+from ..store.events import EventStore, LoggedEvent, replay
 from ..store.unit_of_work import unit_of_work
 from ..views import container_list, containers
 from ..views.projections import ProjectionStore
@@ -144,7 +144,7 @@ class Engine:
         return self.views.catch_up(self.store)
 
     def get_aggregate(self, aggregate_id: str) -> Any:
-        return self.store.repository.get(aggregate_id)
+        return self.store.repository.get(aggregate_id, projector_func=replay)
 
     def _change(
         self,
@@ -152,17 +152,20 @@ class Engine:
         decide: Callable[[Container, Cause], Iterable[StrIdAggregate] | None],
         cause: Cause,
         project: bool = True,
+        others_first: bool = False,
     ) -> int:
         """Load, decide, save (`unit_of_work`); answers the position of the last event.
 
-        `decide` changes the container and returns any other aggregates it changed.
+        `decide` changes the container and returns any other aggregates it changed, whose
+        events the log has after the container's (before them with `others_first`).
         """
 
         def changed() -> list[StrIdAggregate]:
             container = self.find_aggregate(container_id)
             if not isinstance(container, Container):
                 raise NotFound(f"No such container: {container_id}")
-            return [container, *(decide(container, cause) or ())]
+            others = list(decide(container, cause) or ())
+            return [*others, container] if others_first else [container, *others]
 
         positions = unit_of_work(
             changed,
@@ -372,9 +375,12 @@ class Engine:
             cause or self.cause(actor),
         )
 
-    def complete_removal(self, container_id: str, cause: Cause, volumes: bool = False) -> None:
-        """Record `Removed`, release the name and the volumes, atomically (the outcome of a
-        removal); with `volumes` (`rm -v`, `--rm`) its anonymous volumes go too."""
+    def complete_removal(
+        self, container_id: str, cause: Cause, volumes: bool = False
+    ) -> list[Volume]:
+        """Record `Removed`, release the name and the volumes (answered), atomically (the
+        outcome of a removal); with `volumes` (`rm -v`, `--rm`) anonymous ones go too."""
+        released: list[Volume] = []
 
         def decide(c: Container, k: Cause) -> list[StrIdAggregate]:
             c.mark_removed(k)
@@ -382,9 +388,11 @@ class Engine:
             changed: list[StrIdAggregate] = []
             if held is not None and held.release(c.id, k):
                 changed.append(held)
-            return changed + self.volumes.released(c.id, volumes, k)
+            released[:] = self.volumes.released(c.id, volume_uses(c), volumes, k)
+            return [*changed, *released]
 
         self._change(container_id, decide, cause)
+        return released
 
     def record(
         self,
@@ -392,10 +400,11 @@ class Engine:
         outcome: Callable[[Container, Cause], Iterable[StrIdAggregate] | None],
         actor: Actor,
         project: bool = True,
+        others_first: bool = False,
     ) -> int:
         """Record an outcome a reactor observed, e.g. `lambda c, k: c.mark_started(...)`;
         other aggregates the outcome returns are saved in the same transaction."""
-        return self._change(container_id, outcome, self.cause(actor), project)
+        return self._change(container_id, outcome, self.cause(actor), project, others_first)
 
     # Containers: queries -------------------------------------------------------------------
 

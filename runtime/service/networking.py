@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from berth.adapters.network import Endpoint, Forwarders, Links, PortForward
+from berth.domain.aggregate import StrIdAggregate
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Container, ContainerState, container_hostname
@@ -270,7 +271,7 @@ class ContainerNetworks:
         container_id: str,
         actor: Actor,
         *,
-        also: Callable[[Container, Cause], None] | None = None,
+        also: Callable[[Container, Cause], Sequence[StrIdAggregate] | None] | None = None,
     ) -> None:
         """Tear down the container's forwarder, links and namespace; release its address.
 
@@ -291,19 +292,19 @@ class ContainerNetworks:
             return
         changed: list[Network] = []
 
-        def decide(c: Container, k: Cause) -> list[Network]:
-            """The outcome, `NetworkDisconnected` and `AddressReleased`, in one transaction."""
-            if also is not None:
-                also(c, k)
+        def decide(c: Container, k: Cause) -> list[StrIdAggregate]:
+            """The outcome (and what else it changed), `NetworkDisconnected` and
+            `AddressReleased`, in one transaction."""
+            others = list((also(c, k) if also is not None else None) or ())
             if c.endpoint is not None:
                 c.mark_network_disconnected(k)
             network = self._cached or self._find_network("bridge")
             self._cached = None  # until saved
             changed[:] = []
             if network is None or not network.release(c.id, k):
-                return []
+                return others
             changed.append(network)
-            return changed
+            return [*others, *changed]
 
         async with self._allocation_lock:
             await self._sync(self.engine.record, container_id, decide, actor)

@@ -82,7 +82,7 @@ async def reconcile_container(actions: ContainerActions, exits: ExitWatcher, cid
         if state is S.STARTING:
             if runc is not None and alive and status is None:
                 pid = runc.pid
-                await actions.record(cid, lambda c, k: c.mark_started(pid, k.at, k), RECONCILE)
+                await actions.record_started(cid, pid, RECONCILE)
             return  # else the reactor undoes what the start left and carries it out
         if runc is not None and alive and status is None:
             await _correct_pause(actions, cid, state, runc.status)

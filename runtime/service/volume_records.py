@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from berth.domain.aggregate import StrIdAggregate
 from berth.domain.cause import Actor, Cause
+from berth.domain.mounts import mount_points_of
 from berth.domain.volume import Volume, VolumeMount, no_such_volume, volume_id
 
 from ..store.unit_of_work import unit_of_work
@@ -142,13 +143,50 @@ class VolumeRecords:
             changed[use.name].reference(container_id, cause)
         return list(changed.values())
 
-    def released(self, container_id: str, remove_anonymous: bool, cause: Cause) -> list[Volume]:
-        """Inside a container's removal: its references dropped; with `remove_anonymous`
-        (`rm -v`, `--rm`) its anonymous volumes nobody else uses are removed too."""
+    def mounted(self, container: Any, cause: Cause) -> list[Volume]:
+        """Inside a container's `Started`: its volumes mounted for it (Docker's `mount`),
+        in the order of its mount points; a volume named twice is mounted once."""
+        loaded: dict[str, Volume] = {}
+        changed: list[Volume] = []
+        for point in mount_points_of(getattr(container, "mounts", None)):
+            if point.type != "volume":
+                continue
+            if point.name not in loaded:
+                found = self._load(point.name)
+                if found is None:
+                    raise no_such_volume(point.name)
+                loaded[point.name] = found
+            mount = VolumeMount(point.destination, point.rw, point.propagation)
+            if loaded[point.name].mount(container.id, mount, cause):
+                changed.append(loaded[point.name])
+        return changed
+
+    def unmounted(self, container: Any, cause: Cause) -> list[Volume]:
+        """Inside a container's exit: the volumes it had mounted, unmounted (`unmount`)."""
         changed = []
-        for name in self.used_by(container_id):
+        for name in dict.fromkeys(use.name for use in volume_uses(container)):
             volume = self._load(name)
-            if volume is None or not volume.release(container_id, cause):
+            if volume is not None and volume.unmount(container.id, cause):
+                changed.append(volume)
+        return changed
+
+    def released(
+        self,
+        container_id: str,
+        uses: Sequence[VolumeUse],
+        remove_anonymous: bool,
+        cause: Cause,
+    ) -> list[Volume]:
+        """Inside a container's removal: its references to the volumes of `uses` dropped
+        (and a mount its exit did not record undone first); with `remove_anonymous` (`rm
+        -v`, `--rm`) its anonymous volumes nobody else uses are removed too."""
+        changed = []
+        for name in dict.fromkeys(use.name for use in uses):
+            volume = self._load(name)
+            if volume is None:
+                continue
+            unmounted = volume.unmount(container_id, cause)
+            if not volume.release(container_id, cause) and not unmounted:
                 continue
             if remove_anonymous and volume.anonymous and not volume.users:
                 volume.remove(cause)
@@ -156,7 +194,8 @@ class VolumeRecords:
         return changed
 
     def change(self, name: str, act: Callable[[Volume, Cause], object], actor: Actor) -> Volume:
-        """Load the volume (404 if it does not exist), `act` on it, save what it recorded."""
+        """Load the volume (404 if it does not exist), `act` on it, save what it recorded
+        (nothing when `act` answers False)."""
         cause = self._engine.cause(actor)
         volume: Volume | None = None
 
@@ -165,8 +204,8 @@ class VolumeRecords:
             volume = self._load(name)
             if volume is None or volume.removed:
                 raise no_such_volume(name)
-            act(volume, cause)
-            return [volume]
+            # False: nothing to record, and no transaction for it
+            return [] if act(volume, cause) is False else [volume]
 
         unit_of_work(decide, self._save, f"volume {name}")
         assert volume is not None
@@ -176,11 +215,10 @@ class VolumeRecords:
         """`volume rm`: 409 while any container references it."""
         return self.change(name, lambda v, k: v.remove(k), actor)
 
-    def mount(self, name: str, container_id: str, mount: VolumeMount, actor: Actor) -> Volume:
-        return self.change(name, lambda v, k: v.mount(container_id, mount, k), actor)
-
     def unmount(self, name: str, container_id: str, actor: Actor) -> Volume:
         return self.change(name, lambda v, k: v.unmount(container_id, k), actor)
 
     def _save(self, *changed: StrIdAggregate) -> int:
+        if not changed:
+            return 0  # nothing recorded: no transaction, no catch-up of the views
         return self._engine.save(*changed, project=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import trio
@@ -20,13 +19,7 @@ from berth.adapters.volumes import VolumeDriver
 from berth.domain.cause import Actor
 from berth.domain.container import Container
 from berth.domain.errors import BerthError, Conflict, NotFound
-from berth.domain.volume import (
-    LOCAL_DRIVER,
-    VolumeCreateBody,
-    VolumeMount,
-    needs_mount,
-    volume_id,
-)
+from berth.domain.volume import LOCAL_DRIVER, Volume, VolumeCreateBody, needs_mount, volume_id
 
 from ..views import volumes as view
 from .container_mounts import mount_points
@@ -101,21 +94,13 @@ class VolumeService:
 
     # A container's start and exit ------------------------------------------------------------
 
-    async def mount(self, name: str, container_id: str, mount: VolumeMount, actor: Actor) -> Path:
-        """The volume's data path for a container that starts: mounted by the driver if
-        its options say so, then recorded (Docker's `mount` event)."""
-        row = await self._sync(self.records.row, name)
-        await self._sync(self.driver.create, name)
-        await self.driver.mount(name, row["options"])
-        await self._sync(self.records.mount, name, container_id, mount, actor)
-        return self.driver.data_path(name)
-
-    async def mount_for_start(self, container: Container, actor: Actor) -> None:
-        """Each of the container's volumes mounted for it (its mount points' order)."""
-        for point in mount_points(container):
-            if point.type == "volume":
-                mount = VolumeMount(point.destination, point.rw, point.propagation)
-                await self.mount(point.name, container.id, mount, actor)
+    async def ready_for_start(self, container: Container) -> None:
+        """Each of the container's volumes on disk, mounted by the driver if its options
+        say so; the container's `Started` records them mounted (`mounted`)."""
+        for name in dict.fromkeys(p.name for p in mount_points(container) if p.type == "volume"):
+            row = await self._sync(self.records.row, name)
+            await self._sync(self.driver.create, name)
+            await self.driver.mount(name, row["options"])
 
     async def unmount(self, name: str, container_id: str, actor: Actor) -> None:
         """A user has exited: recorded (`unmount`); the driver unmounts after the last."""
@@ -123,8 +108,13 @@ class VolumeService:
             volume = await self._sync(self.records.unmount, name, container_id, actor)
         except NotFound:
             return
-        if not volume.mounts and needs_mount(volume.options):
-            await self.driver.unmount(name)
+        await self.unmount_unused([volume])
+
+    async def unmount_unused(self, volumes: Sequence[Volume]) -> None:
+        """The driver's mounts of those `volumes` that no container has mounted any more."""
+        for volume in volumes:
+            if not volume.mounts and needs_mount(volume.options):
+                await self.driver.unmount(volume.name)
 
     async def unmount_all(self, container_id: str, actor: Actor) -> None:
         for name in await self._sync(self.records.used_by, container_id):

@@ -7,9 +7,10 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from berth.domain.errors import Conflict, NotFound
-from berth.domain.volume import Volume, volume_id
+from berth.domain.volume import Volume, VolumeMount, volume_id
 from berth.runtime.service.engine import Engine
 from berth.runtime.service.volume_records import VolumeUse
+from berth.runtime.store.events import VOLUME_SNAPSHOT_INTERVAL
 
 from ..conftest import API
 
@@ -23,7 +24,8 @@ def reference(engine: Engine, container_id: str, *uses: VolumeUse) -> None:
 
 def release(engine: Engine, container_id: str, remove_anonymous: bool) -> None:
     cause = engine.cause(API)
-    engine.save(*engine.volumes.released(container_id, remove_anonymous, cause))
+    uses = [VolumeUse(name) for name in engine.volumes.used_by(container_id)]
+    engine.save(*engine.volumes.released(container_id, uses, remove_anonymous, cause))
 
 
 def names(engine: Engine) -> list[str]:
@@ -78,3 +80,29 @@ def test_the_view_is_rebuilt_the_same_from_the_log(engine: Engine) -> None:
     engine.views.rebuild(engine.store)
     assert engine.views.dump()["volumes"] == before
     assert [row[1] for row in before] == ["data", "other"]
+
+
+def test_a_volume_many_containers_use_is_snapshotted_often_and_loads_the_same(
+    engine: Engine,
+) -> None:
+    """Four events per container that uses it: read at a container's create, start, exit
+    and removal, the volume loads from a recent snapshot."""
+    reference(engine, C1, VolumeUse("busy"))
+    mount = VolumeMount("/d", True, "rprivate")
+    change = engine.volumes.change
+    change("busy", lambda v, k: v.mount(C1, mount, k), API)
+    for n in range(3, 3 + 12):
+        other = f"{n:x}" * 64
+        reference(engine, other, VolumeUse("busy"))
+        change("busy", lambda v, k, c=other: v.mount(c, mount, k), API)
+        change("busy", lambda v, k, c=other: v.unmount(c, k), API)
+        release(engine, other, remove_anonymous=False)
+    snapshots = engine.store.snapshots
+    assert snapshots is not None
+    versions = [s.originator_version for s in snapshots.get(volume_id("busy"))]
+    assert versions == list(range(VOLUME_SNAPSHOT_INTERVAL, 51, VOLUME_SNAPSHOT_INTERVAL))
+    loaded: Volume = engine.get_aggregate(volume_id("busy"))
+    assert loaded.version == 51 and loaded.users == [C1]
+    assert loaded.mounts == {
+        C1: {"destination": "/d", "read_write": True, "propagation": "rprivate"}
+    }
