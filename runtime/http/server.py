@@ -154,6 +154,11 @@ class _Connection(Generic[R, H]):
         event = await self.wire.next_event()
         if not isinstance(event, h11.Request):
             return None
+        # h11 bounds a head only while it is incomplete; one read can bring a whole head
+        # far beyond the limit, so its size is checked here too.
+        head = len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers)
+        if head > self.limits.max_head:
+            raise h11.RemoteProtocolError("Receive buffer too long", error_status_hint=431)
         started = time.perf_counter()
         path, query = split_target(event.target.decode("latin-1"))
         pairs = parse_qsl(query, keep_blank_values=True)

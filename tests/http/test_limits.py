@@ -65,6 +65,18 @@ async def test_a_head_beyond_the_limit_is_431() -> None:
         assert (await read_to_end(stream)).startswith(b"HTTP/1.1 431 ")
 
 
+async def test_a_whole_head_beyond_the_limit_in_one_read_is_431() -> None:
+    """h11 bounds only an incomplete head: one read may bring all of a head too large."""
+    site = TestSite()
+    site.limits = dataclasses.replace(LIMITS, receive_size=LIMITS.max_head * 4)
+    async with served(site) as serving:
+        stream = await serving.connect()
+        head = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        head += b"X-A: b\r\n" * (LIMITS.max_head // 4)
+        await stream.send_all(head + b"\r\n")
+        assert (await read_to_end(stream)).startswith(b"HTTP/1.1 431 ")
+
+
 async def test_an_upload_is_spooled_to_a_file_removed_after_the_reply(tmp_path: Path) -> None:
     body = os.urandom(LIMITS.max_body * 3)  # beyond what is held in memory, within uploads
     async with served(site_with_routes(tmp_path)) as serving:
