@@ -9,6 +9,8 @@ from collections.abc import Callable
 import h11
 import trio
 
+from berth.domain.errors import BerthError
+
 from .messages import Headers, HijackReply, Reply, StreamReply
 from .wire import Disconnected, Wire, is_disconnect
 
@@ -103,7 +105,12 @@ class Sender:
             if not started:
                 await self.whole(method, on_error(failure))
                 return True
-            self.log.error("stream failed after its headers were sent", exc_info=failure)
+            if isinstance(failure, BerthError):
+                # A known condition (e.g. the container removed while its archive was
+                # read): the client sees the stream end; no traceback, it is no bug.
+                self.log.warning("stream ended early: %s", failure.message)
+            else:
+                self.log.error("stream failed after its headers were sent", exc_info=failure)
             return False
         await start()
         await self.wire.send(h11.EndOfMessage())

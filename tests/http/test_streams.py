@@ -8,6 +8,7 @@ import h11
 import pytest
 import trio
 
+from berth.domain.errors import NotFound
 from berth.runtime.http.messages import HijackReply, HttpError, Request, StreamReply, Write
 
 from .site import Client, TestSite, echo_site, raw_get, read_to_end, served, writer_of
@@ -81,6 +82,31 @@ async def test_a_stream_that_fails_after_its_headers_ends_the_connection() -> No
         assert await client.event() == h11.Data(data=b"partial", chunk_start=True, chunk_end=True)
         with pytest.raises(h11.RemoteProtocolError):  # the chunked body never ends
             await client.event()
+
+
+@pytest.mark.parametrize(
+    ("failure", "logged"),
+    [
+        (RuntimeError("broke mid-stream"), ("ERROR", True)),  # a bug: with its traceback
+        (NotFound("the container went"), ("WARNING", False)),  # known: one line
+    ],
+)
+async def test_a_failure_after_the_headers_is_logged_by_its_kind(
+    caplog: pytest.LogCaptureFixture, failure: Exception, logged: tuple[str, bool]
+) -> None:
+    async def produce(write: Write) -> None:
+        await write(b"partial")
+        raise failure
+
+    async with served(streaming(StreamReply(produce))) as serving:
+        client = Client(await serving.connect())
+        await client.stream.send_all(client.encode("GET", "/stream"))
+        assert (await client.head()).status_code == 200
+        await client.event()
+        with pytest.raises(h11.RemoteProtocolError):
+            await client.event()
+    (record,) = [r for r in caplog.records if r.name == "tests.http"]
+    assert (record.levelname, record.exc_info is not None) == logged
 
 
 async def test_a_client_going_away_cancels_the_producer() -> None:
