@@ -9,7 +9,6 @@ The last line is one JSON object.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import statistics
@@ -24,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.daemon import private_berthd  # noqa: E402
+from bench.report import report  # noqa: E402
 from bench.run import bare_bundle  # noqa: E402
 from berth.domain.cause import Actor, ActorKind  # noqa: E402
 from berth.runtime.service.engine import Engine  # noqa: E402
@@ -119,11 +119,7 @@ def main() -> None:
         "berth_cli_ratio <= 3.0": figures["berth_cli_ratio"] <= 3.0,
         "berthd_idle_rss_mb <= 55": figures["berthd_idle_rss_mb"] <= 55,
     }
-    for key, value in figures.items():
-        print(f"{key:22s} {value}", file=sys.stderr)
-    for key, met in targets.items():
-        print(f"target {key}: {'met' if met else 'MISSED'}", file=sys.stderr)
-    print(json.dumps({**figures, "targets_met": all(targets.values())}))
+    report(figures, targets)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ The last line is one JSON object.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import statistics
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.daemon import private_berthd  # noqa: E402
+from bench.report import report  # noqa: E402
 from bench.run import (  # noqa: E402
     ACTOR,
     NO_NETWORK,
@@ -193,11 +193,7 @@ def main() -> None:
         "cp_in_ratio >= 0.5": figures["cp_in_ratio"] >= 0.5,
         "cp_out_ratio >= 0.5": figures["cp_out_ratio"] >= 0.5,
     }
-    for key, value in figures.items():
-        print(f"{key:20s} {value}", file=sys.stderr)
-    for key, met in targets.items():
-        print(f"target {key}: {'met' if met else 'MISSED'}", file=sys.stderr)
-    print(json.dumps({**figures, "targets_met": all(targets.values())}))
+    report(figures, targets)
 
 
 if __name__ == "__main__":
