@@ -20,6 +20,7 @@ from .params import go_int, unix_time
 from .server import (
     App,
     HijackReply,
+    RawChannel,
     Reply,
     Request,
     Router,
@@ -228,7 +229,8 @@ async def attach(app: App, request: Request) -> HijackReply:
     first_state, first_version = first.state, first.version
     path = app.runner.log_path(container_id)
 
-    async def produce(write: Write) -> None:
+    async def produce(channel: RawChannel) -> None:
+        write = channel.send
         if not (stdout or stderr):
             return
         if not stream:

@@ -15,9 +15,23 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 Write = Callable[[bytes], Awaitable[None]]
+
+
+class RawChannel(Protocol):
+    """A hijacked connection, both ways: what the client sends after the `101` (stdin of
+    attach and exec) and what the handler sends back."""
+
+    async def send(self, data: bytes) -> None: ...
+
+    async def receive(self) -> bytes:
+        """The client's next bytes; b"" once it has half-closed or gone."""
+        ...
+
+    async def send_eof(self) -> None: ...
+
 Headers = list[tuple[str, str]]
 FALSE_FLAGS = ("0", "false", "no")
 
@@ -85,10 +99,10 @@ class StreamReply:
 
 @dataclass
 class HijackReply:
-    """`101`, then `produce` writes to the raw connection; the client's half-close is
-    not an end."""
+    """`101`, then `produce` talks on the raw connection; the client's half-close is
+    not an end (it closes stdin, the output goes on)."""
 
-    produce: Callable[[Write], Awaitable[None]]
+    produce: Callable[[RawChannel], Awaitable[None]]
     reason: str = "Switching Protocols"
     content_type: str | None = None
     upgrade: str = "tcp"

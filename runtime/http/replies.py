@@ -124,9 +124,35 @@ class Sender:
         lines += ["Connection: Upgrade", f"Upgrade: {reply.upgrade}", "", ""]
         await self.wire.send_raw("\r\n".join(lines).encode("latin-1"))
         try:
-            await reply.produce(self.wire.send_raw)
+            await reply.produce(HijackedWire(self.wire))
         except Exception as error:
             if not is_disconnect(error):
                 self.log.error("hijacked stream failed", exc_info=error)
+        with contextlib.suppress(Exception):
+            await self.wire.stream.send_eof()
+
+
+class HijackedWire:
+    """The connection after a `101`: bytes h11 had already read past the request head come
+    first, then the socket's."""
+
+    def __init__(self, wire: Wire) -> None:
+        self.wire = wire
+        pending, closed = wire.conn.trailing_data
+        self._pending = bytes(pending)
+        self._closed = closed
+
+    async def send(self, data: bytes) -> None:
+        await self.wire.send_raw(data)
+
+    async def receive(self) -> bytes:
+        if self._pending:
+            data, self._pending = self._pending, b""
+            return data
+        if self._closed:
+            return b""
+        return await self.wire.receive()
+
+    async def send_eof(self) -> None:
         with contextlib.suppress(Exception):
             await self.wire.stream.send_eof()

@@ -9,7 +9,14 @@ import pytest
 import trio
 
 from berth.domain.errors import NotFound
-from berth.runtime.http.messages import HijackReply, HttpError, Request, StreamReply, Write
+from berth.runtime.http.messages import (
+    HijackReply,
+    HttpError,
+    RawChannel,
+    Request,
+    StreamReply,
+    Write,
+)
 
 from .site import Client, TestSite, echo_site, raw_get, read_to_end, served, writer_of
 
@@ -171,9 +178,9 @@ async def test_a_hijack_answers_101_and_writes_raw_after_the_client_half_closes(
     half_closed = trio.Event()
 
     async def attach(request: Request) -> HijackReply:
-        async def produce(write: Write) -> None:
+        async def produce(channel: RawChannel) -> None:
             await half_closed.wait()
-            await write(b"raw bytes, no chunks")
+            await channel.send(b"raw bytes, no chunks")
 
         return HijackReply(produce, reason="UPGRADED", content_type="application/x-raw")
 
@@ -198,3 +205,32 @@ async def test_a_hijack_answers_101_and_writes_raw_after_the_client_half_closes(
     ]
     assert raw == b"raw bytes, no chunks"
     assert [(o.method, o.template, o.status) for o in site.observed] == [("POST", "/attach", 101)]
+
+
+async def test_a_hijack_reads_what_the_client_sends_after_the_head_until_its_half_close() -> None:
+    """stdin of attach and exec: bytes that came in the same packet as the request head
+    are not lost, and the client's half-close reads as the end (b"")."""
+    received: list[bytes] = []
+
+    async def attach(request: Request) -> HijackReply:
+        async def produce(channel: RawChannel) -> None:
+            while data := await channel.receive():
+                received.append(data)
+            await channel.send(b"got " + b"".join(received))
+
+        return HijackReply(produce, reason="UPGRADED")
+
+    site = TestSite()
+    site.router.add("POST", "/attach", attach)
+    async with served(site) as serving:
+        stream = await serving.connect()
+        await stream.send_all(
+            b"POST /attach HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+            b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\nearly "
+        )
+        await trio.sleep(0.05)
+        await stream.send_all(b"late")
+        stream.socket.shutdown(socket.SHUT_WR)
+        with trio.fail_after(GUARD_S):
+            answer = await read_to_end(stream)
+    assert answer.partition(b"\r\n\r\n")[2] == b"got early late"
