@@ -75,7 +75,7 @@ class Engine:
         private_dir(root)
         self._entropy = entropy
         self._clock = clock
-        self.store = EventStore(root / "events.db", env=store_env)
+        self.store = EventStore(root / "events.db", env=store_env, keep_aggregates=True)
         self.views = ProjectionStore(root / "projections.db")
         self.images = ImageRecords(self)
         self.volumes = VolumeRecords(self, entropy)

@@ -37,6 +37,9 @@ SNAPSHOT_INTERVAL = 100
 # its create, start, exit and removal: a snapshot every five such containers keeps each
 # read to a few events (bench/storage.py).
 VOLUME_SNAPSHOT_INTERVAL = 20
+#: Aggregates the engine keeps decoded (ADR 0037): a `run` reads its container's some
+#: thirty times, and rebuilding one from the log costs more than bringing a copy up to date.
+CACHED_AGGREGATES = 256
 
 
 class LoggedEvent(NamedTuple):
@@ -101,14 +104,22 @@ class EventStore(Application[str]):
     }
 
     def __init__(
-        self, db_path: Path, env: dict[str, str] | None = None, *, snapshots: bool = True
+        self,
+        db_path: Path,
+        env: dict[str, str] | None = None,
+        *,
+        snapshots: bool = True,
+        keep_aggregates: bool = False,
     ) -> None:
+        """`keep_aggregates`: keep decoded aggregates between reads (the engine's), each
+        read bringing its copy up to date with the events after it."""
         self.db_path = db_path
         if not snapshots:
             self.snapshotting_intervals = {}  # type: ignore[misc]
         private_database(db_path)
+        cache = {"AGGREGATE_CACHE_MAXSIZE": str(CACHED_AGGREGATES)} if keep_aggregates else {}
         with space_for(db_path):  # a new log, or the chain's first backfill, on a full disk
-            super().__init__(env={**(env or {}), "SQLITE_DBNAME": str(db_path)})
+            super().__init__(env={**cache, **(env or {}), "SQLITE_DBNAME": str(db_path)})
         if not isinstance(self.recorder, SQLiteApplicationRecorder):
             raise TypeError("berth's event store needs the SQLite application recorder")
         self._sqlite: SQLiteApplicationRecorder = self.recorder

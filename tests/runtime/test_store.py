@@ -228,3 +228,27 @@ def test_timestamps_come_back_timezone_aware(tmp_path: Path) -> None:
         assert event.data["actor"].uid == 1000
     finally:
         store.close()
+
+
+def test_a_kept_aggregate_is_a_copy_and_sees_every_stored_event(tmp_path: Path) -> None:
+    """ADR 0037: the engine's store keeps decoded aggregates; what a reader changes stays
+    its own, and a save by another store on the same log is seen at the next read."""
+    db = tmp_path / "events.db"
+    kept = EventStore(db, keep_aggregates=True)
+    other = EventStore(db)
+    try:
+        kept.save(Name.register("/web", "a" * 64, cause_at(1)))
+        first = kept.repository.get(name_id("/web"))
+        first.release("a" * 64, cause_at(2))  # changed, never saved
+        assert kept.repository.get(name_id("/web")).owner == "a" * 64
+        assert kept.repository.cache is not None and other.repository.cache is None
+
+        elsewhere = other.repository.get(name_id("/web"))
+        elsewhere.release("a" * 64, cause_at(2))
+        elsewhere.claim("b" * 64, cause_at(3))
+        other.save(elsewhere)
+        again = kept.repository.get(name_id("/web"))
+        assert (again.owner, again.version) == ("b" * 64, 3)
+    finally:
+        kept.close()
+        other.close()
