@@ -277,3 +277,10 @@ class HashingStream:
     def drain(self) -> None:
         while self.read(CHUNK):
             pass
+
+    def skip(self, n: int) -> None:
+        for _ in self.pieces(n):
+            pass
+
+    def data(self, n: int) -> Iterator[bytes]:
+        return self.pieces(n)

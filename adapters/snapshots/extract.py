@@ -7,7 +7,8 @@ The archive is the client's, the directory the container's: neither is trusted. 
   pure `LayerPlanner`) twice: a first pass decides every entry without writing anything,
   so an archive the policy refuses (`..` above the target, a link used as a parent, a
   hardlink out of the archive...) is refused whole, with nothing written; the second
-  pass writes;
+  pass writes (a plain archive in a file, as berthd spools an upload, is read in place:
+  plain_archive.py);
 - the writer is unpack.py's `LayerWriter`, which opens every path component again for
   every action with O_NOFOLLOW relative to the target's descriptor: a symbolic link the
   container put in the target is never followed. What the target already holds is
@@ -47,6 +48,7 @@ from berth.domain.layer_entries import (
 from berth.domain.layers import LayerPlanner
 
 from .decompress import HashingStream, decompressed
+from .plain_archive import PlainArchive, is_plain_file
 from .tarstream import TarReader
 from .unpack import LayerWriter, _components
 
@@ -123,8 +125,14 @@ class ExtractWriter(LayerWriter):
                 self.created.add(path)
 
 
+def _reader(raw: BinaryIO) -> TarReader:
+    if is_plain_file(raw):
+        return TarReader(PlainArchive(raw, DEFAULT_LIMITS.max_bytes))
+    return TarReader(HashingStream(decompressed(raw), DEFAULT_LIMITS.max_bytes, hashing=False))
+
+
 def _plan(raw: BinaryIO) -> None:
-    tar = TarReader(HashingStream(decompressed(raw), DEFAULT_LIMITS.max_bytes, hashing=False))
+    tar = _reader(raw)
     planner = _Planned(DEFAULT_LIMITS)
     while (entry := tar.next_entry()) is not None:
         planner.feed(entry)
@@ -146,7 +154,7 @@ def extract_archive(
     start = archive.tell()
     _plan(archive)
     archive.seek(start)
-    tar = TarReader(HashingStream(decompressed(archive), DEFAULT_LIMITS.max_bytes, hashing=False))
+    tar = _reader(archive)
     planner = _Planned(DEFAULT_LIMITS)
     writer = ExtractWriter(target_fd, owner, no_overwrite_dir_non_dir)
     try:

@@ -7,8 +7,8 @@ parsing (CVE-2024-6232), and only headers are needed; the data is copied by the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO, Protocol
 
 from berth.domain.errors import InvalidParameter
 from berth.domain.layer_entries import DEFAULT_LIMITS, Entry, EntryType, LayerRejected
@@ -104,22 +104,33 @@ def _pax_time(value: bytes) -> int:
     return -ns if sign else ns
 
 
+class TarSource(Protocol):
+    """What the reader reads from: a (decompressed) stream, or a plain archive file."""
+
+    def read(self, n: int) -> bytes: ...
+
+    def exact(self, n: int) -> bytes: ...
+
+    def skip(self, n: int) -> None: ...
+
+    def data(self, n: int) -> Iterable[bytes]: ...
+
+
 class TarReader:
     """Tar headers from the stream, one `Entry` at a time, data left to the caller."""
 
-    def __init__(self, stream: HashingStream) -> None:
+    def __init__(self, stream: TarSource) -> None:
         self._stream = stream
         self._data_left = 0
         self._padding = 0
 
-    def data(self) -> Iterator[bytes]:
+    def data(self) -> Iterable[bytes]:
         """The current entry's data; consuming it is optional."""
         left, self._data_left = self._data_left, 0
-        return self._stream.pieces(left)
+        return self._stream.data(left)
 
     def _skip_rest(self) -> None:
-        for _ in self._stream.pieces(self._data_left + self._padding):
-            pass
+        self._stream.skip(self._data_left + self._padding)
         self._data_left = self._padding = 0
 
     def _block(self) -> bytes | None:

@@ -58,6 +58,7 @@ from berth.domain.layer_entries import (
 from berth.domain.layers import LayerPlanner
 
 from .decompress import HashingStream, decompressed
+from .plain_archive import FileRegion
 from .tarstream import TarReader, read_entries
 
 __all__ = ["LayerWriter", "UnpackResult", "read_entries", "unpack_layer"]
@@ -158,8 +159,11 @@ class LayerWriter:
         with self._dir(parts[:-1]) as parent:
             fd = os.open(parts[-1], _NEW_FILE_FLAGS, 0o600, dir_fd=parent)
             try:
-                for piece in data:
-                    _write_all(fd, piece)
+                if isinstance(data, FileRegion):
+                    data.copy_into(fd)
+                else:
+                    for piece in data:
+                        _write_all(fd, piece)
                 # chown before chmod (chown clears setuid/setgid); xattrs after both,
                 # since writes and chown drop security.capability.
                 os.fchown(fd, action.uid, action.gid)
