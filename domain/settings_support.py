@@ -232,7 +232,7 @@ SETTINGS: tuple[Setting, ...] = (
     *_applied_in("spec/builder maskedPaths, readonlyPaths", H,
                  "masked_paths --security-opt systempaths=unconfined",
                  "readonly_paths --security-opt systempaths=unconfined"),
-    _partial(H, "init", "--init", bool),
+    _applied(H, "init", "--init", "spec/builder.py: tini bound at /sbin/docker-init as PID 1"),
     _applied(H, "annotations", "--annotation", "spec/builder annotations"),
     *_applied_in("container/restart", RestartPolicy, "name --restart",
                  "maximum_retry_count --restart"),

@@ -54,6 +54,15 @@ KILL_WAIT_S = 10.0
 CHANGE_WAIT_S = 0.5
 
 
+#: dockerd's name for its init on PATH, then Debian's static tini (package `tini`).
+INIT_BINARIES = ("docker-init", "tini-static")
+
+
+def init_binary() -> str:
+    """The host's init for --init: a static build, since it runs inside any image."""
+    return next(filter(None, map(shutil.which, INIT_BINARIES)), "")
+
+
 class ContainerActions:
     def __init__(
         self,
@@ -257,6 +266,7 @@ class ContainerActions:
             rlimit_hard={"RLIMIT_NOFILE": resource.getrlimit(resource.RLIMIT_NOFILE)[1]},
             capabilities=bounding_capabilities(),
             devices=host_devices() if host_config.privileged else (),
+            init_binary=init_binary() if host_config.init else "",
         )
         return build_spec(
             container_id=container.id,

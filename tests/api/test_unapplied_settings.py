@@ -1,7 +1,7 @@
 """What berth does not apply yet is refused at create, with nothing recorded.
 
 The real docker CLI against berthd: `run -i` and `run -t` (interactive containers are a
-later issue), devices, links, another container's PID namespace, an init, a health
+later issue), devices, links, another container's PID namespace, a health
 probe, another runtime, an AppArmor profile exit 125 with a message naming the setting
 (domain/settings_support.py), a MAC address from docker-py is a 400, and the event log's
 head does not move: no event, no name taken, no container listed. Clients' default
@@ -36,7 +36,6 @@ def log_head(root: Path) -> int:
         (("--device", "/dev/null"), "Devices (--device) is not supported by berth yet"),
         (("--link", "other:db"), "Links (--link) is not supported by berth yet"),
         (("--pid", "container:other"), "PidMode (--pid) is not supported by berth yet"),
-        (("--init",), "Init (--init) is not supported by berth yet"),
         (("--health-cmd", "true"), "Healthcheck (--health-cmd) is not supported by berth yet"),
         (("--runtime", "foo"), "Runtime (--runtime) is not supported by berth yet: foo"),
         (

@@ -170,7 +170,6 @@ REFUSED_VALUES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("HostConfig", "DeviceRequests"): st.just([{"Driver": "nvidia", "Count": -1}]),
     ("HostConfig", "KernelMemory"): st.integers(6 * 2**20, 2**40) | st.integers(-(2**40), -1),
     ("HostConfig", "KernelMemoryTCP"): st.integers(1, 2**40),
-    ("HostConfig", "Init"): st.just(True),
     ("EndpointSettings", "IPAMConfig"): st.sampled_from(
         [
             {"IPv4Address": "172.17.0.9"},
