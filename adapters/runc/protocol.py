@@ -70,7 +70,11 @@ class ContainerRuntime(Protocol):
     monitor_cgroup_parent: str | None
 
     async def create(
-        self, container_id: str, bundle: Path, log_path: Path, log_size_max: int | None = None
+        self,
+        container_id: str,
+        bundle: Path,
+        log_path: Path | None,
+        log_size_max: int | None = None,
     ) -> int:
         """Start the container's monitor, which creates the container (its init waits
         for `start`); answer the init's pid.
@@ -81,8 +85,8 @@ class ContainerRuntime(Protocol):
         `StartFailure` carries the runtime's message. A disk with no space for the
         monitor's files is the `OSError` (ENOSPC) itself, and may leave the monitor's
         directory behind (`knows` says so, `delete` removes it). The output goes to
-        `log_path` (created if missing); with `log_size_max`, the log starts again empty
-        whenever it would pass that size.
+        `log_path` (created if missing), or nowhere with None (the `none` log driver);
+        with `log_size_max`, the log starts again empty whenever it would pass that size.
         """
         ...
 

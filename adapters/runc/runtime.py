@@ -89,7 +89,11 @@ class Runtime:
     # -- create ----------------------------------------------------------------------------
 
     async def create(
-        self, container_id: str, bundle: Path, log_path: Path, log_size_max: int | None = None
+        self,
+        container_id: str,
+        bundle: Path,
+        log_path: Path | None,
+        log_size_max: int | None = None,
     ) -> int:
         """Spawn conmon, which runs `runc create`; return the container's init pid.
 
@@ -110,10 +114,11 @@ class Runtime:
         ensure_private_dir(self.state_dir)
         ensure_private_dir(self.runc.root)
         self.monitors.prepare_dir(container_id, bundle)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        await trio.to_thread.run_sync(start_log, log_path, log_size_max)
+        if log_path is not None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            await trio.to_thread.run_sync(start_log, log_path, log_size_max)
         args = self.monitors.conmon_args(container_id, bundle, log_path, self.runc)
-        if log_size_max is not None:
+        if log_size_max is not None and log_path is not None:
             args += ["--log-size-max", str(log_size_max)]
 
         try:

@@ -10,8 +10,10 @@ from typing import Any
 import trio
 
 from berth.adapters.logs import LogLine, Selection, log_batches
+from berth.domain.config import HostConfig
 from berth.domain.container import Container, ContainerState
 from berth.domain.errors import BerthError, InvalidParameter
+from berth.domain.log_config import check_readable
 from berth.domain.signals import DEFAULT_KILL_SIGNAL
 
 from ..views.container_list import LIST_FILTERS
@@ -193,6 +195,8 @@ async def logs(app: App, request: Request) -> StreamReply:
     if not (stdout or stderr):
         raise InvalidParameter("Bad parameters: you must choose at least one stream")
     container_id = await _resolve(app, request.params["id"])
+    container = await trio.to_thread.run_sync(app.engine.get_aggregate, container_id)
+    check_readable(HostConfig.from_docker(container.host_config).log_config)
     follow, timestamps = request.flag("follow"), request.flag("timestamps")
     since, until, tail = (
         _time_param(request, "since"),

@@ -107,6 +107,7 @@ class Runner:
                 self.exits.nursery = nursery
                 await self.reconcile()
                 await nursery.start(self.reactor.run)
+                nursery.start_soon(self.actions.keep_rotating_logs)
                 task_status.started()
         finally:
             self.engine.saved_listeners.remove(self.changes.saved)

@@ -69,7 +69,7 @@ def scripted(args: list[str]) -> Program:
 class _Container:
     id: str
     bundle: Path
-    log_path: Path
+    log_path: Path | None
     pid: int
     monitor: int | None
     program: Program
@@ -113,12 +113,18 @@ class FakeRuntime:
     def output(self, container_id: str, text: bytes, stream: Stream = "stdout") -> None:
         """The process writes a line."""
         assert self.logs is not None, "a FakeRuntime without logs"
-        self.logs.write(self.containers[container_id].log_path, text, stream, self.clock())
+        log_path = self.containers[container_id].log_path
+        if log_path is not None:  # else the `none` driver: the output is kept nowhere
+            self.logs.write(log_path, text, stream, self.clock())
 
     # -- the Protocol -------------------------------------------------------------------------
 
     async def create(
-        self, container_id: str, bundle: Path, log_path: Path, log_size_max: int | None = None
+        self,
+        container_id: str,
+        bundle: Path,
+        log_path: Path | None,
+        log_size_max: int | None = None,
     ) -> int:
         await self._enter("create", container_id)
         existing = self.containers.get(container_id)
@@ -131,10 +137,15 @@ class FakeRuntime:
         args = _command(Path(bundle))
         pid = next(self._pids)
         self.containers[container_id] = _Container(
-            container_id, Path(bundle), Path(log_path), pid, pid + 1, self.behaviour(args)
+            container_id,
+            Path(bundle),
+            log_path and Path(log_path),
+            pid,
+            pid + 1,
+            self.behaviour(args),
         )
         next(self._pids)
-        if self.logs is not None:
+        if self.logs is not None and log_path is not None:
             self.logs.start(Path(log_path), log_size_max)
         return pid
 
@@ -259,7 +270,7 @@ class FakeRuntime:
         if container.monitor is not None:  # the monitor writes the exit, then exits
             container.exit = ExitStatus(code, self.clock(), oom)
             container.monitor = None
-        if self.logs is not None:
+        if self.logs is not None and container.log_path is not None:
             self.logs.close(container.log_path)
         self._notify()
 
