@@ -12,6 +12,7 @@ or ".."; another is `InvalidParameter`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +55,14 @@ class ExitStatus:
     exit_code: int  # WEXITSTATUS, or 128 + the signal that killed it
     finished_at: datetime
     oom_killed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeOutcome:
+    """A command run in a container and waited for (a health probe)."""
+
+    exit_code: int | None  # None: it ran past its timeout and was killed
+    output: bytes  # stdout and stderr as written, cut to what was asked for
 
 
 class ContainerRuntime(Protocol):
@@ -101,6 +110,17 @@ class ContainerRuntime(Protocol):
         of the container). A bad signal is `InvalidParameter`, before anything is sent;
         `NotFound` if the runtime does not know the container; `Conflict` if it has
         stopped."""
+        ...
+
+    async def probe(
+        self, container_id: str, command: Sequence[str], timeout: float, keep: int
+    ) -> ProbeOutcome:
+        """Run `command` in the running container with its process's settings, stdin
+        empty, and wait up to `timeout` s for it: its exit code (None after the timeout,
+        when it is killed) and the first `keep` bytes of its stdout and stderr together.
+        A command that cannot be run is an exit code with the runtime's message as
+        output. `NotFound` if the runtime does not know the container, `Conflict` if it
+        is not running."""
         ...
 
     async def pause(self, container_id: str) -> None:

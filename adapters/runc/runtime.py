@@ -20,6 +20,7 @@ monitor.py's; this module decides what each verb does with them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import trio
@@ -31,7 +32,8 @@ from berth.domain.errors import BerthError, Conflict, NotFound
 
 from .commands import Runc, runc_message
 from .monitor import Monitors, ensure_private_dir
-from .protocol import ExitStatus, RuncState, StartFailure, Status
+from .probe import run_probe
+from .protocol import ExitStatus, ProbeOutcome, RuncState, StartFailure, Status
 
 #: The cgroup under which each monitor gets its own (`conmon-<id>`); the containers' own
 #: cgroups are `/berth/<id>` (domain.spec.HostFacts.cgroup_parent).
@@ -155,6 +157,15 @@ class Runtime:
         if current.status == "stopped":
             raise Conflict(f"Container {container_id} is not running")
         raise BerthError(f"runc kill {container_id}: {runc_message(err)}")
+
+    async def probe(
+        self, container_id: str, command: Sequence[str], timeout: float, keep: int
+    ) -> ProbeOutcome:
+        current = await self._known_state(container_id)
+        if current.status != "running":
+            raise Conflict(f"Container {container_id} is {current.status}")
+        pid_file = self.monitors.dir(container_id) / "probe.pid"
+        return await run_probe(self.runc, container_id, command, timeout, pid_file, keep)
 
     async def pause(self, container_id: str) -> None:
         await self._freeze(container_id, "pause", "paused")

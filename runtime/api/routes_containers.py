@@ -142,6 +142,11 @@ async def prune(app: App, request: Request) -> Reply:
 
 async def inspect(app: App, request: Request) -> Reply:
     doc = await trio.to_thread.run_sync(app.engine.inspect_container, request.params["id"])
+    health = doc["State"].get("Health")
+    if health is not None:  # the status is the log's; the results are beside it
+        probed = await trio.to_thread.run_sync(app.runner.health.shown, doc["Id"])
+        if probed is not None:
+            health.update(FailingStreak=probed["FailingStreak"], Log=probed["Log"])
     return json_reply(doc)
 
 

@@ -19,7 +19,7 @@ import json
 import os
 import re
 import signal as signals
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from berth.adapters.logs import Stream
 from berth.adapters.runc import (
     ExitStatus,
     MonitorLost,
+    ProbeOutcome,
     RuncState,
     StartFailure,
     Status,
@@ -170,6 +171,19 @@ class FakeRuntime:
             container.pending.append(number)
         elif number in container.program.handled:
             self._end(container, container.program.handled[number])
+
+    async def probe(
+        self, container_id: str, command: Sequence[str], timeout: float, keep: int
+    ) -> ProbeOutcome:
+        """As the container's own command would behave (`scripted`): its exit code at
+        once, or, for one that runs until killed, None after `timeout`."""
+        container = await self._known("probe", container_id)
+        if container.status != "running":
+            raise Conflict(f"Container {container_id} is {container.status}")
+        program = self.behaviour(list(command))
+        if program.exit_code is None:
+            await trio.sleep(timeout)
+        return ProbeOutcome(program.exit_code, b"")
 
     async def pause(self, container_id: str) -> None:
         container = await self._known("pause", container_id)
