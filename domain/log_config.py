@@ -13,11 +13,14 @@ messages, in the order dockerd checks them.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .config_host import LogConfig
 from .errors import InvalidParameter, NotSupported
+
+_T = TypeVar("_T")
 
 #: The drivers' names: Docker's default, podman's for what is on disk, and Docker's others.
 DRIVERS = ("json-file", "k8s-file", "local", "none")
@@ -129,28 +132,12 @@ def _json_file_policy(options: Mapping[str, str]) -> LogPolicy:
 
 def _local_policy(options: Mapping[str, str]) -> LogPolicy:
     """local's `New` and `validateConfig`: its values, its defaults, its messages."""
-    size: float = _LOCAL_MAX_SIZE
-    if "max-size" in options:
-        try:
-            size = from_human_size(options["max-size"])
-        except InvalidParameter as error:
-            raise InvalidParameter(
-                f"invalid value for max-size: {options['max-size']}: {error.message}"
-            ) from None
-    files = _LOCAL_MAX_FILE
-    if "max-file" in options:
-        try:
-            files = _go_atoi(options["max-file"])
-        except InvalidParameter as error:
-            raise InvalidParameter(
-                f"invalid value for max-file: {options['max-file']}: {error.message}"
-            ) from None
-    compress = True  # local's default: a request that leaves it unset is not refused
-    if "compress" in options:
-        try:
-            compress = _go_bool(options["compress"])
-        except InvalidParameter as error:
-            raise InvalidParameter(f"error reading compress log option: {error.message}") from None
+    size = _parsed(
+        options, "max-size", from_human_size, float(_LOCAL_MAX_SIZE), "invalid value for"
+    )
+    files = _parsed(options, "max-file", _go_atoi, _LOCAL_MAX_FILE, "invalid value for")
+    # local's default is to compress: a request that leaves it unset is not refused.
+    compress = _parsed(options, "compress", _go_bool, True, "error reading compress log option")
     if size < 0:
         raise InvalidParameter("max size should be a positive number")
     if files < 0:
@@ -160,6 +147,21 @@ def _local_policy(options: Mapping[str, str]) -> LogPolicy:
     if "compress" in options and compress:
         raise _compress_refused()
     return LogPolicy(max_size=int(size) if size >= 1 else None, max_file=max(files, 1))
+
+
+def _parsed(
+    options: Mapping[str, str], key: str, parse: Callable[[str], _T], default: _T, context: str
+) -> _T:
+    """`options[key]` parsed, or `default`; a parse error in local's words: `context`
+    (with the option and its value when it says "invalid value for"), then the error."""
+    if key not in options:
+        return default
+    try:
+        return parse(options[key])
+    except InvalidParameter as error:
+        if context.endswith(" for"):
+            context = f"{context} {key}: {options[key]}"
+        raise InvalidParameter(f"{context}: {error.message}") from None
 
 
 def _compress_refused() -> InvalidParameter:
