@@ -6,6 +6,7 @@ Pure: the runtime runs the probe and reads the clock; this says what follows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -148,6 +149,28 @@ def go_duration(nanoseconds: int) -> str:
     if hours:
         text = f"{int(hours)}h{text}"
     return text
+
+
+_UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": SECOND_NS,
+            "m": 60 * SECOND_NS, "h": 3600 * SECOND_NS}  # fmt: skip
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def parse_go_duration(text: str) -> int:
+    """Go's `time.ParseDuration` ("1m30s", "500ms", "-2s", "0"), in nanoseconds."""
+    body = text[1:] if text[:1] in "+-" else text
+    sign = -1 if text.startswith("-") else 1
+    if body == "0":
+        return 0
+    total, at = 0.0, 0
+    for part in _DURATION_PART.finditer(body):
+        if part.start() != at:
+            break
+        total += float(part.group(1)) * _UNIT_NS[part.group(2)]
+        at = part.end()
+    if not body or at != len(body):
+        raise InvalidParameter(f'time: invalid duration "{text}"')
+    return sign * round(total)
 
 
 def _trimmed(number: float) -> str:

@@ -81,6 +81,8 @@ class HealthChecks:
         for row in engine.views.container_rows():
             if row["state"] != ContainerState.RUNNING.value:
                 continue
+            if not row["doc"]["Config"].get("Healthcheck"):
+                continue  # most containers: no parsing on every change of the log
             probe = probe_of(row["doc"]["Config"])
             started_at = parse_docker_time(row["doc"]["State"]["StartedAt"])
             if probe is not None and started_at is not None:
