@@ -1,7 +1,8 @@
 """A short command run in a running container and waited for: a health probe (ADR 0036).
 
-`runc exec` in the foreground, its stdout and stderr read together through one pipe, at
-most `keep` bytes of them held (the rest is read and dropped, so the command never blocks
+`runc exec` in the foreground, its stdout and stderr read together through one pipe (runc
+copies each stream on its own, so their lines may come in either order), at most `keep`
+bytes of them held (the rest is read and dropped, so the command never blocks
 on a full pipe). The exec'd process inherits the container's process settings (user,
 env, working directory, capabilities) from runc's state, as a probe does in dockerd. On
 timeout the exec'd process is SIGKILLed by the pid runc wrote for it, then runc is waited
