@@ -3,9 +3,6 @@ and init flags, and their errors (docker's words), without a daemon."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import click
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
@@ -13,14 +10,10 @@ from hypothesis import strategies as st
 
 from berth.domain.errors import InvalidParameter
 from berth.domain.health import go_duration, parse_go_duration
-from berth.runtime.cli.create import create_body
 from berth.runtime.cli.main import main
 from berth.runtime.cli.run import create, run
 
-
-def body_of(command: click.Command, *args: str) -> dict[str, Any]:
-    with command.make_context(command.name or "", list(args)) as ctx:
-        return create_body(ctx.params)
+from .test_cli_create_flags import body_of
 
 
 def test_health_log_and_init_flags_build_dockers_request() -> None:
