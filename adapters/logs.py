@@ -9,6 +9,7 @@ log survives conmon's size limit: when conmon replaces a full log with an empty 
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -28,6 +29,7 @@ from .log_format import (
     parse_header,
     parse_time,
 )
+from .log_rotation import rotated_files
 from .log_tail import BackwardRecords, tail_starts
 
 __all__ = ["LogLine", "Selection", "Stream", "log_batches", "parse_time", "read_log"]
@@ -263,11 +265,44 @@ async def log_batches(
     limits: Limits = DEFAULT_LIMITS,
 ) -> AsyncIterator[list[LogLine]]:
     """The log's wanted lines in batches, read and parsed in a worker thread a chunk at a
-    time. Without `until_exit`: what the log holds now (`logs`). With it (`logs -f`,
-    attach): then new lines as they come, until `until_exit()` is true and the rest of the
-    file has been read (pass a test that the container's monitor has exited, so that its
-    last output is in the file), or until the first line after `selection.until`."""
+    time: its rotated files first (log_rotation.py), oldest first. Without `until_exit`:
+    what the log holds now (`logs`). With it (`logs -f`, attach): then new lines as they
+    come, until `until_exit()` is true and the rest of the file has been read (pass a
+    test that the container's monitor has exited, so that its last output is in the
+    file), or until the first line after `selection.until`."""
     path = Path(path)
+    older = await trio.to_thread.run_sync(rotated_files, path)
+    if not older:
+        async for batch in _file_batches(path, selection, tail, until_exit, limits):
+            yield batch
+        return
+    if tail is None or tail < 0:
+        for file in older:
+            async for batch in _file_batches(file, selection, None, None, limits):
+                yield batch
+        async for batch in _file_batches(path, selection, None, until_exit, limits):
+            yield batch
+        return
+    # The last `tail` lines may begin in any file: at most that many are held.
+    kept: collections.deque[LogLine] = collections.deque(maxlen=tail)
+    for file in [*older, path]:
+        async for batch in _file_batches(file, selection, tail, None, limits):
+            kept.extend(batch)
+    if kept:
+        yield list(kept)
+    if until_exit is not None:
+        async for batch in _file_batches(path, selection, 0, until_exit, limits):
+            yield batch
+
+
+async def _file_batches(
+    path: Path,
+    selection: Selection,
+    tail: int | None,
+    until_exit: Callable[[], bool] | None,
+    limits: Limits,
+) -> AsyncIterator[list[LogLine]]:
+    """`log_batches` of one file."""
     follow = until_exit is not None
     while (handle := await trio.to_thread.run_sync(_open, path)) is None:
         if until_exit is None or until_exit():

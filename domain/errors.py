@@ -46,6 +46,13 @@ class NotModified(BerthError):
     http_status = 304
 
 
+class NotSupported(BerthError):
+    """What the container's own setup cannot do, e.g. `logs` of a container whose driver
+    keeps nothing (501, dockerd's errdefs.NotImplemented)."""
+
+    http_status = 501
+
+
 class Unavailable(BerthError):
     """A dependency is not ready yet (503)."""
 

@@ -24,9 +24,11 @@ from typing import Any
 from .config import Config, HostConfig, NetworkingConfig
 from .container_names import validate_name
 from .errors import InvalidParameter, NotFound
+from .health import merge_healthcheck
 from .log_config import DRIVERS, verify_log_config
 from .settings_files import check_file_values
 from .settings_rules import (
+    MIN_HEALTH_DURATION,
     MIN_MEMORY,
     mount_error,
     normalize_capabilities,
@@ -45,7 +47,6 @@ MIB = 1024 * 1024
 MIN_CPU_SHARES = 2
 MAX_CPU_SHARES = 262144
 DEFAULT_SHM_SIZE = 64 * MIB
-MIN_HEALTH_DURATION = 1_000_000  # 1ms in nanoseconds, containertypes.MinimumDuration
 # The issue fixes "bridge" where dockerd 20.10 stores "default" (which it resolves to the
 # bridge network); see ADR/0005. A client that sends "default" keeps it.
 DEFAULT_NETWORK_MODE = "bridge"
@@ -69,8 +70,7 @@ def merge_config(user: Config, image: Config) -> Config:
     Env keeps the user's entries in their order, then the image's entries whose name the
     user did not set. An Entrypoint given by the user drops the image's Cmd. Raises
     InvalidParameter `No command specified` when the result has nothing to run. The
-    image's Healthcheck is not copied: berth runs no probes until issue 14, and one kept
-    but never run would be a setting stored and ignored (ADR/0027).
+    image's Healthcheck is merged field by field (health.py, ADR/0036).
     """
     exposed = user.exposed_ports
     if not exposed:
@@ -118,6 +118,7 @@ def merge_config(user: Config, image: Config) -> Config:
         entrypoint=entrypoint,
         working_dir=user.working_dir or image.working_dir,
         volumes=volumes,
+        healthcheck=merge_healthcheck(user.healthcheck, image.healthcheck),
         stop_signal=user.stop_signal or image.stop_signal,
     )
 

@@ -17,6 +17,7 @@ from typing import Any
 from .config_host import BindOptions, Mount
 from .errors import InvalidParameter
 
+MIN_HEALTH_DURATION = 1_000_000  # 1ms in nanoseconds, containertypes.MinimumDuration
 MIN_MEMORY = 6 * 1024 * 1024  # dockerd's linuxMinMemory: room for a container's own start-up
 
 # Every Linux capability up to 5.9 (CAP_CHECKPOINT_RESTORE), as moby's caps package knows them.

@@ -38,7 +38,7 @@ from .config import (
 )
 from .errors import InvalidParameter
 from .security_opts import SecurityOptions, parse_security_opts
-from .settings_rules import MIN_MEMORY
+from .settings_rules import MIN_HEALTH_DURATION, MIN_MEMORY
 
 
 class Support(enum.Enum):
@@ -107,8 +107,10 @@ def _ipc_mode(mode: str) -> Verdict:
 
 
 def _healthcheck(health: HealthConfig | None) -> Verdict:
-    """Health checks are issue 14; `--no-healthcheck` (["NONE"]) is what berth does."""
-    return health is not None and health != HealthConfig() and health.test != ("NONE",)
+    """Probes run as dockerd 20.10's (health.py); StartInterval is API 1.44's (under
+    1ms it is dockerd's own refusal, with its message)."""
+    start_interval = 0 if health is None else health.start_interval
+    return "StartInterval" if start_interval >= MIN_HEALTH_DURATION else False
 
 
 def _security_opt(opts: Iterable[str] | None) -> Verdict:
@@ -232,7 +234,7 @@ SETTINGS: tuple[Setting, ...] = (
     *_applied_in("spec/builder maskedPaths, readonlyPaths", H,
                  "masked_paths --security-opt systempaths=unconfined",
                  "readonly_paths --security-opt systempaths=unconfined"),
-    _partial(H, "init", "--init", bool),
+    _applied(H, "init", "--init", "spec/builder.py: tini bound at /sbin/docker-init as PID 1"),
     _applied(H, "annotations", "--annotation", "spec/builder annotations"),
     *_applied_in("container/restart", RestartPolicy, "name --restart",
                  "maximum_retry_count --restart"),

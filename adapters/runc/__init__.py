@@ -4,7 +4,15 @@ protocol.py is what the service may rely on (`ContainerRuntime`); runtime.py is 
 one (`Runtime`), built from commands.py (the runc binary) and monitor.py (conmon).
 """
 
-from .protocol import ContainerRuntime, ExitStatus, MonitorLost, RuncState, StartFailure, Status
+from .protocol import (
+    ContainerRuntime,
+    ExitStatus,
+    MonitorLost,
+    ProbeOutcome,
+    RuncState,
+    StartFailure,
+    Status,
+)
 from .runtime import MONITOR_CGROUP_PARENT, Runtime, parse_signal
 
 __all__ = [
@@ -12,6 +20,7 @@ __all__ = [
     "ContainerRuntime",
     "ExitStatus",
     "MonitorLost",
+    "ProbeOutcome",
     "RuncState",
     "Runtime",
     "StartFailure",

@@ -90,8 +90,11 @@ class Monitors:
 
     # -- spawning --------------------------------------------------------------------------
 
-    def conmon_args(self, container_id: str, bundle: Path, log_path: Path, runc: Runc) -> list[str]:
-        """conmon's flags for one container (the binary itself is `spawn`'s)."""
+    def conmon_args(
+        self, container_id: str, bundle: Path, log_path: Path | None, runc: Runc
+    ) -> list[str]:
+        """conmon's flags for one container (the binary itself is `spawn`'s); without a
+        log path, conmon's `none` driver reads the output and keeps nothing."""
         mdir = self.dir(container_id)
         return [
             "--api-version", "1",
@@ -102,7 +105,7 @@ class Monitors:
             "--bundle", str(bundle),
             "--container-pidfile", str(mdir / "pid"),
             "--conmon-pidfile", str(mdir / "conmon.pid"),
-            "--log-path", f"k8s-file:{log_path}",
+            "--log-path", "none" if log_path is None else f"k8s-file:{log_path}",
             "--exit-dir", str(mdir / "exits"),
             "--persist-dir", str(mdir / "persist"),
             "--socket-dir-path", str(mdir / "sock"),

@@ -12,6 +12,7 @@ or ".."; another is `InvalidParameter`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +57,14 @@ class ExitStatus:
     oom_killed: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ProbeOutcome:
+    """A command run in a container and waited for (a health probe)."""
+
+    exit_code: int | None  # None: it ran past its timeout and was killed
+    output: bytes  # stdout and stderr as written, cut to what was asked for
+
+
 class ContainerRuntime(Protocol):
     """Containers under one monitor each. Every action is idempotent: repeating it after
     a crash, or after it succeeded, is harmless.
@@ -70,7 +79,11 @@ class ContainerRuntime(Protocol):
     monitor_cgroup_parent: str | None
 
     async def create(
-        self, container_id: str, bundle: Path, log_path: Path, log_size_max: int | None = None
+        self,
+        container_id: str,
+        bundle: Path,
+        log_path: Path | None,
+        log_size_max: int | None = None,
     ) -> int:
         """Start the container's monitor, which creates the container (its init waits
         for `start`); answer the init's pid.
@@ -81,8 +94,8 @@ class ContainerRuntime(Protocol):
         `StartFailure` carries the runtime's message. A disk with no space for the
         monitor's files is the `OSError` (ENOSPC) itself, and may leave the monitor's
         directory behind (`knows` says so, `delete` removes it). The output goes to
-        `log_path` (created if missing); with `log_size_max`, the log starts again empty
-        whenever it would pass that size.
+        `log_path` (created if missing), or nowhere with None (the `none` log driver);
+        with `log_size_max`, the log starts again empty whenever it would pass that size.
         """
         ...
 
@@ -97,6 +110,17 @@ class ContainerRuntime(Protocol):
         of the container). A bad signal is `InvalidParameter`, before anything is sent;
         `NotFound` if the runtime does not know the container; `Conflict` if it has
         stopped."""
+        ...
+
+    async def probe(
+        self, container_id: str, command: Sequence[str], timeout: float, keep: int
+    ) -> ProbeOutcome:
+        """Run `command` in the running container with its process's settings, stdin
+        empty, and wait up to `timeout` s for it: its exit code (None after the timeout,
+        when it is killed) and the first `keep` bytes of its stdout and stderr together.
+        A command that cannot be run is an exit code with the runtime's message as
+        output. `NotFound` if the runtime does not know the container, `Conflict` if it
+        is not running."""
         ...
 
     async def pause(self, container_id: str) -> None:

@@ -20,6 +20,7 @@ monitor.py's; this module decides what each verb does with them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import trio
@@ -31,7 +32,8 @@ from berth.domain.errors import BerthError, Conflict, NotFound
 
 from .commands import Runc, runc_message
 from .monitor import Monitors, ensure_private_dir
-from .protocol import ExitStatus, RuncState, StartFailure, Status
+from .probe import run_probe
+from .protocol import ExitStatus, ProbeOutcome, RuncState, StartFailure, Status
 
 #: The cgroup under which each monitor gets its own (`conmon-<id>`); the containers' own
 #: cgroups are `/berth/<id>` (domain.spec.HostFacts.cgroup_parent).
@@ -89,7 +91,11 @@ class Runtime:
     # -- create ----------------------------------------------------------------------------
 
     async def create(
-        self, container_id: str, bundle: Path, log_path: Path, log_size_max: int | None = None
+        self,
+        container_id: str,
+        bundle: Path,
+        log_path: Path | None,
+        log_size_max: int | None = None,
     ) -> int:
         """Spawn conmon, which runs `runc create`; return the container's init pid.
 
@@ -110,10 +116,11 @@ class Runtime:
         ensure_private_dir(self.state_dir)
         ensure_private_dir(self.runc.root)
         self.monitors.prepare_dir(container_id, bundle)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        await trio.to_thread.run_sync(start_log, log_path, log_size_max)
+        if log_path is not None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            await trio.to_thread.run_sync(start_log, log_path, log_size_max)
         args = self.monitors.conmon_args(container_id, bundle, log_path, self.runc)
-        if log_size_max is not None:
+        if log_size_max is not None and log_path is not None:
             args += ["--log-size-max", str(log_size_max)]
 
         try:
@@ -150,6 +157,15 @@ class Runtime:
         if current.status == "stopped":
             raise Conflict(f"Container {container_id} is not running")
         raise BerthError(f"runc kill {container_id}: {runc_message(err)}")
+
+    async def probe(
+        self, container_id: str, command: Sequence[str], timeout: float, keep: int
+    ) -> ProbeOutcome:
+        current = await self._known_state(container_id)
+        if current.status != "running":
+            raise Conflict(f"Container {container_id} is {current.status}")
+        pid_file = self.monitors.dir(container_id) / "probe.pid"
+        return await run_probe(self.runc, container_id, command, timeout, pid_file, keep)
 
     async def pause(self, container_id: str) -> None:
         await self._freeze(container_id, "pause", "paused")

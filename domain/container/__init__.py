@@ -1,6 +1,7 @@
 """The Container aggregate, its ids and its state machine."""
 
 from .aggregate import EVENT_OF_COMMAND, Container
+from .health_events import HealthStatusChanged, record_health
 from .ids import (
     container_hostname,
     container_id_from_entropy,
@@ -30,6 +31,7 @@ __all__ = [
     "Container",
     "ContainerState",
     "Go",
+    "HealthStatusChanged",
     "NoOp",
     "Refuse",
     "container_hostname",
@@ -37,6 +39,7 @@ __all__ = [
     "decide",
     "default_hostname",
     "is_container_id",
+    "record_health",
     "short_id",
     "state_after",
 ]

@@ -41,6 +41,9 @@ class HostFacts:
     # The host's device nodes as OCI `linux.devices` entries; privileged containers get
     # these too (measured only for them).
     devices: Sequence[Mapping[str, Any]] = ()
+    # The host's init for --init (tini, a static build: it runs in any image's root);
+    # "" where there is none, and then --init cannot start.
+    init_binary: str = ""
 
 
 def effective_capabilities(host: HostConfig, host_caps: frozenset[str] | None = None) -> list[str]:
@@ -229,6 +232,26 @@ def _resources(host: HostConfig, facts: HostFacts) -> dict[str, Any]:
     return res
 
 
+def _init_mounts(host: HostConfig, facts: HostFacts) -> list[dict[str, Any]]:
+    """moby's WithInit: with `Init` (berthd's own default is off) the host's init binary
+    is bound read-only at /sbin/docker-init and runs as PID 1 in front of the command
+    (`docker-init -- CMD...`): it reaps orphaned zombies and forwards signals."""
+    if not host.init:
+        return []
+    if not facts.init_binary:
+        raise InvalidParameter(
+            'failed to find docker-init: exec: "docker-init": executable file not found in $PATH'
+        )
+    return [
+        {
+            "destination": d.INIT_PATH,
+            "type": "bind",
+            "source": facts.init_binary,
+            "options": ["bind", "ro"],
+        }
+    ]
+
+
 def cgroups_path(container_id: str, host: HostConfig, facts: HostFacts) -> str:
     """`<parent>/<id>` for runc's cgroupfs driver; CgroupParent overrides the default."""
     parent = host.cgroup_parent or facts.cgroup_parent
@@ -261,6 +284,9 @@ def build_spec(
     args = [*(config.entrypoint or ()), *(config.cmd or ())]
     if not args:
         raise InvalidParameter("no command specified")
+    init_mounts = _init_mounts(host, facts)
+    if init_mounts:
+        args = [d.INIT_PATH, "--", *args]
     caps = effective_capabilities(host, facts.capabilities)
     security = parse_security_opts(host.security_opt or ())
     # Create refuses these; a container recorded before it did must not start without them.
@@ -310,7 +336,10 @@ def build_spec(
         "ociVersion": d.OCI_VERSION,
         "process": process,
         "root": {"path": rootfs, "readonly": host.readonly_rootfs},
-        "mounts": with_defaults(_mounts(host, facts), extra_mounts, host.readonly_rootfs),
+        "mounts": [
+            *with_defaults(_mounts(host, facts), extra_mounts, host.readonly_rootfs),
+            *init_mounts,
+        ],
         "linux": linux,
     }
     propagation = rootfs_propagation(extra_mounts)

@@ -9,6 +9,8 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 NOFILE_CEILING = 1048576
 CPU_PERIOD = 100_000
+# moby daemon/oci_linux.go inContainerInitPath: where --init's binary is bound.
+INIT_PATH = "/sbin/docker-init"
 
 # moby daemon/pkg/oci/caps/defaults.go (and containerd's defaultUnixCaps).
 DEFAULT_CAPABILITIES: tuple[str, ...] = (

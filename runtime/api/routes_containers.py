@@ -10,8 +10,10 @@ from typing import Any
 import trio
 
 from berth.adapters.logs import LogLine, Selection, log_batches
+from berth.domain.config import HostConfig
 from berth.domain.container import Container, ContainerState
 from berth.domain.errors import BerthError, InvalidParameter
+from berth.domain.log_config import check_readable
 from berth.domain.signals import DEFAULT_KILL_SIGNAL
 
 from ..views.container_list import LIST_FILTERS
@@ -140,6 +142,11 @@ async def prune(app: App, request: Request) -> Reply:
 
 async def inspect(app: App, request: Request) -> Reply:
     doc = await trio.to_thread.run_sync(app.engine.inspect_container, request.params["id"])
+    health = doc["State"].get("Health")
+    if health is not None:  # the status is the log's; the results are beside it
+        probed = await trio.to_thread.run_sync(app.runner.health.shown, doc["Id"])
+        if probed is not None:
+            health.update(FailingStreak=probed["FailingStreak"], Log=probed["Log"])
     return json_reply(doc)
 
 
@@ -193,6 +200,8 @@ async def logs(app: App, request: Request) -> StreamReply:
     if not (stdout or stderr):
         raise InvalidParameter("Bad parameters: you must choose at least one stream")
     container_id = await _resolve(app, request.params["id"])
+    container = await trio.to_thread.run_sync(app.engine.get_aggregate, container_id)
+    check_readable(HostConfig.from_docker(container.host_config).log_config)
     follow, timestamps = request.flag("follow"), request.flag("timestamps")
     since, until, tail = (
         _time_param(request, "since"),

@@ -18,6 +18,8 @@ from berth.domain.container.exit_codes import ENGINE_ERROR
 from berth.domain.errors import InvalidParameter
 from berth.domain.mount_flags import parse_mount, ram_in_bytes, tmpfs_flags, volume_flags
 
+from .create_checks import check_body, check_options
+
 # As docker's CLI, the image ends berth's options: all after it is the container's command
 # (`ls -l` included, and a `--`, which before the image still ends the options).
 COMMAND_AFTER_IMAGE = {"allow_interspersed_args": False}
@@ -118,7 +120,7 @@ def create_options(command: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         command = option(command)
-    return command
+    return check_options(command)
 
 
 def create_body(options: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +137,9 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
 
     exposed, bindings = parse_publish_all(options.get("publish") or ())
     binds, volumes = volume_flags(options.get("volume") or (), os.getcwd())
+    config, host = check_body(options)
     return {
+        **config,
         "Image": options["image"],
         "ExposedPorts": {key: {} for key in exposed} or None,
         "Cmd": list(options["command"]) or None,
@@ -167,6 +171,7 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
             "Mounts": options.get("mount") or None,
             "Tmpfs": tmpfs_flags(options.get("tmpfs") or ()) or None,
             "VolumesFrom": list(options.get("volumes_from") or ()) or None,
+            **host,
         },
     }
 

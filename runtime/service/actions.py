@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import resource
 import shutil
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import trio
 
 from berth.adapters.capabilities import bounding_capabilities
 from berth.adapters.host_devices import host_devices
+from berth.adapters.log_rotation import keep_rotated, plan_rotation, rotate_noted
 from berth.adapters.private_files import private_file, write_private
 from berth.adapters.runc import ContainerRuntime, ExitStatus, MonitorLost, StartFailure
 from berth.adapters.snapshots.rootfs import read_in_root
@@ -30,7 +32,7 @@ from berth.domain.config import Config, HostConfig
 from berth.domain.container import Container, ContainerState, container_hostname
 from berth.domain.container.exit_codes import start_failure_code
 from berth.domain.errors import BerthError, Conflict, DiskFull, NotFound, NotModified, space_for
-from berth.domain.log_config import log_size_max
+from berth.domain.log_config import log_policy
 from berth.domain.signals import stop_signal
 from berth.domain.spec import HostFacts, build_spec, resolve_user
 from berth.domain.volume import Volume
@@ -54,6 +56,17 @@ KILL_WAIT_S = 10.0
 CHANGE_WAIT_S = 0.5
 
 
+#: How often the logs that keep several files are looked at (log_rotation.py).
+LOG_ROTATION_POLL_S = 0.05
+#: dockerd's name for its init on PATH, then Debian's static tini (package `tini`).
+INIT_BINARIES = ("docker-init", "tini-static")
+
+
+def init_binary() -> str:
+    """The host's init for --init: a static build, since it runs inside any image."""
+    return next(filter(None, map(shutil.which, INIT_BINARIES)), "")
+
+
 class ContainerActions:
     def __init__(
         self,
@@ -72,6 +85,7 @@ class ContainerActions:
         self.changes = changes
         self.locks = KeyedLocks()
         self.containers_dir = engine.root / "containers"
+        self._rotation_wanted = trio.Event()  # set when a log that keeps several files starts
         hosts = engine.mount_points
         self.mounts = ContainerMounts(engine.root, VolumeMounts(volumes.driver, hosts), hosts)
 
@@ -190,10 +204,7 @@ class ContainerActions:
                 await self.volumes.ready_for_start(container)
                 # Off the event loop: the spec grows with the container's env and mounts.
                 await self.sync(self._write_bundle, bundle, container, attachment)
-                log_limit = log_size_max(HostConfig.from_docker(container.host_config).log_config)
-                pid = await self.runtime.create(
-                    container_id, bundle, self.log_path(container_id), log_limit
-                )
+                pid = await self._create(container, bundle)
                 crash_point("start.runtime_created")
                 await self.runtime.start(container_id)
                 crash_point("start.runtime_started")
@@ -205,6 +216,19 @@ class ContainerActions:
             raise StartFailure(error.message) from error
         await self.record_started(container_id, pid, actor)
         crash_point("start.recorded")
+
+    async def _create(self, container: Container, bundle: Path) -> int:
+        """The runtime's create, with the log the container's driver keeps (rotated
+        alongside conmon: log_rotation.py)."""
+        policy = log_policy(HostConfig.from_docker(container.host_config).log_config)
+        path = self.log_path(container.id) if policy.kept else None
+        pid = await self.runtime.create(container.id, bundle, path, policy.max_size)
+        if path is not None:
+            await self.sync(plan_rotation, path, policy.max_file)
+            await self.sync(keep_rotated, path, policy.max_file)
+            if policy.max_file > 1:
+                self._rotation_wanted.set()
+        return pid
 
     async def record_started(self, container_id: str, pid: int, actor: Actor) -> None:
         """`Started`, in one write with its volumes' mounts (before it in the log, as
@@ -257,6 +281,7 @@ class ContainerActions:
             rlimit_hard={"RLIMIT_NOFILE": resource.getrlimit(resource.RLIMIT_NOFILE)[1]},
             capabilities=bounding_capabilities(),
             devices=host_devices() if host_config.privileged else (),
+            init_binary=init_binary() if host_config.init else "",
         )
         return build_spec(
             container_id=container.id,
@@ -269,6 +294,25 @@ class ContainerActions:
             netns_path=attachment.netns_path,
             extra_mounts=self.mounts.oci_mounts(container, attachment.mounts),
         )
+
+    def rotate_logs(self) -> int:
+        """One round of rotation of every log that keeps several files (blocking I/O);
+        how many there are."""
+        try:
+            names = os.listdir(self.containers_dir)
+        except FileNotFoundError:
+            return 0
+        return sum(rotate_noted(self.log_path(name)) for name in names)
+
+    async def keep_rotating_logs(self) -> None:
+        """conmon replaces a full log by itself; the file it leaves must be linked as the
+        next rotated one before it fills too (ADR 0036). Asleep while no log rotates."""
+        while True:
+            wanted = self._rotation_wanted = trio.Event()
+            if await self.sync(self.rotate_logs):
+                await trio.sleep(LOG_ROTATION_POLL_S)
+            else:
+                await wanted.wait()
 
     # Signals ---------------------------------------------------------------------------
 

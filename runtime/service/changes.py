@@ -30,6 +30,11 @@ class Changes:
         self._event.set()
         self._event = trio.Event()
 
+    def next_change(self) -> trio.Event:
+        """Set at the next change: taken before looking, so that a change made while
+        looking is not missed."""
+        return self._event
+
     async def wait(self, timeout: float) -> None:
         with trio.move_on_after(timeout):
             await self._event.wait()

@@ -33,6 +33,7 @@ from .changes import Changes
 from .engine import Created, Engine
 from .exits import ExitWatcher
 from .faults import crash_point
+from .health_checks import HealthChecks
 from .images import ImageService
 from .network_files import BridgeSettings, default_bridge_name
 from .networking import ContainerNetworks
@@ -88,6 +89,7 @@ class Runner:
             self.reactions.wants,
         )
         self.reactions.reactor = self.reactor
+        self.health = HealthChecks(self.actions)
 
     def container_dir(self, container_id: str) -> Path:
         return self.actions.container_dir(container_id)
@@ -107,6 +109,8 @@ class Runner:
                 self.exits.nursery = nursery
                 await self.reconcile()
                 await nursery.start(self.reactor.run)
+                nursery.start_soon(self.actions.keep_rotating_logs)
+                nursery.start_soon(self.health.run)
                 task_status.started()
         finally:
             self.engine.saved_listeners.remove(self.changes.saved)

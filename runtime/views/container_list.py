@@ -10,15 +10,18 @@ from typing import Any
 
 from berth.domain.container import LISTED_WITHOUT_ALL
 from berth.domain.errors import BerthError, InvalidParameter, NotFound
+from berth.domain.health import NO_HEALTHCHECK, health_filter_values
 
 from .filters import label_matches, pattern_filter
 
 LIST_FILTERS = (
     "status", "name", "id", "label", "ancestor", "exited", "before", "since", "volume",
+    "health",
 )  # fmt: skip
 # container.IsValidStateString: a status filter naming no state is dockerd's 400.
 STATUS_VALUES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 _EXITED = re.compile(r"Exited \((-?\d+)\)")
+_HEALTH = re.compile(r"\((?:health: )?(starting|healthy|unhealthy)\)$")
 
 
 def select(
@@ -59,6 +62,8 @@ def select(
         except ValueError:
             raise InvalidParameter(f"invalid filter 'exited={text}'") from None
 
+    health_filter_values(filters.get("health", []))
+
     def keep(entry: dict[str, Any]) -> bool:
         if "status" in filters and entry["State"] not in filters["status"]:
             return False
@@ -75,6 +80,8 @@ def select(
             return False
         if "volume" in filters and not mounts_volume(entry.get("Mounts") or [], filters["volume"]):
             return False
+        if "health" in filters and health_of(entry) not in filters["health"]:
+            return False
         if exited:
             found = _EXITED.search(entry.get("Status") or "")
             if entry["State"] != "exited" or not found or int(found.group(1)) not in exited:
@@ -85,6 +92,12 @@ def select(
     if limit is not None and limit > 0:
         entries = entries[:limit]
     return entries
+
+
+def health_of(entry: Mapping[str, Any]) -> str:
+    """The health a `ps` entry shows in its Status ("Up 2 minutes (healthy)")."""
+    found = _HEALTH.search(entry.get("Status") or "")
+    return found.group(1) if found else NO_HEALTHCHECK
 
 
 def mounts_volume(mounts: Sequence[Mapping[str, Any]], wanted: Sequence[str]) -> bool:

@@ -16,6 +16,7 @@ from berth.domain.mounts import mount_points_of
 from berth.domain.published_ports import list_ports
 
 from ..store.events import LoggedEvent
+from . import health
 from .timefmt import ZERO_TIME, docker_time, human_duration, parse_docker_time
 
 Row = dict[str, Any]
@@ -163,6 +164,9 @@ def fold(row: Row | None, event: LoggedEvent) -> Row | None:
         case "Started":
             status.update(Pid=data["pid"], StartedAt=docker_time(data["started_at"]), Error="")
             row["has_run"] = True
+            health.started(doc)
+        case "HealthStatusChanged":
+            health.changed(doc, docker_time(data["started_at"]), data["status"])
         case "StartFailed":
             status.update(Error=data["reason"], ExitCode=data["exit_code"])
         case "PrepareFailed":
@@ -212,7 +216,9 @@ def docker_status_text(row: Row, now: datetime) -> str:
     finished = parse_docker_time(status["FinishedAt"])
     if state in LIVE_STATES:
         up = human_duration((now - started).total_seconds()) if started else "Less than a second"
-        return f"Up {up}" + (" (Paused)" if state is ContainerState.PAUSED else "")
+        if state is ContainerState.PAUSED:
+            return f"Up {up} (Paused)"
+        return f"Up {up}" + health.ps_text(row["doc"])
     if state is ContainerState.RESTARTING:
         ago = human_duration((now - finished).total_seconds()) if finished else "Less than a second"
         return f"Restarting ({status['ExitCode']}) {ago} ago"

@@ -71,6 +71,9 @@ class _Known:
     stopping: bool = False
 
 
+# dockerd matches these by prefix ("health_status: healthy" is a health_status event).
+_PREFIX_EVENTS = ("health_status", "exec_create", "exec_start")
+
 # The keys EventFilters applies; any other (dockerd also knows network, daemon, ...) is
 # refused rather than ignored.
 EVENT_FILTERS = ("type", "event", "container", "image", "label", "volume")
@@ -85,7 +88,9 @@ class EventFilters:
     def accepts(self, message: dict[str, Any]) -> bool:
         checks: dict[str, Callable[[str], bool]] = {
             "type": lambda v: message["Type"] == v,
-            "event": lambda v: message["Action"] == v,
+            "event": lambda v: (
+                message["Action"] == v or (v in _PREFIX_EVENTS and message["Action"].startswith(v))
+            ),
             "container": lambda v: (
                 message["Type"] == "container"
                 and v
@@ -242,6 +247,8 @@ class EventTranslator:
         attributes: dict[str, str] = {**known.labels, "image": known.image, "name": known.name}
         messages = []
         action = CONTAINER_ACTIONS.get(event.name)
+        if event.name == "HealthStatusChanged":
+            action = f"health_status: {event.data['status']}"
         if event.name == "Renamed":
             attributes["oldName"] = old
         if event.name == "KillRequested":

@@ -1,11 +1,11 @@
 """What berth does not apply yet is refused at create, with nothing recorded.
 
 The real docker CLI against berthd: `run -i` and `run -t` (interactive containers are a
-later issue), devices, links, another container's PID namespace, an init, a health
-probe, another runtime, an AppArmor profile exit 125 with a message naming the setting
-(domain/settings_support.py), a MAC address from docker-py is a 400, and the event log's
-head does not move: no event, no name taken, no container listed. Clients' default
-requests still run, and settings the table calls applied are seen inside the container.
+later issue), devices, links, another container's PID namespace, another runtime, an
+AppArmor profile exit 125 with a message naming the setting (domain/settings_support.py),
+a MAC address from docker-py is a 400, and the event log's head does not move: no event,
+no name taken, no container listed. Clients' default requests still run, and settings the
+table calls applied are seen inside the container.
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ def log_head(root: Path) -> int:
         (("--device", "/dev/null"), "Devices (--device) is not supported by berth yet"),
         (("--link", "other:db"), "Links (--link) is not supported by berth yet"),
         (("--pid", "container:other"), "PidMode (--pid) is not supported by berth yet"),
-        (("--init",), "Init (--init) is not supported by berth yet"),
-        (("--health-cmd", "true"), "Healthcheck (--health-cmd) is not supported by berth yet"),
         (("--runtime", "foo"), "Runtime (--runtime) is not supported by berth yet: foo"),
         (
             ("--security-opt", "apparmor=x"),
@@ -77,7 +75,7 @@ def test_a_mac_address_from_docker_py_is_refused(berthd: Berthd) -> None:
 def test_default_requests_of_the_docker_cli_and_docker_py_still_run(berthd: Berthd) -> None:
     plain = berthd.docker("run", "--rm", "busybox", "true")
     assert plain.returncode == 0, plain.stderr
-    # --no-healthcheck is what berth does anyway; an image's probe is not copied.
+    # --no-healthcheck: the image's probe is not run.
     quiet = berthd.docker(
         "run", "--rm", "--no-healthcheck", "--ipc", "shareable", "busybox", "true"
     )

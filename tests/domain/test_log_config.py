@@ -1,4 +1,4 @@
-"""LogConfig: max-size applied as json-file applies it, everything else refused by name."""
+"""LogConfig: json-file, local and none with what they keep; the rest refused by name."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 
 from berth.domain.config import Config, HostConfig, LogConfig
 from berth.domain.errors import InvalidParameter
-from berth.domain.log_config import from_human_size, log_size_max, verify_log_config
+from berth.domain.log_config import (
+    LogPolicy,
+    from_human_size,
+    log_policy,
+    log_size_max,
+    verify_log_config,
+)
 from berth.domain.settings import verify_settings
 
 
@@ -42,7 +48,6 @@ def test_what_berth_applies(log_config: LogConfig, size: int | None) -> None:
     ("log_config", "message"),
     [
         (config("syslog"), "logger: no log driver named 'syslog' is registered"),
-        (config("none"), "logger: no log driver named 'none' is registered"),
         (config(mode="fast"), "logger: logging mode not supported: fast"),
         (
             config(**{"max-buffer-size": "4m"}),
@@ -66,12 +71,26 @@ def test_what_berth_applies(log_config: LogConfig, size: int | None) -> None:
             f'strconv.Atoi: parsing "{"9" * 20}": value out of range',
         ),
         (config(**{"max-file": "0"}), "max-file cannot be less than 1"),
-        (config(**{"max-size": "1m", "max-file": "3"}), "log opt 'max-file=3' is not supported"),
         (config(compress="maybe"), 'strconv.ParseBool: parsing "maybe": invalid syntax'),
         (
             config(**{"max-size": "1m", "compress": "true"}),
             "compress cannot be true when max-file is less than 2 or max-size is not set",
         ),
+        (
+            config(**{"max-size": "1m", "max-file": "2", "compress": "true"}),
+            "log opt 'compress=true' is not supported by berth",
+        ),
+        (config("local", foo="1"), "unknown log opt 'foo' for log driver local"),
+        (config("local", tag="x"), "unknown log opt 'tag' for log driver local"),
+        (config("local", **{"max-size": "big"}), "invalid value for max-size: big: invalid size"),
+        (
+            config("local", **{"max-file": "x"}),
+            'invalid value for max-file: x: strconv.Atoi: parsing "x": invalid syntax',
+        ),
+        (config("local", **{"max-file": "-1", "compress": "0"}), "max file count cannot be less"),
+        (config("local", **{"max-file": "1"}), "compression cannot be enabled when max file"),
+        (config("local", compress="yes"), "error reading compress log option: strconv.Parse"),
+        (config("local", compress="true"), "log opt 'compress=true' is not supported by berth"),
     ],
 )
 def test_what_berth_refuses_names_the_option(log_config: LogConfig, message: str) -> None:
@@ -80,15 +99,35 @@ def test_what_berth_refuses_names_the_option(log_config: LogConfig, message: str
     assert refused.value.message.startswith(message)
 
 
+@pytest.mark.parametrize(
+    ("log_config", "policy"),
+    [
+        (config(), LogPolicy()),
+        (config(**{"max-file": "100"}), LogPolicy(max_file=100)),  # docker-py's test
+        (config(**{"max-size": "1k", "max-file": "3"}), LogPolicy(True, 1000, 3)),
+        (config("local"), LogPolicy(True, 20 * 1024 * 1024, 5)),
+        (config("local", **{"max-size": "10k", "max-file": "2"}), LogPolicy(True, 10_000, 2)),
+        (config("local", **{"max-file": "1", "compress": "false"}), LogPolicy(True, 20971520)),
+        (config("none", anything="goes"), LogPolicy(kept=False)),  # dockerd checks nothing
+        # Recorded before the checks: what can be applied.
+        (config(**{"max-file": "x"}), LogPolicy()),
+    ],
+)
+def test_what_each_driver_keeps(log_config: LogConfig, policy: LogPolicy) -> None:
+    if log_config.config != {"max-file": "x"}:
+        verify_log_config(log_config)
+    assert log_policy(log_config) == policy
+
+
 def test_create_checks_the_log_config() -> None:
-    refused = HostConfig(log_config=config(**{"max-file": "2"}))
-    with pytest.raises(InvalidParameter, match="max-file=2"):
+    refused = HostConfig(log_config=config(**{"max-file": "2", "compress": "1"}))
+    with pytest.raises(InvalidParameter, match="compress cannot be true"):
         verify_settings(Config(image="busybox"), refused)
     verify_settings(Config(image="busybox"), HostConfig(log_config=config(**{"max-size": "1k"})))
 
 
 @given(
-    st.text(max_size=8) | st.sampled_from(["", "json-file", "k8s-file", "none"]),
+    st.text(max_size=8) | st.sampled_from(["", "json-file", "k8s-file", "local", "none"]),
     st.dictionaries(
         st.sampled_from(["max-size", "max-file", "compress", "mode", "tag", "x"]) | st.text(),
         st.text(max_size=12) | st.sampled_from(["1m", "1", "2", "true", "false", "blocking"]),
@@ -103,10 +142,12 @@ def test_any_log_config_is_accepted_or_refused_with_a_400(
         verify_log_config(log_config)
     except InvalidParameter:
         return
-    size = log_size_max(log_config)
-    assert size is None or size >= 1
-    assert type_ in ("", "json-file", "k8s-file")
-    assert set(options) <= {"max-size", "max-file", "compress", "mode"}
+    policy = log_policy(log_config)
+    assert policy.max_size is None or policy.max_size >= 1
+    assert policy.max_file >= 1
+    assert type_ in ("", "json-file", "k8s-file", "local", "none")
+    if type_ != "none":
+        assert set(options) <= {"max-size", "max-file", "compress", "mode"}
 
 
 @given(st.integers(1, 10**12), st.sampled_from(["", "b", "k", "kb", "KiB", "m", "g", "t"]))

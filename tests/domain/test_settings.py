@@ -116,16 +116,15 @@ IMAGE = Config(
             {"cmd": ("ls",), "entrypoint": None},
             id="entrypoint-empty-string-resets",
         ),
-        # Health checks run from issue 14 on: the image's is not copied (ADR/0027), and
-        # the user's is kept as it is for verify_settings to refuse.
+        # moby's merge: the image's check, or the user's with the image's fields it left zero.
         pytest.param(
-            Config(cmd=("x",)), IMAGE, {"healthcheck": None}, id="healthcheck-not-from-image"
+            Config(cmd=("x",)), IMAGE, {"healthcheck": IMAGE.healthcheck}, id="healthcheck-image"
         ),
         pytest.param(
             Config(cmd=("x",), healthcheck=HealthConfig(timeout=9)),
             IMAGE,
-            {"healthcheck": HealthConfig(timeout=9)},
-            id="healthcheck-the-users",
+            {"healthcheck": HealthConfig(("CMD", "true"), interval=5, timeout=9, retries=2)},
+            id="healthcheck-the-users-over-the-images",
         ),
         pytest.param(
             Config(cmd=("x",), healthcheck=HealthConfig(test=("NONE",))),

@@ -127,8 +127,8 @@ REFUSED_VALUES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("Config", "StdinOnce"): st.just(True),
     ("Config", "Tty"): st.just(True),
     ("Config", "Healthcheck"): st.fixed_dictionaries(
-        {"Test": st.sampled_from([["CMD", "true"], ["CMD-SHELL", "true"]])},
-        optional={"Interval": st.integers(10**6, 10**12), "Retries": st.integers(0, 9)},
+        {"StartInterval": st.integers(10**6, 10**12)},
+        optional={"Test": st.sampled_from([["CMD", "true"], ["CMD-SHELL", "true"]])},
     ),
     ("Config", "NetworkDisabled"): st.just(True),
     ("Config", "MacAddress"): st.just("02:42:ac:11:00:02"),
@@ -170,7 +170,6 @@ REFUSED_VALUES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("HostConfig", "DeviceRequests"): st.just([{"Driver": "nvidia", "Count": -1}]),
     ("HostConfig", "KernelMemory"): st.integers(6 * 2**20, 2**40) | st.integers(-(2**40), -1),
     ("HostConfig", "KernelMemoryTCP"): st.integers(1, 2**40),
-    ("HostConfig", "Init"): st.just(True),
     ("EndpointSettings", "IPAMConfig"): st.sampled_from(
         [
             {"IPv4Address": "172.17.0.9"},
@@ -337,8 +336,12 @@ def test_an_endpoint_on_a_network_that_does_not_exist_is_not_found() -> None:
     assert verify_settings(CONFIG, HostConfig(network_mode="container:db"), networking=joined) == []
 
 
-def test_no_healthcheck_is_accepted_and_a_probe_refused() -> None:
+def test_a_probe_is_accepted_and_a_start_interval_refused() -> None:
     none = HealthConfig(test=("NONE",))
     assert verify_settings(replace(CONFIG, healthcheck=none), HostConfig()) == []
     probe = replace(CONFIG, healthcheck=HealthConfig(test=("CMD", "true")))
-    assert refused_message(probe) == "Healthcheck (--health-cmd) is not supported by berth yet"
+    assert verify_settings(probe, HostConfig()) == []
+    early = replace(CONFIG, healthcheck=HealthConfig(test=("CMD", "true"), start_interval=10**9))
+    assert refused_message(early) == (
+        "Healthcheck (--health-cmd) is not supported by berth yet: StartInterval"
+    )

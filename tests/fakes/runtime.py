@@ -19,7 +19,7 @@ import json
 import os
 import re
 import signal as signals
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from berth.adapters.logs import Stream
 from berth.adapters.runc import (
     ExitStatus,
     MonitorLost,
+    ProbeOutcome,
     RuncState,
     StartFailure,
     Status,
@@ -69,7 +70,7 @@ def scripted(args: list[str]) -> Program:
 class _Container:
     id: str
     bundle: Path
-    log_path: Path
+    log_path: Path | None
     pid: int
     monitor: int | None
     program: Program
@@ -113,12 +114,18 @@ class FakeRuntime:
     def output(self, container_id: str, text: bytes, stream: Stream = "stdout") -> None:
         """The process writes a line."""
         assert self.logs is not None, "a FakeRuntime without logs"
-        self.logs.write(self.containers[container_id].log_path, text, stream, self.clock())
+        log_path = self.containers[container_id].log_path
+        if log_path is not None:  # else the `none` driver: the output is kept nowhere
+            self.logs.write(log_path, text, stream, self.clock())
 
     # -- the Protocol -------------------------------------------------------------------------
 
     async def create(
-        self, container_id: str, bundle: Path, log_path: Path, log_size_max: int | None = None
+        self,
+        container_id: str,
+        bundle: Path,
+        log_path: Path | None,
+        log_size_max: int | None = None,
     ) -> int:
         await self._enter("create", container_id)
         existing = self.containers.get(container_id)
@@ -131,10 +138,15 @@ class FakeRuntime:
         args = _command(Path(bundle))
         pid = next(self._pids)
         self.containers[container_id] = _Container(
-            container_id, Path(bundle), Path(log_path), pid, pid + 1, self.behaviour(args)
+            container_id,
+            Path(bundle),
+            log_path and Path(log_path),
+            pid,
+            pid + 1,
+            self.behaviour(args),
         )
         next(self._pids)
-        if self.logs is not None:
+        if self.logs is not None and log_path is not None:
             self.logs.start(Path(log_path), log_size_max)
         return pid
 
@@ -159,6 +171,19 @@ class FakeRuntime:
             container.pending.append(number)
         elif number in container.program.handled:
             self._end(container, container.program.handled[number])
+
+    async def probe(
+        self, container_id: str, command: Sequence[str], timeout: float, keep: int
+    ) -> ProbeOutcome:
+        """As the container's own command would behave (`scripted`): its exit code at
+        once, or, for one that runs until killed, None after `timeout`."""
+        container = await self._known("probe", container_id)
+        if container.status != "running":
+            raise Conflict(f"Container {container_id} is {container.status}")
+        program = self.behaviour(list(command))
+        if program.exit_code is None:
+            await trio.sleep(timeout)
+        return ProbeOutcome(program.exit_code, b"")
 
     async def pause(self, container_id: str) -> None:
         container = await self._known("pause", container_id)
@@ -259,7 +284,7 @@ class FakeRuntime:
         if container.monitor is not None:  # the monitor writes the exit, then exits
             container.exit = ExitStatus(code, self.clock(), oom)
             container.monitor = None
-        if self.logs is not None:
+        if self.logs is not None and container.log_path is not None:
             self.logs.close(container.log_path)
         self._notify()
 
