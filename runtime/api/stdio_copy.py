@@ -1,7 +1,7 @@
 """Between a hijacked connection and a process's stdio held by its monitor (attach, exec).
 
-With a terminal the output goes as it comes (Docker's raw stream), else each piece as an
-stdcopy frame of its stream. The client's input goes to stdin; with a terminal it is
+With a terminal (or in a websocket) the output goes as it comes (Docker's raw stream),
+else each piece as an stdcopy frame of its stream. The client's input goes to stdin; with a terminal it is
 watched for the detach keys. What the client's half-close means is dockerd's: with
 StdinOnce and no terminal it closes the process's stdin and the output goes on;
 otherwise it ends the attach (the process keeps its stdin).
@@ -25,6 +25,7 @@ class StdioCopy:
     """What one attach copies, and how."""
 
     tty: bool
+    frames: bool  # stdcopy frames (no terminal, and not a websocket)
     stdin: bool = False
     stdout: bool = True
     stderr: bool = True
@@ -41,9 +42,9 @@ async def copy_stdio(channel: RawChannel, conn: StdioStream, how: StdioCopy) -> 
             stream, data = piece
             if stream == STDERR:
                 if how.stderr:
-                    await channel.send(data if how.tty else streams.frame(streams.STDERR, data))
+                    await channel.send(streams.frame(streams.STDERR, data) if how.frames else data)
             elif how.stdout:
-                await channel.send(data if how.tty else streams.frame(streams.STDOUT, data))
+                await channel.send(streams.frame(streams.STDOUT, data) if how.frames else data)
         cancel.cancel()
 
     async def input_(cancel: trio.CancelScope) -> None:
