@@ -1,8 +1,8 @@
 """Between a hijacked connection and a process's stdio held by its monitor (attach, exec).
 
 With a terminal (or in a websocket) the output goes as it comes (Docker's raw stream),
-else each piece as an stdcopy frame of its stream. The client's input goes to stdin; with a terminal it is
-watched for the detach keys. What the client's half-close means is dockerd's: with
+else each piece as an stdcopy frame of its stream. The client's input goes to stdin;
+with a terminal it is watched for the detach keys. What the client's half-close means is dockerd's: with
 StdinOnce and no terminal it closes the process's stdin and the output goes on;
 otherwise it ends the attach (the process keeps its stdin).
 """

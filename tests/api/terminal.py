@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
@@ -66,10 +67,8 @@ class Terminal:
         while self.process.poll() is None and time.monotonic() < deadline:
             ready, _, _ = select.select([self.master], [], [], 0.1)
             if ready:
-                try:
+                with contextlib.suppress(OSError):  # EIO once the client is gone
                     self.seen += os.read(self.master, 65536)
-                except OSError:
-                    pass
         return self.process.wait(max(deadline - time.monotonic(), 0.1))
 
     def close(self) -> None:
