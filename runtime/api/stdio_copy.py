@@ -2,9 +2,9 @@
 
 With a terminal (or in a websocket) the output goes as it comes (Docker's raw stream),
 else each piece as an stdcopy frame of its stream. The client's input goes to stdin;
-with a terminal it is watched for the detach keys. What the client's half-close means is dockerd's: with
-StdinOnce and no terminal it closes the process's stdin and the output goes on;
-otherwise it ends the attach (the process keeps its stdin).
+with a terminal it is watched for the detach keys. What the client's half-close means
+is dockerd's: with StdinOnce and no terminal it closes the process's stdin and the
+output goes on; otherwise it ends the attach (the process keeps its stdin).
 """
 
 from __future__ import annotations
