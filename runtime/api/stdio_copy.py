@@ -37,14 +37,20 @@ async def copy_stdio(channel: RawChannel, conn: StdioStream, how: StdioCopy) -> 
     """Copy until the process's output ends, the client detaches or goes; True on a detach."""
     detached = False
 
+    def wire(pieces: list[tuple[int, bytes]]) -> bytes:
+        out = []
+        for stream, data in pieces:
+            if not data or not (how.stderr if stream == STDERR else how.stdout):
+                continue
+            if how.frames:
+                data = streams.frame(streams.STDERR if stream == STDERR else streams.STDOUT, data)
+            out.append(data)
+        return b"".join(out)
+
     async def output(cancel: trio.CancelScope) -> None:
-        while (piece := await conn.receive()) is not None:
-            stream, data = piece
-            if stream == STDERR:
-                if how.stderr:
-                    await channel.send(streams.frame(streams.STDERR, data) if how.frames else data)
-            elif how.stdout:
-                await channel.send(streams.frame(streams.STDOUT, data) if how.frames else data)
+        while (pieces := await conn.receive()) is not None:
+            if data := wire(pieces):
+                await channel.send(data)
         cancel.cancel()
 
     async def input_(cancel: trio.CancelScope) -> None:

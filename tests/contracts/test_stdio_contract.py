@@ -42,8 +42,8 @@ async def created(harness: Harness, args: list[str], stdio: Stdio) -> tuple[str,
 async def output_until_end(conn: StdioStream) -> list[tuple[int, bytes]]:
     pieces = []
     with trio.fail_after(30):  # a guard against a hang
-        while (piece := await conn.receive()) is not None:
-            pieces.append(piece)
+        while (batch := await conn.receive()) is not None:
+            pieces += batch
     return pieces
 
 
@@ -78,14 +78,14 @@ async def test_without_stdin_once_stdin_stays_open_for_the_next_attach(harness: 
     first = await stdio.connect(bundle)
     await first.send(b"one\n")
     with trio.fail_after(30):
-        assert await first.receive() == (STDOUT, b"one\n")
+        assert await first.receive() == [(STDOUT, b"one\n")]
     await first.close_stdin()
     await first.aclose()
     second = await stdio.connect(bundle)
     try:
         await second.send(b"two\n")
         with trio.fail_after(30):
-            assert await second.receive() == (STDOUT, b"two\n")
+            assert await second.receive() == [(STDOUT, b"two\n")]
     finally:
         await second.aclose()
     await harness.rt.delete(cid, force=True)
