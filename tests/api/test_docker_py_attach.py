@@ -193,3 +193,18 @@ def test_resize_of_a_container_that_does_not_run_is_a_conflict(client: docker.AP
     with pytest.raises(docker.errors.NotFound):
         client.resize("no-such-container", 30, 100)
     client.remove_container(container)
+
+
+def test_attach_to_a_paused_container_is_dockerds_conflict(client: docker.APIClient) -> None:
+    container = client.create_container(TEST_IMG, "sleep 60")
+    client.start(container)
+    client.pause(container)
+    answer = client.post(
+        client._url("/containers/{0}/attach", container["Id"]),
+        params={"stream": 1, "stdout": 1},
+    )
+    assert answer.status_code == 409
+    message = answer.json()["message"]
+    assert message == f"container {container['Id']} is paused, unpause the container before attach"
+    client.unpause(container)
+    client.remove_container(container, force=True)
