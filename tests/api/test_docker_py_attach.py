@@ -192,6 +192,10 @@ def test_resize_of_a_container_that_does_not_run_is_a_conflict(client: docker.AP
     assert f"Container {container['Id']} is not running" in str(refused.value.explanation)
     with pytest.raises(docker.errors.NotFound):
         client.resize("no-such-container", 30, 100)
+    for h, message in (("x", "invalid syntax"), ("9" * 20, "value out of range")):
+        answer = client.post(client._url("/containers/nosuch/resize"), params={"h": h, "w": 1})
+        assert answer.status_code == 400  # before the container is looked up, as dockerd
+        assert answer.json()["message"] == f'strconv.Atoi: parsing "{h}": {message}'
     client.remove_container(container)
 
 
