@@ -20,6 +20,8 @@ from typing import Literal, Protocol
 
 from berth.domain.errors import BerthError
 
+from .attach import NO_STDIN, Stdio
+
 Status = Literal["created", "running", "paused", "stopped"]
 
 
@@ -84,6 +86,7 @@ class ContainerRuntime(Protocol):
         bundle: Path,
         log_path: Path | None,
         log_size_max: int | None = None,
+        stdio: Stdio = NO_STDIN,
     ) -> int:
         """Start the container's monitor, which creates the container (its init waits
         for `start`); answer the init's pid.
@@ -96,6 +99,8 @@ class ContainerRuntime(Protocol):
         directory behind (`knows` says so, `delete` removes it). The output goes to
         `log_path` (created if missing), or nowhere with None (the `none` log driver);
         with `log_size_max`, the log starts again empty whenever it would pass that size.
+        `stdio` says whether the monitor gives the process a terminal or a stdin
+        (attach.py), which `attach` reaches while it runs.
         """
         ...
 

@@ -30,6 +30,7 @@ from berth.adapters.processes import wait_process_gone
 from berth.domain import signals
 from berth.domain.errors import BerthError, Conflict, NotFound
 
+from .attach import NO_STDIN, Stdio
 from .commands import Runc, runc_message
 from .monitor import Monitors, ensure_private_dir
 from .probe import run_probe
@@ -96,6 +97,7 @@ class Runtime:
         bundle: Path,
         log_path: Path | None,
         log_size_max: int | None = None,
+        stdio: Stdio = NO_STDIN,
     ) -> int:
         """Spawn conmon, which runs `runc create`; return the container's init pid.
 
@@ -122,6 +124,7 @@ class Runtime:
         args = self.monitors.conmon_args(container_id, bundle, log_path, self.runc)
         if log_size_max is not None and log_path is not None:
             args += ["--log-size-max", str(log_size_max)]
+        args += stdio.conmon_args()
 
         try:
             return await self.monitors.spawn(container_id, args)

@@ -25,7 +25,7 @@ from berth.adapters.capabilities import bounding_capabilities
 from berth.adapters.host_devices import host_devices
 from berth.adapters.log_rotation import keep_rotated, plan_rotation, rotate_noted
 from berth.adapters.private_files import private_file, write_private
-from berth.adapters.runc import ContainerRuntime, ExitStatus, MonitorLost, StartFailure
+from berth.adapters.runc import ContainerRuntime, ExitStatus, MonitorLost, StartFailure, Stdio
 from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
@@ -45,6 +45,7 @@ from .images import ImageService
 from .keyed_locks import KeyedLocks
 from .network_files import Attachment
 from .networking import ContainerNetworks
+from .start_gate import StartGate
 from .volume_mounts import VolumeMounts
 from .volumes import VolumeService
 
@@ -84,6 +85,7 @@ class ContainerActions:
         self.networks = networks
         self.changes = changes
         self.locks = KeyedLocks()
+        self.start_gate = StartGate()
         self.containers_dir = engine.root / "containers"
         self._rotation_wanted = trio.Event()  # set when a log that keeps several files starts
         hosts = engine.mount_points
@@ -206,6 +208,7 @@ class ContainerActions:
                 await self.sync(self._write_bundle, bundle, container, attachment)
                 pid = await self._create(container, bundle)
                 crash_point("start.runtime_created")
+                await self.start_gate.created(container_id)
                 await self.runtime.start(container_id)
                 crash_point("start.runtime_started")
         except BerthError as error:
@@ -222,7 +225,8 @@ class ContainerActions:
         alongside conmon: log_rotation.py)."""
         policy = log_policy(HostConfig.from_docker(container.host_config).log_config)
         path = self.log_path(container.id) if policy.kept else None
-        pid = await self.runtime.create(container.id, bundle, path, policy.max_size)
+        stdio = _stdio(Config.from_docker(container.config))
+        pid = await self.runtime.create(container.id, bundle, path, policy.max_size, stdio)
         if path is not None:
             await self.sync(plan_rotation, path, policy.max_file)
             await self.sync(keep_rotated, path, policy.max_file)
@@ -400,3 +404,7 @@ class ContainerActions:
                 status = await self.runtime.wait_exited(container_id)
         await self.record_exit(container_id, status, actor, "killed for removal")
         crash_point("remove.exit_recorded")
+
+
+def _stdio(config: Config) -> Stdio:
+    return Stdio(terminal=config.tty, stdin=config.open_stdin, stdin_once=config.stdin_once)

@@ -30,6 +30,7 @@ from berth.domain.signals import DEFAULT_KILL_SIGNAL
 from ..store.positions import Positions
 from .actions import CHANGE_WAIT_S, ContainerActions
 from .changes import Changes
+from .consoles import Consoles
 from .engine import Created, Engine
 from .exits import ExitWatcher
 from .faults import crash_point
@@ -77,6 +78,7 @@ class Runner:
         self.actions = ContainerActions(
             engine, images, runtime, self.networks, self.changes, self.volumes
         )
+        self.consoles = Consoles(engine, self.actions.containers_dir, self.actions.start_gate)
         self.exits = ExitWatcher(self.actions)
         self.reactions = ContainerReactions(self.actions, self.exits, daemon=daemon)
         self.positions = Positions(engine.store.db_path)

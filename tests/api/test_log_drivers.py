@@ -83,6 +83,13 @@ def test_none_keeps_nothing_and_logs_answers_as_dockerd(berthd: Berthd) -> None:
         assert berthd.docker("rm", "quiet").returncode == 0
 
 
+def test_an_attached_run_shows_the_output_a_none_driver_does_not_keep(berthd: Berthd) -> None:
+    """dockerd's attach copies the process's streams, whatever its log driver keeps."""
+    ran = berthd.docker("run", "--rm", "--log-driver", "none", "busybox",
+                        "sh", "-c", "echo out; echo err >&2; exit 3")  # fmt: skip
+    assert (ran.returncode, ran.stdout, ran.stderr) == (3, "out\n", "err\n")
+
+
 def test_an_unknown_driver_or_option_is_refused_at_create_with_dockerds_words(
     berthd: Berthd,
 ) -> None:

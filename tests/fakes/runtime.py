@@ -28,12 +28,14 @@ import trio
 
 from berth.adapters.logs import Stream
 from berth.adapters.runc import (
+    NO_STDIN,
     ExitStatus,
     MonitorLost,
     ProbeOutcome,
     RuncState,
     StartFailure,
     Status,
+    Stdio,
     parse_signal,
 )
 from berth.domain.errors import Conflict, InvalidParameter, NotFound
@@ -126,6 +128,7 @@ class FakeRuntime:
         bundle: Path,
         log_path: Path | None,
         log_size_max: int | None = None,
+        stdio: Stdio = NO_STDIN,
     ) -> int:
         await self._enter("create", container_id)
         existing = self.containers.get(container_id)
