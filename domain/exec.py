@@ -11,19 +11,38 @@ and one that cannot start ends with exit code 126.
 from __future__ import annotations
 
 import base64
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .aggregate import CreatedEvent, DomainEvent, StrIdAggregate
 from .cause import Cause
+from .container import ContainerState
 from .errors import Conflict, InvalidParameter, NotFound, NotModified
 
 T = "berth.exec"
 #: dockerd's exit code for an exec whose process could not be started (20.10 sets it for
 #: every start failure, a missing binary included: ContainerExecStart's deferred handler).
 START_FAILED_EXIT_CODE = 126
+
+
+def check_can_exec(state: ContainerState, container_id: str, ref: str) -> None:
+    """dockerd's getActiveContainer: 409 unless the container runs (a stop in flight
+    still runs), in its words: the paused one names the container as the client did."""
+    if state is ContainerState.PAUSED:
+        raise Conflict(f"Container {ref} is paused, unpause the container before exec")
+    if state is ContainerState.RESTARTING:
+        raise Conflict(
+            f"Container {container_id} is restarting, wait until the container is running"
+        )
+    if state not in (ContainerState.RUNNING, ContainerState.STOPPING):
+        raise Conflict(f"Container {container_id} is not running")
+
+
+def event_command(entrypoint: str, arguments: Sequence[str]) -> str:
+    """What dockerd's `exec_create: ...`/`exec_start: ...` events name (its trailing space
+    without arguments included)."""
+    return f"{entrypoint} {' '.join(arguments)}"
 
 
 def no_such_exec(exec_id: str) -> NotFound:
@@ -279,9 +298,7 @@ class Exec(StrIdAggregate):
     def mark_start_failed(self, message: str, cause: Cause) -> None:
         if self.exit_code is not None:
             raise NotModified("exec already ended")
-        self._record(
-            self.StartFailed, cause, message=message, exit_code=START_FAILED_EXIT_CODE
-        )
+        self._record(self.StartFailed, cause, message=message, exit_code=START_FAILED_EXIT_CODE)
 
     def mark_exited(self, exit_code: int, cause: Cause) -> None:
         if self.exit_code is not None:
@@ -289,11 +306,6 @@ class Exec(StrIdAggregate):
         self._record(self.Exited, cause, exit_code=exit_code)
 
     # Queries -----------------------------------------------------------------------------
-
-    @property
-    def command_line(self) -> str:
-        """What dockerd's `exec_create:`/`exec_start:` events name."""
-        return " ".join([self.entrypoint, *self.arguments])
 
     @property
     def in_flight(self) -> bool:

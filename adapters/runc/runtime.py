@@ -30,6 +30,7 @@ from berth.domain import signals
 from berth.domain.errors import BerthError, Conflict, NotFound
 
 from .commands import Runc, runc_message
+from .exec import ExecMonitors
 from .monitor import Monitors, ensure_private_dir
 from .protocol import ExitStatus, RuncState, StartFailure, Status
 
@@ -85,6 +86,10 @@ class Runtime:
         state = await self.state(container_id)
         if state is not None and state.status in ("running", "paused") and state.pid > 0:
             await wait_process_gone(state.pid, state.start_time)
+
+    def execs(self, container_id: str) -> ExecMonitors:
+        """The monitors of the container's execs."""
+        return ExecMonitors(self.monitors, self.runc, container_id)
 
     # -- create ----------------------------------------------------------------------------
 

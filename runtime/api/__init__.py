@@ -11,6 +11,7 @@ from . import (
     routes_berth,
     routes_containers,
     routes_events,
+    routes_exec,
     routes_files,
     routes_images,
     routes_networks,
@@ -24,6 +25,7 @@ __all__ = ["App", "Router", "build_router", "serve_api"]
 ROUTE_MODULES: list[Callable[[Router], None]] = [
     routes_system.register,
     routes_containers.register,
+    routes_exec.register,
     routes_files.register,
     routes_images.register,
     routes_networks.register,

@@ -140,7 +140,8 @@ async def prune(app: App, request: Request) -> Reply:
 
 async def inspect(app: App, request: Request) -> Reply:
     doc = await trio.to_thread.run_sync(app.engine.inspect_container, request.params["id"])
-    return json_reply(doc)
+    exec_ids = await app.runner.execs.exec_ids(doc["Id"])
+    return json_reply({**doc, "ExecIDs": exec_ids or None})
 
 
 async def wait(app: App, request: Request) -> StreamReply:

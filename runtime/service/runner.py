@@ -31,6 +31,7 @@ from ..store.positions import Positions
 from .actions import CHANGE_WAIT_S, ContainerActions
 from .changes import Changes
 from .engine import Created, Engine
+from .execs import ExecService
 from .exits import ExitWatcher
 from .faults import crash_point
 from .images import ImageService
@@ -77,6 +78,7 @@ class Runner:
             engine, images, runtime, self.networks, self.changes, self.volumes
         )
         self.exits = ExitWatcher(self.actions)
+        self.execs = ExecService(self.actions, getattr(runtime, "execs", None))
         self.reactions = ContainerReactions(self.actions, self.exits, daemon=daemon)
         self.positions = Positions(engine.store.db_path)
         self.reactor = Reactor(
@@ -105,6 +107,7 @@ class Runner:
         try:
             async with trio.open_nursery() as nursery:
                 self.exits.nursery = nursery
+                self.execs.nursery = nursery
                 await self.reconcile()
                 await nursery.start(self.reactor.run)
                 task_status.started()
@@ -114,6 +117,7 @@ class Runner:
     async def reconcile(self) -> None:
         try:
             await reconcile(self.actions, self.exits, daemon=self.daemon)
+            await self.execs.reconcile()
             await self.volumes.sweep()
         finally:
             self.exits.ready.set()
