@@ -29,6 +29,7 @@ from berth.adapters.processes import wait_process_gone
 from berth.domain import signals
 from berth.domain.errors import BerthError, Conflict, NotFound
 
+from .attach import NO_STDIN, Stdio
 from .commands import Runc, runc_message
 from .exec import ExecMonitors
 from .monitor import Monitors, ensure_private_dir
@@ -94,7 +95,12 @@ class Runtime:
     # -- create ----------------------------------------------------------------------------
 
     async def create(
-        self, container_id: str, bundle: Path, log_path: Path, log_size_max: int | None = None
+        self,
+        container_id: str,
+        bundle: Path,
+        log_path: Path,
+        log_size_max: int | None = None,
+        stdio: Stdio = NO_STDIN,
     ) -> int:
         """Spawn conmon, which runs `runc create`; return the container's init pid.
 
@@ -120,6 +126,7 @@ class Runtime:
         args = self.monitors.conmon_args(container_id, bundle, log_path, self.runc)
         if log_size_max is not None:
             args += ["--log-size-max", str(log_size_max)]
+        args += stdio.conmon_args()
 
         try:
             return await self.monitors.spawn(container_id, args)

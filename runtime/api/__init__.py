@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import (
+    routes_attach,
     routes_berth,
     routes_containers,
     routes_events,
@@ -25,6 +26,7 @@ __all__ = ["App", "Router", "build_router", "serve_api"]
 ROUTE_MODULES: list[Callable[[Router], None]] = [
     routes_system.register,
     routes_containers.register,
+    routes_attach.register,
     routes_exec.register,
     routes_files.register,
     routes_images.register,

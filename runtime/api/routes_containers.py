@@ -10,7 +10,7 @@ from typing import Any
 import trio
 
 from berth.adapters.logs import LogLine, Selection, log_batches
-from berth.domain.container import Container, ContainerState
+from berth.domain.container import ContainerState
 from berth.domain.errors import BerthError, InvalidParameter
 from berth.domain.signals import DEFAULT_KILL_SIGNAL
 
@@ -19,8 +19,6 @@ from ..views.filters import parse_query_filters
 from .params import go_int, unix_time
 from .server import (
     App,
-    HijackReply,
-    RawChannel,
     Reply,
     Request,
     Router,
@@ -221,53 +219,6 @@ def _frames(lines: list[LogLine], timestamps: bool = False) -> bytes:
     return b"".join(log_frame(line, timestamps) for line in lines)
 
 
-async def attach(app: App, request: Request) -> HijackReply:
-    container_id = await _resolve(app, request.params["id"])
-    stdout, stderr = request.flag("stdout"), request.flag("stderr")
-    with_logs = request.flag("logs")
-    stream = request.flag("stream")
-    first: Container = await trio.to_thread.run_sync(app.engine.get_aggregate, container_id)
-    first_state, first_version = first.state, first.version
-    path = app.runner.log_path(container_id)
-
-    async def produce(channel: RawChannel) -> None:
-        write = channel.send
-        if not (stdout or stderr):
-            return
-        if not stream:
-            if with_logs:
-                async for batch in log_batches(path, Selection(stdout, stderr)):
-                    await write(_frames(batch))
-            return
-        done = False
-
-        async def watch_state(cancel: trio.CancelScope) -> None:
-            nonlocal done
-            while True:
-                container = await trio.to_thread.run_sync(app.engine.find_aggregate, container_id)
-                if container is None or (
-                    container.state in ENDED
-                    and (first_state not in ENDED or container.version > first_version)
-                ):
-                    done = True
-                    return
-                await trio.sleep(POLL_S)
-
-        from_start = with_logs or first_state is ContainerState.CREATED
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch_state, nursery.cancel_scope)
-            async for batch in log_batches(
-                path,
-                Selection(stdout, stderr),
-                tail=None if from_start else 0,
-                until_exit=lambda: done,
-            ):
-                await write(_frames(batch))
-            nursery.cancel_scope.cancel()
-
-    return HijackReply(produce)
-
-
 def register(router: Router) -> None:
     router.add("GET", "/containers/json", list_containers)
     router.add("POST", "/containers/create", create)
@@ -282,5 +233,4 @@ def register(router: Router) -> None:
     router.add("POST", f"{ID}/rename", rename)
     router.add("POST", f"{ID}/wait", wait)
     router.add("GET", f"{ID}/logs", logs)
-    router.add("POST", f"{ID}/attach", attach)
     router.add("DELETE", ID, remove)

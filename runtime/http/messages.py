@@ -32,6 +32,7 @@ class RawChannel(Protocol):
 
     async def send_eof(self) -> None: ...
 
+
 Headers = list[tuple[str, str]]
 FALSE_FLAGS = ("0", "false", "no")
 
@@ -106,6 +107,7 @@ class HijackReply:
     reason: str = "Switching Protocols"
     content_type: str | None = None
     upgrade: str = "tcp"
+    headers: Headers = field(default_factory=list)  # e.g. a websocket's accept token
 
 
 AnyReply = Reply | StreamReply | HijackReply

@@ -30,6 +30,7 @@ from berth.domain.signals import DEFAULT_KILL_SIGNAL
 from ..store.positions import Positions
 from .actions import CHANGE_WAIT_S, ContainerActions
 from .changes import Changes
+from .consoles import Consoles
 from .engine import Created, Engine
 from .execs import ExecService
 from .exits import ExitWatcher
@@ -77,6 +78,7 @@ class Runner:
         self.actions = ContainerActions(
             engine, images, runtime, self.networks, self.changes, self.volumes
         )
+        self.consoles = Consoles(engine, self.actions.containers_dir, self.actions.start_gate)
         self.exits = ExitWatcher(self.actions)
         self.execs = ExecService(self.actions, getattr(runtime, "execs", None))
         self.reactions = ContainerReactions(self.actions, self.exits, daemon=daemon)
