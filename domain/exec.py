@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .aggregate import CreatedEvent, DomainEvent, StrIdAggregate
 from .cause import Cause
 from .container import ContainerState
+from .detach_keys import parse_detach_keys
 from .errors import Conflict, InvalidParameter, NotFound, NotModified
 
 T = "berth.exec"
@@ -95,24 +96,12 @@ def _console_size(value: Any) -> tuple[int, int] | None:
     return (height, width) if height or width else None
 
 
-#: term.ToBytes: "ctrl-a".."ctrl-z", "ctrl-@", "ctrl-[", "ctrl-\\", "ctrl-]", "ctrl-^",
-#: "ctrl-_" and single characters, separated by commas.
-_CTRL_KEYS = {**{chr(c): c - ord("a") + 1 for c in range(ord("a"), ord("z") + 1)},
-              "@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}  # fmt: skip
-
-
-def detach_key_bytes(keys: str) -> bytes:
-    """Docker's detach-keys string as bytes; dockerd's 400 when it cannot be read."""
-    out = bytearray()
-    for key in keys.split(","):
-        lowered = key.lower()
-        if len(key) == 1:
-            out.append(ord(key))
-        elif lowered.startswith("ctrl-") and lowered[5:] in _CTRL_KEYS:
-            out.append(_CTRL_KEYS[lowered[5:]])
-        else:
-            raise InvalidParameter(f"Invalid escape keys ({keys}) provided")
-    return bytes(out)
+def exec_detach_keys(keys: str) -> bytes:
+    """An exec's DetachKeys as bytes (the default when empty), or dockerd's exec 400."""
+    try:
+        return parse_detach_keys(keys)
+    except InvalidParameter:
+        raise InvalidParameter(f"Invalid escape keys ({keys}) provided") from None
 
 
 @dataclass(frozen=True)
@@ -135,24 +124,31 @@ class ExecSettings:
     def from_docker(cls, body: Any) -> ExecSettings:
         if not isinstance(body, Mapping):
             raise InvalidParameter("json: cannot unmarshal into Go value of type types.ExecConfig")
-        cmd = _strings("Cmd", body.get("Cmd"))
+
+        def get(name: str) -> Any:
+            # Go's encoding/json: an exact key first, else one that differs in case only
+            # (docker-py sends `detachKeys`).
+            if name in body:
+                return body[name]
+            return next((v for k, v in body.items() if k.lower() == name.lower()), None)
+
+        cmd = _strings("Cmd", get("Cmd"))
         if not cmd:
             raise InvalidParameter("No exec command specified")
-        keys = _text("DetachKeys", body.get("DetachKeys"))
-        if keys:
-            detach_key_bytes(keys)
+        keys = _text("DetachKeys", get("DetachKeys"))
+        exec_detach_keys(keys)
         return cls(
             cmd=tuple(cmd),
-            user=_text("User", body.get("User")),
-            working_dir=_text("WorkingDir", body.get("WorkingDir")),
-            env=tuple(_strings("Env", body.get("Env"))),
-            privileged=_flag("Privileged", body.get("Privileged")),
-            tty=_flag("Tty", body.get("Tty")),
-            attach_stdin=_flag("AttachStdin", body.get("AttachStdin")),
-            attach_stdout=_flag("AttachStdout", body.get("AttachStdout")),
-            attach_stderr=_flag("AttachStderr", body.get("AttachStderr")),
+            user=_text("User", get("User")),
+            working_dir=_text("WorkingDir", get("WorkingDir")),
+            env=tuple(_strings("Env", get("Env"))),
+            privileged=_flag("Privileged", get("Privileged")),
+            tty=_flag("Tty", get("Tty")),
+            attach_stdin=_flag("AttachStdin", get("AttachStdin")),
+            attach_stdout=_flag("AttachStdout", get("AttachStdout")),
+            attach_stderr=_flag("AttachStderr", get("AttachStderr")),
             detach_keys=keys,
-            console_size=_console_size(body.get("ConsoleSize")),
+            console_size=_console_size(get("ConsoleSize")),
         )
 
 
@@ -219,6 +215,15 @@ class Exec(StrIdAggregate):
             e.running = False
             e.exit_code = self.exit_code
             e.failure = self.message
+
+    @dataclass(frozen=True)
+    class Detached(Event):
+        """The client typed the detach keys: its stream ended, the process runs on."""
+
+        TOPIC = f"{T}.Detached"
+
+        def apply(self, e: Exec) -> None:
+            pass
 
     @dataclass(frozen=True)
     class Exited(Event):
@@ -300,6 +305,9 @@ class Exec(StrIdAggregate):
             raise NotModified("exec already ended")
         self._record(self.StartFailed, cause, message=message, exit_code=START_FAILED_EXIT_CODE)
 
+    def mark_detached(self, cause: Cause) -> None:
+        self._record(self.Detached, cause)
+
     def mark_exited(self, exit_code: int, cause: Cause) -> None:
         if self.exit_code is not None:
             raise NotModified("exec already ended")
@@ -331,7 +339,7 @@ class Exec(StrIdAggregate):
             "CanRemove": False,
             "ContainerID": self.container_id,
             # Go encodes the []byte in base64.
-            "DetachKeys": base64.b64encode(detach_key_bytes(self.detach_keys)).decode()
+            "DetachKeys": base64.b64encode(exec_detach_keys(self.detach_keys)).decode()
             if self.detach_keys
             else "",
             "Pid": self.pid,

@@ -7,18 +7,14 @@ file after `--cid`, which runc needs to be the container). conmon is not the eng
 child, so the exit code is there for an engine started after this one died.
 
 An attached exec (`--exec-attach`) waits before it runs the process until the engine has
-connected to its attach socket, so no output is lost; the socket is a SOCK_SEQPACKET
-whose packets carry one byte naming the stream (2 stdout, 3 stderr) and then the bytes;
-what the engine writes to it is the process's stdin, and its half-close closes that
-stdin. `ctl` in the exec's directory takes `1 <height> <width>` lines: the tty's size.
+connected to its attach socket, so no output is lost. The exec's directory is its bundle
+as far as conmon goes: `attach` and `ctl` are there, spoken as a container's (attach.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,23 +24,20 @@ import trio
 
 from berth.adapters.private_files import open_private, write_private
 
+from .attach import ConmonStdio, StdioStream
 from .commands import Runc
 from .monitor import CREATE_TIMEOUT_S, Monitors, _conmon_error, _read_sync_message, _runc_log_error
 from .protocol import StartFailure
 
-#: Attach socket packets: the first byte names the stream (conmon's stdpipe_t).
-STDOUT_PIPE = 2
-STDERR_PIPE = 3
-#: conmon's packets are at most 8 KiB of data and the stream byte.
-PACKET_SIZE = 64 * 1024
+STDIO = ConmonStdio()
 
 
 @dataclass
 class ExecProcess:
-    """A started exec: its pid and, when attached, the socket to its stdio."""
+    """A started exec: its pid and, when attached, its stdio."""
 
     pid: int
-    attach: trio.socket.SocketType | None
+    attach: StdioStream | None
 
 
 class ExecMonitors(Monitors):
@@ -135,7 +128,7 @@ class ExecMonitors(Monitors):
         sync_stream = trio.lowlevel.FdStream(sync_r)
         attach_stream = trio.lowlevel.FdStream(attach_r) if attach else None
         start = trio.lowlevel.FdStream(start_w)
-        sock: trio.socket.SocketType | None = None
+        sock: StdioStream | None = None
         try:
             try:
                 with open_private(edir / "conmon.err") as err_file:
@@ -168,14 +161,14 @@ class ExecMonitors(Monitors):
                 if attach_stream is not None:
                     if await _read_sync_message(attach_stream) is None:
                         raise StartFailure(_conmon_error(edir) or "conmon set up no attach socket")
-                    sock = await _connect_attach(edir)
+                    sock = await STDIO.connect(edir)
                     if console_size:
-                        self.resize(exec_id, *console_size)
+                        await self.resize(exec_id, *console_size)
                     await start.send_all(b"1")  # the process may run: we are listening
                 message = await _read_sync_message(sync_stream)
         except BaseException:
             if sock is not None:
-                sock.close()
+                await sock.aclose()
             raise
         finally:
             with trio.CancelScope(shield=True):
@@ -185,32 +178,11 @@ class ExecMonitors(Monitors):
         pid = message.get("data") if message else None
         if not isinstance(pid, int) or pid <= 0:
             if sock is not None:
-                sock.close()
+                await sock.aclose()
             text = str((message or {}).get("message") or "").strip()
             raise StartFailure(_runc_log_error(edir) or text or "runc exec failed")
         return ExecProcess(pid, sock)
 
-    def resize(self, exec_id: str, height: int, width: int) -> None:
-        """Set the exec's tty size (conmon's control fifo); nothing if it has ended."""
-        ctl = self.dir(exec_id) / "ctl"
-        with contextlib.suppress(OSError):
-            fd = os.open(ctl, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            try:
-                os.write(fd, f"1 {height} {width}\n".encode())
-            finally:
-                os.close(fd)
-
-
-async def _connect_attach(edir: Path) -> trio.socket.SocketType:
-    """Connect to `<edir>/attach` by a short path: the directory's fd in /proc (a unix
-    socket's path is at most 107 bytes)."""
-    dir_fd = os.open(edir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
-    try:
-        await sock.connect(f"/proc/self/fd/{dir_fd}/attach")
-    except BaseException:
-        sock.close()
-        raise
-    finally:
-        os.close(dir_fd)
-    return sock
+    async def resize(self, exec_id: str, height: int, width: int) -> None:
+        """Set the exec's tty size; nothing once it has ended."""
+        await STDIO.resize(self.dir(exec_id), height, width)

@@ -9,22 +9,16 @@ start is said in the stream (dockerd writes its error there, exit code 126).
 
 from __future__ import annotations
 
-import socket
-
-import trio
-
 from berth.adapters.runc import StartFailure
-from berth.adapters.runc.exec import PACKET_SIZE, STDERR_PIPE, STDOUT_PIPE
+from berth.adapters.runc.attach import StdioStream
 from berth.domain.errors import InvalidParameter
-from berth.domain.exec import Exec
+from berth.domain.exec import Exec, exec_detach_keys
 
 from ..service.execs import StartedExec
 from .params import go_int
 from .server import App, HijackReply, RawChannel, Reply, Request, Router, json_reply
-from .streams import STDERR, STDOUT, frame
-
-#: What one packet to the attach socket may carry (conmon reads at most this much).
-STDIN_PACKET = 8192
+from .stdio_copy import StdioCopy, copy_stdio
+from .streams import STDOUT, frame
 
 
 async def create(app: App, request: Request) -> Reply:
@@ -54,34 +48,58 @@ async def start(app: App, request: Request) -> Reply | HijackReply:
         return HijackReply(say)
     if started is None:
         return Reply(200, b"", content_type=None)
-    return HijackReply(lambda channel: _pump(channel, started))
+    tty = bool(body.get("Tty"))
+    return HijackReply(lambda channel: _pump(channel, app, request, started, tty))
 
 
-async def _pump(channel: RawChannel, started: StartedExec) -> None:
+async def _pump(
+    channel: RawChannel, app: App, request: Request, started: StartedExec, tty: bool
+) -> None:
+    """dockerd frames the output by the start's Tty (docker-py may ask a tty exec for
+    frames); the detach keys are read from a tty client's input."""
     exec_: Exec = started.exec
-    sock = started.process.attach
-    assert sock is not None
-    with sock:
-        async with trio.open_nursery() as nursery:
-            if exec_.open_stdin:
-                nursery.start_soon(_stdin, channel, sock)
-            while packet := await sock.recv(PACKET_SIZE):
-                data = packet[1:]
-                if exec_.tty:
-                    await channel.send(data)
-                elif packet[0] == STDOUT_PIPE and exec_.open_stdout:
-                    await channel.send(frame(STDOUT, data))
-                elif packet[0] == STDERR_PIPE and exec_.open_stderr:
-                    await channel.send(frame(STDERR, data))
-            nursery.cancel_scope.cancel()
-    await started.wait_recorded()
+    stdio = started.process.attach
+    assert stdio is not None
+    how = StdioCopy(
+        tty=tty,
+        stdin=exec_.open_stdin,
+        stdout=exec_.open_stdout,
+        stderr=exec_.open_stderr,
+        close_stdin_on_eof=True,
+        detach_keys=exec_detach_keys(exec_.detach_keys),
+    )
+    output = _NotingEnd(stdio)
+    try:
+        detached = await copy_stdio(channel, output, how)
+    finally:
+        await stdio.aclose()
+    if detached:
+        await app.runner.execs.detached(exec_.id, request.actor)
+    elif output.ended:  # the process is done: its exit is being recorded
+        await started.wait_recorded()
 
 
-async def _stdin(channel: RawChannel, sock: trio.socket.SocketType) -> None:
-    while data := await channel.receive():
-        for offset in range(0, len(data), STDIN_PACKET):
-            await sock.send(data[offset : offset + STDIN_PACKET])
-    sock.shutdown(socket.SHUT_WR)
+class _NotingEnd:
+    """The exec's stdio, noting when its output has ended (a tty client that ends its
+    input ends the stream while the process runs on, as dockerd)."""
+
+    def __init__(self, stdio: StdioStream) -> None:
+        self.stdio = stdio
+        self.ended = False
+
+    async def receive(self) -> tuple[int, bytes] | None:
+        piece = await self.stdio.receive()
+        self.ended = piece is None
+        return piece
+
+    async def send(self, data: bytes) -> None:
+        await self.stdio.send(data)
+
+    async def close_stdin(self) -> None:
+        await self.stdio.close_stdin()
+
+    async def aclose(self) -> None:
+        await self.stdio.aclose()
 
 
 async def resize(app: App, request: Request) -> Reply:

@@ -154,7 +154,7 @@ class ExecService:
     async def resize(self, exec_id: str, height: int, width: int) -> None:
         exec_: Exec = await self.actions.sync(self._load_exec, exec_id)
         if self.monitors_of is not None and exec_.running:
-            self.monitors_of(exec_.container_id).resize(exec_id, height, width)
+            await self.monitors_of(exec_.container_id).resize(exec_id, height, width)
 
     async def start(self, exec_id: str, detach: bool, actor: Actor) -> StartedExec | None:
         """Run the exec: None once a detached one runs, else its stdio to pump. A
@@ -181,7 +181,7 @@ class ExecService:
         self.watch(exec_id, exec_.container_id)
         if detach:
             if started.attach is not None:
-                started.attach.close()
+                await started.attach.aclose()
             return None
         return StartedExec(exec_, started, lambda: self.wait_recorded_exit(exec_id))
 
@@ -216,6 +216,11 @@ class ExecService:
             all_capabilities=sorted(CAPABILITIES if held is None else CAPABILITIES & held),
             console_size=exec_.console_size,
         )
+
+    async def detached(self, exec_id: str, actor: Actor) -> None:
+        """The client typed the detach keys (dockerd's `exec_detach`)."""
+        cause = self.engine.cause(actor)
+        await self.actions.sync(self._record, exec_id, lambda e: e.mark_detached(cause))
 
     async def wait_recorded_exit(self, exec_id: str) -> None:
         while True:

@@ -4,15 +4,14 @@ missing binary, and an exit code kept for a later engine."""
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
 
 from berth.adapters.runc import StartFailure
-from berth.adapters.runc.exec import PACKET_SIZE, STDERR_PIPE, STDOUT_PIPE, ExecMonitors
+from berth.adapters.runc.attach import STDERR, STDOUT, StdioStream
+from berth.adapters.runc.exec import ExecMonitors
 from berth.adapters.runc.runtime import Runtime
 
 from .runc_harness import NEEDS_RUNC, Harness, conmon_pids_with
@@ -29,10 +28,11 @@ def _process(bundle: Path, args: list[str], *, tty: bool = False) -> dict[str, A
     return {**process, "args": args, "terminal": tty}
 
 
-async def _read_all(sock: trio.socket.SocketType) -> list[tuple[int, bytes]]:
+async def _read_all(stdio: StdioStream) -> list[tuple[int, bytes]]:
     packets = []
-    while packet := await sock.recv(PACKET_SIZE):
-        packets.append((packet[0], packet[1:]))
+    while (piece := await stdio.receive()) is not None:
+        packets.append(piece)
+    await stdio.aclose()
     return packets
 
 
@@ -60,14 +60,13 @@ async def test_attached_exec_streams_stdout_and_stderr_and_takes_stdin(harness: 
     script = "echo out; echo err >&2; cat; exit 3"
     started = await execs.start("e2", _process(bundle, ["sh", "-c", script]), stdin=True,
                                 attach=True)  # fmt: skip
-    sock = started.attach
-    assert sock is not None
-    with sock:
-        await sock.send(b"from stdin\n")
-        sock.shutdown(socket.SHUT_WR)
-        packets = await _read_all(sock)
-    out = b"".join(data for pipe, data in packets if pipe == STDOUT_PIPE)
-    err = b"".join(data for pipe, data in packets if pipe == STDERR_PIPE)
+    stdio = started.attach
+    assert stdio is not None
+    await stdio.send(b"from stdin\n")
+    await stdio.close_stdin()
+    packets = await _read_all(stdio)
+    out = b"".join(data for pipe, data in packets if pipe == STDOUT)
+    err = b"".join(data for pipe, data in packets if pipe == STDERR)
     assert out == b"out\nfrom stdin\n" and err == b"err\n"
     assert (await execs.wait_exited("e2")).exit_code == 3
     await harness.rt.delete(cid, force=True)
@@ -79,8 +78,7 @@ async def test_tty_exec_has_the_size_asked_for(harness: Harness) -> None:
     process = _process(bundle, ["sh", "-c", "sleep 0.2; stty size"], tty=True)
     started = await execs.start("e3", process, stdin=False, attach=True, console_size=(33, 101))
     assert started.attach is not None
-    with started.attach:
-        packets = await _read_all(started.attach)
+    packets = await _read_all(started.attach)
     assert b"33 101" in b"".join(data for _, data in packets)
     assert (await execs.wait_exited("e3")).exit_code == 0
     await harness.rt.delete(cid, force=True)
