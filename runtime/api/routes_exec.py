@@ -33,23 +33,26 @@ async def start(app: App, request: Request) -> Reply | HijackReply:
     body = request.json(default={})
     if not isinstance(body, dict):
         raise InvalidParameter("json: cannot unmarshal into Go value of type types.ExecStartCheck")
-    detach = bool(body.get("Detach"))
-    try:
-        started = await app.runner.execs.start(request.params["id"], detach, request.actor)
-    except StartFailure as failure:
-        if detach:
-            raise
-        text = (failure.message + "\r\n").encode()
-        tty = bool(body.get("Tty"))
-
-        async def say(channel: RawChannel) -> None:
-            await channel.send(text if tty else frame(STDOUT, text))
-
-        return HijackReply(say)
-    if started is None:
+    detach, tty = bool(body.get("Detach")), bool(body.get("Tty"))
+    execs = app.runner.execs
+    exec_ = await execs.request_start(request.params["id"], detach, request.actor)
+    if detach:
+        await execs.start(exec_, detach, request.actor)
         return Reply(200, b"", content_type=None)
-    tty = bool(body.get("Tty"))
-    return HijackReply(lambda channel: _pump(channel, app, request, started, tty))
+
+    async def produce(channel: RawChannel) -> None:
+        # As dockerd: the connection is hijacked first, then the process started, so its
+        # first output never comes with the answer's head.
+        try:
+            started = await execs.start(exec_, detach, request.actor)
+        except StartFailure as failure:
+            text = (failure.message + "\r\n").encode()
+            await channel.send(text if tty else frame(STDOUT, text))
+            return
+        assert started is not None
+        await _pump(channel, app, request, started, tty)
+
+    return HijackReply(produce)
 
 
 async def _pump(

@@ -156,10 +156,22 @@ class ExecService:
         if self.monitors_of is not None and exec_.running:
             await self.monitors_of(exec_.container_id).resize(exec_id, height, width)
 
-    async def start(self, exec_id: str, detach: bool, actor: Actor) -> StartedExec | None:
-        """Run the exec: None once a detached one runs, else its stdio to pump. A
-        process that cannot start is StartFailure with dockerd's text (exit code 126)."""
+    async def request_start(self, exec_id: str, detach: bool, actor: Actor) -> Exec:
+        """The start's intent, or dockerd's 404/409 (before an attached start hijacks
+        the connection)."""
         exec_: Exec = await self.actions.sync(self._request_start, exec_id, detach, actor)
+        return exec_
+
+    async def start(self, exec_: Exec, detach: bool, actor: Actor) -> StartedExec | None:
+        """Run the exec whose start was requested: None once a detached one runs, else
+        its stdio to copy. A process that cannot start is StartFailure with dockerd's
+        text (exit code 126). Not cut short by a client that goes: the outcome is
+        recorded."""
+        with trio.CancelScope(shield=True):
+            return await self._start(exec_, detach, actor)
+
+    async def _start(self, exec_: Exec, detach: bool, actor: Actor) -> StartedExec | None:
+        exec_id = exec_.id
         if self.monitors_of is None:
             await self._fail(exec_id, "this runtime runs no execs")
         monitors = self.monitors_of(exec_.container_id)

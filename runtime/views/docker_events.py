@@ -47,7 +47,12 @@ IMAGE_ACTIONS = {
     "Untagged": "untag",
     "Deleted": "delete",
 }
-EXEC_ACTIONS = {"Created": "exec_create", "StartRequested": "exec_start", "Exited": "exec_die"}
+EXEC_ACTIONS = {
+    "Created": "exec_create",
+    "StartRequested": "exec_start",
+    "Detached": "exec_detach",
+    "Exited": "exec_die",
+}
 VOLUME_ACTIONS = {
     "Created": "create",
     "Recreated": "create",
@@ -229,7 +234,7 @@ class EventTranslator:
         action = EXEC_ACTIONS[event.name]
         if event.name == "Exited":
             attributes["exitCode"] = str(event.data["exit_code"])
-        else:
+        if event.name in ("Created", "StartRequested"):
             action = f"{action}: {command}"
         image = known.image if known else None
         return _message("container", action, container_id, attributes, event, image)
