@@ -41,6 +41,8 @@ ENGINE = Actor(ActorKind.ENGINE)
 RECONCILE = Actor(ActorKind.RECONCILE)
 #: The exit code recorded when an exec's monitor is gone without having written one.
 EXIT_CODE_UNKNOWN = -1
+#: How long a resize waits for the exec's process to start (dockerd's 1 s).
+RESIZE_WAIT_S = 1.0
 
 
 def _new_exec_id() -> str:
@@ -152,9 +154,20 @@ class ExecService:
         return ids
 
     async def resize(self, exec_id: str, height: int, width: int) -> None:
-        exec_: Exec = await self.actions.sync(self._load_exec, exec_id)
-        if self.monitors_of is not None and exec_.running:
-            await self.monitors_of(exec_.container_id).resize(exec_id, height, width)
+        """As dockerd: an exec whose process is not yet started is waited for (a client
+        resizes right after its start), for at most RESIZE_WAIT_S."""
+        with trio.move_on_after(RESIZE_WAIT_S):
+            while True:
+                exec_: Exec = await self.actions.sync(self._load_exec, exec_id)
+                if exec_.exit_code is not None:
+                    return
+                if exec_.running:
+                    if self.monitors_of is not None:
+                        monitors = self.monitors_of(exec_.container_id)
+                        await monitors.resize(exec_id, height, width)
+                    return
+                await self.actions.changes.wait(CHANGE_WAIT_S)
+        raise BerthError("timeout waiting for exec session ready")
 
     async def request_start(self, exec_id: str, detach: bool, actor: Actor) -> Exec:
         """The start's intent, or dockerd's 404/409 (before an attached start hijacks

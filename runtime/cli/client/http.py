@@ -307,18 +307,29 @@ class DaemonClient:
         """A request whose whole answer is JSON (or empty: None)."""
         return self.request(method, path, query, **kw).json()
 
-    def hijack(self, path: str, query: Mapping[str, Any] | None = None) -> Response:
-        """`attach`: the `101 UPGRADED` answer, then the raw stream until the daemon closes.
-
-        The write side is closed at once, as the docker CLI does when stdin is not attached.
-        """
+    def hijack(
+        self,
+        path: str,
+        query: Mapping[str, Any] | None = None,
+        *,
+        body: Any = None,
+        stdin: bool = False,
+    ) -> Response:
+        """`attach`, `exec start`: the `101 UPGRADED` answer, then the raw stream until the
+        daemon closes. Without `stdin` the write side is closed at once, as the docker CLI
+        does when stdin is not attached; with it, `response.connection.sock` takes it."""
         connection = Connection(self)
         headers = {"Connection": "Upgrade", "Upgrade": "tcp", "Content-Type": "text/plain"}
-        connection.send("POST", api_path(path, query), headers, None)
+        payload = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            payload = json.dumps(body).encode()
+        connection.send("POST", api_path(path, query), headers, payload)
         response = connection.receive("POST")
         if response.status >= 400:
             raise error_of(response)
-        connection.sock.shutdown(socket.SHUT_WR)
+        if not stdin:
+            connection.sock.shutdown(socket.SHUT_WR)
         response.headers.pop("transfer-encoding", None)
         response.headers.pop("content-length", None)
         response.headers["connection"] = "close"
