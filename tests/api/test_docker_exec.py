@@ -136,3 +136,35 @@ def test_exec_exit_survives_berthd_killed_and_restarted(
         client.close()
     die = [e for e in _exec_events(berthd, container_id) if e["Action"] == "exec_die"]
     assert [e["Actor"]["Attributes"]["exitCode"] for e in die] == ["5"]  # type: ignore[index]
+
+
+def test_exec_ids_privileged_and_404_once_the_container_is_removed(berthd: Berthd) -> None:
+    container_id = _running(berthd)
+    client = DaemonClient(f"unix://{berthd.socket}")
+    try:
+        body = {"Cmd": ["sleep", "300"]}
+        exec_id = client.call("POST", f"/containers/{container_id}/exec", body=body)["Id"]
+        assert client.call("GET", f"/containers/{container_id}/json")["ExecIDs"] == [exec_id]
+        client.call("POST", f"/exec/{exec_id}/start", body={"Detach": True})
+        shown = client.call("GET", f"/exec/{exec_id}/json")
+        assert shown["Running"] is True and shown["Pid"] > 0 and shown["ExitCode"] is None
+        again = client.request("POST", f"/exec/{exec_id}/start", body={"Detach": True})
+        raise AssertionError(f"a second start answered {again.status}")
+    except DaemonError as refused:
+        assert refused.status == 409
+        assert refused.message == f"Error: Exec command {exec_id} is already running"
+    finally:
+        client.close()
+    capabilities = "grep CapEff /proc/self/status"
+    plain = berthd.docker("exec", "c1", "sh", "-c", capabilities).stdout.split()[1]
+    privileged = berthd.docker("exec", "--privileged", "c1", "sh", "-c", capabilities)
+    assert int(privileged.stdout.split()[1], 16) > int(plain, 16)
+    assert berthd.docker("rm", "-f", "c1").returncode == 0
+    client = DaemonClient(f"unix://{berthd.socket}")
+    try:
+        client.call("GET", f"/exec/{exec_id}/json")
+        raise AssertionError("the exec of a removed container is still there")
+    except DaemonError as gone:
+        assert (gone.status, gone.message) == (404, f"No such exec instance: {exec_id}")
+    finally:
+        client.close()
