@@ -11,7 +11,6 @@ the same bytes through `cat` on the host. The last line is one JSON object.
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
