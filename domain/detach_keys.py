@@ -40,26 +40,21 @@ class DetachScanner:
 
     def __init__(self, keys: bytes = DEFAULT_DETACH_KEYS) -> None:
         self.keys = keys
-        self._held = 0  # how many of `keys` the input ended with so far
+        self._held = b""  # the end of the input so far that begins the keys
 
     def feed(self, data: bytes) -> tuple[bytes, bool]:
         keys = self.keys
-        if not keys:
-            return data, False
-        if self._held == 0 and keys[0] not in data:
+        if not keys or (not self._held and keys[0] not in data):
             return data, False  # the common case: no byte-by-byte work
         out = bytearray()
-        for byte in data:
-            if byte == keys[self._held]:
-                self._held += 1
-                if self._held == len(keys):
-                    self._held = 0
-                    return bytes(out), True
-                continue
-            if self._held:
-                out += keys[: self._held]
-                self._held = 1 if byte == keys[0] else 0
-                if self._held:
-                    continue
-            out.append(byte)
+        held = self._held
+        for index in range(len(data)):
+            held += data[index : index + 1]
+            while held and not keys.startswith(held):
+                out += held[:1]
+                held = held[1:]
+            if held == keys:
+                self._held = b""
+                return bytes(out), True
+        self._held = held
         return bytes(out), False

@@ -35,6 +35,8 @@ MAX_INPUT_MESSAGE = 32767
 #: conmon sends at most STDIO_BUF_SIZE (8192) bytes and the stream byte per message.
 RECEIVE_SIZE = 64 * 1024
 RESIZE_EVENT = 1
+#: The most messages one receive gathers (~512 KiB of output).
+MAX_BATCH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,9 @@ NO_STDIN = Stdio()
 class StdioStream(Protocol):
     """One connection to a container's stdio."""
 
-    async def receive(self) -> tuple[int, bytes] | None:
-        """The next output: (STDOUT or STDERR, bytes); None once the monitor is gone."""
+    async def receive(self) -> list[tuple[int, bytes]] | None:
+        """The output there is (waiting for some): [(STDOUT or STDERR, bytes), ...], one
+        item per run of the same stream; None once the monitor is gone."""
         ...
 
     async def send(self, data: bytes) -> None:
@@ -90,32 +93,56 @@ class ContainerStdio(Protocol):
 
 
 class AttachSocketStream:
-    """A connection to conmon's attach socket."""
+    """A connection to conmon's attach socket (non-blocking; trio waits for readiness)."""
 
-    def __init__(self, sock: trio.socket.SocketType) -> None:
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
         self._sock = sock
 
-    async def receive(self) -> tuple[int, bytes] | None:
-        while True:
-            try:
-                message = await self._sock.recv(RECEIVE_SIZE)
-            except (ConnectionResetError, BrokenPipeError):
-                return None
+    def _recv(self) -> bytes | None:
+        """A message; None when there is none yet. b"" at the end."""
+        try:
+            return self._sock.recv(RECEIVE_SIZE)
+        except BlockingIOError:
+            return None
+        except (ConnectionResetError, BrokenPipeError):
+            return b""
+
+    async def receive(self) -> list[tuple[int, bytes]] | None:
+        while (message := self._recv()) is None:
+            await trio.lowlevel.wait_readable(self._sock)
+        if not message:
+            return None
+        pieces = [(message[0], [message[1:]])]
+        # What else is already there goes in the same batch: one write to the client
+        # rather than one per 8 KiB conmon read.
+        for _ in range(MAX_BATCH):
+            message = self._recv()
             if not message:
-                return None
-            if len(message) > 1:
-                return message[0], message[1:]
+                break  # none yet, or the end (the next receive answers None)
+            if message[0] == pieces[-1][0]:
+                pieces[-1][1].append(message[1:])
+            else:
+                pieces.append((message[0], [message[1:]]))
+        return [(stream, b"".join(parts)) for stream, parts in pieces]
 
     async def send(self, data: bytes) -> None:
         view = memoryview(data)
         for start in range(0, len(view), MAX_INPUT_MESSAGE):
-            await self._sock.send(view[start : start + MAX_INPUT_MESSAGE])
+            message = view[start : start + MAX_INPUT_MESSAGE]
+            while True:
+                try:
+                    self._sock.send(message)
+                    break
+                except BlockingIOError:
+                    await trio.lowlevel.wait_writable(self._sock)
 
     async def close_stdin(self) -> None:
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_WR)
 
     async def aclose(self) -> None:
+        trio.lowlevel.notify_closing(self._sock)  # wakes a task still waiting on it
         self._sock.close()
 
 
@@ -123,19 +150,17 @@ class ConmonStdio:
     """The real `ContainerStdio`: conmon's files in each bundle."""
 
     async def connect(self, bundle: Path) -> StdioStream:
-        sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
         try:
             dir_fd = os.open(bundle, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                # A local socket: connecting does not wait (conmon accepts from its loop).
+                sock.connect(f"/proc/self/fd/{dir_fd}/attach")
+            finally:
+                os.close(dir_fd)
         except OSError as error:
             sock.close()
             raise Conflict(f"the container's stdio is not served: {error.strerror}") from None
-        try:
-            await sock.connect(f"/proc/self/fd/{dir_fd}/attach")
-        except OSError as error:
-            sock.close()
-            raise Conflict(f"the container's stdio is not served: {error.strerror}") from None
-        finally:
-            os.close(dir_fd)
         return AttachSocketStream(sock)
 
     async def resize(self, bundle: Path, rows: int, cols: int) -> None:

@@ -45,6 +45,7 @@ async def _attach_producer(
     stdin: bool,
     stdout: bool,
     stderr: bool,
+    multiplexed: bool = True,
 ) -> Callable[[RawChannel], Awaitable[None]]:
     """What talks on the hijacked connection of an attach (plain or websocket)."""
     ref = request.params["id"]
@@ -56,6 +57,7 @@ async def _attach_producer(
     tty = bool(config.get("Tty"))
     how = StdioCopy(
         tty=tty,
+        frames=multiplexed and not tty,
         stdin=stdin and bool(config.get("OpenStdin")),
         stdout=stdout,
         stderr=stderr,
@@ -67,7 +69,7 @@ async def _attach_producer(
 
     async def replay_log(channel: RawChannel) -> None:
         async for batch in log_batches(path, Selection(stdout, stderr)):
-            await channel.send(_raw(batch) if tty else _frames(batch))
+            await channel.send(_frames(batch) if how.frames else _raw(batch))
 
     async def to_stdio(channel: RawChannel) -> None:
         if with_logs:
@@ -112,7 +114,7 @@ async def _attach_producer(
                 tail=None if from_start else 0,
                 until_exit=lambda: done,
             ):
-                await channel.send(_frames(batch))
+                await channel.send(_frames(batch) if how.frames else _raw(batch))
             nursery.cancel_scope.cancel()
 
     return to_stdio if (how.stdin or tty) else from_log
@@ -131,7 +133,9 @@ async def attach(app: App, request: Request) -> HijackReply:
 
 async def attach_ws(app: App, request: Request) -> HijackReply | Reply:
     """dockerd's websocket attach: every stream, binary messages (API 1.28+)."""
-    produce = await _attach_producer(app, request, stdin=True, stdout=True, stderr=True)
+    produce = await _attach_producer(
+        app, request, stdin=True, stdout=True, stderr=True, multiplexed=False
+    )
     return websocket_reply(request, produce)
 
 

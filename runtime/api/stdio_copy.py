@@ -1,10 +1,10 @@
 """Between a hijacked connection and a process's stdio held by its monitor (attach, exec).
 
-With a terminal the output goes as it comes (Docker's raw stream), else each piece as an
-stdcopy frame of its stream. The client's input goes to stdin; with a terminal it is
-watched for the detach keys. What the client's half-close means is dockerd's: with
-StdinOnce and no terminal it closes the process's stdin and the output goes on;
-otherwise it ends the attach (the process keeps its stdin).
+With a terminal (or in a websocket) the output goes as it comes (Docker's raw stream),
+else each piece as an stdcopy frame of its stream. The client's input goes to stdin;
+with a terminal it is watched for the detach keys. What the client's half-close means
+is dockerd's: with StdinOnce and no terminal it closes the process's stdin and the
+output goes on; otherwise it ends the attach (the process keeps its stdin).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class StdioCopy:
     """What one attach copies, and how."""
 
     tty: bool
+    frames: bool  # stdcopy frames (no terminal, and not a websocket)
     stdin: bool = False
     stdout: bool = True
     stderr: bool = True
@@ -36,14 +37,20 @@ async def copy_stdio(channel: RawChannel, conn: StdioStream, how: StdioCopy) -> 
     """Copy until the process's output ends, the client detaches or goes; True on a detach."""
     detached = False
 
+    def wire(pieces: list[tuple[int, bytes]]) -> bytes:
+        out = []
+        for stream, data in pieces:
+            if not data or not (how.stderr if stream == STDERR else how.stdout):
+                continue
+            if how.frames:
+                data = streams.frame(streams.STDERR if stream == STDERR else streams.STDOUT, data)
+            out.append(data)
+        return b"".join(out)
+
     async def output(cancel: trio.CancelScope) -> None:
-        while (piece := await conn.receive()) is not None:
-            stream, data = piece
-            if stream == STDERR:
-                if how.stderr:
-                    await channel.send(data if how.tty else streams.frame(streams.STDERR, data))
-            elif how.stdout:
-                await channel.send(data if how.tty else streams.frame(streams.STDOUT, data))
+        while (pieces := await conn.receive()) is not None:
+            if data := wire(pieces):
+                await channel.send(data)
         cancel.cancel()
 
     async def input_(cancel: trio.CancelScope) -> None:

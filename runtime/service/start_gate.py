@@ -49,6 +49,8 @@ class StartGate:
     async def created(self, container_id: str) -> None:
         """The container's process exists and waits: let the attaches connect."""
         waiters = self._waiting.pop(container_id, [])
+        if not waiters:
+            return  # the usual start: no deadline set, not even briefly
         for waiter in waiters:
             waiter.created.set()
         with trio.move_on_after(CONNECT_WAIT_S):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
@@ -11,7 +12,7 @@ import subprocess
 import termios
 import time
 
-from ..fixtures.berthd import DOCKER, Berthd
+from ..fixtures.berthd import BIN, DOCKER, Berthd
 
 #: A guard against a hang, not a measure of speed.
 EXPECT_TIMEOUT_S = 60.0
@@ -66,10 +67,8 @@ class Terminal:
         while self.process.poll() is None and time.monotonic() < deadline:
             ready, _, _ = select.select([self.master], [], [], 0.1)
             if ready:
-                try:
+                with contextlib.suppress(OSError):  # EIO once the client is gone
                     self.seen += os.read(self.master, 65536)
-                except OSError:
-                    pass
         return self.process.wait(max(deadline - time.monotonic(), 0.1))
 
     def close(self) -> None:
@@ -87,6 +86,25 @@ def docker_terminal(daemon: Berthd, *args: str, rows: int = 24, cols: int = 80) 
     env = {**os.environ, "DOCKER_CONFIG": str(daemon.docker_config), "TERM": "xterm"}
     env.pop("DOCKER_HOST", None)
     return Terminal([DOCKER, "-H", f"unix://{daemon.socket}", *args], env, rows, cols)
+
+
+def berth_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("BERTH_HOST", "BERTH_ROOT")}
+    env["BERTH_ROOT"] = "/nonexistent/berth-remote-test"  # remote mode only
+    return {**env, "TERM": "xterm"}
+
+
+def berth_terminal(daemon: Berthd, *args: str, rows: int = 24, cols: int = 80) -> Terminal:
+    argv = [str(BIN / "berth"), "-H", f"unix://{daemon.socket}", *args]
+    return Terminal(argv, berth_env(), rows, cols)
+
+
+def berth_piped(daemon: Berthd, *args: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+    """berth's CLI with `stdin` piped in (no terminal)."""
+    argv = [str(BIN / "berth"), "-H", f"unix://{daemon.socket}", *args]
+    return subprocess.run(
+        argv, input=stdin, capture_output=True, timeout=120, check=False, env=berth_env()
+    )
 
 
 def docker_piped(daemon: Berthd, *args: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:

@@ -132,3 +132,11 @@ def test_attach_survives_a_berthd_restart_and_the_output_meanwhile_is_logged(
     logs = restarted.docker("logs", "lasting")
     assert logs.stdout.count("tick") > 1
     assert restarted.docker("rm", "-f", "lasting").returncode == 0
+
+
+def test_a_stdin_with_a_stdout_only_attaches_those(berthd: Berthd) -> None:
+    piped = docker_piped(
+        berthd, "run", "-a", "stdin", "-a", "stdout", "-i", "--rm", "busybox",
+        "sh", "-c", "cat; echo not-shown >&2", stdin=b"data\n",
+    )  # fmt: skip
+    assert (piped.returncode, piped.stdout, piped.stderr) == (0, b"data\n", b"")

@@ -311,13 +311,16 @@ class DaemonClient:
         self,
         path: str,
         query: Mapping[str, Any] | None = None,
+        keep_stdin: bool = False,
         *,
         body: Any = None,
-        stdin: bool = False,
     ) -> Response:
         """`attach`, `exec start`: the `101 UPGRADED` answer, then the raw stream until the
-        daemon closes. Without `stdin` the write side is closed at once, as the docker CLI
-        does when stdin is not attached; with it, `response.connection.sock` takes it."""
+        daemon closes. `body` is sent as JSON.
+
+        Without `keep_stdin` the write side is closed at once, as the docker CLI does when
+        stdin is not attached; with it the caller writes stdin to `connection.sock`.
+        """
         connection = Connection(self)
         headers = {"Connection": "Upgrade", "Upgrade": "tcp", "Content-Type": "text/plain"}
         payload = None
@@ -328,7 +331,7 @@ class DaemonClient:
         response = connection.receive("POST")
         if response.status >= 400:
             raise error_of(response)
-        if not stdin:
+        if not keep_stdin:
             connection.sock.shutdown(socket.SHUT_WR)
         response.headers.pop("transfer-encoding", None)
         response.headers.pop("content-length", None)
