@@ -59,12 +59,13 @@ async def _pump(
     channel: RawChannel, app: App, request: Request, started: StartedExec, tty: bool
 ) -> None:
     """dockerd frames the output by the start's Tty (docker-py may ask a tty exec for
-    frames); the detach keys are read from a tty client's input."""
+    frames) and reads the detach keys in the input of an exec with a tty."""
     exec_: Exec = started.exec
     stdio = started.process.attach
     assert stdio is not None
     how = StdioCopy(
-        tty=tty,
+        tty=exec_.tty,
+        frames=not tty,
         stdin=exec_.open_stdin,
         stdout=exec_.open_stdout,
         stderr=exec_.open_stderr,
@@ -90,10 +91,10 @@ class _NotingEnd:
         self.stdio = stdio
         self.ended = False
 
-    async def receive(self) -> tuple[int, bytes] | None:
-        piece = await self.stdio.receive()
-        self.ended = piece is None
-        return piece
+    async def receive(self) -> list[tuple[int, bytes]] | None:
+        pieces = await self.stdio.receive()
+        self.ended = pieces is None
+        return pieces
 
     async def send(self, data: bytes) -> None:
         await self.stdio.send(data)

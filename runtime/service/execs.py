@@ -187,7 +187,8 @@ class ExecService:
         text (exit code 126). Not cut short by a client that goes: the outcome is
         recorded."""
         with trio.CancelScope(shield=True):
-            return await self._start(exec_, detach, actor)
+            started = await self._start(exec_, detach, actor)
+        return started
 
     async def _start(self, exec_: Exec, detach: bool, actor: Actor) -> StartedExec | None:
         exec_id = exec_.id

@@ -30,8 +30,8 @@ def _process(bundle: Path, args: list[str], *, tty: bool = False) -> dict[str, A
 
 async def _read_all(stdio: StdioStream) -> list[tuple[int, bytes]]:
     packets = []
-    while (piece := await stdio.receive()) is not None:
-        packets.append(piece)
+    while (pieces := await stdio.receive()) is not None:
+        packets += pieces
     await stdio.aclose()
     return packets
 
