@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from berth.adapters.private_files import open_private, write_private
+from berth.adapters.private_files import write_private
 
 from .attach import ConmonStdio, StdioStream
 from .commands import Runc
@@ -118,45 +117,16 @@ class ExecMonitors(Monitors):
         sync_r, sync_w = os.pipe()
         start_r, start_w = os.pipe()
         attach_r, attach_w = os.pipe() if attach else (-1, -1)
-        child_fds = [fd for fd in (sync_w, start_r, attach_w) if fd >= 0]
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-            "_OCI_SYNCPIPE": str(sync_w),
-            "_OCI_STARTPIPE": str(start_r),
-            **({"_OCI_ATTACHPIPE": str(attach_w)} if attach else {}),
-        }
+        pipes = {"_OCI_SYNCPIPE": sync_w, "_OCI_STARTPIPE": start_r}
+        if attach:
+            pipes["_OCI_ATTACHPIPE"] = attach_w
         sync_stream = trio.lowlevel.FdStream(sync_r)
         attach_stream = trio.lowlevel.FdStream(attach_r) if attach else None
         start = trio.lowlevel.FdStream(start_w)
         sock: StdioStream | None = None
         try:
-            try:
-                with open_private(edir / "conmon.err") as err_file:
-                    proc = await trio.lowlevel.open_process(
-                        [self.conmon, *args],
-                        stdin=subprocess.DEVNULL,
-                        stdout=err_file,
-                        stderr=err_file,
-                        close_fds=True,
-                        pass_fds=tuple(child_fds),
-                        env=env,
-                        cwd=str(edir),
-                        start_new_session=True,
-                    )
-            finally:
-                for fd in child_fds:
-                    os.close(fd)
-            try:
-                await self._place(exec_id, proc.pid, edir)
-                await start.send_all(b"0")  # conmon's first read: placed, go on
-                code = await proc.wait()
-            finally:
-                if proc.returncode is None:
-                    proc.kill()
-                    with trio.CancelScope(shield=True):
-                        await proc.wait()
-            if code != 0:
-                raise StartFailure(_conmon_error(edir) or f"conmon exited with {code}")
+            # conmon's first read of its start pipe: placed, go on.
+            await self.launch(exec_id, args, pipes, lambda: start.send_all(b"0"))
             with trio.fail_after(CREATE_TIMEOUT_S):
                 if attach_stream is not None:
                     if await _read_sync_message(attach_stream) is None:

@@ -9,7 +9,6 @@ command ends with the exec's exit code.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any
 
@@ -17,7 +16,7 @@ import click
 
 from berth.domain.detach_keys import parse_detach_keys
 
-from .client.http import DaemonClient, DaemonError, DaemonUnreachable, segment
+from .client.http import DaemonClient, segment
 from .interactive import Session, window_size
 from .session import connect, daemon_errors
 
@@ -100,15 +99,7 @@ class ExecSession(Session):
         start = {"Detach": False, "Tty": tty}
         self.stream = client.hijack(f"/exec/{exec_id}/start", keep_stdin=stdin, body=start)
         self.detached = False
-
-    def resize(self) -> None:
-        size = window_size()
-        if not self.tty or size is None:
-            return
-        with contextlib.suppress(DaemonError, DaemonUnreachable, OSError):
-            own = DaemonClient(self.client.host)  # the session's connection is busy
-            query = {"h": size[0], "w": size[1]}
-            own.request("POST", f"/exec/{self.exec_id}/resize", query).read()
+        self.resize_path = f"/exec/{exec_id}/resize"
 
 
 exec_.name = "exec"
