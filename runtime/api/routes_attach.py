@@ -19,7 +19,7 @@ from berth.domain.detach_keys import parse_detach_keys
 from berth.domain.errors import Conflict
 
 from ..http.messages import RawChannel
-from .params import go_int
+from .params import strconv_atoi
 from .routes_containers import ENDED, ID, POLL_S, _frames, _resolve
 from .server import App, HijackReply, Reply, Request, Router, no_content
 from .stdio_copy import StdioCopy, copy_stdio
@@ -140,9 +140,9 @@ async def attach_ws(app: App, request: Request) -> HijackReply | Reply:
 
 
 async def resize(app: App, request: Request) -> Reply:
+    # As dockerd: the size is read before the container is looked up.
+    height, width = strconv_atoi(request.text("h")), strconv_atoi(request.text("w"))
     container_id = await _resolve(app, request.params["id"])
-    height = go_int("h", request.text("h"))
-    width = go_int("w", request.text("w"))
     await app.runner.consoles.resize(container_id, height, width)
     return no_content(200)
 

@@ -1,5 +1,6 @@
 """`/containers/...`: create, start, stop, kill, restart, pause, unpause, rename, wait,
-attach, logs, inspect, list, remove, prune — with Docker's shapes and status codes."""
+logs, inspect, list, remove, prune — with Docker's shapes and status codes (attach and
+resize: routes_attach.py)."""
 
 from __future__ import annotations
 

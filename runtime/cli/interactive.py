@@ -88,6 +88,9 @@ class Session:
             own.request("POST", self.resize_path, query).read()
 
     def _send_stdin(self) -> None:
+        # Signals go to the main thread, whose blocked read they interrupt: a SIGWINCH
+        # taken by this thread would wait for the next output to be handled.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH, signal.SIGINT, signal.SIGTERM})
         sock = self.stream.connection.sock
         scanner = DetachScanner(self.keys if self.tty else b"")
         fd = sys.stdin.fileno()

@@ -12,8 +12,12 @@ import subprocess
 import termios
 import time
 
-from ..fixtures.berthd import BIN, DOCKER, Berthd
+from ..fixtures.berthd import BIN, Berthd
 
+CTRL_P_CTRL_Q = b"\x10\x11"
+#: Prints the terminal's size at each Enter. Not at a shell prompt: busybox's line editor
+#: redraws on SIGWINCH and asks the terminal where its cursor is, eating keys typed then.
+SIZE_ON_ENTER = "while read line; do stty size; done"
 #: A guard against a hang, not a measure of speed.
 EXPECT_TIMEOUT_S = 60.0
 
@@ -71,6 +75,38 @@ class Terminal:
                     self.seen += os.read(self.master, 65536)
         return self.process.wait(max(deadline - time.monotonic(), 0.1))
 
+    def shows_size(self, rows: int, cols: int) -> None:
+        """Enter, under SIZE_ON_ENTER, until the container's terminal has this size: a
+        resize travels apart from the keys typed after it (as with dockerd)."""
+        wanted = f"{rows} {cols}".encode()
+        deadline = time.monotonic() + EXPECT_TIMEOUT_S
+        while True:
+            self.send(b"\r")
+            self.expect(b"\r\n", deadline - time.monotonic())  # the Enter, echoed
+            if self.expect(b"\r\n", deadline - time.monotonic()).strip() == wanted:
+                return
+
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def echoes(self, word: str) -> None:
+        """Type `echo` of `word` (quoted, so that the command echoed back is not `word`)
+        and read the output."""
+        half = len(word) // 2
+        self.send(f"echo {word[:half]}''{word[half:]}\r".encode())
+        self.expect(f"\n{word}\r\n".encode())
+
+    def detach(self, keys: bytes = CTRL_P_CTRL_Q, *, attached: bool = True) -> None:
+        """Type the detach keys; the client ends as the docker CLI does: 0 for `run`,
+        1 and "read escape sequence" for `attach`."""
+        self.send(keys)
+        assert self.wait() == (1 if attached else 0), self.seen
+        if attached:
+            assert b"read escape sequence" in self.seen
+
     def close(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -83,9 +119,8 @@ def set_size(fd: int, rows: int, cols: int) -> None:
 
 
 def docker_terminal(daemon: Berthd, *args: str, rows: int = 24, cols: int = 80) -> Terminal:
-    env = {**os.environ, "DOCKER_CONFIG": str(daemon.docker_config), "TERM": "xterm"}
-    env.pop("DOCKER_HOST", None)
-    return Terminal([DOCKER, "-H", f"unix://{daemon.socket}", *args], env, rows, cols)
+    env = {**daemon.docker_env(), "TERM": "xterm"}
+    return Terminal(daemon.docker_argv(*args), env, rows, cols)
 
 
 def berth_env() -> dict[str, str]:
@@ -109,13 +144,11 @@ def berth_piped(daemon: Berthd, *args: str, stdin: bytes) -> subprocess.Complete
 
 def docker_piped(daemon: Berthd, *args: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
     """The docker CLI with `stdin` piped in (no terminal)."""
-    env = {**os.environ, "DOCKER_CONFIG": str(daemon.docker_config)}
-    env.pop("DOCKER_HOST", None)
     return subprocess.run(
-        [DOCKER, "-H", f"unix://{daemon.socket}", *args],
+        daemon.docker_argv(*args),
         input=stdin,
         capture_output=True,
         timeout=120,
         check=False,
-        env=env,
+        env=daemon.docker_env(),
     )

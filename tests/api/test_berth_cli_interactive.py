@@ -6,50 +6,31 @@ from __future__ import annotations
 import json
 
 from .conftest import Berthd
-from .terminal import berth_piped, berth_terminal
-
-CTRL_P_CTRL_Q = b"\x10\x11"
+from .terminal import SIZE_ON_ENTER, berth_piped, berth_terminal
 
 
 def test_run_it_is_a_terminal_that_follows_the_window_and_exits_with_the_shells_code(
     berthd: Berthd,
 ) -> None:
-    term = berth_terminal(
-        berthd, "run", "-it", "--name", "b-shell", "busybox", "sh", rows=31, cols=99
-    )
-    try:
-        term.expect(b"# ")
-        term.send(b"stty size\r")
-        term.expect(b"31 99\r\n")
+    run = ("run", "-it", "--name", "b-shell", "busybox", "sh", "-c", f"{SIZE_ON_ENTER}; exit 3")
+    with berth_terminal(berthd, *run, rows=31, cols=99) as term:
+        term.shows_size(31, 99)
         term.resize(42, 111)
-        term.send(b"stty size\r")
-        term.expect(b"42 111\r\n")
-        term.send(b"exit 3\r")
+        term.shows_size(42, 111)
+        term.send(b"\x04")  # ctrl-d: the end of input
         assert term.wait() == 3
-    finally:
-        term.close()
     assert berthd.docker("rm", "b-shell").returncode == 0
 
 
 def test_detach_then_attach_then_detach_again(berthd: Berthd) -> None:
-    term = berth_terminal(berthd, "run", "-it", "--name", "b-away", "busybox", "sh")
-    try:
+    with berth_terminal(berthd, "run", "-it", "--name", "b-away", "busybox", "sh") as term:
         term.expect(b"# ")
-        term.send(CTRL_P_CTRL_Q)
-        assert term.wait() == 0
-    finally:
-        term.close()
+        term.detach(attached=False)
     running = berthd.docker("inspect", "-f", "{{json .State.Running}}", "b-away")
     assert json.loads(running.stdout) is True
-    again = berth_terminal(berthd, "attach", "b-away")
-    try:
-        again.send(b"echo b''ack\r")
-        again.expect(b"\nback\r\n")
-        again.send(CTRL_P_CTRL_Q)
-        assert again.wait() == 1
-        assert b"read escape sequence" in again.seen
-    finally:
-        again.close()
+    with berth_terminal(berthd, "attach", "b-away") as again:
+        again.echoes("back")
+        again.detach()
     assert berthd.docker("rm", "-f", "b-away").returncode == 0
 
 

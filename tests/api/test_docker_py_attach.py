@@ -82,32 +82,53 @@ def test_run_container_reading_socket_http(client: docker.APIClient) -> None:
     client.remove_container(container)
 
 
-def test_run_container_reading_socket_ws(client: docker.APIClient) -> None:
-    container = client.create_container(TEST_IMG, PRINT_LINE, detach=True, tty=False)
-    daemon: Berthd = client.daemon  # type: ignore[attr-defined]
+def ws_attach(daemon: Berthd, container_id: str, query: str) -> tuple[socket.socket, WSConnection]:
+    """A websocket attach, its handshake done."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(30)
     sock.connect(str(daemon.socket))
     ws = WSConnection(ConnectionType.CLIENT)
-    target = f"/v1.41/containers/{container['Id']}/attach/ws?stdout=1&stream=1&logs=1"
+    target = f"/v1.41/containers/{container_id}/attach/ws?{query}"
     sock.sendall(ws.send(Request(host="localhost", target=target)))
     events: list[Any] = []
     while not any(isinstance(e, AcceptConnection) for e in events):
         ws.receive_data(sock.recv(4096))
         events += list(ws.events())
-    client.start(container)
+    return sock, ws
+
+
+def ws_received_until(sock: socket.socket, ws: WSConnection, wanted: bytes) -> bytes:
     received = b""
-    while LINE.encode() not in received:
+    while wanted not in received:
         chunk = sock.recv(4096)
         assert chunk, received
         ws.receive_data(chunk)
         for event in ws.events():
             assert isinstance(event, BytesMessage), event  # binary from API 1.28 on
             received += bytes(event.data)
-    assert received == LINE.encode()
+    return received
+
+
+def test_run_container_reading_socket_ws(client: docker.APIClient) -> None:
+    container = client.create_container(TEST_IMG, PRINT_LINE, detach=True, tty=False)
+    daemon: Berthd = client.daemon  # type: ignore[attr-defined]
+    sock, ws = ws_attach(daemon, container["Id"], "stdout=1&stream=1&logs=1")
+    client.start(container)
+    assert ws_received_until(sock, ws, LINE.encode()) == LINE.encode()
     sock.close()
     client.wait(container)
     client.remove_container(container)
+
+
+def test_websocket_carries_stdin_and_unframed_output(client: docker.APIClient) -> None:
+    container = client.create_container(TEST_IMG, "cat", stdin_open=True, tty=False)
+    daemon: Berthd = client.daemon  # type: ignore[attr-defined]
+    sock, ws = ws_attach(daemon, container["Id"], "stream=1")
+    client.start(container)
+    sock.sendall(ws.send(BytesMessage(b"through the websocket\n")))
+    assert ws_received_until(sock, ws, b"\n") == b"through the websocket\n"
+    sock.close()
+    client.remove_container(container, force=True)
 
 
 def test_websocket_handshake_is_refused_without_a_key(client: docker.APIClient) -> None:
@@ -192,4 +213,23 @@ def test_resize_of_a_container_that_does_not_run_is_a_conflict(client: docker.AP
     assert f"Container {container['Id']} is not running" in str(refused.value.explanation)
     with pytest.raises(docker.errors.NotFound):
         client.resize("no-such-container", 30, 100)
+    for h, message in (("x", "invalid syntax"), ("9" * 20, "value out of range")):
+        answer = client.post(client._url("/containers/nosuch/resize"), params={"h": h, "w": 1})
+        assert answer.status_code == 400  # before the container is looked up, as dockerd
+        assert answer.json()["message"] == f'strconv.Atoi: parsing "{h}": {message}'
     client.remove_container(container)
+
+
+def test_attach_to_a_paused_container_is_dockerds_conflict(client: docker.APIClient) -> None:
+    container = client.create_container(TEST_IMG, "sleep 60")
+    client.start(container)
+    client.pause(container)
+    answer = client.post(
+        client._url("/containers/{0}/attach", container["Id"]),
+        params={"stream": 1, "stdout": 1},
+    )
+    assert answer.status_code == 409
+    message = answer.json()["message"]
+    assert message == f"container {container['Id']} is paused, unpause the container before attach"
+    client.unpause(container)
+    client.remove_container(container, force=True)
