@@ -7,32 +7,21 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from berth.runtime.cli.client.http import DaemonClient, DaemonError
 
-from ..fixtures.berthd import DOCKER, launch_berthd
+from ..fixtures.berthd import launch_berthd
 from .conftest import Berthd
+from .terminal import docker_piped
 
 
 def _running(berthd: Berthd, name: str = "c1") -> str:
     run = berthd.docker("run", "-d", "--name", name, "busybox", "sleep", "300")
     assert run.returncode == 0, run.stderr
     return run.stdout.strip()
-
-
-def _docker_with_stdin(
-    berthd: Berthd, data: bytes, *args: str
-) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "DOCKER_CONFIG": str(berthd.docker_config)}
-    env.pop("DOCKER_HOST", None)
-    return subprocess.run(
-        [DOCKER, "-H", f"unix://{berthd.socket}", *args],
-        input=data, capture_output=True, timeout=60, env=env, check=False,
-    )  # fmt: skip
 
 
 def test_exec_exit_code_output_user_workdir_env(berthd: Berthd) -> None:
@@ -62,7 +51,7 @@ def test_exec_of_a_missing_binary_is_126_with_dockerds_message(berthd: Berthd) -
 
 def test_exec_stdin(berthd: Berthd) -> None:
     _running(berthd)
-    echoed = _docker_with_stdin(berthd, b"hi\n", "exec", "-i", "c1", "cat")
+    echoed = docker_piped(berthd, "exec", "-i", "c1", "cat", stdin=b"hi\n")
     assert (echoed.returncode, echoed.stdout) == (0, b"hi\n"), echoed.stderr
 
 
