@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +25,9 @@ from berth.adapters.private_files import write_private
 from .attach import ConmonStdio, StdioStream
 from .commands import Runc
 from .monitor import CREATE_TIMEOUT_S, Monitors, _conmon_error, _read_sync_message, _runc_log_error
-from .protocol import StartFailure
+from .protocol import ExecProcess, StartFailure
 
 STDIO = ConmonStdio()
-
-
-@dataclass
-class ExecProcess:
-    """A started exec: its pid and, when attached, its stdio."""
-
-    pid: int
-    attach: StdioStream | None
 
 
 class ExecMonitors(Monitors):

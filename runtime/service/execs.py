@@ -22,7 +22,7 @@ import trio
 
 from berth.adapters.capabilities import bounding_capabilities
 from berth.adapters.runc import MonitorLost, StartFailure
-from berth.adapters.runc.exec import ExecMonitors, ExecProcess
+from berth.adapters.runc.protocol import ContainerExecs, ExecProcess
 from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.aggregate import StrIdAggregate
 from berth.domain.cause import Actor, ActorKind
@@ -73,7 +73,7 @@ class ExecService:
     def __init__(
         self,
         actions: ContainerActions,
-        monitors_of: Callable[[str], ExecMonitors] | None,
+        monitors_of: Callable[[str], ContainerExecs] | None,
     ) -> None:
         self.actions = actions
         self.engine = actions.engine
