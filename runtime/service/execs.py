@@ -84,6 +84,8 @@ class ExecService:
     # Records -------------------------------------------------------------------------------
 
     def _save(self, *aggregates: StrIdAggregate) -> int:
+        if not aggregates:
+            return 0
         # The exec view is caught up by the queries that read it (bench/exec.py: a
         # projection per save was a fifth of an exec's time).
         return self.engine.save(*aggregates)
@@ -127,16 +129,25 @@ class ExecService:
         return self._load_exec(exec_id)
 
     def _record(self, exec_id: str, outcome: Callable[[Exec], None]) -> bool:
-        """Record an outcome; False if there was nothing to record."""
-        found = self.engine.find_aggregate(exec_id)
-        if not isinstance(found, Exec):
-            return False
-        try:
-            outcome(found)
-        except NotModified:
-            return False
-        self._save(found)
-        return True
+        """Record an outcome (decided again if another write got there first); False if
+        there was nothing to record."""
+        recorded = False
+
+        def decide() -> list[StrIdAggregate]:
+            nonlocal recorded
+            found = self.engine.find_aggregate(exec_id)
+            recorded = isinstance(found, Exec)
+            if not recorded:
+                return []
+            try:
+                outcome(found)
+            except NotModified:
+                recorded = False
+                return []
+            return [found]
+
+        unit_of_work(decide, self._save, f"exec {exec_id}")
+        return recorded
 
     # Verbs ---------------------------------------------------------------------------------
 
