@@ -209,3 +209,7 @@ class ContainerExecs(Protocol):
     async def remove_files(self, exec_id: str) -> None:
         """The monitor's files and cgroups, once it has exited."""
         ...
+
+    def exec_ids(self) -> list[str]:
+        """The execs whose monitor's files are there."""
+        ...

@@ -35,6 +35,7 @@ from berth.domain.spec.exec_process import exec_process
 
 from ..store.unit_of_work import unit_of_work
 from .actions import CHANGE_WAIT_S, ContainerActions
+from .faults import crash_point
 
 log = logging.getLogger(__name__)
 ENGINE = Actor(ActorKind.ENGINE)
@@ -203,6 +204,7 @@ class ExecService:
 
     async def _start(self, exec_: Exec, detach: bool, actor: Actor) -> StartedExec | None:
         exec_id = exec_.id
+        crash_point("exec.start_requested")
         if self.monitors_of is None:
             await self._fail(exec_id, "this runtime runs no execs")
         monitors = self.monitors_of(exec_.container_id)
@@ -219,6 +221,7 @@ class ExecService:
             await self._fail(exec_id, start_failure_message(error.message))
         except BerthError as error:  # e.g. a user the container does not know
             await self._fail(exec_id, error.message)
+        crash_point("exec.monitor_started")
         cause = self.engine.cause(actor)
         await self.actions.sync(self._record, exec_id, lambda e: e.mark_started(started.pid, cause))
         self.watch(exec_id, exec_.container_id)
@@ -290,6 +293,7 @@ class ExecService:
             except (MonitorLost, NotFound):
                 code = EXIT_CODE_UNKNOWN
             await self.actions.sync(self._record_exit, exec_id, code, ENGINE)
+            crash_point("exec.exit_recorded")
             await monitors.remove_files(exec_id)
         except BerthError as error:
             log.warning("exec %s: %s", exec_id[:12], error.message)
@@ -325,6 +329,19 @@ class ExecService:
                 await self.actions.sync(self._record_exit, exec_id, EXIT_CODE_UNKNOWN, RECONCILE)
             if monitors is not None:
                 await monitors.remove_files(exec_id)
+        await self._sweep()
+
+    async def _sweep(self) -> None:
+        """Remove the monitor files of execs that have ended (an engine that recorded an
+        exit and died before removing them), or that the log does not know."""
+        if self.monitors_of is None:
+            return
+        for container_id in sorted(self.actions.runtime.container_ids()):
+            monitors = self.monitors_of(container_id)
+            for exec_id in monitors.exec_ids():
+                found = await self.actions.sync(self.engine.find_aggregate, exec_id)
+                if not isinstance(found, Exec) or found.exit_code is not None:
+                    await monitors.remove_files(exec_id)
 
     def _in_flight(self) -> list[dict[str, Any]]:
         self.engine.catch_up()
