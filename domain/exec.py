@@ -346,11 +346,20 @@ class Exec(StrIdAggregate):
         }
 
 
-def exec_env(container_env: Sequence[str], exec_env_: Sequence[str], tty: bool) -> list[str]:
-    """The exec's environment: the container's (with TERM=xterm when a tty is asked and
-    the container has no TERM, as CreateDaemonEnvironment), then the exec's own
-    replacing or appending by name (ReplaceOrAppendEnvValues)."""
+def exec_env(
+    container_env: Sequence[str],
+    exec_env_: Sequence[str],
+    tty: bool,
+    *,
+    daemon_term: bool = False,
+) -> list[str]:
+    """The exec's environment, as CreateDaemonEnvironment builds it for the exec's tty:
+    the container's, without the TERM=xterm the daemon gave a container with a tty
+    (`daemon_term`) and with it when the exec has one (unless the container sets TERM),
+    then the exec's own replacing or appending by name (ReplaceOrAppendEnvValues)."""
     by_name = {entry.partition("=")[0]: entry for entry in container_env}
+    if daemon_term and not tty and by_name.get("TERM") == "TERM=xterm":
+        del by_name["TERM"]
     if tty:
         by_name.setdefault("TERM", "TERM=xterm")
     for entry in exec_env_:

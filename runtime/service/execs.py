@@ -254,7 +254,14 @@ class ExecService:
         return exec_process(
             spec["process"],
             [exec_.entrypoint, *exec_.arguments],
-            exec_env(spec["process"].get("env") or [], exec_.env, exec_.tty),
+            exec_env(
+                spec["process"].get("env") or [],
+                exec_.env,
+                exec_.tty,
+                # dockerd's own TERM of a container with a tty, not one its config sets
+                daemon_term=bool(container.config.get("Tty"))
+                and "TERM=xterm" not in (container.config.get("Env") or []),
+            ),
             exec_.working_dir,
             user,
             tty=exec_.tty,

@@ -157,3 +157,10 @@ def test_exec_ids_privileged_and_404_once_the_container_is_removed(berthd: Berth
         assert (gone.status, gone.message) == (404, f"No such exec instance: {exec_id}")
     finally:
         client.close()
+
+
+def test_term_is_the_execs_tty_not_the_containers(berthd: Berthd) -> None:
+    run = berthd.docker("run", "-dt", "--name", "t1", "busybox", "sleep", "300")
+    assert run.returncode == 0, run.stderr
+    assert berthd.docker("exec", "t1", "sh", "-c", 'echo "[$TERM]"').stdout == "[]\n"
+    assert berthd.docker("exec", "-t", "t1", "sh", "-c", 'echo "[$TERM]"').stdout == "[xterm]\n"

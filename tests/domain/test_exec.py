@@ -134,6 +134,10 @@ def test_env_is_the_containers_with_the_execs_on_top() -> None:
     ]  # fmt: skip
     assert exec_env(container, [], tty=True)[-1] == "TERM=xterm"
     assert exec_env([*container, "TERM=vt100"], [], tty=True)[-1] == "TERM=vt100"
+    # A container with a tty has the daemon's TERM; an exec without one does not.
+    with_tty = [*container, "TERM=xterm"]
+    assert "TERM=xterm" not in exec_env(with_tty, [], tty=False, daemon_term=True)
+    assert "TERM=xterm" in exec_env(with_tty, [], tty=False, daemon_term=False)
 
 
 def test_process_is_the_containers_with_the_execs_settings() -> None:
