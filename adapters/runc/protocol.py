@@ -8,6 +8,9 @@ tests/contracts/test_runtime_contract.py holds both to them.
 
 Container ids are opaque to the runtime: any non-empty name without "/" that is not "."
 or ".."; another is `InvalidParameter`.
+
+`ContainerExecs` is what the service relies on for one container's execs (exec.py, ADR
+0034); tests/adapters/test_runc_exec.py holds the real one to it (there is no fake).
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from berth.domain.errors import BerthError
 
-from .attach import NO_STDIN, Stdio
+from .attach import NO_STDIN, Stdio, StdioStream
 
 Status = Literal["created", "running", "paused", "stopped"]
 
@@ -178,4 +181,56 @@ class ContainerRuntime(Protocol):
 
     def container_ids(self) -> set[str]:
         """The ids of every container the runtime holds anything of (see `knows`)."""
+        ...
+
+
+@dataclass
+class ExecProcess:
+    """A started exec: its pid and, when attached, its stdio."""
+
+    pid: int
+    attach: StdioStream | None
+
+
+class ContainerExecs(Protocol):
+    """The execs of one container, each under a monitor of its own that outlives the
+    engine (ADR/0034). Exec ids are opaque, as container ids are."""
+
+    async def start(
+        self,
+        exec_id: str,
+        process: dict[str, Any],
+        *,
+        stdin: bool,
+        attach: bool,
+        console_size: tuple[int, int] | None = None,
+    ) -> ExecProcess:
+        """Run the OCI `process` in the container; its pid and, with `attach`, its stdio,
+        connected before the process runs. `StartFailure` with the
+        runtime's message, leaving nothing behind."""
+        ...
+
+    async def resize(self, exec_id: str, height: int, width: int) -> None:
+        """The exec's terminal size; nothing once it has ended."""
+        ...
+
+    def exit_status(self, exec_id: str) -> ExitStatus | None:
+        """The exit its monitor recorded (kept across engine restarts until
+        `remove_files`), or None."""
+        ...
+
+    async def wait_exited(self, exec_id: str) -> ExitStatus:
+        """Until the process has exited; `MonitorLost` if its monitor left no status."""
+        ...
+
+    def pid(self, exec_id: str) -> int | None:
+        """The exec's live monitor, or None."""
+        ...
+
+    async def remove_files(self, exec_id: str) -> None:
+        """The monitor's files and cgroups, once it has exited."""
+        ...
+
+    def exec_ids(self) -> list[str]:
+        """The execs whose monitor's files are there."""
         ...

@@ -32,6 +32,7 @@ from berth.domain.errors import BerthError, Conflict, NotFound
 
 from .attach import NO_STDIN, Stdio
 from .commands import Runc, runc_message
+from .exec import ExecMonitors
 from .monitor import Monitors, ensure_private_dir
 from .probe import run_probe
 from .protocol import ExitStatus, ProbeOutcome, RuncState, StartFailure, Status
@@ -88,6 +89,10 @@ class Runtime:
         state = await self.state(container_id)
         if state is not None and state.status in ("running", "paused") and state.pid > 0:
             await wait_process_gone(state.pid, state.start_time)
+
+    def execs(self, container_id: str) -> ExecMonitors:
+        """The monitors of the container's execs."""
+        return ExecMonitors(self.monitors, self.runc, container_id)
 
     # -- create ----------------------------------------------------------------------------
 

@@ -146,7 +146,8 @@ async def inspect(app: App, request: Request) -> Reply:
         probed = await trio.to_thread.run_sync(app.runner.health.shown, doc["Id"])
         if probed is not None:
             health.update(FailingStreak=probed["FailingStreak"], Log=probed["Log"])
-    return json_reply(doc)
+    exec_ids = await app.runner.execs.exec_ids(doc["Id"])
+    return json_reply({**doc, "ExecIDs": exec_ids or None})
 
 
 async def wait(app: App, request: Request) -> StreamReply:

@@ -76,6 +76,7 @@ class Session:
             f"/containers/{container_id}/attach", query, keep_stdin=stdin
         )
         self.detached = False
+        self.resize_path = f"/containers/{container_id}/resize"
 
     def resize(self) -> None:
         size = window_size()
@@ -84,7 +85,7 @@ class Session:
         with contextlib.suppress(DaemonError, DaemonUnreachable, OSError):
             own = DaemonClient(self.client.host)  # the session's connections are busy
             query = {"h": size[0], "w": size[1]}
-            own.request("POST", f"/containers/{self.container_id}/resize", query).read()
+            own.request("POST", self.resize_path, query).read()
 
     def _send_stdin(self) -> None:
         # Signals go to the main thread, whose blocked read they interrupt: a SIGWINCH

@@ -46,6 +46,10 @@ POINTS = (
     "remove.network_released",
     "remove.unmounted",
     "remove.files_deleted",
+    # exec
+    "exec.start_requested",
+    "exec.monitor_started",
+    "exec.exit_recorded",
     # pull
     "pull.layer_stored",
     "pull.recorded",

@@ -32,6 +32,7 @@ from .actions import CHANGE_WAIT_S, ContainerActions
 from .changes import Changes
 from .consoles import Consoles
 from .engine import Created, Engine
+from .execs import ExecService
 from .exits import ExitWatcher
 from .faults import crash_point
 from .health_checks import HealthChecks
@@ -80,6 +81,7 @@ class Runner:
         )
         self.consoles = Consoles(engine, self.actions.containers_dir, self.actions.start_gate)
         self.exits = ExitWatcher(self.actions)
+        self.execs = ExecService(self.actions, getattr(runtime, "execs", None))
         self.reactions = ContainerReactions(self.actions, self.exits, daemon=daemon)
         self.positions = Positions(engine.store.db_path)
         self.reactor = Reactor(
@@ -109,6 +111,7 @@ class Runner:
         try:
             async with trio.open_nursery() as nursery:
                 self.exits.nursery = nursery
+                self.execs.nursery = nursery
                 await self.reconcile()
                 await nursery.start(self.reactor.run)
                 nursery.start_soon(self.actions.keep_rotating_logs)
@@ -120,6 +123,7 @@ class Runner:
     async def reconcile(self) -> None:
         try:
             await reconcile(self.actions, self.exits, daemon=self.daemon)
+            await self.execs.reconcile()
             await self.volumes.sweep()
         finally:
             self.exits.ready.set()

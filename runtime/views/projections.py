@@ -27,12 +27,12 @@ from berth.domain.errors import space_for
 
 from ..store.events import EventStore, LoggedEvent
 from ..store.schema import create_table_retrying
-from . import containers, images, volumes
+from . import containers, execs, images, volumes
 from .tracking import apply_new_events, claim_batch
 
 APPLICATION = "berth"
 BATCH_SIZE = 2000
-VIEW_TABLES = ("containers", "images", "image_tags", "volumes")
+VIEW_TABLES = ("containers", "images", "image_tags", "volumes", "execs")
 
 Folder = Callable[[dict[str, Any] | None, LoggedEvent], dict[str, Any] | None]
 
@@ -69,6 +69,10 @@ class ProjectionStore(SQLiteTrackingRecorder):
             "reference TEXT PRIMARY KEY, image_id TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS volumes ("
             "id TEXT PRIMARY KEY, name TEXT NOT NULL, row TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS execs ("
+            "id TEXT PRIMARY KEY, container_id TEXT NOT NULL, ended INTEGER NOT NULL, "
+            "row TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS execs_by_container ON execs (container_id)",
         ]
 
     # Applying the log ----------------------------------------------------------------------
@@ -88,6 +92,7 @@ class ProjectionStore(SQLiteTrackingRecorder):
             self._fold_into(cursor, "containers", containers.fold, batch, "container")
             self._fold_into(cursor, "images", images.fold, batch, "image")
             self._fold_into(cursor, "volumes", volumes.fold, batch, "volume")
+            self._fold_into(cursor, "execs", execs.fold, batch, "exec")
             self._insert_tracking(cursor, Tracking(APPLICATION, batch[-1].position))
 
     def _fold_into(
@@ -120,6 +125,11 @@ class ProjectionStore(SQLiteTrackingRecorder):
                         row["created_position"],
                         json.dumps(row, separators=(",", ":")),
                     ),
+                )
+            elif table == "execs":
+                cursor.execute(
+                    "INSERT OR REPLACE INTO execs VALUES (?, ?, ?, ?)",
+                    (key, row["container_id"], int(row["ended"]), json.dumps(row)),
                 )
             elif table == "volumes":
                 cursor.execute(
@@ -236,6 +246,23 @@ class ProjectionStore(SQLiteTrackingRecorder):
     def volume_row(self, name: str) -> dict[str, Any] | None:
         found = self._select_rows("SELECT row FROM volumes WHERE name = ?", (name,))
         return found[0] if found else None
+
+    def exec_ids(self, container_id: str, *, ended: bool = False) -> list[str]:
+        """The container's execs not yet ended (or those ended), oldest first."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT id, row FROM execs WHERE container_id = ? AND ended = ?",
+                (container_id, int(ended)),
+            )
+            found = [(json.loads(row)["position"], str(id_)) for id_, row in cursor.fetchall()]
+        return [id_ for _, id_ in sorted(found)]
+
+    def exec_rows_in_flight(self) -> list[dict[str, Any]]:
+        """Every exec asked to start and not yet ended, with its id."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT id, row FROM execs WHERE ended = 0")
+            rows = [{**json.loads(found[1]), "id": found[0]} for found in cursor.fetchall()]
+        return [row for row in rows if row["started"]]
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every view table's rows, sorted; for comparing two projections."""

@@ -111,6 +111,16 @@ def remove(world: World) -> None:
     world.api.remove_container(cid, force=True, v=True)
 
 
+def exec_(world: World) -> None:
+    cid = _running(world, ["sleep", "1000"])
+    exec_id = world.api.exec_create(cid, ["sh", "-c", "sleep 0.3; exit 5"])["Id"]
+    world.api.exec_start(exec_id)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # its monitor's files go after the exit is recorded
+        world.api.exec_inspect(exec_id)
+        time.sleep(0.2)
+
+
 def pull(world: World) -> None:
     assert world.registry is not None
     for _ in world.api.pull(f"{world.registry.host}/library/busybox", tag="latest", stream=True):
@@ -125,6 +135,7 @@ SCENARIOS: dict[str, Callable[[World], None]] = {
     "exit": exit_,
     "restart": restart,
     "remove": remove,
+    "exec": exec_,
     "pull": pull,
 }
 

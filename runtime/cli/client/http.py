@@ -308,16 +308,26 @@ class DaemonClient:
         return self.request(method, path, query, **kw).json()
 
     def hijack(
-        self, path: str, query: Mapping[str, Any] | None = None, keep_stdin: bool = False
+        self,
+        path: str,
+        query: Mapping[str, Any] | None = None,
+        keep_stdin: bool = False,
+        *,
+        body: Any = None,
     ) -> Response:
-        """`attach`: the `101 UPGRADED` answer, then the raw stream until the daemon closes.
+        """`attach`, `exec start`: the `101 UPGRADED` answer, then the raw stream until the
+        daemon closes. `body` is sent as JSON.
 
         Without `keep_stdin` the write side is closed at once, as the docker CLI does when
         stdin is not attached; with it the caller writes stdin to `connection.sock`.
         """
         connection = Connection(self)
         headers = {"Connection": "Upgrade", "Upgrade": "tcp", "Content-Type": "text/plain"}
-        connection.send("POST", api_path(path, query), headers, None)
+        payload = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            payload = json.dumps(body).encode()
+        connection.send("POST", api_path(path, query), headers, payload)
         response = connection.receive("POST")
         if response.status >= 400:
             raise error_of(response)
