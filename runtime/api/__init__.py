@@ -14,6 +14,7 @@ from . import (
     routes_files,
     routes_images,
     routes_networks,
+    routes_observe,
     routes_system,
     routes_volumes,
 )
@@ -24,6 +25,7 @@ __all__ = ["App", "Router", "build_router", "serve_api"]
 ROUTE_MODULES: list[Callable[[Router], None]] = [
     routes_system.register,
     routes_containers.register,
+    routes_observe.register,
     routes_files.register,
     routes_images.register,
     routes_networks.register,

@@ -18,6 +18,7 @@ from typing import Any
 
 import trio
 
+from berth.adapters.container_metrics import ContainerMetrics, HostMetrics
 from berth.adapters.network import NetworkLinks, PortForwarders
 from berth.adapters.runc import ContainerRuntime, StartFailure
 from berth.adapters.volumes import LocalVolumes, VolumeDriver
@@ -37,6 +38,7 @@ from .images import ImageService
 from .network_files import BridgeSettings, default_bridge_name
 from .networking import ContainerNetworks
 from .nursery_errors import unwrap_errors
+from .observe import ContainerObserver
 from .reactions import NAME, ContainerReactions
 from .reactor import Reactor
 from .reconcile import reconcile
@@ -58,6 +60,7 @@ class Runner:
         networks: ContainerNetworks | None = None,
         bridge: BridgeSettings | None = None,
         volume_driver: VolumeDriver | None = None,
+        metrics: ContainerMetrics | None = None,
     ) -> None:
         self.daemon = daemon
         self.engine = engine
@@ -77,6 +80,7 @@ class Runner:
             engine, images, runtime, self.networks, self.changes, self.volumes
         )
         self.exits = ExitWatcher(self.actions, daemon=daemon)
+        self.observer = ContainerObserver(engine, metrics or HostMetrics())
         self.reactions = ContainerReactions(self.actions, self.exits, daemon=daemon)
         self.positions = Positions(engine.store.db_path)
         self.reactor = Reactor(

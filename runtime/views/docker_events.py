@@ -269,6 +269,7 @@ class EventTranslator:
             say("stop", base)
         return messages
 
+
 def _message(
     kind: str,
     action: str,
