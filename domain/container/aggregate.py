@@ -226,6 +226,16 @@ class Container(ContainerCommands, StrIdAggregate):
             c.name = self.new_name
 
     @dataclass(frozen=True)
+    class Updated(Event):
+        """`docker update`: the changed HostConfig fields, as Docker names them."""
+
+        TOPIC = f"{T}.Updated"
+        host_config: dict[str, Any]
+
+        def update(self, c: Container) -> None:
+            c.host_config = {**c.host_config, **self.host_config}
+
+    @dataclass(frozen=True)
     class RemovalRequested(Event):
         TOPIC = f"{T}.RemovalRequested"
         force: bool

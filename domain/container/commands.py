@@ -102,6 +102,12 @@ class ContainerCommands:
             raise InvalidParameter("Renaming a container with the same name as its current name")
         self._do(Command.RENAME, cause, caller_ref, old_name=self.name, new_name=new_name)
 
+    def update(
+        self, host_config: dict[str, Any], cause: Cause, caller_ref: str | None = None
+    ) -> None:
+        """Record the changed HostConfig fields (domain/container_update.py plans them)."""
+        self._do(Command.UPDATE, cause, caller_ref, host_config=host_config)
+
     # Outcomes reported by reactors --------------------------------------------------------
 
     def mark_prepared(self, rootfs: str, cause: Cause) -> None:

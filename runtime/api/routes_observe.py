@@ -30,6 +30,13 @@ async def stats(app: App, request: Request) -> StreamReply:
     return StreamReply(produce)
 
 
+async def update(app: App, request: Request) -> Reply:
+    body = request.json(default={})
+    warnings = await app.runner.update(request.params["id"], body, request.actor)
+    return json_reply({"Warnings": warnings})
+
+
 def register(router: Router) -> None:
     router.add("GET", f"{ID}/top", top)
     router.add("GET", f"{ID}/stats", stats)
+    router.add("POST", f"{ID}/update", update)

@@ -3,6 +3,8 @@ decides (the reactor carries it out), or Docker's refusal with nothing recorded.
 
 from __future__ import annotations
 
+from typing import Any
+
 from berth.domain.aggregate import StrIdAggregate
 from berth.domain.cause import Actor, Cause
 from berth.domain.container import Container
@@ -53,6 +55,11 @@ class ContainerVerbs(EngineCore):
             c.request_restart(stop_timeout(timeout, c.config.get("StopTimeout")), cause, ref)
 
         return self._change(cid, decide, self.cause(actor))
+
+    def update(self, ref: str, host_config: dict[str, Any], actor: Actor) -> int:
+        """Record `docker update`'s changed HostConfig fields (container_update.py)."""
+        cid = self._id_of(ref)
+        return self._change(cid, lambda c, k: c.update(host_config, k, ref), self.cause(actor))
 
     def rename(self, ref: str, new_name: str, actor: Actor) -> None:
         """Claim the new name, release the old one and rename, in one transaction."""

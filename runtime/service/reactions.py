@@ -147,6 +147,8 @@ class ContainerReactions:
         other work: a stop or a removal meanwhile wins."""
         if not self.daemon:
             return
+        # Recorded with the exit (exits.py): a crash here resumes the back-off from the log.
+        crash_point("restart.scheduled")
         container_id, position = event.originator_id, event.position
         due = event.timestamp + timedelta(milliseconds=int(event.data["delay_ms"]))
         reactor = self._reactor()

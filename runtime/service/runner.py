@@ -31,6 +31,7 @@ from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name
 from ..store.positions import Positions
 from .actions import CHANGE_WAIT_S, ContainerActions
 from .changes import Changes
+from .container_update import update_container
 from .engine import Created, Engine
 from .exits import ExitWatcher
 from .faults import crash_point
@@ -161,6 +162,10 @@ class Runner:
         await self.reactor.wait_acted(position)
         if signal_name(signal) == "SIGKILL":
             await self.actions.wait_recorded_exit(container_id)
+
+    async def update(self, ref: str, body: Any, actor: Actor) -> list[str]:
+        """`docker update`: the live cgroup first, then the log (container_update.py)."""
+        return await update_container(self.actions, ref, body, actor)
 
     async def pause(self, ref: str, actor: Actor) -> None:
         """The freezer acts first, then the log records it (ADR 0005)."""

@@ -185,6 +185,8 @@ def fold(row: Row | None, event: LoggedEvent) -> Row | None:
             doc["RestartCount"] = data["restart_count"]
         case "Renamed":
             doc["Name"] = row["name"] = data["new_name"]
+        case "Updated":
+            doc["HostConfig"].update(copy.deepcopy(data["host_config"]))
         case "NetworkConnected":
             _connect(doc, data["network_id"], data["network_name"], data["endpoint"])
         case "NetworkDisconnected":

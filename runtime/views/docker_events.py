@@ -36,6 +36,7 @@ CONTAINER_ACTIONS = {
     "Paused": "pause",
     "Unpaused": "unpause",
     "Renamed": "rename",
+    "Updated": "update",
     "Removed": "destroy",
 }
 IMAGE_ACTIONS = {

@@ -14,7 +14,7 @@ import trio
 from berth.adapters.runc import StartFailure
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.container.restart import restart_delay_ms
-from berth.domain.errors import Conflict
+from berth.domain.errors import BerthError, Conflict
 from berth.runtime.service.engine import Engine
 from berth.runtime.service.images import ImageService
 from berth.runtime.service.network_files import BridgeSettings, default_bridge_name
@@ -205,3 +205,18 @@ async def test_a_sigkill_answers_once_the_exit_is_recorded(world: World) -> None
     state = world.engine.inspect_container(container_id)["State"]
     assert (state["Status"], state["Running"], state["ExitCode"]) == ("exited", False, 137)
     await world.runner.remove(container_id, API)
+
+
+async def test_an_update_sets_the_live_cgroup_then_records_it(world: World) -> None:
+    container_id = await world.run("sleep", "100")
+    await world.runner.update(container_id, {"Memory": 64 << 20, "CpuShares": 512}, API)
+    limits = world.runtime.containers[container_id].resources
+    assert limits["memory"]["limit"] == 64 << 20 and limits["cpu"]["shares"] == 512
+    assert world.events(container_id)[-1] == "Updated"
+    assert world.engine.inspect_container(container_id)["HostConfig"]["Memory"] == 64 << 20
+    # The kernel's refusal (a limit below the usage) records nothing.
+    world.runtime.faults.inject("update", BerthError("unable to set memory limit"))
+    with pytest.raises(BerthError, match=f"^Cannot update container {container_id}: unable"):
+        await world.runner.update(container_id, {"Memory": 8 << 20}, API)
+    assert world.events(container_id).count("Updated") == 1
+    assert world.engine.inspect_container(container_id)["HostConfig"]["Memory"] == 64 << 20
