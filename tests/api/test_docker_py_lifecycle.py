@@ -116,3 +116,10 @@ def test_restart_is_an_event_after_the_start_it_made(api: docker.APIClient) -> N
     actions = [event["Action"] for event in events]
     assert actions[-2:] == ["start", "restart"], actions
     assert "die" in actions
+
+
+def test_kill_of_a_paused_container_answers_with_its_exit(api: docker.APIClient) -> None:
+    container_id = _started(api, ["sleep", "9999"])
+    api.pause(container_id)
+    api.kill(container_id)
+    _assert_killed(api.inspect_container(container_id)["State"])
