@@ -3,11 +3,12 @@ shape (API 1.41, key by key, with the JSON types Go's encoder gives them)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import docker
 import pytest
+
+from berth.domain.container_stats import NETWORK_KEYS
 
 from .berth_cli import berth
 from .conftest import Berthd
@@ -48,16 +49,6 @@ RUNNING_SHAPE: dict[str, Any] = {
     "id": str,
     "networks": dict,
 }
-NETWORK_KEYS = {
-    "rx_bytes",
-    "rx_packets",
-    "rx_errors",
-    "rx_dropped",
-    "tx_bytes",
-    "tx_packets",
-    "tx_errors",
-    "tx_dropped",
-}
 OPTIONAL = {"percpu_usage", "max_usage", "failcnt", "limit"}
 
 
@@ -71,43 +62,36 @@ def _check_shape(doc: Any, shape: Any, where: str = "") -> None:
     assert isinstance(doc, shape) and not isinstance(doc, bool), f"{where}: {doc!r}"
 
 
-@pytest.fixture
-def api(berthd: Berthd) -> Iterator[docker.APIClient]:
-    client = docker.APIClient(base_url=f"unix://{berthd.socket}", version="1.41", timeout=60)
-    try:
-        yield client
-    finally:
-        for container in client.containers(all=True):
-            client.remove_container(container["Id"], force=True)
-        client.close()
-
-
 def _running(berthd: Berthd, *argv: str) -> str:
     run = berthd.docker("run", "-d", *argv)
     assert run.returncode == 0, run.stderr
     return run.stdout.strip()
 
 
-def test_docker_top_lists_the_containers_processes(berthd: Berthd, api: docker.APIClient) -> None:
+def test_docker_top_lists_the_containers_processes(
+    berthd: Berthd, docker_api: docker.APIClient
+) -> None:
     container_id = _running(berthd, "busybox", "sleep", "4242")
     top = berthd.docker("top", container_id)
     assert top.returncode == 0, top.stderr
     title, *rows = top.stdout.splitlines()
     assert title.split()[:3] == ["UID", "PID", "PPID"]
     assert [row.split()[-2:] for row in rows] == [["sleep", "4242"]]
-    listed = api.top(container_id, ps_args="-o pid,comm")
+    listed = docker_api.top(container_id, ps_args="-o pid,comm")
     assert listed["Titles"] == ["PID", "COMMAND"]
     assert [process[1] for process in listed["Processes"]] == ["sleep"]
 
 
-def test_top_of_a_container_that_does_not_run_is_409(berthd: Berthd, api: docker.APIClient) -> None:
-    container_id = api.create_container("busybox", ["true"])["Id"]
+def test_top_of_a_container_that_does_not_run_is_409(
+    berthd: Berthd, docker_api: docker.APIClient
+) -> None:
+    container_id = docker_api.create_container("busybox", ["true"])["Id"]
     with pytest.raises(docker.errors.APIError) as raised:
-        api.top(container_id)
+        docker_api.top(container_id)
     assert raised.value.status_code == 409
     assert raised.value.explanation == f"Container {container_id} is not running"
     with pytest.raises(docker.errors.APIError) as bad:
-        api.top(container_id, ps_args="-o user=PID")
+        docker_api.top(container_id, ps_args="-o user=PID")
     assert bad.value.status_code == 400
     assert bad.value.explanation == 'specifying "user=PID" is not allowed'
 
@@ -124,31 +108,31 @@ def test_docker_stats_no_stream_shows_memory_and_cpu(berthd: Berthd) -> None:
     assert usage[0].isdigit() and not usage.startswith("0B")
 
 
-def test_stats_json_has_dockerds_shape(berthd: Berthd, api: docker.APIClient) -> None:
+def test_stats_json_has_dockerds_shape(berthd: Berthd, docker_api: docker.APIClient) -> None:
     container_id = _running(berthd, "busybox", "sleep", "60")
-    doc = api.stats(container_id, stream=False)
+    doc = docker_api.stats(container_id, stream=False)
     _check_shape(doc, RUNNING_SHAPE)
     assert doc["id"] == container_id and doc["name"].startswith("/")
     assert doc["preread"] != "0001-01-01T00:00:00Z"  # stream=false reads twice, as dockerd
-    assert set(doc["networks"]["eth0"]) == NETWORK_KEYS
+    assert set(doc["networks"]["eth0"]) == set(NETWORK_KEYS)
     extra = {k for part in ("cpu_stats", "memory_stats") for k in doc[part]} - {
         *RUNNING_SHAPE["cpu_stats"],
         *RUNNING_SHAPE["memory_stats"],
         *OPTIONAL,
     }
     assert extra == set()
-    one_shot = api.stats(container_id, stream=False, one_shot=True)
+    one_shot = docker_api.stats(container_id, stream=False, one_shot=True)
     assert one_shot["preread"] == "0001-01-01T00:00:00Z"
     _check_shape(one_shot["cpu_stats"], RUNNING_SHAPE["cpu_stats"])
-    streamed = api.stats(container_id, decode=True)
+    streamed = docker_api.stats(container_id, decode=True)
     first, second = next(streamed), next(streamed)
     assert second["preread"] == first["read"]
     assert second["precpu_stats"] == first["cpu_stats"]
 
 
-def test_stats_of_a_stopped_container_are_zeros(api: docker.APIClient) -> None:
-    container_id = api.create_container("busybox", ["true"])["Id"]
-    doc = api.stats(container_id, stream=False)
+def test_stats_of_a_stopped_container_are_zeros(docker_api: docker.APIClient) -> None:
+    container_id = docker_api.create_container("busybox", ["true"])["Id"]
+    doc = docker_api.stats(container_id, stream=False)
     assert doc["read"] == "0001-01-01T00:00:00Z"
     assert doc["memory_stats"] == {} and doc["pids_stats"] == {}
     assert doc["cpu_stats"]["cpu_usage"]["total_usage"] == 0
