@@ -236,6 +236,12 @@ class Container(ContainerCommands, StrIdAggregate):
             c.host_config = {**c.host_config, **self.host_config}
 
     @dataclass(frozen=True)
+    class ProcessesListed(Event):
+        """`docker top` answered: no change, the record of dockerd's `top` event."""
+
+        TOPIC = f"{T}.ProcessesListed"
+
+    @dataclass(frozen=True)
     class RemovalRequested(Event):
         TOPIC = f"{T}.RemovalRequested"
         force: bool

@@ -108,6 +108,9 @@ class ContainerCommands:
         """Record the changed HostConfig fields (domain/container_update.py plans them)."""
         self._do(Command.UPDATE, cause, caller_ref, host_config=host_config)
 
+    def list_processes(self, cause: Cause, caller_ref: str | None = None) -> None:
+        self._do(Command.TOP, cause, caller_ref)
+
     # Outcomes reported by reactors --------------------------------------------------------
 
     def mark_prepared(self, rootfs: str, cause: Cause) -> None:

@@ -68,6 +68,7 @@ class Command(StrEnum):
     FORCE_REMOVE = "force-remove"
     RENAME = "rename"
     UPDATE = "update"
+    TOP = "top"
     # Reported by reactors once the outside world has acted.
     MARK_PREPARED = "mark-prepared"
     MARK_PREPARE_FAILED = "mark-prepare-failed"
@@ -220,6 +221,10 @@ TRANSITIONS: dict[tuple[ContainerState, Command], Outcome] = {
     **{(s, C.UPDATE): STAY for s in S if s not in (S.REMOVING, S.DEAD, S.REMOVED)},
     (S.REMOVING, C.UPDATE): UPDATE_REMOVING,
     (S.DEAD, C.UPDATE): UPDATE_REMOVING,
+    # top: the processes of a live container, listed from the host (dockerd's event).
+    **{(s, C.TOP): STAY for s in LIVE_STATES},
+    (S.RESTARTING, C.TOP): IS_RESTARTING,
+    **{(s, C.TOP): NOT_RUNNING for s in S if s not in (*LIVE_STATES, S.RESTARTING, S.REMOVED)},
     # Outcomes. Duplicated reports (a reactor resumed after a crash) are 304s.
     (S.CREATED, C.MARK_PREPARED): STAY,
     (S.STARTING, C.MARK_PREPARED): STAY,
@@ -274,6 +279,7 @@ RECORDS: dict[Command, str] = {
     C.FORCE_REMOVE: "RemovalRequested",
     C.RENAME: "Renamed",
     C.UPDATE: "Updated",
+    C.TOP: "ProcessesListed",
     C.MARK_PREPARED: "Prepared",
     C.MARK_PREPARE_FAILED: "PrepareFailed",
     C.MARK_STARTED: "Started",

@@ -12,7 +12,7 @@ ID = r"/containers/(?P<id>[^/]+)"
 
 async def top(app: App, request: Request) -> Reply:
     ps_args = request.query.get("ps_args")
-    return json_reply(await app.runner.observer.top(request.params["id"], ps_args))
+    return json_reply(await app.runner.observer.top(request.params["id"], ps_args, request.actor))
 
 
 async def stats(app: App, request: Request) -> StreamReply:

@@ -61,6 +61,11 @@ class ContainerVerbs(EngineCore):
         cid = self._id_of(ref)
         return self._change(cid, lambda c, k: c.update(host_config, k, ref), self.cause(actor))
 
+    def top(self, ref: str, actor: Actor) -> int:
+        """Record that `docker top` listed the container's processes (its event)."""
+        cid = self._id_of(ref)
+        return self._change(cid, lambda c, k: c.list_processes(k, ref), self.cause(actor))
+
     def rename(self, ref: str, new_name: str, actor: Actor) -> None:
         """Claim the new name, release the old one and rename, in one transaction."""
         if not new_name:

@@ -8,20 +8,23 @@ with zeros.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any
 
 import trio
 
 from berth.adapters.container_metrics import ContainerMetrics
+from berth.domain.cause import Actor
 from berth.domain.config import HostConfig
-from berth.domain.container import LIVE_STATES, Container, ContainerState
-from berth.domain.container.transitions import IS_RESTARTING, NOT_RUNNING
+from berth.domain.container import LIVE_STATES, Command, Container
 from berth.domain.container_stats import Reading, stats_document
 from berth.domain.container_top import parse_ps_output, ps_arguments
+from berth.domain.errors import Conflict
 from berth.domain.spec import HostFacts
 from berth.domain.spec.builder import cgroups_path
 
+from ..store.integrity import ReadOnlyLog
 from ..views.timefmt import docker_time
 from .engine import Engine
 
@@ -47,19 +50,21 @@ class ContainerObserver:
 
         return await trio.to_thread.run_sync(load)
 
-    async def top(self, ref: str, ps_args: str | None) -> dict[str, Any]:
-        """dockerd's `ContainerTop`: `ps` on the host, the container's rows."""
+    async def top(self, ref: str, ps_args: str | None, actor: Actor) -> dict[str, Any]:
+        """dockerd's `ContainerTop`: `ps` on the host, the container's rows; then its
+        `top` event (`ProcessesListed`), unless the log is read-only."""
         arguments = ps_arguments(ps_args)
         container = await self._load(ref)
-        fields = {"id": container.id, "name": ref}
-        if container.state is ContainerState.RESTARTING:
-            raise IS_RESTARTING.error(IS_RESTARTING.message.format(**fields))
-        if container.state not in LIVE_STATES:
-            raise NOT_RUNNING.error(NOT_RUNNING.message.format(**fields))
+        container.check(Command.TOP, ref)  # a container that does not run: Docker's 409
 
         def run() -> dict[str, Any]:
             pids = self.metrics.pids(cgroup_of(container))
-            return parse_ps_output(self.metrics.ps(arguments), set(pids))
+            listed = parse_ps_output(self.metrics.ps(arguments), set(pids))
+            with contextlib.suppress(
+                ReadOnlyLog, Conflict
+            ):  # exited meanwhile: listed all the same
+                self.engine.top(container.id, actor)
+            return listed
 
         return await trio.to_thread.run_sync(run)
 

@@ -37,6 +37,7 @@ CONTAINER_ACTIONS = {
     "Unpaused": "unpause",
     "Renamed": "rename",
     "Updated": "update",
+    "ProcessesListed": "top",
     "Removed": "destroy",
 }
 IMAGE_ACTIONS = {

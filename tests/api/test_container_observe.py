@@ -3,6 +3,7 @@ shape (API 1.41, key by key, with the JSON types Go's encoder gives them)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import docker
@@ -80,6 +81,13 @@ def test_docker_top_lists_the_containers_processes(
     listed = docker_api.top(container_id, ps_args="-o pid,comm")
     assert listed["Titles"] == ["PID", "COMMAND"]
     assert [process[1] for process in listed["Processes"]] == ["sleep"]
+    events = docker_api.events(
+        since=int(time.time()) - 60,
+        until=int(time.time()) + 1,
+        filters={"container": container_id, "event": "top"},
+        decode=True,
+    )
+    assert [event["Action"] for event in events] == ["top", "top"]
 
 
 def test_top_of_a_container_that_does_not_run_is_409(
