@@ -60,9 +60,8 @@ class ContainerObserver:
         def run() -> dict[str, Any]:
             pids = self.metrics.pids(cgroup_of(container))
             listed = parse_ps_output(self.metrics.ps(arguments), set(pids))
-            with contextlib.suppress(
-                ReadOnlyLog, Conflict
-            ):  # exited meanwhile: listed all the same
+            # Exited meanwhile (Conflict): listed all the same, without its event.
+            with contextlib.suppress(ReadOnlyLog, Conflict):
                 self.engine.top(container.id, actor)
             return listed
 
