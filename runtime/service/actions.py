@@ -325,8 +325,11 @@ class ContainerActions:
         await self.wait_recorded_exit(container_id)
 
     async def wait_recorded_exit(self, container_id: str) -> None:
-        while (await self.load(container_id)).pid:
-            await self.changes.wait(CHANGE_WAIT_S)
+        while True:
+            seen = self.changes.current()
+            if not (await self.load(container_id)).pid:
+                return
+            await self.changes.wait(CHANGE_WAIT_S, since=seen)
 
     # Remove ----------------------------------------------------------------------------
 

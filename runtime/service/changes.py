@@ -30,6 +30,11 @@ class Changes:
         self._event.set()
         self._event = trio.Event()
 
-    async def wait(self, timeout: float) -> None:
+    def current(self) -> trio.Event:
+        """What the next poke sets: taken before a waiter looks at the log and waited on
+        after (`wait(..., since=)`), it misses no change saved in between."""
+        return self._event
+
+    async def wait(self, timeout: float, since: trio.Event | None = None) -> None:
         with trio.move_on_after(timeout):
-            await self._event.wait()
+            await (self._event if since is None else since).wait()
