@@ -443,17 +443,3 @@ def test_a_real_lifecycle_through_berthd_is_audited_with_its_actors(berthd: Bert
     history = berthd.berth("history", "--format", "json", "life2")
     assert [json.loads(line)["action"] for line in history.stdout.splitlines()] == actions
 
-
-def test_an_update_is_exported_as_its_request_and_found_by_its_verb(tmp_path: Path) -> None:
-    root = tmp_path / "berth"
-    with Engine(root) as engine:
-        seed_busybox(engine)
-        cid = engine.create_container({"Image": "busybox"}, "web", API).id
-        engine.update(cid, {"Memory": 64 << 20}, API)
-    result = berth("--root", str(root), "audit", "--format", "commands")
-    assert result.exit_code == 0, result.output
-    last = json.loads(result.output.splitlines()[-1])
-    assert (last["method"], last["path"]) == ("POST", f"/containers/{cid}/update")
-    assert last["body"] == {"Memory": 64 << 20}
-    found = berth("--root", str(root), "audit", "--action", "update", "--format", "json")
-    assert [json.loads(line)["action"] for line in found.output.splitlines()] == ["Updated"]
