@@ -442,4 +442,3 @@ def test_a_real_lifecycle_through_berthd_is_audited_with_its_actors(berthd: Bert
     assert actions.index("StopRequested") < actions.index("Exited") < actions.index("Removed")
     history = berthd.berth("history", "--format", "json", "life2")
     assert [json.loads(line)["action"] for line in history.stdout.splitlines()] == actions
-
