@@ -153,6 +153,13 @@ def verify_settings(
     return warnings
 
 
+def verify_update_settings(config: Config, host_config: HostConfig) -> list[str]:
+    """dockerd's checks of an update's host config (`docker update`), as at create."""
+    refuse_unapplied(config, host_config)
+    _check_host_config(host_config)
+    return _check_resources(host_config, None)
+
+
 def _is_container_mode(mode: str) -> bool:
     return mode.partition(":")[0] == "container" and ":" in mode
 

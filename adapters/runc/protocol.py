@@ -15,7 +15,7 @@ or ".."; another is `InvalidParameter`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -139,6 +139,13 @@ class ContainerRuntime(Protocol):
     async def resume(self, container_id: str) -> None:
         """Thaw a paused container; a running one is fine. `NotFound` if unknown,
         `Conflict` if it is neither paused nor running."""
+        ...
+
+    async def update(self, container_id: str, resources: Mapping[str, Any]) -> None:
+        """Set the cgroup limits of a running or paused container to the OCI
+        `linux.resources` given (memory, cpu, pids, blockIO; others are left as they
+        are). `NotFound` if unknown, `Conflict` if it has stopped; the kernel's refusal
+        (a memory limit below what is in use) is a BerthError with runc's words."""
         ...
 
     async def delete(self, container_id: str, force: bool = False) -> None:

@@ -20,8 +20,9 @@ monitor.py's; this module decides what each verb does with them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -40,6 +41,21 @@ from .protocol import ExitStatus, ProbeOutcome, RuncState, StartFailure, Status
 #: The cgroup under which each monitor gets its own (`conmon-<id>`); the containers' own
 #: cgroups are `/berth/<id>` (domain.spec.HostFacts.cgroup_parent).
 MONITOR_CGROUP_PARENT = "/berth"
+#: `runc update`'s flag for each OCI `linux.resources` value it can change.
+UPDATE_FLAGS = {
+    ("memory", "limit"): "memory",
+    ("memory", "swap"): "memory-swap",
+    ("memory", "reservation"): "memory-reservation",
+    ("cpu", "shares"): "cpu-share",
+    ("cpu", "period"): "cpu-period",
+    ("cpu", "quota"): "cpu-quota",
+    ("cpu", "realtimePeriod"): "cpu-rt-period",
+    ("cpu", "realtimeRuntime"): "cpu-rt-runtime",
+    ("cpu", "cpus"): "cpuset-cpus",
+    ("cpu", "mems"): "cpuset-mems",
+    ("pids", "limit"): "pids-limit",
+    ("blockIO", "weight"): "blkio-weight",
+}
 
 
 def parse_signal(sig: str | int) -> int:
@@ -189,6 +205,20 @@ class Runtime:
         if current.status == target:
             return
         raise Conflict(f"Container {container_id} is {current.status}: {runc_message(err)}")
+
+    async def update(self, container_id: str, resources: Mapping[str, Any]) -> None:
+        flags = [
+            f"--{flag}={resources[group][key]}"
+            for (group, key), flag in UPDATE_FLAGS.items()
+            if key in (resources.get(group) or {})
+        ]
+        code, _, err = await self.runc.run("update", *flags, container_id)
+        if code == 0:
+            return
+        current = await self._known_state(container_id)
+        if current.status == "stopped":
+            raise Conflict(f"Container {container_id} is not running")
+        raise BerthError(runc_message(err))
 
     async def _known_state(self, container_id: str) -> RuncState:
         """After a runc command failed: the state, or NotFound if runc does not know it."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..errors import BerthError, Conflict, NotFound
+from ..errors import BerthError, Conflict, InvalidParameter, NotFound
 
 
 class ContainerState(StrEnum):
@@ -67,6 +67,8 @@ class Command(StrEnum):
     REMOVE = "remove"
     FORCE_REMOVE = "force-remove"
     RENAME = "rename"
+    UPDATE = "update"
+    TOP = "top"
     # Reported by reactors once the outside world has acted.
     MARK_PREPARED = "mark-prepared"
     MARK_PREPARE_FAILED = "mark-prepare-failed"
@@ -139,6 +141,10 @@ RM_RESTARTING = Refuse(
 )
 RM_IN_PROGRESS = Refuse(Conflict, "removal of container {name} is already in progress")
 RENAME_REMOVING = Refuse(Conflict, "removal of container {name} is already in progress")
+UPDATE_REMOVING = Refuse(
+    InvalidParameter,
+    'Cannot update container {id}: container is marked for removal and cannot be "update"',
+)
 NO_SUCH = Refuse(NotFound, "No such container: {name}")
 OUT_OF_ORDER = Refuse(Conflict, "cannot record {command} for container {id}: it is {state}")
 
@@ -211,6 +217,14 @@ TRANSITIONS: dict[tuple[ContainerState, Command], Outcome] = {
     # rename: any container that is not on its way out.
     **{(s, C.RENAME): STAY for s in S if s not in (S.REMOVING, S.REMOVED)},
     (S.REMOVING, C.RENAME): RENAME_REMOVING,
+    # update: the resources of any container not on its way out (applied first, if live).
+    **{(s, C.UPDATE): STAY for s in S if s not in (S.REMOVING, S.DEAD, S.REMOVED)},
+    (S.REMOVING, C.UPDATE): UPDATE_REMOVING,
+    (S.DEAD, C.UPDATE): UPDATE_REMOVING,
+    # top: the processes of a live container, listed from the host (dockerd's event).
+    **{(s, C.TOP): STAY for s in LIVE_STATES},
+    (S.RESTARTING, C.TOP): IS_RESTARTING,
+    **{(s, C.TOP): NOT_RUNNING for s in S if s not in (*LIVE_STATES, S.RESTARTING, S.REMOVED)},
     # Outcomes. Duplicated reports (a reactor resumed after a crash) are 304s.
     (S.CREATED, C.MARK_PREPARED): STAY,
     (S.STARTING, C.MARK_PREPARED): STAY,
@@ -264,6 +278,8 @@ RECORDS: dict[Command, str] = {
     C.REMOVE: "RemovalRequested",
     C.FORCE_REMOVE: "RemovalRequested",
     C.RENAME: "Renamed",
+    C.UPDATE: "Updated",
+    C.TOP: "ProcessesListed",
     C.MARK_PREPARED: "Prepared",
     C.MARK_PREPARE_FAILED: "PrepareFailed",
     C.MARK_STARTED: "Started",

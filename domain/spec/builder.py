@@ -252,6 +252,12 @@ def _init_mounts(host: HostConfig, facts: HostFacts) -> list[dict[str, Any]]:
     ]
 
 
+def live_resources(host: HostConfig, facts: HostFacts) -> dict[str, Any]:
+    """The `linux.resources` a running container's cgroup takes from `docker update`:
+    the start's, but its device rules (which no update changes)."""
+    return {k: v for k, v in _resources(host, facts).items() if k != "devices"}
+
+
 def cgroups_path(container_id: str, host: HostConfig, facts: HostFacts) -> str:
     """`<parent>/<id>` for runc's cgroupfs driver; CgroupParent overrides the default."""
     parent = host.cgroup_parent or facts.cgroup_parent

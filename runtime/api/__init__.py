@@ -16,6 +16,7 @@ from . import (
     routes_files,
     routes_images,
     routes_networks,
+    routes_observe,
     routes_system,
     routes_volumes,
 )
@@ -28,6 +29,7 @@ ROUTE_MODULES: list[Callable[[Router], None]] = [
     routes_containers.register,
     routes_attach.register,
     routes_exec.register,
+    routes_observe.register,
     routes_files.register,
     routes_images.register,
     routes_networks.register,

@@ -126,16 +126,24 @@ def create_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return check_options(command)
 
 
+def restart_policy(text: str) -> dict[str, Any]:
+    """`--restart NAME[:RETRIES]` as Docker's RestartPolicy."""
+    name, _, retries = text.partition(":")
+    return {"Name": name, "MaximumRetryCount": int(retries or 0)}
+
+
+def memory_swap(text: str | None) -> int:
+    """`--memory-swap`: bytes, -1 for unlimited, 0 when not given."""
+    return -1 if text == "-1" else (ram_in_bytes(text) if text else 0)
+
+
 def create_body(options: dict[str, Any]) -> dict[str, Any]:
     env = list(options["env"])
     for env_file in options["env_file"]:
         for line in Path(env_file).read_text().splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
                 env.append(line.strip())
-    policy, _, retries = options["restart"].partition(":")
     memory = ram_in_bytes(options["memory"]) if options["memory"] else 0
-    swap_text = options["memory_swap"]
-    swap = -1 if swap_text == "-1" else (ram_in_bytes(swap_text) if swap_text else 0)
     from berth.domain.published_ports import parse_publish_all  # not on every command's import path
 
     exposed, bindings = parse_publish_all(options.get("publish") or ())
@@ -159,13 +167,13 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
         "OpenStdin": options["interactive"],
         "HostConfig": {
             "ConsoleSize": list(window_size() or (0, 0)) if options["tty"] else [0, 0],
-            "RestartPolicy": {"Name": policy, "MaximumRetryCount": int(retries or 0)},
+            "RestartPolicy": restart_policy(options["restart"]),
             "NetworkMode": options["network"],
             "PortBindings": bindings or None,
             "PublishAllPorts": bool(options.get("publish_all")),
             "AutoRemove": options["auto_remove"],
             "Memory": memory,
-            "MemorySwap": swap,
+            "MemorySwap": memory_swap(options["memory_swap"]),
             "NanoCpus": int((options["cpus"] or 0) * 1e9),
             "CpuShares": options["cpu_shares"],
             "PidsLimit": options["pids_limit"],

@@ -16,6 +16,7 @@ import os
 import resource
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
 from berth.domain.container import Container, ContainerState, container_hostname
 from berth.domain.container.exit_codes import start_failure_code
+from berth.domain.container.restart import restart_on_exit_ms
 from berth.domain.errors import BerthError, Conflict, DiskFull, NotFound, NotModified, space_for
 from berth.domain.log_config import log_policy
 from berth.domain.signals import stop_signal
@@ -51,6 +53,7 @@ from .volumes import VolumeService
 
 log = logging.getLogger(__name__)
 ENGINE = Actor(ActorKind.ENGINE)
+RESTART_POLICY = Actor(ActorKind.RESTART_POLICY)
 #: How long a removal waits for a SIGKILLed container's monitor to report the exit.
 KILL_WAIT_S = 10.0
 #: Waiters wake when the log changes; this is only their safety net.
@@ -117,10 +120,19 @@ class ContainerActions:
         return True
 
     async def record_exit(
-        self, container_id: str, status: ExitStatus | None, actor: Actor, unknown: str
+        self,
+        container_id: str,
+        status: ExitStatus | None,
+        actor: Actor,
+        unknown: str,
+        restart_policy: bool = False,
     ) -> None:
         """The exit (or, without a status, that it is unknown: never a silent 0) with the
-        network's release and its volumes' unmounts, in one write: the process is gone."""
+        network's release and its volumes' unmounts, in one write: the process is gone.
+
+        With `restart_policy` (the daemon's exits), a restart the policy will make is
+        scheduled in that same write, so the container is `restarting` from its exit on,
+        as dockerd's: never `exited` for a moment in which `rm` would succeed."""
         if status is None:
             outcome: Callable[[Container, Cause], None] = lambda c, k: c.mark_exit_unknown(  # noqa: E731
                 unknown, k.at, k
@@ -133,6 +145,8 @@ class ContainerActions:
 
         def exited(c: Container, k: Cause) -> list[Volume]:
             outcome(c, k)
+            if restart_policy and (delay := restart_on_exit_ms(c)) is not None:
+                c.schedule_restart(delay, replace(k, actor=RESTART_POLICY))
             unmounted[:] = self.engine.volumes.unmounted(c, k)
             return unmounted
 
@@ -359,8 +373,11 @@ class ContainerActions:
         await self.wait_recorded_exit(container_id)
 
     async def wait_recorded_exit(self, container_id: str) -> None:
-        while (await self.load(container_id)).pid:
-            await self.changes.wait(CHANGE_WAIT_S)
+        while True:
+            seen = self.changes.current()
+            if not (await self.load(container_id)).pid:
+                return
+            await self.changes.wait(CHANGE_WAIT_S, since=seen)
 
     # Remove ----------------------------------------------------------------------------
 

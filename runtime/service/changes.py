@@ -30,11 +30,11 @@ class Changes:
         self._event.set()
         self._event = trio.Event()
 
-    def next_change(self) -> trio.Event:
-        """Set at the next change: taken before looking, so that a change made while
-        looking is not missed."""
+    def current(self) -> trio.Event:
+        """What the next poke sets: taken before a waiter looks at the log and waited on
+        after (`wait(..., since=)`), it misses no change saved in between."""
         return self._event
 
-    async def wait(self, timeout: float) -> None:
+    async def wait(self, timeout: float, since: trio.Event | None = None) -> None:
         with trio.move_on_after(timeout):
-            await self._event.wait()
+            await (self._event if since is None else since).wait()

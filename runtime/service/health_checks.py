@@ -61,7 +61,7 @@ class HealthChecks:
         changes = self.actions.changes
         async with trio.open_nursery() as nursery:
             while True:
-                changed = changes.next_change()
+                changed = changes.current()
                 wanted = await self.actions.sync(self._wanted)
                 for container_id, (started_at, _) in list(self._probing.items()):
                     if wanted.get(container_id, (None,))[0] != started_at:

@@ -85,6 +85,7 @@ class Reactor:
             self.started.set()
             task_status.started()
             while True:
+                seen = self._changes.current()
                 batch = await trio.to_thread.run_sync(self._store.read_log, self._read, BATCH)
                 for event in batch:
                     self._read = event.position
@@ -94,7 +95,7 @@ class Reactor:
                         self._wake(event.position)
                 if len(batch) < BATCH:
                     await self._save()
-                    await self._changes.wait(POLL_S)
+                    await self._changes.wait(POLL_S, since=seen)
 
     def _queue(self, key: str, position: int, work: LoggedEvent | Job) -> None:
         self._in_flight[position] += 1

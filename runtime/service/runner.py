@@ -18,6 +18,7 @@ from typing import Any
 
 import trio
 
+from berth.adapters.container_metrics import ContainerMetrics, HostMetrics
 from berth.adapters.network import NetworkLinks, PortForwarders
 from berth.adapters.runc import ContainerRuntime, StartFailure
 from berth.adapters.volumes import LocalVolumes, VolumeDriver
@@ -25,12 +26,13 @@ from berth.domain.cause import Actor
 from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Command, Container, ContainerState
 from berth.domain.errors import Conflict, NotFound
-from berth.domain.signals import DEFAULT_KILL_SIGNAL
+from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name
 
 from ..store.positions import Positions
 from .actions import CHANGE_WAIT_S, ContainerActions
 from .changes import Changes
 from .consoles import Consoles
+from .container_update import update_container
 from .engine import Created, Engine
 from .execs import ExecService
 from .exits import ExitWatcher
@@ -40,6 +42,7 @@ from .images import ImageService
 from .network_files import BridgeSettings, default_bridge_name
 from .networking import ContainerNetworks
 from .nursery_errors import unwrap_errors
+from .observe import ContainerObserver
 from .reactions import NAME, ContainerReactions
 from .reactor import Reactor
 from .reconcile import reconcile
@@ -61,6 +64,7 @@ class Runner:
         networks: ContainerNetworks | None = None,
         bridge: BridgeSettings | None = None,
         volume_driver: VolumeDriver | None = None,
+        metrics: ContainerMetrics | None = None,
     ) -> None:
         self.daemon = daemon
         self.engine = engine
@@ -80,8 +84,9 @@ class Runner:
             engine, images, runtime, self.networks, self.changes, self.volumes
         )
         self.consoles = Consoles(engine, self.actions.containers_dir, self.actions.start_gate)
-        self.exits = ExitWatcher(self.actions)
+        self.exits = ExitWatcher(self.actions, daemon=daemon)
         self.execs = ExecService(self.actions, getattr(runtime, "execs", None))
+        self.observer = ContainerObserver(engine, metrics or HostMetrics())
         self.reactions = ContainerReactions(self.actions, self.exits, daemon=daemon)
         self.positions = Positions(engine.store.db_path)
         self.reactor = Reactor(
@@ -159,10 +164,18 @@ class Runner:
         await self.reactor.wait_acted(position)
 
     async def kill(self, ref: str, actor: Actor, signal: str = DEFAULT_KILL_SIGNAL) -> None:
+        """Answers once signalled; a SIGKILL once the exit is recorded, as dockerd's (an
+        inspect or rm right after the kill sees the container exited)."""
         container_id = await self._resolve(ref)
         position = await self._record(lambda: self.engine.kill(container_id, actor, signal))
         crash_point("kill.requested")
         await self.reactor.wait_acted(position)
+        if signal_name(signal) == "SIGKILL":
+            await self.actions.wait_recorded_exit(container_id)
+
+    async def update(self, ref: str, body: Any, actor: Actor) -> list[str]:
+        """`docker update`: the live cgroup first, then the log (container_update.py)."""
+        return await update_container(self.actions, ref, body, actor)
 
     async def pause(self, ref: str, actor: Actor) -> None:
         """The freezer acts first, then the log records it (ADR 0005)."""
@@ -239,6 +252,8 @@ class Runner:
                     return container.exit_code
             elif container.state not in (*LIVE, S.STARTING, S.RESTARTING):
                 return container.exit_code
+            elif container.state is S.RESTARTING and container.version > seen_version:
+                return container.exit_code  # dockerd's waiters see each exit a policy restarts
             await self.changes.wait(CHANGE_WAIT_S)
 
 

@@ -65,6 +65,8 @@ ACTION_ALIASES: dict[str, tuple[str, ...]] = {
     "unpause": ("Unpaused",),
     "restart": ("RestartRequested",),
     "rename": ("Renamed",),
+    "update": ("Updated",),
+    "top": ("ProcessesListed",),
     "rm": ("RemovalRequested", "Removed"),
     "destroy": ("RemovalRequested", "Removed"),
     "die": ("Exited", "ExitCodeUnknown"),

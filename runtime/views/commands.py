@@ -25,12 +25,14 @@ CONTAINER_REQUESTS = (
     "Unpaused",
     "RestartRequested",
     "Renamed",
+    "Updated",
     "RemovalRequested",
 )
 IMAGE_REQUESTS = ("Pulled", "Tagged", "Untagged", "Deleted")
 REQUEST_ACTIONS = CONTAINER_REQUESTS + IMAGE_REQUESTS
 
-# Reads a Created event's data by log position (the audit view keeps no configs).
+# Reads an event's data by log position: a Created's configs, an Updated's fields (the
+# audit view keeps no objects).
 CreatedData = Callable[[int], dict[str, Any]]
 
 
@@ -63,6 +65,8 @@ def _container_request(entry: dict[str, Any], created: CreatedData) -> tuple[str
             return "POST", f"{base}/restart" + _query(t=shown["timeout"]), None
         case "Renamed":
             return "POST", f"{base}/rename" + _query(name=shown["new_name"].lstrip("/")), None
+        case "Updated":
+            return "POST", f"{base}/update", created(entry["position"])["host_config"]
         case "RemovalRequested":
             return "DELETE", base + _query(force="true" if shown["force"] else "false"), None
     raise ValueError(f"not a request: {entry['action']}")

@@ -189,6 +189,8 @@ def fold(row: Row | None, event: LoggedEvent) -> Row | None:
             doc["RestartCount"] = data["restart_count"]
         case "Renamed":
             doc["Name"] = row["name"] = data["new_name"]
+        case "Updated":
+            doc["HostConfig"].update(copy.deepcopy(data["host_config"]))
         case "NetworkConnected":
             _connect(doc, data["network_id"], data["network_name"], data["endpoint"])
         case "NetworkDisconnected":
@@ -197,7 +199,8 @@ def fold(row: Row | None, event: LoggedEvent) -> Row | None:
             return None
     status.update(
         Status=new_state.docker_status,
-        Running=new_state in LIVE_STATES,
+        # dockerd counts a container waiting for its policy's restart as running.
+        Running=new_state in LIVE_STATES or new_state is ContainerState.RESTARTING,
         Paused=new_state is ContainerState.PAUSED,
         Restarting=new_state is ContainerState.RESTARTING,
         Dead=new_state is ContainerState.DEAD,

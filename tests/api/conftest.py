@@ -32,3 +32,15 @@ def api(start_berthd: Callable[..., Berthd]) -> Iterator[tuple[docker.APIClient,
         yield client, daemon
     finally:
         client.close()
+
+
+@pytest.fixture
+def docker_api(berthd: Berthd) -> Iterator[docker.APIClient]:
+    """docker-py's low-level client of `berthd`; what containers are left go at the end."""
+    client = docker.APIClient(base_url=f"unix://{berthd.socket}", version="1.41", timeout=60)
+    try:
+        yield client
+    finally:
+        for container in client.containers(all=True):
+            client.remove_container(container["Id"], force=True)
+        client.close()

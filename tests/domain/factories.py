@@ -70,6 +70,10 @@ def do(c: Container, command: Command, at: float = 10) -> None:
             c.request_removal(True, k)
         case Command.RENAME:
             c.rename(c.name + "x", k)
+        case Command.UPDATE:
+            c.update({"Memory": 64 << 20}, k)
+        case Command.TOP:
+            c.list_processes(k)
         case Command.MARK_PREPARED:
             c.mark_prepared("/rootfs", k)
         case Command.MARK_PREPARE_FAILED:

@@ -60,6 +60,10 @@ def model(state: str, has_run: bool, connected: bool, command: Command) -> tuple
         return (409, state) if state == "removing" else (200, "removing")
     if command is c.RENAME:
         return (409, state) if state == "removing" else (200, state)
+    if command is c.TOP:
+        return (200, state) if state in LIVE else (409, state)
+    if command is c.UPDATE:  # dockerd's "Cannot update container": a 400
+        return (400, state) if state in ("removing", "dead") else (200, state)
     if command is c.MARK_PREPARED:
         return (200, state) if state in ("created", "starting") else (409, state)
     if command is c.MARK_PREPARE_FAILED:

@@ -19,10 +19,11 @@ import json
 import os
 import re
 import signal as signals
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -79,6 +80,7 @@ class _Container:
     status: Status = "created"
     exit: ExitStatus | None = None
     pending: list[int] = field(default_factory=list)  # signals held while it is frozen
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)  # set by update
 
 
 class FakeRuntime:
@@ -203,6 +205,13 @@ class FakeRuntime:
         for number in pending:
             if container.status == "running" and number in container.program.handled:
                 self._end(container, container.program.handled[number])
+
+    async def update(self, container_id: str, resources: Mapping[str, Any]) -> None:
+        container = await self._known("update", container_id)
+        if container.status not in ("running", "paused"):
+            raise Conflict(f"Container {container_id} is {container.status}: not running")
+        for group, values in resources.items():
+            container.resources.setdefault(group, {}).update(values)
 
     async def delete(self, container_id: str, force: bool = False) -> None:
         await self._enter("delete", container_id)

@@ -69,3 +69,19 @@ async def test_since_until_filters_and_resume_by_position(engine: Engine) -> Non
     stop = next(e for e in history if e.name == "StopRequested")
     window = await collect(engine, str(stop.timestamp.timestamp()), end, type=["container"])
     assert [m["Action"] for m in window] == ["die", "stop", "destroy"]
+
+
+async def test_oom_precedes_die_and_restart_follows_the_start_it_made(engine: Engine) -> None:
+    cid = engine.create_container({"Image": "busybox"}, "web", API).id
+    engine.start(cid, API)
+    engine.record(cid, lambda c, k: c.mark_started(9, k.at, k), API)
+    engine.record(cid, lambda c, k: c.mark_exited(137, True, k.at, k), API)
+    engine.restart(cid, API)
+    engine.record(cid, lambda c, k: c.mark_started(10, k.at, k), API)
+    engine.update(cid, {"Memory": 64 << 20}, API)
+    end = engine.history(cid)[-1].timestamp + timedelta(seconds=1)
+    messages = await collect(engine, "0", str(end.timestamp()), type=["container"])
+    actions = [m["Action"] for m in messages]
+    assert actions == ["create", "start", "oom", "die", "start", "restart", "update"]
+    assert messages[2]["Actor"]["Attributes"] == {"image": "busybox", "name": "web"}
+    assert messages[3]["Actor"]["Attributes"]["exitCode"] == "137"

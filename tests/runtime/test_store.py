@@ -40,6 +40,8 @@ def every_event(store: EventStore) -> list[StrIdAggregate]:
         Command.START,
         Command.MARK_NETWORK_CONNECTED,
         Command.MARK_STARTED,
+        Command.TOP,
+        Command.UPDATE,
         Command.PAUSE,
         Command.UNPAUSE,
         Command.KILL,

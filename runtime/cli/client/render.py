@@ -39,14 +39,18 @@ def ago(unix_seconds: float, now: float | None = None) -> str:
     return human_duration(max(0.0, (now or time.time()) - unix_seconds)) + " ago"
 
 
-def human_size(size: float) -> str:
-    """docker's units.HumanSize: decimal units, three significant digits."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+def human_size(size: float, binary: bool = False) -> str:
+    """docker's units.HumanSize: decimal units, three significant digits; `binary`:
+    units.BytesSize, binary units and four digits."""
+    units = (
+        ["B", "KiB", "MiB", "GiB", "TiB", "PiB"] if binary else ["B", "kB", "MB", "GB", "TB", "PB"]
+    )
+    base = 1024 if binary else 1000
     unit = 0
-    while size >= 1000 and unit < len(units) - 1:
-        size /= 1000
+    while size >= base and unit < len(units) - 1:
+        size /= base
         unit += 1
-    return f"{size:.3g}{units[unit]}"
+    return f"{size:.4g}{units[unit]}" if binary else f"{size:.3g}{units[unit]}"
 
 
 def ports(entry: dict[str, Any]) -> str:
