@@ -242,6 +242,26 @@ class Container(ContainerCommands, StrIdAggregate):
         TOPIC = f"{T}.ProcessesListed"
 
     @dataclass(frozen=True)
+    class Attached(Event):
+        """A client attached (dockerd's `attach` event); its streams are not recorded."""
+
+        TOPIC = f"{T}.Attached"
+
+    @dataclass(frozen=True)
+    class Detached(Event):
+        """An attached client left with its detach keys (dockerd's `detach` event)."""
+
+        TOPIC = f"{T}.Detached"
+
+    @dataclass(frozen=True)
+    class Resized(Event):
+        """The container's terminal was given a new size (dockerd's `resize` event)."""
+
+        TOPIC = f"{T}.Resized"
+        height: int
+        width: int
+
+    @dataclass(frozen=True)
     class RemovalRequested(Event):
         TOPIC = f"{T}.RemovalRequested"
         force: bool

@@ -111,6 +111,15 @@ class ContainerCommands:
     def list_processes(self, cause: Cause, caller_ref: str | None = None) -> None:
         self._do(Command.TOP, cause, caller_ref)
 
+    def attach(self, cause: Cause, caller_ref: str | None = None) -> None:
+        self._do(Command.ATTACH, cause, caller_ref)
+
+    def detach(self, cause: Cause, caller_ref: str | None = None) -> None:
+        self._do(Command.DETACH, cause, caller_ref)
+
+    def resize(self, height: int, width: int, cause: Cause, caller_ref: str | None = None) -> None:
+        self._do(Command.RESIZE, cause, caller_ref, height=height, width=width)
+
     # Outcomes reported by reactors --------------------------------------------------------
 
     def mark_prepared(self, rootfs: str, cause: Cause) -> None:

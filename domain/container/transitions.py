@@ -69,6 +69,9 @@ class Command(StrEnum):
     RENAME = "rename"
     UPDATE = "update"
     TOP = "top"
+    ATTACH = "attach"
+    DETACH = "detach"
+    RESIZE = "resize"
     # Reported by reactors once the outside world has acted.
     MARK_PREPARED = "mark-prepared"
     MARK_PREPARE_FAILED = "mark-prepare-failed"
@@ -122,6 +125,10 @@ NOT_RUNNING = Refuse(Conflict, "Container {id} is not running")
 ALREADY_PAUSED = Refuse(Conflict, "Container {id} is already paused")
 IS_RESTARTING = Refuse(
     Conflict, "Container {id} is restarting, wait until the container is running"
+)
+ATTACH_PAUSED = Refuse(Conflict, "container {name} is paused, unpause the container before attach")
+ATTACH_RESTARTING = Refuse(
+    Conflict, "container {name} is restarting, wait until the container is running"
 )
 NOT_PAUSED = Refuse(Conflict, "Container {id} is not paused")
 RM_RUNNING = Refuse(
@@ -225,6 +232,15 @@ TRANSITIONS: dict[tuple[ContainerState, Command], Outcome] = {
     **{(s, C.TOP): STAY for s in LIVE_STATES},
     (S.RESTARTING, C.TOP): IS_RESTARTING,
     **{(s, C.TOP): NOT_RUNNING for s in S if s not in (*LIVE_STATES, S.RESTARTING, S.REMOVED)},
+    # attach: any container but a paused or restarting one (dockerd's ContainerAttach;
+    # an ended one still gives its logs); detach: the end of an attach, recorded as it is.
+    **{(s, C.ATTACH): STAY for s in S if s not in (S.PAUSED, S.RESTARTING, S.REMOVED)},
+    (S.PAUSED, C.ATTACH): ATTACH_PAUSED,
+    (S.RESTARTING, C.ATTACH): ATTACH_RESTARTING,
+    **{(s, C.DETACH): STAY for s in S if s is not S.REMOVED},
+    # resize: the terminal of a running process.
+    **{(s, C.RESIZE): STAY for s in LIVE_STATES},
+    **{(s, C.RESIZE): NOT_RUNNING for s in S if s not in (*LIVE_STATES, S.REMOVED)},
     # Outcomes. Duplicated reports (a reactor resumed after a crash) are 304s.
     (S.CREATED, C.MARK_PREPARED): STAY,
     (S.STARTING, C.MARK_PREPARED): STAY,
@@ -280,6 +296,9 @@ RECORDS: dict[Command, str] = {
     C.RENAME: "Renamed",
     C.UPDATE: "Updated",
     C.TOP: "ProcessesListed",
+    C.ATTACH: "Attached",
+    C.DETACH: "Detached",
+    C.RESIZE: "Resized",
     C.MARK_PREPARED: "Prepared",
     C.MARK_PREPARE_FAILED: "PrepareFailed",
     C.MARK_STARTED: "Started",

@@ -17,7 +17,6 @@ from berth.adapters.logs import LogLine, Selection, log_batches
 from berth.domain.config import HostConfig
 from berth.domain.container import Container, ContainerState
 from berth.domain.detach_keys import parse_detach_keys
-from berth.domain.errors import Conflict
 from berth.domain.log_config import log_policy
 
 from ..http.messages import RawChannel
@@ -31,13 +30,6 @@ from .websocket import websocket_reply
 def _raw(lines: list[LogLine]) -> bytes:
     """Log lines as a terminal wrote them (one stream, no frames)."""
     return b"".join(line.text if line.partial else line.text + b"\n" for line in lines)
-
-
-def _check_attachable(container: Container, ref: str) -> None:
-    if container.state is ContainerState.PAUSED:
-        raise Conflict(f"container {ref} is paused, unpause the container before attach")
-    if container.state is ContainerState.RESTARTING:
-        raise Conflict(f"container {ref} is restarting, wait until the container is running")
 
 
 async def _attach_producer(
@@ -54,7 +46,8 @@ async def _attach_producer(
     container_id = await _resolve(app, ref)
     keys = parse_detach_keys(request.text("detachKeys"))
     first: Container = await trio.to_thread.run_sync(app.engine.get_aggregate, container_id)
-    _check_attachable(first, ref)
+    # dockerd's `attach` event; a paused or restarting container refuses (409).
+    await trio.to_thread.run_sync(app.engine.attach, ref, request.actor)
     config = first.config
     tty = bool(config.get("Tty"))
     how = StdioCopy(
@@ -82,9 +75,11 @@ async def _attach_producer(
         if conn is None:
             return
         try:
-            await copy_stdio(channel, conn, how)
+            detached = await copy_stdio(channel, conn, how)
         finally:
             await conn.aclose()
+        if detached:
+            await trio.to_thread.run_sync(app.engine.detach, container_id, request.actor)
 
     async def from_log(channel: RawChannel) -> None:
         if not (stdout or stderr):
@@ -148,6 +143,7 @@ async def resize(app: App, request: Request) -> Reply:
     height, width = strconv_atoi(request.text("h")), strconv_atoi(request.text("w"))
     container_id = await _resolve(app, request.params["id"])
     await app.runner.consoles.resize(container_id, height, width)
+    await trio.to_thread.run_sync(app.engine.resize, container_id, height, width, request.actor)
     return no_content(200)
 
 

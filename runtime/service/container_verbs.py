@@ -66,6 +66,23 @@ class ContainerVerbs(EngineCore):
         cid = self._id_of(ref)
         return self._change(cid, lambda c, k: c.list_processes(k, ref), self.cause(actor))
 
+    def attach(self, ref: str, actor: Actor) -> int:
+        """Record an attach (refused for a paused or restarting container, as dockerd)."""
+        cid = self._id_of(ref)
+        return self._change(cid, lambda c, k: c.attach(k, ref), self.cause(actor))
+
+    def detach(self, container_id: str, actor: Actor) -> int:
+        """Record that an attached client left with its detach keys."""
+        return self._change(container_id, lambda c, k: c.detach(k), self.cause(actor))
+
+    def resize(self, container_id: str, height: int, width: int, actor: Actor) -> int:
+        """Record the terminal's new size, once the monitor has applied it."""
+
+        def decide(c: Container, k: Cause) -> None:
+            c.resize(height, width, k)
+
+        return self._change(container_id, decide, self.cause(actor))
+
     def rename(self, ref: str, new_name: str, actor: Actor) -> None:
         """Claim the new name, release the old one and rename, in one transaction."""
         if not new_name:

@@ -39,6 +39,9 @@ CONTAINER_ACTIONS = {
     "Renamed": "rename",
     "Updated": "update",
     "ProcessesListed": "top",
+    "Attached": "attach",
+    "Detached": "detach",
+    "Resized": "resize",
     "Removed": "destroy",
 }
 IMAGE_ACTIONS = {
@@ -301,6 +304,8 @@ class EventTranslator:
             attributes["oldName"] = old
         if event.name == "KillRequested":
             attributes["signal"] = str(event.data["signal"])
+        if event.name == "Resized":
+            attributes.update(height=str(event.data["height"]), width=str(event.data["width"]))
         if event.name in ("Exited", "ExitCodeUnknown"):
             attributes["exitCode"] = str(event.data.get("exit_code", -1))
         if (action := CONTAINER_ACTIONS.get(event.name)) is not None:

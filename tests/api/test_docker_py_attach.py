@@ -233,3 +233,27 @@ def test_attach_to_a_paused_container_is_dockerds_conflict(client: docker.APICli
     assert message == f"container {container['Id']} is paused, unpause the container before attach"
     client.unpause(container)
     client.remove_container(container, force=True)
+
+
+def test_attach_detach_and_resize_are_dockerds_events_and_in_the_log(
+    client: docker.APIClient,
+) -> None:
+    """dockerd's `attach` (every attach), `detach` (left with the keys) and `resize` (with
+    height and width) events; a refused attach records none."""
+    since = time.time() - 1
+    container = _cat_with_a_terminal(client)
+    client.resize(container, 30, 100)
+    sock = client.attach_socket(container, {"stdin": True, "stream": True, "detachKeys": "ctrl-x"})
+    assert_cat_socket_detached_with_keys(sock, [ctrl_with("x")])
+    client.pause(container)
+    with pytest.raises(docker.errors.APIError):
+        client.attach(container, stream=False, logs=True)
+    client.unpause(container)
+    client.remove_container(container, force=True)
+    seen = [
+        (e["Action"], e["Actor"]["Attributes"].get("height"), e["Actor"]["Attributes"].get("width"))
+        for e in client.events(since=since, until=time.time() + 1, decode=True)
+        if e.get("Type") == "container" and e["Actor"]["ID"] == container["Id"]
+    ]
+    ours = [s for s in seen if s[0] in ("attach", "detach", "resize")]
+    assert ours == [("resize", "30", "100"), ("attach", None, None), ("detach", None, None)]

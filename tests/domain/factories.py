@@ -74,6 +74,12 @@ def do(c: Container, command: Command, at: float = 10) -> None:
             c.update({"Memory": 64 << 20}, k)
         case Command.TOP:
             c.list_processes(k)
+        case Command.ATTACH:
+            c.attach(k)
+        case Command.DETACH:
+            c.detach(k)
+        case Command.RESIZE:
+            c.resize(40, 120, k)
         case Command.MARK_PREPARED:
             c.mark_prepared("/rootfs", k)
         case Command.MARK_PREPARE_FAILED:

@@ -62,6 +62,12 @@ def model(state: str, has_run: bool, connected: bool, command: Command) -> tuple
         return (409, state) if state == "removing" else (200, state)
     if command is c.TOP:
         return (200, state) if state in LIVE else (409, state)
+    if command is c.ATTACH:  # dockerd refuses only the paused and the restarting
+        return (409, state) if state in ("paused", "restarting") else (200, state)
+    if command is c.DETACH:
+        return 200, state
+    if command is c.RESIZE:
+        return (200, state) if state in LIVE else (409, state)
     if command is c.UPDATE:  # dockerd's "Cannot update container": a 400
         return (400, state) if state in ("removing", "dead") else (200, state)
     if command is c.MARK_PREPARED:

@@ -39,9 +39,11 @@ def test_version_info_and_events(tmp_path: Path) -> None:
         ("network", "disconnect"),
     ]
     messages = [m for m in every if m["Type"] != "network"]
-    assert [m["Action"] for m in messages] == ["import", "create", "start", "die", "destroy"]
+    # As dockerd: an attached run attaches between create and start.
+    actions = [m["Action"] for m in messages]
+    assert actions == ["import", "create", "attach", "start", "die", "destroy"]
     assert messages[0]["Actor"]["ID"] == "docker.io/library/busybox:latest"
-    assert messages[3]["Actor"]["Attributes"]["exitCode"] == "2"
+    assert messages[4]["Actor"]["Attributes"]["exitCode"] == "2"
     after_create = messages[1]["berth.position"]
     resumed = berth(
         root,
