@@ -193,7 +193,8 @@ def fold(row: Row | None, event: LoggedEvent) -> Row | None:
             return None
     status.update(
         Status=new_state.docker_status,
-        Running=new_state in LIVE_STATES,
+        # dockerd counts a container waiting for its policy's restart as running.
+        Running=new_state in LIVE_STATES or new_state is ContainerState.RESTARTING,
         Paused=new_state is ContainerState.PAUSED,
         Restarting=new_state is ContainerState.RESTARTING,
         Dead=new_state is ContainerState.DEAD,

@@ -69,6 +69,7 @@ class _Known:
     image: str
     labels: dict[str, str] = field(default_factory=dict)
     stopping: bool = False
+    restarting: bool = False  # a `docker restart` whose start is still to come
 
 
 # The keys EventFilters applies; any other (dockerd also knows network, daemon, ...) is
@@ -239,27 +240,34 @@ class EventTranslator:
             known.name = str(event.data["new_name"]).lstrip("/")
         if event.name == "StopRequested":
             known.stopping = True
-        attributes: dict[str, str] = {**known.labels, "image": known.image, "name": known.name}
+        if event.name in ("RestartRequested", "StartFailed", "RemovalRequested"):
+            known.restarting = event.name == "RestartRequested"
+        base: dict[str, str] = {**known.labels, "image": known.image, "name": known.name}
+        attributes = dict(base)
         messages = []
-        action = CONTAINER_ACTIONS.get(event.name)
+
+        def say(action: str, attributes: dict[str, str]) -> None:
+            messages.append(
+                _message("container", action, event.originator_id, attributes, event, known.image)
+            )
+
+        if event.name == "Exited" and event.data.get("oom_killed"):
+            say("oom", base)  # dockerd reports the OOM kill before the exit it causes
         if event.name == "Renamed":
             attributes["oldName"] = old
         if event.name == "KillRequested":
             attributes["signal"] = str(event.data["signal"])
         if event.name in ("Exited", "ExitCodeUnknown"):
             attributes["exitCode"] = str(event.data.get("exit_code", -1))
-        if action is not None:
-            messages.append(
-                _message("container", action, event.originator_id, attributes, event, known.image)
-            )
+        if (action := CONTAINER_ACTIONS.get(event.name)) is not None:
+            say(action, attributes)
+        if event.name == "Started" and known.restarting:
+            known.restarting = False
+            say("restart", base)  # dockerd's `restart` follows the start it made
         if event.name in ("Exited", "ExitCodeUnknown") and known.stopping:
             known.stopping = False
-            stop = {k: v for k, v in attributes.items() if k != "exitCode"}
-            messages.append(
-                _message("container", "stop", event.originator_id, stop, event, known.image)
-            )
+            say("stop", base)
         return messages
-
 
 def _message(
     kind: str,
