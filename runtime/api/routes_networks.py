@@ -15,8 +15,8 @@ from berth.domain.container import Container
 from berth.domain.errors import NotFound
 from berth.domain.network import Network
 
+from ..service.network_base import BRIDGE_NAME_OPTION
 from ..service.network_files import network_id_of
-from ..service.networking import BRIDGE_NAME_OPTION
 from ..views.timefmt import docker_time
 from .server import App, Reply, Request, Router, json_reply
 
