@@ -21,7 +21,8 @@ from berth.adapters.network import Forwarders, Links
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.container import Container
 from berth.domain.errors import NotModified
-from berth.domain.network import Network, choose_bridge_subnet
+from berth.domain.network import Network
+from berth.domain.network_pools import choose_bridge_subnet
 
 from ..store.unit_of_work import unit_of_work
 from .engine import Engine

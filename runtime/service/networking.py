@@ -21,7 +21,8 @@ from berth.domain.cause import Actor, Cause
 from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Container, container_hostname
 from berth.domain.errors import BerthError, Conflict, NotFound
-from berth.domain.network import Network, mac_address
+from berth.domain.network import Network
+from berth.domain.network_pools import mac_address
 from berth.domain.published_ports import PublishedPort, port_map, requested_forwards
 
 from .faults import crash_point
