@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from .aggregate import CreatedEvent, DomainEvent, StrIdAggregate
@@ -103,6 +104,7 @@ class Network(StrIdAggregate):
 
         def apply(self, n: Network) -> None:
             n.begin({key: getattr(self, key) for key in SETTINGS})
+            n.created_at = self.timestamp
 
     @dataclass(frozen=True)
     class Recreated(Event):
@@ -113,6 +115,7 @@ class Network(StrIdAggregate):
 
         def apply(self, n: Network) -> None:
             n.begin(self.settings)
+            n.created_at = self.timestamp
 
     @dataclass(frozen=True)
     class EndpointJoined(Event):
@@ -122,10 +125,25 @@ class Network(StrIdAggregate):
         TOPIC = f"{T}.EndpointJoined"
         container_id: str
         config: dict[str, Any]  # EndpointSettings asked for: Aliases, IPAMConfig, MacAddress
+        network_name: str = ""  # for the views, which see one event at a time
 
         def apply(self, n: Network) -> None:
             n.members = {**n.members, self.container_id: dict(self.config)}
             n.departed = [c for c in n.departed if c != self.container_id]
+
+    @dataclass(frozen=True)
+    class EndpointAttached(Event):
+        """A running container's endpoint is set up (`network connect` of a running
+        container): its EndpointSettings as inspect shows them. At a start the container's
+        own `NetworkConnected` says the same of all its networks."""
+
+        TOPIC = f"{T}.EndpointAttached"
+        container_id: str
+        network_name: str
+        endpoint: dict[str, Any]
+
+        def apply(self, n: Network) -> None:
+            n.attached = {**n.attached, self.container_id: dict(self.endpoint)}
 
     @dataclass(frozen=True)
     class EndpointLeft(Event):
@@ -133,6 +151,7 @@ class Network(StrIdAggregate):
 
         TOPIC = f"{T}.EndpointLeft"
         container_id: str
+        network_name: str = ""
 
         def apply(self, n: Network) -> None:
             n.members = {c: v for c, v in n.members.items() if c != self.container_id}
@@ -157,6 +176,7 @@ class Network(StrIdAggregate):
         def apply(self, n: Network) -> None:
             del n.allocations[self.container_id]
             del n.holders[self.address]
+            n.attached = {c: e for c, e in n.attached.items() if c != self.container_id}
 
     @dataclass(frozen=True)
     class Removed(Event):
@@ -178,8 +198,10 @@ class Network(StrIdAggregate):
 
     # Read from snapshots taken before these existed too; only ever replaced, not changed.
     members = cast("dict[str, dict[str, Any]]", {})  # container id -> endpoint config (connect)
+    attached = cast("dict[str, dict[str, Any]]", {})  # live connects: container -> endpoint
     departed = cast("list[str]", [])  # containers disconnected from their NetworkMode network
     ip_range = ""
+    created_at: datetime | None = None
     aux_addresses = cast("dict[str, str]", {})
     internal = False
     attachable = False
@@ -202,6 +224,7 @@ class Network(StrIdAggregate):
         self.holders = {}
         self.members = {}
         self.departed = []
+        self.attached = {}
         self.removed = False
 
     @classmethod
@@ -270,13 +293,32 @@ class Network(StrIdAggregate):
             raise Forbidden(
                 f"endpoint with name {container_name} already exists in network {self.name}"
             )
-        self._record(self.EndpointJoined, cause, container_id=container_id, config=config)
+        self._record(
+            self.EndpointJoined,
+            cause,
+            container_id=container_id,
+            config=config,
+            network_name=self.name,
+        )
+
+    def mark_attached(self, container_id: str, endpoint: dict[str, Any], cause: Cause) -> None:
+        """The outcome of a live connect: the endpoint is set up (see `EndpointAttached`)."""
+        self._check_exists()
+        if container_id not in self.allocations:
+            raise NotModified("no address: the container stopped meanwhile")
+        self._record(
+            self.EndpointAttached,
+            cause,
+            container_id=container_id,
+            network_name=self.name,
+            endpoint=endpoint,
+        )
 
     def leave(self, container_id: str, cause: Cause) -> None:
         self._check_exists()
         if container_id in self.departed and container_id not in self.members:
             raise NotModified("already left")
-        self._record(self.EndpointLeft, cause, container_id=container_id)
+        self._record(self.EndpointLeft, cause, container_id=container_id, network_name=self.name)
 
     @property
     def prefix_length(self) -> int:
@@ -376,3 +418,32 @@ def _settings(request: NetworkRequest, subnet: str, gateway: str) -> dict[str, A
         "labels": dict(request.labels),
         "configured": request.subnet is not None,
     }
+
+
+# dockerd's runconfig errors for what an endpoint asks of a network (at start and connect).
+IP_ON_DEFAULT = "user specified IP address is supported on user defined networks only"
+ALIAS_ON_DEFAULT = "network-scoped alias is supported only for containers in user defined networks"
+IP_WITHOUT_SUBNET = (
+    "user specified IP address is supported only when connecting to networks with user "
+    "configured subnets"
+)
+
+
+def requested_address(config: dict[str, Any]) -> str | None:
+    """The IPv4 address an endpoint config asks for (`--ip`), if any."""
+    return ((config or {}).get("IPAMConfig") or {}).get("IPv4Address") or None
+
+
+def check_endpoint_config(network: Network, config: dict[str, Any]) -> None:
+    """dockerd's validateNetworkingConfig: what only a user-defined network can give."""
+    ipam = (config or {}).get("IPAMConfig") or {}
+    if ipam.get("IPv6Address"):
+        raise InvalidParameter("IPv6Address (--ip6) is not supported by berth yet")
+    wants_ip = bool(ipam.get("IPv4Address"))
+    if network.is_default_bridge:
+        if wants_ip:
+            raise InvalidParameter(IP_ON_DEFAULT)
+        if (config or {}).get("Aliases"):
+            raise InvalidParameter(ALIAS_ON_DEFAULT)
+    if wants_ip and not network.configured:
+        raise InvalidParameter(IP_WITHOUT_SUBNET)

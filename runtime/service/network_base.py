@@ -31,6 +31,7 @@ from .network_files import (
     BridgeSettings,
     network_id_of,
 )
+from .user_networks import NetworkService
 
 log = logging.getLogger(__name__)
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
@@ -58,6 +59,8 @@ class NetworksBase:
         # Concurrent starts in one process take turns on the network's stream instead of
         # retrying against each other; other processes are kept out by the version check.
         self._allocation_lock = trio.Lock()
+        self.user = NetworkService(engine, links, self.settings.bridge)
+        self._bridges_ready: set[str] = set()
 
     async def _sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await trio.to_thread.run_sync(fn, *args)
@@ -117,19 +120,43 @@ class NetworksBase:
             return found
         return network
 
-    def _change_network(self, change: Callable[[Network], Any]) -> Any:
-        """Load the bridge network, change it, save (`unit_of_work`)."""
+    def _change_network(self, change: Callable[[Network], Any], network_id: str = "") -> Any:
+        """Load a network (the bridge network by default), change it, save
+        (`unit_of_work`)."""
+        bridge_id = network_id_of("bridge")
+        wanted = network_id or bridge_id
         decided: list[tuple[Network, Any]] = []
 
         def decide() -> list[Network]:
-            network = self._cached or self.engine.get_aggregate(network_id_of("bridge"))
-            self._cached = None  # until saved: a failed change or save leaves it unusable
+            cached = self._cached if wanted == bridge_id else None
+            network = cached or self.engine.get_aggregate(wanted)
+            if wanted == bridge_id:
+                self._cached = None  # until saved: a failed change or save leaves it unusable
             decided[:] = [(network, change(network))]
             return [network]
 
-        unit_of_work(decide, self.engine.save, "the bridge network")
-        self._cached, result = decided[0]
+        unit_of_work(decide, self.engine.save, f"the network {wanted[:12]}")
+        network, result = decided[0]
+        if wanted == bridge_id:
+            self._cached = network
         return result
+
+    # Any network -------------------------------------------------------------------------
+
+    def bridge_for(self, network: Network) -> str:
+        if network.id == network_id_of("bridge"):
+            return self.bridge_name(network)
+        return self.user.bridge_of(network)
+
+    async def ensure_bridge_of(self, network: Network) -> str:
+        """The network's bridge is up (made again if a clean shutdown removed it)."""
+        if network.id == network_id_of("bridge"):
+            return self.bridge_name(await self.default_network())
+        bridge = self.user.bridge_of(network)
+        if bridge not in self._bridges_ready:
+            await self.links.ensure_bridge(bridge, network.gateway, network.prefix_length)
+            self._bridges_ready.add(bridge)
+        return bridge
 
     # Plumbing ----------------------------------------------------------------------------
 

@@ -14,18 +14,19 @@ import logging
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from berth.adapters.network import Endpoint, PortForward
+from berth.adapters.network import PortForward
 from berth.domain.aggregate import StrIdAggregate
 from berth.domain.cause import Actor, Cause
 from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Container, container_hostname
-from berth.domain.errors import BerthError, Conflict, NotFound
+from berth.domain.errors import BerthError, Conflict
 from berth.domain.network import Network
-from berth.domain.network_pools import mac_address
 from berth.domain.published_ports import PublishedPort, port_map, requested_forwards
 
 from .faults import crash_point
+from .network_attach import NetworksAttach
 from .network_base import PORT_ERROR_PREFIX
 from .network_files import (
     FILES,
@@ -37,12 +38,11 @@ from .network_files import (
     network_id_of,
     write_files,
 )
-from .network_reconcile import NetworksReconcile
 
 log = logging.getLogger(__name__)
 
 
-class ContainerNetworks(NetworksReconcile):
+class ContainerNetworks(NetworksAttach):
     # Connect ----------------------------------------------------------------------------
 
     async def connect(self, container: Container, actor: Actor) -> Attachment:
@@ -50,8 +50,6 @@ class ContainerNetworks(NetworksReconcile):
         mode = str(container.host_config.get("NetworkMode") or "bridge")
         hostname = container_hostname(container.config.get("Hostname"), container.id)
         directory = self.container_dir(container.id)
-        if mode in ("bridge", "default"):
-            return await self._connect_bridge(container, hostname, directory, actor)
         if mode.startswith("container:"):
             return await self._join(mode.partition(":")[2])
         if mode == "host":
@@ -61,53 +59,47 @@ class ContainerNetworks(NetworksReconcile):
             )
             return Attachment(netns_path=None, hostname=host_name, mounts=mounts)
         if mode != "none":
-            raise NotFound(f"network {mode} not found")
+            await self.default_network()  # made on first use; the plan may name it
+            plan = await self._sync(self._plan, container)
+            if plan:
+                return await self._connect_networks(container, plan, hostname, directory, actor)
         mounts = await self._sync(
             lambda: write_files(directory, hostname, None, container.host_config)
         )
         return Attachment(mounts=mounts)
 
-    async def _connect_bridge(
-        self, container: Container, hostname: str, directory: Path, actor: Actor
+    async def _connect_networks(
+        self,
+        container: Container,
+        plan: list[tuple[Network, dict[str, Any]]],
+        hostname: str,
+        directory: Path,
+        actor: Actor,
     ) -> Attachment:
-        network = await self.default_network()
-        cause = self.engine.cause(actor)
-        async with self._allocation_lock:
-            address: str = await self._sync(
-                self._change_network, lambda n: n.allocate(container.id, cause)
-            )
-        crash_point("start.network_allocated")
-        bridge = self.bridge_name(network)
-        netns, host_veth = endpoint_names(bridge, container.id[:12])
-        endpoint = Endpoint(
-            netns=netns,
-            bridge=bridge,
-            host_veth=host_veth,
-            address=address,
-            prefix_len=network.prefix_length,
-            gateway=network.gateway,
-            mac=mac_address(address),
-        )
-        netns_path = await self.links.attach(endpoint)
+        networks, netns_path = await self._attach_planned(container, plan, actor)
         crash_point("start.network_attached")
+        first = networks[plan[0][0].name]
+        address = str(first["IPAddress"])
         published = await self._publish(container, address, directory)
         crash_point("start.ports_published")
         mounts = await self._sync(
             lambda: write_files(directory, hostname, address, container.host_config)
         )
         document = {
-            "EndpointID": endpoint_id_of(network.id, container.id),
-            "Gateway": network.gateway,
+            "EndpointID": first["EndpointID"],
+            "Gateway": first["Gateway"],
             "IPAddress": address,
-            "IPPrefixLen": network.prefix_length,
-            "MacAddress": endpoint.mac,
+            "IPPrefixLen": first["IPPrefixLen"],
+            "MacAddress": first["MacAddress"],
             "SandboxKey": netns_path,
             "Ports": port_map(container.config.get("ExposedPorts") or [], published),
-            "Netns": endpoint.netns,
-            "HostVeth": endpoint.host_veth,
+            "Netns": netns_path.rsplit("/", 1)[-1],
+            "HostVeth": first["HostVeth"],
             "Forwards": [list(as_tuple(p)) for p in published],
+            "Networks": networks,
             **{k: str(directory / f) for k, f in FILES.items()},
         }
+        network = plan[0][0]
         # Not projected on its own: `Started` (or `StartFailed`) follows in milliseconds.
         await self._record(
             container.id,
@@ -196,18 +188,14 @@ class ContainerNetworks(NetworksReconcile):
             others = list((also(c, k) if also is not None else None) or ())
             if c.endpoint is not None:
                 c.mark_network_disconnected(k)
-            network = self._cached or self._find_network("bridge")
-            self._cached = None  # until saved
-            changed[:] = []
-            if network is None or not network.release(c.id, k):
-                return others
-            changed.append(network)
+            changed[:] = [n for n in self._release_all(c.id, k) if isinstance(n, Network)]
             return [*others, *changed]
 
         async with self._allocation_lock:
             await self._sync(self.engine.record, container_id, decide, actor)
-            if changed:
-                self._cached = changed[0]
+            for network in changed:
+                if network.id == network_id_of("bridge"):
+                    self._cached = network
 
     async def _tear_down(self, container: Container) -> bool:
         """Stop the forwarder, remove the links; whether there is an address to release."""
@@ -219,7 +207,7 @@ class ContainerNetworks(NetworksReconcile):
             # 15-30 ms a synchronous delete costs. Reconcile catches a pair left over.
             await self.links.detach(str(endpoint["Netns"]), str(endpoint["HostVeth"]), wait=False)
             return True
-        if await self._sync(self._find_bridge_allocation, container.id) is not None:
+        if await self._sync(self.holds_address, container.id):
             # Allocated, then the engine stopped before the endpoint was recorded.
             bridge = await self._bridge_of_record()
             await self.links.detach(*endpoint_names(bridge, container.id[:12]))
@@ -227,12 +215,8 @@ class ContainerNetworks(NetworksReconcile):
         return False
 
     def holds_address(self, container_id: str) -> bool:
-        """Whether the bridge network has an address allocated to this container."""
-        return self._find_bridge_allocation(container_id) is not None
-
-    def _find_bridge_allocation(self, container_id: str) -> str | None:
-        network = self._current_network()
-        return None if network is None else network.address_of(container_id)
+        """Whether a network has an address allocated to this container."""
+        return bool(self._holding(container_id))
 
     async def _bridge_of_record(self) -> str:
         network: Network | None = await self._sync(self._find_network, "bridge")
