@@ -30,6 +30,12 @@ def default_bridge_name(root: Path) -> str:
     return "berth-" + hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]
 
 
+def user_bridge_name(root_bridge: str, network_id: str) -> str:
+    """A user-defined network's bridge: `br-` (as dockerd's) and a hash of the root's own
+    bridge and the network id, as network ids derive from names alone."""
+    return "br-" + hashlib.sha256(f"{root_bridge}:{network_id}".encode()).hexdigest()[:12]
+
+
 def endpoint_names(bridge: str, short: str) -> tuple[str, str]:
     """(netns, host veth) of a container's endpoint, from its 12-character short id."""
     return f"{bridge}-{short}", f"vb{short}"

@@ -17,7 +17,6 @@ What other modules may rely on (kept stable):
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import logging
 from collections.abc import Mapping, Sequence
@@ -41,7 +40,7 @@ from ..views import networks as view
 from ..views.filters import label_matches
 from ..views.timefmt import docker_time, parse_docker_time
 from .engine import Engine
-from .network_files import endpoint_id_of, network_id_of
+from .network_files import endpoint_id_of, network_id_of, user_bridge_name
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +94,7 @@ class NetworkService:
         """A network's bridge: the one its options name, else `br-` and a hash of this
         root's bridge and the network id (two roots' networks of one name differ)."""
         named = network.options.get(BRIDGE_NAME_OPTION)
-        if named:
-            return str(named)
-        digest = hashlib.sha256(f"{self.root_bridge}:{network.id}".encode()).hexdigest()
-        return "br-" + digest[:12]
+        return str(named) if named else user_bridge_name(self.root_bridge, network.id)
 
     # Documents -------------------------------------------------------------------------
 
