@@ -14,6 +14,7 @@ from berth.domain.cause import Actor
 from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Container, ContainerState
 from berth.domain.errors import BerthError
+from berth.domain.firewall_rules import chain_name
 from berth.domain.network import Network
 from berth.domain.published_ports import PublishedPort
 
@@ -45,6 +46,7 @@ class NetworksReconcile(NetworksBase):
         what a running container is missing (its links, its port forwarder), make the
         bridges of the networks that exist and remove those of networks removed."""
         await self.user.reconcile()
+        await self.sync_firewall()
         network: Network | None = await self._sync(self._find_network, "bridge")
         if network is None:
             return
@@ -89,6 +91,20 @@ class NetworksReconcile(NetworksBase):
         for pidfile, pid in self.forwarders.running(containers_dir).items():
             if pidfile.parent.name not in keep_forwarders:
                 await self.forwarders.stop(pidfile, pid=pid)
+
+    async def release_unused(self) -> None:
+        """At a clean stop of berthd: the bridges of networks no container is on are
+        removed, and the root's firewall rules once no network is in use; the next start
+        makes them again (reconcile). Errors are logged: the stop goes on."""
+        try:
+            networks: list[Network] = await self._sync(self.user.networks)
+            for network in networks:
+                if not network.allocations:
+                    await self.links.remove_bridge(self.bridge_for(network))
+            if self.firewall is not None and not any(n.allocations for n in networks):
+                await self.firewall.remove(chain_name(self.settings.bridge))
+        except BerthError as error:
+            log.warning("releasing the networks' bridges: %s", error.message)
 
     @staticmethod
     def _veths_of(container_id: str, networks: list[Network]) -> set[str]:

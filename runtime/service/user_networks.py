@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -46,9 +46,16 @@ log = logging.getLogger(__name__)
 
 
 class NetworkService:
-    def __init__(self, engine: Engine, links: Links, root_bridge: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        links: Links,
+        root_bridge: str,
+        changed: Callable[[], Awaitable[None]],
+    ) -> None:
         self.engine = engine
         self.links = links
+        self.changed = changed  # told after a network is made or removed (the firewall)
         self.root_bridge = root_bridge  # names this root's bridges apart from other roots'
         self._lock = trio.Lock()  # one create or remove at a time: pools are chosen whole
 
@@ -157,6 +164,7 @@ class NetworkService:
             await self.links.ensure_bridge(
                 self.bridge_of(network), network.gateway, network.prefix_length
             )
+            await self.changed()
         return {"Id": network.id, "Warning": ""}
 
     def _record_create(
@@ -194,6 +202,7 @@ class NetworkService:
         async with self._lock:
             network: Network = await self._sync(self._record_remove, ref, actor)
             await self.links.remove_bridge(self.bridge_of(network))
+            await self.changed()
 
     def _record_remove(self, ref: str, actor: Actor) -> Network:
         cause = self.engine.cause(actor)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import trio
 
+from berth.adapters.network.firewall import check_chain
 from berth.adapters.network.links import (
     NETNS_DIR,
     Endpoint,
@@ -22,6 +23,7 @@ from berth.adapters.network.links import (
 )
 from berth.adapters.network.ports import PortForward, PortForwardFailed, check_forwards
 from berth.domain.errors import NotFound
+from berth.domain.firewall_rules import Ruleset
 
 from .faults import Faults
 
@@ -185,3 +187,32 @@ def _clashes(wanted: tuple[str, str, int], held: set[tuple[str, str, int]]) -> b
         p == protocol and used == port and (a == address or "" in (a, address))
         for p, a, used in held
     )
+
+
+class FakeFirewall:
+    """The chains as a map: what `apply` wrote, by chain."""
+
+    def __init__(self) -> None:
+        self.written: dict[str, Ruleset] = {}
+
+    async def apply(self, rules: Ruleset) -> None:
+        check_chain(rules.chain)
+        await trio.lowlevel.checkpoint()
+        self.written[rules.chain] = rules
+
+    async def remove(self, chain: str) -> None:
+        check_chain(chain)
+        await trio.lowlevel.checkpoint()
+        self.written.pop(chain, None)
+
+    async def rules_of(self, chain: str) -> list[str]:
+        check_chain(chain)
+        rules = self.written.get(chain)
+        if rules is None:
+            return []
+        return [
+            *(f"{table}: -A {chain} {' '.join(r)}" for table, body in
+              (("filter", rules.filter), ("nat", rules.nat)) for r in body),
+            f"filter: -A FORWARD -j {chain}",
+            f"nat: -A POSTROUTING -j {chain}",
+        ]  # fmt: skip
