@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from berth.adapters.network import Endpoint
-from berth.domain.cause import Actor
+from berth.domain.cause import Actor, Cause
 from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Container, ContainerState
 from berth.domain.errors import BerthError
@@ -30,6 +30,10 @@ class NetworksReconcile(NetworksBase):
     if TYPE_CHECKING:
 
         async def disconnect(self, container_id: str, actor: Actor) -> None: ...
+
+        async def _attach_live(
+            self, container: Container, network: Network, config: dict[str, Any], cause: Cause
+        ) -> None: ...
 
         async def _start_forwarder(
             self,
@@ -65,6 +69,7 @@ class NetworksReconcile(NetworksBase):
                 keep_netns.add(str(endpoint["Netns"]))
                 keep_forwarders.add(container_id)
                 keep_veths.update(await self._restore(container, networks, endpoint))
+                keep_veths.update(await self._finish_connects(container, networks, actor))
             elif container.state is ContainerState.STARTING:
                 # A start in flight (maybe another berth process's): leave it be.
                 netns, veth = endpoint_names(bridge, container_id[:12])
@@ -91,6 +96,31 @@ class NetworksReconcile(NetworksBase):
         for pidfile, pid in self.forwarders.running(containers_dir).items():
             if pidfile.parent.name not in keep_forwarders:
                 await self.forwarders.stop(pidfile, pid=pid)
+
+    async def _finish_connects(
+        self, container: Container, networks: list[Network], actor: Actor
+    ) -> set[str]:
+        """A `network connect` of this running container that an engine's death cut short
+        (joined, maybe allocated, not attached) is carried out; the veths it made."""
+        recorded = (container.endpoint or {}).get("Networks") or {}
+        if not recorded:
+            return set()
+        cause = self.engine.cause(actor)
+        veths: set[str] = set()
+        for network in networks:
+            cid = container.id
+            if cid not in network.members or cid in network.attached or network.name in recorded:
+                continue
+            try:
+                await self._attach_live(container, network, network.members[cid], cause)
+            except BerthError as error:
+                log.warning("container %s: connect to %s: %s", cid[:12], network.name,
+                            error.message)  # fmt: skip
+                continue
+            current: Network = await self._sync(self.engine.get_aggregate, network.id)
+            if cid in current.attached:
+                veths.add(str(current.attached[cid]["HostVeth"]))
+        return veths
 
     async def release_unused(self) -> None:
         """At a clean stop of berthd: the bridges of networks no container is on are

@@ -40,6 +40,7 @@ from ..views import networks as view
 from ..views.filters import label_matches
 from ..views.timefmt import docker_time, parse_docker_time
 from .engine import Engine
+from .faults import crash_point
 from .network_files import endpoint_id_of, network_id_of, user_bridge_name
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,7 @@ class NetworkService:
         async with self._lock:
             routes = await self.links.host_routes()
             network: Network = await self._sync(self._record_create, request, routes, actor)
+            crash_point("network.recorded")
             await self.links.ensure_bridge(
                 self.bridge_of(network), network.gateway, network.prefix_length
             )
