@@ -28,7 +28,7 @@ from .network_pools import (
 T = "berth.network"
 #: The fields of `Created` a network's state is begun from (`Recreated` carries them too).
 SETTINGS = ("name", "driver", "subnet", "gateway", "options", "ip_range", "aux_addresses",
-            "internal", "attachable", "labels", "configured")  # fmt: skip
+            "internal", "attachable", "labels", "configured", "ipam_options")  # fmt: skip
 
 NETWORK_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
 CONTAINER_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
@@ -101,6 +101,7 @@ class Network(StrIdAggregate):
         attachable: bool = False
         labels: dict[str, str] | None = None
         configured: bool = False  # the subnet was the user's (--subnet), not a pool's
+        ipam_options: dict[str, str] | None = None  # as given: the CLI's {}, docker-py's null
 
         def apply(self, n: Network) -> None:
             n.begin({key: getattr(self, key) for key in SETTINGS})
@@ -207,6 +208,7 @@ class Network(StrIdAggregate):
     attachable = False
     labels = cast("dict[str, str]", {})
     configured = False
+    ipam_options: dict[str, str] | None = None
 
     def begin(self, settings: dict[str, Any]) -> None:
         self.name = settings["name"]
@@ -220,6 +222,7 @@ class Network(StrIdAggregate):
         self.attachable = settings["attachable"]
         self.labels = dict(settings["labels"] or {})
         self.configured = settings["configured"]
+        self.ipam_options = settings.get("ipam_options")
         self.allocations = {}
         self.holders = {}
         self.members = {}
@@ -417,6 +420,7 @@ def _settings(request: NetworkRequest, subnet: str, gateway: str) -> dict[str, A
         "attachable": request.attachable,
         "labels": dict(request.labels),
         "configured": request.subnet is not None,
+        "ipam_options": request.ipam_options,
     }
 
 

@@ -114,6 +114,7 @@ def fold_network_event(row: Row, event: LoggedEvent) -> Row:
                 **_endpoint(),
                 "IPAMConfig": config.get("IPAMConfig"),
                 "Aliases": config.get("Aliases"),
+                "MacAddress": config.get("MacAddress") or "",
                 "NetworkID": event.originator_id,
             }
         case "EndpointAttached":
