@@ -147,6 +147,19 @@ class Network(StrIdAggregate):
             n.attached = {**n.attached, self.container_id: dict(self.endpoint)}
 
     @dataclass(frozen=True)
+    class LinkRemoved(Event):
+        """`DELETE /containers/<parent>/<alias>?link=1`: a legacy link of the default
+        bridge is gone; the parent's next start gets neither its variables nor its host."""
+
+        TOPIC = f"{T}.LinkRemoved"
+        container_id: str
+        alias: str
+
+        def apply(self, n: Network) -> None:
+            kept = [a for a in n.unlinked.get(self.container_id, []) if a != self.alias]
+            n.unlinked = {**n.unlinked, self.container_id: [*kept, self.alias]}
+
+    @dataclass(frozen=True)
     class EndpointLeft(Event):
         """The container is no longer on this network (also when it was its NetworkMode)."""
 
@@ -200,6 +213,7 @@ class Network(StrIdAggregate):
     # Read from snapshots taken before these existed too; only ever replaced, not changed.
     members = cast("dict[str, dict[str, Any]]", {})  # container id -> endpoint config (connect)
     attached = cast("dict[str, dict[str, Any]]", {})  # live connects: container -> endpoint
+    unlinked = cast("dict[str, list[str]]", {})  # parent container -> link aliases removed
     departed = cast("list[str]", [])  # containers disconnected from their NetworkMode network
     ip_range = ""
     created_at: datetime | None = None
@@ -228,6 +242,7 @@ class Network(StrIdAggregate):
         self.members = {}
         self.departed = []
         self.attached = {}
+        self.unlinked = {}
         self.removed = False
 
     @classmethod
@@ -316,6 +331,12 @@ class Network(StrIdAggregate):
             network_name=self.name,
             endpoint=endpoint,
         )
+
+    def remove_link(self, container_id: str, alias: str, cause: Cause) -> None:
+        self._check_exists()
+        if alias in self.unlinked.get(container_id, []):
+            raise NotFound(f"Could not find entity for {alias}")
+        self._record(self.LinkRemoved, cause, container_id=container_id, alias=alias)
 
     def leave(self, container_id: str, cause: Cause) -> None:
         self._check_exists()
