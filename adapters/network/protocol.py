@@ -30,8 +30,15 @@ class Links(Protocol):
     A change the kernel refuses is `NetworkSetupFailed` (500).
     """
 
-    async def ensure_bridge(self, name: str, gateway: str, prefix_len: int) -> None:
-        """The bridge exists, is up and holds `gateway/prefix_len`; idempotent."""
+    async def ensure_bridge(
+        self, name: str, gateway: str, prefix_len: int, *, owner: str = ""
+    ) -> None:
+        """The bridge exists, is up and holds `gateway/prefix_len`; idempotent. `owner`
+        (a berth root's path, 200 characters at most) is kept with it (`owned_bridges`)."""
+        ...
+
+    async def owned_bridges(self) -> dict[str, str]:
+        """Every bridge made with an owner, by name: its owner."""
         ...
 
     async def remove_bridge(self, name: str) -> None:

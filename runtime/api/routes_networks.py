@@ -44,7 +44,7 @@ async def remove_network(app: App, request: Request) -> Reply:
 
 async def prune_networks(app: App, request: Request) -> Reply:
     filters = parse_query_filters(request.query.get("filters") or "")
-    return json_reply(await app.runner.networks.user.prune(filters, request.actor))
+    return json_reply(await app.runner.networks.prune(filters, request.actor))
 
 
 async def connect_network(app: App, request: Request) -> Reply:

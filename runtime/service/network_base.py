@@ -65,6 +65,7 @@ class NetworksBase:
         # None: no packet filter rules at all (the service's tests on fakes).
         self.firewall = firewall
         self.user = NetworkService(engine, links, self.settings.bridge, self.sync_firewall)
+        self.owner = str(engine.root)  # kept with each bridge: whose it is (network prune)
         self._bridges_ready: set[str] = set()
 
     async def _sync(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -82,7 +83,9 @@ class NetworksBase:
                 network = await self._sync(self._create_network, subnet, gateway)
             bridge = self.bridge_name(network)
             if self._bridge_ready != bridge:
-                await self.links.ensure_bridge(bridge, network.gateway, network.prefix_length)
+                await self.links.ensure_bridge(
+                    bridge, network.gateway, network.prefix_length, owner=self.owner
+                )
                 await self.sync_firewall()
                 self._bridge_ready = bridge
             return network
@@ -180,7 +183,9 @@ class NetworksBase:
             return self.bridge_name(await self.default_network())
         bridge = self.user.bridge_of(network)
         if bridge not in self._bridges_ready:
-            await self.links.ensure_bridge(bridge, network.gateway, network.prefix_length)
+            await self.links.ensure_bridge(
+                bridge, network.gateway, network.prefix_length, owner=self.owner
+            )
             self._bridges_ready.add(bridge)
         return bridge
 

@@ -6,6 +6,7 @@ A mixin of `ContainerNetworks`, apart so that each file stays readable.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from berth.domain.published_ports import PublishedPort
 
 from .network_base import NetworksBase
 from .network_files import (
+    default_bridge_name,
     endpoint_names,
 )
 
@@ -121,6 +123,20 @@ class NetworksReconcile(NetworksBase):
             if cid in current.attached:
                 veths.add(str(current.attached[cid]["HostVeth"]))
         return veths
+
+    async def prune(self, filters: Mapping[str, Sequence[str]], actor: Actor) -> dict[str, Any]:
+        """`POST /networks/prune`: this root's unused networks (the answer), and the
+        bridges and firewall chains of berth roots that no longer exist (logged)."""
+        report = await self.user.prune(filters, actor)
+        for bridge, owner in (await self.links.owned_bridges()).items():
+            root = Path(owner)
+            if root == self.engine.root or (root / "events.db").exists():
+                continue
+            log.info("network prune: bridge %s of %s, a root that is gone", bridge, owner)
+            await self.links.remove_bridge(bridge)
+            if self.firewall is not None:
+                await self.firewall.remove(chain_name(default_bridge_name(root)))
+        return report
 
     async def release_unused(self) -> None:
         """At a clean stop of berthd: the bridges of networks no container is on are

@@ -164,7 +164,10 @@ class NetworkService:
             network: Network = await self._sync(self._record_create, request, routes, actor)
             crash_point("network.recorded")
             await self.links.ensure_bridge(
-                self.bridge_of(network), network.gateway, network.prefix_length
+                self.bridge_of(network),
+                network.gateway,
+                network.prefix_length,
+                owner=str(self.engine.root),
             )
             await self.changed()
         return {"Id": network.id, "Warning": ""}
@@ -252,7 +255,10 @@ class NetworkService:
         for network in networks:
             if not network.is_default_bridge:
                 await self.links.ensure_bridge(
-                    self.bridge_of(network), network.gateway, network.prefix_length
+                    self.bridge_of(network),
+                    network.gateway,
+                    network.prefix_length,
+                    owner=str(self.engine.root),
                 )
         for gone in await self._sync(self._removed_networks):
             await self.links.remove_bridge(self.bridge_of(gone))

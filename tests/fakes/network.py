@@ -19,6 +19,7 @@ from berth.adapters.network.links import (
     _check_ifname,
     _check_ipv4,
     _check_netns_name,
+    _check_owner,
     _check_prefix_len,
 )
 from berth.adapters.network.ports import PortForward, PortForwardFailed, check_forwards
@@ -38,13 +39,23 @@ class FakeLinks:
         self.bridges: dict[str, IPv4Interface] = {}
         self.netns: set[str] = set()
         self.veths: dict[str, Endpoint] = {}  # by host end
+        self.owners: dict[str, str] = {}  # bridge -> owner
 
-    async def ensure_bridge(self, name: str, gateway: str, prefix_len: int) -> None:
+    async def ensure_bridge(
+        self, name: str, gateway: str, prefix_len: int, *, owner: str = ""
+    ) -> None:
         _check_ifname(name)
         _check_ipv4(gateway, "gateway")
         _check_prefix_len(prefix_len)
+        _check_owner(owner)
         await self._enter("ensure_bridge")
         self.bridges[name] = IPv4Interface(f"{gateway}/{prefix_len}")
+        if owner:
+            self.owners[name] = owner
+
+    async def owned_bridges(self) -> dict[str, str]:
+        await self._enter("owned_bridges")
+        return {b: o for b, o in self.owners.items() if b in self.bridges}
 
     async def remove_bridge(self, name: str) -> None:
         _check_ifname(name)
