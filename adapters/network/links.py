@@ -396,12 +396,7 @@ class NetworkLinks:
         if not wait:
             self._namespaces.remove(netns)
             return
-        with self._host() as host:
-            veth = host.link(host_veth)
-            if veth is not None:
-                if _link_kind(veth) != "veth":
-                    raise NetworkSetupFailed(f"link {host_veth} is not a veth; not removing it")
-                _delete_link(host, veth["index"])
+        self._detach_interface(host_veth)
         self._namespaces.remove(netns)
 
     def _detach_interface(self, host_veth: str) -> None:

@@ -3,30 +3,20 @@ and their output, each one body, a client of the engine's `/networks` (cli/sessi
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from ..views.filters import parse_cli_filters
-from .client.http import DaemonError, segment
+from .client.http import segment
 from .client.render import table
 from .session import Access, connect, daemon_errors, each_ref
+from .volumes import echo_section, inspect_each, key_values, pruned
 
 PRUNE_WARNING = (
     "WARNING! This will remove all custom networks not used by at least one container.\n"
     "Are you sure you want to continue?"
 )
-
-
-def _key_values(items: tuple[str, ...], what: str) -> dict[str, str]:
-    pairs = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not key:
-            raise click.BadParameter(f"invalid {what}: {item!r} (KEY=VALUE)")
-        pairs[key] = value if sep else ""
-    return pairs
 
 
 @click.group()
@@ -68,7 +58,7 @@ def create(
         if value
     }
     if aux:
-        config["AuxiliaryAddresses"] = _key_values(aux, "aux-address")  # type: ignore[assignment]
+        config["AuxiliaryAddresses"] = key_values(aux, "aux-address")  # type: ignore[assignment]
     body: dict[str, Any] = {
         "Name": name,
         "CheckDuplicate": True,
@@ -77,8 +67,8 @@ def create(
         "Attachable": attachable,
         "EnableIPv6": ipv6,
         "IPAM": {"Driver": "default", "Config": [config] if config else [], "Options": {}},
-        "Labels": _key_values(labels, "label"),
-        "Options": _key_values(opts, "option"),
+        "Labels": key_values(labels, "label"),
+        "Options": key_values(opts, "option"),
     }
     with daemon_errors(ctx):
         made = connect(ctx).call("POST", "/networks/create", body=body)
@@ -112,21 +102,7 @@ def list_networks(
 @click.pass_context
 def inspect(ctx: click.Context, refs: tuple[str, ...]) -> None:
     """Display detailed information on one or more networks."""
-    found, missing = [], []
-    with daemon_errors(ctx):
-        client = connect(ctx, Access.READ)
-        for ref in refs:
-            try:
-                found.append(client.call("GET", f"/networks/{segment(ref)}"))
-            except DaemonError as error:
-                if error.status != 404:
-                    raise
-                missing.append(ref)
-    click.echo(json.dumps(found, indent=4))
-    for ref in missing:
-        click.echo(f"Error: No such network: {ref}", err=True)
-    if missing:
-        ctx.exit(1)
+    inspect_each(ctx, refs, "networks", "network")
 
 
 @network.command("connect")
@@ -182,16 +158,9 @@ def rm(ctx: click.Context, refs: tuple[str, ...]) -> None:
 @click.pass_context
 def prune(ctx: click.Context, force: bool, filters: tuple[str, ...]) -> None:
     """Remove all unused networks."""
-    if not force and not click.confirm(PRUNE_WARNING, default=False):
-        return
-    with daemon_errors(ctx):
-        query = {"filters": parse_cli_filters(filters) or None}
-        report = connect(ctx).call("POST", "/networks/prune", query)
-    deleted = report.get("NetworksDeleted") or []
-    if deleted:
-        click.echo("Deleted Networks:")
-        for name in deleted:
-            click.echo(name)
+    report = pruned(ctx, force, filters, PRUNE_WARNING, "/networks/prune")
+    if report is not None:
+        echo_section("Deleted Networks:", report.get("NetworksDeleted"))
 
 
 COMMANDS = [network]

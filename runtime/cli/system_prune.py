@@ -8,6 +8,7 @@ import click
 
 from .client.render import human_size
 from .session import connect, daemon_errors
+from .volumes import echo_section
 
 WARNING = """WARNING! This will remove:
   - all stopped containers
@@ -42,10 +43,7 @@ def prune(ctx: click.Context, force: bool, volumes: bool) -> None:
             sections.append(("Deleted Volumes:", report.get("VolumesDeleted")))
             reclaimed += report.get("SpaceReclaimed") or 0
     for title, names in sections:
-        if names:
-            click.echo(title)
-            for name in names:
-                click.echo(name)
+        if echo_section(title, names):
             click.echo("")
     click.echo(f"Total reclaimed space: {human_size(reclaimed)}")
 

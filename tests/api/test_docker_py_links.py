@@ -11,19 +11,14 @@ import docker
 import pytest
 
 from .conftest import Berthd
+from .docker_py import cleaned_api
 
 TEST_IMG = "busybox"
 
 
 @pytest.fixture
 def api(berthd: Berthd) -> Iterator[docker.APIClient]:
-    client = docker.APIClient(base_url=f"unix://{berthd.socket}", version="1.41", timeout=60)
-    try:
-        yield client
-    finally:
-        for container in client.containers(all=True):
-            client.remove_container(container["Id"], force=True)
-        client.close()
+    yield from cleaned_api(berthd)
 
 
 def started(api: docker.APIClient, command: object, **options: object) -> str:

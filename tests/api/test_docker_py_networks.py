@@ -16,6 +16,7 @@ import pytest
 from docker.types import IPAMConfig, IPAMPool
 
 from .conftest import Berthd
+from .docker_py import cleaned_api
 
 TEST_IMG = "busybox"
 TOP = ["sleep", "300"]  # docker-py runs `top`; busybox's needs a terminal
@@ -27,16 +28,7 @@ def random_name() -> str:
 
 @pytest.fixture
 def api(berthd: Berthd) -> Iterator[docker.APIClient]:
-    client = docker.APIClient(base_url=f"unix://{berthd.socket}", version="1.41", timeout=60)
-    try:
-        yield client
-    finally:
-        for container in client.containers(all=True):
-            client.remove_container(container["Id"], force=True)
-        for network in client.networks():
-            if network["Name"] not in ("bridge", "host", "none"):
-                client.remove_network(network["Id"])
-        client.close()
+    yield from cleaned_api(berthd)
 
 
 def create_network(api: docker.APIClient, *args: object, **kwargs: object) -> tuple[str, str]:
