@@ -115,15 +115,18 @@ def test_a_container_on_two_networks_reaches_both(berthd: Berthd) -> None:
         ok(berthd.docker("run", "-d", "--name", name, "--network", network, "--ip", ip,
                          "busybox", "sleep", "60"))  # fmt: skip
     script = "ping -c1 -W2 10.218.1.10 && ping -c1 -W2 10.218.2.10 && ip -o -4 addr"
-    ok(berthd.docker("create", "--name", "both", "--network", "near", "busybox", "sh", "-c",
-                     script))  # fmt: skip
+    ok(berthd.docker("create", "--name", "both", "--network", "near", "--network-alias",
+                     "nearby", "busybox", "sh", "-c", script))  # fmt: skip
     ok(berthd.docker("network", "connect", "far", "both"))
     (doc,) = inspect(berthd, "both")
     assert sorted(doc["NetworkSettings"]["Networks"]) == ["far", "near"]
     assert doc["NetworkSettings"]["Networks"]["far"]["IPAddress"] == ""
+    assert doc["NetworkSettings"]["Networks"]["near"]["Aliases"] == ["nearby"]
     started = berthd.docker("start", "-a", "both")
     assert started.returncode == 0, started.stdout + started.stderr
     assert "eth0" in started.stdout and "eth1" in started.stdout
+    (doc,) = inspect(berthd, "both")
+    assert doc["NetworkSettings"]["Networks"]["near"]["Aliases"] == ["nearby", doc["Id"][:12]]
     ok(berthd.docker("rm", "-f", "n1", "f1", "both"))
     ok(berthd.docker("network", "rm", "near", "far"))
 
