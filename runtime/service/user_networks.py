@@ -152,7 +152,9 @@ class NetworkService:
         def listing() -> list[dict[str, Any]]:
             docs = [self.document(n) for n in self.networks()]
             docs += [view.builtin_document(name, network_id_of(name)) for name in ("host", "none")]
-            return [d for d in docs if view.matches(d, filters)]
+            # dockerd lists networks without their containers since API 1.28 (the
+            # `dangling` filter still reads them).
+            return [{**d, "Containers": {}} for d in docs if view.matches(d, filters)]
 
         found: list[dict[str, Any]] = await self._sync(listing)
         return found
