@@ -5,6 +5,20 @@ two allocations that race are serialised by optimistic concurrency and no addres
 ever held by two containers. Allocation hands out the lowest free host address, never
 the network address, the broadcast address or the gateway, and costs O(allocated), not
 O(subnet size): a /8 is as cheap as a /24.
+
+The events of a network's stream, and what each says (kept stable; others read them):
+- `Created` / `Recreated` (settings): the network exists, with its name and settings;
+  `Removed`: it does not any more. Ids derive from names (service/network_files.py).
+- `EndpointJoined` (container_id, config, network_name): the container is on the network
+  from its next start on, asking `config` (Aliases, IPAMConfig, MacAddress);
+  `EndpointLeft` (container_id, network_name): it is not any more.
+- `AddressAllocated` / `AddressReleased` (container_id, address): the container holds an
+  address while it runs (docker's `connect` / `disconnect` events).
+- `EndpointAttached` (container_id, network_name, endpoint): a running container's
+  endpoint set up by a live connect, as inspect shows it. At a start, the container's own
+  `NetworkConnected` holds every network's endpoint under `endpoint["Networks"][name]`
+  (Aliases with the short id on user networks, IPAddress, MacAddress, NetworkID...).
+- `LinkRemoved` (container_id, alias): a legacy link of the default bridge is gone.
 """
 
 from __future__ import annotations
