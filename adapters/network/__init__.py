@@ -11,7 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from berth.adapters.network.links import Endpoint, NetworkLinks, NetworkSetupFailed
+    from berth.adapters.network.endpoint import Endpoint, NetworkSetupFailed
+    from berth.adapters.network.firewall import IptablesFirewall
+    from berth.adapters.network.links import NetworkLinks
     from berth.adapters.network.ports import (
         PortForward,
         PortForwarders,
@@ -20,11 +22,13 @@ if TYPE_CHECKING:
         read_forwards,
         running_forwarders,
     )
-    from berth.adapters.network.protocol import Forwarders, Links
+    from berth.adapters.network.protocol import Firewall, Forwarders, Links
 
 __all__ = [
     "Endpoint",
+    "Firewall",
     "Forwarders",
+    "IptablesFirewall",
     "Links",
     "NetworkLinks",
     "NetworkSetupFailed",
@@ -37,11 +41,13 @@ __all__ = [
 ]
 
 _HOME = {
-    "Endpoint": "links",
+    "Endpoint": "endpoint",
+    "Firewall": "protocol",
     "Forwarders": "protocol",
+    "IptablesFirewall": "firewall",
     "Links": "protocol",
     "NetworkLinks": "links",
-    "NetworkSetupFailed": "links",
+    "NetworkSetupFailed": "endpoint",
     "PortForward": "ports",
     "PortForwardFailed": "ports",
     "PortForwarders": "ports",

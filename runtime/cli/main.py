@@ -20,10 +20,12 @@ from . import (
     files,
     images,
     interactive,
+    networks,
     observe,
     replay,
     run,
     system,
+    system_prune,
     volumes,
 )
 from .client.http import socket_path
@@ -78,6 +80,8 @@ for group in (
     audit,
     replay,
     volumes,
+    networks,
+    system_prune,
 ):
     for command in group.COMMANDS:
         main.add_command(command)

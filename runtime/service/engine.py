@@ -28,6 +28,7 @@ from ..views import container_list, containers
 from .container_mounts import plan_for_create
 from .container_verbs import ContainerVerbs
 from .engine_core import NameTaken
+from .network_refs import network_refs
 from .volume_records import volume_uses
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,9 @@ class Engine(ContainerVerbs):
             raise InvalidParameter("config cannot be empty in order to create a container")
         image_id, image_config = self._image_for_create(user_config.image)
         merged = merge_config(user_config, image_config)
-        warnings = verify_settings(merged, host_config, canonical, networking=networking)
+        warnings = verify_settings(
+            merged, host_config, canonical, networking=networking, networks=network_refs(self)
+        )
         host_config = adapt_settings(host_config)
         mounts = plan_for_create(
             merged,

@@ -50,6 +50,11 @@ POINTS = (
     "exec.start_requested",
     "exec.monitor_started",
     "exec.exit_recorded",
+    # user-defined networks: create, and connect of a running container
+    "network.recorded",
+    "connect.joined",
+    "connect.allocated",
+    "connect.attached",
     # pull
     "pull.layer_stored",
     "pull.recorded",

@@ -19,7 +19,7 @@ from typing import Any
 import trio
 
 from berth.adapters.container_metrics import ContainerMetrics, HostMetrics
-from berth.adapters.network import NetworkLinks, PortForwarders
+from berth.adapters.network import IptablesFirewall, NetworkLinks, PortForwarders
 from berth.adapters.runc import ContainerRuntime, StartFailure
 from berth.adapters.volumes import LocalVolumes, VolumeDriver
 from berth.domain.cause import Actor
@@ -78,6 +78,7 @@ class Runner:
             PortForwarders(),
             bridge or BridgeSettings(bridge=default_bridge_name(engine.root)),
             container_dir=lambda cid: engine.root / "containers" / cid,
+            firewall=IptablesFirewall(),
         )
         self.volumes = VolumeService(engine, volume_driver or LocalVolumes(engine.root))
         self.actions = ContainerActions(

@@ -67,6 +67,7 @@ VOLUME_ACTIONS = {
 }
 NETWORK_ACTIONS = {
     "Created": "create",
+    "Recreated": "create",
     "AddressAllocated": "connect",
     "AddressReleased": "disconnect",
     "Removed": "destroy",
@@ -194,15 +195,24 @@ class EventTranslator:
         if event.aggregate == "volume" and event.name in VOLUME_ACTIONS:
             return [self._volume_message(event)]
         if event.aggregate == "network" and event.name in NETWORK_ACTIONS:
-            attributes = {"type": "bridge"}
+            attributes = {"name": self._network_name(event), "type": "bridge"}
             if "container_id" in event.data:
-                attributes["container"] = str(event.data["container_id"])
+                attributes = {"container": str(event.data["container_id"]), **attributes}
             return [
                 _message(
                     "network", NETWORK_ACTIONS[event.name], event.originator_id, attributes, event
                 )
             ]
         return []
+
+    def _network_name(self, event: LoggedEvent) -> str:
+        """dockerd's `name` attribute of a network event: the network's name."""
+        data = event.data
+        if "name" in data:
+            return str(data["name"])
+        if "settings" in data:
+            return str(data["settings"]["name"])
+        return str(self._engine.get_aggregate(event.originator_id).name)
 
     def _volume_message(self, event: LoggedEvent) -> dict[str, Any]:
         """Attributes as dockerd's: the driver; a mount's container, destination,

@@ -121,6 +121,14 @@ def exec_(world: World) -> None:
         time.sleep(0.2)
 
 
+def network(world: World) -> None:
+    """A user-defined network made, then a running container connected to it."""
+    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet="10.221.0.0/24")])
+    made = world.api.create_network("crashnet", ipam=ipam, check_duplicate=True)
+    cid = _running(world, ["sleep", "1000"])
+    world.api.connect_container_to_network(cid, made["Id"], aliases=["crashed"])
+
+
 def pull(world: World) -> None:
     assert world.registry is not None
     for _ in world.api.pull(f"{world.registry.host}/library/busybox", tag="latest", stream=True):
@@ -136,6 +144,8 @@ SCENARIOS: dict[str, Callable[[World], None]] = {
     "restart": restart,
     "remove": remove,
     "exec": exec_,
+    "network": network,
+    "connect": network,
     "pull": pull,
 }
 
