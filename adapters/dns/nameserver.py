@@ -22,10 +22,10 @@ from pathlib import Path
 import trio
 
 from berth.adapters.dns import server
-from berth.adapters.dns.records import NetworkRecords
 from berth.adapters.private_files import open_private, private_dir, write_private
 from berth.adapters.processes import process_alive, process_start_time, wait_process_gone
 from berth.domain.errors import BerthError
+from berth.domain.network_names import NetworkRecords
 
 READY_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .records import NetworkRecords
+from berth.domain.network_names import NetworkRecords
 
 
 class NameService(Protocol):

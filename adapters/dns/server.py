@@ -6,11 +6,12 @@ aardvark-dns; see ADR/0039), from the records the engine writes: one file per ne
 on the control socket `DIR/control.sock`, which answers one JSON line: the listeners it
 could not bind. The upstream resolvers are in `DIR/upstreams` (`IP PORT` a line).
 
-A query from a client of the network's subnets for a name of the network is answered from
-a prebuilt table (A and AAAA, the addresses rotated at each answer: round robin); any
-other query is relayed as it is to the upstreams, first to answer wins, SERVFAIL when none
-does. A client outside the network's subnets is REFUSED, so that no network sees the
-names of another through its gateway.
+A query is answered from the prebuilt tables (A and AAAA, the addresses rotated at each
+answer: round robin) of the networks its client is a member of, whichever gateway it asks
+(a container on two networks asks one, and knows the names of both); a client that is no
+member but in the subnets of the network whose gateway it asks gets that network's names.
+Any other query is relayed as it is to the upstreams, first to answer wins, SERVFAIL when
+none does. Any other client is REFUSED, so that no network sees the names of another.
 
 Then exactly one line goes to stdout: `ready` once the records are loaded and served.
 Standard library only (the adapter starts it without site-packages, for its start-up);
@@ -147,6 +148,7 @@ class Server:
         self.port = port
         self.selector = selectors.DefaultSelector()
         self.listeners: dict[str, tuple[socket.socket, Table]] = {}
+        self.clients: dict[str, list[Table]] = {}
         self.upstreams: list[tuple[str, int]] = []
         self.forwards: dict[socket.socket, Forward] = {}
         self.control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -163,6 +165,7 @@ class Server:
         """Read every network's records and the upstreams again; answers the listeners
         that could not be bound, with why."""
         wanted: dict[str, Table] = {}
+        clients: dict[str, list[Table]] = {}
         folder = os.path.join(self.directory, "networks")
         for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
             if not entry.endswith(".json"):
@@ -175,6 +178,9 @@ class Server:
             table = Table(document.get("names", {}), document.get("subnets", []))
             for address in document.get("listen", []):
                 wanted[address] = table
+            for address in document.get("members", []):
+                clients.setdefault(address, []).append(table)
+        self.clients = clients
         self.upstreams = read_upstreams(os.path.join(self.directory, "upstreams"))
         errors: dict[str, str] = {}
         for address in list(self.listeners):
@@ -222,16 +228,23 @@ class Server:
             return
         if len(query) < 12 or query[2] & 0x80:
             return  # no id, or a response: answering could start a loop between servers
-        table = self.listeners[listener.getsockname()[0]][1]
-        if not table.admits(client[0]):
+        own = self.listeners[listener.getsockname()[0]][1]
+        tables = self.clients.get(client[0])
+        if tables is None and own.admits(client[0]):
+            tables = [own]
+        if tables is None:
             answer = error_reply(query, REFUSED)
         else:
-            answer = self.answer(listener, client, query, table)
+            answer = self.answer(listener, client, query, tables)
         if answer is not None:
             send(listener, answer, client)
 
     def answer(
-        self, listener: socket.socket, client: tuple[str, int], query: bytes, table: Table
+        self,
+        listener: socket.socket,
+        client: tuple[str, int],
+        query: bytes,
+        tables: Sequence[Table],
     ) -> bytes | None:
         try:
             question = parse_question(query)
@@ -240,9 +253,10 @@ class Server:
         if question is None:
             return error_reply(query, FORMERR)
         flags, end, name, qtype, qclass = question
-        records = table.records(name, qtype) if qclass == IN else None
-        if records is not None:
-            return reply(query, end, flags, NOERROR, records)
+        for table in tables if qclass == IN else ():
+            records = table.records(name, qtype)
+            if records is not None:
+                return reply(query, end, flags, NOERROR, records)
         if not self.upstreams or len(self.forwards) >= MAX_FORWARDS:
             return error_reply(query, SERVFAIL)
         self.relay(Forward(listener, client, query, list(self.upstreams)))

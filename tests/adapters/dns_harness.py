@@ -14,7 +14,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
-from berth.adapters.dns.records import NetworkRecords
+from berth.domain.network_names import NetworkRecords
 
 
 def free_port() -> int:

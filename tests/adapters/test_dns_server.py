@@ -10,6 +10,7 @@ import signal
 import socket
 import struct
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import dns.message
@@ -201,3 +202,15 @@ def test_questions_are_read_as_dnspython_reads_them(name: str, kind: str, edns: 
 def test_any_bytes_are_parsed_or_refused_without_error(junk: bytes) -> None:
     with contextlib.suppress(IndexError, struct.error):
         server.parse_question(junk)
+
+
+async def test_a_member_of_two_networks_knows_both_from_either_gateway(
+    nameserver: NameServer,
+) -> None:
+    both = "127.0.2.5"  # stands for a container's addresses on both networks
+    a = loopback_records(NET_A, 2, {"web": ("127.0.2.2",)})
+    b = loopback_records(NET_B, 3, {"db": ("127.0.3.2",)})
+    await nameserver.publish(replace(a, members=(both,)))
+    await nameserver.publish(replace(b, members=(both,)))
+    for name, found in (("web", "127.0.2.2"), ("db", "127.0.3.2")):
+        assert addresses(await query(nameserver, name, source=both)) == [found]

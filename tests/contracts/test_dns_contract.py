@@ -10,8 +10,8 @@ import pytest
 
 from berth.adapters.dns.nameserver import NameServer, NameServerFailed
 from berth.adapters.dns.protocol import NameService
-from berth.adapters.dns.records import NetworkRecords
 from berth.domain.errors import InvalidParameter
+from berth.domain.network_names import NetworkRecords
 
 from ..adapters.dns_harness import free_port, loopback_records
 from ..fakes.dns import FakeNameService

@@ -4,7 +4,7 @@ the real adapter's rules before anything changes."""
 from __future__ import annotations
 
 from berth.adapters.dns.nameserver import NameServerFailed
-from berth.adapters.dns.records import NetworkRecords
+from berth.domain.network_names import NetworkRecords
 
 
 class FakeNameService:

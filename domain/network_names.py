@@ -1,0 +1,124 @@
+"""The names of a user-defined network, as containers on it resolve them (ADR/0039).
+
+Every running container on a user-defined network is known there by its name, its short
+id and its endpoint's aliases (compose's service name is one), at its address on that
+network; a name several containers share has all their addresses. Built from the
+containers' inspect documents alone, so the records follow whatever the log says of
+connects, disconnects, renames, starts and exits. The name server keeps one file of
+these per network (`to_json`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from berth.domain.errors import InvalidParameter
+
+#: Networks whose containers get no names (as dockerd: only user-defined networks do).
+UNNAMED_NETWORKS = frozenset({"bridge", "host", "none"})
+
+
+@dataclass(frozen=True)
+class NetworkRecords:
+    """A network's names: `listen` the addresses the server answers on (the gateways),
+    `subnets` whose clients it answers, `names` each name's addresses (lowercase, in the
+    order of a first answer; later answers rotate them), `members` the addresses of the
+    network's containers (a member asking any gateway gets its own networks' names)."""
+
+    network_id: str
+    listen: tuple[str, ...]
+    subnets: tuple[str, ...]
+    names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    members: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "network": self.network_id,
+            "listen": list(self.listen),
+            "subnets": list(self.subnets),
+            "names": {name: list(addresses) for name, addresses in self.names.items()},
+            "members": list(self.members),
+        }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, object]) -> NetworkRecords:
+        names = document.get("names") or {}
+        assert isinstance(names, dict)
+        return cls(
+            network_id=str(document["network"]),
+            listen=tuple(_strings(document.get("listen"))),
+            subnets=tuple(_strings(document.get("subnets"))),
+            names={str(name): tuple(_strings(values)) for name, values in names.items()},
+            members=tuple(_strings(document.get("members", []))),
+        )
+
+    def check(self) -> None:
+        """`InvalidParameter` unless every address, subnet and name is well-formed."""
+        if not self.network_id.isalnum():
+            raise InvalidParameter(f"invalid network id {self.network_id!r}")
+        try:
+            for address in self.listen:
+                ipaddress.ip_address(address)
+            for subnet in self.subnets:
+                ipaddress.ip_network(subnet, strict=False)
+            for addresses in (*self.names.values(), self.members):
+                for address in addresses:
+                    ipaddress.ip_address(address)
+        except ValueError as error:
+            raise InvalidParameter(str(error)) from None
+        for name in self.names:
+            if dns_name(name) != name:
+                raise InvalidParameter(f"invalid DNS name {name!r}")
+
+
+def _strings(values: object) -> Sequence[str]:
+    assert isinstance(values, list)
+    return [str(value) for value in values]
+
+
+def dns_name(name: str) -> str | None:
+    """`name` as the server keys it (lowercase, no leading slash), None if it cannot be a
+    DNS name (a container name may hold `_`, which resolvers pass through; not `..`)."""
+    name = name.lstrip("/").lower()
+    labels = name.split(".")
+    if not name or not all(0 < len(label) <= 63 for label in labels):
+        return None
+    return name
+
+
+def network_records(containers: Iterable[Mapping[str, Any]]) -> dict[str, NetworkRecords]:
+    """The records of every user-defined network that has a running container, by network
+    id, from the containers' inspect documents (dockerd's shape)."""
+    names: dict[str, dict[str, list[str]]] = {}
+    members: dict[str, list[str]] = {}
+    shape: dict[str, tuple[str, str]] = {}
+    for doc in containers:
+        state = doc.get("State") or {}
+        if not state.get("Running") or state.get("Restarting"):
+            continue
+        own = [doc.get("Name", ""), str(doc.get("Id", ""))[:12]]
+        for network, endpoint in ((doc.get("NetworkSettings") or {}).get("Networks") or {}).items():
+            address, network_id = endpoint.get("IPAddress"), endpoint.get("NetworkID")
+            if network in UNNAMED_NETWORKS or not address or not network_id:
+                continue
+            prefix = f"{address}/{endpoint.get('IPPrefixLen') or 32}"
+            shape[network_id] = (endpoint.get("Gateway") or "", prefix)
+            members.setdefault(network_id, []).append(address)
+            table = names.setdefault(network_id, {})
+            for alias in dict.fromkeys([*own, *(endpoint.get("Aliases") or [])]):
+                key = dns_name(str(alias))
+                if key is not None and address not in table.setdefault(key, []):
+                    table[key].append(address)
+    return {
+        network_id: NetworkRecords(
+            network_id,
+            (gateway,) if gateway else (),
+            (str(ipaddress.ip_interface(prefix).network),),
+            {name: tuple(found) for name, found in sorted(names[network_id].items())},
+            tuple(sorted(members[network_id], key=ipaddress.ip_address)),
+        )
+        for network_id, (gateway, prefix) in shape.items()
+    }
