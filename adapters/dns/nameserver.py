@@ -206,7 +206,7 @@ class NameServer:
     async def _reload(self) -> dict[str, str]:
         """Have the server read its files again; the listen addresses it could not bind."""
         with trio.fail_after(CONTROL_TIMEOUT_S):
-            stream = await trio.open_unix_socket(str(self.directory / "control.sock"))
+            stream = await trio.open_unix_socket(server.control_address(str(self.directory)))
             async with stream:
                 await stream.send_all(b"reload\n")
                 received = b""

@@ -2,9 +2,10 @@
 
 It answers on the gateway address of every user-defined network of the root (as podman's
 aardvark-dns; see ADR/0039), from the records the engine writes: one file per network,
-`DIR/networks/<network id>.json` (records.py), read at start and again at each `reload`
-on the control socket `DIR/control.sock`, which answers one JSON line: the listeners it
-could not bind. The upstream resolvers are in `DIR/upstreams` (`IP PORT` a line).
+`DIR/networks/<network id>.json` (domain/network_names.py), read at start and again at
+each `reload` on its control socket (abstract, named after DIR: no path length limit,
+nothing left on disk), which answers one JSON line: the listeners it could not bind. The
+upstream resolvers are in `DIR/upstreams` (`IP PORT` a line).
 
 A query is answered from the prebuilt tables (A and AAAA, the addresses rotated at each
 answer: round robin) of the networks its client is a member of, whichever gateway it asks
@@ -20,6 +21,7 @@ SIGTERM ends it.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import os
@@ -152,10 +154,7 @@ class Server:
         self.upstreams: list[tuple[str, int]] = []
         self.forwards: dict[socket.socket, Forward] = {}
         self.control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        path = os.path.join(directory, "control.sock")
-        if os.path.exists(path):
-            os.unlink(path)
-        self.control.bind(path)
+        self.control.bind(control_address(directory))
         self.control.listen(16)
         self.selector.register(self.control, selectors.EVENT_READ, "control")
 
@@ -316,6 +315,11 @@ class Server:
             pass
         finally:
             connection.close()
+
+
+def control_address(directory: str) -> str:
+    """The abstract unix socket of the server of `directory` (an absolute path)."""
+    return "\0berth-dns-" + hashlib.sha256(directory.encode()).hexdigest()[:32]
 
 
 def send(sock: socket.socket, data: bytes, client: tuple[str, int]) -> None:

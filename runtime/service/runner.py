@@ -18,6 +18,8 @@ from typing import Any
 
 import trio
 
+from berth.adapters.dns.nameserver import NameServer
+from berth.adapters.dns.protocol import NameService
 from berth.adapters.network import NetworkLinks, PortForwarders
 from berth.adapters.runc import ContainerRuntime, StartFailure
 from berth.adapters.volumes import LocalVolumes, VolumeDriver
@@ -34,6 +36,7 @@ from .engine import Created, Engine
 from .exits import ExitWatcher
 from .faults import crash_point
 from .images import ImageService
+from .name_records import NameRecords
 from .network_files import BridgeSettings, default_bridge_name
 from .networking import ContainerNetworks
 from .nursery_errors import unwrap_errors
@@ -58,6 +61,7 @@ class Runner:
         networks: ContainerNetworks | None = None,
         bridge: BridgeSettings | None = None,
         volume_driver: VolumeDriver | None = None,
+        name_service: NameService | None = None,
     ) -> None:
         self.daemon = daemon
         self.engine = engine
@@ -88,6 +92,9 @@ class Runner:
             self.reactions.wants,
         )
         self.reactions.reactor = self.reactor
+        self.names = NameRecords(
+            engine, name_service or NameServer(engine.root / "dns"), self.changes
+        )
 
     def container_dir(self, container_id: str) -> Path:
         return self.actions.container_dir(container_id)
@@ -107,6 +114,7 @@ class Runner:
                 self.exits.nursery = nursery
                 await self.reconcile()
                 await nursery.start(self.reactor.run)
+                await nursery.start(self.names.run)
                 task_status.started()
         finally:
             self.engine.saved_listeners.remove(self.changes.saved)
