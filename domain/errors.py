@@ -34,6 +34,12 @@ class NotFound(BerthError):
     http_status = 404
 
 
+class Forbidden(BerthError):
+    """dockerd's errdefs.Forbidden: an operation the object's state does not allow."""
+
+    http_status = 403
+
+
 class Conflict(BerthError):
     """The request contradicts current state: a taken name, a paused container (409)."""
 

@@ -12,17 +12,26 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 
 from .aggregate import CreatedEvent, DomainEvent, StrIdAggregate
 from .cause import Cause
-from .errors import Conflict, InvalidParameter, NotFound
+
+if TYPE_CHECKING:
+    from .network_request import NetworkRequest
+from .errors import Conflict, Forbidden, InvalidParameter, NotFound, NotModified
+from .network_pools import (
+    MAX_PREFIX_LENGTH,
+)
 
 T = "berth.network"
+#: The fields of `Created` a network's state is begun from (`Recreated` carries them too).
+SETTINGS = ("name", "driver", "subnet", "gateway", "options", "ip_range", "aux_addresses",
+            "internal", "attachable", "labels", "configured")  # fmt: skip
 
 NETWORK_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
 CONTAINER_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
-MAX_PREFIX_LENGTH = 30
 
 
 def is_network_id(text: str) -> bool:
@@ -84,16 +93,69 @@ class Network(StrIdAggregate):
         subnet: str
         gateway: str
         options: dict[str, Any]
+        # User-defined networks' settings; the defaults are what the default bridge
+        # (and every network recorded before they existed) has.
+        ip_range: str = ""
+        aux_addresses: dict[str, str] | None = None
+        internal: bool = False
+        attachable: bool = False
+        labels: dict[str, str] | None = None
+        configured: bool = False  # the subnet was the user's (--subnet), not a pool's
 
         def apply(self, n: Network) -> None:
-            n.name = self.name
-            n.driver = self.driver
-            n.subnet = self.subnet
-            n.gateway = self.gateway
-            n.options = dict(self.options)
-            n.allocations = {}
-            n.holders = {}
-            n.removed = False
+            n.begin({key: getattr(self, key) for key in SETTINGS})
+            n.created_at = self.timestamp
+
+    @dataclass(frozen=True)
+    class Recreated(Event):
+        """A create of the name after its network was removed: the same stream goes on."""
+
+        TOPIC = f"{T}.Recreated"
+        settings: dict[str, Any]  # the fields of `Created`
+
+        def apply(self, n: Network) -> None:
+            n.begin(self.settings)
+            n.created_at = self.timestamp
+
+    @dataclass(frozen=True)
+    class EndpointJoined(Event):
+        """The container is on this network from its next start on (`network connect`
+        of a container that is not running, or the intent of a live connect)."""
+
+        TOPIC = f"{T}.EndpointJoined"
+        container_id: str
+        config: dict[str, Any]  # EndpointSettings asked for: Aliases, IPAMConfig, MacAddress
+        network_name: str = ""  # for the views, which see one event at a time
+
+        def apply(self, n: Network) -> None:
+            n.members = {**n.members, self.container_id: dict(self.config)}
+            n.departed = [c for c in n.departed if c != self.container_id]
+
+    @dataclass(frozen=True)
+    class EndpointAttached(Event):
+        """A running container's endpoint is set up (`network connect` of a running
+        container): its EndpointSettings as inspect shows them. At a start the container's
+        own `NetworkConnected` says the same of all its networks."""
+
+        TOPIC = f"{T}.EndpointAttached"
+        container_id: str
+        network_name: str
+        endpoint: dict[str, Any]
+
+        def apply(self, n: Network) -> None:
+            n.attached = {**n.attached, self.container_id: dict(self.endpoint)}
+
+    @dataclass(frozen=True)
+    class EndpointLeft(Event):
+        """The container is no longer on this network (also when it was its NetworkMode)."""
+
+        TOPIC = f"{T}.EndpointLeft"
+        container_id: str
+        network_name: str = ""
+
+        def apply(self, n: Network) -> None:
+            n.members = {c: v for c, v in n.members.items() if c != self.container_id}
+            n.departed = [*n.departed, self.container_id]
 
     @dataclass(frozen=True)
     class AddressAllocated(Event):
@@ -114,6 +176,7 @@ class Network(StrIdAggregate):
         def apply(self, n: Network) -> None:
             del n.allocations[self.container_id]
             del n.holders[self.address]
+            n.attached = {c: e for c, e in n.attached.items() if c != self.container_id}
 
     @dataclass(frozen=True)
     class Removed(Event):
@@ -132,6 +195,37 @@ class Network(StrIdAggregate):
         allocations: dict[str, str]  # container id -> address
         holders: dict[str, str]  # address -> container id
         removed: bool
+
+    # Read from snapshots taken before these existed too; only ever replaced, not changed.
+    members = cast("dict[str, dict[str, Any]]", {})  # container id -> endpoint config (connect)
+    attached = cast("dict[str, dict[str, Any]]", {})  # live connects: container -> endpoint
+    departed = cast("list[str]", [])  # containers disconnected from their NetworkMode network
+    ip_range = ""
+    created_at: datetime | None = None
+    aux_addresses = cast("dict[str, str]", {})
+    internal = False
+    attachable = False
+    labels = cast("dict[str, str]", {})
+    configured = False
+
+    def begin(self, settings: dict[str, Any]) -> None:
+        self.name = settings["name"]
+        self.driver = settings["driver"]
+        self.subnet = settings["subnet"]
+        self.gateway = settings["gateway"]
+        self.options = dict(settings["options"])
+        self.ip_range = settings["ip_range"]
+        self.aux_addresses = dict(settings["aux_addresses"] or {})
+        self.internal = settings["internal"]
+        self.attachable = settings["attachable"]
+        self.labels = dict(settings["labels"] or {})
+        self.configured = settings["configured"]
+        self.allocations = {}
+        self.holders = {}
+        self.members = {}
+        self.departed = []
+        self.attached = {}
+        self.removed = False
 
     @classmethod
     def create(
@@ -168,6 +262,64 @@ class Network(StrIdAggregate):
         )
         return network
 
+    @classmethod
+    def define(
+        cls, *, id: str, request: NetworkRequest, subnet: str, gateway: str, cause: Cause
+    ) -> Network:
+        """A user-defined network (`POST /networks/create`), its subnet chosen already."""
+        network: Network = cls._start(id, cls.Created, cause, **_settings(request, subnet, gateway))
+        return network
+
+    def define_again(
+        self, request: NetworkRequest, subnet: str, gateway: str, cause: Cause
+    ) -> None:
+        """The create of a removed network's name: `Recreated` on the same stream."""
+        if not self.removed:
+            raise Conflict(f"network with name {self.name} already exists")
+        self._record(self.Recreated, cause, settings=_settings(request, subnet, gateway))
+
+    @property
+    def is_default_bridge(self) -> bool:
+        return self.options.get("com.docker.network.bridge.default_bridge") == "true" or (
+            self.name == "bridge"
+        )
+
+    def join(
+        self, container_id: str, container_name: str, config: dict[str, Any], cause: Cause
+    ) -> None:
+        """The container is on this network from now on (`network connect`)."""
+        self._check_exists()
+        if container_id in self.members or container_id in self.allocations:
+            raise Forbidden(
+                f"endpoint with name {container_name} already exists in network {self.name}"
+            )
+        self._record(
+            self.EndpointJoined,
+            cause,
+            container_id=container_id,
+            config=config,
+            network_name=self.name,
+        )
+
+    def mark_attached(self, container_id: str, endpoint: dict[str, Any], cause: Cause) -> None:
+        """The outcome of a live connect: the endpoint is set up (see `EndpointAttached`)."""
+        self._check_exists()
+        if container_id not in self.allocations:
+            raise NotModified("no address: the container stopped meanwhile")
+        self._record(
+            self.EndpointAttached,
+            cause,
+            container_id=container_id,
+            network_name=self.name,
+            endpoint=endpoint,
+        )
+
+    def leave(self, container_id: str, cause: Cause) -> None:
+        self._check_exists()
+        if container_id in self.departed and container_id not in self.members:
+            raise NotModified("already left")
+        self._record(self.EndpointLeft, cause, container_id=container_id, network_name=self.name)
+
     @property
     def prefix_length(self) -> int:
         return ipaddress.IPv4Network(self.subnet).prefixlen
@@ -185,26 +337,29 @@ class Network(StrIdAggregate):
         Scans upward from the first host address; every step past a taken address is one
         allocated address (or the gateway), so this is O(allocated).
         """
-        net = ipaddress.IPv4Network(self.subnet)
+        net = ipaddress.IPv4Network(self.ip_range or self.subnet)
+        subnet = ipaddress.IPv4Network(self.subnet)
         gateway = int(ipaddress.IPv4Address(self.gateway))
-        candidate = int(net.network_address) + 1
-        last_host = int(net.broadcast_address) - 1
+        reserved = set(self.aux_addresses.values())
+        candidate = max(int(net.network_address), int(subnet.network_address) + 1)
+        last_host = min(int(net.broadcast_address), int(subnet.broadcast_address) - 1)
         while candidate <= last_host:
             text = str(ipaddress.IPv4Address(candidate))
-            if candidate != gateway and text not in self.holders:
+            if candidate != gateway and text not in self.holders and text not in reserved:
                 return text
             candidate += 1
         return None
 
-    def allocate(self, container_id: str, cause: Cause) -> str:
-        """The container's address: the one it holds, else the lowest free one (recorded)."""
+    def allocate(self, container_id: str, cause: Cause, requested: str | None = None) -> str:
+        """The container's address: the one it holds, else `requested` (--ip) or the lowest
+        free one; recorded."""
         self._check_exists()
         if not isinstance(container_id, str) or not CONTAINER_ID_PATTERN.fullmatch(container_id):
             raise InvalidParameter(f"invalid container id {container_id!r}: need 64 lowercase hex")
         held = self.allocations.get(container_id)
         if held is not None:
             return held
-        address = self.lowest_free_address()
+        address = self.lowest_free_address() if not requested else self._check_requested(requested)
         if address is None:
             raise Conflict(
                 "no available IPv4 addresses on this network's address pools: "
@@ -212,6 +367,23 @@ class Network(StrIdAggregate):
             )
         self._record(self.AddressAllocated, cause, container_id=container_id, address=address)
         return address
+
+    def _check_requested(self, requested: str) -> str:
+        try:
+            address = ipaddress.IPv4Address(requested)
+        except ValueError:
+            raise InvalidParameter(f"invalid IPv4 address: {requested}") from None
+        if address not in ipaddress.IPv4Network(self.subnet):
+            raise InvalidParameter(
+                f"no configured subnet or ip-range contain the IP address {address}"
+            )
+        if (
+            str(address) in self.holders
+            or str(address) == self.gateway
+            or (str(address) in self.aux_addresses.values())
+        ):
+            raise Forbidden("Address already in use")
+        return str(address)
 
     def release(self, container_id: str, cause: Cause) -> bool:
         """Give the container's address back; False (nothing recorded) if it held none."""
@@ -232,59 +404,46 @@ class Network(StrIdAggregate):
         self._record(self.Removed, cause)
 
 
-# Docker's default address pools for its default bridge, in the order dockerd tries them.
-DEFAULT_BRIDGE_POOLS = (
-    *(f"172.{n}.0.0/16" for n in range(17, 32)),
-    *(f"192.168.{n}.0/20" for n in range(0, 256, 16)),
+def _settings(request: NetworkRequest, subnet: str, gateway: str) -> dict[str, Any]:
+    return {
+        "name": request.name,
+        "driver": "bridge",
+        "subnet": subnet,
+        "gateway": gateway,
+        "options": dict(request.options),
+        "ip_range": request.ip_range,
+        "aux_addresses": dict(request.aux_addresses),
+        "internal": request.internal,
+        "attachable": request.attachable,
+        "labels": dict(request.labels),
+        "configured": request.subnet is not None,
+    }
+
+
+# dockerd's runconfig errors for what an endpoint asks of a network (at start and connect).
+IP_ON_DEFAULT = "user specified IP address is supported on user defined networks only"
+ALIAS_ON_DEFAULT = "network-scoped alias is supported only for containers in user defined networks"
+IP_WITHOUT_SUBNET = (
+    "user specified IP address is supported only when connecting to networks with user "
+    "configured subnets"
 )
 
 
-def mac_address(address: str) -> str:
-    """Docker's MAC for a bridge endpoint: 02:42 followed by the IPv4 address's bytes."""
-    packed = ipaddress.IPv4Address(address).packed
-    return "02:42:" + ":".join(f"{b:02x}" for b in packed)
+def requested_address(config: dict[str, Any]) -> str | None:
+    """The IPv4 address an endpoint config asks for (`--ip`), if any."""
+    return ((config or {}).get("IPAMConfig") or {}).get("IPv4Address") or None
 
 
-def parse_bip(bip: str) -> tuple[ipaddress.IPv4Network, ipaddress.IPv4Address]:
-    """dockerd's `--bip`: the bridge's own address with the prefix, e.g. 172.17.0.1/16."""
-    try:
-        interface = ipaddress.IPv4Interface(bip)
-    except ValueError:
-        raise InvalidParameter(
-            f"invalid --bip {bip!r}: expected an IPv4 CIDR like 172.17.0.1/16"
-        ) from None
-    subnet = interface.network
-    if subnet.prefixlen > MAX_PREFIX_LENGTH:
-        raise InvalidParameter(
-            f"invalid --bip {bip}: prefix length must be {MAX_PREFIX_LENGTH} or less"
-        )
-    if interface.ip in (subnet.network_address, subnet.broadcast_address):
-        raise InvalidParameter(f"invalid --bip {bip}: the network or broadcast address of {subnet}")
-    return subnet, interface.ip
-
-
-def choose_bridge_subnet(
-    bip: str | None, host_routes: list[ipaddress.IPv4Network]
-) -> tuple[str, str]:
-    """The default bridge's (subnet, gateway): `bip` if given, else the first free pool.
-
-    A subnet that overlaps a route or an address the host already has is refused: the
-    host could no longer reach whatever that route leads to (the default route aside).
-    """
-    taken = [r for r in host_routes if r.prefixlen > 0]
-    if bip is not None:
-        subnet, gateway = parse_bip(bip)
-        for route in taken:
-            if subnet.overlaps(route):
-                raise Conflict(
-                    f"--bip {bip}: the subnet {subnet} overlaps the host's route to {route}"
-                )
-        return str(subnet), str(gateway)
-    for pool in DEFAULT_BRIDGE_POOLS:
-        candidate = ipaddress.IPv4Network(pool)
-        if not any(candidate.overlaps(route) for route in taken):
-            return str(candidate), str(candidate.network_address + 1)
-    raise Conflict(
-        "could not find an available, non-overlapping IPv4 address pool among the "
-        "defaults to assign to the network"
-    )
+def check_endpoint_config(network: Network, config: dict[str, Any]) -> None:
+    """dockerd's validateNetworkingConfig: what only a user-defined network can give."""
+    ipam = (config or {}).get("IPAMConfig") or {}
+    if ipam.get("IPv6Address"):
+        raise InvalidParameter("IPv6Address (--ip6) is not supported by berth yet")
+    wants_ip = bool(ipam.get("IPv4Address"))
+    if network.is_default_bridge:
+        if wants_ip:
+            raise InvalidParameter(IP_ON_DEFAULT)
+        if (config or {}).get("Aliases"):
+            raise InvalidParameter(ALIAS_ON_DEFAULT)
+    if wants_ip and not network.configured:
+        raise InvalidParameter(IP_WITHOUT_SUBNET)

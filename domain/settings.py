@@ -19,6 +19,7 @@ limits, how many CPUs are there) are not made here; the adapters make them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from typing import Any
 
 from .config import Config, HostConfig, NetworkingConfig
@@ -129,16 +130,18 @@ def verify_settings(
     *,
     ncpu: int | None = None,
     networking: NetworkingConfig | None = None,
+    networks: Collection[str] = (),
 ) -> list[str]:
     """Refuse a create request the way dockerd does; return dockerd's warnings.
 
     `config` is None when the request carried no config fields at all. `ncpu`, when
     known, enables dockerd's NanoCpus range check, which depends on the host.
+    `networks` are the names and ids of the user-defined networks that exist.
     """
     if config is None or config == Config():
         raise InvalidParameter("config cannot be empty in order to create a container")
     # runconfig's checks run while dockerd decodes the request, before anything else.
-    _check_request(config, host_config, networking or NetworkingConfig())
+    _check_request(config, host_config, networking or NetworkingConfig(), networks)
     refuse_unapplied(config, host_config, networking)
     check_file_values(config, host_config)
     _check_container_config(config)
@@ -156,7 +159,9 @@ def _is_container_mode(mode: str) -> bool:
     return mode.partition(":")[0] == "container" and ":" in mode
 
 
-def _check_request(config: Config, hc: HostConfig, networking: NetworkingConfig) -> None:
+def _check_request(
+    config: Config, hc: HostConfig, networking: NetworkingConfig, networks: Collection[str] = ()
+) -> None:
     """runconfig's decode-time checks: network mode, isolation, QoS, CPU resources."""
     for port in config.exposed_ports:
         validate_port_key(port)
@@ -179,12 +184,18 @@ def _check_request(config: Config, hc: HostConfig, networking: NetworkingConfig)
         for failed, message in conflicts:
             if failed:
                 raise InvalidParameter(message)
-    # Only the built-in networks exist (no `docker network create`): as dockerd, an
-    # unknown one is refused at create, not discovered at start; the same for an endpoint.
-    if mode not in BUILTIN_NETWORK_MODES and mode != "container" and not _is_container_mode(mode):
+    # As dockerd, an unknown network is refused at create, not discovered at start; the
+    # same for an endpoint. dockerd 20.10 takes one endpoint at create, others by connect.
+    known = (*BUILTIN_NETWORK_MODES, *networks)
+    if mode not in known and mode != "container" and not _is_container_mode(mode):
         raise NotFound(f"network {mode} not found")
-    for network in networking.endpoints_config or {}:
-        if network not in BUILTIN_NETWORKS and network != mode:
+    endpoints = list(networking.endpoints_config or {})
+    if len(endpoints) > 1:
+        raise InvalidParameter(
+            "Container cannot be connected to network endpoints: " + ", ".join(endpoints)
+        )
+    for network in endpoints:
+        if network not in (*BUILTIN_NETWORKS, *networks) and network != mode:
             raise NotFound(f"network {network} not found")
     if hc.uts_mode == "host" and config.hostname != "":
         raise InvalidParameter("conflicting options: hostname and the UTS mode")

@@ -125,7 +125,12 @@ def _not_in(*allowed: str) -> Callable[[str], Verdict]:
 
 
 def _ipam_addresses(ipam: EndpointIPAMConfig | None) -> Verdict:
-    return ipam is not None and ipam != EndpointIPAMConfig()
+    """--ip is applied (service/network_attach); IPv6 and link-local addresses are not."""
+    if ipam is None:
+        return False
+    if ipam.ipv6_address:
+        return "IPv6Address (--ip6)"
+    return "LinkLocalIPs (--link-local-ip)" if ipam.link_local_ips else False
 
 
 def _rows(owner: type, rows: tuple[str, ...]) -> Iterator[tuple[type, str, str]]:
@@ -170,7 +175,7 @@ SETTINGS: tuple[Setting, ...] = (
     _storage(C, "volumes", "-v"),
     _applied(C, "working_dir", "-w", "spec/builder _cwd"),
     _refused(C, "network_disabled", "API only"),
-    _refused(C, "mac_address", "--mac-address", NETWORKS),
+    _applied(C, "mac_address", "--mac-address", "service/network_attach: eth0's MAC"),
     _ignored(C, "on_build", "", _BUILD),
     _applied(C, "labels", "-l", "inspect, ps --filter label"),
     _applied(C, "stop_signal", "--stop-signal", "service/actions begin_stop"),
@@ -248,12 +253,14 @@ SETTINGS: tuple[Setting, ...] = (
               "capabilities", "options"),
     *_part_of(WeightDevice, "BlkioWeightDevice", "path", "weight"),
     *_part_of(ThrottleDevice, "BlkioDevice*", "path", "rate"),
-    # The endpoint of the container's one network (another network is "not found",
-    # settings _check_request); what it asks of the network is the networks issue's.
+    # The endpoint of the container's one network at create (dockerd 20.10 takes one;
+    # settings _check_request); others come by `network connect`.
     _applied(NetworkingConfig, "endpoints_config", "--network", "its fields, below"),
     _partial(E, "ipam_config", "--ip", _ipam_addresses),
-    *_refused_all(E, "links --link", "aliases --network-alias", "mac_address --mac-address",
-                  "driver_opts --driver-opt", "gw_priority --gw-priority", why=NETWORKS),
+    *_applied_in("service/network_attach _attach_network", E,
+                 "aliases --network-alias", "mac_address --mac-address"),
+    *_refused_all(E, "links --link", "driver_opts --driver-opt", "gw_priority --gw-priority",
+                  why=NETWORKS),
     *(_ignored(E, attr, "", _OPERATIONAL) for attr in (
         "network_id", "endpoint_id", "gateway", "ip_address", "ip_prefix_len",
         "ipv6_gateway", "global_ipv6_address", "global_ipv6_prefix_len", "dns_names")),

@@ -70,6 +70,7 @@ class Endpoint:
     gateway: str  # "172.30.0.1"
     mac: str  # "02:42:ac:1e:00:02"
     interface: str = "eth0"  # name of the container end inside the netns
+    default_route: bool = True  # via `gateway`; False for a second network or an internal one
 
 
 def _libc_call(result: int, what: str) -> None:
@@ -251,6 +252,10 @@ class NetworkLinks:
         _check_ifname(name)
         await self._run(self._remove_bridge, name)
 
+    async def detach_interface(self, host_veth: str) -> None:
+        _check_ifname(host_veth)
+        await self._run(self._detach_interface, host_veth)
+
     async def attach(self, endpoint: Endpoint) -> str:
         _check_endpoint(endpoint)
         await self._run(self._attach, endpoint)
@@ -361,7 +366,8 @@ class NetworkLinks:
                     inner.add_address(peer, ep.address, ep.prefix_len)
                 except NetlinkError as error:
                     _ignore(errno.EEXIST, error)
-                inner.replace_default_route(ep.gateway, peer)
+                if ep.default_route:
+                    inner.replace_default_route(ep.gateway, peer)
 
     def _detach(self, netns: str, host_veth: str, wait: bool) -> None:
         if not wait:
@@ -374,6 +380,15 @@ class NetworkLinks:
                     raise NetworkSetupFailed(f"link {host_veth} is not a veth; not removing it")
                 _delete_link(host, veth["index"])
         self._namespaces.remove(netns)
+
+    def _detach_interface(self, host_veth: str) -> None:
+        with self._host() as host:
+            veth = host.link(host_veth)
+            if veth is None:
+                return
+            if _link_kind(veth) != "veth":
+                raise NetworkSetupFailed(f"link {host_veth} is not a veth; not removing it")
+            _delete_link(host, veth["index"])
 
     def _bridge_ports(self, bridge: str) -> list[str]:
         with self._host() as host:

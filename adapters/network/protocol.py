@@ -32,6 +32,11 @@ class Links(Protocol):
         """The bridge exists, is up and holds `gateway/prefix_len`; idempotent."""
         ...
 
+    async def remove_bridge(self, name: str) -> None:
+        """The bridge is gone (its ports with it); idempotent. A link of that name that is
+        not a bridge is left alone: `NetworkSetupFailed`."""
+        ...
+
     async def attach(self, endpoint: Endpoint) -> str:
         """The endpoint's namespace (with loopback up), its veth pair (the host end on
         the bridge, the other in the namespace as eth0 with the address, MAC and default
@@ -43,6 +48,11 @@ class Links(Protocol):
         """The veth pair and the namespace are gone; idempotent. With `wait=False` only
         the namespace is removed and the kernel drops the pair once no process is left
         in it (for a namespace whose processes are gone)."""
+        ...
+
+    async def detach_interface(self, host_veth: str) -> None:
+        """One veth pair is gone (its other end from whatever namespace it is in), the
+        namespace stays: a running container leaves one network. Idempotent."""
         ...
 
     async def namespaces(self, prefix: str) -> list[str]:

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..aggregate import CreatedEvent, DomainEvent, StrIdAggregate
 from ..cause import Cause
-from ..errors import InvalidParameter, NotModified
+from ..errors import InvalidParameter
+from .commands import ContainerCommands
 from .ids import is_container_id
 from .transitions import (
     LIVE_STATES,
     RECORDS,
     Command,
     ContainerState,
-    Go,
-    NoOp,
-    decide,
     state_after,
 )
 
@@ -32,7 +30,7 @@ S = ContainerState
 T = "berth.container"
 
 
-class Container(StrIdAggregate):
+class Container(ContainerCommands, StrIdAggregate):
     TOPIC = T
 
     @dataclass(frozen=True)
@@ -243,30 +241,6 @@ class Container(StrIdAggregate):
         def update(self, c: Container) -> None:
             c.pid = 0
 
-    if TYPE_CHECKING:
-        # State, filled in by the events' apply(). Kept out of the runtime class body
-        # because eventsourcing turns annotated aggregates into dataclasses.
-        name: str
-        image: str
-        image_id: str
-        config: dict[str, Any]
-        host_config: dict[str, Any]
-        networking_config: dict[str, Any]
-        mounts: list[dict[str, Any]]
-        state: ContainerState
-        prepared: bool
-        pid: int
-        exit_code: int
-        oom_killed: bool
-        error: str
-        started_at: datetime | None
-        finished_at: datetime | None
-        restart_count: int
-        restart_after_exit: bool
-        manually_stopped: bool
-        rootfs: str
-        network: dict[str, Any] | None
-
     @classmethod
     def create(
         cls,
@@ -296,152 +270,6 @@ class Container(StrIdAggregate):
             mounts=mounts or [],
         )
         return container
-
-    def check(self, command: Command, caller_ref: str | None = None) -> bool:
-        """Whether `command` would record an event now; raises Docker's error if refused.
-
-        Returns False for Docker's 304 answers (nothing to do), True otherwise.
-        """
-        outcome = decide(self.state, command)
-        if isinstance(outcome, Go):
-            return True
-        ref = caller_ref or self.name.lstrip("/") or self.id
-        fields = {"id": self.id, "name": ref, "command": command.value, "state": self.state.value}
-        if isinstance(outcome, NoOp):
-            return False
-        raise outcome.error(outcome.message.format(**fields))
-
-    def _do(
-        self,
-        command: Command,
-        event_class: type[DomainEvent],
-        cause: Cause,
-        caller_ref: str | None = None,
-        **fields: Any,
-    ) -> None:
-        if not self.check(command, caller_ref):
-            outcome = decide(self.state, command)
-            assert isinstance(outcome, NoOp)
-            raise NotModified(outcome.message)
-        self._record(event_class, cause, **fields)
-
-    # User commands ---------------------------------------------------------------------
-
-    def request_start(self, cause: Cause, caller_ref: str | None = None) -> None:
-        self._do(Command.START, self.StartRequested, cause, caller_ref)
-
-    def request_stop(
-        self, signal: str, timeout: int, cause: Cause, caller_ref: str | None = None
-    ) -> None:
-        self._do(
-            Command.STOP, self.StopRequested, cause, caller_ref, signal=signal, timeout=timeout
-        )
-
-    def request_kill(self, signal: str, cause: Cause, caller_ref: str | None = None) -> None:
-        self._do(Command.KILL, self.KillRequested, cause, caller_ref, signal=signal)
-
-    def pause(self, cause: Cause, caller_ref: str | None = None) -> None:
-        self._do(Command.PAUSE, self.Paused, cause, caller_ref)
-
-    def unpause(self, cause: Cause, caller_ref: str | None = None) -> None:
-        self._do(Command.UNPAUSE, self.Unpaused, cause, caller_ref)
-
-    def request_restart(self, timeout: int, cause: Cause, caller_ref: str | None = None) -> None:
-        self._do(Command.RESTART, self.RestartRequested, cause, caller_ref, timeout=timeout)
-
-    def request_removal(
-        self, force: bool, cause: Cause, caller_ref: str | None = None, volumes: bool = False
-    ) -> None:
-        command = Command.FORCE_REMOVE if force else Command.REMOVE
-        self._do(command, self.RemovalRequested, cause, caller_ref, force=force, volumes=volumes)
-
-    def rename(self, new_name: str, cause: Cause, caller_ref: str | None = None) -> None:
-        if new_name == self.name:
-            raise InvalidParameter("Renaming a container with the same name as its current name")
-        self._do(
-            Command.RENAME, self.Renamed, cause, caller_ref, old_name=self.name, new_name=new_name
-        )
-
-    # Outcomes reported by reactors --------------------------------------------------------
-
-    def mark_prepared(self, rootfs: str, cause: Cause) -> None:
-        self._do(Command.MARK_PREPARED, self.Prepared, cause, rootfs=rootfs)
-
-    def mark_prepare_failed(self, reason: str, cause: Cause) -> None:
-        self._do(Command.MARK_PREPARE_FAILED, self.PrepareFailed, cause, reason=reason)
-
-    def mark_started(self, pid: int, started_at: datetime, cause: Cause) -> None:
-        self._do(Command.MARK_STARTED, self.Started, cause, pid=pid, started_at=started_at)
-
-    def mark_start_failed(self, reason: str, exit_code: int, cause: Cause) -> None:
-        self._do(
-            Command.MARK_START_FAILED, self.StartFailed, cause, reason=reason, exit_code=exit_code
-        )
-
-    def mark_exited(
-        self, exit_code: int, oom_killed: bool, finished_at: datetime, cause: Cause
-    ) -> None:
-        self._do(
-            Command.MARK_EXITED,
-            self.Exited,
-            cause,
-            exit_code=exit_code,
-            oom_killed=oom_killed,
-            finished_at=finished_at,
-        )
-
-    def mark_exit_unknown(self, reason: str, finished_at: datetime, cause: Cause) -> None:
-        self._do(
-            Command.MARK_EXIT_UNKNOWN,
-            self.ExitCodeUnknown,
-            cause,
-            reason=reason,
-            finished_at=finished_at,
-        )
-
-    @property
-    def endpoint(self) -> dict[str, Any] | None:
-        """The endpoint `NetworkConnected` recorded until disconnected (older snapshots: none)."""
-        found: dict[str, Any] | None = getattr(self, "network", None)
-        return found
-
-    def mark_network_connected(
-        self, network_id: str, network_name: str, endpoint: dict[str, Any], cause: Cause
-    ) -> None:
-        current = self.endpoint
-        if self.check(Command.MARK_NETWORK_CONNECTED) and current is not None:
-            raise NotModified("already recorded")
-        self._do(
-            Command.MARK_NETWORK_CONNECTED,
-            self.NetworkConnected,
-            cause,
-            network_id=network_id,
-            network_name=network_name,
-            endpoint=endpoint,
-        )
-
-    def mark_network_disconnected(self, cause: Cause) -> None:
-        current = self.endpoint
-        if not self.check(Command.MARK_NETWORK_DISCONNECTED) or current is None:
-            raise NotModified("already recorded")
-        self._do(
-            Command.MARK_NETWORK_DISCONNECTED,
-            self.NetworkDisconnected,
-            cause,
-            network_id=current["id"],
-        )
-
-    def schedule_restart(self, delay_ms: int, cause: Cause) -> None:
-        self._do(
-            Command.SCHEDULE_RESTART,
-            self.RestartScheduled,
-            cause,
-            delay_ms=delay_ms,
-            restart_count=self.restart_count + 1,
-        )
-
-    def mark_removed(self, cause: Cause) -> None:
-        self._do(Command.MARK_REMOVED, self.Removed, cause)
 
 
 # The event class each command records when the table says Go.

@@ -42,6 +42,14 @@ def restart_delay_ms(container: Container) -> int | None:
     return min(backoff, BACKOFF_MAX_MS)
 
 
+def restart_on_exit_ms(container: Container) -> int | None:
+    """The policy's delay for a container whose exit has just been recorded; None when
+    something else follows the exit: auto-remove, or the start of a `docker restart`."""
+    if container.host_config.get("AutoRemove") or container.restart_after_exit:
+        return None
+    return restart_delay_ms(container)
+
+
 def starts_on_boot(container: Container) -> bool:
     """dockerd starts `always` containers at boot, `unless-stopped` ones unless stopped;
     a container that never ran stays created."""

@@ -32,6 +32,7 @@ class RawChannel(Protocol):
 
     async def send_eof(self) -> None: ...
 
+
 Headers = list[tuple[str, str]]
 FALSE_FLAGS = ("0", "false", "no")
 

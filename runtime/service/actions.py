@@ -15,6 +15,7 @@ import math
 import resource
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
 from berth.domain.container import Container, ContainerState, container_hostname
 from berth.domain.container.exit_codes import start_failure_code
+from berth.domain.container.restart import restart_on_exit_ms
 from berth.domain.errors import BerthError, Conflict, DiskFull, NotFound, NotModified, space_for
 from berth.domain.log_config import log_size_max
 from berth.domain.signals import stop_signal
@@ -48,6 +50,7 @@ from .volumes import VolumeService
 
 log = logging.getLogger(__name__)
 ENGINE = Actor(ActorKind.ENGINE)
+RESTART_POLICY = Actor(ActorKind.RESTART_POLICY)
 #: How long a removal waits for a SIGKILLed container's monitor to report the exit.
 KILL_WAIT_S = 10.0
 #: Waiters wake when the log changes; this is only their safety net.
@@ -101,10 +104,19 @@ class ContainerActions:
         return True
 
     async def record_exit(
-        self, container_id: str, status: ExitStatus | None, actor: Actor, unknown: str
+        self,
+        container_id: str,
+        status: ExitStatus | None,
+        actor: Actor,
+        unknown: str,
+        restart_policy: bool = False,
     ) -> None:
         """The exit (or, without a status, that it is unknown: never a silent 0) with the
-        network's release and its volumes' unmounts, in one write: the process is gone."""
+        network's release and its volumes' unmounts, in one write: the process is gone.
+
+        With `restart_policy` (the daemon's exits), a restart the policy will make is
+        scheduled in that same write, so the container is `restarting` from its exit on,
+        as dockerd's: never `exited` for a moment in which `rm` would succeed."""
         if status is None:
             outcome: Callable[[Container, Cause], None] = lambda c, k: c.mark_exit_unknown(  # noqa: E731
                 unknown, k.at, k
@@ -117,6 +129,8 @@ class ContainerActions:
 
         def exited(c: Container, k: Cause) -> list[Volume]:
             outcome(c, k)
+            if restart_policy and (delay := restart_on_exit_ms(c)) is not None:
+                c.schedule_restart(delay, replace(k, actor=RESTART_POLICY))
             unmounted[:] = self.engine.volumes.unmounted(c, k)
             return unmounted
 

@@ -1,8 +1,9 @@
 """Exit watchers: what a running container's monitor reports, recorded as it happens.
 
 A watcher waits for the container's monitor to report the exit, then — under the
-container's lock — records `Exited` (with the network's release, one write); what follows
-an exit (auto-remove, restarts) is the reactor's reaction to that event. A monitor
+container's lock — records `Exited` (with the network's release and, in the daemon, the
+restart its policy makes: one write); what follows an exit (auto-remove, the restart) is
+the reactor's reaction to those events. A monitor
 killed behind the engine's back is not an exit: while the container's own process lives,
 the watcher follows that process instead, and records the exit as unknown when it ends
 (only the monitor could have told its code). A port forwarder killed behind the engine's
@@ -28,8 +29,10 @@ MONITOR_LOST = "the container's monitor was killed; its exit status is unknown"
 
 
 class ExitWatcher:
-    def __init__(self, actions: ContainerActions) -> None:
+    def __init__(self, actions: ContainerActions, *, daemon: bool = False) -> None:
         self.actions = actions
+        # Only the daemon applies restart policies (see reactions.py).
+        self.daemon = daemon
         self.nursery: trio.Nursery | None = None
         # Exits are recorded once reconcile is done, so that its sweeps never race them.
         self.ready = trio.Event()
@@ -55,7 +58,9 @@ class ExitWatcher:
             await self.ready.wait()
             async with self.actions.locks.hold(container_id):
                 if (await self.actions.load(container_id)).pid:
-                    await self.actions.record_exit(container_id, status, ENGINE, MONITOR_LOST)
+                    await self.actions.record_exit(
+                        container_id, status, ENGINE, MONITOR_LOST, restart_policy=self.daemon
+                    )
                     crash_point("exit.recorded")
         except BerthError as error:
             log.warning("container %s: %s", container_id[:12], error.message)

@@ -6,8 +6,9 @@
 - StopRequested: the stop signal, then after the timeout SIGKILL (the exit is observed).
 - KillRequested: the signal.
 - RemovalRequested: kill, the exit, everything deleted (Removed).
-- Exited, ExitCodeUnknown: runc's container deleted; then auto-remove (RemovalRequested),
-  a requested restart (StartRequested) or the restart policy (RestartScheduled).
+- Exited, ExitCodeUnknown: runc's container deleted; then auto-remove (RemovalRequested)
+  or a requested restart (StartRequested); the daemon records the restart policy's
+  RestartScheduled with the exit itself (exits.py).
 - RestartScheduled: once the back-off has passed, StartRequested.
 - Started: the exit watched.
 
@@ -28,14 +29,13 @@ from berth.domain.container.restart import restart_delay_ms
 from berth.domain.errors import NotModified
 
 from ..store.events import LoggedEvent
-from .actions import ContainerActions
+from .actions import RESTART_POLICY, ContainerActions
 from .exits import ExitWatcher
 from .faults import crash_point
 from .reactor import Reactor
 
 S = ContainerState
 ENGINE = Actor(ActorKind.ENGINE)
-RESTART_POLICY = Actor(ActorKind.RESTART_POLICY)
 NAME = "containers"
 
 
@@ -122,7 +122,7 @@ class ContainerReactions:
         actions = self.actions
         async with actions.locks.hold(container_id):
             container = await actions.load(container_id)
-            if container.state is not S.EXITED:
+            if container.state not in (S.EXITED, S.RESTARTING):
                 return  # started, stopped or removed again meanwhile
             # The process is gone: runc's container, its monitor and cgroups go too.
             await actions.runtime.delete(container_id, force=True)
@@ -131,7 +131,11 @@ class ContainerReactions:
                 await actions.sync(lambda: engine.request_removal(container_id, ENGINE, True))
             elif container.restart_after_exit:
                 await actions.sync(engine.start, container_id, ENGINE)
-            elif self.daemon and (delay := restart_delay_ms(container)) is not None:
+            elif (
+                container.state is S.EXITED
+                and self.daemon
+                and (delay := restart_delay_ms(container)) is not None
+            ):  # an exit recorded without its policy's decision (by an older berthd)
                 await actions.record(
                     container_id, lambda c, k: c.schedule_restart(delay, k), RESTART_POLICY
                 )

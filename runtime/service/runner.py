@@ -27,7 +27,7 @@ from berth.domain.cause import Actor
 from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Command, Container, ContainerState
 from berth.domain.errors import Conflict, NotFound
-from berth.domain.signals import DEFAULT_KILL_SIGNAL
+from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name
 
 from ..store.positions import Positions
 from .actions import CHANGE_WAIT_S, ContainerActions
@@ -80,7 +80,7 @@ class Runner:
         self.actions = ContainerActions(
             engine, images, runtime, self.networks, self.changes, self.volumes
         )
-        self.exits = ExitWatcher(self.actions)
+        self.exits = ExitWatcher(self.actions, daemon=daemon)
         self.reactions = ContainerReactions(self.actions, self.exits, daemon=daemon)
         self.positions = Positions(engine.store.db_path)
         self.reactor = Reactor(
@@ -157,10 +157,14 @@ class Runner:
         await self.reactor.wait_acted(position)
 
     async def kill(self, ref: str, actor: Actor, signal: str = DEFAULT_KILL_SIGNAL) -> None:
+        """Answers once signalled; a SIGKILL once the exit is recorded, as dockerd's (an
+        inspect or rm right after the kill sees the container exited)."""
         container_id = await self._resolve(ref)
         position = await self._record(lambda: self.engine.kill(container_id, actor, signal))
         crash_point("kill.requested")
         await self.reactor.wait_acted(position)
+        if signal_name(signal) == "SIGKILL":
+            await self.actions.wait_recorded_exit(container_id)
 
     async def pause(self, ref: str, actor: Actor) -> None:
         """The freezer acts first, then the log records it (ADR 0005)."""
@@ -237,6 +241,8 @@ class Runner:
                     return container.exit_code
             elif container.state not in (*LIVE, S.STARTING, S.RESTARTING):
                 return container.exit_code
+            elif container.state is S.RESTARTING and container.version > seen_version:
+                return container.exit_code  # dockerd's waiters see each exit a policy restarts
             await self.changes.wait(CHANGE_WAIT_S)
 
 

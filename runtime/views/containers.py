@@ -74,6 +74,8 @@ def _connect(doc: dict[str, Any], network_id: str, name: str, endpoint: dict[str
     settings.update(shown, SandboxKey=endpoint.get("SandboxKey", ""))
     settings["Ports"] = copy.deepcopy(endpoint.get("Ports") or {})
     settings["Networks"][name] = {**_endpoint(), **shown, "NetworkID": network_id}
+    for each, recorded in (endpoint.get("Networks") or {}).items():
+        settings["Networks"][each] = _public(recorded)
     for key in ("HostsPath", "HostnamePath", "ResolvConfPath"):
         doc[key] = endpoint.get(key, doc[key])
 
@@ -83,7 +85,42 @@ def _disconnect(doc: dict[str, Any]) -> None:
     settings = doc["NetworkSettings"]
     settings.update({k: _endpoint()[k] for k in _ENDPOINT_FIELDS}, SandboxKey="", Ports={})
     for name, endpoint in settings["Networks"].items():
-        settings["Networks"][name] = {**_endpoint(), "NetworkID": endpoint.get("NetworkID", "")}
+        settings["Networks"][name] = {
+            **_endpoint(),
+            **{k: endpoint.get(k) for k in _CONFIGURED_FIELDS},
+            "NetworkID": endpoint.get("NetworkID", ""),
+        }
+
+
+# What a stop keeps of an endpoint (dockerd's cleanOperationalData clears the rest).
+_CONFIGURED_FIELDS = ("IPAMConfig", "Links", "Aliases")
+
+
+def _public(recorded: dict[str, Any]) -> dict[str, Any]:
+    """An endpoint as inspect shows it, without berth's own fields (HostVeth...)."""
+    return {k: copy.deepcopy(recorded.get(k, v)) for k, v in _endpoint().items()}
+
+
+def fold_network_event(row: Row, event: LoggedEvent) -> Row:
+    """A network's event about this container: joined or left (`network connect` and
+    `disconnect`), or an endpoint set up while it runs."""
+    data = event.data
+    networks = row["doc"]["NetworkSettings"]["Networks"]
+    name = str(data.get("network_name") or "")
+    match event.name:
+        case "EndpointJoined" if name:
+            config = data.get("config") or {}
+            networks[name] = {
+                **_endpoint(),
+                "IPAMConfig": config.get("IPAMConfig"),
+                "Aliases": config.get("Aliases"),
+                "NetworkID": event.originator_id,
+            }
+        case "EndpointAttached":
+            networks[name] = _public(data["endpoint"])
+        case "EndpointLeft" if name:
+            networks.pop(name, None)
+    return row
 
 
 def _path_and_args(config: dict[str, Any]) -> tuple[str, list[str]]:
@@ -150,6 +187,8 @@ def fold(row: Row | None, event: LoggedEvent) -> Row | None:
 
     Events at or below the row's version are ignored, so re-delivery is harmless.
     """
+    if event.aggregate == "network":
+        return None if row is None else fold_network_event(row, event)
     if event.name == "Created":
         return _created(event)
     if row is None or event.version <= row["version"]:
@@ -193,7 +232,8 @@ def fold(row: Row | None, event: LoggedEvent) -> Row | None:
             return None
     status.update(
         Status=new_state.docker_status,
-        Running=new_state in LIVE_STATES,
+        # dockerd counts a container waiting for its policy's restart as running.
+        Running=new_state in LIVE_STATES or new_state is ContainerState.RESTARTING,
         Paused=new_state is ContainerState.PAUSED,
         Restarting=new_state is ContainerState.RESTARTING,
         Dead=new_state is ContainerState.DEAD,

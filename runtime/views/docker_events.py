@@ -55,6 +55,7 @@ VOLUME_ACTIONS = {
 }
 NETWORK_ACTIONS = {
     "Created": "create",
+    "Recreated": "create",
     "AddressAllocated": "connect",
     "AddressReleased": "disconnect",
     "Removed": "destroy",
@@ -69,6 +70,7 @@ class _Known:
     image: str
     labels: dict[str, str] = field(default_factory=dict)
     stopping: bool = False
+    restarting: bool = False  # a `docker restart` whose start is still to come
 
 
 # The keys EventFilters applies; any other (dockerd also knows network, daemon, ...) is
@@ -173,15 +175,24 @@ class EventTranslator:
         if event.aggregate == "volume" and event.name in VOLUME_ACTIONS:
             return [self._volume_message(event)]
         if event.aggregate == "network" and event.name in NETWORK_ACTIONS:
-            attributes = {"type": "bridge"}
+            attributes = {"name": self._network_name(event), "type": "bridge"}
             if "container_id" in event.data:
-                attributes["container"] = str(event.data["container_id"])
+                attributes = {"container": str(event.data["container_id"]), **attributes}
             return [
                 _message(
                     "network", NETWORK_ACTIONS[event.name], event.originator_id, attributes, event
                 )
             ]
         return []
+
+    def _network_name(self, event: LoggedEvent) -> str:
+        """dockerd's `name` attribute of a network event: the network's name."""
+        data = event.data
+        if "name" in data:
+            return str(data["name"])
+        if "settings" in data:
+            return str(data["settings"]["name"])
+        return str(self._engine.get_aggregate(event.originator_id).name)
 
     def _volume_message(self, event: LoggedEvent) -> dict[str, Any]:
         """Attributes as dockerd's: the driver; a mount's container, destination,
@@ -239,25 +250,33 @@ class EventTranslator:
             known.name = str(event.data["new_name"]).lstrip("/")
         if event.name == "StopRequested":
             known.stopping = True
-        attributes: dict[str, str] = {**known.labels, "image": known.image, "name": known.name}
+        if event.name in ("RestartRequested", "StartFailed", "RemovalRequested"):
+            known.restarting = event.name == "RestartRequested"
+        base: dict[str, str] = {**known.labels, "image": known.image, "name": known.name}
+        attributes = dict(base)
         messages = []
-        action = CONTAINER_ACTIONS.get(event.name)
+
+        def say(action: str, attributes: dict[str, str]) -> None:
+            messages.append(
+                _message("container", action, event.originator_id, attributes, event, known.image)
+            )
+
+        if event.name == "Exited" and event.data.get("oom_killed"):
+            say("oom", base)  # dockerd reports the OOM kill before the exit it causes
         if event.name == "Renamed":
             attributes["oldName"] = old
         if event.name == "KillRequested":
             attributes["signal"] = str(event.data["signal"])
         if event.name in ("Exited", "ExitCodeUnknown"):
             attributes["exitCode"] = str(event.data.get("exit_code", -1))
-        if action is not None:
-            messages.append(
-                _message("container", action, event.originator_id, attributes, event, known.image)
-            )
+        if (action := CONTAINER_ACTIONS.get(event.name)) is not None:
+            say(action, attributes)
+        if event.name == "Started" and known.restarting:
+            known.restarting = False
+            say("restart", base)  # dockerd's `restart` follows the start it made
         if event.name in ("Exited", "ExitCodeUnknown") and known.stopping:
             known.stopping = False
-            stop = {k: v for k, v in attributes.items() if k != "exitCode"}
-            messages.append(
-                _message("container", "stop", event.originator_id, stop, event, known.image)
-            )
+            say("stop", base)
         return messages
 
 

@@ -27,12 +27,12 @@ from berth.domain.errors import space_for
 
 from ..store.events import EventStore, LoggedEvent
 from ..store.schema import create_table_retrying
-from . import containers, images, volumes
+from . import containers, images, networks, volumes
 from .tracking import apply_new_events, claim_batch
 
 APPLICATION = "berth"
 BATCH_SIZE = 2000
-VIEW_TABLES = ("containers", "images", "image_tags", "volumes")
+VIEW_TABLES = ("containers", "images", "image_tags", "volumes", "networks")
 
 Folder = Callable[[dict[str, Any] | None, LoggedEvent], dict[str, Any] | None]
 
@@ -40,6 +40,18 @@ Folder = Callable[[dict[str, Any] | None, LoggedEvent], dict[str, Any] | None]
 def _remove_database(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+# A network's events that change what a container's inspect shows of its networks.
+CONTAINER_NETWORK_EVENTS = ("EndpointJoined", "EndpointLeft", "EndpointAttached")
+
+
+def _container_key(event: LoggedEvent) -> str | None:
+    if event.aggregate == "container":
+        return event.originator_id
+    if event.aggregate == "network" and event.name in CONTAINER_NETWORK_EVENTS:
+        return str(event.data["container_id"])
+    return None
 
 
 class ProjectionStore(SQLiteTrackingRecorder):
@@ -69,6 +81,8 @@ class ProjectionStore(SQLiteTrackingRecorder):
             "reference TEXT PRIMARY KEY, image_id TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS volumes ("
             "id TEXT PRIMARY KEY, name TEXT NOT NULL, row TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS networks ("
+            "id TEXT PRIMARY KEY, name TEXT NOT NULL, row TEXT NOT NULL)",
         ]
 
     # Applying the log ----------------------------------------------------------------------
@@ -85,9 +99,10 @@ class ProjectionStore(SQLiteTrackingRecorder):
         """Apply a batch read after position `after`, if the views are still there."""
         with self.datastore.transaction(commit=True) as cursor:
             claim_batch(cursor, self.select_max_tracking_id_statement, APPLICATION, after)
-            self._fold_into(cursor, "containers", containers.fold, batch, "container")
+            self._fold_into(cursor, "containers", containers.fold, batch, _container_key)
             self._fold_into(cursor, "images", images.fold, batch, "image")
             self._fold_into(cursor, "volumes", volumes.fold, batch, "volume")
+            self._fold_into(cursor, "networks", networks.fold, batch, "network")
             self._insert_tracking(cursor, Tracking(APPLICATION, batch[-1].position))
 
     def _fold_into(
@@ -96,13 +111,18 @@ class ProjectionStore(SQLiteTrackingRecorder):
         table: str,
         fold: Folder,
         events: Iterable[LoggedEvent],
-        aggregate: str,
+        aggregate: str | Callable[[LoggedEvent], str | None],
     ) -> None:
+        """Fold the events of one kind of aggregate into its table, by originator; or
+        those `aggregate` gives a row key for."""
         rows: dict[str, dict[str, Any] | None] = {}
         for event in events:
-            if event.aggregate != aggregate:
+            if isinstance(aggregate, str):
+                key = event.originator_id if event.aggregate == aggregate else None
+            else:
+                key = aggregate(event)
+            if key is None:
                 continue
-            key = event.originator_id
             if key not in rows:
                 rows[key] = self._load_row(cursor, table, key)
             rows[key] = fold(rows[key], event)
@@ -121,9 +141,9 @@ class ProjectionStore(SQLiteTrackingRecorder):
                         json.dumps(row, separators=(",", ":")),
                     ),
                 )
-            elif table == "volumes":
+            elif table in ("volumes", "networks"):
                 cursor.execute(
-                    "INSERT OR REPLACE INTO volumes VALUES (?, ?, ?)",
+                    f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)",
                     (key, row["name"], json.dumps(row, separators=(",", ":"))),
                 )
             else:
@@ -236,6 +256,17 @@ class ProjectionStore(SQLiteTrackingRecorder):
     def volume_row(self, name: str) -> dict[str, Any] | None:
         found = self._select_rows("SELECT row FROM volumes WHERE name = ?", (name,))
         return found[0] if found else None
+
+    def network_ids(self, *, removed: bool = False) -> list[str]:
+        """The ids of every network that exists (or, with `removed`, that was removed).
+        The views of a root made before networks had a view may lack its default bridge:
+        the caller adds it."""
+        test = "IS NOT NULL" if removed else "IS NULL"
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT id FROM networks WHERE json_extract(row, '$.removed') {test} ORDER BY name"
+            )
+            return [str(found[0]) for found in cursor.fetchall()]
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every view table's rows, sorted; for comparing two projections."""

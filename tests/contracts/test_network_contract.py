@@ -3,6 +3,7 @@ for netlink and the forwarder processes."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import signal
@@ -77,6 +78,33 @@ async def test_an_endpoint_is_attached_and_detached_idempotently(
     assert await adapter.namespaces(names.prefix) == [second.netns]
     assert await adapter.bridge_ports(names.bridge) == [second.host_veth]
     await adapter.detach(second.netns, second.host_veth)
+    assert await adapter.namespaces(names.prefix) == []
+
+
+async def test_one_interface_leaves_a_namespace_and_a_bridge_goes_with_its_ports(
+    links: tuple[Links, Names],
+) -> None:
+    adapter, names = links
+    await adapter.ensure_bridge(names.bridge, names.gateway, 24)
+    first = names.endpoint(0)
+    second = dataclasses.replace(
+        names.endpoint(1),
+        netns=first.netns,
+        interface="eth1",
+        default_route=False,
+    )
+    await adapter.attach(first)
+    await adapter.attach(second)
+    assert await adapter.bridge_ports(names.bridge) == sorted([first.host_veth, second.host_veth])
+    for _ in range(2):
+        await adapter.detach_interface(second.host_veth)
+    assert await adapter.bridge_ports(names.bridge) == [first.host_veth]
+    assert await adapter.namespaces(names.prefix) == [first.netns]
+    for _ in range(2):
+        await adapter.remove_bridge(names.bridge)
+    assert await adapter.bridge_ports(names.bridge) == []
+    assert names.subnet not in await adapter.host_routes()
+    await adapter.detach(first.netns, first.host_veth)
     assert await adapter.namespaces(names.prefix) == []
 
 

@@ -16,8 +16,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound
-from berth.domain.network import Network, choose_bridge_subnet, mac_address, parse_bip
+from berth.domain.network import Network
 from berth.domain.network_files import hosts_file, resolv_conf
+from berth.domain.network_pools import choose_bridge_subnet, mac_address, parse_bip
 
 CAUSE = Cause(
     at=datetime(2024, 5, 1, 12, 0, tzinfo=UTC),
@@ -355,12 +356,13 @@ def test_bridge_subnet_skips_host_routes_and_refuses_a_colliding_bip() -> None:
         ipaddress.IPv4Network("172.17.0.0/16"),
         ipaddress.IPv4Network("172.18.5.0/24"),
     ]
-    assert choose_bridge_subnet(None, routes) == ("172.19.0.0/16", "172.19.0.1")
+    # Small subnets (ADR 0038): the first /24 of the pools that no route overlaps.
+    assert choose_bridge_subnet(None, routes) == ("172.18.0.0/24", "172.18.0.1")
     assert choose_bridge_subnet("10.9.0.1/24", routes) == ("10.9.0.0/24", "10.9.0.1")
     with pytest.raises(Conflict, match=r"overlaps the host's route to 172\.17\.0\.0/16"):
         choose_bridge_subnet("172.17.3.1/24", routes)
     everything = [ipaddress.IPv4Network("172.16.0.0/12"), ipaddress.IPv4Network("192.168.0.0/16")]
-    with pytest.raises(Conflict, match="non-overlapping"):
+    with pytest.raises(NotFound, match="non-overlapping"):
         choose_bridge_subnet(None, everything)
 
 

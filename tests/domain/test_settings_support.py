@@ -131,7 +131,6 @@ REFUSED_VALUES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
         optional={"Interval": st.integers(10**6, 10**12), "Retries": st.integers(0, 9)},
     ),
     ("Config", "NetworkDisabled"): st.just(True),
-    ("Config", "MacAddress"): st.just("02:42:ac:11:00:02"),
     ("HostConfig", "VolumeDriver"): _names.filter(lambda n: n != "local"),
     ("HostConfig", "IpcMode"): st.just("none") | _names.map(lambda n: f"container:{n}"),
     ("HostConfig", "Cgroup"): _names.map(lambda n: f"container:{n}"),
@@ -173,14 +172,11 @@ REFUSED_VALUES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("HostConfig", "Init"): st.just(True),
     ("EndpointSettings", "IPAMConfig"): st.sampled_from(
         [
-            {"IPv4Address": "172.17.0.9"},
             {"IPv6Address": "fd00::9"},
             {"LinkLocalIPs": ["169.254.1.1"]},
         ]
     ),
     ("EndpointSettings", "Links"): st.just(["db:db"]),
-    ("EndpointSettings", "Aliases"): st.lists(_names, min_size=1, max_size=2),
-    ("EndpointSettings", "MacAddress"): st.just("02:42:ac:11:00:02"),
     ("EndpointSettings", "DriverOpts"): st.dictionaries(_names, _names, min_size=1, max_size=2),
     ("EndpointSettings", "GwPriority"): st.integers(1, 100) | st.integers(-100, -1),
 }

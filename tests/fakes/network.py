@@ -44,6 +44,17 @@ class FakeLinks:
         await self._enter("ensure_bridge")
         self.bridges[name] = IPv4Interface(f"{gateway}/{prefix_len}")
 
+    async def remove_bridge(self, name: str) -> None:
+        _check_ifname(name)
+        await self._enter("remove_bridge")
+        self.bridges.pop(name, None)
+        self.veths = {k: e for k, e in self.veths.items() if e.bridge != name}
+
+    async def detach_interface(self, host_veth: str) -> None:
+        _check_ifname(host_veth)
+        await self._enter("detach_interface")
+        self.veths.pop(host_veth, None)
+
     async def attach(self, endpoint: Endpoint) -> str:
         _check_endpoint(endpoint)
         await self._enter("attach")

@@ -14,6 +14,7 @@ import trio
 from berth.adapters.runc import StartFailure
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.container.restart import restart_delay_ms
+from berth.domain.errors import Conflict
 from berth.runtime.service.engine import Engine
 from berth.runtime.service.images import ImageService
 from berth.runtime.service.network_files import BridgeSettings, default_bridge_name
@@ -135,7 +136,9 @@ async def test_the_restart_policy_waits_for_its_back_off_on_the_fake_clock(
         # The reactor's timer, once it sleeps, is the earliest sleeper.
         await until(lambda b=back_off: _next_deadline() <= b + 1e-9)
         assert await clock.next_wake() == pytest.approx(back_off)
-        assert world.events(container_id)[-1] == "RestartScheduled"
+        after_scheduled = world.events(container_id)[::-1]
+        after_scheduled = after_scheduled[: after_scheduled.index("RestartScheduled")]
+        assert "StartRequested" not in after_scheduled  # the back-off holds the start
         clock.advance(back_off)
     await until(lambda: world.events(container_id).count("Exited") == 3)
     events = world.events(container_id)
@@ -180,3 +183,33 @@ async def test_a_lost_monitor_is_an_unknown_exit_once_the_process_ends(world: Wo
     await until(lambda: world.events(container_id)[-1] != "Started")
     container = world.engine.get_aggregate(container_id)
     assert container.pid == 0 and "ExitCodeUnknown" in world.events(container_id)
+
+
+async def test_an_exit_the_policy_restarts_is_restarting_at_once_and_rm_is_refused(
+    world: World, clock: FakeClock
+) -> None:
+    """The back-off is held by the fake clock: the state is read from the recorded
+    RestartScheduled, never from timing."""
+    container_id = await world.run("sleep", "100", HostConfig={"RestartPolicy": {"Name": "always"}})
+    world.runtime.exit(container_id, 3)
+    await until(lambda: "Exited" in world.events(container_id))
+    log = {event.name: event for event in world.engine.history(container_id)}
+    exited, scheduled = log["Exited"], log["RestartScheduled"]
+    # One write: the exit never shows as `exited`, when an rm would have succeeded.
+    assert exited.data["correlation_id"] == scheduled.data["correlation_id"]
+    state = world.engine.inspect_container(container_id)["State"]
+    assert (state["Status"], state["Restarting"], state["Running"]) == ("restarting", True, True)
+    assert state["ExitCode"] == 3
+    (entry,) = world.engine.list_containers()
+    assert entry["Status"].startswith("Restarting (3) ")
+    with pytest.raises(Conflict, match=f"You cannot remove a restarting container {container_id}"):
+        await world.runner.remove(container_id, API)
+    await world.runner.remove(container_id, API, force=True)
+
+
+async def test_a_sigkill_answers_once_the_exit_is_recorded(world: World) -> None:
+    container_id = await world.run("sleep", "100")
+    await world.runner.kill(container_id, API, "KILL")
+    state = world.engine.inspect_container(container_id)["State"]
+    assert (state["Status"], state["Running"], state["ExitCode"]) == ("exited", False, 137)
+    await world.runner.remove(container_id, API)

@@ -17,6 +17,7 @@ from berth.domain.container import Command, Container
 from berth.domain.image import Image
 from berth.domain.name_claim import Name, name_id
 from berth.domain.network import Network
+from berth.domain.network_request import parse_network_request
 from berth.runtime.store.events import SNAPSHOT_INTERVAL, EventStore
 
 from ..domain.factories import cause_at, do, new_container
@@ -103,7 +104,14 @@ def every_event(store: EventStore) -> list[StrIdAggregate]:
     network = Network.create(id="9" * 64, name="bridge", subnet="172.30.0.0/16", cause=cause_at(1))
     network.allocate("a" * 64, cause_at(2))
     network.release("a" * 64, cause_at(3))
-    network.remove(cause_at(4))
+    network.join("b" * 64, "web", {"Aliases": ["w"]}, cause_at(4))
+    network.allocate("b" * 64, cause_at(5))
+    network.mark_attached("b" * 64, {"IPAddress": "172.30.0.2"}, cause_at(5))
+    network.release("b" * 64, cause_at(5))
+    network.leave("b" * 64, cause_at(5))
+    network.remove(cause_at(6))
+    again = parse_network_request({"Name": "bridge2", "Labels": {"a": "b"}})
+    network.define_again(again, "172.31.0.0/24", "172.31.0.1", cause_at(7))
     return [first, second, image, name, network]
 
 

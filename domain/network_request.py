@@ -1,0 +1,159 @@
+"""`POST /networks/create`: Docker's request body checked and read into a `NetworkRequest`.
+
+Everything berth applies is read here; a field it does not apply is refused with a 400
+naming it (never stored and ignored). What berth applies: the `bridge` driver, one IPv4
+IPAM config (Subnet, Gateway, IPRange, AuxiliaryAddresses), Internal, Attachable,
+Labels, and the bridge driver's options `com.docker.network.bridge.name` and
+`com.docker.network.bridge.enable_ip_masquerade`. IPv6 (`EnableIPv6`, an IPv6 subnet)
+is refused by name: berth's bridges carry IPv4 only.
+
+A name is unique, whatever `CheckDuplicate` says (dockerd makes a second network of the
+same name without it; berth's network ids derive from names, so it cannot).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Forbidden, InvalidParameter, NotFound
+from .network import parse_gateway, parse_subnet
+
+PREDEFINED = ("bridge", "host", "none", "default")
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+MASQUERADE_OPTION = "com.docker.network.bridge.enable_ip_masquerade"
+APPLIED_OPTIONS = (BRIDGE_NAME_OPTION, MASQUERADE_OPTION)
+#: Body fields that must keep their zero value: what berth does not apply.
+REFUSED_FIELDS = {
+    "Ingress": "Ingress (--ingress)",
+    "ConfigOnly": "ConfigOnly (--config-only)",
+    "EnableIPv6": "EnableIPv6 (--ipv6)",
+}
+
+
+def unsupported(what: str) -> InvalidParameter:
+    return InvalidParameter(f"{what} is not supported by berth yet")
+
+
+@dataclass(frozen=True)
+class NetworkRequest:
+    name: str
+    subnet: str | None = None  # None: chosen from the pools
+    gateway: str | None = None
+    ip_range: str = ""
+    aux_addresses: dict[str, str] = field(default_factory=dict)
+    internal: bool = False
+    attachable: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def masquerade(self) -> bool:
+        return self.options.get(MASQUERADE_OPTION, "true").lower() in ("true", "1")
+
+
+def _strings(value: object, what: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise InvalidParameter(f"{what} must be a map of strings")
+    return dict(value)
+
+
+def _flag(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidParameter(f"{key} must be a boolean")
+    return value
+
+
+def parse_network_request(body: object) -> NetworkRequest:
+    if not isinstance(body, dict):
+        raise InvalidParameter("invalid network create request: expected a JSON object")
+    name = body.get("Name")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameter("network name must be a non-empty string")
+    if any(c.isspace() or c == "/" for c in name):
+        raise InvalidParameter(f"invalid network name {name!r}")
+    if name in PREDEFINED:
+        raise Forbidden(f"operation is not permitted on predefined {name} network ")
+    driver = body.get("Driver") or "bridge"
+    if driver != "bridge":
+        raise NotFound(f"plugin {driver!r} not found")
+    for key, what in REFUSED_FIELDS.items():
+        if body.get(key):
+            raise unsupported(what)
+    if body.get("Scope") not in (None, "", "local"):
+        raise unsupported("Scope (--scope)")
+    if (body.get("ConfigFrom") or {}).get("Network"):
+        raise unsupported("ConfigFrom (--config-from)")
+    options = _strings(body.get("Options"), "Options")
+    for key in options:
+        if key not in APPLIED_OPTIONS:
+            raise unsupported(f"the driver option {key} (-o)")
+    if options.get(MASQUERADE_OPTION, "true").lower() not in ("true", "false", "1", "0"):
+        raise InvalidParameter(f"invalid {MASQUERADE_OPTION}: expected true or false")
+    ipam = body.get("IPAM") or {}
+    if not isinstance(ipam, dict):
+        raise InvalidParameter("IPAM must be an object")
+    if (ipam.get("Driver") or "default") != "default":
+        raise unsupported(f"the IPAM driver {ipam['Driver']} (--ipam-driver)")
+    if _strings(ipam.get("Options"), "IPAM.Options"):
+        raise unsupported("IPAM options (--ipam-opt)")
+    configs = ipam.get("Config") or []
+    if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
+        raise InvalidParameter("IPAM.Config must be a list of objects")
+    request = NetworkRequest(
+        name=name,
+        internal=_flag(body, "Internal"),
+        attachable=_flag(body, "Attachable"),
+        labels=_strings(body.get("Labels"), "Labels"),
+        options=options,
+    )
+    if len(configs) > 1:
+        raise unsupported("more than one IPAM config (--subnet given twice)")
+    if configs:
+        return _with_ipam(request, configs[0])
+    return request
+
+
+def _with_ipam(request: NetworkRequest, config: dict[str, Any]) -> NetworkRequest:
+    subnet_text = config.get("Subnet")
+    if not subnet_text:
+        if config.get("Gateway") or config.get("IPRange") or config.get("AuxiliaryAddresses"):
+            raise InvalidParameter("gateway, ip-range and aux-address need a subnet (--subnet)")
+        return request
+    if isinstance(subnet_text, str) and ":" in subnet_text:
+        raise unsupported("an IPv6 subnet (--ipv6)")
+    subnet = parse_subnet(subnet_text)
+    gateway = parse_gateway(config.get("Gateway") or None, subnet)
+    ip_range = ""
+    if config.get("IPRange"):
+        pool = parse_subnet(config["IPRange"])
+        if not pool.subnet_of(subnet):
+            raise InvalidParameter(f"ip-range {pool} is not within the subnet {subnet}")
+        ip_range = str(pool)
+    aux = _strings(config.get("AuxiliaryAddresses"), "AuxiliaryAddresses")
+    for host, address in aux.items():
+        try:
+            ip = ipaddress.IPv4Address(address)
+        except ValueError:
+            raise InvalidParameter(f"invalid auxiliary address {host}={address}") from None
+        if ip not in subnet:
+            raise InvalidParameter(f"auxiliary address {host}={address} is not in {subnet}")
+    return NetworkRequest(
+        name=request.name,
+        subnet=str(subnet),
+        gateway=str(gateway),
+        ip_range=ip_range,
+        aux_addresses=aux,
+        internal=request.internal,
+        attachable=request.attachable,
+        labels=request.labels,
+        options=request.options,
+    )

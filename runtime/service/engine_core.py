@@ -1,0 +1,215 @@
+"""The engine's plumbing: one root's event store and projections, and the one way a
+container is changed (load, decide, save in one transaction).
+
+Every request is validated and decided in the domain before anything is written; a
+refused request changes nothing. A change is one `save()` (one SQLite transaction) of
+every aggregate it touches, retried when another writer got there first. Queries read
+the projections after catching them up to the log, so they see every earlier write.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+from eventsourcing.application import AggregateNotFoundError
+
+from berth.adapters.mountpoints import HostMountPoints, MountPoints
+from berth.adapters.private_files import private_dir
+from berth.domain.aggregate import StrIdAggregate
+from berth.domain.cause import Actor, Cause
+from berth.domain.container import Container, is_container_id
+from berth.domain.errors import BerthError, InvalidParameter, NotFound
+from berth.domain.image import Image
+from berth.domain.name_claim import Name, name_id
+from berth.domain.volume import Volume
+
+from ..store.events import EventStore, replay
+from ..store.unit_of_work import unit_of_work
+from ..views.projections import ProjectionStore
+from .image_records import ImageRecords
+from .volume_records import VolumeRecords
+
+log = logging.getLogger(__name__)
+
+
+class EngineCore:
+    """One berth root directory: its event store and its projections."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        entropy: Callable[[int], bytes] = os.urandom,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        store_env: dict[str, str] | None = None,
+    ) -> None:
+        self.root = root
+        private_dir(root)
+        self._entropy = entropy
+        self._clock = clock
+        self.store = EventStore(root / "events.db", env=store_env, keep_aggregates=True)
+        self.views = ProjectionStore(root / "projections.db")
+        self.images = ImageRecords(self)
+        self.volumes = VolumeRecords(self, entropy)
+        self.mount_points: MountPoints = HostMountPoints()
+        # Told every position this engine saves, from whichever thread saved it.
+        self.saved_listeners: list[Callable[[int], None]] = []
+
+    def close(self) -> None:
+        self.store.close()
+        self.views.datastore.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # Plumbing ------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The engine's clock (injected in tests)."""
+        return self._clock()
+
+    def cause(self, actor: Actor, correlation_id: str | None = None) -> Cause:
+        return Cause(self._clock(), actor, correlation_id or uuid.uuid4().hex)
+
+    def save(self, *aggregates: StrIdAggregate, project: bool | None = None) -> int:
+        """Save aggregates in one transaction, then bring the views up to date.
+
+        The views show containers and images only: a save of nothing else (a network's
+        allocations, a name) leaves them to the next catch-up, unless `project` says.
+        `project=False` also defers a container's change to the next save, for an
+        outcome nobody reads before the one that follows it.
+        """
+        return self.save_positions(*aggregates, project=project).get("", 0)
+
+    def save_positions(
+        self, *aggregates: StrIdAggregate, project: bool | None = None
+    ) -> dict[str, int]:
+        """`save`, answering the position of each aggregate's last new event (and of the
+        very last under "")."""
+        recordings = self.store.save(*aggregates)
+        positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
+        position = recordings[-1].notification.id if recordings else 0
+        positions[""] = position
+        if project is None:
+            project = any(isinstance(a, Container | Image | Volume) for a in aggregates)
+        if project:
+            self._project(position)
+        # Told after the views: whoever wakes on it reads them.
+        for listener in self.saved_listeners:
+            listener(position)
+        return positions
+
+    def _project(self, position: int) -> None:
+        try:
+            self.views.catch_up(self.store)
+        except BerthError as error:  # a full disk, a damaged event: said, not a traceback
+            log.warning("projection failed after log position %d: %s", position, error.message)
+        except Exception:
+            # The change is recorded; only the view lags. Queries retry the catch-up and
+            # report the failure, rather than this request claiming nothing happened.
+            log.exception("projection failed after log position %d", position)
+
+    def catch_up(self) -> int:
+        return self.views.catch_up(self.store)
+
+    def get_aggregate(self, aggregate_id: str) -> Any:
+        return self.store.repository.get(aggregate_id, projector_func=replay)
+
+    def _change(
+        self,
+        container_id: str,
+        decide: Callable[[Container, Cause], Iterable[StrIdAggregate] | None],
+        cause: Cause,
+        project: bool = True,
+        others_first: bool = False,
+    ) -> int:
+        """Load, decide, save (`unit_of_work`); answers the position of the last event.
+
+        `decide` changes the container and returns any other aggregates it changed, whose
+        events the log has after the container's (before them with `others_first`).
+        """
+
+        def changed() -> list[StrIdAggregate]:
+            container = self.find_aggregate(container_id)
+            if not isinstance(container, Container):
+                raise NotFound(f"No such container: {container_id}")
+            others = list(decide(container, cause) or ())
+            return [*others, container] if others_first else [container, *others]
+
+        positions = unit_of_work(
+            changed,
+            lambda *a: self.save_positions(*a, project=project),
+            f"container {container_id}",
+        )
+        return positions.get(container_id, positions[""])
+
+    def _id_of(self, ref: str) -> str:
+        """A full id as it is (its load says whether it exists); else Docker's lookup."""
+        return ref if is_container_id(ref) else self.resolve_container(ref)
+
+    def find_aggregate(self, aggregate_id: str) -> Any:
+        """The aggregate, or None if it was never saved."""
+        try:
+            return self.get_aggregate(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _name_claim(self, wanted: str, container_id: str, cause: Cause) -> Name:
+        existing: Name | None = self.find_aggregate(name_id(wanted))
+        if existing is None:
+            return Name.register(wanted, container_id, cause)
+        if existing.owner is not None:
+            raise NameTaken(existing.owner)
+        existing.claim(container_id, cause)
+        return existing
+
+    def resolve_container(self, ref: str) -> str:
+        """Docker's lookup: full id, then exact name, then a unique id prefix."""
+        self.catch_up()
+        if not ref:
+            raise NotFound("No such container: ")
+        if is_container_id(ref) and self.views.container_row(ref) is not None:
+            return ref
+        by_name = self.views.container_ids_by_name("/" + ref.lstrip("/"))
+        if by_name:
+            return by_name[0]
+        matches = self.views.container_ids_matching(ref.lower()) if ref.isalnum() else []
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
+
+    def record(
+        self,
+        container_id: str,
+        outcome: Callable[[Container, Cause], Iterable[StrIdAggregate] | None],
+        actor: Actor,
+        project: bool = True,
+        others_first: bool = False,
+    ) -> int:
+        """Record an outcome a reactor observed, e.g. `lambda c, k: c.mark_started(...)`;
+        other aggregates the outcome returns are saved in the same transaction."""
+        return self._change(container_id, outcome, self.cause(actor), project, others_first)
+
+    # Shared with the image records -------------------------------------------------------
+
+    def containers_using(self, image_id: str) -> list[str]:
+        """Ids of the containers (not removed) created from `image_id`."""
+        self.catch_up()
+        return [row["id"] for row in self.views.container_rows() if row["doc"]["Image"] == image_id]
+
+
+class NameTaken(Exception):
+    def __init__(self, owner: str) -> None:
+        super().__init__(owner)
+        self.owner = owner

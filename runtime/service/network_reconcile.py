@@ -1,0 +1,152 @@
+"""After an engine restart: what the log says of containers' networks, made true again.
+
+A mixin of `ContainerNetworks`, apart so that each file stays readable.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from berth.adapters.network import Endpoint
+from berth.domain.cause import Actor
+from berth.domain.container import LIVE_STATES as LIVE
+from berth.domain.container import Container, ContainerState
+from berth.domain.errors import BerthError
+from berth.domain.network import Network
+from berth.domain.published_ports import PublishedPort
+
+from .network_base import NetworksBase
+from .network_files import (
+    endpoint_names,
+)
+
+log = logging.getLogger(__name__)
+
+
+class NetworksReconcile(NetworksBase):
+    if TYPE_CHECKING:
+
+        async def disconnect(self, container_id: str, actor: Actor) -> None: ...
+
+        async def _start_forwarder(
+            self,
+            container: Container,
+            address: str,
+            directory: Path,
+            wanted: list[PublishedPort],
+        ) -> list[PublishedPort]: ...
+
+    # Reconcile ----------------------------------------------------------------------------
+
+    async def reconcile(self, actor: Actor) -> None:
+        """After an engine restart: tear down what belongs to no live container, restore
+        what a running container is missing (its links, its port forwarder), make the
+        bridges of the networks that exist and remove those of networks removed."""
+        await self.user.reconcile()
+        network: Network | None = await self._sync(self._find_network, "bridge")
+        if network is None:
+            return
+        self._cached = network
+        await self.default_network()
+        bridge = self.bridge_name(network)
+        networks: list[Network] = await self._sync(self.user.networks)
+        keep_netns: set[str] = set()
+        keep_veths: set[str] = set()
+        keep_forwarders: set[str] = set()
+        holders = sorted({c for n in networks for c in n.allocations})
+        for container_id in holders:
+            container: Container = await self._sync(self.engine.get_aggregate, container_id)
+            endpoint = container.endpoint
+            if container.state in LIVE and endpoint is not None:
+                keep_netns.add(str(endpoint["Netns"]))
+                keep_forwarders.add(container_id)
+                keep_veths.update(await self._restore(container, networks, endpoint))
+            elif container.state is ContainerState.STARTING:
+                # A start in flight (maybe another berth process's): leave it be.
+                netns, veth = endpoint_names(bridge, container_id[:12])
+                keep_netns.add(netns)
+                keep_veths.add(veth)
+                keep_veths.update(self._veths_of(container_id, networks))
+                keep_forwarders.add(container_id)
+            else:
+                await self.disconnect(container_id, actor)
+        prefix = f"{bridge}-"
+        for netns in await self.links.namespaces(prefix):
+            if netns not in keep_netns:
+                await self.links.detach(*endpoint_names(bridge, netns.removeprefix(prefix)))
+        for veth in await self.links.bridge_ports(bridge):
+            if veth not in keep_veths and veth.startswith("vb"):
+                await self.links.detach(*endpoint_names(bridge, veth.removeprefix("vb")))
+        for other in networks:
+            if other.id == network.id:
+                continue
+            for veth in await self.links.bridge_ports(self.bridge_for(other)):
+                if veth not in keep_veths and veth.startswith(("vb", "vn")):
+                    await self.links.detach_interface(veth)
+        containers_dir = self.container_dir("x").parent
+        for pidfile, pid in self.forwarders.running(containers_dir).items():
+            if pidfile.parent.name not in keep_forwarders:
+                await self.forwarders.stop(pidfile, pid=pid)
+
+    @staticmethod
+    def _veths_of(container_id: str, networks: list[Network]) -> set[str]:
+        return {
+            str(n.attached[container_id]["HostVeth"])
+            for n in networks
+            if container_id in n.attached
+        }
+
+    async def _restore(
+        self, container: Container, networks: list[Network], endpoint: dict[str, Any]
+    ) -> set[str]:
+        """Every endpoint of a running container set up again; their host veths."""
+        by_name = {n.name: n for n in networks}
+        recorded = dict(endpoint.get("Networks") or {})
+        if not recorded:  # recorded before containers had several networks
+            primary = str(endpoint.get("name") or "bridge")
+            recorded = {primary: {**endpoint, "Interface": "eth0"}}
+        for network in networks:
+            if container.id in network.attached:
+                recorded[network.name] = network.attached[container.id]
+        veths: set[str] = set()
+        for name, one in recorded.items():
+            on = by_name.get(name)
+            if on is None or container.id not in on.allocations:
+                continue
+            interface = str(one.get("Interface") or "eth0")
+            await self.links.attach(
+                Endpoint(
+                    netns=str(endpoint["Netns"]),
+                    bridge=await self.ensure_bridge_of(on),
+                    host_veth=str(one["HostVeth"]),
+                    address=str(one["IPAddress"]),
+                    prefix_len=int(one["IPPrefixLen"]),
+                    gateway=str(one["Gateway"]),
+                    mac=str(one["MacAddress"]),
+                    interface=interface,
+                    default_route=interface == "eth0" and not on.internal,
+                )
+            )
+            veths.add(str(one["HostVeth"]))
+        try:
+            await self.restore_forwarder(container)
+        except BerthError as error:
+            log.warning("container %s: %s", container.id[:12], error.message)
+        return veths
+
+    async def restore_forwarder(self, container: Container) -> None:
+        """Start the recorded port forwarder of a running container if it is not running."""
+        endpoint = container.endpoint
+        if endpoint is None:
+            return
+        forwards = [PublishedPort(*f) for f in endpoint.get("Forwards") or []]
+        directory = self.container_dir(container.id)
+        if forwards and self.forwarders.running_pid(directory / "ports.pid") is None:
+            address = str(endpoint["IPAddress"])
+            await self._start_forwarder(container, address, directory, forwards)
+
+    async def wait_forwarder_gone(self, container_id: str) -> bool:
+        """Until the container's port forwarder exits; False at once if it has none."""
+        return await self.forwarders.wait_exited(self.container_dir(container_id) / "ports.pid")

@@ -1,0 +1,181 @@
+"""User-defined networks: the create request, the pools, and the Network's new commands."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from berth.domain.cause import Actor, ActorKind, Cause
+from berth.domain.errors import BerthError, Conflict, Forbidden, InvalidParameter, NotFound
+from berth.domain.network import Network
+from berth.domain.network_pools import check_no_overlap, choose_pool
+from berth.domain.network_request import NetworkRequest, parse_network_request
+
+CAUSE = Cause(datetime(2026, 1, 1, tzinfo=UTC), Actor(ActorKind.API, uid=0, pid=1), "r")
+NET_ID = "ab" * 32
+
+
+def cid(n: int) -> str:
+    return f"{n:064x}"
+
+
+def define(**body: Any) -> Network:
+    request = parse_network_request({"Name": "front", **body})
+    subnet = request.subnet or "10.5.0.0/24"
+    gateway = request.gateway or "10.5.0.1"
+    return Network.define(id=NET_ID, request=request, subnet=subnet, gateway=gateway, cause=CAUSE)
+
+
+def test_a_full_request_is_read() -> None:
+    request = parse_network_request(
+        {
+            "Name": "front",
+            "CheckDuplicate": True,
+            "Driver": "bridge",
+            "Internal": True,
+            "Attachable": True,
+            "Labels": {"a": "b"},
+            "Options": {
+                "com.docker.network.bridge.name": "brfront",
+                "com.docker.network.bridge.enable_ip_masquerade": "false",
+            },
+            "IPAM": {
+                "Driver": "default",
+                "Config": [
+                    {
+                        "Subnet": "10.7.0.0/16",
+                        "Gateway": "10.7.0.254",
+                        "IPRange": "10.7.1.0/24",
+                        "AuxiliaryAddresses": {"router": "10.7.0.2"},
+                    }
+                ],
+            },
+        }
+    )
+    assert request == NetworkRequest(
+        name="front",
+        subnet="10.7.0.0/16",
+        gateway="10.7.0.254",
+        ip_range="10.7.1.0/24",
+        aux_addresses={"router": "10.7.0.2"},
+        internal=True,
+        attachable=True,
+        labels={"a": "b"},
+        options={
+            "com.docker.network.bridge.name": "brfront",
+            "com.docker.network.bridge.enable_ip_masquerade": "false",
+        },
+    )
+    assert request.masquerade is False
+    assert parse_network_request({"Name": "x"}).masquerade is True
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "message"),
+    [
+        ({"Name": "bridge"}, Forbidden, "operation is not permitted on predefined bridge network "),
+        ({"Name": ""}, InvalidParameter, None),
+        ({"Name": "x", "Driver": "overlay"}, NotFound, None),
+        ({"Name": "x", "EnableIPv6": True}, InvalidParameter, "EnableIPv6 (--ipv6) is not "
+         "supported by berth yet"),
+        ({"Name": "x", "IPAM": {"Config": [{"Subnet": "fd00::/64"}]}}, InvalidParameter,
+         "an IPv6 subnet (--ipv6) is not supported by berth yet"),
+        ({"Name": "x", "Options": {"com.docker.network.driver.mtu": "1400"}}, InvalidParameter,
+         "the driver option com.docker.network.driver.mtu (-o) is not supported by berth yet"),
+        ({"Name": "x", "IPAM": {"Config": [{"Gateway": "10.0.0.1"}]}}, InvalidParameter, None),
+        ({"Name": "x", "IPAM": {"Config": [{"Subnet": "10.0.0.0/24", "IPRange": "10.1.0.0/24"}]}},
+         InvalidParameter, "ip-range 10.1.0.0/24 is not within the subnet 10.0.0.0/24"),
+        ({"Name": "x", "IPAM": {"Config": [{"Subnet": "10.0.0.0/24", "Gateway": "10.9.0.1"}]}},
+         InvalidParameter, None),
+    ],
+)  # fmt: skip
+def test_bad_requests_are_refused(
+    body: dict[str, Any], error: type[BerthError], message: str | None
+) -> None:
+    with pytest.raises(error) as info:
+        parse_network_request(body)
+    if message is not None:
+        assert info.value.message == message
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=60)
+@given(
+    st.dictionaries(
+        st.sampled_from(["Name", "Driver", "IPAM", "Options", "Labels", "Internal", "EnableIPv6"]),
+        st.one_of(
+            st.none(),
+            st.text(max_size=8),
+            st.booleans(),
+            st.integers(),
+            st.dictionaries(st.text(max_size=4), st.text(max_size=4)),
+        ),
+    )
+)
+def test_any_body_is_read_or_refused_with_a_berth_error(body: dict[str, Any]) -> None:
+    with contextlib.suppress(BerthError):
+        parse_network_request(body)
+
+
+def test_pools_give_small_subnets_that_overlap_nothing_taken() -> None:
+    taken = [ipaddress.IPv4Network("172.17.0.0/24"), ipaddress.IPv4Network("172.17.1.0/25")]
+    assert choose_pool(taken) == ("172.17.2.0/24", "172.17.2.1")
+    assert choose_pool([ipaddress.IPv4Network("0.0.0.0/0")]) == ("172.17.0.0/24", "172.17.0.1")
+    with pytest.raises(Forbidden, match="Pool overlaps"):
+        check_no_overlap("172.17.1.0/24", taken)
+    check_no_overlap("10.0.0.0/8", taken)
+
+
+def test_a_defined_network_keeps_its_settings_and_allocates_within_its_range() -> None:
+    network = define(
+        IPAM={"Config": [{"Subnet": "10.8.0.0/24", "IPRange": "10.8.0.8/29",
+                          "AuxiliaryAddresses": {"r": "10.8.0.9"}}]},
+        Internal=True, Labels={"k": "v"},
+    )  # fmt: skip
+    assert (network.internal, network.labels, network.configured) == (True, {"k": "v"}, True)
+    assert network.allocate(cid(1), CAUSE) == "10.8.0.8"
+    assert network.allocate(cid(2), CAUSE) == "10.8.0.10"  # .9 is an auxiliary address
+
+
+def test_a_requested_address_is_honoured_and_a_taken_one_refused() -> None:
+    network = define(IPAM={"Config": [{"Subnet": "10.8.0.0/24"}]})
+    assert network.allocate(cid(1), CAUSE, requested="10.8.0.50") == "10.8.0.50"
+    with pytest.raises(Forbidden, match="Address already in use"):
+        network.allocate(cid(2), CAUSE, requested="10.8.0.50")
+    with pytest.raises(Forbidden, match="Address already in use"):
+        network.allocate(cid(2), CAUSE, requested="10.8.0.1")
+    with pytest.raises(InvalidParameter, match="no configured subnet or ip-range contain"):
+        network.allocate(cid(2), CAUSE, requested="10.9.0.5")
+
+
+def test_join_and_leave_and_a_second_join_is_refused() -> None:
+    network = define()
+    network.join(cid(1), "web", {"Aliases": ["w"]}, CAUSE)
+    assert network.members == {cid(1): {"Aliases": ["w"]}}
+    with pytest.raises(Forbidden, match="endpoint with name web already exists in network front"):
+        network.join(cid(1), "web", {}, CAUSE)
+    network.leave(cid(1), CAUSE)
+    assert network.members == {}
+    assert network.departed == [cid(1)]
+    network.join(cid(1), "web", {}, CAUSE)
+    assert network.departed == []
+
+
+def test_removed_network_is_defined_again_on_the_same_stream() -> None:
+    network = define()
+    network.remove(CAUSE)
+    request = parse_network_request({"Name": "front", "Labels": {"n": "2"}})
+    network.define_again(request, "10.6.0.0/24", "10.6.0.1", CAUSE)
+    assert (network.removed, network.subnet, network.labels) == (False, "10.6.0.0/24", {"n": "2"})
+    with pytest.raises(Conflict, match="network with name front already exists"):
+        network.define_again(request, "10.6.0.0/24", "10.6.0.1", CAUSE)
+
+
+def test_old_networks_read_the_new_settings_as_the_default_bridge_has_them() -> None:
+    old = Network.create(id=NET_ID, name="bridge", subnet="172.30.0.0/16", cause=CAUSE)
+    assert (old.internal, old.ip_range, old.members, old.configured) == (False, "", {}, False)
