@@ -26,13 +26,15 @@ class NetworkRecords:
     """A network's names: `listen` the addresses the server answers on (the gateways),
     `subnets` whose clients it answers, `names` each name's addresses (lowercase, in the
     order of a first answer; later answers rotate them), `members` the addresses of the
-    network's containers (a member asking any gateway gets its own networks' names)."""
+    network's containers (a member asking any gateway gets its own networks' names),
+    `upstreams` the resolvers a member's other names go to when it has its own (`--dns`)."""
 
     network_id: str
     listen: tuple[str, ...]
     subnets: tuple[str, ...]
     names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     members: tuple[str, ...] = ()
+    upstreams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -41,18 +43,21 @@ class NetworkRecords:
             "subnets": list(self.subnets),
             "names": {name: list(addresses) for name, addresses in self.names.items()},
             "members": list(self.members),
+            "upstreams": {member: list(found) for member, found in self.upstreams.items()},
         }
 
     @classmethod
     def from_json(cls, document: Mapping[str, object]) -> NetworkRecords:
         names = document.get("names") or {}
-        assert isinstance(names, dict)
+        upstreams = document.get("upstreams") or {}
+        assert isinstance(names, dict) and isinstance(upstreams, dict)
         return cls(
             network_id=str(document["network"]),
             listen=tuple(_strings(document.get("listen"))),
             subnets=tuple(_strings(document.get("subnets"))),
             names={str(name): tuple(_strings(values)) for name, values in names.items()},
             members=tuple(_strings(document.get("members", []))),
+            upstreams={str(k): tuple(_strings(found)) for k, found in upstreams.items()},
         )
 
     def check(self) -> None:
@@ -64,7 +69,7 @@ class NetworkRecords:
                 ipaddress.ip_address(address)
             for subnet in self.subnets:
                 ipaddress.ip_network(subnet, strict=False)
-            for addresses in (*self.names.values(), self.members):
+            for addresses in (*self.names.values(), *self.upstreams.values(), self.members):
                 for address in addresses:
                     ipaddress.ip_address(address)
         except ValueError as error:
@@ -94,6 +99,7 @@ def network_records(containers: Iterable[Mapping[str, Any]]) -> dict[str, Networ
     id, from the containers' inspect documents (dockerd's shape)."""
     names: dict[str, dict[str, list[str]]] = {}
     members: dict[str, list[str]] = {}
+    upstreams: dict[str, dict[str, tuple[str, ...]]] = {}
     shape: dict[str, tuple[str, str]] = {}
     for doc in containers:
         state = doc.get("State") or {}
@@ -107,6 +113,9 @@ def network_records(containers: Iterable[Mapping[str, Any]]) -> dict[str, Networ
             prefix = f"{address}/{endpoint.get('IPPrefixLen') or 32}"
             shape[network_id] = (endpoint.get("Gateway") or "", prefix)
             members.setdefault(network_id, []).append(address)
+            dns = tuple((doc.get("HostConfig") or {}).get("Dns") or ())
+            if dns:
+                upstreams.setdefault(network_id, {})[address] = dns
             table = names.setdefault(network_id, {})
             for alias in dict.fromkeys([*own, *(endpoint.get("Aliases") or [])]):
                 key = dns_name(str(alias))
@@ -119,6 +128,16 @@ def network_records(containers: Iterable[Mapping[str, Any]]) -> dict[str, Networ
             (str(ipaddress.ip_interface(prefix).network),),
             {name: tuple(found) for name, found in sorted(names[network_id].items())},
             tuple(sorted(members[network_id], key=ipaddress.ip_address)),
+            upstreams.get(network_id, {}),
         )
         for network_id, (gateway, prefix) in shape.items()
     }
+
+
+def name_server_of(networks: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The nameserver of a container's resolv.conf: the gateway of its first user-defined
+    network (`networks` as inspect's NetworkSettings.Networks), None on none."""
+    for network, endpoint in networks.items():
+        if network not in UNNAMED_NETWORKS and endpoint.get("Gateway"):
+            return str(endpoint["Gateway"])
+    return None

@@ -11,8 +11,9 @@ A query is answered from the prebuilt tables (A and AAAA, the addresses rotated 
 answer: round robin) of the networks its client is a member of, whichever gateway it asks
 (a container on two networks asks one, and knows the names of both); a client that is no
 member but in the subnets of the network whose gateway it asks gets that network's names.
-Any other query is relayed as it is to the upstreams, first to answer wins, SERVFAIL when
-none does. Any other client is REFUSED, so that no network sees the names of another.
+Any other query is relayed as it is to the upstreams (the client's own, its `--dns`, if
+it has), the first to answer wins, SERVFAIL when none does. Any other client is REFUSED,
+so that no network sees the names of another.
 
 Then exactly one line goes to stdout: `ready` once the records are loaded and served.
 Standard library only (the adapter starts it without site-packages, for its start-up);
@@ -151,6 +152,7 @@ class Server:
         self.selector = selectors.DefaultSelector()
         self.listeners: dict[str, tuple[socket.socket, Table]] = {}
         self.clients: dict[str, list[Table]] = {}
+        self.client_upstreams: dict[str, list[tuple[str, int]]] = {}
         self.upstreams: list[tuple[str, int]] = []
         self.forwards: dict[socket.socket, Forward] = {}
         self.control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -165,6 +167,7 @@ class Server:
         that could not be bound, with why."""
         wanted: dict[str, Table] = {}
         clients: dict[str, list[Table]] = {}
+        client_upstreams: dict[str, list[tuple[str, int]]] = {}
         folder = os.path.join(self.directory, "networks")
         for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
             if not entry.endswith(".json"):
@@ -179,7 +182,10 @@ class Server:
                 wanted[address] = table
             for address in document.get("members", []):
                 clients.setdefault(address, []).append(table)
+            for address, servers in (document.get("upstreams") or {}).items():
+                client_upstreams[address] = [(server, 53) for server in servers]
         self.clients = clients
+        self.client_upstreams = client_upstreams
         self.upstreams = read_upstreams(os.path.join(self.directory, "upstreams"))
         errors: dict[str, str] = {}
         for address in list(self.listeners):
@@ -256,9 +262,10 @@ class Server:
             records = table.records(name, qtype)
             if records is not None:
                 return reply(query, end, flags, NOERROR, records)
-        if not self.upstreams or len(self.forwards) >= MAX_FORWARDS:
+        upstreams = self.client_upstreams.get(client[0]) or self.upstreams
+        if not upstreams or len(self.forwards) >= MAX_FORWARDS:
             return error_reply(query, SERVFAIL)
-        self.relay(Forward(listener, client, query, list(self.upstreams)))
+        self.relay(Forward(listener, client, query, list(upstreams)))
         return None
 
     def relay(self, forward: Forward) -> None:

@@ -23,6 +23,7 @@ from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Container, container_hostname
 from berth.domain.errors import BerthError, Conflict
 from berth.domain.network import Network
+from berth.domain.network_names import name_server_of
 from berth.domain.published_ports import PublishedPort, port_map, requested_forwards
 
 from .faults import crash_point
@@ -82,8 +83,11 @@ class ContainerNetworks(NetworksAttach):
         address = str(first["IPAddress"])
         published = await self._publish(container, address, directory)
         crash_point("start.ports_published")
+        nameserver = name_server_of(networks)
         mounts = await self._sync(
-            lambda: write_files(directory, hostname, address, container.host_config)
+            lambda: write_files(
+                directory, hostname, address, container.host_config, nameserver=nameserver
+            )
         )
         document = {
             "EndpointID": first["EndpointID"],

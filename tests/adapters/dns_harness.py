@@ -45,10 +45,12 @@ def addresses(answer: dns.message.Message) -> list[str]:
 
 
 @contextmanager
-def upstream(answers: Mapping[str, str]) -> Iterator[tuple[str, int]]:
-    """A resolver on 127.0.0.1 answering `answers` (name -> IPv4), NXDOMAIN otherwise."""
+def upstream(
+    answers: Mapping[str, str], at: tuple[str, int] = ("127.0.0.1", 0)
+) -> Iterator[tuple[str, int]]:
+    """A resolver on loopback answering `answers` (name -> IPv4), NXDOMAIN otherwise."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(at)
     sock.settimeout(0.2)
     stop = threading.Event()
 

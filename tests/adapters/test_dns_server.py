@@ -214,3 +214,16 @@ async def test_a_member_of_two_networks_knows_both_from_either_gateway(
     await nameserver.publish(replace(b, members=(both,)))
     for name, found in (("web", "127.0.2.2"), ("db", "127.0.3.2")):
         assert addresses(await query(nameserver, name, source=both)) == [found]
+
+
+async def test_a_member_with_its_own_resolvers_is_forwarded_to_them(
+    nameserver: NameServer,
+) -> None:
+    records = loopback_records(NET_A, 2, {})
+    with upstream({"example.test": "192.0.2.99"}, ("127.0.7.53", 53)) as own:
+        await nameserver.publish(
+            replace(records, members=("127.0.2.5",), upstreams={"127.0.2.5": (own[0],)})
+        )
+        found = await query(nameserver, "example.test", source="127.0.2.5")
+    assert addresses(found) == ["192.0.2.99"]
+    assert addresses(await query(nameserver, "example.test")) == ["192.0.2.7"]

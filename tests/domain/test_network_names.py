@@ -7,7 +7,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from berth.domain.network_names import NetworkRecords, dns_name, network_records
+from berth.domain.network_files import resolv_conf
+from berth.domain.network_names import NetworkRecords, dns_name, name_server_of, network_records
 
 NET = "1" * 64
 OTHER = "2" * 64
@@ -113,3 +114,29 @@ def test_records_survive_their_file(
     records = NetworkRecords(NET, ("10.5.0.1",), ("10.5.0.0/24",), names, members)
     records.check()
     assert NetworkRecords.from_json(records.to_json()) == records
+
+
+def test_a_members_own_resolvers_are_its_upstreams() -> None:
+    doc = container("web", "a", {"app": (NET, "10.5.0.2", [])})
+    doc["HostConfig"] = {"Dns": ["192.0.2.53"]}
+    assert network_records([doc])[NET].upstreams == {"10.5.0.2": ("192.0.2.53",)}
+
+
+def test_the_nameserver_is_the_first_user_networks_gateway() -> None:
+    networks = {
+        "bridge": {"Gateway": "172.17.0.1"},
+        "app": {"Gateway": "10.5.0.1"},
+        "back": {"Gateway": "10.6.0.1"},
+    }
+    assert name_server_of(networks) == "10.5.0.1"
+    assert name_server_of({"bridge": {"Gateway": "172.17.0.1"}}) is None
+
+
+def test_resolv_conf_on_a_user_network_names_only_the_name_server() -> None:
+    host = "nameserver 192.0.2.1\nsearch example\n"
+    assert resolv_conf(host, ["10.9.9.9"], embedded="10.5.0.1") == (
+        "search example\nnameserver 10.5.0.1\noptions ndots:0\n"
+    )
+    assert resolv_conf(host, options=["ndots:2"], embedded="10.5.0.1") == (
+        "search example\nnameserver 10.5.0.1\noptions ndots:2\n"
+    )
