@@ -95,15 +95,15 @@ def dns_name(name: str) -> str | None:
 
 
 def network_records(containers: Iterable[Mapping[str, Any]]) -> dict[str, NetworkRecords]:
-    """The records of every user-defined network that has a running container, by network
-    id, from the containers' inspect documents (dockerd's shape)."""
+    """The records of every user-defined network that has a running container (or one
+    being started), by network id, from the containers' inspect documents (dockerd's
+    shape)."""
     names: dict[str, dict[str, list[str]]] = {}
     members: dict[str, list[str]] = {}
     upstreams: dict[str, dict[str, tuple[str, ...]]] = {}
     shape: dict[str, tuple[str, str]] = {}
     for doc in containers:
-        state = doc.get("State") or {}
-        if not state.get("Running") or state.get("Restarting"):
+        if not _has_process(doc.get("State") or {}):
             continue
         own = [doc.get("Name", ""), str(doc.get("Id", ""))[:12]]
         for network, endpoint in ((doc.get("NetworkSettings") or {}).get("Networks") or {}).items():
@@ -132,6 +132,15 @@ def network_records(containers: Iterable[Mapping[str, Any]]) -> dict[str, Networ
         )
         for network_id, (gateway, prefix) in shape.items()
     }
+
+
+def _has_process(state: Mapping[str, Any]) -> bool:
+    """Running, or being started: a `created` container with an address is one whose
+    network is set up for the process about to run (berth gives addresses at start only),
+    so that it is known, and knows its upstreams, from its first query on."""
+    if state.get("Restarting"):
+        return False
+    return bool(state.get("Running")) or state.get("Status") == "created"
 
 
 def name_server_of(networks: Mapping[str, Mapping[str, Any]]) -> str | None:

@@ -85,6 +85,19 @@ def _server_dir(pid: int) -> Path | None:
     return Path(os.fsdecode(argv[flag + 1]))
 
 
+def running_name_servers(under: Path) -> dict[Path, int]:
+    """Every live name server whose directory lies under `under`, by directory, found in
+    /proc (not in pidfiles): what a test's clean-up looks for."""
+    under = under.absolute()
+    found: dict[Path, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            directory = _server_dir(int(entry.name))
+            if directory is not None and directory.is_relative_to(under):
+                found[directory] = int(entry.name)
+    return found
+
+
 class NameServer:
     """The `NameService` of one root, its server's files under `directory`."""
 

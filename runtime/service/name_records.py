@@ -23,6 +23,7 @@ from .engine import Engine
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0
+FINAL_REFRESH_S = 2.0
 
 
 class NameRecords:
@@ -53,9 +54,15 @@ class NameRecords:
         keeps running)."""
         await self.refresh()
         task_status.started()
-        while True:
-            # A save during the refresh woke no one: look at the log's head first. (A
-            # burst of saves, a compose up, is so one refresh per refresh time.)
-            if await trio.to_thread.run_sync(self.engine.store.max_position) == self.position:
-                await self.changes.wait(POLL_S)
-            await self.refresh()
+        try:
+            while True:
+                # A save during the refresh woke no one: look at the log's head first. (A
+                # burst of saves, a compose up, is so one refresh per refresh time.)
+                head = await trio.to_thread.run_sync(self.engine.store.max_position)
+                if head == self.position:
+                    await self.changes.wait(POLL_S)
+                await self.refresh()
+        finally:
+            # A clean shutdown right after the last container went leaves no server.
+            with trio.CancelScope(shield=True), trio.move_on_after(FINAL_REFRESH_S):
+                await self.refresh()

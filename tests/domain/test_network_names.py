@@ -140,3 +140,11 @@ def test_resolv_conf_on_a_user_network_names_only_the_name_server() -> None:
     assert resolv_conf(host, options=["ndots:2"], embedded="10.5.0.1") == (
         "search example\nnameserver 10.5.0.1\noptions ndots:2\n"
     )
+
+
+def test_a_container_being_started_is_known_from_its_address_on() -> None:
+    doc = container("web", "a", {"app": (NET, "10.5.0.2", [])}, running=False)
+    doc["State"]["Status"] = "created"
+    assert network_records([doc])[NET].names["web"] == ("10.5.0.2",)
+    doc["NetworkSettings"]["Networks"]["app"]["IPAddress"] = ""  # created, never started
+    assert network_records([doc]) == {}
