@@ -82,9 +82,12 @@ def app(berthd: Berthd) -> Iterator[Berthd]:
         berthd.docker("network", "rm", "app", "other")
 
 
+HTTPD = "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 80 -h /www"
+
+
 def serve_web(daemon: Berthd, name: str = "web", *extra: str) -> None:
     run(daemon, "run", "-d", "--name", name, "--network", "app", *extra,
-        "busybox", "sh", "-c", "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 80 -h /www")  # fmt: skip
+        "busybox", "sh", "-c", HTTPD)  # fmt: skip
 
 
 def test_containers_reach_each_other_by_name_alias_and_short_id(
