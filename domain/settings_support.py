@@ -159,11 +159,12 @@ _BUILD = "read by image builds (Dockerfile ONBUILD, SHELL), not by create"
 
 C, H, E = Config, HostConfig, EndpointSettings
 SETTINGS: tuple[Setting, ...] = (
-    # Interactive containers (stdin, terminals) are issue 14; `-it` names -i first.
-    *_refused_all(C, "open_stdin -i", "attach_stdin -a stdin", "stdin_once -i", "tty -t"),
+    *_applied_in("the monitor's stdio (adapters/runc/attach.py), attach", C, "open_stdin -i",
+                 "stdin_once -i", "tty -t"),
     _applied(C, "hostname", "-h", "network files, spec hostname"),
     _applied(C, "domainname", "--domainname", "spec/builder: sysctl kernel.domainname"),
     _applied(C, "user", "-u", "spec/users"),
+    _ignored(C, "attach_stdin", "-a stdin", _ATTACH),
     _ignored(C, "attach_stdout", "-a stdout", _ATTACH),
     _ignored(C, "attach_stderr", "-a stderr", _ATTACH),
     _applied(C, "exposed_ports", "--expose", "published_ports (-P)"),
@@ -211,7 +212,7 @@ SETTINGS: tuple[Setting, ...] = (
     _applied(H, "sysctls", "--sysctl", "spec/builder linux.sysctl"),
     _applied(H, "shm_size", "--shm-size", "spec/builder _mounts /dev/shm"),
     _partial(H, "runtime", "--runtime", _not_in("", "runc")),
-    _ignored(H, "console_size", "-t", "sizes a terminal, and Tty is refused"),
+    _applied(H, "console_size", "-t", "spec/builder process.consoleSize"),
     *_applied_in("spec/builder _resources", H, "cpu_shares --cpu-shares", "memory -m",
                  "nano_cpus --cpus", "blkio_weight --blkio-weight", "cpu_period --cpu-period",
                  "cpu_quota --cpu-quota", "cpu_realtime_period --cpu-rt-period",

@@ -23,6 +23,7 @@ import os
 import shutil
 import signal as signal_module
 import subprocess
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -120,50 +121,16 @@ class Monitors:
         sync_r, sync_w = os.pipe()  # non-inheritable (PEP 446); pass_fds opens the child's
         start_r, start_w = os.pipe()
         sync_stream = trio.lowlevel.FdStream(sync_r)
+        start = trio.lowlevel.FdStream(start_w)
         try:
-            env = {
-                "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-                "_OCI_SYNCPIPE": str(sync_w),
-                "_OCI_STARTPIPE": str(start_r),
-            }
-            try:
-                with open_private(mdir / "conmon.err") as err_file:
-                    proc = await trio.lowlevel.open_process(
-                        [self.conmon, *args],
-                        stdin=subprocess.DEVNULL,
-                        stdout=err_file,
-                        stderr=err_file,
-                        close_fds=True,
-                        pass_fds=(sync_w, start_r),
-                        env=env,
-                        cwd=str(mdir),
-                        start_new_session=True,
-                    )
-            finally:
-                os.close(sync_w)
-                os.close(start_r)
-            try:
-                try:
-                    # conmon blocks on the start pipe before it forks anything.
-                    await self._place(container_id, proc.pid, mdir)
-                finally:
-                    os.close(start_w)  # conmon reads EOF and carries on
-                    start_w = -1
-                # conmon's first process exits right after its fork (the daemon lives on).
-                code = await proc.wait()
-            finally:
-                if proc.returncode is None:
-                    proc.kill()
-                    with trio.CancelScope(shield=True):
-                        await proc.wait()
-            if code != 0:
-                raise StartFailure(_conmon_error(mdir) or f"conmon exited with {code}")
+            # conmon reads the start pipe's EOF and carries on.
+            await self.launch(container_id, args, {"_OCI_SYNCPIPE": sync_w,
+                              "_OCI_STARTPIPE": start_r}, start.aclose)  # fmt: skip
             with trio.fail_after(CREATE_TIMEOUT_S):
                 message = await _read_sync_message(sync_stream)
         finally:
-            if start_w >= 0:
-                os.close(start_w)
             with trio.CancelScope(shield=True):
+                await start.aclose()
                 await sync_stream.aclose()
         if message is None:
             raise StartFailure(
@@ -176,6 +143,53 @@ class Monitors:
             text = str(message.get("message") or "").strip()
             raise StartFailure(text or _runc_log_error(mdir) or "runc create failed")
         return pid
+
+    async def launch(
+        self,
+        key: str,
+        args: list[str],
+        pipes: dict[str, int],
+        release: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Start conmon with `args` and the pipes it is to find in its environment (the
+        child's ends, closed here once it has them), place it while it blocks on its start
+        pipe, `release` it, and wait for its first process, which exits once it has forked
+        the monitor. StartFailure if conmon failed before that."""
+        mdir = self.dir(key)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            **{name: str(fd) for name, fd in pipes.items()},
+        }
+        try:
+            with open_private(mdir / "conmon.err") as err_file:
+                proc = await trio.lowlevel.open_process(
+                    [self.conmon, *args],
+                    stdin=subprocess.DEVNULL,
+                    stdout=err_file,
+                    stderr=err_file,
+                    close_fds=True,
+                    pass_fds=tuple(pipes.values()),
+                    env=env,
+                    cwd=str(mdir),
+                    start_new_session=True,
+                )
+        finally:
+            for fd in pipes.values():
+                os.close(fd)
+        try:
+            try:
+                # conmon blocks on the start pipe before it forks anything.
+                await self._place(key, proc.pid, mdir)
+            finally:
+                await release()
+            code = await proc.wait()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                with trio.CancelScope(shield=True):
+                    await proc.wait()
+        if code != 0:
+            raise StartFailure(_conmon_error(mdir) or f"conmon exited with {code}")
 
     def cgroup(self, container_id: str) -> str:
         """The monitor's cgroup below each hierarchy's root."""

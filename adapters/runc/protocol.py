@@ -19,6 +19,8 @@ from typing import Literal, Protocol
 
 from berth.domain.errors import BerthError
 
+from .attach import NO_STDIN, Stdio
+
 Status = Literal["created", "running", "paused", "stopped"]
 
 
@@ -70,7 +72,12 @@ class ContainerRuntime(Protocol):
     monitor_cgroup_parent: str | None
 
     async def create(
-        self, container_id: str, bundle: Path, log_path: Path, log_size_max: int | None = None
+        self,
+        container_id: str,
+        bundle: Path,
+        log_path: Path,
+        log_size_max: int | None = None,
+        stdio: Stdio = NO_STDIN,
     ) -> int:
         """Start the container's monitor, which creates the container (its init waits
         for `start`); answer the init's pid.
@@ -82,7 +89,8 @@ class ContainerRuntime(Protocol):
         monitor's files is the `OSError` (ENOSPC) itself, and may leave the monitor's
         directory behind (`knows` says so, `delete` removes it). The output goes to
         `log_path` (created if missing); with `log_size_max`, the log starts again empty
-        whenever it would pass that size.
+        whenever it would pass that size. `stdio` says whether the monitor gives the
+        process a terminal or a stdin (attach.py), which `attach` reaches while it runs.
         """
         ...
 

@@ -29,7 +29,9 @@ from berth.adapters.processes import wait_process_gone
 from berth.domain import signals
 from berth.domain.errors import BerthError, Conflict, NotFound
 
+from .attach import NO_STDIN, Stdio
 from .commands import Runc, runc_message
+from .exec import ExecMonitors
 from .monitor import Monitors, ensure_private_dir
 from .protocol import ExitStatus, RuncState, StartFailure, Status
 
@@ -86,10 +88,19 @@ class Runtime:
         if state is not None and state.status in ("running", "paused") and state.pid > 0:
             await wait_process_gone(state.pid, state.start_time)
 
+    def execs(self, container_id: str) -> ExecMonitors:
+        """The monitors of the container's execs."""
+        return ExecMonitors(self.monitors, self.runc, container_id)
+
     # -- create ----------------------------------------------------------------------------
 
     async def create(
-        self, container_id: str, bundle: Path, log_path: Path, log_size_max: int | None = None
+        self,
+        container_id: str,
+        bundle: Path,
+        log_path: Path,
+        log_size_max: int | None = None,
+        stdio: Stdio = NO_STDIN,
     ) -> int:
         """Spawn conmon, which runs `runc create`; return the container's init pid.
 
@@ -115,6 +126,7 @@ class Runtime:
         args = self.monitors.conmon_args(container_id, bundle, log_path, self.runc)
         if log_size_max is not None:
             args += ["--log-size-max", str(log_size_max)]
+        args += stdio.conmon_args()
 
         try:
             return await self.monitors.spawn(container_id, args)

@@ -278,6 +278,10 @@ def build_spec(
     }
     if host.oom_score_adj:
         process["oomScoreAdj"] = host.oom_score_adj
+    height, width = host.console_size
+    if config.tty and height and width:
+        # The size the client's window has, set before the process starts (docker run -t).
+        process["consoleSize"] = {"height": height, "width": width}
 
     linux: dict[str, Any] = {
         "namespaces": _namespaces(host, facts, netns_path),

@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import (
+    routes_attach,
     routes_berth,
     routes_containers,
     routes_events,
+    routes_exec,
     routes_files,
     routes_images,
     routes_networks,
@@ -24,6 +26,8 @@ __all__ = ["App", "Router", "build_router", "serve_api"]
 ROUTE_MODULES: list[Callable[[Router], None]] = [
     routes_system.register,
     routes_containers.register,
+    routes_attach.register,
+    routes_exec.register,
     routes_files.register,
     routes_images.register,
     routes_networks.register,

@@ -32,6 +32,15 @@ def go_int(name: str, text: str) -> int:
     return value
 
 
+def strconv_atoi(text: str) -> int:
+    """`strconv.Atoi` where dockerd answers its error as it is (resize's `h` and `w`)."""
+    try:
+        return go_int("", text)
+    except InvalidParameter:
+        reason = "value out of range" if _GO_INT.fullmatch(text) else "invalid syntax"
+        raise InvalidParameter(f'strconv.Atoi: parsing "{text}": {reason}') from None
+
+
 def unix_time(name: str, text: str) -> datetime:
     """A `since`/`until` moment: unix seconds (fractions allowed) or RFC 3339, a zoneless
     one in UTC (see `berth.domain.timestamps`); no durations, as dockerd takes none."""

@@ -1,5 +1,6 @@
 """`/containers/...`: create, start, stop, kill, restart, pause, unpause, rename, wait,
-attach, logs, inspect, list, remove, prune — with Docker's shapes and status codes."""
+logs, inspect, list, remove, prune — with Docker's shapes and status codes (attach and
+resize: routes_attach.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import trio
 
 from berth.adapters.logs import LogLine, Selection, log_batches
-from berth.domain.container import Container, ContainerState
+from berth.domain.container import ContainerState
 from berth.domain.errors import BerthError, InvalidParameter
 from berth.domain.signals import DEFAULT_KILL_SIGNAL
 
@@ -19,8 +20,6 @@ from ..views.filters import parse_query_filters
 from .params import go_int, unix_time
 from .server import (
     App,
-    HijackReply,
-    RawChannel,
     Reply,
     Request,
     Router,
@@ -140,7 +139,8 @@ async def prune(app: App, request: Request) -> Reply:
 
 async def inspect(app: App, request: Request) -> Reply:
     doc = await trio.to_thread.run_sync(app.engine.inspect_container, request.params["id"])
-    return json_reply(doc)
+    exec_ids = await app.runner.execs.exec_ids(doc["Id"])
+    return json_reply({**doc, "ExecIDs": exec_ids or None})
 
 
 async def wait(app: App, request: Request) -> StreamReply:
@@ -220,53 +220,6 @@ def _frames(lines: list[LogLine], timestamps: bool = False) -> bytes:
     return b"".join(log_frame(line, timestamps) for line in lines)
 
 
-async def attach(app: App, request: Request) -> HijackReply:
-    container_id = await _resolve(app, request.params["id"])
-    stdout, stderr = request.flag("stdout"), request.flag("stderr")
-    with_logs = request.flag("logs")
-    stream = request.flag("stream")
-    first: Container = await trio.to_thread.run_sync(app.engine.get_aggregate, container_id)
-    first_state, first_version = first.state, first.version
-    path = app.runner.log_path(container_id)
-
-    async def produce(channel: RawChannel) -> None:
-        write = channel.send
-        if not (stdout or stderr):
-            return
-        if not stream:
-            if with_logs:
-                async for batch in log_batches(path, Selection(stdout, stderr)):
-                    await write(_frames(batch))
-            return
-        done = False
-
-        async def watch_state(cancel: trio.CancelScope) -> None:
-            nonlocal done
-            while True:
-                container = await trio.to_thread.run_sync(app.engine.find_aggregate, container_id)
-                if container is None or (
-                    container.state in ENDED
-                    and (first_state not in ENDED or container.version > first_version)
-                ):
-                    done = True
-                    return
-                await trio.sleep(POLL_S)
-
-        from_start = with_logs or first_state is ContainerState.CREATED
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch_state, nursery.cancel_scope)
-            async for batch in log_batches(
-                path,
-                Selection(stdout, stderr),
-                tail=None if from_start else 0,
-                until_exit=lambda: done,
-            ):
-                await write(_frames(batch))
-            nursery.cancel_scope.cancel()
-
-    return HijackReply(produce)
-
-
 def register(router: Router) -> None:
     router.add("GET", "/containers/json", list_containers)
     router.add("POST", "/containers/create", create)
@@ -281,5 +234,4 @@ def register(router: Router) -> None:
     router.add("POST", f"{ID}/rename", rename)
     router.add("POST", f"{ID}/wait", wait)
     router.add("GET", f"{ID}/logs", logs)
-    router.add("POST", f"{ID}/attach", attach)
     router.add("DELETE", ID, remove)

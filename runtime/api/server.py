@@ -96,7 +96,11 @@ RequestObserver = Callable[[str, str, int, float], None]
 UNMATCHED_ROUTE = "unmatched"
 # The routes besides GET and HEAD that record nothing, so a read-only log still serves them.
 READ_ONLY_ROUTES = frozenset(
-    {("POST", "/containers/{id}/wait"), ("POST", "/containers/{id}/attach")}
+    {
+        ("POST", "/containers/{id}/wait"),
+        ("POST", "/containers/{id}/attach"),
+        ("POST", "/containers/{id}/resize"),
+    }
 )
 
 

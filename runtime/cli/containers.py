@@ -89,7 +89,7 @@ def inspect(ctx: click.Context, at: str | None, refs: tuple[str, ...]) -> None:
             raise ExitWith(1)
 
 
-def _post_to_each(ctx: click.Context, verb: str, refs: tuple[str, ...], **query: Any) -> None:
+def post_to_each(ctx: click.Context, verb: str, refs: tuple[str, ...], **query: Any) -> None:
     """start, stop, kill, restart, pause, unpause: one POST a container, its ref echoed."""
     with daemon_errors(ctx):
         client = connect(ctx)
@@ -104,13 +104,13 @@ def _post_each(verb: str) -> click.Command:
     @refs_argument
     @click.pass_context
     def command(ctx: click.Context, refs: tuple[str, ...]) -> None:
-        _post_to_each(ctx, verb, refs)
+        post_to_each(ctx, verb, refs)
 
     command.help = f"{verb.capitalize()} one or more containers."
     return command
 
 
-start, pause, unpause = (_post_each(verb) for verb in ("start", "pause", "unpause"))
+pause, unpause = (_post_each(verb) for verb in ("pause", "unpause"))
 
 
 @click.command()
@@ -121,7 +121,7 @@ start, pause, unpause = (_post_each(verb) for verb in ("start", "pause", "unpaus
 @click.pass_context
 def stop(ctx: click.Context, timeout: int | None, refs: tuple[str, ...]) -> None:
     """Stop one or more running containers."""
-    _post_to_each(ctx, "stop", refs, t=timeout)
+    post_to_each(ctx, "stop", refs, t=timeout)
 
 
 @click.command()
@@ -132,7 +132,7 @@ def stop(ctx: click.Context, timeout: int | None, refs: tuple[str, ...]) -> None
 @click.pass_context
 def restart(ctx: click.Context, timeout: int | None, refs: tuple[str, ...]) -> None:
     """Restart one or more containers."""
-    _post_to_each(ctx, "restart", refs, t=timeout)
+    post_to_each(ctx, "restart", refs, t=timeout)
 
 
 @click.command()
@@ -143,7 +143,7 @@ def restart(ctx: click.Context, timeout: int | None, refs: tuple[str, ...]) -> N
 @click.pass_context
 def kill(ctx: click.Context, signal: str, refs: tuple[str, ...]) -> None:
     """Kill one or more running containers."""
-    _post_to_each(ctx, "kill", refs, signal=signal)
+    post_to_each(ctx, "kill", refs, signal=signal)
 
 
 @click.command()
@@ -245,4 +245,4 @@ def logs(
         copy_frames(response, sys.stdout.buffer, sys.stderr.buffer)
 
 
-COMMANDS = [ps, inspect, start, stop, restart, kill, pause, unpause, rm, prune, rename, wait, logs]
+COMMANDS = [ps, inspect, stop, restart, kill, pause, unpause, rm, prune, rename, wait, logs]

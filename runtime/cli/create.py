@@ -18,6 +18,8 @@ from berth.domain.container.exit_codes import ENGINE_ERROR
 from berth.domain.errors import InvalidParameter
 from berth.domain.mount_flags import parse_mount, ram_in_bytes, tmpfs_flags, volume_flags
 
+from .interactive import window_size
+
 # As docker's CLI, the image ends berth's options: all after it is the container's command
 # (`ls -l` included, and a `--`, which before the image still ends the options).
 COMMAND_AFTER_IMAGE = {"allow_interspersed_args": False}
@@ -61,6 +63,8 @@ def _mounts(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -
 def create_options(command: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--name", default=None, help="Assign a name to the container."),
+        click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open."),
+        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
         click.option("-e", "--env", multiple=True, help="Set environment variables."),
         click.option("--env-file", multiple=True, type=click.Path(exists=True, dir_okay=False)),
         click.option("-l", "--label", multiple=True, help="Set metadata on a container."),
@@ -148,7 +152,10 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
         "StopSignal": options["stop_signal"],
         "StopTimeout": options["stop_timeout"],
         "Volumes": volumes or None,
+        "Tty": options["tty"],
+        "OpenStdin": options["interactive"],
         "HostConfig": {
+            "ConsoleSize": list(window_size() or (0, 0)) if options["tty"] else [0, 0],
             "RestartPolicy": {"Name": policy, "MaximumRetryCount": int(retries or 0)},
             "NetworkMode": options["network"],
             "PortBindings": bindings or None,

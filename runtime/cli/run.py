@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,10 +20,10 @@ import click
 
 from berth.domain.container.exit_codes import ENGINE_ERROR, run_failure_code
 
-from .client.frames import copy_frames
 from .client.http import DaemonClient, DaemonError, DaemonUnreachable
 from .create import COMMAND_AFTER_IMAGE, DockerFlags, check_cidfile, create_body, create_options
 from .images import PullDisplay, pull_image
+from .interactive import Session
 from .session import ExitWith, connect, daemon_errors, report
 
 
@@ -34,6 +33,8 @@ def create_container(client: DaemonClient, options: dict[str, Any], attach: bool
     check_cidfile(cidfile)
     body = create_body(options)
     body["AttachStdout"] = body["AttachStderr"] = attach
+    # As docker's: an attached stdin is closed at its end (StdinOnce).
+    body["AttachStdin"] = body["StdinOnce"] = attach and options["interactive"]
     image = options["image"]
 
     def pull() -> None:
@@ -79,19 +80,30 @@ def run_container(client: DaemonClient, options: dict[str, Any], detach: bool) -
         client.request("POST", f"{path}/start").read()
         click.echo(container_id)
         return 0
-    stream = client.hijack(f"{path}/attach", {"stream": 1, "stdout": 1, "stderr": 1})
+    tty = options["tty"]
+    session = Session(
+        client,
+        container_id,
+        stdin=options["interactive"],
+        tty=tty,
+        detach_keys=options.get("detach_keys") or "",
+    )
     condition = "removed" if options["auto_remove"] else "next-exit"
     waiting = client.request("POST", f"{path}/wait", {"condition": condition})
     try:
         client.request("POST", f"{path}/start").read()
     except DaemonError as error:
-        stream.close()
+        session.stream.close()
         waiting.close()
         report(error)
         raise ExitWith(start_exit_code(error)) from None
-    with proxied_signals(client.host, container_id):
-        copy_frames(stream, sys.stdout.buffer, sys.stderr.buffer)
-    stream.close()
+    session.resize()
+    # As docker's --sig-proxy: not with a terminal, whose keys reach the container anyway.
+    with contextlib.nullcontext() if tty else proxied_signals(client.host, container_id):
+        session.copy()
+    if session.detached:
+        waiting.close()
+        return 0
     answer = waiting.json() or {}
     if answer.get("Error"):
         click.echo(f"Error waiting for container: {answer['Error'].get('Message')}", err=True)
@@ -127,6 +139,7 @@ def create(ctx: click.Context, /, **options: Any) -> None:
 
 @click.command(cls=DockerFlags, context_settings=COMMAND_AFTER_IMAGE)
 @click.option("-d", "--detach", is_flag=True, help="Run container in background.")
+@click.option("--detach-keys", default="", help="Override the key sequence for detaching.")
 @create_options
 @click.pass_context
 def run(ctx: click.Context, /, detach: bool, **options: Any) -> None:

@@ -107,6 +107,7 @@ class HijackReply:
     reason: str = "Switching Protocols"
     content_type: str | None = None
     upgrade: str = "tcp"
+    headers: Headers = field(default_factory=list)  # e.g. a websocket's accept token
 
 
 AnyReply = Reply | StreamReply | HijackReply

@@ -121,6 +121,7 @@ class Sender:
         lines = [f"HTTP/1.1 101 {reply.reason}"]
         if reply.content_type is not None:
             lines.append(f"Content-Type: {reply.content_type}")
+        lines += [f"{name}: {value}" for name, value in reply.headers]
         lines += ["Connection: Upgrade", f"Upgrade: {reply.upgrade}", "", ""]
         await self.wire.send_raw("\r\n".join(lines).encode("latin-1"))
         try:

@@ -24,7 +24,7 @@ import trio
 from berth.adapters.capabilities import bounding_capabilities
 from berth.adapters.host_devices import host_devices
 from berth.adapters.private_files import private_file, write_private
-from berth.adapters.runc import ContainerRuntime, ExitStatus, MonitorLost, StartFailure
+from berth.adapters.runc import ContainerRuntime, ExitStatus, MonitorLost, StartFailure, Stdio
 from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
@@ -45,6 +45,7 @@ from .images import ImageService
 from .keyed_locks import KeyedLocks
 from .network_files import Attachment
 from .networking import ContainerNetworks
+from .start_gate import StartGate
 from .volume_mounts import VolumeMounts
 from .volumes import VolumeService
 
@@ -74,6 +75,7 @@ class ContainerActions:
         self.networks = networks
         self.changes = changes
         self.locks = KeyedLocks()
+        self.start_gate = StartGate()
         self.containers_dir = engine.root / "containers"
         hosts = engine.mount_points
         self.mounts = ContainerMounts(engine.root, VolumeMounts(volumes.driver, hosts), hosts)
@@ -204,11 +206,13 @@ class ContainerActions:
                 await self.volumes.ready_for_start(container)
                 # Off the event loop: the spec grows with the container's env and mounts.
                 await self.sync(self._write_bundle, bundle, container, attachment)
+                config = Config.from_docker(container.config)
                 log_limit = log_size_max(HostConfig.from_docker(container.host_config).log_config)
                 pid = await self.runtime.create(
-                    container_id, bundle, self.log_path(container_id), log_limit
+                    container_id, bundle, self.log_path(container_id), log_limit, _stdio(config)
                 )
                 crash_point("start.runtime_created")
+                await self.start_gate.created(container_id)
                 await self.runtime.start(container_id)
                 crash_point("start.runtime_started")
         except BerthError as error:
@@ -370,3 +374,7 @@ class ContainerActions:
                 status = await self.runtime.wait_exited(container_id)
         await self.record_exit(container_id, status, actor, "killed for removal")
         crash_point("remove.exit_recorded")
+
+
+def _stdio(config: Config) -> Stdio:
+    return Stdio(terminal=config.tty, stdin=config.open_stdin, stdin_once=config.stdin_once)

@@ -32,7 +32,9 @@ from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name
 from ..store.positions import Positions
 from .actions import CHANGE_WAIT_S, ContainerActions
 from .changes import Changes
+from .consoles import Consoles
 from .engine import Created, Engine
+from .execs import ExecService
 from .exits import ExitWatcher
 from .faults import crash_point
 from .images import ImageService
@@ -80,7 +82,9 @@ class Runner:
         self.actions = ContainerActions(
             engine, images, runtime, self.networks, self.changes, self.volumes
         )
+        self.consoles = Consoles(engine, self.actions.containers_dir, self.actions.start_gate)
         self.exits = ExitWatcher(self.actions, daemon=daemon)
+        self.execs = ExecService(self.actions, getattr(runtime, "execs", None))
         self.reactions = ContainerReactions(self.actions, self.exits, daemon=daemon)
         self.positions = Positions(engine.store.db_path)
         self.reactor = Reactor(
@@ -112,6 +116,7 @@ class Runner:
         try:
             async with trio.open_nursery() as nursery:
                 self.exits.nursery = nursery
+                self.execs.nursery = nursery
                 await self.reconcile()
                 await nursery.start(self.reactor.run)
                 await nursery.start(self.names.run)
@@ -122,6 +127,7 @@ class Runner:
     async def reconcile(self) -> None:
         try:
             await reconcile(self.actions, self.exits, daemon=self.daemon)
+            await self.execs.reconcile()
             await self.volumes.sweep()
         finally:
             self.exits.ready.set()

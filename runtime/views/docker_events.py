@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import trio
 
 from berth.domain.container import Container
+from berth.domain.exec import event_command
 
 from ..store.events import EventStore, LoggedEvent
 from .filters import label_matches
@@ -45,6 +46,12 @@ IMAGE_ACTIONS = {
     "Tagged": "tag",
     "Untagged": "untag",
     "Deleted": "delete",
+}
+EXEC_ACTIONS = {
+    "Created": "exec_create",
+    "StartRequested": "exec_start",
+    "Detached": "exec_detach",
+    "Exited": "exec_die",
 }
 VOLUME_ACTIONS = {
     "Created": "create",
@@ -141,6 +148,7 @@ class EventTranslator:
         self._engine = source
         self._containers: dict[str, _Known] = {}
         self._volumes: dict[str, tuple[str, str]] = {}  # volume id -> name, driver
+        self._execs: dict[str, tuple[str, str]] = {}  # exec id -> container id, command
 
     def _container(self, event: LoggedEvent) -> _Known:
         known = self._containers.get(event.originator_id)
@@ -172,6 +180,8 @@ class EventTranslator:
             if event.data.get("source") == "commit":
                 return self._commit_message(event, reference)
             return [_message("image", action, reference, {"name": reference}, event)]
+        if event.aggregate == "exec" and event.name in EXEC_ACTIONS:
+            return [self._exec_message(event)]
         if event.aggregate == "volume" and event.name in VOLUME_ACTIONS:
             return [self._volume_message(event)]
         if event.aggregate == "network" and event.name in NETWORK_ACTIONS:
@@ -214,6 +224,31 @@ class EventTranslator:
         if event.name == "Unmounted":
             attributes["container"] = str(data["container_id"])
         return _message("volume", VOLUME_ACTIONS[event.name], name, attributes, event)
+
+    def _exec_message(self, event: LoggedEvent) -> dict[str, Any]:
+        """dockerd reports an exec as its container's event: `exec_create: <cmd>`,
+        `exec_start: <cmd>` and `exec_die`, each with the exec's id."""
+        known_exec = self._execs.get(event.originator_id)
+        if known_exec is None:
+            data = event.data if event.name == "Created" else None
+            if data is None:
+                data = self._engine.get_aggregate(event.originator_id).__dict__
+            command = event_command(str(data["entrypoint"]), [str(a) for a in data["arguments"]])
+            known_exec = (str(data["container_id"]), command)
+            self._execs[event.originator_id] = known_exec
+        container_id, command = known_exec
+        known = self._container_known(container_id)
+        attributes: dict[str, str] = {**(known.labels if known else {}),
+                                      "execID": event.originator_id}  # fmt: skip
+        if known is not None:
+            attributes.update(image=known.image, name=known.name)
+        action = EXEC_ACTIONS[event.name]
+        if event.name == "Exited":
+            attributes["exitCode"] = str(event.data["exit_code"])
+        if event.name in ("Created", "StartRequested"):
+            action = f"{action}: {command}"
+        image = known.image if known else None
+        return _message("container", action, container_id, attributes, event, image)
 
     def _commit_message(self, event: LoggedEvent, reference: str) -> list[dict[str, Any]]:
         """dockerd reports a commit as the container's event, naming the new image."""

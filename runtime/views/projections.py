@@ -27,12 +27,12 @@ from berth.domain.errors import space_for
 
 from ..store.events import EventStore, LoggedEvent
 from ..store.schema import create_table_retrying
-from . import containers, images, networks, volumes
+from . import containers, execs, images, networks, volumes
 from .tracking import apply_new_events, claim_batch
 
 APPLICATION = "berth"
 BATCH_SIZE = 2000
-VIEW_TABLES = ("containers", "images", "image_tags", "volumes", "networks")
+VIEW_TABLES = ("containers", "images", "image_tags", "volumes", "networks", "execs")
 
 Folder = Callable[[dict[str, Any] | None, LoggedEvent], dict[str, Any] | None]
 
@@ -83,6 +83,10 @@ class ProjectionStore(SQLiteTrackingRecorder):
             "id TEXT PRIMARY KEY, name TEXT NOT NULL, row TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS networks ("
             "id TEXT PRIMARY KEY, name TEXT NOT NULL, row TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS execs ("
+            "id TEXT PRIMARY KEY, container_id TEXT NOT NULL, ended INTEGER NOT NULL, "
+            "row TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS execs_by_container ON execs (container_id)",
         ]
 
     # Applying the log ----------------------------------------------------------------------
@@ -103,6 +107,7 @@ class ProjectionStore(SQLiteTrackingRecorder):
             self._fold_into(cursor, "images", images.fold, batch, "image")
             self._fold_into(cursor, "volumes", volumes.fold, batch, "volume")
             self._fold_into(cursor, "networks", networks.fold, batch, "network")
+            self._fold_into(cursor, "execs", execs.fold, batch, "exec")
             self._insert_tracking(cursor, Tracking(APPLICATION, batch[-1].position))
 
     def _fold_into(
@@ -140,6 +145,11 @@ class ProjectionStore(SQLiteTrackingRecorder):
                         row["created_position"],
                         json.dumps(row, separators=(",", ":")),
                     ),
+                )
+            elif table == "execs":
+                cursor.execute(
+                    "INSERT OR REPLACE INTO execs VALUES (?, ?, ?, ?)",
+                    (key, row["container_id"], int(row["ended"]), json.dumps(row)),
                 )
             elif table in ("volumes", "networks"):
                 cursor.execute(
@@ -267,6 +277,23 @@ class ProjectionStore(SQLiteTrackingRecorder):
                 f"SELECT id FROM networks WHERE json_extract(row, '$.removed') {test} ORDER BY name"
             )
             return [str(found[0]) for found in cursor.fetchall()]
+
+    def exec_ids(self, container_id: str, *, ended: bool = False) -> list[str]:
+        """The container's execs not yet ended (or those ended), oldest first."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT id, row FROM execs WHERE container_id = ? AND ended = ?",
+                (container_id, int(ended)),
+            )
+            found = [(json.loads(row)["position"], str(id_)) for id_, row in cursor.fetchall()]
+        return [id_ for _, id_ in sorted(found)]
+
+    def exec_rows_in_flight(self) -> list[dict[str, Any]]:
+        """Every exec asked to start and not yet ended, with its id."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT id, row FROM execs WHERE ended = 0")
+            rows = [{**json.loads(found[1]), "id": found[0]} for found in cursor.fetchall()]
+        return [row for row in rows if row["started"]]
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every view table's rows, sorted; for comparing two projections."""

@@ -29,10 +29,6 @@ def log_head(root: Path) -> int:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (("-i",), "OpenStdin (-i) is not supported by berth yet"),
-        (("-t",), "Tty (-t) is not supported by berth yet"),
-        (("-d", "-i"), "OpenStdin (-i) is not supported by berth yet"),
-        (("-a", "stdin", "-a", "stdout"), "AttachStdin (-a stdin) is not supported by berth yet"),
         (("--device", "/dev/null"), "Devices (--device) is not supported by berth yet"),
         (("--link", "other:db"), "Links (--link) is not supported by berth yet"),
         (("--pid", "container:other"), "PidMode (--pid) is not supported by berth yet"),

@@ -88,24 +88,21 @@ def refused_message(
     return refused.value.message
 
 
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        ({"open_stdin": True}, "OpenStdin (-i) is not supported by berth yet"),
-        ({"attach_stdin": True}, "AttachStdin (-a stdin) is not supported by berth yet"),
-        ({"stdin_once": True}, "StdinOnce (-i) is not supported by berth yet"),
-        ({"tty": True}, "Tty (-t) is not supported by berth yet"),
-        # What `docker run -it` sends: the first setting is named.
-        (
-            {"open_stdin": True, "attach_stdin": True, "stdin_once": True, "tty": True},
-            "OpenStdin (-i) is not supported by berth yet",
-        ),
-    ],
+@given(
+    tty=st.booleans(),
+    open_stdin=st.booleans(),
+    stdin_once=st.booleans(),
+    attach_stdin=st.booleans(),
+    console=st.tuples(st.integers(0, 500), st.integers(0, 500)),
 )
-def test_interactive_settings_are_refused_with_a_400_naming_them(
-    changes: dict[str, bool], message: str
+def test_terminals_and_stdin_are_accepted(
+    tty: bool, open_stdin: bool, stdin_once: bool, attach_stdin: bool, console: tuple[int, int]
 ) -> None:
-    assert refused_message(replace(CONFIG, **changes)) == message
+    """`-i`, `-t`, `-a stdin` and the terminal's size are carried out (the monitor's stdio)."""
+    config = replace(
+        CONFIG, tty=tty, open_stdin=open_stdin, stdin_once=stdin_once, attach_stdin=attach_stdin
+    )
+    assert verify_settings(config, HostConfig(console_size=console)) == []
 
 
 @given(stdout=st.booleans(), stderr=st.booleans())
@@ -122,10 +119,6 @@ _paths = _names.map(lambda n: f"/dev/{n}")
 _throttles = st.lists(st.fixed_dictionaries({"Path": _paths, "Rate": st.integers(1, 2**40)}),
                       min_size=1, max_size=2)  # fmt: skip
 REFUSED_VALUES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
-    ("Config", "OpenStdin"): st.just(True),
-    ("Config", "AttachStdin"): st.just(True),
-    ("Config", "StdinOnce"): st.just(True),
-    ("Config", "Tty"): st.just(True),
     ("Config", "Healthcheck"): st.fixed_dictionaries(
         {"Test": st.sampled_from([["CMD", "true"], ["CMD-SHELL", "true"]])},
         optional={"Interval": st.integers(10**6, 10**12), "Retries": st.integers(0, 9)},

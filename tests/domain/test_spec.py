@@ -444,3 +444,12 @@ def test_a_privileged_container_gets_the_hosts_devices() -> None:
     facts = HostFacts(devices=(loop,))
     assert spec(facts=facts, privileged=True)["linux"]["devices"] == [loop]
     assert "devices" not in spec(facts=facts)["linux"]
+
+
+def test_a_terminal_gets_the_clients_window_size_before_the_process_starts() -> None:
+    with_size = spec(config={"tty": True}, console_size=(30, 100))["process"]
+    assert with_size["terminal"] is True
+    assert with_size["consoleSize"] == {"height": 30, "width": 100}
+    # No size given, or no terminal to size: runc's default.
+    assert "consoleSize" not in spec(config={"tty": True})["process"]
+    assert "consoleSize" not in spec(console_size=(30, 100))["process"]

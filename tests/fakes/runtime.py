@@ -28,11 +28,13 @@ import trio
 
 from berth.adapters.logs import Stream
 from berth.adapters.runc import (
+    NO_STDIN,
     ExitStatus,
     MonitorLost,
     RuncState,
     StartFailure,
     Status,
+    Stdio,
     parse_signal,
 )
 from berth.domain.errors import Conflict, InvalidParameter, NotFound
@@ -118,7 +120,12 @@ class FakeRuntime:
     # -- the Protocol -------------------------------------------------------------------------
 
     async def create(
-        self, container_id: str, bundle: Path, log_path: Path, log_size_max: int | None = None
+        self,
+        container_id: str,
+        bundle: Path,
+        log_path: Path,
+        log_size_max: int | None = None,
+        stdio: Stdio = NO_STDIN,
     ) -> int:
         await self._enter("create", container_id)
         existing = self.containers.get(container_id)

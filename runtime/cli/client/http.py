@@ -307,18 +307,32 @@ class DaemonClient:
         """A request whose whole answer is JSON (or empty: None)."""
         return self.request(method, path, query, **kw).json()
 
-    def hijack(self, path: str, query: Mapping[str, Any] | None = None) -> Response:
-        """`attach`: the `101 UPGRADED` answer, then the raw stream until the daemon closes.
+    def hijack(
+        self,
+        path: str,
+        query: Mapping[str, Any] | None = None,
+        keep_stdin: bool = False,
+        *,
+        body: Any = None,
+    ) -> Response:
+        """`attach`, `exec start`: the `101 UPGRADED` answer, then the raw stream until the
+        daemon closes. `body` is sent as JSON.
 
-        The write side is closed at once, as the docker CLI does when stdin is not attached.
+        Without `keep_stdin` the write side is closed at once, as the docker CLI does when
+        stdin is not attached; with it the caller writes stdin to `connection.sock`.
         """
         connection = Connection(self)
         headers = {"Connection": "Upgrade", "Upgrade": "tcp", "Content-Type": "text/plain"}
-        connection.send("POST", api_path(path, query), headers, None)
+        payload = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            payload = json.dumps(body).encode()
+        connection.send("POST", api_path(path, query), headers, payload)
         response = connection.receive("POST")
         if response.status >= 400:
             raise error_of(response)
-        connection.sock.shutdown(socket.SHUT_WR)
+        if not keep_stdin:
+            connection.sock.shutdown(socket.SHUT_WR)
         response.headers.pop("transfer-encoding", None)
         response.headers.pop("content-length", None)
         response.headers["connection"] = "close"
