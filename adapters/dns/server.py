@@ -52,10 +52,14 @@ class Table:
 
     __slots__ = ("answers", "subnets", "turn")
 
-    def __init__(self, names: dict[str, list[str]], subnets: Sequence[str]) -> None:
+    def __init__(
+        self, names: dict[str, list[str]], subnets: Sequence[str], turn: dict[bytes, int]
+    ) -> None:
         self.subnets = [ipaddress.ip_network(subnet, strict=False) for subnet in subnets]
         self.answers: dict[bytes, dict[int, list[bytes]]] = {}
-        self.turn: dict[bytes, int] = {}
+        # Kept from the network's previous table: a reload (any container starting) must
+        # not start every name's round robin again from the same address.
+        self.turn = turn
         for name, addresses in names.items():
             by_type: dict[int, list[bytes]] = {A: [], AAAA: []}
             for address in addresses:
@@ -65,8 +69,9 @@ class Table:
                 by_type[kind].append(
                     struct.pack("!HHHIH", 0xC00C, kind, 1, TTL, len(packed)) + packed
                 )
-            self.answers[name.lower().rstrip(".").encode()] = by_type
-            self.turn[name.lower().rstrip(".").encode()] = 0
+            key = name.lower().rstrip(".").encode()
+            self.answers[key] = by_type
+            turn.setdefault(key, 0)
 
     def admits(self, client: str) -> bool:
         try:
@@ -152,6 +157,7 @@ class Server:
         self.selector = selectors.DefaultSelector()
         self.listeners: dict[str, tuple[socket.socket, Table]] = {}
         self.clients: dict[str, list[Table]] = {}
+        self.turns: dict[str, dict[bytes, int]] = {}
         self.client_upstreams: dict[str, list[tuple[str, int]]] = {}
         self.upstreams: list[tuple[str, int]] = []
         self.forwards: dict[socket.socket, Forward] = {}
@@ -167,6 +173,7 @@ class Server:
         that could not be bound, with why."""
         wanted: dict[str, Table] = {}
         clients: dict[str, list[Table]] = {}
+        turns: dict[str, dict[bytes, int]] = {}
         client_upstreams: dict[str, list[tuple[str, int]]] = {}
         folder = os.path.join(self.directory, "networks")
         for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
@@ -177,7 +184,9 @@ class Server:
                     document = json.load(file)
             except (OSError, ValueError):
                 continue  # replaced while read: the next reload has it
-            table = Table(document.get("names", {}), document.get("subnets", []))
+            network = str(document.get("network", entry))
+            turns[network] = self.turns.get(network, {})
+            table = Table(document.get("names", {}), document.get("subnets", []), turns[network])
             for address in document.get("listen", []):
                 wanted[address] = table
             for address in document.get("members", []):
@@ -185,6 +194,7 @@ class Server:
             for address, servers in (document.get("upstreams") or {}).items():
                 client_upstreams[address] = [(server, 53) for server in servers]
         self.clients = clients
+        self.turns = turns
         self.client_upstreams = client_upstreams
         self.upstreams = read_upstreams(os.path.join(self.directory, "upstreams"))
         errors: dict[str, str] = {}

@@ -227,3 +227,12 @@ async def test_a_member_with_its_own_resolvers_is_forwarded_to_them(
         found = await query(nameserver, "example.test", source="127.0.2.5")
     assert addresses(found) == ["192.0.2.99"]
     assert addresses(await query(nameserver, "example.test")) == ["192.0.2.7"]
+
+
+async def test_round_robin_goes_on_across_a_reload(nameserver: NameServer) -> None:
+    members = ("127.0.2.2", "127.0.2.3", "127.0.2.4")
+    firsts = []
+    for n in range(3):  # each publish (another member, say) reloads the tables
+        await nameserver.publish(loopback_records(NET_A, 2, {"web": members, f"x{n}": members}))
+        firsts.append(addresses(await query(nameserver, "web"))[0])
+    assert sorted(firsts) == sorted(members)
