@@ -7,9 +7,10 @@ installed, started on a root and socket of its own with `--bridge=none
 --iptables=false`; else "dockerd: not installed" and its figures null). Then, with the
 project up, 1,000 lookups of a service name (A, UDP) from inside one of its containers:
 a tiny loop of a Python process run in the container's network namespace (its
-`SandboxKey`, by `ip netns exec`) — the query goes as the container's own would, over its veth and the bridge
-to berth's name server on the gateway — each round trip timed with `perf_counter_ns`;
-p50 and p99. The last line is one JSON object.
+`SandboxKey`, by `ip netns exec`) — the query goes as the container's own would, over
+its veth and the bridge to berth's name server on the gateway — each round trip timed
+with `perf_counter_ns` (busybox has no clock finer than a second; its `nslookup` would
+time a process start); p50 and p99. The last line is one JSON object.
 """
 
 from __future__ import annotations
