@@ -28,7 +28,7 @@ from .network_pools import (
 T = "berth.network"
 #: The fields of `Created` a network's state is begun from (`Recreated` carries them too).
 SETTINGS = ("name", "driver", "subnet", "gateway", "options", "ip_range", "aux_addresses",
-            "internal", "attachable", "labels", "configured")  # fmt: skip
+            "internal", "attachable", "labels", "configured", "ipam_options")  # fmt: skip
 
 NETWORK_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
 CONTAINER_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
@@ -101,6 +101,7 @@ class Network(StrIdAggregate):
         attachable: bool = False
         labels: dict[str, str] | None = None
         configured: bool = False  # the subnet was the user's (--subnet), not a pool's
+        ipam_options: dict[str, str] | None = None  # as given: the CLI's {}, docker-py's null
 
         def apply(self, n: Network) -> None:
             n.begin({key: getattr(self, key) for key in SETTINGS})
@@ -144,6 +145,19 @@ class Network(StrIdAggregate):
 
         def apply(self, n: Network) -> None:
             n.attached = {**n.attached, self.container_id: dict(self.endpoint)}
+
+    @dataclass(frozen=True)
+    class LinkRemoved(Event):
+        """`DELETE /containers/<parent>/<alias>?link=1`: a legacy link of the default
+        bridge is gone; the parent's next start gets neither its variables nor its host."""
+
+        TOPIC = f"{T}.LinkRemoved"
+        container_id: str
+        alias: str
+
+        def apply(self, n: Network) -> None:
+            kept = [a for a in n.unlinked.get(self.container_id, []) if a != self.alias]
+            n.unlinked = {**n.unlinked, self.container_id: [*kept, self.alias]}
 
     @dataclass(frozen=True)
     class EndpointLeft(Event):
@@ -199,6 +213,7 @@ class Network(StrIdAggregate):
     # Read from snapshots taken before these existed too; only ever replaced, not changed.
     members = cast("dict[str, dict[str, Any]]", {})  # container id -> endpoint config (connect)
     attached = cast("dict[str, dict[str, Any]]", {})  # live connects: container -> endpoint
+    unlinked = cast("dict[str, list[str]]", {})  # parent container -> link aliases removed
     departed = cast("list[str]", [])  # containers disconnected from their NetworkMode network
     ip_range = ""
     created_at: datetime | None = None
@@ -207,6 +222,7 @@ class Network(StrIdAggregate):
     attachable = False
     labels = cast("dict[str, str]", {})
     configured = False
+    ipam_options: dict[str, str] | None = None
 
     def begin(self, settings: dict[str, Any]) -> None:
         self.name = settings["name"]
@@ -220,11 +236,13 @@ class Network(StrIdAggregate):
         self.attachable = settings["attachable"]
         self.labels = dict(settings["labels"] or {})
         self.configured = settings["configured"]
+        self.ipam_options = settings.get("ipam_options")
         self.allocations = {}
         self.holders = {}
         self.members = {}
         self.departed = []
         self.attached = {}
+        self.unlinked = {}
         self.removed = False
 
     @classmethod
@@ -313,6 +331,12 @@ class Network(StrIdAggregate):
             network_name=self.name,
             endpoint=endpoint,
         )
+
+    def remove_link(self, container_id: str, alias: str, cause: Cause) -> None:
+        self._check_exists()
+        if alias in self.unlinked.get(container_id, []):
+            raise NotFound(f"Could not find entity for {alias}")
+        self._record(self.LinkRemoved, cause, container_id=container_id, alias=alias)
 
     def leave(self, container_id: str, cause: Cause) -> None:
         self._check_exists()
@@ -417,6 +441,7 @@ def _settings(request: NetworkRequest, subnet: str, gateway: str) -> dict[str, A
         "attachable": request.attachable,
         "labels": dict(request.labels),
         "configured": request.subnet is not None,
+        "ipam_options": request.ipam_options,
     }
 
 

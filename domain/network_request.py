@@ -47,6 +47,7 @@ class NetworkRequest:
     attachable: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
+    ipam_options: dict[str, str] | None = None  # echoed by inspect as given (only {} applies)
 
     @property
     def masquerade(self) -> bool:
@@ -76,9 +77,9 @@ def parse_network_request(body: object) -> NetworkRequest:
     if not isinstance(body, dict):
         raise InvalidParameter("invalid network create request: expected a JSON object")
     name = body.get("Name")
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str) or not name:
         raise InvalidParameter("network name must be a non-empty string")
-    if any(c.isspace() or c == "/" for c in name):
+    if "/" in name:  # it could not be named in a URL
         raise InvalidParameter(f"invalid network name {name!r}")
     if name in PREDEFINED:
         raise Forbidden(f"operation is not permitted on predefined {name} network ")
@@ -103,7 +104,8 @@ def parse_network_request(body: object) -> NetworkRequest:
         raise InvalidParameter("IPAM must be an object")
     if (ipam.get("Driver") or "default") != "default":
         raise unsupported(f"the IPAM driver {ipam['Driver']} (--ipam-driver)")
-    if _strings(ipam.get("Options"), "IPAM.Options"):
+    ipam_options = None if ipam.get("Options") is None else _strings(ipam["Options"], "Options")
+    if ipam_options:
         raise unsupported("IPAM options (--ipam-opt)")
     configs = ipam.get("Config") or []
     if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
@@ -114,6 +116,7 @@ def parse_network_request(body: object) -> NetworkRequest:
         attachable=_flag(body, "Attachable"),
         labels=_strings(body.get("Labels"), "Labels"),
         options=options,
+        ipam_options=ipam_options,
     )
     if len(configs) > 1:
         raise unsupported("more than one IPAM config (--subnet given twice)")
@@ -156,4 +159,5 @@ def _with_ipam(request: NetworkRequest, config: dict[str, Any]) -> NetworkReques
         attachable=request.attachable,
         labels=request.labels,
         options=request.options,
+        ipam_options=request.ipam_options,
     )

@@ -206,7 +206,7 @@ SETTINGS: tuple[Setting, ...] = (
     _partial(H, "pid_mode", "--pid", _mode_of_container),
     _partial(H, "userns_mode", "--userns", _not_in("", "host")),
     _refused(H, "cgroup", "API only", "another container's cgroup"),
-    _refused(H, "links", "--link", NETWORKS),
+    _applied(H, "links", "--link", "service/network_links: variables and hosts at start"),
     _applied(H, "oom_score_adj", "--oom-score-adj", "spec/builder process.oomScoreAdj"),
     _partial(H, "security_opt", "--security-opt", _security_opt),
     _applied(H, "sysctls", "--sysctl", "spec/builder linux.sysctl"),

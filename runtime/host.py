@@ -155,27 +155,45 @@ class Host:
                 # --bip that collides with the host's routes stops it here.
                 default = await runner.networks.default_network()
                 network = f"bridge={runner.networks.bridge_name(default)} subnet={default.subnet}"
-            async with trio.open_nursery() as nursery:
-                # Metrics first: an address in use fails before anything is touched.
-                acting = settings.acting and serving is None  # read-only: no reconcile
-                reactor = runner.reactor.saved_position if acting else None
-                metrics = Metrics(engine, reactor) if settings.metrics is not None else None
-                dashboard = ""
-                if metrics is not None and settings.metrics is not None:
-                    bound = await nursery.start(
-                        serve_dashboard, Dashboard(engine, metrics), settings.metrics
-                    )
-                    dashboard = f" metrics={bound.url()}/metrics dashboard={bound.url()}/"
-                if acting:
-                    await nursery.start(runner.serve)
-                if settings.acting:
-                    position = await nursery.start(keep_views_current, engine)
-                else:
-                    position = await trio.to_thread.run_sync(engine.store.max_position)
-                app = App(engine, images, runner, settings.root)
-                app.observe = self._observer(metrics.observe_request if metrics else None)
-                await nursery.start(serve_api, app, self._router(), settings.socket)
-                task_status.started(Serving(settings.socket, position, serving, dashboard, network))
+            try:
+                await self._serve_runner(engine, runner, serving, network, task_status)
+            finally:
+                if settings.daemon and serving is None:
+                    # A clean stop gives its unused bridges back (made again at start).
+                    with trio.CancelScope(shield=True):
+                        await runner.networks.release_unused()
+
+    async def _serve_runner(
+        self,
+        engine: Engine,
+        runner: Runner,
+        serving: ReadOnly | None,
+        network: str,
+        task_status: trio.TaskStatus[Serving],
+    ) -> None:
+        settings = self.settings
+        images = runner.images
+        async with trio.open_nursery() as nursery:
+            # Metrics first: an address in use fails before anything is touched.
+            acting = settings.acting and serving is None  # read-only: no reconcile
+            reactor = runner.reactor.saved_position if acting else None
+            metrics = Metrics(engine, reactor) if settings.metrics is not None else None
+            dashboard = ""
+            if metrics is not None and settings.metrics is not None:
+                bound = await nursery.start(
+                    serve_dashboard, Dashboard(engine, metrics), settings.metrics
+                )
+                dashboard = f" metrics={bound.url()}/metrics dashboard={bound.url()}/"
+            if acting:
+                await nursery.start(runner.serve)
+            if settings.acting:
+                position = await nursery.start(keep_views_current, engine)
+            else:
+                position = await trio.to_thread.run_sync(engine.store.max_position)
+            app = App(engine, images, runner, settings.root)
+            app.observe = self._observer(metrics.observe_request if metrics else None)
+            await nursery.start(serve_api, app, self._router(), settings.socket)
+            task_status.started(Serving(settings.socket, position, serving, dashboard, network))
 
     def _router(self) -> Router:
         router = build_router()

@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from berth.adapters.network.firewall import IptablesFirewall
     from berth.adapters.network.links import Endpoint, NetworkLinks, NetworkSetupFailed
     from berth.adapters.network.ports import (
         PortForward,
@@ -20,11 +21,13 @@ if TYPE_CHECKING:
         read_forwards,
         running_forwarders,
     )
-    from berth.adapters.network.protocol import Forwarders, Links
+    from berth.adapters.network.protocol import Firewall, Forwarders, Links
 
 __all__ = [
     "Endpoint",
+    "Firewall",
     "Forwarders",
+    "IptablesFirewall",
     "Links",
     "NetworkLinks",
     "NetworkSetupFailed",
@@ -38,7 +41,9 @@ __all__ = [
 
 _HOME = {
     "Endpoint": "links",
+    "Firewall": "protocol",
     "Forwarders": "protocol",
+    "IptablesFirewall": "firewall",
     "Links": "protocol",
     "NetworkLinks": "links",
     "NetworkSetupFailed": "links",

@@ -33,6 +33,9 @@ from berth.domain.errors import BerthError, InvalidParameter, NotFound
 
 NETNS_DIR = Path("/run/netns")
 IFNAMSIZ = 15
+#: A bridge's alias (IFLA_IFALIAS) names the berth root that made it, so `network prune`
+#: finds the bridges of roots that no longer exist; the kernel drops it with the bridge.
+OWNER_PREFIX = "berth:"
 MAIN_TABLE = 254
 #: The kernel gives loopback index 1 in every network namespace.
 LOOPBACK_INDEX = 1
@@ -77,6 +80,11 @@ def _libc_call(result: int, what: str) -> None:
     if result != 0:
         code = ctypes.get_errno()
         raise OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def _check_owner(owner: str) -> None:
+    if len(owner) > 200 or "\0" in owner:
+        raise InvalidParameter(f"invalid bridge owner {owner[:50]!r}: 200 characters at most")
 
 
 def _check_ifname(name: str) -> None:
@@ -242,11 +250,17 @@ class NetworkLinks:
     def netns_path(netns: str) -> str:
         return str(NETNS_DIR / netns)
 
-    async def ensure_bridge(self, name: str, gateway: str, prefix_len: int) -> None:
+    async def ensure_bridge(
+        self, name: str, gateway: str, prefix_len: int, *, owner: str = ""
+    ) -> None:
         _check_ifname(name)
         _check_ipv4(gateway, "gateway")
         _check_prefix_len(prefix_len)
-        await self._run(self._ensure_bridge, name, gateway, prefix_len)
+        _check_owner(owner)
+        await self._run(self._ensure_bridge, name, gateway, prefix_len, owner)
+
+    async def owned_bridges(self) -> dict[str, str]:
+        return await self._run(self._owned_bridges)
 
     async def remove_bridge(self, name: str) -> None:
         _check_ifname(name)
@@ -314,7 +328,16 @@ class NetworkLinks:
         self._namespaces.to_host()
         return Rtnl()
 
-    def _ensure_bridge(self, name: str, gateway: str, prefix_len: int) -> None:
+    def _owned_bridges(self) -> dict[str, str]:
+        with self._host() as host:
+            found = {}
+            for link in host.links():
+                alias = str(link.get_attr("IFLA_IFALIAS") or "")
+                if alias.startswith(OWNER_PREFIX) and _link_kind(link) == "bridge":
+                    found[str(link.get_attr("IFLA_IFNAME"))] = alias.removeprefix(OWNER_PREFIX)
+            return found
+
+    def _ensure_bridge(self, name: str, gateway: str, prefix_len: int, owner: str = "") -> None:
         with self._host() as host:
             if host.link(name) is None:
                 try:
@@ -330,7 +353,7 @@ class NetworkLinks:
                 host.add_address(bridge["index"], gateway, prefix_len)
             except NetlinkError as error:
                 _ignore(errno.EEXIST, error)
-            host.set_link(bridge["index"], up=True)
+            host.set_link(bridge["index"], up=True, alias=OWNER_PREFIX + owner if owner else None)
 
     def _remove_bridge(self, name: str) -> None:
         with self._host() as host:
@@ -373,12 +396,7 @@ class NetworkLinks:
         if not wait:
             self._namespaces.remove(netns)
             return
-        with self._host() as host:
-            veth = host.link(host_veth)
-            if veth is not None:
-                if _link_kind(veth) != "veth":
-                    raise NetworkSetupFailed(f"link {host_veth} is not a veth; not removing it")
-                _delete_link(host, veth["index"])
+        self._detach_interface(host_veth)
         self._namespaces.remove(netns)
 
     def _detach_interface(self, host_veth: str) -> None:

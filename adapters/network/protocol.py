@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # the package loads lazily (see __init__); so does this module
+    from berth.domain.firewall_rules import Ruleset
+
     from .links import Endpoint
     from .ports import PortForward
 
@@ -28,8 +30,15 @@ class Links(Protocol):
     A change the kernel refuses is `NetworkSetupFailed` (500).
     """
 
-    async def ensure_bridge(self, name: str, gateway: str, prefix_len: int) -> None:
-        """The bridge exists, is up and holds `gateway/prefix_len`; idempotent."""
+    async def ensure_bridge(
+        self, name: str, gateway: str, prefix_len: int, *, owner: str = ""
+    ) -> None:
+        """The bridge exists, is up and holds `gateway/prefix_len`; idempotent. `owner`
+        (a berth root's path, 200 characters at most) is kept with it (`owned_bridges`)."""
+        ...
+
+    async def owned_bridges(self) -> dict[str, str]:
+        """Every bridge made with an owner, by name: its owner."""
         ...
 
     async def remove_bridge(self, name: str) -> None:
@@ -103,4 +112,22 @@ class Forwarders(Protocol):
     def running(self, under: Path) -> dict[Path, int]:
         """Every live forwarder whose pidfile lies under `under`, by pidfile: found by
         looking at the forwarders themselves, so also those whose pidfile was lost."""
+        ...
+
+
+class Firewall(Protocol):
+    """One berth root's packet filter rules (domain/firewall_rules.py says which)."""
+
+    async def apply(self, rules: Ruleset) -> None:
+        """The root's chains hold exactly `rules` and are jumped to; forwarding is on.
+        Idempotent; a chain name that is not `BERTH-` and 8 hex digits is
+        `InvalidParameter`."""
+        ...
+
+    async def remove(self, chain: str) -> None:
+        """No rule of the root's chain is left in any table; idempotent."""
+        ...
+
+    async def rules_of(self, chain: str) -> list[str]:
+        """Every rule naming the chain (its jumps and its rules), `table: -A ...`."""
         ...

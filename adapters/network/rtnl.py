@@ -208,6 +208,7 @@ class Rtnl:
         up: bool | None = None,
         master: int | None = None,
         mac: str | None = None,
+        alias: str | None = None,
     ) -> None:
         message = ifinfmsg()
         message["index"] = index
@@ -219,6 +220,8 @@ class Rtnl:
             attrs.append(("IFLA_MASTER", master))
         if mac is not None:
             attrs.append(("IFLA_ADDRESS", mac))
+        if alias is not None:
+            attrs.append(("IFLA_IFALIAS", alias))
         message["attrs"] = attrs
         self.request(message, RTM_NEWLINK)
 

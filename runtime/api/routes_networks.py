@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from berth.domain.errors import InvalidParameter
+import trio
 
+from berth.domain.errors import InvalidParameter, NotFound
+
+from ..service.network_links import remove_link as remove_link_of
 from ..views.filters import parse_query_filters
 from .server import App, Reply, Request, Router, json_reply, no_content
 
@@ -41,7 +44,7 @@ async def remove_network(app: App, request: Request) -> Reply:
 
 async def prune_networks(app: App, request: Request) -> Reply:
     filters = parse_query_filters(request.query.get("filters") or "")
-    return json_reply(await app.runner.networks.user.prune(filters, request.actor))
+    return json_reply(await app.runner.networks.prune(filters, request.actor))
 
 
 async def connect_network(app: App, request: Request) -> Reply:
@@ -66,6 +69,15 @@ async def disconnect_network(app: App, request: Request) -> Reply:
     return no_content(200)
 
 
+async def remove_link(app: App, request: Request) -> Reply:
+    """`DELETE /containers/<parent>/<alias>?link=1`: a legacy link removed."""
+    parent, alias = request.params["parent"], request.params["alias"]
+    if not request.flag("link"):
+        raise NotFound(f"No such container: {parent}/{alias}")
+    await trio.to_thread.run_sync(remove_link_of, app.engine, parent, alias, request.actor)
+    return no_content()
+
+
 def register(router: Router) -> None:
     router.add("POST", "/networks/create", create_network)
     router.add("POST", "/networks/prune", prune_networks)
@@ -74,3 +86,4 @@ def register(router: Router) -> None:
     router.add("DELETE", "/networks/(?P<id>[^/]+)", remove_network)
     router.add("POST", "/networks/(?P<id>[^/]+)/connect", connect_network)
     router.add("POST", "/networks/(?P<id>[^/]+)/disconnect", disconnect_network)
+    router.add("DELETE", "/containers/(?P<parent>[^/]+)/(?P<alias>[^/]+)", remove_link)

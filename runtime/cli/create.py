@@ -96,6 +96,9 @@ def create_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--volumes-from", multiple=True, help="Mount volumes from the specified container(s)."
         ),
         click.option("--network", default="", help="Connect a container to a network."),
+        click.option("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)."),
+        click.option("--network-alias", multiple=True, help="Add network-scoped alias."),
+        click.option("--mac-address", default="", help="Container MAC address."),
         click.option(
             "-p", "--publish", multiple=True, help="Publish a container's port(s) to the host."
         ),
@@ -154,6 +157,8 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
         "Volumes": volumes or None,
         "Tty": options["tty"],
         "OpenStdin": options["interactive"],
+        "MacAddress": options.get("mac_address") or "",
+        "NetworkingConfig": _networking(options),
         "HostConfig": {
             "ConsoleSize": list(window_size() or (0, 0)) if options["tty"] else [0, 0],
             "RestartPolicy": {"Name": policy, "MaximumRetryCount": int(retries or 0)},
@@ -176,6 +181,16 @@ def create_body(options: dict[str, Any]) -> dict[str, Any]:
             "VolumesFrom": list(options.get("volumes_from") or ()) or None,
         },
     }
+
+
+def _networking(options: dict[str, Any]) -> dict[str, Any] | None:
+    """--ip and --network-alias: the endpoint of the --network (docker's own rule: they
+    need one, and the daemon says whether that network takes them)."""
+    ip, aliases = options.get("ip") or "", list(options.get("network_alias") or ())
+    if not ip and not aliases:
+        return None
+    endpoint = {"IPAMConfig": {"IPv4Address": ip} if ip else None, "Aliases": aliases or None}
+    return {"EndpointsConfig": {options["network"] or "default": endpoint}}
 
 
 def check_cidfile(cidfile: str | None) -> None:

@@ -13,7 +13,20 @@ from pathlib import Path
 
 import click
 
-from . import audit, containers, execs, files, images, interactive, replay, run, system, volumes
+from . import (
+    audit,
+    containers,
+    execs,
+    files,
+    images,
+    interactive,
+    networks,
+    replay,
+    run,
+    system,
+    system_prune,
+    volumes,
+)
 from .client.http import socket_path
 from .root_option import root_option
 
@@ -54,7 +67,20 @@ def main(ctx: click.Context, root: Path, host: str | None, ignore_log_verificati
     ctx.obj["ignore_log_verification"] = ignore_log_verification
 
 
-for group in (containers, interactive, run, execs, files, images, system, audit, replay, volumes):
+for group in (
+    containers,
+    interactive,
+    run,
+    execs,
+    files,
+    images,
+    system,
+    audit,
+    replay,
+    volumes,
+    networks,
+    system_prune,
+):
     for command in group.COMMANDS:
         main.add_command(command)
 

@@ -4,6 +4,7 @@ each one body, a client of the engine's `/volumes` (cli/session.py)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -18,7 +19,8 @@ PRUNE_WARNING = (
 )
 
 
-def _key_values(items: tuple[str, ...], what: str) -> dict[str, str]:
+def key_values(items: tuple[str, ...], what: str) -> dict[str, str]:
+    """Repeated KEY=VALUE options (a KEY alone is an empty value), as the docker CLI's."""
     pairs = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -26,6 +28,26 @@ def _key_values(items: tuple[str, ...], what: str) -> dict[str, str]:
             raise click.BadParameter(f"invalid {what}: {item!r} (KEY=VALUE)")
         pairs[key] = value if sep else ""
     return pairs
+
+
+def inspect_each(ctx: click.Context, refs: tuple[str, ...], collection: str, kind: str) -> None:
+    """docker's `<kind> inspect`: the documents found as one JSON list, then an error line
+    for each ref not found (exit 1 if any)."""
+    found, missing = [], []
+    with daemon_errors(ctx):
+        client = connect(ctx, Access.READ)
+        for ref in refs:
+            try:
+                found.append(client.call("GET", f"/{collection}/{segment(ref)}"))
+            except DaemonError as error:
+                if error.status != 404:
+                    raise
+                missing.append(ref)
+    click.echo(json.dumps(found, indent=4))
+    for ref in missing:
+        click.echo(f"Error: No such {kind}: {ref}", err=True)
+    if missing:
+        ctx.exit(1)
 
 
 @click.group()
@@ -56,8 +78,8 @@ def create(
     body = {
         "Name": name or name_option,
         "Driver": driver,
-        "DriverOpts": _key_values(opts, "option"),
-        "Labels": _key_values(labels, "label"),
+        "DriverOpts": key_values(opts, "option"),
+        "Labels": key_values(labels, "label"),
     }
     with daemon_errors(ctx):
         made = connect(ctx).call("POST", "/volumes/create", body=body)
@@ -86,21 +108,7 @@ def list_volumes(ctx: click.Context, quiet: bool, filters: tuple[str, ...]) -> N
 @click.pass_context
 def inspect(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Display detailed information on one or more volumes."""
-    found, missing = [], []
-    with daemon_errors(ctx):
-        client = connect(ctx, Access.READ)
-        for name in names:
-            try:
-                found.append(client.call("GET", f"/volumes/{segment(name)}"))
-            except DaemonError as error:
-                if error.status != 404:
-                    raise
-                missing.append(name)
-    click.echo(json.dumps(found, indent=4))
-    for name in missing:
-        click.echo(f"Error: No such volume: {name}", err=True)
-    if missing:
-        ctx.exit(1)
+    inspect_each(ctx, names, "volumes", "volume")
 
 
 @volume.command()
@@ -121,18 +129,34 @@ def rm(ctx: click.Context, force: bool, names: tuple[str, ...]) -> None:
 @click.pass_context
 def prune(ctx: click.Context, force: bool, filters: tuple[str, ...]) -> None:
     """Remove all unused local volumes."""
-    if not force and not click.confirm(PRUNE_WARNING, default=False):
+    report = pruned(ctx, force, filters, PRUNE_WARNING, "/volumes/prune")
+    if report is None:
         return
-    with daemon_errors(ctx):
-        query = {"filters": parse_cli_filters(filters) or None}
-        report = connect(ctx).call("POST", "/volumes/prune", query)
-    deleted = report.get("VolumesDeleted") or []
-    if deleted:
-        click.echo("Deleted Volumes:")
-        for name in deleted:
-            click.echo(name)
+    if echo_section("Deleted Volumes:", report.get("VolumesDeleted")):
         click.echo("")
     click.echo(f"Total reclaimed space: {human_size(report.get('SpaceReclaimed') or 0)}")
+
+
+def pruned(
+    ctx: click.Context, force: bool, filters: tuple[str, ...], warning: str, path: str
+) -> dict[str, Any] | None:
+    """A prune's report once confirmed (`--force` or the prompt); None if declined."""
+    if not force and not click.confirm(warning, default=False):
+        return None
+    with daemon_errors(ctx):
+        query = {"filters": parse_cli_filters(filters) or None}
+        report: dict[str, Any] = connect(ctx).call("POST", path, query)
+    return report
+
+
+def echo_section(title: str, names: list[str] | None) -> bool:
+    """A prune's `Deleted ...:` list, if anything was; whether it was."""
+    if not names:
+        return False
+    click.echo(title)
+    for name in names:
+        click.echo(name)
+    return True
 
 
 COMMANDS = [volume]

@@ -285,6 +285,7 @@ class ContainerActions:
             user=user,
             facts=facts,
             netns_path=attachment.netns_path,
+            image_env=attachment.env,
             extra_mounts=self.mounts.oci_mounts(container, attachment.mounts),
         )
 

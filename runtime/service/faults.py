@@ -46,6 +46,11 @@ POINTS = (
     "remove.network_released",
     "remove.unmounted",
     "remove.files_deleted",
+    # user-defined networks: create, and connect of a running container
+    "network.recorded",
+    "connect.joined",
+    "connect.allocated",
+    "connect.attached",
     # pull
     "pull.layer_stored",
     "pull.recorded",

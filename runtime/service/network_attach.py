@@ -104,7 +104,7 @@ class NetworksAttach(NetworksReconcile):
                 lambda n: n.allocate(container.id, cause, wanted),
                 network.id,
             )
-        crash_point("start.network_allocated")
+        crash_point("start.network_allocated" if index == 0 else "connect.allocated")
         own_mac = str(container.config.get("MacAddress") or "") if index == 0 else ""
         mac = (config.get("MacAddress") or own_mac or mac_address(address)).lower()
         endpoint = Endpoint(
@@ -185,6 +185,7 @@ class NetworksAttach(NetworksReconcile):
         await self._sync(
             self._change_network, lambda n: n.join(container.id, name, asked, cause), network.id
         )
+        crash_point("connect.joined")
         live = container.state in LIVE and container.endpoint is not None
         if live:
             await self._attach_live(container, network, asked, cause)
@@ -192,6 +193,8 @@ class NetworksAttach(NetworksReconcile):
     async def _attach_live(
         self, container: Container, network: Network, config: dict[str, Any], cause: Cause
     ) -> None:
+        """A running container's veth on one more network; also what reconcile does for a
+        connect an engine's death interrupted (every step is idempotent)."""
         endpoint = container.endpoint or {}
         used = {str(e.get("Interface", "eth0")) for e in (endpoint.get("Networks") or {}).values()}
         for other in await self._sync(self.user.networks):

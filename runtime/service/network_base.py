@@ -17,12 +17,14 @@ import trio
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from berth.adapters.network import Forwarders, Links
+from berth.adapters.network import Firewall, Forwarders, Links
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.container import Container
 from berth.domain.errors import NotModified
+from berth.domain.firewall_rules import FirewallNetwork, chain_name, ruleset
 from berth.domain.network import Network
 from berth.domain.network_pools import choose_bridge_subnet
+from berth.domain.network_request import MASQUERADE_OPTION
 
 from ..store.unit_of_work import unit_of_work
 from .engine import Engine
@@ -47,6 +49,7 @@ class NetworksBase:
         settings: BridgeSettings | None = None,
         *,
         container_dir: Callable[[str], Path],
+        firewall: Firewall | None = None,
     ) -> None:
         self.engine = engine
         self.links = links
@@ -59,7 +62,10 @@ class NetworksBase:
         # Concurrent starts in one process take turns on the network's stream instead of
         # retrying against each other; other processes are kept out by the version check.
         self._allocation_lock = trio.Lock()
-        self.user = NetworkService(engine, links, self.settings.bridge)
+        # None: no packet filter rules at all (the service's tests on fakes).
+        self.firewall = firewall
+        self.user = NetworkService(engine, links, self.settings.bridge, self.sync_firewall)
+        self.owner = str(engine.root)  # kept with each bridge: whose it is (network prune)
         self._bridges_ready: set[str] = set()
 
     async def _sync(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -77,7 +83,10 @@ class NetworksBase:
                 network = await self._sync(self._create_network, subnet, gateway)
             bridge = self.bridge_name(network)
             if self._bridge_ready != bridge:
-                await self.links.ensure_bridge(bridge, network.gateway, network.prefix_length)
+                await self.links.ensure_bridge(
+                    bridge, network.gateway, network.prefix_length, owner=self.owner
+                )
+                await self.sync_firewall()
                 self._bridge_ready = bridge
             return network
 
@@ -143,6 +152,26 @@ class NetworksBase:
 
     # Any network -------------------------------------------------------------------------
 
+    async def sync_firewall(self) -> None:
+        """The root's packet filter rules follow the networks that exist (ADR/0038)."""
+        if self.firewall is None:
+            return
+        networks: list[Network] = await self._sync(self.user.networks)
+        chain = chain_name(self.settings.bridge)
+        if not networks:
+            await self.firewall.remove(chain)
+            return
+        found = [
+            FirewallNetwork(
+                self.bridge_for(n),
+                n.subnet,
+                internal=n.internal,
+                masquerade=str(n.options.get(MASQUERADE_OPTION, "true")).lower() in ("true", "1"),
+            )
+            for n in networks
+        ]
+        await self.firewall.apply(ruleset(chain, found))
+
     def bridge_for(self, network: Network) -> str:
         if network.id == network_id_of("bridge"):
             return self.bridge_name(network)
@@ -154,7 +183,9 @@ class NetworksBase:
             return self.bridge_name(await self.default_network())
         bridge = self.user.bridge_of(network)
         if bridge not in self._bridges_ready:
-            await self.links.ensure_bridge(bridge, network.gateway, network.prefix_length)
+            await self.links.ensure_bridge(
+                bridge, network.gateway, network.prefix_length, owner=self.owner
+            )
             self._bridges_ready.add(bridge)
         return bridge
 

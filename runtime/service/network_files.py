@@ -8,12 +8,14 @@ on one host never share one and a crash never leaves one nobody can find again.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from berth.domain.network_files import hostname_file, hosts_file, resolv_conf
 from berth.domain.published_ports import PublishedPort
+from berth.domain.settings_rules import HOST_GATEWAY
 
 from .engine import DEFAULT_ROOT
 
@@ -28,6 +30,12 @@ def default_bridge_name(root: Path) -> str:
     if root == DEFAULT_ROOT:
         return DEFAULT_BRIDGE
     return "berth-" + hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]
+
+
+def user_bridge_name(root_bridge: str, network_id: str) -> str:
+    """A user-defined network's bridge: `br-` (as dockerd's) and a hash of the root's own
+    bridge and the network id, as network ids derive from names alone."""
+    return "br-" + hashlib.sha256(f"{root_bridge}:{network_id}".encode()).hexdigest()[:12]
 
 
 def endpoint_names(bridge: str, short: str) -> tuple[str, str]:
@@ -59,6 +67,7 @@ class Attachment:
     netns_path: str | None = None
     hostname: str | None = None
     mounts: list[dict[str, Any]] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)  # what links give (under the config's)
 
 
 def bind_mount(source: Path, destination: str) -> dict[str, Any]:
@@ -77,6 +86,8 @@ def write_files(
     host_config: dict[str, Any],
     *,
     host: bool = False,
+    linked: Sequence[str] = (),
+    host_gateway: str | None = None,
     nameserver: str | None = None,
 ) -> list[dict[str, Any]]:
     """/etc/hosts, /etc/hostname and /etc/resolv.conf of a container (the host's own
@@ -87,7 +98,10 @@ def write_files(
     if host:
         hosts = _read_text(Path("/etc/hosts"))
     else:
-        hosts = hosts_file(hostname, address, host_config.get("ExtraHosts") or ())
+        extra = [*linked, *(host_config.get("ExtraHosts") or ())]
+        if host_gateway is not None:
+            extra = [_with_gateway(e, host_gateway) for e in extra]
+        hosts = hosts_file(hostname, address, extra)
     texts = {
         "hosts": hosts,
         "hostname": hostname_file(hostname),
@@ -102,6 +116,11 @@ def write_files(
     for name, text in texts.items():
         (directory / name).write_text(text)
     return [bind_mount(directory / name, f"/etc/{name}") for name in FILES.values()]
+
+
+def _with_gateway(entry: str, gateway: str) -> str:
+    name, _, address = entry.rpartition(":") if "=" not in entry else entry.rpartition("=")
+    return f"{name}={gateway}" if address == HOST_GATEWAY else entry
 
 
 def as_tuple(port: PublishedPort) -> tuple[int, str, str, int]:

@@ -6,19 +6,22 @@ A mixin of `ContainerNetworks`, apart so that each file stays readable.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from berth.adapters.network import Endpoint
-from berth.domain.cause import Actor
+from berth.domain.cause import Actor, Cause
 from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Container, ContainerState
 from berth.domain.errors import BerthError
+from berth.domain.firewall_rules import chain_name
 from berth.domain.network import Network
 from berth.domain.published_ports import PublishedPort
 
 from .network_base import NetworksBase
 from .network_files import (
+    default_bridge_name,
     endpoint_names,
 )
 
@@ -29,6 +32,10 @@ class NetworksReconcile(NetworksBase):
     if TYPE_CHECKING:
 
         async def disconnect(self, container_id: str, actor: Actor) -> None: ...
+
+        async def _attach_live(
+            self, container: Container, network: Network, config: dict[str, Any], cause: Cause
+        ) -> None: ...
 
         async def _start_forwarder(
             self,
@@ -45,6 +52,7 @@ class NetworksReconcile(NetworksBase):
         what a running container is missing (its links, its port forwarder), make the
         bridges of the networks that exist and remove those of networks removed."""
         await self.user.reconcile()
+        await self.sync_firewall()
         network: Network | None = await self._sync(self._find_network, "bridge")
         if network is None:
             return
@@ -63,6 +71,7 @@ class NetworksReconcile(NetworksBase):
                 keep_netns.add(str(endpoint["Netns"]))
                 keep_forwarders.add(container_id)
                 keep_veths.update(await self._restore(container, networks, endpoint))
+                keep_veths.update(await self._finish_connects(container, networks, actor))
             elif container.state is ContainerState.STARTING:
                 # A start in flight (maybe another berth process's): leave it be.
                 netns, veth = endpoint_names(bridge, container_id[:12])
@@ -89,6 +98,59 @@ class NetworksReconcile(NetworksBase):
         for pidfile, pid in self.forwarders.running(containers_dir).items():
             if pidfile.parent.name not in keep_forwarders:
                 await self.forwarders.stop(pidfile, pid=pid)
+
+    async def _finish_connects(
+        self, container: Container, networks: list[Network], actor: Actor
+    ) -> set[str]:
+        """A `network connect` of this running container that an engine's death cut short
+        (joined, maybe allocated, not attached) is carried out; the veths it made."""
+        recorded = (container.endpoint or {}).get("Networks") or {}
+        if not recorded:
+            return set()
+        cause = self.engine.cause(actor)
+        veths: set[str] = set()
+        for network in networks:
+            cid = container.id
+            if cid not in network.members or cid in network.attached or network.name in recorded:
+                continue
+            try:
+                await self._attach_live(container, network, network.members[cid], cause)
+            except BerthError as error:
+                log.warning("container %s: connect to %s: %s", cid[:12], network.name,
+                            error.message)  # fmt: skip
+                continue
+            current: Network = await self._sync(self.engine.get_aggregate, network.id)
+            if cid in current.attached:
+                veths.add(str(current.attached[cid]["HostVeth"]))
+        return veths
+
+    async def prune(self, filters: Mapping[str, Sequence[str]], actor: Actor) -> dict[str, Any]:
+        """`POST /networks/prune`: this root's unused networks (the answer), and the
+        bridges and firewall chains of berth roots that no longer exist (logged)."""
+        report = await self.user.prune(filters, actor)
+        for bridge, owner in (await self.links.owned_bridges()).items():
+            root = Path(owner)
+            if root == self.engine.root or (root / "events.db").exists():
+                continue
+            log.info("network prune: bridge %s of %s, a root that is gone", bridge, owner)
+            await self.links.remove_bridge(bridge)
+            if self.firewall is not None:
+                await self.firewall.remove(chain_name(default_bridge_name(root)))
+        return report
+
+    async def release_unused(self) -> None:
+        """At a clean stop of berthd: the bridges of networks no container is on are
+        removed, and the root's firewall rules once no network is in use; the next start
+        makes them again (reconcile). Errors are logged: the stop goes on."""
+        try:
+            networks: list[Network] = await self._sync(self.user.networks)
+            for network in networks:
+                if not network.allocations:
+                    await self.links.remove_bridge(self.bridge_for(network))
+            if self.firewall is not None and not any(n.allocations for n in networks):
+                await self.firewall.remove(chain_name(self.settings.bridge))
+        except BerthError as error:
+            log.warning("releasing the networks' bridges: %s", error.message)
 
     @staticmethod
     def _veths_of(container_id: str, networks: list[Network]) -> set[str]:

@@ -39,6 +39,7 @@ from .network_files import (
     network_id_of,
     write_files,
 )
+from .network_links import links_of
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +84,14 @@ class ContainerNetworks(NetworksAttach):
         address = str(first["IPAddress"])
         published = await self._publish(container, address, directory)
         crash_point("start.ports_published")
+        env, linked = await self._sync(links_of, self.engine, container)
         nameserver = name_server_of(networks)
         mounts = await self._sync(
             lambda: write_files(
-                directory, hostname, address, container.host_config, nameserver=nameserver
+                directory, hostname, address, container.host_config, linked=linked,
+                host_gateway=self._host_gateway(), nameserver=nameserver,
             )
-        )
+        )  # fmt: skip
         document = {
             "EndpointID": first["EndpointID"],
             "Gateway": first["Gateway"],
@@ -112,7 +115,12 @@ class ContainerNetworks(NetworksAttach):
             project=False,
         )
         crash_point("start.network_recorded")
-        return Attachment(netns_path=netns_path, hostname=hostname, mounts=mounts)
+        return Attachment(netns_path=netns_path, hostname=hostname, mounts=mounts, env=env)
+
+    def _host_gateway(self) -> str | None:
+        """`--add-host NAME:host-gateway`: the default bridge's gateway, as dockerd's."""
+        bridge = self._current_network()
+        return None if bridge is None else bridge.gateway
 
     async def _publish(
         self, container: Container, address: str, directory: Path

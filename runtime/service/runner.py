@@ -20,7 +20,7 @@ import trio
 
 from berth.adapters.dns.nameserver import NameServer
 from berth.adapters.dns.protocol import NameService
-from berth.adapters.network import NetworkLinks, PortForwarders
+from berth.adapters.network import IptablesFirewall, NetworkLinks, PortForwarders
 from berth.adapters.runc import ContainerRuntime, StartFailure
 from berth.adapters.volumes import LocalVolumes, VolumeDriver
 from berth.domain.cause import Actor
@@ -77,6 +77,7 @@ class Runner:
             PortForwarders(),
             bridge or BridgeSettings(bridge=default_bridge_name(engine.root)),
             container_dir=lambda cid: engine.root / "containers" / cid,
+            firewall=IptablesFirewall(),
         )
         self.volumes = VolumeService(engine, volume_driver or LocalVolumes(engine.root))
         self.actions = ContainerActions(

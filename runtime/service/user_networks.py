@@ -17,10 +17,9 @@ What other modules may rely on (kept stable):
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,15 +40,23 @@ from ..views import networks as view
 from ..views.filters import label_matches
 from ..views.timefmt import docker_time, parse_docker_time
 from .engine import Engine
-from .network_files import endpoint_id_of, network_id_of
+from .faults import crash_point
+from .network_files import endpoint_id_of, network_id_of, user_bridge_name
 
 log = logging.getLogger(__name__)
 
 
 class NetworkService:
-    def __init__(self, engine: Engine, links: Links, root_bridge: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        links: Links,
+        root_bridge: str,
+        changed: Callable[[], Awaitable[None]],
+    ) -> None:
         self.engine = engine
         self.links = links
+        self.changed = changed  # told after a network is made or removed (the firewall)
         self.root_bridge = root_bridge  # names this root's bridges apart from other roots'
         self._lock = trio.Lock()  # one create or remove at a time: pools are chosen whole
 
@@ -95,10 +102,7 @@ class NetworkService:
         """A network's bridge: the one its options name, else `br-` and a hash of this
         root's bridge and the network id (two roots' networks of one name differ)."""
         named = network.options.get(BRIDGE_NAME_OPTION)
-        if named:
-            return str(named)
-        digest = hashlib.sha256(f"{self.root_bridge}:{network.id}".encode()).hexdigest()
-        return "br-" + digest[:12]
+        return str(named) if named else user_bridge_name(self.root_bridge, network.id)
 
     # Documents -------------------------------------------------------------------------
 
@@ -158,9 +162,14 @@ class NetworkService:
         async with self._lock:
             routes = await self.links.host_routes()
             network: Network = await self._sync(self._record_create, request, routes, actor)
+            crash_point("network.recorded")
             await self.links.ensure_bridge(
-                self.bridge_of(network), network.gateway, network.prefix_length
+                self.bridge_of(network),
+                network.gateway,
+                network.prefix_length,
+                owner=str(self.engine.root),
             )
+            await self.changed()
         return {"Id": network.id, "Warning": ""}
 
     def _record_create(
@@ -198,6 +207,7 @@ class NetworkService:
         async with self._lock:
             network: Network = await self._sync(self._record_remove, ref, actor)
             await self.links.remove_bridge(self.bridge_of(network))
+            await self.changed()
 
     def _record_remove(self, ref: str, actor: Actor) -> Network:
         cause = self.engine.cause(actor)
@@ -245,7 +255,10 @@ class NetworkService:
         for network in networks:
             if not network.is_default_bridge:
                 await self.links.ensure_bridge(
-                    self.bridge_of(network), network.gateway, network.prefix_length
+                    self.bridge_of(network),
+                    network.gateway,
+                    network.prefix_length,
+                    owner=str(self.engine.root),
                 )
         for gone in await self._sync(self._removed_networks):
             await self.links.remove_bridge(self.bridge_of(gone))

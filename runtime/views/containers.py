@@ -39,9 +39,12 @@ def _endpoint() -> dict[str, Any]:
     }
 
 
-def _network_settings(network_mode: str) -> dict[str, Any]:
+def _network_settings(network_mode: str, asked: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Before a start: the network of its mode, with what its endpoint config asks."""
     mode = "bridge" if network_mode in ("", "default") else network_mode
-    networks = {} if mode.startswith("container:") else {mode: _endpoint()}
+    config = ((asked or {}).get("EndpointsConfig") or {}).get(network_mode) or {}
+    configured = {k: config.get(k) for k in _CONFIGURED_FIELDS if config.get(k)}
+    networks = {} if mode.startswith("container:") else {mode: {**_endpoint(), **configured}}
     return {
         "Bridge": "",
         "SandboxID": "",
@@ -114,6 +117,7 @@ def fold_network_event(row: Row, event: LoggedEvent) -> Row:
                 **_endpoint(),
                 "IPAMConfig": config.get("IPAMConfig"),
                 "Aliases": config.get("Aliases"),
+                "MacAddress": config.get("MacAddress") or "",
                 "NetworkID": event.originator_id,
             }
         case "EndpointAttached":
@@ -168,7 +172,9 @@ def _created(event: LoggedEvent) -> Row:
         "GraphDriver": {"Data": None, "Name": "overlay2"},
         "Mounts": [point.to_docker() for point in mount_points_of(data.get("mounts"))],
         "Config": config,
-        "NetworkSettings": _network_settings(str(host_config.get("NetworkMode") or "")),
+        "NetworkSettings": _network_settings(
+            str(host_config.get("NetworkMode") or ""), data.get("networking_config")
+        ),
     }
     return {
         "id": event.originator_id,

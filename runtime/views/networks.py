@@ -84,7 +84,11 @@ def document(
         "Name": network.name,
         "Created": created,
         "Driver": network.driver,
-        "IPAM": {"Driver": "default", "Options": None if default else {}, "Config": [config]},
+        "IPAM": {
+            "Driver": "default",
+            "Options": None if default else network.ipam_options,
+            "Config": [config],
+        },
         "Internal": network.internal,
         "Attachable": network.attachable,
         "Containers": {

@@ -6,18 +6,22 @@ network's subnet), which lets a test poll the answers as they follow the log."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import dns.exception
 import dns.rcode
 import pytest
 
-from ..adapters.dns_harness import addresses, ask, upstream
+from ..adapters.dns_harness import upstream
 from ..fixtures.berthd import Berthd
 
 #: Generous: the records follow the log within milliseconds; this is a hang's bound.
 POLL_BOUND_S = 10.0
+REPOSITORY = Path(__file__).resolve().parent.parent.parent
 UPSTREAM = ("127.0.9.53", 53)  # the test's own resolver (port 53: --dns has no port)
 
 
@@ -37,14 +41,48 @@ def address(daemon: Berthd, container: str, network: str) -> str:
     return str(doc["NetworkSettings"]["Networks"][network]["IPAddress"])
 
 
-def answer(daemon: Berthd, network: str, name: str) -> list[str] | None:
-    """The name server's answer for `name` asked from the host; None for NXDOMAIN."""
-    at = gateway(daemon, network)
-    found = ask(at, 53, name, source=at)
-    if found.rcode() == dns.rcode.NXDOMAIN:
+class NotAnswering(Exception):
+    """No answer on the gateway (no listener there, yet or any more)."""
+
+
+#: Run in a container's network namespace: one lookup, printed as [rcode, addresses].
+LOOKUP = """
+import json, sys
+import dns.exception
+from tests.adapters.dns_harness import addresses, ask
+try:
+    found = ask(sys.argv[1], 53, sys.argv[2])
+except dns.exception.Timeout:
+    sys.exit(3)
+print(json.dumps([found.rcode(), addresses(found)]))
+"""
+
+
+def sandbox(daemon: Berthd, container: str) -> str:
+    doc = json.loads(run(daemon, "inspect", container))[0]
+    return Path(doc["NetworkSettings"]["SandboxKey"]).name
+
+
+def ask_from(netns: str, server: str, name: str) -> list[str] | None:
+    """`name` asked of `server` from inside the namespace `netns` (as its container would
+    ask: the host's own queries to a gateway leave through masquerade); None: NXDOMAIN."""
+    done = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, "-c", LOOKUP, server, name],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    if done.returncode == 3:
+        raise NotAnswering(server)
+    assert done.returncode == 0, done.stderr
+    rcode, found = json.loads(done.stdout)
+    if rcode == dns.rcode.NXDOMAIN:
         return None
-    assert found.rcode() == dns.rcode.NOERROR, dns.rcode.to_text(found.rcode())
-    return addresses(found)
+    assert rcode == dns.rcode.NOERROR, dns.rcode.to_text(rcode)
+    return list(found)
+
+
+def answer(daemon: Berthd, network: str, name: str) -> list[str] | None:
+    """The answer for `name` to the network's lurker (see `app`); None for NXDOMAIN."""
+    return ask_from(sandbox(daemon, f"lurker-{network}"), gateway(daemon, network), name)
 
 
 def until(check: Callable[[], bool]) -> None:
@@ -54,7 +92,7 @@ def until(check: Callable[[], bool]) -> None:
         try:
             if check():
                 return
-        except dns.exception.Timeout:
+        except NotAnswering:
             pass
         assert time.monotonic() < deadline, "the answers did not change"
         time.sleep(0.02)
@@ -158,15 +196,15 @@ def test_the_name_server_outlives_a_killed_berthd_and_is_adopted(
     first = start_berthd()
     run(first, "network", "create", "app")
     serve_web(first)
-    at, web_ip = gateway(first, "app"), address(first, "web", "app")
+    at, web_ip, netns = gateway(first, "app"), address(first, "web", "app"), sandbox(first, "web")
     pid = (first.root / "dns" / "server.pid").read_text()
     first.process.kill()
     first.wait_killed()
-    assert addresses(ask(at, 53, "web", source=at)) == [web_ip]  # while berthd is down
+    assert ask_from(netns, at, "web") == [web_ip]  # while berthd is down
     second = start_berthd()  # on the same root
     assert (second.root / "dns" / "server.pid").read_text() == pid
     run(second, "rename", "web", "site")
-    until(lambda: answer(second, "app", "site") == [web_ip])
+    until(lambda: ask_from(netns, at, "site") == [web_ip])
     run(second, "rm", "-f", "site")
     run(second, "network", "rm", "app")
     until(lambda: not (second.root / "dns").exists())

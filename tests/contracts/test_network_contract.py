@@ -81,6 +81,16 @@ async def test_an_endpoint_is_attached_and_detached_idempotently(
     assert await adapter.namespaces(names.prefix) == []
 
 
+async def test_a_bridge_keeps_its_owner_until_it_goes(links: tuple[Links, Names]) -> None:
+    adapter, names = links
+    await adapter.ensure_bridge(names.bridge, names.gateway, 24, owner="/srv/berth-root")
+    assert (await adapter.owned_bridges()).get(names.bridge) == "/srv/berth-root"
+    await adapter.remove_bridge(names.bridge)
+    assert names.bridge not in await adapter.owned_bridges()
+    with pytest.raises(InvalidParameter):
+        await adapter.ensure_bridge(names.bridge, names.gateway, 24, owner="x" * 201)
+
+
 async def test_one_interface_leaves_a_namespace_and_a_bridge_goes_with_its_ports(
     links: tuple[Links, Names],
 ) -> None:

@@ -127,7 +127,6 @@ REFUSED_VALUES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("HostConfig", "VolumeDriver"): _names.filter(lambda n: n != "local"),
     ("HostConfig", "IpcMode"): st.just("none") | _names.map(lambda n: f"container:{n}"),
     ("HostConfig", "Cgroup"): _names.map(lambda n: f"container:{n}"),
-    ("HostConfig", "Links"): st.lists(_names.map(lambda n: f"{n}:alias"), min_size=1),
     ("HostConfig", "PidMode"): _names.map(lambda n: f"container:{n}"),
     ("HostConfig", "SecurityOpt"): st.lists(
         st.sampled_from(

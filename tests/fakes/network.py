@@ -11,6 +11,7 @@ from pathlib import Path
 
 import trio
 
+from berth.adapters.network.firewall import check_chain
 from berth.adapters.network.links import (
     NETNS_DIR,
     Endpoint,
@@ -18,10 +19,12 @@ from berth.adapters.network.links import (
     _check_ifname,
     _check_ipv4,
     _check_netns_name,
+    _check_owner,
     _check_prefix_len,
 )
 from berth.adapters.network.ports import PortForward, PortForwardFailed, check_forwards
 from berth.domain.errors import NotFound
+from berth.domain.firewall_rules import Ruleset
 
 from .faults import Faults
 
@@ -36,13 +39,23 @@ class FakeLinks:
         self.bridges: dict[str, IPv4Interface] = {}
         self.netns: set[str] = set()
         self.veths: dict[str, Endpoint] = {}  # by host end
+        self.owners: dict[str, str] = {}  # bridge -> owner
 
-    async def ensure_bridge(self, name: str, gateway: str, prefix_len: int) -> None:
+    async def ensure_bridge(
+        self, name: str, gateway: str, prefix_len: int, *, owner: str = ""
+    ) -> None:
         _check_ifname(name)
         _check_ipv4(gateway, "gateway")
         _check_prefix_len(prefix_len)
+        _check_owner(owner)
         await self._enter("ensure_bridge")
         self.bridges[name] = IPv4Interface(f"{gateway}/{prefix_len}")
+        if owner:
+            self.owners[name] = owner
+
+    async def owned_bridges(self) -> dict[str, str]:
+        await self._enter("owned_bridges")
+        return {b: o for b, o in self.owners.items() if b in self.bridges}
 
     async def remove_bridge(self, name: str) -> None:
         _check_ifname(name)
@@ -185,3 +198,32 @@ def _clashes(wanted: tuple[str, str, int], held: set[tuple[str, str, int]]) -> b
         p == protocol and used == port and (a == address or "" in (a, address))
         for p, a, used in held
     )
+
+
+class FakeFirewall:
+    """The chains as a map: what `apply` wrote, by chain."""
+
+    def __init__(self) -> None:
+        self.written: dict[str, Ruleset] = {}
+
+    async def apply(self, rules: Ruleset) -> None:
+        check_chain(rules.chain)
+        await trio.lowlevel.checkpoint()
+        self.written[rules.chain] = rules
+
+    async def remove(self, chain: str) -> None:
+        check_chain(chain)
+        await trio.lowlevel.checkpoint()
+        self.written.pop(chain, None)
+
+    async def rules_of(self, chain: str) -> list[str]:
+        check_chain(chain)
+        rules = self.written.get(chain)
+        if rules is None:
+            return []
+        return [
+            *(f"{table}: -A {chain} {' '.join(r)}" for table, body in
+              (("filter", rules.filter), ("nat", rules.nat)) for r in body),
+            f"filter: -A FORWARD -j {chain}",
+            f"nat: -A POSTROUTING -j {chain}",
+        ]  # fmt: skip

@@ -111,6 +111,14 @@ def remove(world: World) -> None:
     world.api.remove_container(cid, force=True, v=True)
 
 
+def network(world: World) -> None:
+    """A user-defined network made, then a running container connected to it."""
+    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet="10.221.0.0/24")])
+    made = world.api.create_network("crashnet", ipam=ipam, check_duplicate=True)
+    cid = _running(world, ["sleep", "1000"])
+    world.api.connect_container_to_network(cid, made["Id"], aliases=["crashed"])
+
+
 def pull(world: World) -> None:
     assert world.registry is not None
     for _ in world.api.pull(f"{world.registry.host}/library/busybox", tag="latest", stream=True):
@@ -125,6 +133,8 @@ SCENARIOS: dict[str, Callable[[World], None]] = {
     "exit": exit_,
     "restart": restart,
     "remove": remove,
+    "network": network,
+    "connect": network,
     "pull": pull,
 }
 

@@ -71,8 +71,6 @@ def test_filters_select_as_dockerd(
         ('{"before": ["nosuch:1"]}', "No such image: nosuch:1"),
     ],
 )
-def test_bad_filters_are_refused(
-    entries: list[dict[str, Any]], filters: str, message: str
-) -> None:
+def test_bad_filters_are_refused(entries: list[dict[str, Any]], filters: str, message: str) -> None:
     with pytest.raises(InvalidParameter, match=message.replace("[", r"\[").replace("]", r"\]")):
         select_images(entries, parse_query_filters(filters))

@@ -108,6 +108,7 @@ def every_event(store: EventStore) -> list[StrIdAggregate]:
     network.allocate("b" * 64, cause_at(5))
     network.mark_attached("b" * 64, {"IPAddress": "172.30.0.2"}, cause_at(5))
     network.release("b" * 64, cause_at(5))
+    network.remove_link("b" * 64, "db", cause_at(5))
     network.leave("b" * 64, cause_at(5))
     network.remove(cause_at(6))
     again = parse_network_request({"Name": "bridge2", "Labels": {"a": "b"}})
