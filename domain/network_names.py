@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from berth.domain.errors import InvalidParameter
+from berth.domain.links import parse_link
 
 #: Networks whose containers get no names (as dockerd: only user-defined networks do).
 UNNAMED_NETWORKS = frozenset({"bridge", "host", "none"})
@@ -26,8 +27,11 @@ class NetworkRecords:
     """A network's names: `listen` the addresses the server answers on (the gateways),
     `subnets` whose clients it answers, `names` each name's addresses (lowercase, in the
     order of a first answer; later answers rotate them), `members` the addresses of the
-    network's containers (a member asking any gateway gets its own networks' names),
-    `upstreams` the resolvers a member's other names go to when it has its own (`--dns`)."""
+    network's containers, on any network (a member asking any gateway gets all its
+    networks' names),
+    `upstreams` the resolvers a member's other names go to when it has its own (`--dns`),
+    `private` the names only a member resolves (its links: alias -> the linked container's
+    addresses)."""
 
     network_id: str
     listen: tuple[str, ...]
@@ -35,6 +39,7 @@ class NetworkRecords:
     names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     members: tuple[str, ...] = ()
     upstreams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    private: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -44,13 +49,19 @@ class NetworkRecords:
             "names": {name: list(addresses) for name, addresses in self.names.items()},
             "members": list(self.members),
             "upstreams": {member: list(found) for member, found in self.upstreams.items()},
+            "private": {
+                member: {name: list(found) for name, found in names.items()}
+                for member, names in self.private.items()
+            },
         }
 
     @classmethod
     def from_json(cls, document: Mapping[str, object]) -> NetworkRecords:
         names = document.get("names") or {}
         upstreams = document.get("upstreams") or {}
+        private = document.get("private") or {}
         assert isinstance(names, dict) and isinstance(upstreams, dict)
+        assert isinstance(private, dict)
         return cls(
             network_id=str(document["network"]),
             listen=tuple(_strings(document.get("listen"))),
@@ -58,6 +69,10 @@ class NetworkRecords:
             names={str(name): tuple(_strings(values)) for name, values in names.items()},
             members=tuple(_strings(document.get("members", []))),
             upstreams={str(k): tuple(_strings(found)) for k, found in upstreams.items()},
+            private={
+                str(member): {str(name): tuple(_strings(found)) for name, found in own.items()}
+                for member, own in private.items()
+            },
         )
 
     def check(self) -> None:
@@ -69,12 +84,13 @@ class NetworkRecords:
                 ipaddress.ip_address(address)
             for subnet in self.subnets:
                 ipaddress.ip_network(subnet, strict=False)
-            for addresses in (*self.names.values(), *self.upstreams.values(), self.members):
+            own = [found for names in self.private.values() for found in names.values()]
+            for addresses in (*self.names.values(), *self.upstreams.values(), *own, self.members):
                 for address in addresses:
                     ipaddress.ip_address(address)
         except ValueError as error:
             raise InvalidParameter(str(error)) from None
-        for name in self.names:
+        for name in (*self.names, *(n for names in self.private.values() for n in names)):
             if dns_name(name) != name:
                 raise InvalidParameter(f"invalid DNS name {name!r}")
 
@@ -98,21 +114,31 @@ def network_records(containers: Iterable[Mapping[str, Any]]) -> dict[str, Networ
     """The records of every user-defined network that has a running container (or one
     being started), by network id, from the containers' inspect documents (dockerd's
     shape)."""
+    containers_list = list(containers)
     names: dict[str, dict[str, list[str]]] = {}
     members: dict[str, list[str]] = {}
     upstreams: dict[str, dict[str, tuple[str, ...]]] = {}
     shape: dict[str, tuple[str, str]] = {}
-    for doc in containers:
+    for doc in containers_list:
         if not _has_process(doc.get("State") or {}):
             continue
         own = [doc.get("Name", ""), str(doc.get("Id", ""))[:12]]
-        for network, endpoint in ((doc.get("NetworkSettings") or {}).get("Networks") or {}).items():
-            address, network_id = endpoint.get("IPAddress"), endpoint.get("NetworkID")
-            if network in UNNAMED_NETWORKS or not address or not network_id:
-                continue
+        endpoints = [
+            (endpoint, str(endpoint["IPAddress"]), str(endpoint["NetworkID"]))
+            for network, endpoint in (
+                (doc.get("NetworkSettings") or {}).get("Networks") or {}
+            ).items()
+            if network not in UNNAMED_NETWORKS
+            and endpoint.get("IPAddress")
+            and endpoint.get("NetworkID")
+        ]
+        # Each of its addresses is a member of each of its networks: it asks one gateway,
+        # from the address it has on that gateway's network, and knows all their names.
+        everywhere = [address for _, address, _ in endpoints]
+        for endpoint, address, network_id in endpoints:
             prefix = f"{address}/{endpoint.get('IPPrefixLen') or 32}"
             shape[network_id] = (endpoint.get("Gateway") or "", prefix)
-            members.setdefault(network_id, []).append(address)
+            members.setdefault(network_id, []).extend(everywhere)
             dns = tuple((doc.get("HostConfig") or {}).get("Dns") or ())
             if dns:
                 upstreams.setdefault(network_id, {})[address] = dns
@@ -121,6 +147,7 @@ def network_records(containers: Iterable[Mapping[str, Any]]) -> dict[str, Networ
                 key = dns_name(str(alias))
                 if key is not None and address not in table.setdefault(key, []):
                     table[key].append(address)
+    private = _linked_names(containers_list, names)
     return {
         network_id: NetworkRecords(
             network_id,
@@ -129,9 +156,32 @@ def network_records(containers: Iterable[Mapping[str, Any]]) -> dict[str, Networ
             {name: tuple(found) for name, found in sorted(names[network_id].items())},
             tuple(sorted(members[network_id], key=ipaddress.ip_address)),
             upstreams.get(network_id, {}),
+            private.get(network_id, {}),
         )
         for network_id, (gateway, prefix) in shape.items()
     }
+
+
+def _linked_names(
+    containers: Sequence[Mapping[str, Any]], names: Mapping[str, Mapping[str, list[str]]]
+) -> dict[str, dict[str, dict[str, tuple[str, ...]]]]:
+    """By network, by member address: the aliases of its links (`name:alias`, in
+    `HostConfig.Links` as compose sends them, or the endpoint's as the docker CLI does) to
+    a container known by that name on the same network."""
+    private: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {}
+    for doc in containers:
+        links = (doc.get("HostConfig") or {}).get("Links") or []
+        if not _has_process(doc.get("State") or {}):
+            continue
+        for endpoint in ((doc.get("NetworkSettings") or {}).get("Networks") or {}).values():
+            address, network_id = endpoint.get("IPAddress"), endpoint.get("NetworkID")
+            table = names.get(network_id or "", {})
+            for link in [*links, *(endpoint.get("Links") or [])]:
+                target, alias = parse_link(str(link))
+                key, found = dns_name(alias), table.get(dns_name(target) or "")
+                if address and key and found:
+                    private.setdefault(network_id, {}).setdefault(address, {})[key] = tuple(found)
+    return private
 
 
 def _has_process(state: Mapping[str, Any]) -> bool:

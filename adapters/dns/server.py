@@ -9,7 +9,8 @@ upstream resolvers are in `DIR/upstreams` (`IP PORT` a line).
 
 A query is answered from the prebuilt tables (A and AAAA, the addresses rotated at each
 answer: round robin) of the networks its client is a member of, whichever gateway it asks
-(a container on two networks asks one, and knows the names of both); a client that is no
+(a container on two networks asks one, and knows the names of both), its own names (its
+links) first; a client that is no
 member but in the subnets of the network whose gateway it asks gets that network's names.
 Any other query is relayed as it is to the upstreams (the client's own, its `--dns`, if
 it has), the first to answer wins, SERVFAIL when none does. Any other client is REFUSED,
@@ -175,6 +176,7 @@ class Server:
         clients: dict[str, list[Table]] = {}
         turns: dict[str, dict[bytes, int]] = {}
         client_upstreams: dict[str, list[tuple[str, int]]] = {}
+        private: list[tuple[str, Table]] = []
         folder = os.path.join(self.directory, "networks")
         for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
             if not entry.endswith(".json"):
@@ -193,6 +195,12 @@ class Server:
                 clients.setdefault(address, []).append(table)
             for address, servers in (document.get("upstreams") or {}).items():
                 client_upstreams[address] = [(server, 53) for server in servers]
+            for address, own in (document.get("private") or {}).items():
+                # A member's own names (its links) come before its networks' names.
+                turns[address] = self.turns.get(address, {})
+                private.append((address, Table(own, (), turns[address])))
+        for address, table in private:
+            clients[address] = [table, *clients.get(address, [])]
         self.clients = clients
         self.turns = turns
         self.client_upstreams = client_upstreams

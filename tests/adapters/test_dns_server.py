@@ -236,3 +236,13 @@ async def test_round_robin_goes_on_across_a_reload(nameserver: NameServer) -> No
         await nameserver.publish(loopback_records(NET_A, 2, {"web": members, f"x{n}": members}))
         firsts.append(addresses(await query(nameserver, "web"))[0])
     assert sorted(firsts) == sorted(members)
+
+
+async def test_a_members_own_names_are_only_its_own(nameserver: NameServer) -> None:
+    records = loopback_records(NET_A, 2, {"web": ("127.0.2.2",)})
+    await nameserver.publish(
+        replace(records, members=("127.0.2.5",), private={"127.0.2.5": {"db": ("127.0.2.2",)}})
+    )
+    assert addresses(await query(nameserver, "db", source="127.0.2.5")) == ["127.0.2.2"]
+    assert addresses(await query(nameserver, "web", source="127.0.2.5")) == ["127.0.2.2"]
+    assert (await query(nameserver, "db")).rcode() == dns.rcode.NXDOMAIN

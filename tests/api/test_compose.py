@@ -92,6 +92,9 @@ def test_a_web_server_and_its_client_by_service_name(daemon: Berthd) -> None:
         daemon, "web", "run", "--rm", "probe", "wget", "-qO-", "http://web/index.html"
     )
     assert fetched.stdout.strip() == "hello from the document root"
+    # A service with containers: compose links the one-off container to them.
+    fetched = compose(daemon, "web", "run", "--rm", "client", "wget", "-qO-", "http://web/")
+    assert fetched.stdout.strip() == "hello from the document root"
     compose(daemon, "web", "stop")
     assert set(states(daemon, "web").values()) == {"exited"}
     compose(daemon, "web", "start")

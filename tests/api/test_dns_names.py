@@ -85,7 +85,7 @@ def answer(daemon: Berthd, network: str, name: str) -> list[str] | None:
     return ask_from(sandbox(daemon, f"lurker-{network}"), gateway(daemon, network), name)
 
 
-def until(check: Callable[[], bool]) -> None:
+def until(check: Callable[[], bool], show: Callable[[], object] = lambda: None) -> None:
     """Until `check()`; a name server not (yet) answering on a gateway is a no."""
     deadline = time.monotonic() + POLL_BOUND_S
     while True:
@@ -94,7 +94,7 @@ def until(check: Callable[[], bool]) -> None:
                 return
         except NotAnswering:
             pass
-        assert time.monotonic() < deadline, "the answers did not change"
+        assert time.monotonic() < deadline, f"the answers did not change {show()}"
         time.sleep(0.02)
 
 
@@ -106,13 +106,14 @@ def resolver() -> Iterator[tuple[str, int]]:
 
 
 @pytest.fixture
-def app(berthd: Berthd) -> Iterator[Berthd]:
+def app(berthd: Berthd, resolver: tuple[str, int]) -> Iterator[Berthd]:
     """berthd with networks `app` and `other`, a container on each (a network without
-    running containers needs no name server, and has none to ask); removed afterwards."""
+    running containers needs no name server, and has none to ask) whose names not found
+    go to the test's resolver; removed afterwards."""
     for network in ("app", "other"):
         run(berthd, "network", "create", network)
         run(berthd, "run", "-d", "--name", f"lurker-{network}", "--network", network,
-            "busybox", "sleep", "600")  # fmt: skip
+            "--dns", resolver[0], "busybox", "sleep", "600")  # fmt: skip
     try:
         yield berthd
     finally:
@@ -159,8 +160,10 @@ def test_names_of_another_network_do_not_resolve(app: Berthd, resolver: tuple[st
     assert answer(app, "app", "web") == [address(app, "web", "app")]
 
 
-def test_answers_follow_rename_disconnect_stop_and_start(app: Berthd) -> None:
-    serve_web(app)
+def test_answers_follow_rename_disconnect_stop_and_start(
+    app: Berthd, resolver: tuple[str, int]
+) -> None:
+    serve_web(app, "web", "--dns", resolver[0])
     first = address(app, "web", "app")
     assert answer(app, "app", "web") == [first]
     run(app, "rename", "web", "site")
@@ -168,8 +171,12 @@ def test_answers_follow_rename_disconnect_stop_and_start(app: Berthd) -> None:
     run(app, "network", "connect", "--alias", "extra", "other", "site")
     other = address(app, "site", "other")
     until(lambda: answer(app, "other", "extra") == [other])
+    # On both networks, it knows the names of both from its one nameserver (app's gateway).
+    site_ns, app_gateway = sandbox(app, "site"), gateway(app, "app")
+    lurker = [address(app, "lurker-other", "other")]
+    assert ask_from(site_ns, app_gateway, "lurker-other") == lurker
     run(app, "network", "disconnect", "other", "site")
-    until(lambda: answer(app, "other", "site") is None)
+    until(lambda: ask_from(site_ns, app_gateway, "lurker-other") is None)
     run(app, "stop", "-t", "1", "site")
     until(lambda: answer(app, "app", "site") is None)
     run(app, "start", "site")
@@ -208,3 +215,12 @@ def test_the_name_server_outlives_a_killed_berthd_and_is_adopted(
     run(second, "rm", "-f", "site")
     run(second, "network", "rm", "app")
     until(lambda: not (second.root / "dns").exists())
+
+
+def test_a_link_on_a_user_network_is_a_name_of_its_container_only(app: Berthd) -> None:
+    serve_web(app)
+    fetched = run(app, "run", "--rm", "--network", "app", "--link", "web:db",
+                  "busybox", "sh", "-c", "wget -qO- http://db/index.html; env")  # fmt: skip
+    assert fetched.splitlines()[0] == "hello"
+    assert "DB_NAME" not in fetched  # no link variables on a user network, as dockerd
+    assert answer(app, "app", "db") is None

@@ -148,3 +148,19 @@ def test_a_container_being_started_is_known_from_its_address_on() -> None:
     assert network_records([doc])[NET].names["web"] == ("10.5.0.2",)
     doc["NetworkSettings"]["Networks"]["app"]["IPAddress"] = ""  # created, never started
     assert network_records([doc]) == {}
+
+
+def test_a_link_is_a_name_only_its_container_resolves() -> None:
+    web = container("t_web_1", "a", {"app": (NET, "10.5.0.2", ["web"])})
+    run = container("t_client_run", "b", {"app": (NET, "10.5.0.3", [])})
+    run["HostConfig"] = {"Links": ["/t_web_1:/t_client_run/db", "t_web_1:cache", "gone:x"]}
+    records = network_records([web, run])[NET]
+    assert records.private == {"10.5.0.3": {"db": ("10.5.0.2",), "cache": ("10.5.0.2",)}}
+    assert "db" not in records.names
+    assert NetworkRecords.from_json(records.to_json()) == records
+
+
+def test_every_address_of_a_container_is_a_member_of_each_of_its_networks() -> None:
+    both = container("both", "a", {"front": (NET, "10.5.0.2", []), "back": (OTHER, "10.6.0.2", [])})
+    records = network_records([both])
+    assert records[NET].members == records[OTHER].members == ("10.5.0.2", "10.6.0.2")
