@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,8 +21,17 @@ from pathlib import Path
 import trio
 
 from berth.adapters.dns import server
-from berth.adapters.private_files import open_private, private_dir, write_private
-from berth.adapters.processes import process_alive, process_start_time, wait_process_gone
+from berth.adapters.private_files import open_private, private_dir, write_atomically
+from berth.adapters.processes import (
+    argument_after,
+    first_line,
+    kill_and_reap,
+    process_alive,
+    process_start_time,
+    processes_under,
+    start_in_session,
+    wait_process_gone,
+)
 from berth.domain.errors import BerthError
 from berth.domain.network_names import NetworkRecords
 
@@ -70,32 +78,13 @@ def server_argv(directory: Path, port: int) -> list[str]:
 
 def _server_dir(pid: int) -> Path | None:
     """The directory a live (not zombie) name server process serves, else None."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return None
-    if not process_alive(pid):
-        return None
-    try:
-        flag = argv.index(b"--dir", 1)
-    except ValueError:
-        return None
-    if not argv[flag - 1].endswith(server.SCRIPT_MARK.encode()) or len(argv) <= flag + 1:
-        return None
-    return Path(os.fsdecode(argv[flag + 1]))
+    return argument_after(pid, b"--dir", (server.SCRIPT_MARK.encode(),))
 
 
 def running_name_servers(under: Path) -> dict[Path, int]:
     """Every live name server whose directory lies under `under`, by directory, found in
     /proc (not in pidfiles): what a test's clean-up looks for."""
-    under = under.absolute()
-    found: dict[Path, int] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            directory = _server_dir(int(entry.name))
-            if directory is not None and directory.is_relative_to(under):
-                found[directory] = int(entry.name)
-    return found
+    return processes_under(under, _server_dir)
 
 
 class NameServer:
@@ -142,7 +131,7 @@ class NameServer:
         records.check()
         async with self._lock:
             private_dir(self.networks_dir)
-            _write_atomically(
+            write_atomically(
                 self.networks_dir / f"{records.network_id}.json", json.dumps(records.to_json())
             )
             await self._ensure_running()
@@ -171,50 +160,30 @@ class NameServer:
         if self.running_pid() is not None:
             return
         private_dir(self.directory)
-        _write_atomically(
+        write_atomically(
             self.directory / "upstreams",
             "".join(f"{address} {port}\n" for address, port in self.upstreams),
         )
         with open_private(self.directory / "server.log", append=True) as log:
-            process = await trio.lowlevel.open_process(
-                server_argv(self.directory, self.port),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                start_new_session=True,
-                close_fds=True,
-            )
+            process = await start_in_session(server_argv(self.directory, self.port), log)
         try:
-            line = await self._ready_line(process)
+            line = await first_line(process, READY_TIMEOUT_S)
+            if line is None:
+                raise NameServerFailed(f"name server did not start within {READY_TIMEOUT_S:.0f} s")
             if not line.startswith(b"ready"):
                 raise NameServerFailed(
                     f"name server exited with status {process.returncode}: {self._log_tail()}"
                 )
-            _write_atomically(self.pidfile, f"{process.pid}\n")
+            write_atomically(self.pidfile, f"{process.pid}\n")
         except BaseException:
             with trio.CancelScope(shield=True):
-                await _kill_and_reap(process)
+                await kill_and_reap(process)
             raise
         finally:
             assert process.stdout is not None
             with trio.CancelScope(shield=True):
                 await process.stdout.aclose()
         self._child = process
-
-    @staticmethod
-    async def _ready_line(process: trio.Process) -> bytes:
-        assert process.stdout is not None
-        received = b""
-        with trio.move_on_after(READY_TIMEOUT_S):
-            while b"\n" not in received:
-                chunk = await process.stdout.receive_some(4096)
-                if not chunk:
-                    with trio.move_on_after(1):
-                        await process.wait()
-                    break
-                received += chunk
-            return received.split(b"\n", 1)[0]
-        raise NameServerFailed(f"name server did not start within {READY_TIMEOUT_S:.0f} s")
 
     async def _reload(self) -> dict[str, str]:
         """Have the server read its files again; the listen addresses it could not bind."""
@@ -256,16 +225,3 @@ class NameServer:
         except OSError:
             return ""
         return lines[-1] if lines else ""
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    write_private(temporary, text)
-    os.replace(temporary, path)
-
-
-async def _kill_and_reap(process: trio.Process) -> None:
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        await process.wait()
