@@ -15,6 +15,7 @@ import logging
 import trio
 
 from berth.adapters.dns.protocol import NameService
+from berth.domain.container import ContainerState as S
 from berth.domain.errors import BerthError
 from berth.domain.network_names import NetworkRecords, network_records
 
@@ -22,6 +23,7 @@ from .changes import Changes
 from .engine import Engine
 
 log = logging.getLogger(__name__)
+WITH_PROCESS = frozenset({S.STARTING, S.RUNNING, S.PAUSED, S.STOPPING})
 POLL_S = 1.0
 FINAL_REFRESH_S = 2.0
 
@@ -35,7 +37,10 @@ class NameRecords:
 
     def wanted(self) -> dict[str, NetworkRecords]:
         self.position = self.engine.catch_up()
-        return network_records(row["doc"] for row in self.engine.views.container_rows())
+        # Only those with a process (or about to have one): a root's exited containers
+        # are not read at every save.
+        rows = self.engine.views.container_rows_in(WITH_PROCESS)
+        return network_records(row["doc"] for row in rows)
 
     async def refresh(self) -> None:
         wanted = await trio.to_thread.run_sync(self.wanted)
