@@ -5,6 +5,20 @@ two allocations that race are serialised by optimistic concurrency and no addres
 ever held by two containers. Allocation hands out the lowest free host address, never
 the network address, the broadcast address or the gateway, and costs O(allocated), not
 O(subnet size): a /8 is as cheap as a /24.
+
+The events of a network's stream, and what each says (kept stable; others read them):
+- `Created` / `Recreated` (settings): the network exists, with its name and settings;
+  `Removed`: it does not any more. Ids derive from names (service/network_files.py).
+- `EndpointJoined` (container_id, config, network_name): the container is on the network
+  from its next start on, asking `config` (Aliases, IPAMConfig, MacAddress);
+  `EndpointLeft` (container_id, network_name): it is not any more.
+- `AddressAllocated` / `AddressReleased` (container_id, address): the container holds an
+  address while it runs (docker's `connect` / `disconnect` events).
+- `EndpointAttached` (container_id, network_name, endpoint): a running container's
+  endpoint set up by a live connect, as inspect shows it. At a start, the container's own
+  `NetworkConnected` holds every network's endpoint under `endpoint["Networks"][name]`
+  (Aliases with the short id on user networks, IPAddress, MacAddress, NetworkID...).
+- `LinkRemoved` (container_id, alias): a legacy link of the default bridge is gone.
 """
 
 from __future__ import annotations
@@ -21,9 +35,7 @@ from .cause import Cause
 if TYPE_CHECKING:
     from .network_request import NetworkRequest
 from .errors import Conflict, Forbidden, InvalidParameter, NotFound, NotModified
-from .network_pools import (
-    MAX_PREFIX_LENGTH,
-)
+from .network_pools import parse_gateway, parse_subnet
 
 T = "berth.network"
 #: The fields of `Created` a network's state is begun from (`Recreated` carries them too).
@@ -36,46 +48,6 @@ CONTAINER_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 def is_network_id(text: str) -> bool:
     return bool(NETWORK_ID_PATTERN.fullmatch(text))
-
-
-def parse_subnet(subnet: object) -> ipaddress.IPv4Network:
-    """An IPv4 subnet in CIDR form without host bits, with room for at least two hosts."""
-    if not isinstance(subnet, str) or "/" not in subnet:
-        raise InvalidParameter(f"invalid subnet {subnet!r}: expected IPv4 CIDR like 172.18.0.0/16")
-    try:
-        loose = ipaddress.ip_network(subnet, strict=False)
-    except ValueError:
-        raise InvalidParameter(
-            f"invalid subnet {subnet!r}: expected IPv4 CIDR like 172.18.0.0/16"
-        ) from None
-    if not isinstance(loose, ipaddress.IPv4Network):
-        raise InvalidParameter(f"invalid subnet {subnet}: only IPv4 subnets are supported")
-    if str(loose.network_address) != subnet.split("/", 1)[0]:
-        raise InvalidParameter(f"invalid subnet {subnet} : it should be {loose}")
-    if loose.prefixlen > MAX_PREFIX_LENGTH:
-        raise InvalidParameter(
-            f"invalid subnet {subnet}: prefix length must be {MAX_PREFIX_LENGTH} or less"
-        )
-    return loose
-
-
-def parse_gateway(gateway: object, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
-    """The gateway: given, or the subnet's first host address; never network/broadcast."""
-    if gateway is None:
-        return subnet.network_address + 1
-    if not isinstance(gateway, str):
-        raise InvalidParameter(f"invalid gateway {gateway!r}: expected an IPv4 address")
-    try:
-        address = ipaddress.IPv4Address(gateway)
-    except ValueError:
-        raise InvalidParameter(f"invalid gateway {gateway!r}: expected an IPv4 address") from None
-    if address not in subnet:
-        raise InvalidParameter(f"invalid gateway {gateway}: not in subnet {subnet}")
-    if address in (subnet.network_address, subnet.broadcast_address):
-        raise InvalidParameter(
-            f"invalid gateway {gateway}: the network or broadcast address of {subnet}"
-        )
-    return address
 
 
 class Network(StrIdAggregate):
@@ -443,32 +415,3 @@ def _settings(request: NetworkRequest, subnet: str, gateway: str) -> dict[str, A
         "configured": request.subnet is not None,
         "ipam_options": request.ipam_options,
     }
-
-
-# dockerd's runconfig errors for what an endpoint asks of a network (at start and connect).
-IP_ON_DEFAULT = "user specified IP address is supported on user defined networks only"
-ALIAS_ON_DEFAULT = "network-scoped alias is supported only for containers in user defined networks"
-IP_WITHOUT_SUBNET = (
-    "user specified IP address is supported only when connecting to networks with user "
-    "configured subnets"
-)
-
-
-def requested_address(config: dict[str, Any]) -> str | None:
-    """The IPv4 address an endpoint config asks for (`--ip`), if any."""
-    return ((config or {}).get("IPAMConfig") or {}).get("IPv4Address") or None
-
-
-def check_endpoint_config(network: Network, config: dict[str, Any]) -> None:
-    """dockerd's validateNetworkingConfig: what only a user-defined network can give."""
-    ipam = (config or {}).get("IPAMConfig") or {}
-    if ipam.get("IPv6Address"):
-        raise InvalidParameter("IPv6Address (--ip6) is not supported by berth yet")
-    wants_ip = bool(ipam.get("IPv4Address"))
-    if network.is_default_bridge:
-        if wants_ip:
-            raise InvalidParameter(IP_ON_DEFAULT)
-        if (config or {}).get("Aliases"):
-            raise InvalidParameter(ALIAS_ON_DEFAULT)
-    if wants_ip and not network.configured:
-        raise InvalidParameter(IP_WITHOUT_SUBNET)

@@ -81,3 +81,43 @@ def choose_bridge_subnet(
                 )
         return str(subnet), str(gateway)
     return choose_pool(taken)
+
+
+def parse_subnet(subnet: object) -> ipaddress.IPv4Network:
+    """An IPv4 subnet in CIDR form without host bits, with room for at least two hosts."""
+    if not isinstance(subnet, str) or "/" not in subnet:
+        raise InvalidParameter(f"invalid subnet {subnet!r}: expected IPv4 CIDR like 172.18.0.0/16")
+    try:
+        loose = ipaddress.ip_network(subnet, strict=False)
+    except ValueError:
+        raise InvalidParameter(
+            f"invalid subnet {subnet!r}: expected IPv4 CIDR like 172.18.0.0/16"
+        ) from None
+    if not isinstance(loose, ipaddress.IPv4Network):
+        raise InvalidParameter(f"invalid subnet {subnet}: only IPv4 subnets are supported")
+    if str(loose.network_address) != subnet.split("/", 1)[0]:
+        raise InvalidParameter(f"invalid subnet {subnet} : it should be {loose}")
+    if loose.prefixlen > MAX_PREFIX_LENGTH:
+        raise InvalidParameter(
+            f"invalid subnet {subnet}: prefix length must be {MAX_PREFIX_LENGTH} or less"
+        )
+    return loose
+
+
+def parse_gateway(gateway: object, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
+    """The gateway: given, or the subnet's first host address; never network/broadcast."""
+    if gateway is None:
+        return subnet.network_address + 1
+    if not isinstance(gateway, str):
+        raise InvalidParameter(f"invalid gateway {gateway!r}: expected an IPv4 address")
+    try:
+        address = ipaddress.IPv4Address(gateway)
+    except ValueError:
+        raise InvalidParameter(f"invalid gateway {gateway!r}: expected an IPv4 address") from None
+    if address not in subnet:
+        raise InvalidParameter(f"invalid gateway {gateway}: not in subnet {subnet}")
+    if address in (subnet.network_address, subnet.broadcast_address):
+        raise InvalidParameter(
+            f"invalid gateway {gateway}: the network or broadcast address of {subnet}"
+        )
+    return address

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Forbidden, InvalidParameter, NotFound
-from .network import parse_gateway, parse_subnet
+from .network_pools import parse_gateway, parse_subnet
 
 PREDEFINED = ("bridge", "host", "none", "default")
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"

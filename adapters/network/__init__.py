@@ -11,8 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from berth.adapters.network.endpoint import Endpoint, NetworkSetupFailed
     from berth.adapters.network.firewall import IptablesFirewall
-    from berth.adapters.network.links import Endpoint, NetworkLinks, NetworkSetupFailed
+    from berth.adapters.network.links import NetworkLinks
     from berth.adapters.network.ports import (
         PortForward,
         PortForwarders,
@@ -40,13 +41,13 @@ __all__ = [
 ]
 
 _HOME = {
-    "Endpoint": "links",
+    "Endpoint": "endpoint",
     "Firewall": "protocol",
     "Forwarders": "protocol",
     "IptablesFirewall": "firewall",
     "Links": "protocol",
     "NetworkLinks": "links",
-    "NetworkSetupFailed": "links",
+    "NetworkSetupFailed": "endpoint",
     "PortForward": "ports",
     "PortForwardFailed": "ports",
     "PortForwarders": "ports",

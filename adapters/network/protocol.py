@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:  # the package loads lazily (see __init__); so does this module
     from berth.domain.firewall_rules import Ruleset
 
-    from .links import Endpoint
+    from .endpoint import Endpoint
     from .ports import PortForward
 
 

@@ -22,7 +22,8 @@ from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Container
 from berth.domain.errors import Forbidden, InvalidParameter, NotFound, NotModified
 from berth.domain.links import parse_link
-from berth.domain.network import Network, check_endpoint_config, requested_address
+from berth.domain.network import Network
+from berth.domain.network_endpoint import check_endpoint_config, requested_address
 from berth.domain.network_pools import mac_address
 
 from .faults import crash_point

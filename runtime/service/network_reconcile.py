@@ -143,7 +143,7 @@ class NetworksReconcile(NetworksBase):
         removed, and the root's firewall rules once no network is in use; the next start
         makes them again (reconcile). Errors are logged: the stop goes on."""
         try:
-            networks: list[Network] = await self._sync(self.user.networks)
+            networks: list[Network] = await self._sync(lambda: self.user.networks(fresh=False))
             for network in networks:
                 if not network.allocations:
                     await self.links.remove_bridge(self.bridge_for(network))

@@ -65,8 +65,11 @@ class NetworkService:
 
     # Lookups ----------------------------------------------------------------------------
 
-    def networks(self) -> list[Network]:
-        self.engine.catch_up()
+    def networks(self, *, fresh: bool = True) -> list[Network]:
+        """Every network that exists; `fresh=False` reads the views as they are (at a
+        stop, when a damaged log has been reported already)."""
+        if fresh:
+            self.engine.catch_up()
         ids = self.engine.views.network_ids()
         bridge_id = network_id_of("bridge")
         found = [n for n in (self._load(i) for i in [bridge_id, *ids]) if n is not None]
@@ -149,7 +152,9 @@ class NetworkService:
         def listing() -> list[dict[str, Any]]:
             docs = [self.document(n) for n in self.networks()]
             docs += [view.builtin_document(name, network_id_of(name)) for name in ("host", "none")]
-            return [d for d in docs if view.matches(d, filters)]
+            # dockerd lists networks without their containers since API 1.28 (the
+            # `dangling` filter still reads them).
+            return [{**d, "Containers": {}} for d in docs if view.matches(d, filters)]
 
         found: list[dict[str, Any]] = await self._sync(listing)
         return found

@@ -23,7 +23,8 @@ import pytest
 import trio
 
 from berth.adapters.network import Endpoint, NetworkLinks
-from berth.adapters.network.links import NETNS_DIR, NetworkSetupFailed
+from berth.adapters.network.endpoint import NetworkSetupFailed
+from berth.adapters.network.links import NETNS_DIR
 from berth.domain.errors import InvalidParameter, NotFound
 
 BUSYBOX = "/bin/busybox"

@@ -1,9 +1,9 @@
 """What berth does not apply yet is refused at create, with nothing recorded.
 
 The real docker CLI against berthd: `run -i` and `run -t` (interactive containers are a
-later issue), devices, links, another container's PID namespace, an init, a health
+later issue), devices, another container's PID namespace, an init, a health
 probe, another runtime, an AppArmor profile exit 125 with a message naming the setting
-(domain/settings_support.py), a MAC address from docker-py is a 400, and the event log's
+(domain/settings_support.py), and the event log's
 head does not move: no event, no name taken, no container listed. Clients' default
 requests still run, and settings the table calls applied are seen inside the container.
 """
@@ -30,7 +30,6 @@ def log_head(root: Path) -> int:
     ("flags", "message"),
     [
         (("--device", "/dev/null"), "Devices (--device) is not supported by berth yet"),
-        (("--link", "other:db"), "Links (--link) is not supported by berth yet"),
         (("--pid", "container:other"), "PidMode (--pid) is not supported by berth yet"),
         (("--init",), "Init (--init) is not supported by berth yet"),
         (("--health-cmd", "true"), "Healthcheck (--health-cmd) is not supported by berth yet"),
@@ -54,20 +53,6 @@ def test_docker_run_with_a_setting_berth_does_not_apply_is_refused_and_records_n
     plain = berthd.docker("run", "--name", "unapplied", "busybox", "echo", "plain")
     assert (plain.returncode, plain.stdout) == (0, "plain\n"), plain.stderr
     assert berthd.docker("rm", "unapplied").returncode == 0
-
-
-def test_a_mac_address_from_docker_py_is_refused(berthd: Berthd) -> None:
-    """docker CLI 28 itself refuses --mac-address against API 1.41; docker-py sends it."""
-    before = log_head(berthd.root)
-    client = docker.DockerClient(base_url=f"unix://{berthd.socket}", version="1.41", timeout=60)
-    try:
-        with pytest.raises(docker.errors.APIError) as refused:
-            client.containers.create("busybox", "true", mac_address="02:42:ac:11:00:09")
-    finally:
-        client.close()
-    assert refused.value.status_code == 400
-    assert "MacAddress (--mac-address) is not supported by berth yet" in str(refused.value)
-    assert log_head(berthd.root) == before
 
 
 def test_default_requests_of_the_docker_cli_and_docker_py_still_run(berthd: Berthd) -> None:

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import trio
 
-from berth.adapters.network.firewall import check_chain
-from berth.adapters.network.links import (
-    NETNS_DIR,
+from berth.adapters.network.endpoint import (
     Endpoint,
     _check_endpoint,
     _check_ifname,
@@ -22,6 +20,8 @@ from berth.adapters.network.links import (
     _check_owner,
     _check_prefix_len,
 )
+from berth.adapters.network.firewall import check_chain
+from berth.adapters.network.links import NETNS_DIR
 from berth.adapters.network.ports import PortForward, PortForwardFailed, check_forwards
 from berth.domain.errors import NotFound
 from berth.domain.firewall_rules import Ruleset
