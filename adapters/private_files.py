@@ -54,6 +54,13 @@ def write_private(path: Path, data: str | bytes) -> None:
         handle.write(data.encode() if isinstance(data, str) else data)
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with a 0600 file holding `text`: a reader sees the old or the new."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    write_private(temporary, text)
+    os.replace(temporary, path)
+
+
 def private_database(path: Path) -> Path:
     """Make an SQLite database file 0600 before SQLite opens it.
 

@@ -7,9 +7,14 @@ which becomes readable when the process exits, whoever its parent is.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import signal
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import trio
 
@@ -68,3 +73,73 @@ async def wait_process_gone(pid: int, start_time: int | None = None) -> None:
             return
         finally:
             os.close(pidfd)
+
+
+async def kill_and_reap(process: trio.Process) -> None:
+    """SIGKILL a child started in a session of its own (its whole group), and reap it."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
+
+
+def argument_after(pid: int, flag: bytes, script_suffixes: tuple[bytes, ...]) -> Path | None:
+    """The path after `flag` in the command line of live (not zombie) process `pid`, when
+    the argument just before the flag (the script) ends with one of `script_suffixes`:
+    how a helper process of berth (a forwarder, the name server) is told from any other."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    if not process_alive(pid):
+        return None
+    try:
+        at = argv.index(flag, 1)
+    except ValueError:
+        return None
+    if not argv[at - 1].endswith(script_suffixes) or len(argv) <= at + 1:
+        return None
+    return Path(os.fsdecode(argv[at + 1]))
+
+
+def processes_under(under: Path, path_of: Callable[[int], Path | None]) -> dict[Path, int]:
+    """Every live process whose path (`path_of(pid)`) lies under `under`, by that path."""
+    under = under.absolute()
+    found: dict[Path, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            path = path_of(int(entry.name))
+            if path is not None and path.is_relative_to(under):
+                found[path] = int(entry.name)
+    return found
+
+
+async def first_line(process: trio.Process, timeout: float) -> bytes | None:
+    """The first line a child writes to its stdout pipe (b"" or less than a line if it
+    closes it first, its exit then awaited a moment), None if none comes in `timeout`:
+    how a helper process says it is ready."""
+    assert process.stdout is not None
+    received = b""
+    with trio.move_on_after(timeout):
+        while b"\n" not in received:
+            chunk = await process.stdout.receive_some(4096)
+            if not chunk:
+                with trio.move_on_after(1):
+                    await process.wait()
+                break
+            received += chunk
+        return received.split(b"\n", 1)[0]
+    return None
+
+
+async def start_in_session(argv: list[str], log: BinaryIO) -> trio.Process:
+    """A helper process in a session of its own (it outlives berthd), stdout a pipe for
+    its ready line, stderr to `log`."""
+    return await trio.lowlevel.open_process(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        start_new_session=True,
+        close_fds=True,
+    )

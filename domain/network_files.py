@@ -44,26 +44,35 @@ def resolv_conf(
     dns: Sequence[str] = (),
     search: Sequence[str] = (),
     options: Sequence[str] = (),
+    *,
+    embedded: str | None = None,
 ) -> str:
-    """The host's resolv.conf with loopback nameservers dropped; `--dns*` replace theirs."""
+    """The host's resolv.conf with loopback nameservers dropped; `--dns*` replace theirs.
+
+    On a user-defined network the one nameserver is `embedded`, berth's name server on the
+    network's gateway (which forwards to the host's resolvers, or to `--dns`), and, as
+    dockerd writes it, `ndots:0` unless an ndots option is set."""
     kept: list[str] = []
     for raw in host_text.splitlines():
         line = raw.strip()
         words = line.split()
         if not words:
             continue
-        if words[0] == "nameserver" and (dns or len(words) < 2 or _is_loopback(words[1])):
+        dropped = dns or embedded or len(words) < 2 or _is_loopback(words[1])
+        if words[0] == "nameserver" and dropped:
             continue
         if words[0] in ("search", "domain") and search:
             continue
         if words[0] == "options" and options:
             continue
         kept.append(line)
-    kept += [f"nameserver {server}" for server in dns]
+    kept += [f"nameserver {server}" for server in ([embedded] if embedded else dns)]
     if search:
         kept.append("search " + " ".join(search))
     if options:
         kept.append("options " + " ".join(options))
+    if embedded and not any("ndots:" in line for line in kept if line.startswith("options")):
+        kept.append("options ndots:0")
     return "\n".join(kept) + "\n"
 
 

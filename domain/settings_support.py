@@ -262,8 +262,8 @@ SETTINGS: tuple[Setting, ...] = (
     _partial(E, "ipam_config", "--ip", _ipam_addresses),
     *_applied_in("service/network_attach _attach_network", E,
                  "aliases --network-alias", "mac_address --mac-address"),
-    *_refused_all(E, "links --link", "driver_opts --driver-opt", "gw_priority --gw-priority",
-                  why=NETWORKS),
+    _applied(E, "links", "--link", "the name server: names of this container only"),
+    *_refused_all(E, "driver_opts --driver-opt", "gw_priority --gw-priority", why=NETWORKS),
     *(_ignored(E, attr, "", _OPERATIONAL) for attr in (
         "network_id", "endpoint_id", "gateway", "ip_address", "ip_prefix_len",
         "ipv6_gateway", "global_ipv6_address", "global_ipv6_prefix_len", "dns_names")),

@@ -21,6 +21,7 @@ from berth.domain.cause import Actor, Cause
 from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Container
 from berth.domain.errors import Forbidden, InvalidParameter, NotFound, NotModified
+from berth.domain.links import parse_link
 from berth.domain.network import Network
 from berth.domain.network_endpoint import check_endpoint_config, requested_address
 from berth.domain.network_pools import mac_address
@@ -59,10 +60,15 @@ def endpoint_config(config: object) -> dict[str, Any]:
     ipam = config.get("IPAMConfig") or None
     if ipam is not None and not isinstance(ipam, dict):
         raise InvalidParameter("IPAMConfig must be an object")
-    for refused in ("DriverOpts", "Links"):
-        if config.get(refused):
-            raise InvalidParameter(f"{refused} of an endpoint is not supported by berth yet")
+    if config.get("DriverOpts"):
+        raise InvalidParameter("DriverOpts of an endpoint is not supported by berth yet")
+    links = config.get("Links") or []
+    if not isinstance(links, list) or not all(isinstance(link, str) for link in links):
+        raise InvalidParameter("Links must be a list of strings")
+    for link in links:
+        parse_link(link)  # the name server resolves them (domain/network_names.py)
     return {
+        "Links": list(links) or None,
         "Aliases": list(aliases) or None,
         "IPAMConfig": dict(ipam) if ipam else None,
         "MacAddress": str(config.get("MacAddress") or "").lower(),
@@ -125,7 +131,7 @@ class NetworksAttach(NetworksReconcile):
             aliases.append(container.id[:12])  # dockerd adds the short id on user networks
         document = {
             "IPAMConfig": config.get("IPAMConfig"),
-            "Links": None,
+            "Links": config.get("Links") or None,
             "Aliases": aliases or None,
             "NetworkID": network.id,
             "EndpointID": endpoint_id_of(network.id, container.id),

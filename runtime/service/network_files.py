@@ -88,9 +88,11 @@ def write_files(
     host: bool = False,
     linked: Sequence[str] = (),
     host_gateway: str | None = None,
+    nameserver: str | None = None,
 ) -> list[dict[str, Any]]:
     """/etc/hosts, /etc/hostname and /etc/resolv.conf of a container (the host's own
-    hosts with the host's network); the mounts that put them in place."""
+    hosts with the host's network; `nameserver` berth's name server of a user-defined
+    network); the mounts that put them in place."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     host_resolv = _read_text(Path("/etc/resolv.conf"))
     if host:
@@ -108,6 +110,7 @@ def write_files(
             host_config.get("Dns") or (),
             host_config.get("DnsSearch") or (),
             host_config.get("DnsOptions") or (),
+            embedded=nameserver,
         ),
     }
     for name, text in texts.items():

@@ -21,7 +21,9 @@ from .network_files import network_id_of
 def links_of(engine: Engine, container: Container) -> tuple[list[str], list[str]]:
     """(environment, extra hosts as `names=ip`) the container's links give it."""
     entries = list(container.host_config.get("Links") or ())
-    if not entries:
+    if not entries or not on_default_bridge(container):
+        # On a user-defined network a link is a name only its container resolves, given
+        # by berth's name server (domain/network_names.py), as dockerd gives it.
         return [], []
     bridge: Network | None = engine.find_aggregate(network_id_of("bridge"))
     removed = set(bridge.unlinked.get(container.id, [])) if bridge is not None else set()
@@ -47,6 +49,10 @@ def links_of(engine: Engine, container: Container) -> tuple[list[str], list[str]
         hostname = container_hostname(child.config.get("Hostname"), child.id)
         hosts.append(f"{link_host(alias, hostname, child_name)}={address}")
     return env, hosts
+
+
+def on_default_bridge(container: Container) -> bool:
+    return str(container.host_config.get("NetworkMode") or "bridge") in ("bridge", "default")
 
 
 def _bridge_address(child: Container) -> str | None:

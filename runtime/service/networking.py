@@ -23,6 +23,7 @@ from berth.domain.container import LIVE_STATES as LIVE
 from berth.domain.container import Container, container_hostname
 from berth.domain.errors import BerthError, Conflict
 from berth.domain.network import Network
+from berth.domain.network_names import name_server_of
 from berth.domain.published_ports import PublishedPort, port_map, requested_forwards
 
 from .faults import crash_point
@@ -84,10 +85,11 @@ class ContainerNetworks(NetworksAttach):
         published = await self._publish(container, address, directory)
         crash_point("start.ports_published")
         env, linked = await self._sync(links_of, self.engine, container)
+        nameserver = name_server_of(networks)
         mounts = await self._sync(
             lambda: write_files(
                 directory, hostname, address, container.host_config, linked=linked,
-                host_gateway=self._host_gateway(),
+                host_gateway=self._host_gateway(), nameserver=nameserver,
             )
         )  # fmt: skip
         document = {

@@ -19,6 +19,8 @@ from typing import Any
 import trio
 
 from berth.adapters.container_metrics import ContainerMetrics, HostMetrics
+from berth.adapters.dns.nameserver import NameServer
+from berth.adapters.dns.protocol import NameService
 from berth.adapters.network import IptablesFirewall, NetworkLinks, PortForwarders
 from berth.adapters.runc import ContainerRuntime, StartFailure
 from berth.adapters.volumes import LocalVolumes, VolumeDriver
@@ -39,6 +41,7 @@ from .exits import ExitWatcher
 from .faults import crash_point
 from .health_checks import HealthChecks
 from .images import ImageService
+from .name_records import NameRecords
 from .network_files import BridgeSettings, default_bridge_name
 from .networking import ContainerNetworks
 from .nursery_errors import unwrap_errors
@@ -65,6 +68,7 @@ class Runner:
         bridge: BridgeSettings | None = None,
         volume_driver: VolumeDriver | None = None,
         metrics: ContainerMetrics | None = None,
+        name_service: NameService | None = None,
     ) -> None:
         self.daemon = daemon
         self.engine = engine
@@ -100,6 +104,9 @@ class Runner:
         )
         self.reactions.reactor = self.reactor
         self.health = HealthChecks(self.actions)
+        self.names = NameRecords(
+            engine, name_service or NameServer(engine.root / "dns"), self.changes
+        )
 
     def container_dir(self, container_id: str) -> Path:
         return self.actions.container_dir(container_id)
@@ -122,6 +129,7 @@ class Runner:
                 await nursery.start(self.reactor.run)
                 nursery.start_soon(self.actions.keep_rotating_logs)
                 nursery.start_soon(self.health.run)
+                await nursery.start(self.names.run)
                 task_status.started()
         finally:
             self.engine.saved_listeners.remove(self.changes.saved)

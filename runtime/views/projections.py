@@ -216,6 +216,14 @@ class ProjectionStore(SQLiteTrackingRecorder):
         """Every container not removed, newest first (as `docker ps -a`)."""
         return self._select_rows("SELECT row FROM containers ORDER BY position DESC")
 
+    def container_rows_in(self, states: Iterable[str]) -> list[dict[str, Any]]:
+        """The containers whose state (berth's, not Docker's Status) is one of `states`."""
+        wanted = sorted(states)
+        marks = ", ".join("?" * len(wanted))
+        return self._select_rows(
+            f"SELECT row FROM containers WHERE state IN ({marks})", tuple(wanted)
+        )
+
     def containers_by_state(self) -> dict[str, int]:
         """How many containers the view has in each state, every state named."""
         by_state = dict.fromkeys((s.value for s in ContainerState), 0)

@@ -167,7 +167,6 @@ REFUSED_VALUES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
             {"LinkLocalIPs": ["169.254.1.1"]},
         ]
     ),
-    ("EndpointSettings", "Links"): st.just(["db:db"]),
     ("EndpointSettings", "DriverOpts"): st.dictionaries(_names, _names, min_size=1, max_size=2),
     ("EndpointSettings", "GwPriority"): st.integers(1, 100) | st.integers(-100, -1),
 }

@@ -19,6 +19,7 @@ from berth.runtime.store.positions import Positions
 
 from .clock import FakeClock
 from .content import FakeContent
+from .dns import FakeNameService
 from .network import FakeForwarders, FakeLinks
 from .registry import FakeRegistry
 from .runtime import FakeRuntime
@@ -51,7 +52,14 @@ class Host:
                 BridgeSettings(bridge=default_bridge_name(self.root)),
                 container_dir=lambda container_id: self.root / "containers" / container_id,
             )
-            runner = Runner(engine, images, self.runtime, daemon=True, networks=networks)
+            runner = Runner(
+                engine,
+                images,
+                self.runtime,
+                daemon=True,
+                networks=networks,
+                name_service=FakeNameService(),
+            )
             async with trio.open_nursery() as nursery:
                 if serving:
                     await nursery.start(runner.serve)

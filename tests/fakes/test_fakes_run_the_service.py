@@ -25,6 +25,7 @@ from ..fixtures.images import make_image
 from ..fixtures.layers import Dir, File, Symlink, make_layer
 from .clock import FakeClock
 from .content import FakeContent
+from .dns import FakeNameService
 from .network import FakeForwarders, FakeLinks
 from .registry import FakeRegistry
 from .runtime import FakeRuntime
@@ -104,7 +105,14 @@ async def world(tmp_path: Path, clock: FakeClock) -> AsyncIterator[World]:
             container_dir=lambda container_id: root / "containers" / container_id,
         )
         async with trio.open_nursery() as nursery:
-            runner = Runner(engine, images, runtime, daemon=True, networks=networks)
+            runner = Runner(
+                engine,
+                images,
+                runtime,
+                daemon=True,
+                networks=networks,
+                name_service=FakeNameService(),
+            )
             await nursery.start(runner.serve)
             yield World(engine, runtime, forwarders, runner)
             nursery.cancel_scope.cancel()
