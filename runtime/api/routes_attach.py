@@ -45,9 +45,10 @@ async def _attach_producer(
     ref = request.params["id"]
     container_id = await _resolve(app, ref)
     keys = parse_detach_keys(request.text("detachKeys"))
-    first: Container = await trio.to_thread.run_sync(app.engine.get_aggregate, container_id)
-    # dockerd's `attach` event; a paused or restarting container refuses (409).
+    # dockerd's `attach` event; a paused or restarting container refuses (409). Read after
+    # it: a later version than this one means the container moved on (a new exit).
     await trio.to_thread.run_sync(app.engine.attach, ref, request.actor)
+    first: Container = await trio.to_thread.run_sync(app.engine.get_aggregate, container_id)
     config = first.config
     tty = bool(config.get("Tty"))
     how = StdioCopy(
