@@ -3,8 +3,7 @@ berthd, one function per test of theirs, with their assertions.
 
 What differs is the image: theirs is alpine:3.10, ours a busybox with few applets linked
 and neither their users nor /var/opt, so the fixture links every applet and the tests
-that rely on the others create them first (`_with_users`, mkdir). The
-tty and detach-keys tests run on T1's terminal plumbing (merged from s14-tty).
+that rely on the others create them first (`_with_users`, mkdir).
 """
 
 from __future__ import annotations
