@@ -24,7 +24,7 @@ from .params import strconv_atoi
 from .routes_containers import ENDED, ID, POLL_S, _frames, _resolve
 from .server import App, HijackReply, Reply, Request, Router, no_content
 from .stdio_copy import StdioCopy, copy_stdio
-from .websocket import websocket_reply
+from .websocket import websocket_key, websocket_reply
 
 
 def _raw(lines: list[LogLine]) -> bytes:
@@ -133,6 +133,7 @@ async def attach(app: App, request: Request) -> HijackReply:
 
 async def attach_ws(app: App, request: Request) -> HijackReply | Reply:
     """dockerd's websocket attach: every stream, binary messages (API 1.28+)."""
+    websocket_key(request)  # refused before the attach is recorded
     produce = await _attach_producer(
         app, request, stdin=True, stdout=True, stderr=True, multiplexed=False
     )

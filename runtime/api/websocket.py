@@ -61,13 +61,19 @@ class WebSocketChannel:
         await self._raw.send_eof()
 
 
+def websocket_key(request: Request) -> str:
+    """The client's handshake key; dockerd's 400 when it does not speak websocket."""
+    key = request.headers.get("sec-websocket-key", "")
+    if "websocket" not in request.headers.get("upgrade", "").lower() or not key:
+        raise InvalidParameter("websocket: the client is not using the websocket protocol")
+    return key
+
+
 def websocket_reply(
     request: Request, produce: Callable[[RawChannel], Awaitable[None]]
 ) -> HijackReply:
     """The `101` that accepts the client's websocket, then `produce` inside it."""
-    key = request.headers.get("sec-websocket-key", "")
-    if "websocket" not in request.headers.get("upgrade", "").lower() or not key:
-        raise InvalidParameter("websocket: the client is not using the websocket protocol")
+    key = websocket_key(request)
     version = tuple(int(part) for part in request.api_version.split("."))
     binary = version >= BINARY_FROM
 
