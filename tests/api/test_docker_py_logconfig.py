@@ -4,26 +4,16 @@ test_valid_no_log_driver_specified, test_valid_no_config_specified), ported to b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import docker
 import pytest
-
-from .conftest import Berthd
 
 TEST_IMG = "busybox"
 
 
 @pytest.fixture
-def client(start_berthd: Callable[..., Berthd]) -> Iterator[docker.APIClient]:
-    daemon = start_berthd()
-    api = docker.APIClient(base_url=f"unix://{daemon.socket}", version="1.41", timeout=60)
-    try:
-        yield api
-    finally:
-        for container in api.containers(all=True):
-            api.remove_container(container["Id"], force=True)
-        api.close()
+def client(docker_api: docker.APIClient) -> docker.APIClient:
+    """docker-py's name for the low-level client (conftest's `docker_api`)."""
+    return docker_api
 
 
 def created_and_started(client: docker.APIClient, log_config: docker.types.LogConfig) -> object:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -45,14 +46,18 @@ def seed(root: Path) -> list[str]:
 
 def positions(root: Path) -> tuple[int, int]:
     """(count, last position) of the stored events."""
-    with sqlite3.connect(root / "events.db") as conn:
+    with closing(sqlite3.connect(root / "events.db")) as conn:
         count, last = conn.execute("SELECT COUNT(*), MAX(rowid) FROM stored_events").fetchone()
     return int(count), int(last)
 
 
 def corrupt(root: Path, position: int, byte: int = 0) -> None:
-    with sqlite3.connect(root / "events.db", isolation_level=None) as conn:
+    """Flip one byte of one event, in the database file itself: the change must not wait in
+    the WAL, where the first reader to close (berthd) would checkpoint it and look like a
+    writer."""
+    with closing(sqlite3.connect(root / "events.db", isolation_level=None)) as conn:
         flip_byte(conn, "stored_events", "state", "rowid", position, byte)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 @pytest.fixture(scope="module")
