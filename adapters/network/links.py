@@ -39,6 +39,7 @@ from berth.adapters.network.endpoint import (
 )
 from berth.adapters.network.rtnl import NetlinkError, Rtnl
 from berth.domain.errors import NotFound
+from berth.domain.network_pools import mac_address
 
 NETNS_DIR = Path("/run/netns")
 #: A bridge's alias (IFLA_IFALIAS) names the berth root that made it, so `network prune`
@@ -291,7 +292,15 @@ class NetworkLinks:
                 host.add_address(bridge["index"], gateway, prefix_len)
             except NetlinkError as error:
                 _ignore(errno.EEXIST, error)
-            host.set_link(bridge["index"], up=True, alias=OWNER_PREFIX + owner if owner else None)
+            # A bridge without an address of its own takes its lowest port's, and changes it
+            # when that port leaves: the containers' neighbour entries for the gateway would
+            # then point nowhere until they expire (dockerd sets one too).
+            host.set_link(
+                bridge["index"],
+                up=True,
+                mac=mac_address(gateway),
+                alias=OWNER_PREFIX + owner if owner else None,
+            )
 
     def _remove_bridge(self, name: str) -> None:
         with self._host() as host:

@@ -26,6 +26,7 @@ from berth.adapters.network import Endpoint, NetworkLinks
 from berth.adapters.network.endpoint import NetworkSetupFailed
 from berth.adapters.network.links import NETNS_DIR
 from berth.domain.errors import InvalidParameter, NotFound
+from berth.domain.network_pools import mac_address
 
 BUSYBOX = "/bin/busybox"
 pytestmark = pytest.mark.skipif(
@@ -385,3 +386,28 @@ async def test_bad_input_is_refused_and_changes_nothing(links: NetworkLinks, nam
     with pytest.raises(NotFound):  # the bridge does not exist
         await links.attach(good)
     assert names.leftovers() == []
+
+
+async def test_the_bridge_keeps_its_address_when_its_lowest_port_leaves(
+    links: NetworkLinks, names: Names
+) -> None:
+    """A bridge takes its lowest port's hardware address unless given one; when that port
+    left, the others' neighbour entries for the gateway pointed nowhere."""
+    await links.ensure_bridge(names.bridge, names.gateway, 24)
+    endpoints = [names.endpoint(n) for n in range(3)]
+    for endpoint in endpoints:
+        await links.attach(endpoint)
+        assert ping(endpoint.netns, names.gateway)
+    (bridge,) = ip_json("link", "show", "dev", names.bridge)
+    assert bridge["address"] == mac_address(names.gateway)
+    lowest = min(
+        endpoints, key=lambda e: ip_json("link", "show", "dev", e.host_veth)[0]["address"]
+    )
+    await links.detach(lowest.netns, lowest.host_veth)
+    (bridge,) = ip_json("link", "show", "dev", names.bridge)
+    assert bridge["address"] == mac_address(names.gateway)
+    for endpoint in endpoints:
+        if endpoint is not lowest:
+            assert ping(endpoint.netns, names.gateway)
+            await links.detach(endpoint.netns, endpoint.host_veth)
+    await links.remove_bridge(names.bridge)
