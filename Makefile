@@ -35,8 +35,12 @@ $(INSTALLED): pyproject.toml
 run: setup
 	@$(BIN)/python -m berth.runtime.demo
 
+# Most of the suite waits on processes (runc, conmon, berthd, the docker CLI): three workers
+# keep two cores busy (ADR/0047).
+TEST_WORKERS ?= 3
+
 test: setup lint
-	@$(BIN)/python -m pytest -q -p no:cacheprovider
+	@$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 # mypy resolves `berth.*` through a folder of links, because the editable install maps
 # the design's folders with an import hook that mypy cannot follow (ADR/0001).
