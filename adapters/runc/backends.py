@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from berth.adapters import cgroups
+from berth.domain.errors import BerthError
 
 #: In order of preference.
 RUNTIME_NAMES = ("crun", "runc")
@@ -86,7 +87,7 @@ def choose_runtimes(
     works, else the first that does in RUNTIME_NAMES' order, with the reason."""
     binaries = dict(BINARIES if binaries is None else binaries)
     if wanted is not None and wanted not in binaries:
-        raise ValueError(f"unknown runtime {wanted!r}: one of {', '.join(sorted(binaries))}")
+        raise BerthError(f"unknown runtime {wanted!r}: one of {', '.join(sorted(binaries))}")
     usable: dict[str, str] = {}
     reasons: list[str] = []
     for name in RUNTIME_NAMES:
@@ -99,7 +100,7 @@ def choose_runtimes(
             usable[name] = shutil.which(binaries[name]) or binaries[name]
     order = [n for n in RUNTIME_NAMES if n in usable]
     if not order:
-        raise RuntimeError("no usable OCI runtime: " + "; ".join(reasons))
+        raise BerthError("no usable OCI runtime: " + "; ".join(reasons))
     preferred = [wanted] if wanted else list(RUNTIME_NAMES)
     default = next((n for n in preferred if n in usable), order[0])
     reason = "; ".join(reasons) if default != preferred[0] else ""

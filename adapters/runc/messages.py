@@ -11,7 +11,9 @@ import json
 import re
 from pathlib import Path
 
-_NOT_FOUND = re.compile(r"executable file `(?P<file>[^`]*)` not found in \$PATH: No such file or directory")
+_NOT_FOUND = re.compile(
+    r"executable file `(?P<file>[^`]*)` not found in \$PATH: No such file or directory"
+)
 _NOT_RUNNABLE = re.compile(r"open executable: (Permission denied|Operation not permitted)")
 
 

@@ -252,7 +252,9 @@ class Runtime:
         if current.status != "running":
             raise Conflict(f"Container {container_id} is {current.status}")
         pid_file = self.monitors.dir(container_id) / "probe.pid"
-        return await run_probe(self.cli(container_id), container_id, command, timeout, pid_file, keep)
+        return await run_probe(
+            self.cli(container_id), container_id, command, timeout, pid_file, keep
+        )
 
     async def pause(self, container_id: str) -> None:
         await self._freeze(container_id, "pause", "paused")

@@ -139,7 +139,8 @@ class Harness:
         runc_root = self.state_dir / self.backend
         for cid in self.ids:
             subprocess.run(
-                [self.binary, "--root", str(runc_root), "delete", "--force", cid], capture_output=True
+                [self.binary, "--root", str(runc_root), "delete", "--force", cid],
+                capture_output=True,
             )
         deadline = time.monotonic() + 5
         while conmon_pids_with(self.ids) and time.monotonic() < deadline:
