@@ -20,6 +20,8 @@ from berth.domain.errors import BerthError
 
 #: In order of preference.
 RUNTIME_NAMES = ("crun", "runc")
+#: The runtimes given berth's compiled seccomp program (seccomp_bundle.py) in the bundle.
+PRECOMPILED_SECCOMP = frozenset({"crun"})
 #: Where each binary is looked for (on PATH).
 BINARIES = {"crun": "crun", "runc": "runc"}
 

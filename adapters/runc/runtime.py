@@ -34,12 +34,14 @@ from berth.domain import signals
 from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound
 
 from .attach import NO_STDIN, Stdio
+from .backends import PRECOMPILED_SECCOMP
 from .commands import Runc, runc_message
 from .exec import ExecMonitors
 from .messages import bundle_executable, docker_words
 from .monitor import Monitors, ensure_private_dir
 from .probe import run_probe
 from .protocol import ExitStatus, ProbeOutcome, RuncState, StartFailure, Status
+from .seccomp_bundle import SeccompCache
 
 #: The cgroup under which each monitor gets its own (`conmon-<id>`); the containers' own
 #: cgroups are `/berth/<id>` (domain.spec.HostFacts.cgroup_parent).
@@ -94,6 +96,7 @@ class Runtime:
         self.runc = self.clis[default_runtime]
         self.monitors = Monitors(conmon, self.state_dir / "monitor", monitor_cgroup_parent)
         self.monitor_cgroup_parent = self.monitors.cgroup_parent
+        self.seccomp = SeccompCache(self.state_dir / "seccomp")
 
     def runtime_of(self, container_id: str) -> str:
         """The runtime that created the container: recorded beside its monitor, else the
@@ -184,6 +187,8 @@ class Runtime:
         ensure_private_dir(self.state_dir)
         runc = self.clis[name]
         ensure_private_dir(runc.root)
+        if name in PRECOMPILED_SECCOMP:
+            await trio.to_thread.run_sync(self.seccomp.annotate_bundle, bundle)
         self.monitors.prepare_dir(container_id, bundle)
         write_private(mdir / RUNTIME_FILE, name)
         if log_path is not None:
