@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from berth.adapters.runc import Runtime
 from berth.adapters.runc.backends import choose_runtimes, hybrid_v2_controllers
+from berth.adapters.runc.runtime import RUNTIME_FILE
 from berth.domain.errors import BerthError
+
+from .runc_harness import NEEDS_RUNC, Harness
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("crun") and shutil.which("runc")), reason="needs crun and runc"
@@ -61,3 +65,23 @@ def test_a_missing_binary_is_left_out_and_none_at_all_is_an_error(tmp_path: Path
     assert choice.default == "runc" and "not on PATH" in choice.reason
     with pytest.raises(BerthError, match="no usable OCI runtime"):
         choose_runtimes(None, {"crun": missing, "runc": missing}, mountinfo=info)
+
+
+@NEEDS_RUNC
+async def test_a_container_made_before_the_runtime_was_recorded_stays_runcs(
+    tmp_path: Path,
+) -> None:
+    """An engine from before ADR/0040 left no `runtime` file; a new one defaulting to
+    crun drives that container with runc."""
+    old = Harness(tmp_path, "runc")
+    cid, _ = await old.run(["sleep", "100"])
+    (old.state_dir / "monitor" / cid / RUNTIME_FILE).unlink()
+    both = Runtime(old.state_dir, runtimes={"crun": "crun", "runc": "runc"}, default_runtime="crun")
+    assert both.runtime_of(cid) == "runc"
+    state = await both.state(cid)
+    assert state is not None and state.status == "running"
+    await both.kill(cid, "KILL")
+    assert (await both.wait_exited(cid)).exit_code == 137
+    await both.delete(cid)
+    assert not both.knows(cid)
+    assert not any(old.leftovers().values())
