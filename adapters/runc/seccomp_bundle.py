@@ -32,6 +32,8 @@ class SeccompCache:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        # The annotation's text per key, once read or compiled in this process.
+        self._encoded: dict[str, str] = {}
 
     def key(self, seccomp: Mapping[str, Any]) -> str:
         decided_by = {
@@ -43,9 +45,19 @@ class SeccompCache:
         text = json.dumps(decided_by, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def encoded(self, seccomp: Mapping[str, Any]) -> str:
+        """The compiled program in base64, as crun's annotation carries it."""
+        key = self.key(seccomp)
+        if key not in self._encoded:
+            self._encoded[key] = base64.b64encode(self._program(key, seccomp)).decode()
+        return self._encoded[key]
+
     def program(self, seccomp: Mapping[str, Any]) -> bytes:
         """The compiled program: the cached one, or compiled now and kept."""
-        path = self.directory / f"{self.key(seccomp)}.bpf"
+        return self._program(self.key(seccomp), seccomp)
+
+    def _program(self, key: str, seccomp: Mapping[str, Any]) -> bytes:
+        path = self.directory / f"{key}.bpf"
         try:
             return path.read_bytes()
         except FileNotFoundError:
@@ -66,6 +78,6 @@ class SeccompCache:
         annotations = spec.setdefault("annotations", {})
         if not seccomp or ANNOTATION in annotations:
             return False
-        annotations[ANNOTATION] = base64.b64encode(self.program(seccomp)).decode()
+        annotations[ANNOTATION] = self.encoded(seccomp)
         write_private(config_path, json.dumps(spec))
         return True
