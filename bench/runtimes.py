@@ -3,7 +3,7 @@
 On the same root filesystem (busybox imported as an image), `/bin/busybox true` with no
 network, each figure a median (and a minimum) of RUNS, crun and runc taking turns:
 - `engine_<rt>_ms`: berth's in-process create → start → wait → remove (bench/run.py's
-  cycle) with `HostConfig.Runtime` = rt;
+  cycle) with `HostConfig.Runtime` = rt, and each phase (`engine_<rt>_start_ms`, ...);
 - `docker_run_<rt>_ms`: `docker run --rm --runtime rt` through a private berthd;
 - `bare_<rt>_berth_spec_ms`: bare `<rt> run` of the config.json berth hands that runtime
   (for crun, with the compiled seccomp program in its annotation);
@@ -85,7 +85,9 @@ async def in_process(work: Path, samples: dict[str, list[float]]) -> None:
                 for rt in RUNTIMES:
                     cycle = await engine_cycle(runner, {"NetworkMode": "none", "Runtime": rt})
                     if n >= 0:
-                        samples.setdefault(f"engine_{rt}", []).append(cycle["total"])
+                        for phase, took in cycle.items():
+                            key = f"engine_{rt}" + ("" if phase == "total" else f"_{phase}")
+                            samples.setdefault(key, []).append(took)
             layer = images.snapshots.layer_dir(images.image_chain(image_id)[0])
             bundles: dict[str, Path] = {}
             for rt in RUNTIMES:
