@@ -22,6 +22,7 @@ monitor.py's; this module decides what each verb does with them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from signal import SIGKILL
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,6 @@ LEGACY_RUNTIME = "runc"
 #: Beside each monitor: the name of the runtime that created the container.
 RUNTIME_FILE = "runtime"
 #: `runc update`'s flag for each OCI `linux.resources` value it can change.
-SIGKILL = 9
 UPDATE_FLAGS = {
     ("memory", "limit"): "memory",
     ("memory", "swap"): "memory-swap",
@@ -93,7 +93,6 @@ class Runtime:
         if default_runtime not in self.clis:
             raise InvalidParameter(f"unknown or invalid runtime name: {default_runtime}")
         self.default_runtime = default_runtime
-        self.runc = self.clis[default_runtime]
         self.monitors = Monitors(conmon, self.state_dir / "monitor", monitor_cgroup_parent)
         self.monitor_cgroup_parent = self.monitors.cgroup_parent
         self.seccomp = SeccompCache(self.state_dir / "seccomp")
