@@ -22,8 +22,8 @@ monitor.py's; this module decides what each verb does with them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from signal import SIGKILL
 from pathlib import Path
+from signal import SIGKILL
 from typing import Any
 
 import trio
