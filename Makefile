@@ -6,12 +6,25 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := runc conmon busybox-static tini docker-registry skopeo umoci iproute2 chromium chromium-driver docker-compose
+APT_PACKAGES := crun runc conmon busybox-static tini docker-registry skopeo umoci iproute2 chromium chromium-driver docker-compose
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup apt venv run test lint bench clean
+.PHONY: setup apt cgroups venv run test lint bench clean
 
-setup: apt venv
+setup: apt cgroups venv
+
+# crun refuses the hybrid cgroup layout while its v2 hierarchy holds controllers
+# (ADR/0040): each is bound to a v1 hierarchy of its own. Idempotent; nothing on a pure
+# v1 or pure v2 host.
+cgroups:
+	@unified=/sys/fs/cgroup/unified; \
+	if mountpoint -q $$unified 2>/dev/null && [ -s $$unified/cgroup.controllers ]; then \
+	  for c in $$(cat $$unified/cgroup.controllers); do \
+	    mkdir -p /sys/fs/cgroup/$$c; \
+	    mountpoint -q /sys/fs/cgroup/$$c || mount -t cgroup -o $$c cgroup /sys/fs/cgroup/$$c; \
+	    echo "cgroup controller $$c bound to /sys/fs/cgroup/$$c (v1) for crun"; \
+	  done; \
+	fi
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do \

@@ -213,7 +213,7 @@ SETTINGS: tuple[Setting, ...] = (
     _partial(H, "security_opt", "--security-opt", _security_opt),
     _applied(H, "sysctls", "--sysctl", "spec/builder linux.sysctl"),
     _applied(H, "shm_size", "--shm-size", "spec/builder _mounts /dev/shm"),
-    _partial(H, "runtime", "--runtime", _not_in("", "runc")),
+    _applied(H, "runtime", "--runtime", "engine create: domain/runtimes RuntimeNames"),
     _applied(H, "console_size", "-t", "spec/builder process.consoleSize"),
     *_applied_in("spec/builder _resources", H, "cpu_shares --cpu-shares", "memory -m",
                  "nano_cpus --cpus", "blkio_weight --blkio-weight", "cpu_period --cpu-period",

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 import trio
 
+from berth.adapters.runc.backends import RUNTIME_NAMES
 from berth.domain.errors import BerthError
 
 from .api.server import DEFAULT_SOCKET, parse_host
@@ -81,6 +82,14 @@ async def serve(settings: HostSettings) -> None:
     help="The bridge's address and subnet, e.g. 172.17.0.1/16 [default: the first of "
     "Docker's address pools the host has no route to].",
 )
+@click.option(
+    "--runtime",
+    type=click.Choice(RUNTIME_NAMES),
+    envvar="BERTH_RUNTIME",
+    default=None,
+    help="The OCI runtime containers get by default [default: crun where it works on this "
+    "host, else runc]; env BERTH_RUNTIME.",
+)
 def main(
     root: Path,
     insecure_registry: tuple[str, ...],
@@ -89,6 +98,7 @@ def main(
     bridge: str | None,
     bip: str | None,
     ignore_log_verification: bool,
+    runtime: str | None,
 ) -> None:
     """Run the berth engine daemon."""
     try:
@@ -110,6 +120,7 @@ def main(
         bridge=bridge_settings,
         metrics=metrics_address,
         ignore_log_verification=ignore_log_verification,
+        runtime=runtime,
     )
     try:
         trio.run(serve, settings)

@@ -27,8 +27,10 @@ import trio
 from berth.adapters.registry import RegistryClient
 from berth.adapters.rootlock import RootLock
 from berth.adapters.runc import Runtime
+from berth.adapters.runc.backends import choose_runtimes
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.redaction import command_text
+from berth.domain.runtimes import RuntimeNames
 
 from .api import App, Router, build_router, serve_api
 from .api.server import Handler, Request, RequestObserver
@@ -70,6 +72,8 @@ class HostSettings:
     bridge: BridgeSettings | None = None
     metrics: ListenAddress | None = None
     ignore_log_verification: bool = False
+    #: The OCI runtime wanted by default (None: crun where it works, else runc).
+    runtime: str | None = None
 
     @property
     def daemon(self) -> bool:
@@ -84,7 +88,7 @@ class Serving:
     position: int
     read_only: ReadOnly | None = None
     dashboard: str = ""  # the metrics and dashboard addresses, as berthd's ready line says
-    network: str = ""  # the default bridge, berthd's
+    network: str = ""  # the default bridge, berthd's, and the OCI runtimes
 
 
 async def keep_views_current(
@@ -145,7 +149,11 @@ class Host:
         images = ImageService(engine)
         async with RegistryClient(images.content, insecure=settings.insecure) as registry:
             images.registry = registry
-            runtime = Runtime(settings.root / "run")
+            choice = await trio.to_thread.run_sync(choose_runtimes, settings.runtime)
+            runtime = Runtime(
+                settings.root / "run", runtimes=choice.binaries, default_runtime=choice.default
+            )
+            engine.runtime_names = RuntimeNames(choice.default, tuple(sorted(choice.binaries)))
             runner = Runner(engine, images, runtime, daemon=settings.daemon, bridge=settings.bridge)
             network = ""
             if serving is not None:
@@ -156,6 +164,7 @@ class Host:
                 default = await runner.networks.default_network()
                 network = f"bridge={runner.networks.bridge_name(default)} subnet={default.subnet}"
             try:
+                network = f"{network} {choice.describe()}".strip()
                 await self._serve_runner(engine, runner, serving, network, task_status)
             finally:
                 if settings.daemon and serving is None:

@@ -1,7 +1,10 @@
-"""The container runtime adapter: runc under a conmon per container (ADR/0008).
+"""The container runtime adapter: runc or crun under a conmon per container (ADR/0008,
+ADR/0040).
 
 protocol.py is what the service may rely on (`ContainerRuntime`); runtime.py is the real
-one (`Runtime`), built from commands.py (the runc binary) and monitor.py (conmon).
+one (`Runtime`), built from commands.py (the runtime's binary) and monitor.py (conmon);
+backends.py says which runtimes this host can use, seccomp_bundle.py hands crun the
+compiled seccomp program, messages.py puts crun's words in runc's.
 """
 
 from .attach import NO_STDIN, ConmonStdio, ContainerStdio, Stdio, StdioStream

@@ -59,7 +59,8 @@ class Runc:
         """`runc state`, or None if runc does not know the container."""
         code, out, err = await self.run("state", container_id)
         if code != 0:
-            if b"does not exist" in err or b"not exist" in err:
+            # runc's "does not exist", crun's "error opening file `<root>/<id>/status`".
+            if b"not exist" in err or b"/status`: No such file" in err:
                 return None
             raise BerthError(f"runc state {container_id}: {runc_message(err)}")
         doc = json.loads(out)

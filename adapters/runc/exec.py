@@ -24,6 +24,7 @@ from berth.adapters.private_files import write_private
 
 from .attach import ConmonStdio, StdioStream
 from .commands import Runc
+from .messages import docker_words
 from .monitor import CREATE_TIMEOUT_S, Monitors, _conmon_error, _read_sync_message, _runc_log_error
 from .protocol import ExecProcess, StartFailure
 
@@ -95,6 +96,12 @@ class ExecMonitors(Monitors):
         args = self._args(exec_id, bool(process.get("terminal")), stdin, attach)
         try:
             return await self._spawn(exec_id, args, attach, console_size)
+        except StartFailure as failed:
+            with trio.CancelScope(shield=True):
+                await self.stop(exec_id)
+                await self.remove_files(exec_id)
+            executable = (process.get("args") or [None])[0]
+            raise StartFailure(docker_words(failed.message, executable)) from None
         except BaseException:
             with trio.CancelScope(shield=True):
                 await self.stop(exec_id)

@@ -90,9 +90,12 @@ class ContainerRuntime(Protocol):
         log_path: Path | None,
         log_size_max: int | None = None,
         stdio: Stdio = NO_STDIN,
+        runtime: str | None = None,
     ) -> int:
         """Start the container's monitor, which creates the container (its init waits
-        for `start`); answer the init's pid.
+        for `start`) with the OCI runtime named `runtime` (None: the default); answer the
+        init's pid. Every later call on the container uses the runtime that created it,
+        also after the engine restarts.
 
         Idempotent: a container already created under a live monitor answers its pid;
         one whose monitor is gone is deleted and created again. On failure nothing is

@@ -130,8 +130,8 @@ def _info(app: App) -> dict[str, Any]:
         "Labels": [],
         "ExperimentalBuild": False,
         "ServerVersion": ENGINE_VERSION,
-        "Runtimes": {"runc": {"path": "runc"}},
-        "DefaultRuntime": "runc",
+        "Runtimes": {name: {"path": name} for name in app.engine.runtime_names.names},
+        "DefaultRuntime": app.engine.runtime_names.default,
         "Swarm": {
             "NodeID": "",
             "NodeAddr": "",

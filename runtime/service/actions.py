@@ -237,10 +237,13 @@ class ContainerActions:
     async def _create(self, container: Container, bundle: Path) -> int:
         """The runtime's create, with the log the container's driver keeps (rotated
         alongside conmon: log_rotation.py)."""
-        policy = log_policy(HostConfig.from_docker(container.host_config).log_config)
+        host_config = HostConfig.from_docker(container.host_config)
+        policy = log_policy(host_config.log_config)
         path = self.log_path(container.id) if policy.kept else None
         stdio = _stdio(Config.from_docker(container.config))
-        pid = await self.runtime.create(container.id, bundle, path, policy.max_size, stdio)
+        pid = await self.runtime.create(
+            container.id, bundle, path, policy.max_size, stdio, runtime=host_config.runtime or None
+        )
         if path is not None:
             await self.sync(plan_rotation, path, policy.max_file)
             await self.sync(keep_rotated, path, policy.max_file)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from berth.domain.container import Container, container_hostname, container_id_f
 from berth.domain.container_names import random_name, validate_name
 from berth.domain.errors import InvalidParameter, NotFound
 from berth.domain.name_claim import name_conflict
+from berth.domain.runtimes import RuntimeNames
 from berth.domain.settings import adapt_settings, merge_config, verify_settings
 
 from ..store.events import LoggedEvent
@@ -49,6 +50,9 @@ class Engine(ContainerVerbs):
     """One berth root directory: create, the verbs (container_verbs.py) and the queries
     of containers; the plumbing is engine_core.py."""
 
+    #: The OCI runtimes a create may ask for; the host sets those its runtime has.
+    runtime_names = RuntimeNames()
+
     # Containers: create --------------------------------------------------------------------
 
     def create_container(self, body: dict[str, Any], name: str | None, actor: Actor) -> Created:
@@ -66,7 +70,8 @@ class Engine(ContainerVerbs):
         warnings = verify_settings(
             merged, host_config, canonical, networking=networking, networks=network_refs(self)
         )
-        host_config = adapt_settings(host_config)
+        runtime = self.runtime_names.resolve(host_config.runtime)
+        host_config = adapt_settings(replace(host_config, runtime=runtime))
         mounts = plan_for_create(
             merged,
             host_config,

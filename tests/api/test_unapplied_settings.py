@@ -31,7 +31,7 @@ def log_head(root: Path) -> int:
     [
         (("--device", "/dev/null"), "Devices (--device) is not supported by berth yet"),
         (("--pid", "container:other"), "PidMode (--pid) is not supported by berth yet"),
-        (("--runtime", "foo"), "Runtime (--runtime) is not supported by berth yet: foo"),
+        (("--runtime", "foo"), "unknown or invalid runtime name: foo"),
         (
             ("--security-opt", "apparmor=x"),
             "SecurityOpt (--security-opt) is not supported by berth yet: apparmor=x",

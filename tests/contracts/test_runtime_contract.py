@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import trio
 
-from berth.adapters.runc import ContainerRuntime, MonitorLost, Runtime, StartFailure
+from berth.adapters.runc import ContainerRuntime, MonitorLost, StartFailure
 from berth.domain.errors import Conflict, InvalidParameter, NotFound
 
-from ..adapters.runc_harness import Harness
+from ..adapters.runc_harness import BACKENDS, Harness, needs_backend
 from ..fakes.runtime import FakeRuntime
-from .conftest import IMPLEMENTATIONS, needs
+from .conftest import needs
 
 LONG = ["sleep", "100"]
 #: Ends with 143 on SIGTERM; writes /ready once the handler is in place.
@@ -87,16 +87,17 @@ class Subject:
         """The runtime as a new engine on the same state finds it."""
         if isinstance(self.harness, FakeHarness):
             return self.harness.fake  # the fake's world is the object itself
-        return Runtime(self.harness.state_dir)
+        return self.harness.reopen()
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
+@pytest.fixture(params=["fake", *BACKENDS])
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
     if request.param == "fake":
         yield Subject(FakeHarness(tmp_path))
         return
-    needs(root=True, commands=("runc", "conmon"))
-    harness = Harness(tmp_path)
+    needs(root=True, commands=("conmon",))
+    needs_backend(request.param)
+    harness = Harness(tmp_path, request.param)
     yield Subject(harness)
     left = harness.leftovers()
     if any(left.values()):

@@ -14,14 +14,15 @@ from berth.adapters.runc import ConmonStdio, Stdio, StdioStream
 from berth.adapters.runc.attach import STDERR, STDOUT
 from berth.domain.errors import Conflict
 
-from ..adapters.runc_harness import Harness
+from ..adapters.runc_harness import BACKENDS, Harness, needs_backend
 from .conftest import needs
 
 
-@pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    needs(root=True, commands=("runc", "conmon"))
-    made = Harness(tmp_path)
+@pytest.fixture(params=BACKENDS)
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    needs(root=True, commands=("conmon",))
+    needs_backend(request.param)
+    made = Harness(tmp_path, request.param)
     yield made
     left = made.leftovers()
     if any(left.values()):

@@ -143,7 +143,6 @@ REFUSED_VALUES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ),
     ("HostConfig", "StorageOpt"): st.dictionaries(_names, _names, min_size=1, max_size=2),
     ("HostConfig", "UsernsMode"): st.sampled_from(["private", "auto", "ns:/proc/1/ns/user"]),
-    ("HostConfig", "Runtime"): _names.filter(lambda n: n != "runc"),
     ("HostConfig", "BlkioWeightDevice"): st.lists(
         st.fixed_dictionaries({"Path": _paths, "Weight": st.integers(10, 1000)}), min_size=1
     ),
@@ -276,7 +275,6 @@ def test_real_clients_default_requests_are_accepted(endpoints: dict[str, Any]) -
         (HostConfig(pid_mode="container:db"), "PidMode (--pid) is not supported by berth yet"),
         (HostConfig(ipc_mode="container:db"), "IpcMode (--ipc) is not supported by berth yet"),
         (HostConfig(ipc_mode="none"), "IpcMode (--ipc) is not supported by berth yet: none"),
-        (HostConfig(runtime="crun"), "Runtime (--runtime) is not supported by berth yet: crun"),
         (HostConfig(volume_driver="nfs"), "VolumeDriver (--volume-driver) is not supported"),
         (HostConfig(security_opt=("apparmor=docker-default",)), "SecurityOpt (--security-opt)"),
         (HostConfig(security_opt=("label=user:USER",)), "not supported by berth yet: label="),

@@ -81,10 +81,13 @@ class _Container:
     exit: ExitStatus | None = None
     pending: list[int] = field(default_factory=list)  # signals held while it is frozen
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)  # set by update
+    runtime: str = "runc"  # the OCI runtime that created it
 
 
 class FakeRuntime:
     monitor_cgroup_parent: str | None = None
+    #: The OCI runtimes this fake pretends to have; the first is the default.
+    runtimes: tuple[str, ...] = ("runc", "crun")
 
     def __init__(
         self,
@@ -131,8 +134,11 @@ class FakeRuntime:
         log_path: Path | None,
         log_size_max: int | None = None,
         stdio: Stdio = NO_STDIN,
+        runtime: str | None = None,
     ) -> int:
         await self._enter("create", container_id)
+        if runtime is not None and runtime not in self.runtimes:
+            raise StartFailure(f"unknown or invalid runtime name: {runtime}")
         existing = self.containers.get(container_id)
         if existing is not None:
             if existing.status != "stopped" and existing.monitor is not None:
@@ -149,6 +155,7 @@ class FakeRuntime:
             pid,
             pid + 1,
             self.behaviour(args),
+            runtime=runtime or self.runtimes[0],
         )
         next(self._pids)
         if self.logs is not None and log_path is not None:

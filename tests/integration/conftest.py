@@ -20,6 +20,7 @@ from berth.runtime.service.runner import Runner, running
 
 from ..conftest import API
 from ..fixtures.network import network_leftovers, remove_bridge
+from ..fixtures.world import runc_states, runtime_command
 
 APPLETS = (
     *("sh", "echo", "true", "sleep", "cat", "ls", "id", "hostname", "grep", "head", "trap"),
@@ -55,13 +56,7 @@ class Stack:
 
 def leftovers(root: Path) -> list[str]:
     found = []
-    listed = subprocess.run(
-        ["runc", "--root", str(root / "run" / "runc"), "list", "-q"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.split()
-    found += [f"runc container {c}" for c in listed]
+    found += [f"runc container {c}" for c in runc_states(root)]
     with open("/proc/self/mountinfo") as info:
         found += [f"mount {line.split()[4]}" for line in info if str(root) in line]
     for pid in os.listdir("/proc"):
@@ -95,15 +90,6 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         left += network_leftovers(root)
         for line in left:
             if line.startswith("runc container"):
-                subprocess.run(
-                    [
-                        "runc",
-                        "--root",
-                        str(root / "run" / "runc"),
-                        "delete",
-                        "-f",
-                        line.split()[-1],
-                    ],
-                    check=False,
-                )
+                cid = line.split()[-1]
+                subprocess.run([*runtime_command(root, cid), "delete", "-f", cid], check=False)
         assert left == []

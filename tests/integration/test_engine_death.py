@@ -16,6 +16,7 @@ import pytest
 from berth.runtime.service.engine import Engine
 
 from ..fixtures.network import network_leftovers, remove_bridge_sync
+from ..fixtures.world import runtime_command
 from .conftest import busybox_tarball, leftovers
 
 BIN = Path(sys.executable).parent
@@ -75,7 +76,7 @@ def wait_for(predicate: object, timeout: float = 20) -> None:
 
 def runc_status(root: Path, container_id: str) -> str:
     done = subprocess.run(
-        ["runc", "--root", str(root / "run" / "runc"), "state", container_id],
+        [*runtime_command(root, container_id), "state", container_id],
         capture_output=True,
         text=True,
     )
@@ -152,7 +153,7 @@ def test_engine_sigkill_and_restart(root: Path) -> None:
         assert state(root, "sleeper")["Running"] is True
         # SIGTERM while the engine is down: the monitor still records the exit code.
         subprocess.run(
-            ["runc", "--root", str(root / "run" / "runc"), "kill", polite, "TERM"], check=True
+            [*runtime_command(root, polite), "kill", polite, "TERM"], check=True
         )
         wait_for(lambda: runc_status(root, polite) in ("stopped", "missing"))
         assert state(root, "polite")["Running"] is True  # the log does not know yet
