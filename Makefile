@@ -21,8 +21,11 @@ cgroups:
 	if mountpoint -q $$unified 2>/dev/null && [ -s $$unified/cgroup.controllers ]; then \
 	  for c in $$(cat $$unified/cgroup.controllers); do \
 	    mkdir -p /sys/fs/cgroup/$$c; \
-	    mountpoint -q /sys/fs/cgroup/$$c || mount -t cgroup -o $$c cgroup /sys/fs/cgroup/$$c; \
-	    echo "cgroup controller $$c bound to /sys/fs/cgroup/$$c (v1) for crun"; \
+	    if mountpoint -q /sys/fs/cgroup/$$c || mount -t cgroup -o $$c cgroup /sys/fs/cgroup/$$c; then \
+	      echo "cgroup controller $$c bound to /sys/fs/cgroup/$$c (v1) for crun"; \
+	    else \
+	      echo "cgroup controller $$c stays in cgroup v2: berthd will use runc (ADR/0040)"; \
+	    fi; \
 	  done; \
 	fi
 
