@@ -1,0 +1,44 @@
+"""`/images/{name}/push` and `/auth`: berth as a registry client for docker's CLI."""
+
+from __future__ import annotations
+
+from berth.domain.errors import InvalidParameter
+from berth.domain.registry_auth import RegistryAuth, auth_from_document, decode_registry_auth
+
+from ..service.image_push import ImagePush
+from ..service.registry_access import check_login
+from .routes_images import NAME, progress_stream
+from .server import App, Reply, Request, Router, StreamReply, json_reply
+
+AUTH_HEADER = "x-registry-auth"
+
+
+def request_auth(request: Request) -> RegistryAuth | None:
+    """The credentials of the request's X-Registry-Auth header, if it names any."""
+    return decode_registry_auth(request.headers.get(AUTH_HEADER, ""))
+
+
+async def push(app: App, request: Request) -> StreamReply:
+    if AUTH_HEADER not in request.headers:
+        # dockerd reads the body as the credentials then, and an empty one is this.
+        raise InvalidParameter("Bad parameters and missing X-Registry-Auth: EOF")
+    name, tag = request.params["name"], request.text("tag")
+    auth = request_auth(request)
+    pusher = ImagePush(app.images)
+    return progress_stream(
+        lambda progress: pusher.push(name, tag, auth, progress), f"push of {name}"
+    )
+
+
+async def auth(app: App, request: Request) -> Reply:
+    """`docker login`: the credentials checked against the registry, never stored here."""
+    credentials = auth_from_document(request.json(default={}))
+    if credentials is None:
+        raise InvalidParameter("username and password are required")
+    await check_login(app.images.registry, credentials)
+    return json_reply({"IdentityToken": "", "Status": "Login Succeeded"})
+
+
+def register(router: Router) -> None:
+    router.add("POST", f"{NAME}/push", push)
+    router.add("POST", "/auth", auth)

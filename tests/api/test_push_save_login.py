@@ -1,0 +1,101 @@
+"""`docker push`, `docker save` and `docker login` through berthd, and berth's own
+push/save/login commands, against real registries (with and without htpasswd auth)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from subprocess import CompletedProcess, run
+
+import httpx
+
+from tests.fixtures.images import make_image
+from tests.fixtures.layers import busybox_layer, make_layer
+from tests.fixtures.registry import RunningRegistry
+
+from .berth_cli import berth
+from .conftest import Berthd
+
+
+def _login(daemon: Berthd, host: str, user: str, password: str) -> CompletedProcess[str]:
+    argv = daemon.docker_argv("login", "-u", user, "--password-stdin", host)
+    env = daemon.docker_env()
+    return run(argv, input=password + "\n", capture_output=True, text=True, env=env, timeout=60)
+
+
+def _manifest_digest(registry: RunningRegistry, name: str, tag: str) -> str:
+    accept = "application/vnd.docker.distribution.manifest.v2+json, "
+    accept += "application/vnd.oci.image.manifest.v1+json"
+    auth = registry.credentials
+    answer = httpx.head(
+        f"{registry.url}/v2/{name}/manifests/{tag}", headers={"Accept": accept}, auth=auth
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.headers["docker-content-digest"]
+
+
+def test_berth_push_then_pull_back(
+    start_berthd: Callable[..., Berthd], registry: RunningRegistry
+) -> None:
+    image = make_image([busybox_layer(), make_layer({"etc/app": b"v1"})])
+    registry.push("src", image, tag="1")
+    daemon = start_berthd(insecure=(registry.host,))
+    source, target = f"{registry.host}/src:1", f"{registry.host}/app:1"
+    assert berth(daemon, "pull", source).returncode == 0
+    assert berth(daemon, "tag", source, target).returncode == 0
+    pushed = berth(daemon, "push", "--json", target)
+    assert pushed.returncode == 0, pushed.stderr
+    messages = [json.loads(line) for line in pushed.stdout.splitlines()]
+    assert messages[0] == {"status": f"The push refers to repository [{registry.host}/app]"}
+    assert {m["status"] for m in messages if "id" in m} == {"Preparing", "Mounted from src"}
+    assert messages[-2]["status"] == f"1: digest: {image.digest} size: {len(image.manifest.data)}"
+    assert messages[-1]["aux"] == {
+        "Tag": "1",
+        "Digest": image.digest,
+        "Size": len(image.manifest.data),
+    }
+    # Pulled back: the same manifest, so the same digest (a signature for it still holds).
+    assert _manifest_digest(registry, "app", "1") == image.digest
+    # An image with no kept manifest (committed) gets one written, and pulls back whole.
+    created = daemon.docker("create", target, "true").stdout.strip()
+    built = f"{registry.host}/built:1"
+    assert daemon.docker("commit", created, built).returncode == 0
+    assert berth(daemon, "push", built).returncode == 0
+    digest = _manifest_digest(registry, "built", "1")
+    image_id = daemon.docker("image", "inspect", "-f", "{{.Id}}", built).stdout.strip()
+    assert daemon.docker("rm", created).returncode == 0
+    assert daemon.docker("rmi", built).returncode == 0
+    back = berth(daemon, "pull", "--json", built)
+    assert back.returncode == 0, back.stderr
+    assert f"Digest: {digest}" in back.stdout
+    assert daemon.docker("image", "inspect", "-f", "{{.Id}}", built).stdout.strip() == image_id
+    missing = berth(daemon, "push", f"{registry.host}/absent:1")
+    assert missing.returncode == 1
+    assert f"An image does not exist locally with the tag: {registry.host}/absent" in missing.stderr
+
+
+def test_docker_push_through_berthd(
+    start_berthd: Callable[..., Berthd], basic_registry: RunningRegistry
+) -> None:
+    registry = basic_registry
+    assert registry.credentials is not None
+    user, password = registry.credentials
+    registry.push("src", make_image([busybox_layer()]), tag="1")
+    daemon = start_berthd(insecure=(registry.host,))
+    source = f"{registry.host}/src:1"
+    refused = daemon.docker("pull", source)
+    assert refused.returncode == 1
+    assert "no basic auth credentials" in refused.stderr or "denied" in refused.stderr
+    bad = _login(daemon, registry.host, user, "nope")
+    assert bad.returncode == 1
+    assert "401" in bad.stderr or "unauthorized" in bad.stderr.lower()
+    good = _login(daemon, registry.host, user, password)
+    assert good.returncode == 0, good.stderr
+    assert "Login Succeeded" in good.stdout
+    assert daemon.docker("pull", source).returncode == 0
+    target = f"{registry.host}/pushed:2"
+    assert daemon.docker("tag", source, target).returncode == 0
+    pushed = daemon.docker("push", target)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "2: digest: sha256:" in pushed.stdout
+    assert password not in daemon.log()
