@@ -1,14 +1,17 @@
-"""`/images/{name}/push` and `/auth`: berth as a registry client for docker's CLI."""
+"""`/images/{name}/push`, `/auth` and `/images/get` (save): images leaving the engine."""
 
 from __future__ import annotations
+
+import trio
 
 from berth.domain.errors import InvalidParameter
 from berth.domain.registry_auth import RegistryAuth, auth_from_document, decode_registry_auth
 
 from ..service.image_push import ImagePush
+from ..service.image_save import ImageSave
 from ..service.registry_access import check_login
 from .routes_images import NAME, progress_stream
-from .server import App, Reply, Request, Router, StreamReply, json_reply
+from .server import App, Reply, Request, Router, StreamReply, Write, json_reply
 
 AUTH_HEADER = "x-registry-auth"
 
@@ -42,3 +45,20 @@ async def auth(app: App, request: Request) -> Reply:
 def register(router: Router) -> None:
     router.add("POST", f"{NAME}/push", push)
     router.add("POST", "/auth", auth)
+    router.add("GET", "/images/get", save)
+    router.add("GET", f"{NAME}/get", save)
+
+
+async def save(app: App, request: Request) -> StreamReply:
+    """`docker save NAME` (`/images/NAME/get`) and of several (`/images/get?names=`)."""
+    names = [v for k, v in request.query_pairs if k == "names"]
+    if "name" in request.params:
+        names = [request.params["name"]]
+    saver = ImageSave(app.images)
+    # Resolved before the first byte: an unknown name is a 404, not a broken archive.
+    await trio.to_thread.run_sync(saver.select, names)
+
+    async def produce(write: Write) -> None:
+        await saver.stream(names, write)
+
+    return StreamReply(produce, content_type="application/x-tar", lazy=True)

@@ -3,12 +3,16 @@ credentials for registries, each a client of the engine's API."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 
+from berth.domain.registry_auth import DOCKER_HUB_ADDRESS
+
+from . import credentials
 from .client.http import segment
-from .credentials import auth_header
+from .files import refuse_terminal, write_output
 from .images import PullDisplay, messages, split_reference
 from .session import connect, daemon_errors
 
@@ -30,7 +34,7 @@ def push(ctx: click.Context, all_tags: bool, as_json: bool, reference: str) -> N
             display(message)
 
     with daemon_errors(ctx), display.drawn():
-        headers = {"X-Registry-Auth": auth_header(name)}
+        headers = {"X-Registry-Auth": credentials.auth_header(name)}
         query = {"tag": tag or None}
         response = connect(ctx).request(
             "POST", f"/images/{segment(name)}/push", query, headers=headers
@@ -39,4 +43,53 @@ def push(ctx: click.Context, all_tags: bool, as_json: bool, reference: str) -> N
             show(message)
 
 
-COMMANDS = [push]
+@click.command()
+@click.option("-o", "--output", default=None, help="Write to a file, instead of STDOUT.")
+@click.argument("images", nargs=-1, required=True)
+@click.pass_context
+def save(ctx: click.Context, output: str | None, images: tuple[str, ...]) -> None:
+    """Save one or more images to a tar archive (docker-archive format)."""
+    refuse_terminal(output)
+    with daemon_errors(ctx):
+        response = connect(ctx).request("GET", "/images/get", {"names": list(images)})
+        write_output(response, output)
+
+
+@click.command()
+@click.option("-u", "--username", default="", help="Username.")
+@click.option("-p", "--password", default="", help="Password.")
+@click.option("--password-stdin", is_flag=True, help="Take the password from stdin.")
+@click.argument("server", required=False, default=DOCKER_HUB_ADDRESS)
+@click.pass_context
+def login(
+    ctx: click.Context, username: str, password: str, password_stdin: bool, server: str
+) -> None:
+    """Log in to a registry: the engine checks the credentials, docker's config.json keeps
+    them (mode 0600)."""
+    if password_stdin:
+        if password:
+            raise click.UsageError("--password and --password-stdin are mutually exclusive")
+        password = sys.stdin.read().rstrip("\r\n")
+    if not username:
+        username = click.prompt("Username")
+    if not password:
+        password = click.prompt("Password", hide_input=True)
+    body = {"username": username, "password": password, "serveraddress": server}
+    with daemon_errors(ctx):
+        answer = connect(ctx).call("POST", "/auth", body=body)
+    credentials.store(server, username, password)
+    click.echo(str(answer.get("Status", "Login Succeeded")))
+
+
+@click.command()
+@click.argument("server", required=False, default=DOCKER_HUB_ADDRESS)
+def logout(server: str) -> None:
+    """Log out from a registry: its credentials leave docker's config.json."""
+    key = credentials.server_key(server)
+    if not credentials.forget(server):
+        click.echo(f"Not logged in to {key}")
+        return
+    click.echo(f"Removing login credentials for {key}")
+
+
+COMMANDS = [push, save, login, logout]
