@@ -23,6 +23,7 @@ from .cli.root_option import root_option
 from .dashboard import ListenError, parse_listen_address
 from .host import Host, HostSettings, Serving
 from .service.network_files import BridgeSettings, default_bridge_name
+from .service.trust import DEFAULT_POLICY
 
 log = logging.getLogger("berthd")
 
@@ -81,6 +82,14 @@ async def serve(settings: HostSettings) -> None:
     help="The bridge's address and subnet, e.g. 172.17.0.1/16 [default: the first of "
     "Docker's address pools the host has no route to].",
 )
+@click.option(
+    "--signature-policy",
+    default=str(DEFAULT_POLICY),
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The trust policy (containers-policy.json's format) checked at pull and create; "
+    "no such file: accept any image.",
+)
 def main(
     root: Path,
     insecure_registry: tuple[str, ...],
@@ -89,6 +98,7 @@ def main(
     bridge: str | None,
     bip: str | None,
     ignore_log_verification: bool,
+    signature_policy: Path,
 ) -> None:
     """Run the berth engine daemon."""
     try:
@@ -110,6 +120,7 @@ def main(
         bridge=bridge_settings,
         metrics=metrics_address,
         ignore_log_verification=ignore_log_verification,
+        signature_policy=signature_policy,
     )
     try:
         trio.run(serve, settings)

@@ -40,6 +40,7 @@ from .service.engine import Engine
 from .service.images import ImageService
 from .service.network_files import BridgeSettings
 from .service.runner import Runner
+from .service.trust import DEFAULT_POLICY, TrustGate
 from .store.integrity import (
     DamagedEvent,
     LogVerificationFailed,
@@ -70,6 +71,7 @@ class HostSettings:
     bridge: BridgeSettings | None = None
     metrics: ListenAddress | None = None
     ignore_log_verification: bool = False
+    signature_policy: Path | None = DEFAULT_POLICY
 
     @property
     def daemon(self) -> bool:
@@ -143,6 +145,7 @@ class Host:
     ) -> None:
         settings = self.settings
         images = ImageService(engine)
+        images.trust = TrustGate(engine, settings.signature_policy)
         async with RegistryClient(images.content, insecure=settings.insecure) as registry:
             images.registry = registry
             runtime = Runtime(settings.root / "run")

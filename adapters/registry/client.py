@@ -44,6 +44,7 @@ from .manifests import (
 from .progress import ProgressCallback, progress_message
 from .protocol import LayerReady, PulledImage
 from .push import CHUNK, Uploads
+from .signatures import Signature, fetch_signatures
 from .transport import Repo, Transport
 
 
@@ -114,6 +115,10 @@ class RegistryClient:
                 f"login attempt to {response.url} failed with status: "
                 f"{response.status_code} {response.reason_phrase}"
             )
+
+    async def signatures(self, ref: ImageReference, digest: str) -> list[Signature]:
+        """cosign's signatures of the manifest `digest` in `ref`'s repository (unverified)."""
+        return await fetch_signatures(self._transport, ref, digest)
 
     @property
     def token_requests(self) -> int:

@@ -46,6 +46,7 @@ from .faults import crash_point
 from .image_archives import LAYER_TAR, Layer, read_archive, store_file
 from .nursery_errors import unwrap_errors
 from .registry_access import registry_with
+from .trust import TrustGate
 
 Progress = Callable[[dict[str, Any]], None]
 UNPACK_PARALLEL = 2
@@ -77,6 +78,7 @@ class ImageService:
         self.snapshots = snapshots or SnapshotStore(engine.root / "snapshots")
         self.registry = registry or RegistryClient(self.content)
         self._lock_path = engine.root / "images.lock"
+        self.trust = TrustGate(engine, None)
 
     # Locking -------------------------------------------------------------------------------
 
@@ -103,6 +105,8 @@ class ImageService:
         ref = parse_reference(ref_text)
         async with self._locked(fcntl.LOCK_SH), registry_with(self.registry, auth, ref) as registry:
             pulled = await registry.resolve(ref, emit)
+            digest = pulled.repo_digest.rpartition("@")[2]
+            await self.trust.check(registry, ref, digest, actor, "pull")
             layers = _pulled_layers(pulled)
             await self._fetch_and_unpack(registry, pulled, layers, emit)
             size = sum(self.snapshot_size(c) for c in chain_ids([la.diff_id for la in layers]))
