@@ -56,6 +56,11 @@ class ImageRecords:
                 return str(ids[0])
         reference = parse_reference(ref)
         image_id = engine.views.image_id_for_reference(str(reference))
+        if image_id is None and reference.digest is not None:
+            # `repository@digest`, as a pull recorded it (dockerd resolves these too).
+            pinned = f"{reference.repository}@{reference.digest}"
+            found = [r["id"] for r in engine.views.image_rows() if pinned in r["repo_digests"]]
+            image_id = str(found[0]) if found else None
         if image_id is None:
             raise NotFound(f"No such image: {reference.familiar}")
         return image_id

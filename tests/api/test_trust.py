@@ -6,8 +6,10 @@ no policy file keeps today's behaviour."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
+from subprocess import CompletedProcess, run
 
 import pytest
 
@@ -17,7 +19,7 @@ from tests.fixtures.registry import RunningRegistry
 from tests.fixtures.signing import SigningKey, attach_signature, payload, sign_image
 
 from .berth_cli import berth
-from .conftest import Berthd
+from .conftest import BIN, Berthd
 
 
 def _image(registry: RunningRegistry, name: str) -> Image:
@@ -130,9 +132,29 @@ def test_policy_at_pull_and_create(
         assert {e["details"]["key_id"] for e in checked} == {_key_id(signer)}  # type: ignore[index]
         assert daemon.docker("rm", container.stdout.strip()).returncode == 0
 
+    # The client flow of content trust: the tag pinned to the digest the engine verified.
+    images = signed["images"]
+    assert isinstance(images, dict)
+    ref = f"{host}/app:1"
+    pinned = _berth_env(daemon, {"DOCKER_CONTENT_TRUST": "1"}, "create", ref, "true")
+    loose = _berth_env(
+        daemon, {"DOCKER_CONTENT_TRUST": "1"}, "create", "--disable-content-trust", ref, "true"
+    )
+    for created, image in ((pinned, f"{host}/app@{images['app'].digest}"), (loose, ref)):
+        assert created.returncode == 0, created.stderr
+        container = created.stdout.strip()
+        shown = daemon.docker("inspect", "-f", "{{.Config.Image}}", container).stdout
+        assert shown.strip() == image
+        assert daemon.docker("rm", container).returncode == 0
+
     rejected = daemon.docker("pull", f"localhost:{port}/app:1")
     assert rejected.returncode != 0
     assert f"image localhost:{port}/app:1 is rejected by policy" in rejected.stderr
+
+
+def _berth_env(daemon: Berthd, env: dict[str, str], *args: str) -> CompletedProcess[str]:
+    argv = [str(BIN / "berth"), "-H", f"unix://{daemon.socket}", *args]
+    return run(argv, capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
 
 
 def _key_id(key: SigningKey) -> str:
