@@ -211,3 +211,17 @@ def parse_payload(payload: bytes) -> SignedClaim:
         raise InvalidParameter("invalid signature payload")
     exact = "@" in reference or ":" in reference.rpartition("/")[2]
     return SignedClaim(parse_reference(reference), digest, exact)
+
+
+def simple_signing_payload(repository: str, digest: str) -> bytes:
+    """The payload cosign signs for `repository@digest`: the identity is the repository
+    (no tag), so a policy matches it with `matchRepository`."""
+    doc = {
+        "critical": {
+            "identity": {"docker-reference": repository},
+            "image": {"docker-manifest-digest": digest},
+            "type": PAYLOAD_TYPES[0],
+        },
+        "optional": None,
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()

@@ -106,3 +106,38 @@ async def _fetch_payload(transport: Transport, ref: ImageReference, layer: dict[
     if "sha256:" + hashlib.sha256(payload).hexdigest() != digest or len(payload) != size:
         raise RegistryError(f"signature payload {digest} does not match its digest")
     return payload
+
+
+def signature_image(signatures: list[Signature]) -> tuple[bytes, bytes]:
+    """The manifest and config of a signature image holding `signatures`, as cosign
+    writes it (one simple-signing layer per signature); the layers are the payloads."""
+    diff_ids = ["sha256:" + hashlib.sha256(s.payload).hexdigest() for s in signatures]
+    config = json.dumps(
+        {
+            "architecture": "",
+            "os": "",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        },
+        separators=(",", ":"),
+    ).encode()
+    layers = [
+        {
+            "mediaType": SIMPLE_SIGNING,
+            "size": len(s.payload),
+            "digest": digest,
+            "annotations": {SIGNATURE_ANNOTATION: base64.b64encode(s.signature).decode()},
+        }
+        for s, digest in zip(signatures, diff_ids, strict=True)
+    ]
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "size": len(config),
+            "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+        },
+        "layers": layers,
+    }
+    return json.dumps(manifest, separators=(",", ":")).encode(), config

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 import trio
 
 from berth.domain.errors import InvalidParameter
@@ -9,6 +12,7 @@ from berth.domain.registry_auth import RegistryAuth, auth_from_document, decode_
 
 from ..service.image_push import ImagePush
 from ..service.image_save import ImageSave
+from ..service.image_sign import ImageSign
 from ..service.registry_access import check_login
 from .routes_images import NAME, progress_stream
 from .server import App, Reply, Request, Router, StreamReply, Write, json_reply
@@ -42,7 +46,28 @@ async def auth(app: App, request: Request) -> Reply:
     return json_reply({"IdentityToken": "", "Status": "Login Succeeded"})
 
 
+async def sign_digest(app: App, request: Request) -> Reply:
+    """`berth sign`, first step: the digest the tag names in its registry."""
+    signer = ImageSign(app.images)
+    return json_reply(await signer.digest_to_sign(request.params["name"], request_auth(request)))
+
+
+async def sign(app: App, request: Request) -> Reply:
+    """`berth sign`, second step: the client's payload and signature stored beside the image."""
+    body = request.json(default={})
+    try:
+        payload = base64.b64decode(body["Payload"], validate=True)
+        signature = base64.b64decode(body["Signature"], validate=True)
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        raise InvalidParameter("Payload and Signature (base64) are required") from None
+    signer = ImageSign(app.images)
+    name, auth = request.params["name"], request_auth(request)
+    return json_reply(await signer.attach(name, payload, signature, auth), 201)
+
+
 def register(router: Router) -> None:
+    router.add("GET", f"/berth{NAME}/sign", sign_digest)
+    router.add("POST", f"/berth{NAME}/sign", sign)
     router.add("POST", f"{NAME}/push", push)
     router.add("POST", "/auth", auth)
     router.add("GET", "/images/get", save)

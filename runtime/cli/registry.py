@@ -3,7 +3,10 @@ credentials for registries, each a client of the engine's API."""
 
 from __future__ import annotations
 
+import base64
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -92,4 +95,38 @@ def logout(server: str) -> None:
     click.echo(f"Removing login credentials for {key}")
 
 
-COMMANDS = [push, save, login, logout]
+@click.command()
+@click.option(
+    "--key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Private key: cosign's encrypted key file (passphrase: COSIGN_PASSWORD) or PKCS#8 PEM.",
+)
+@click.argument("image")
+@click.pass_context
+def sign(ctx: click.Context, key: Path, image: str) -> None:
+    """Sign an image in its registry (cosign's format, stored beside the image)."""
+    from berth.domain.trust_policy import simple_signing_payload
+
+    from .signing_keys import is_encrypted, load_private_key, sign_payload
+
+    pem = key.read_bytes()
+    passphrase = os.environ.get("COSIGN_PASSWORD")
+    if passphrase is None:
+        passphrase = click.prompt("Passphrase", hide_input=True) if is_encrypted(pem) else ""
+    private = load_private_key(pem, passphrase)
+    path = f"/berth/images/{segment(image)}/sign"
+    with daemon_errors(ctx):
+        client = connect(ctx)
+        headers = {"X-Registry-Auth": credentials.auth_header(image)}
+        target = client.call("GET", path, headers=headers)
+        payload = simple_signing_payload(target["Repository"], target["Digest"])
+        body = {
+            "Payload": base64.b64encode(payload).decode(),
+            "Signature": base64.b64encode(sign_payload(private, payload)).decode(),
+        }
+        client.call("POST", path, headers=headers, body=body)
+    click.echo(f"Pushing signature to: {target['Repository']}@{target['Digest']}")
+
+
+COMMANDS = [push, save, login, logout, sign]

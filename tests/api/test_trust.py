@@ -16,7 +16,14 @@ import pytest
 from tests.fixtures.images import Image, make_image
 from tests.fixtures.layers import busybox_layer, make_layer
 from tests.fixtures.registry import RunningRegistry
-from tests.fixtures.signing import SigningKey, attach_signature, payload, sign_image
+from tests.fixtures.signing import (
+    PASSPHRASE,
+    SigningKey,
+    attach_signature,
+    payload,
+    sign_image,
+    signature_layers,
+)
 
 from .berth_cli import berth
 from .conftest import BIN, Berthd
@@ -67,7 +74,16 @@ def signed(registry: RunningRegistry, tmp_path: Path) -> dict[str, object]:
     host = registry.host
     images = {
         name: _image(registry, name)
-        for name in ("app", "ed", "unsigned", "otherkey", "otherdigest", "tampered", "otherrepo")
+        for name in (
+            "app",
+            "ed",
+            "unsigned",
+            "otherkey",
+            "otherdigest",
+            "tampered",
+            "otherrepo",
+            "bsigned",
+        )
     }
     sign_image(registry, key, "app", images["app"].digest)
     sign_image(registry, ed, "ed", images["ed"].digest)
@@ -109,18 +125,19 @@ def test_policy_at_pull_and_create(
         "tampered": "no signature verifies with key",
         "otherrepo": f"the signature is for {host}/app",
     }
+    before = _audit(daemon)
     for name, why in refusals.items():
         ref = f"{host}/{name}:1"
-        before = _audit(daemon)
         created = daemon.docker("create", ref, "true")
         pulled = daemon.docker("pull", ref)
         for refused in (created, pulled):
             assert refused.returncode != 0
             assert f"image {ref} is not signed by a trusted key ({why}" in refused.stderr
             assert f"(policy: {policy} {host}" in refused.stderr
-        after = _audit(daemon)[len(before) :]
-        assert [(e["type"], e["action"]) for e in after] == [("trust", "PolicyRefused")] * 2
-        assert daemon.docker("ps", "-aq").stdout == ""
+    # Nothing recorded but the refusals: no container, no image event, no name taken.
+    after = _audit(daemon)[len(before) :]
+    assert [(e["type"], e["action"]) for e in after] == [("trust", "PolicyRefused")] * 10
+    assert daemon.docker("ps", "-aq").stdout == ""
 
     for name, signer in (("app", key), ("ed", ed)):
         ref = f"{host}/{name}:1"
@@ -131,6 +148,16 @@ def test_policy_at_pull_and_create(
         assert [e["details"]["stage"] for e in checked] == ["pull", "create"]  # type: ignore[index]
         assert {e["details"]["key_id"] for e in checked} == {_key_id(signer)}  # type: ignore[index]
         assert daemon.docker("rm", container.stdout.strip()).returncode == 0
+
+    # berth sign: cosign's encrypted key, the signature stored beside the image.
+    ref = f"{host}/bsigned:1"
+    assert daemon.docker("pull", ref).returncode != 0
+    env = {"COSIGN_PASSWORD": PASSPHRASE}
+    for _ in range(2):  # a second signature goes beside the first
+        signing = _berth_env(daemon, env, "sign", "--key", str(key.private_path), ref)
+        assert signing.returncode == 0, signing.stderr
+    assert len(signature_layers(registry, "bsigned", signed_digest(signed, "bsigned"))) == 2
+    assert daemon.docker("pull", ref).returncode == 0
 
     # The client flow of content trust: the tag pinned to the digest the engine verified.
     images = signed["images"]
@@ -150,6 +177,13 @@ def test_policy_at_pull_and_create(
     rejected = daemon.docker("pull", f"localhost:{port}/app:1")
     assert rejected.returncode != 0
     assert f"image localhost:{port}/app:1 is rejected by policy" in rejected.stderr
+
+
+def signed_digest(signed: dict[str, object], name: str) -> str:
+    images = signed["images"]
+    assert isinstance(images, dict)
+    digest: str = images[name].digest
+    return digest
 
 
 def _berth_env(daemon: Berthd, env: dict[str, str], *args: str) -> CompletedProcess[str]:
