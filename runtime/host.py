@@ -146,6 +146,7 @@ class Host:
         settings = self.settings
         images = ImageService(engine)
         images.trust = TrustGate(engine, settings.signature_policy)
+        images.trust.policy()  # a policy berth cannot enforce stops it here
         async with RegistryClient(images.content, insecure=settings.insecure) as registry:
             images.registry = registry
             runtime = Runtime(settings.root / "run")
