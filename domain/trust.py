@@ -55,49 +55,13 @@ class TrustCheck(StrIdAggregate):
         refused: bool
 
     @classmethod
-    def checked(
-        cls,
-        id: str,
-        cause: Cause,
-        *,
-        reference: str,
-        digest: str,
-        stage: str,
-        policy: str,
-        key_id: str,
-    ) -> TrustCheck:
-        check: TrustCheck = cls._start(
-            id,
-            cls.PolicyChecked,
-            cause,
-            reference=reference,
-            digest=digest,
-            stage=stage,
-            policy=policy,
-            key_id=key_id,
-        )
+    def checked(cls, id: str, cause: Cause, **fields: str) -> TrustCheck:
+        """`PolicyChecked`: reference, digest, stage, policy, key_id."""
+        check: TrustCheck = cls._start(id, cls.PolicyChecked, cause, **fields)
         return check
 
     @classmethod
-    def refused_by(
-        cls,
-        id: str,
-        cause: Cause,
-        *,
-        reference: str,
-        digest: str,
-        stage: str,
-        policy: str,
-        reason: str,
-    ) -> TrustCheck:
-        check: TrustCheck = cls._start(
-            id,
-            cls.PolicyRefused,
-            cause,
-            reference=reference,
-            digest=digest,
-            stage=stage,
-            policy=policy,
-            reason=reason,
-        )
+    def refused_by(cls, id: str, cause: Cause, **fields: str) -> TrustCheck:
+        """`PolicyRefused`: reference, digest, stage, policy, reason."""
+        check: TrustCheck = cls._start(id, cls.PolicyRefused, cause, **fields)
         return check

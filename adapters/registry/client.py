@@ -84,6 +84,7 @@ class RegistryClient:
         self._transport = Transport(
             insecure=insecure, credentials=credentials, timeout=timeout, ssl_context=ssl_context
         )
+        self._payloads: dict[str, bytes] = {}  # signature payloads read, by digest
         self._layers = LayerDownloads(self._transport, content, max_parallel)
 
     def with_credentials(self, credentials: Mapping[str, tuple[str, str]]) -> RegistryClient:
@@ -118,7 +119,7 @@ class RegistryClient:
 
     async def signatures(self, ref: ImageReference, digest: str) -> list[Signature]:
         """cosign's signatures of the manifest `digest` in `ref`'s repository (unverified)."""
-        return await fetch_signatures(self._transport, ref, digest)
+        return await fetch_signatures(self._transport, ref, digest, self._payloads)
 
     @property
     def token_requests(self) -> int:

@@ -28,6 +28,7 @@ SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 MAX_SIGNATURE_MANIFEST = 1024 * 1024
 MAX_PAYLOAD = 64 * 1024
 MAX_SIGNATURES = 32
+MAX_KNOWN_PAYLOADS = 1024
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,15 @@ def signature_tag(digest: str) -> str:
 
 
 async def fetch_signatures(
-    transport: Transport, ref: ImageReference, digest: str
+    transport: Transport,
+    ref: ImageReference,
+    digest: str,
+    payloads: dict[str, bytes] | None = None,
 ) -> list[Signature]:
-    """The signatures stored for the manifest `digest` in `ref`'s repository; [] if none."""
+    """The signatures stored for the manifest `digest` in `ref`'s repository; [] if none.
+    `payloads`: payloads already read, by digest (content-addressed, so never stale);
+    the signature manifest itself is always read again, as signatures come and go."""
+    known = {} if payloads is None else payloads
     repo = transport.repo(ref)
     await transport.ping(repo)
     accept = f"{OCI_MANIFEST}, {DOCKER_MANIFEST}"
@@ -62,7 +69,12 @@ async def fetch_signatures(
         await response.aclose()
     found = []
     for layer in _signature_layers(body)[:MAX_SIGNATURES]:
-        payload = await _fetch_payload(transport, ref, layer)
+        payload = known.get(str(layer["digest"]))
+        if payload is None or len(payload) != layer["size"]:
+            payload = await _fetch_payload(transport, ref, layer)
+            if len(known) >= MAX_KNOWN_PAYLOADS:
+                known.clear()
+            known[str(layer["digest"])] = payload
         try:
             signature = base64.b64decode(layer["annotations"][SIGNATURE_ANNOTATION], validate=True)
         except (binascii.Error, ValueError):

@@ -106,7 +106,7 @@ class ImageService:
         async with self._locked(fcntl.LOCK_SH), registry_with(self.registry, auth, ref) as registry:
             pulled = await registry.resolve(ref, emit)
             digest = pulled.repo_digest.rpartition("@")[2]
-            await self.trust.check(registry, ref, digest, actor, "pull")
+            trusted = await self.trust.check(registry, ref, digest, actor, "pull")
             layers = _pulled_layers(pulled)
             await self._fetch_and_unpack(registry, pulled, layers, emit)
             size = sum(self.snapshot_size(c) for c in chain_ids([la.diff_id for la in layers]))
@@ -120,6 +120,7 @@ class ImageService:
                     [layer.record() for layer in layers],
                     size,
                     actor,
+                    trusted,
                 )
             )
             crash_point("pull.recorded")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from berth.adapters.registry import Registry, RegistryClient
 from berth.adapters.registry.signatures import Signature
-from berth.domain.cause import Actor
+from berth.domain.cause import Actor, Cause
 from berth.domain.errors import BerthError, Forbidden, InvalidParameter
 from berth.domain.reference import ImageReference, parse_reference
 from berth.domain.trust import TrustCheck
@@ -45,6 +46,7 @@ from .engine import Engine
 
 DEFAULT_POLICY = Path("/etc/berth/policy.json")
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+Pending = Callable[[Cause], TrustCheck]
 
 
 class Untrusted(Forbidden):
@@ -105,12 +107,14 @@ class TrustGate:
             self._loaded = (stamp, parse_policy(self.path.read_text()))
         return self._loaded[1]
 
-    def needs_check(self, ref: ImageReference) -> Decision | None:
-        """The decision for `ref` when it asks for more than accepting anything."""
+    def needs_check(self, ref: ImageReference) -> tuple[Decision, list[Key]] | None:
+        """The decision for `ref` and its keys, when it asks for more than accepting
+        anything (one worker-thread hop for the file reads)."""
         decision = self.policy().decide(ref)
-        if decision.rejected or decision.needs_signature:
-            return decision
-        return None
+        if not (decision.rejected or decision.needs_signature):
+            return None
+        keys = [self._key(r) for r in decision.requirements if r.kind == SIGSTORE]
+        return decision, keys
 
     async def check(
         self,
@@ -119,29 +123,28 @@ class TrustGate:
         digest: str,
         actor: Actor,
         stage: str,
-    ) -> None:
-        """`ref` (resolved to the manifest `digest`) satisfies the policy, or `Untrusted`."""
-        decision = await trio.to_thread.run_sync(self.needs_check, ref)
-        if decision is None:
-            return
+    ) -> Pending | None:
+        """`ref` (resolved to the manifest `digest`) satisfies the policy, or `Untrusted`
+        (its refusal saved). Answers the `PolicyChecked` to record with what the caller
+        records (one transaction), or None when the policy accepts anything here."""
+        found = await trio.to_thread.run_sync(self.needs_check, ref)
+        if found is None:
+            return None
+        decision, keys = found
         verdict = Verdict(ref, digest, stage, f"{self.path} {decision.scope}")
         if decision.rejected:
             await self._refuse(verdict, f"image {ref.familiar} is rejected by policy", actor)
         signatures: list[Signature] = []
         if digest and isinstance(registry, RegistryClient):
             signatures = await registry.signatures(ref, digest)
-        key_ids = []
-        for requirement in decision.requirements:
-            if requirement.kind != SIGSTORE:
-                continue
-            key = await trio.to_thread.run_sync(self._key, requirement)
+        signed = [r for r in decision.requirements if r.kind == SIGSTORE]
+        for requirement, key in zip(signed, keys, strict=True):
             problem = _problem(requirement, key, signatures, ref, digest)
             if problem:
                 message = f"image {ref.familiar} is not signed by a trusted key"
                 await self._refuse(verdict, f"{message} ({problem})", actor)
-            key_ids.append(key.id)
-        checked = TrustCheck.checked
-        await self._save(verdict, actor, lambda c, **f: checked(key_id=",".join(key_ids), **f))
+        key_ids = ",".join(key.id for key in keys)
+        return lambda cause: TrustCheck.checked(key_id=key_ids, **verdict.fields(cause))
 
     async def check_create(self, registry: Registry, image: object, actor: Actor) -> None:
         """A container's image satisfies the policy now (it may have changed since the
@@ -151,7 +154,10 @@ class TrustGate:
             return
         found = await trio.to_thread.run_sync(self._local_reference, image)
         if found is not None:
-            await self.check(registry, found[0], found[1], actor, "create")
+            pending = await self.check(registry, found[0], found[1], actor, "create")
+            if pending is not None:
+                cause = self.engine.cause(actor)
+                await trio.to_thread.run_sync(lambda: self.engine.save(pending(cause)))
 
     def _local_reference(self, image: str) -> tuple[ImageReference, str] | None:
         """The reference `image` stands for and the manifest digest it was pulled at."""
@@ -173,21 +179,9 @@ class TrustGate:
 
     async def _refuse(self, verdict: Verdict, message: str, actor: Actor) -> NoReturn:
         text = f"{message} (policy: {verdict.policy})"
-        await self._save(verdict, actor, lambda c, **f: TrustCheck.refused_by(reason=text, **f))
+        refused = TrustCheck.refused_by(reason=text, **verdict.fields(self.engine.cause(actor)))
+        await trio.to_thread.run_sync(lambda: self.engine.save(refused))
         raise Untrusted(text)
-
-    async def _save(self, verdict: Verdict, actor: Actor, make: Any) -> None:
-        engine = self.engine
-        cause = engine.cause(actor)
-        fields = {
-            "id": uuid.uuid4().hex,
-            "cause": cause,
-            "reference": str(verdict.ref),
-            "digest": verdict.digest,
-            "stage": verdict.stage,
-            "policy": verdict.policy,
-        }
-        await trio.to_thread.run_sync(lambda: engine.save(make(cause, **fields)))
 
     def _key(self, requirement: Requirement) -> Key:
         if requirement.key_data:
@@ -205,6 +199,17 @@ class Verdict:
     digest: str
     stage: str
     policy: str
+
+    def fields(self, cause: Cause) -> dict[str, Any]:
+        """The fields of the decision's event (a new TrustCheck of its own)."""
+        return {
+            "id": uuid.uuid4().hex,
+            "cause": cause,
+            "reference": str(self.ref),
+            "digest": self.digest,
+            "stage": self.stage,
+            "policy": self.policy,
+        }
 
 
 def _problem(
