@@ -12,7 +12,7 @@ from subprocess import CompletedProcess, run
 
 import httpx
 
-from tests.fixtures.images import make_image
+from tests.fixtures.images import Image, make_image
 from tests.fixtures.layers import busybox_layer, make_layer
 from tests.fixtures.registry import RunningRegistry
 
@@ -44,10 +44,11 @@ def _manifest_digest(registry: RunningRegistry, name: str, tag: str) -> str:
     return answer.headers["docker-content-digest"]
 
 
-def test_berth_push_then_pull_back(
-    start_berthd: Callable[..., Berthd], registry: RunningRegistry
+def test_push_pull_back_save_load(
+    start_berthd: Callable[..., Berthd], registry: RunningRegistry, tmp_path: Path
 ) -> None:
-    image = make_image([busybox_layer(), make_layer({"etc/app": b"v1"})])
+    # A gzip layer and an uncompressed one (the save inflates the first on the way out).
+    image = make_image([busybox_layer(), make_layer({"etc/app": b"v1"}, compression="none")])
     registry.push("src", image, tag="1")
     daemon = start_berthd(insecure=(registry.host,))
     source, target = f"{registry.host}/src:1", f"{registry.host}/app:1"
@@ -82,6 +83,7 @@ def test_berth_push_then_pull_back(
     missing = berth(daemon, "push", f"{registry.host}/absent:1")
     assert missing.returncode == 1
     assert f"An image does not exist locally with the tag: {registry.host}/absent" in missing.stderr
+    _save_load_round_trip(daemon, registry, image, source, tmp_path)
 
 
 def test_login_and_push_through_berthd(
@@ -130,15 +132,9 @@ def test_login_and_push_through_berthd(
     assert password not in daemon.log()
 
 
-def test_save_load_round_trip(
-    start_berthd: Callable[..., Berthd], registry: RunningRegistry, tmp_path: Path
+def _save_load_round_trip(
+    daemon: Berthd, registry: RunningRegistry, image: Image, ref: str, tmp_path: Path
 ) -> None:
-    # A gzip layer (inflated on the way out) and an uncompressed one.
-    image = make_image([busybox_layer(), make_layer({"etc/app": b"v1"}, compression="none")])
-    registry.push("saved", image, tag="1")
-    daemon = start_berthd(insecure=(registry.host,))
-    ref = f"{registry.host}/saved:1"
-    assert berth(daemon, "pull", ref).returncode == 0
     image_id = daemon.docker("image", "inspect", "-f", "{{.Id}}", ref).stdout.strip()
     by_docker, by_berth = tmp_path / "docker.tar", tmp_path / "berth.tar"
     saved = daemon.docker("save", "-o", str(by_docker), ref)
@@ -149,7 +145,7 @@ def test_save_load_round_trip(
         assert entry["RepoTags"] == [ref]
         assert entry["Config"] == image_id[7:] + ".json"
         assert json.loads(tar.extractfile("repositories").read()) == {  # type: ignore[union-attr]
-            f"{registry.host}/saved": {"1": entry["Layers"][-1].split("/")[0]}
+            f"{registry.host}/src": {"1": entry["Layers"][-1].split("/")[0]}
         }
     # skopeo reads dockerd's format: what it sees is the same image.
     inspected = run(
