@@ -84,13 +84,9 @@ async def test_cross_repository_mount(
 
 @pytest.mark.parametrize("kind", ["basic", "token"])
 async def test_push_with_credentials(
-    kind: str,
-    basic_registry: RunningRegistry,
-    token_registry: RunningRegistry,
-    store: ContentStore,
-    two_layers: Any,
+    kind: str, request: pytest.FixtureRequest, store: ContentStore, two_layers: Any
 ) -> None:
-    registry = basic_registry if kind == "basic" else token_registry
+    registry: RunningRegistry = request.getfixturevalue(f"{kind}_registry")
     registry.push(NAME, two_layers, tag="1")
     assert registry.credentials is not None
     credentials = {registry.host: registry.credentials}
@@ -102,3 +98,20 @@ async def test_push_with_credentials(
         await _push(store, registry, pulled, "private:1", credentials=wrong)
     digest, _ = await _push(store, registry, pulled, "private:1", credentials=credentials)
     assert digest == two_layers.digest
+
+
+@pytest.mark.parametrize("kind", ["basic", "token"])
+async def test_login_check(kind: str, request: pytest.FixtureRequest, store: ContentStore) -> None:
+    registry: RunningRegistry = request.getfixturevalue(f"{kind}_registry")
+    assert registry.credentials is not None
+    user, password = registry.credentials
+    for given in ((user, "wrong"), ("nobody", password)):
+        async with RegistryClient(
+            store, insecure=(registry.host,), credentials={registry.host: given}
+        ) as client:
+            with pytest.raises(Unauthorized):
+                await client.check_login(registry.host)
+    async with RegistryClient(
+        store, insecure=(registry.host,), credentials={registry.host: (user, password)}
+    ) as client:
+        await client.check_login(registry.host)
