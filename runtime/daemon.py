@@ -24,6 +24,7 @@ from .cli.root_option import root_option
 from .dashboard import ListenError, parse_listen_address
 from .host import Host, HostSettings, Serving
 from .service.network_files import BridgeSettings, default_bridge_name
+from .service.trust import DEFAULT_POLICY
 
 log = logging.getLogger("berthd")
 
@@ -90,6 +91,14 @@ async def serve(settings: HostSettings) -> None:
     help="The OCI runtime containers get by default [default: crun where it works on this "
     "host, else runc]; env BERTH_RUNTIME.",
 )
+@click.option(
+    "--signature-policy",
+    default=str(DEFAULT_POLICY),
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The trust policy (containers-policy.json's format) checked at pull and create; "
+    "no such file: accept any image.",
+)
 def main(
     root: Path,
     insecure_registry: tuple[str, ...],
@@ -99,6 +108,7 @@ def main(
     bip: str | None,
     ignore_log_verification: bool,
     runtime: str | None,
+    signature_policy: Path,
 ) -> None:
     """Run the berth engine daemon."""
     try:
@@ -121,6 +131,7 @@ def main(
         metrics=metrics_address,
         ignore_log_verification=ignore_log_verification,
         runtime=runtime,
+        signature_policy=signature_policy,
     )
     try:
         trio.run(serve, settings)

@@ -42,6 +42,7 @@ from .service.engine import Engine
 from .service.images import ImageService
 from .service.network_files import BridgeSettings
 from .service.runner import Runner
+from .service.trust import DEFAULT_POLICY, TrustGate
 from .store.integrity import (
     DamagedEvent,
     LogVerificationFailed,
@@ -74,6 +75,7 @@ class HostSettings:
     ignore_log_verification: bool = False
     #: The OCI runtime wanted by default (None: crun where it works, else runc).
     runtime: str | None = None
+    signature_policy: Path | None = DEFAULT_POLICY
 
     @property
     def daemon(self) -> bool:
@@ -147,6 +149,8 @@ class Host:
     ) -> None:
         settings = self.settings
         images = ImageService(engine)
+        images.trust = TrustGate(engine, settings.signature_policy)
+        images.trust.policy()  # a policy berth cannot enforce stops it here
         async with RegistryClient(images.content, insecure=settings.insecure) as registry:
             images.registry = registry
             choice = await trio.to_thread.run_sync(choose_runtimes, settings.runtime)

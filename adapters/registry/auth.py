@@ -143,7 +143,8 @@ class Authorizer:
                 f"refusing to fetch a token for {host} from {realm} over plain HTTP: "
                 f"{parts.netloc} is not an insecure registry"
             )
-        scopes = [scope]
+        # A push that mounts a blob asks for two repositories; a login for none.
+        scopes = [s for s in scope.split(" ") if s]
         offered = challenge.params.get("scope")
         if offered and offered != scope:
             scopes.append(offered)

@@ -28,7 +28,7 @@ from berth.domain.errors import InvalidParameter
 from berth.domain.reference import ImageReference
 
 from .blobs import LayerDownloads, blob_chunks, ignore_progress
-from .errors import UnsupportedManifest
+from .errors import Unauthorized, UnsupportedManifest
 from .manifests import (
     ACCEPT,
     MAX_CONFIG_SIZE,
@@ -43,6 +43,8 @@ from .manifests import (
 )
 from .progress import ProgressCallback, progress_message
 from .protocol import LayerReady, PulledImage
+from .push import CHUNK, Uploads
+from .signatures import Signature, fetch_signatures
 from .transport import Repo, Transport
 
 
@@ -77,10 +79,47 @@ class RegistryClient:
         if max_parallel < 1:
             raise InvalidParameter("max_parallel must be at least 1")
         self._content = content
+        self._insecure, self._max_parallel = tuple(insecure), max_parallel
+        self._timeout, self._ssl_context = timeout, ssl_context
         self._transport = Transport(
             insecure=insecure, credentials=credentials, timeout=timeout, ssl_context=ssl_context
         )
+        self._payloads: dict[str, bytes] = {}  # signature payloads read, by digest
         self._layers = LayerDownloads(self._transport, content, max_parallel)
+
+    def with_credentials(self, credentials: Mapping[str, tuple[str, str]]) -> RegistryClient:
+        """A client like this one that answers challenges with `credentials` (a request's
+        X-Registry-Auth); the caller closes it."""
+        return RegistryClient(
+            self._content,
+            insecure=self._insecure,
+            credentials=credentials,
+            max_parallel=self._max_parallel,
+            timeout=self._timeout,
+            ssl_context=self._ssl_context,
+        )
+
+    def uploads(self, ref: ImageReference, chunk: int = CHUNK) -> Uploads:
+        """A push of blobs of the content store and a manifest to `ref`'s repository;
+        blobs larger than `chunk` go in PATCHes of that size."""
+        return Uploads(self._transport, self._content, ref, chunk)
+
+    async def check_login(self, host: str) -> None:
+        """The credentials this client has for `host` are accepted by its registry (or
+        its token service): `GET /v2/` answers 200 with them. Else `Unauthorized`."""
+        repo = self._transport.repo(ImageReference(host, "login"), scope="")
+        await self._transport.ping(repo)
+        response = await self._transport.get(repo, f"{repo.scheme}://{host}/v2/")
+        await response.aclose()
+        if response.status_code != 200:
+            raise Unauthorized(
+                f"login attempt to {response.url} failed with status: "
+                f"{response.status_code} {response.reason_phrase}"
+            )
+
+    async def signatures(self, ref: ImageReference, digest: str) -> list[Signature]:
+        """cosign's signatures of the manifest `digest` in `ref`'s repository (unverified)."""
+        return await fetch_signatures(self._transport, ref, digest, self._payloads)
 
     @property
     def token_requests(self) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -31,6 +31,7 @@ DOCKER_HUB_HOST = "registry-1.docker.io"
 MAX_REDIRECTS = 10
 MAX_ERROR_BODY = 64 * 1024
 USER_AGENT = "berth/0.1"
+Body = Callable[[], bytes | AsyncIterator[bytes]]
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HUB_ALIASES = ("docker.io", "index.docker.io", "https://index.docker.io/v1/")
 
@@ -79,10 +80,12 @@ class Transport:
         """Whether `host` (host:port) is spoken to in plain HTTP (listed by host:port or name)."""
         return listed_insecure(host, self._insecure)
 
-    def repo(self, ref: ImageReference) -> Repo:
+    def repo(self, ref: ImageReference, scope: str | None = None) -> Repo:
+        """`ref`'s repository; `scope` replaces the pull scope (a push asks for more, a
+        login for none)."""
         host = registry_host(ref.domain)
         scheme = "http" if self.is_insecure(host) else "https"
-        return Repo(ref, host, scheme, f"repository:{ref.path}:pull")
+        return Repo(ref, host, scheme, f"repository:{ref.path}:pull" if scope is None else scope)
 
     async def ping(self, repo: Repo) -> None:
         """`GET /v2/` once per host: learns its authentication challenge."""
@@ -160,9 +163,46 @@ class Transport:
             "configured as insecure"
         )
 
-    async def send(self, url: str, headers: dict[str, str]) -> httpx.Response:
-        """One GET, no redirects (the Authorizer's way to a token realm, which it checks)."""
-        request = self._http.build_request("GET", url, headers=headers)
+    async def request(
+        self,
+        method: str,
+        repo: Repo,
+        url: str,
+        headers: Mapping[str, str],
+        body: Body | None = None,
+    ) -> httpx.Response:
+        """A request to the registry itself (no redirects: uploads are never redirected),
+        authorized, answered again once after a new challenge. `body` makes the content
+        afresh for each attempt. The response's body is unread."""
+        reauthorized = False
+        while True:
+            current = httpx.URL(url)
+            self._check_scheme(current)
+            sent = dict(headers)
+            authorization = await self._authorization(repo.host, repo.scope)
+            if authorization:
+                sent["Authorization"] = authorization
+            response = await self.send(url, sent, method, body() if body else None)
+            if (
+                response.status_code == 401
+                and not reauthorized
+                and self.auth.learn(repo.host, response.headers.get("www-authenticate"))
+            ):
+                reauthorized = True
+                self.auth.forget_token(repo.host, repo.scope)
+                await response.aclose()
+                continue
+            return response
+
+    async def send(
+        self,
+        url: str,
+        headers: dict[str, str],
+        method: str = "GET",
+        content: bytes | AsyncIterator[bytes] | None = None,
+    ) -> httpx.Response:
+        """One request, no redirects (the Authorizer's way to a token realm, which it checks)."""
+        request = self._http.build_request(method, url, headers=headers, content=content)
         try:
             return await self._http.send(request, stream=True)
         except httpx.TransportError as exc:

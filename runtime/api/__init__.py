@@ -17,6 +17,7 @@ from . import (
     routes_images,
     routes_networks,
     routes_observe,
+    routes_registry,
     routes_system,
     routes_volumes,
 )
@@ -31,6 +32,7 @@ ROUTE_MODULES: list[Callable[[Router], None]] = [
     routes_exec.register,
     routes_observe.register,
     routes_files.register,
+    routes_registry.register,
     routes_images.register,
     routes_networks.register,
     routes_volumes.register,

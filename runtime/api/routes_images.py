@@ -7,12 +7,13 @@ import contextlib
 import logging
 import math
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import trio
 
 from berth.domain.errors import BerthError, InvalidParameter
+from berth.domain.registry_auth import decode_registry_auth
 
 from ..views.filters import parse_query_filters
 from ..views.image_list import select_images
@@ -29,6 +30,7 @@ from .server import (
 
 log = logging.getLogger("berth.api")
 NAME = r"/images/(?P<name>.+)"
+Progress = Callable[[dict[str, Any]], None]
 ARCHIVE_ERRORS = (tarfile.TarError, ValueError, KeyError, TypeError, EOFError, OSError)
 
 
@@ -61,6 +63,15 @@ async def create(app: App, request: Request) -> Reply | StreamReply:
     if not from_image:
         raise InvalidParameter("fromImage or fromSrc is required")
     ref = _reference(from_image, request.text("tag"))
+    auth = decode_registry_auth(request.headers.get("x-registry-auth", ""))
+    return progress_stream(
+        lambda progress: app.images.pull(ref, request.actor, progress, auth), f"pull of {ref}"
+    )
+
+
+def progress_stream(work: Callable[[Progress], Awaitable[object]], what: str) -> StreamReply:
+    """Docker's JSON progress stream of `work`; an error after the first message is the
+    stream's last message, as dockerd sends it."""
     token = trio.lowlevel.current_trio_token()
 
     async def produce(write: Write) -> None:
@@ -75,16 +86,16 @@ async def create(app: App, request: Request) -> Reply | StreamReply:
                 return
             send.send_nowait(message)
 
-        async def pull() -> None:
+        async def run() -> None:
             with send:
                 try:
-                    await app.images.pull(ref, request.actor, progress)
+                    await work(progress)
                 except Exception as error:
                     failure.append(error)
 
         written = False
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(pull)
+            nursery.start_soon(run)
             async for message in receive:
                 await write(json_line(message))
                 written = True
@@ -95,7 +106,7 @@ async def create(app: App, request: Request) -> Reply | StreamReply:
             if isinstance(error, BerthError):
                 text = error.message
             else:
-                log.error("pull of %s failed", ref, exc_info=error)
+                log.error("%s failed", what, exc_info=error)
                 text = str(error) or type(error).__name__
             await write(json_line({"errorDetail": {"message": text}, "error": text}))
 

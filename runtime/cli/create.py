@@ -18,6 +18,7 @@ from berth.domain.container.exit_codes import ENGINE_ERROR
 from berth.domain.errors import InvalidParameter
 from berth.domain.mount_flags import parse_mount, ram_in_bytes, tmpfs_flags, volume_flags
 
+from .content_trust import disable_content_trust
 from .create_checks import check_body, check_options
 from .interactive import window_size
 
@@ -114,6 +115,7 @@ def create_options(command: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Choice(["always", "missing", "never"]),
             help="Pull image before running.",
         ),
+        disable_content_trust,
         click.option("--stop-signal", default="", help="Signal to stop the container."),
         click.option(
             "--stop-timeout", default=None, type=int, help="Timeout (in seconds) to stop."

@@ -21,7 +21,7 @@ from typing import IO, Any, BinaryIO, cast
 
 import click
 
-from .client.http import DaemonClient, DaemonError, segment
+from .client.http import DaemonClient, DaemonError, Response, segment
 from .images import split_reference
 from .session import connect, daemon_errors
 
@@ -182,15 +182,25 @@ def cp(ctx: click.Context, archive_mode: bool, follow: bool, source: str, destin
 @click.pass_context
 def export(ctx: click.Context, output: str | None, container: str) -> None:
     """Export a container's filesystem as a tar archive."""
+    refuse_terminal(output)
+    with daemon_errors(ctx):
+        response = connect(ctx).request("GET", f"/containers/{segment(container)}/export")
+        write_output(response, output)
+
+
+def refuse_terminal(output: str | None) -> None:
+    """A tar archive goes to a file or a pipe, never to a terminal (as docker's)."""
     if output is None and sys.stdout.isatty():
         raise click.ClickException(
             "cowardly refusing to save to a terminal. Use the -o flag or redirect"
         )
-    with daemon_errors(ctx):
-        response = connect(ctx).request("GET", f"/containers/{segment(container)}/export")
-        with open(output, "wb") if output else os.fdopen(os.dup(1), "wb") as out:
-            for piece in response.pieces():
-                out.write(piece)
+
+
+def write_output(response: Response, output: str | None) -> None:
+    """The response's body to the file `output`, or to stdout."""
+    with open(output, "wb") if output else os.fdopen(os.dup(1), "wb") as out:
+        for piece in response.pieces():
+            out.write(piece)
 
 
 @click.command()

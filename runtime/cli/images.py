@@ -14,6 +14,7 @@ import click
 from ..views.filters import parse_cli_filters
 from .client.http import DaemonClient, DaemonError, segment
 from .client.render import image_table
+from .content_trust import disable_content_trust
 from .session import Access, connect, daemon_errors, each_ref
 
 NO_AUTH = {"X-Registry-Auth": "e30="}  # base64 of "{}", as the docker CLI sends
@@ -103,12 +104,17 @@ def pull_image(
     "command's own engine; a berthd has its own).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print Docker's JSON progress stream.")
+@disable_content_trust
 @click.argument("reference")
 @click.pass_context
 def pull(
-    ctx: click.Context, insecure_registry: tuple[str, ...], as_json: bool, reference: str
+    ctx: click.Context,
+    insecure_registry: tuple[str, ...],
+    as_json: bool,
+    disable_content_trust: bool,
+    reference: str,
 ) -> None:
-    """Download an image from a registry."""
+    """Download an image from a registry (the engine checks its signature policy)."""
     display = PullDisplay(as_json)
     with daemon_errors(ctx), display.drawn():
         pull_image(connect(ctx, insecure=insecure_registry), reference, display)

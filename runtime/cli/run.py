@@ -21,6 +21,7 @@ import click
 from berth.domain.container.exit_codes import ENGINE_ERROR, run_failure_code
 
 from .client.http import DaemonClient, DaemonError, DaemonUnreachable
+from .content_trust import content_trust, is_tag, pinned
 from .create import COMMAND_AFTER_IMAGE, DockerFlags, check_cidfile, create_body, create_options
 from .images import PullDisplay, pull_image
 from .interactive import Session
@@ -42,7 +43,11 @@ def create_container(client: DaemonClient, options: dict[str, Any], attach: bool
         with display.bars:
             pull_image(client, image, display)
 
-    if options["pull_policy"] == "always":
+    if content_trust(options["disable_content_trust"]) and is_tag(image):
+        if options["pull_policy"] != "never":
+            pull()
+        body["Image"] = pinned(client, image)
+    elif options["pull_policy"] == "always":
         pull()
     query = {"name": options["name"]}
     try:

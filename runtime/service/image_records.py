@@ -6,7 +6,7 @@ one in the same transaction, as `docker pull` of a newer `latest` does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from berth.domain.aggregate import StrIdAggregate
@@ -56,6 +56,11 @@ class ImageRecords:
                 return str(ids[0])
         reference = parse_reference(ref)
         image_id = engine.views.image_id_for_reference(str(reference))
+        if image_id is None and reference.digest is not None:
+            # `repository@digest`, as a pull recorded it (dockerd resolves these too).
+            pinned = f"{reference.repository}@{reference.digest}"
+            found = [r["id"] for r in engine.views.image_rows() if pinned in r["repo_digests"]]
+            image_id = str(found[0]) if found else None
         if image_id is None:
             raise NotFound(f"No such image: {reference.familiar}")
         return image_id
@@ -83,7 +88,7 @@ class ImageRecords:
 
     # Recording -------------------------------------------------------------------------------
 
-    def _write(self, actor: Actor, decide: Callable[[Cause], list[Image]]) -> None:
+    def _write(self, actor: Actor, decide: Callable[[Cause], Sequence[StrIdAggregate]]) -> None:
         cause = self._engine.cause(actor)
         unit_of_work(lambda: decide(cause), self._engine.save, "images")
 
@@ -136,12 +141,18 @@ class ImageRecords:
         layers: list[dict[str, Any]],
         size: int,
         actor: Actor,
+        also: Callable[[Cause], StrIdAggregate] | None = None,
     ) -> bool:
-        """A pull; True when it brought a new image (not one already held under this name)."""
+        """A pull; True when it brought a new image (not one already held under this name).
+        `also`: what else the pull records in its transaction (the trust policy's check)."""
         tags = [reference] if is_tag_reference(reference) else []
         outcome = {"new": True}
 
-        def decide(cause: Cause) -> list[Image]:
+        def decide(cause: Cause) -> list[StrIdAggregate]:
+            extra = [also(cause)] if also is not None else []
+            return [*pulled(cause), *extra]
+
+        def pulled(cause: Cause) -> list[Image]:
             previous = self._take_tags(tags, image_id, cause)
             image = self.aggregate(image_id)
             fields: dict[str, Any] = dict(

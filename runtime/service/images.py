@@ -39,11 +39,14 @@ from berth.domain.cause import Actor
 from berth.domain.errors import InvalidParameter
 from berth.domain.image import chain_ids
 from berth.domain.reference import parse_reference
+from berth.domain.registry_auth import RegistryAuth
 
 from .engine import Engine
 from .faults import crash_point
 from .image_archives import LAYER_TAR, Layer, read_archive, store_file
 from .nursery_errors import unwrap_errors
+from .registry_access import registry_with
+from .trust import TrustGate
 
 Progress = Callable[[dict[str, Any]], None]
 UNPACK_PARALLEL = 2
@@ -75,6 +78,7 @@ class ImageService:
         self.snapshots = snapshots or SnapshotStore(engine.root / "snapshots")
         self.registry = registry or RegistryClient(self.content)
         self._lock_path = engine.root / "images.lock"
+        self.trust = TrustGate(engine, None)
 
     # Locking -------------------------------------------------------------------------------
 
@@ -89,14 +93,22 @@ class ImageService:
 
     # Pull ----------------------------------------------------------------------------------
 
-    async def pull(self, ref_text: str, actor: Actor, progress: Progress | None = None) -> str:
-        """`docker pull`; answers the image id."""
+    async def pull(
+        self,
+        ref_text: str,
+        actor: Actor,
+        progress: Progress | None = None,
+        auth: RegistryAuth | None = None,
+    ) -> str:
+        """`docker pull`; answers the image id. `auth`: the request's credentials."""
         emit = progress or _ignore
         ref = parse_reference(ref_text)
-        async with self._locked(fcntl.LOCK_SH):
-            pulled = await self.registry.resolve(ref, emit)
+        async with self._locked(fcntl.LOCK_SH), registry_with(self.registry, auth, ref) as registry:
+            pulled = await registry.resolve(ref, emit)
+            digest = pulled.repo_digest.rpartition("@")[2]
+            trusted = await self.trust.check(registry, ref, digest, actor, "pull")
             layers = _pulled_layers(pulled)
-            await self._fetch_and_unpack(pulled, layers, emit)
+            await self._fetch_and_unpack(registry, pulled, layers, emit)
             size = sum(self.snapshot_size(c) for c in chain_ids([la.diff_id for la in layers]))
             new = await trio.to_thread.run_sync(
                 lambda: self.engine.images.record_pulled(
@@ -108,6 +120,7 @@ class ImageService:
                     [layer.record() for layer in layers],
                     size,
                     actor,
+                    trusted,
                 )
             )
             crash_point("pull.recorded")
@@ -120,7 +133,7 @@ class ImageService:
         return self.snapshots.layer_size(chain_id)
 
     async def _fetch_and_unpack(
-        self, pulled: PulledImage, layers: list[Layer], emit: Progress
+        self, registry: Registry, pulled: PulledImage, layers: list[Layer], emit: Progress
     ) -> None:
         """Download the layers and unpack each as soon as its blob is verified."""
         # One blob can stand at several positions (empty layers repeat): each position
@@ -137,7 +150,7 @@ class ImageService:
                         if not self.snapshots.has_layer(chain_id):
                             nursery.start_soon(self._unpack_one, layer, chain_id, limiter, emit)
 
-                await self.registry.fetch_layers(pulled, emit, blob_ready)
+                await registry.fetch_layers(pulled, emit, blob_ready)
 
     async def _unpack_all(self, layers: list[Layer], emit: Progress) -> None:
         chain = chain_ids([layer.diff_id for layer in layers])

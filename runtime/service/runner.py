@@ -154,6 +154,7 @@ class Runner:
 
     async def create(self, body: dict[str, Any], name: str | None, actor: Actor) -> Created:
         """Record the container; answers once its root filesystem is prepared."""
+        await self.images.trust.check_create(self.images.registry, body.get("Image"), actor)
         created: Created = await self.actions.sync(self.engine.create_container, body, name, actor)
         crash_point("create.recorded")
         await self.reactor.wait_acted(created.position)

@@ -36,7 +36,7 @@ from .tracking import apply_new_events, claim_batch
 TABLE = "audit_log"
 APPLICATION = "berth-audit"
 BATCH_SIZE = 5000
-AUDITED_AGGREGATES = ("container", "image")
+AUDITED_AGGREGATES = ("container", "image", "trust")
 
 INDEXES = {
     "audit_by_time": "at_us",

@@ -238,6 +238,15 @@ def body_of(cmd: list[str]) -> dict[str, Any]:
 # Running them -------------------------------------------------------------------------------
 
 
+# Routes that speak to a registry (pull, push, login, sign): its absence is their 503.
+UPSTREAM_ROUTES = (
+    "/images/create",
+    "/images/{name}/push",
+    "/auth",
+    "/berth/images/{name}/sign",
+)
+
+
 @dataclass
 class Outcome:
     route: Route
@@ -250,9 +259,9 @@ class Outcome:
     @property
     def violation(self) -> bool:
         """No answer, a 5xx, or a refused request that recorded something. A registry
-        that cannot be reached is the pull's 503 (the fuzzing pulls from a closed port):
-        an answer about the world, not about the request."""
-        upstream = self.status == 503 and self.route.template == "/images/create"
+        that cannot be reached is a 503 of the routes that speak to one (the fuzzing
+        pulls from a closed port): an answer about the world, not about the request."""
+        upstream = self.status == 503 and self.route.template in UPSTREAM_ROUTES
         return (
             self.status <= 0 or (self.status >= 500 and not upstream) or bool(self.refused_events)
         )
