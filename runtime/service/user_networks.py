@@ -78,10 +78,13 @@ class NetworkService:
 
     def _load(self, network_id: str) -> Network | None:
         try:
-            network: Network = self.engine.get_aggregate(network_id)
+            network = self.engine.get_aggregate(network_id)
         except AggregateNotFoundError:
             return None
-        return None if network.removed else network
+        # A user's reference may be any aggregate's id (a container's, a volume's).
+        if not isinstance(network, Network) or network.removed:
+            return None
+        return network
 
     def find(self, ref: str) -> Network:
         """dockerd's lookup: exact name, then full id, then a unique id prefix."""

@@ -205,3 +205,12 @@ def test_prune_and_events(berthd: Berthd) -> None:
     ).splitlines()  # fmt: skip
     assert "create gone" in events and "destroy gone" in events
     assert "connect used" in events and "disconnect used" in events
+
+
+def test_the_id_of_a_container_is_no_network(berthd: Berthd) -> None:
+    container_id = ok(berthd.docker("create", "busybox", "true"))
+    for ref in (container_id, container_id[:12]):
+        found = berthd.docker("network", "inspect", ref)
+        assert found.returncode == 1 and f"network {ref} not found" in found.stderr
+        assert "Error response from daemon: network" in found.stderr
+    ok(berthd.docker("rm", container_id))
