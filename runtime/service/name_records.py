@@ -19,6 +19,7 @@ from berth.domain.container import ContainerState as S
 from berth.domain.errors import BerthError
 from berth.domain.network_names import NetworkRecords, network_records
 
+from ..store.integrity import DamagedEvent
 from .changes import Changes
 from .engine import Engine
 
@@ -34,6 +35,7 @@ class NameRecords:
         self.service = service
         self.changes = changes
         self.position = 0  # of the log, as of the last refresh
+        self.reported = ""  # the last failure said
 
     def wanted(self) -> dict[str, NetworkRecords]:
         self.position = self.engine.catch_up()
@@ -54,10 +56,22 @@ class NameRecords:
         for network_id in published.keys() - wanted.keys():
             await self.service.withdraw(network_id)
 
+    async def refresh_or_report(self) -> None:
+        """`refresh`; a failure (a log damaged under a running berthd, a store away) is
+        said once and the records stay as they were: berthd keeps serving what reads."""
+        try:
+            await self.refresh()
+        except DamagedEvent:
+            pass  # said by the views' follower (host.py), once
+        except BerthError as error:
+            if error.message != self.reported:
+                log.error("names not refreshed: %s", error.message)
+                self.reported = error.message
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Refresh now and after each change of the log, until cancelled (the server
         keeps running)."""
-        await self.refresh()
+        await self.refresh_or_report()
         task_status.started()
         try:
             while True:
@@ -66,8 +80,8 @@ class NameRecords:
                 head = await trio.to_thread.run_sync(self.engine.store.max_position)
                 if head == self.position:
                     await self.changes.wait(POLL_S)
-                await self.refresh()
+                await self.refresh_or_report()
         finally:
             # A clean shutdown right after the last container went leaves no server.
             with trio.CancelScope(shield=True), trio.move_on_after(FINAL_REFRESH_S):
-                await self.refresh()
+                await self.refresh_or_report()
