@@ -34,6 +34,7 @@ from berth.domain.errors import BerthError, Conflict, NotFound
 from .attach import NO_STDIN, Stdio
 from .commands import Runc, runc_message
 from .exec import ExecMonitors
+from .exec_fifo import EXEC_FIFO, start_by_fifo
 from .monitor import Monitors, ensure_private_dir
 from .probe import run_probe
 from .protocol import ExitStatus, ProbeOutcome, RuncState, StartFailure, Status
@@ -159,7 +160,11 @@ class Runtime:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self, container_id: str) -> None:
-        """`runc start`; a container already running (or paused) is fine."""
+        """Through the exec fifo (exec_fifo.py), else `runc start`; a container already
+        running (or paused) is fine."""
+        init_pid = self.monitors.init_pid(container_id)
+        if await start_by_fifo(self.runc.root / container_id / EXEC_FIFO, init_pid):
+            return
         code, _, err = await self.runc.run("start", container_id)
         if code == 0:
             return
