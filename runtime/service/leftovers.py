@@ -2,7 +2,9 @@
 
 Once `Removed` is recorded the container is gone for every client, so its runtime
 container (`runc delete` and its monitor's files), its root filesystem mount and its
-directory go after the answer, beside the reactor's work instead of before it. A crash
+directory go beside the reactor's work, after `Removed`: a `run --rm` (whose client
+waits for the removal) answers before them. An explicit `rm` still answers after them
+(`wait_cleared`), so that a client that looks at the host after it finds nothing. A crash
 in between leaves them to reconcile's sweep, which clears what belongs to no listed
 container with the same steps (`clear`).
 """
@@ -38,6 +40,7 @@ class Leftovers:
         self.container_dir = container_dir
         #: Where clearing runs after the answer; None (an engine not serving): at once.
         self.nursery: trio.Nursery | None = None
+        self._pending: dict[str, trio.Event] = {}
 
     async def clear(self, container_id: str) -> None:
         await self.runtime.delete(container_id, force=True)
@@ -51,12 +54,23 @@ class Leftovers:
         """`clear` after the caller answers; an engine shutting down finishes it first."""
         if self.nursery is None:
             await self.clear(container_id)
-        else:
-            self.nursery.start_soon(self._clear_shielded, container_id)
+            return
+        done = self._pending.setdefault(container_id, trio.Event())
+        self.nursery.start_soon(self._clear_shielded, container_id, done)
 
-    async def _clear_shielded(self, container_id: str) -> None:
+    async def wait_cleared(self, container_id: str) -> None:
+        """Until a `clear_later` of the container has run (at once if none is pending)."""
+        pending = self._pending.get(container_id)
+        if pending is not None:
+            await pending.wait()
+
+    async def _clear_shielded(self, container_id: str, done: trio.Event) -> None:
         with trio.CancelScope(shield=True):
             try:
                 await self.clear(container_id)
             except Exception:  # reconcile's sweep clears it at the next start
                 log.exception("clearing removed container %s", container_id[:12])
+            finally:
+                if self._pending.get(container_id) is done:
+                    del self._pending[container_id]
+                done.set()

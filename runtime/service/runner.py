@@ -234,6 +234,7 @@ class Runner:
         )
         crash_point("remove.requested")
         await self.reactor.wait_acted(position)
+        await self.actions.leftovers.wait_cleared(container_id)
 
     async def prune(self, actor: Actor) -> list[str]:
         """`docker container prune`: remove every container that is not running."""

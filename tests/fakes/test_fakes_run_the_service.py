@@ -230,7 +230,7 @@ async def test_an_update_sets_the_live_cgroup_then_records_it(world: World) -> N
     assert world.engine.inspect_container(container_id)["HostConfig"]["Memory"] == 64 << 20
 
 
-async def test_a_removal_answers_before_the_runtime_and_the_mount_are_cleared(
+async def test_the_runtime_and_the_mount_are_cleared_after_removed_is_recorded(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     last_event_when_deleted: dict[str, str] = {}
@@ -246,6 +246,9 @@ async def test_a_removal_answers_before_the_runtime_and_the_mount_are_cleared(
     forced = await world.run("sleep", "100")
     world.runtime.exit(auto, 0)
     await world.runner.remove(forced, API, force=True)
+    # An explicit rm answers once its leftovers are cleared; an auto-remove before.
+    assert not world.runner.container_dir(forced).exists()
+    assert forced not in world.runtime.container_ids()
     await until(lambda: "Removed" in world.events(auto))
 
     await until(lambda: world.runtime.container_ids() == set())
