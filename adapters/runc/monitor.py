@@ -217,6 +217,10 @@ class Monitors:
 
     # -- the live monitor --------------------------------------------------------------------
 
+    def init_pid(self, container_id: str) -> int | None:
+        """The container's init pid as conmon wrote it (it may have exited since)."""
+        return _read_int(self.dir(container_id) / "pid")
+
     def pid(self, container_id: str) -> int | None:
         """The live conmon of this container, or None (a reused pid is not mistaken for it)."""
         pid = _read_int(self.dir(container_id) / "conmon.pid")

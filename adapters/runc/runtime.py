@@ -38,6 +38,7 @@ from .attach import NO_STDIN, Stdio
 from .backends import PRECOMPILED_SECCOMP
 from .commands import Runc, runc_message
 from .exec import ExecMonitors
+from .exec_fifo import EXEC_FIFO, start_by_fifo
 from .messages import bundle_executable, docker_words
 from .monitor import Monitors, ensure_private_dir
 from .probe import run_probe
@@ -217,8 +218,13 @@ class Runtime:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self, container_id: str) -> None:
-        """`runc start`; a container already running (or paused) is fine."""
-        code, _, err = await self.cli(container_id).run("start", container_id)
+        """Through the exec fifo (exec_fifo.py), else the runtime's `start`; a container
+        already running (or paused) is fine."""
+        cli = self.cli(container_id)
+        init_pid = self.monitors.init_pid(container_id)
+        if await start_by_fifo(cli.root / container_id / EXEC_FIFO, init_pid):
+            return
+        code, _, err = await cli.run("start", container_id)
         if code == 0:
             return
         current = await self._known_state(container_id)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import bz2
 import hashlib
+import importlib
 import lzma
 import zlib
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import BinaryIO, Protocol, cast
 
 import zstandard
@@ -24,6 +26,17 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
+
+
+def _inflate_module() -> ModuleType:
+    """ISA-L's zlib (isal, ~2x zlib's inflate speed), with zlib's API; else zlib."""
+    try:
+        return importlib.import_module("isal.isal_zlib")
+    except ImportError:
+        return zlib
+
+
+INFLATE = _inflate_module()
 
 
 def _corrupt(reason: str) -> InvalidParameter:
@@ -41,10 +54,10 @@ def _plain_chunks(raw: BinaryIO) -> Iterator[bytes]:
 def _gzip_chunks(raw: BinaryIO) -> Iterator[bytes]:
     """Inflate gzip members (concatenated, as gzip allows) in at most CHUNK-sized pieces.
 
-    zlib directly rather than GzipFile: GzipFile reads 8 KiB at a time through Python
-    and ran at half the speed; the output bound keeps a bomb from filling memory.
+    zlib's API directly rather than GzipFile: GzipFile reads 8 KiB at a time through
+    Python and ran at half the speed; the output bound keeps a bomb from filling memory.
     """
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    inflater = INFLATE.decompressobj(16 + zlib.MAX_WBITS)
     started = False
     while True:
         data = raw.read(CHUNK)
@@ -54,14 +67,14 @@ def _gzip_chunks(raw: BinaryIO) -> Iterator[bytes]:
         while data:
             try:
                 chunk = inflater.decompress(data, CHUNK)
-            except zlib.error as err:
+            except INFLATE.error as err:
                 raise _corrupt(f"gzip: {err}") from None
             if chunk:
                 yield chunk
             if inflater.eof:
                 data = inflater.unused_data
                 if data:
-                    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    inflater = INFLATE.decompressobj(16 + zlib.MAX_WBITS)
                 continue
             data = inflater.unconsumed_tail
     if not started or not inflater.eof:

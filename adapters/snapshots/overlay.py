@@ -11,7 +11,7 @@ Layout under the snapshots root (see ADR/0007):
 
 The kernel takes mount options in one page (4096 bytes). Absolute lowerdir paths of ~100
 bytes would cap an image at ~40 layers, so lowerdirs are short relative names resolved
-from the snapshots root, which `mount` runs in: 120 layers take ~1.4 KB.
+from the snapshots root (overlay_mount.py): 120 layers take ~1.4 KB.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import trio
 from berth.domain.errors import BerthError, InvalidParameter, space_for
 
 from ..private_files import write_private
+from .overlay_mount import mount_overlay
 from .unpack import UnpackResult, unpack_stream
 
 SHORT_NAME_BYTES = 5  # 10 hex characters; collisions are detected and redrawn
@@ -222,17 +223,9 @@ class SnapshotStore:
             options = self.mount_options(container_id, chain_ids)
         else:
             options = f"lowerdir=empty,upperdir={home / 'upper'},workdir={home / 'work'}"
-        result = await trio.run_process(
-            ["mount", "-t", "overlay", "overlay", "-o", options, str(merged)],
-            cwd=str(self.root),
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise MountError(
-                f"error creating overlay mount to {merged}: {result.stderr.decode().strip()}"
-            )
+        refusal = await mount_overlay(self.root, options, merged)
+        if refusal is not None:
+            raise MountError(f"error creating overlay mount to {merged}: {refusal}")
         return merged
 
     async def release(self, container_id: str) -> None:

@@ -45,6 +45,7 @@ from .engine import Engine
 from .faults import crash_point
 from .images import ImageService
 from .keyed_locks import KeyedLocks
+from .leftovers import Leftovers
 from .network_files import Attachment
 from .networking import ContainerNetworks
 from .start_gate import StartGate
@@ -90,6 +91,7 @@ class ContainerActions:
         self.locks = KeyedLocks()
         self.start_gate = StartGate()
         self.containers_dir = engine.root / "containers"
+        self.leftovers = Leftovers(runtime, images, self.container_dir)
         self._rotation_wanted = trio.Event()  # set when a log that keeps several files starts
         hosts = engine.mount_points
         self.mounts = ContainerMounts(engine.root, VolumeMounts(volumes.driver, hosts), hosts)
@@ -388,10 +390,10 @@ class ContainerActions:
     async def remove_everything(
         self, container_id: str, actor: Actor, volumes: bool | None = None
     ) -> None:
-        """Kill what still runs (recording its exit), delete the runc container, its
-        network, the mount, the writable layer, bundle and logs, with `volumes` (default:
-        for an auto-remove container, as dockerd's --rm) its anonymous volumes, then
-        record `Removed`."""
+        """Kill what still runs (recording its exit), release its network, with `volumes`
+        (default: for an auto-remove container, as dockerd's --rm) its anonymous volumes,
+        record `Removed`, then delete the runc container, the mount, the writable layer,
+        bundle and logs after the answer (leftovers.py)."""
         container = await self.load(container_id)
         if container.state is ContainerState.REMOVED:
             return
@@ -399,14 +401,10 @@ class ContainerActions:
             volumes = bool(container.host_config.get("AutoRemove"))
         if container.pid:  # a process whose exit the log has not seen
             await self._kill_and_record_exit(container_id, actor)
-        await self.runtime.delete(container_id, force=True)
-        crash_point("remove.runtime_deleted")
+        if self.runtime.knows(container_id) and self.runtime.exit_status(container_id) is None:
+            await self.runtime.delete(container_id, force=True)  # its process may still run
         await self.disconnect(container_id, actor)
         crash_point("remove.network_released")
-        await self.images.unmount_rootfs(container_id)
-        crash_point("remove.unmounted")
-        await self.sync(shutil.rmtree, self.container_dir(container_id), True)
-        crash_point("remove.files_deleted")
         container = await self.load(container_id)
         if container.state is not ContainerState.REMOVING:
             await self.sync(lambda: self.engine.request_removal(container_id, actor, True, None))
@@ -415,6 +413,7 @@ class ContainerActions:
         cause = self.engine.cause(actor)
         released = await self.sync(self.engine.complete_removal, container_id, cause, volumes)
         await self.volumes.unmount_unused(released)
+        await self.leftovers.clear_later(container_id)
 
     async def _kill_and_record_exit(self, container_id: str, actor: Actor) -> None:
         status = self.runtime.exit_status(container_id)

@@ -42,8 +42,8 @@ POINTS = (
     "remove.requested",
     "remove.killed",
     "remove.exit_recorded",
-    "remove.runtime_deleted",
     "remove.network_released",
+    "remove.runtime_deleted",
     "remove.unmounted",
     "remove.files_deleted",
     # exec

@@ -124,10 +124,12 @@ class ContainerReactions:
             container = await actions.load(container_id)
             if container.state not in (S.EXITED, S.RESTARTING):
                 return  # started, stopped or removed again meanwhile
-            # The process is gone: runc's container, its monitor and cgroups go too.
-            await actions.runtime.delete(container_id, force=True)
+            auto_remove = bool(container.host_config.get("AutoRemove"))
+            if not auto_remove:  # else with the removal's leftovers, after its answer
+                # The process is gone: runc's container, its monitor and cgroups go too.
+                await actions.runtime.delete(container_id, force=True)
             engine = actions.engine
-            if container.host_config.get("AutoRemove"):
+            if auto_remove:
                 await actions.sync(lambda: engine.request_removal(container_id, ENGINE, True))
             elif container.restart_after_exit:
                 await actions.sync(engine.start, container_id, ENGINE)

@@ -22,7 +22,6 @@ outcome recorded here is caused by `reconcile`.
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 from berth.adapters import cgroups
@@ -129,9 +128,7 @@ async def sweep(actions: ContainerActions, listed: set[str]) -> None:
     found |= set(actions.images.snapshots.containers())
     for container_id in sorted(c for c in found - listed if is_container_id(c)):
         log.warning("removing leftovers of container %s", container_id[:12])
-        await actions.runtime.delete(container_id, force=True)
-        await actions.images.unmount_rootfs(container_id)
-        await actions.sync(shutil.rmtree, actions.container_dir(container_id), True)
+        await actions.leftovers.clear(container_id)
     await _sweep_cgroups(actions)
 
 

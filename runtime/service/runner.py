@@ -125,6 +125,7 @@ class Runner:
             async with trio.open_nursery() as nursery:
                 self.exits.nursery = nursery
                 self.execs.nursery = nursery
+                self.actions.leftovers.nursery = nursery
                 await self.reconcile()
                 await nursery.start(self.reactor.run)
                 nursery.start_soon(self.actions.keep_rotating_logs)
@@ -132,6 +133,7 @@ class Runner:
                 await nursery.start(self.names.run)
                 task_status.started()
         finally:
+            self.actions.leftovers.nursery = None
             self.engine.saved_listeners.remove(self.changes.saved)
 
     async def reconcile(self) -> None:
@@ -233,6 +235,7 @@ class Runner:
         )
         crash_point("remove.requested")
         await self.reactor.wait_acted(position)
+        await self.actions.leftovers.wait_cleared(container_id)
 
     async def prune(self, actor: Actor) -> list[str]:
         """`docker container prune`: remove every container that is not running."""

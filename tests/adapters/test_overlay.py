@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.adapters.snapshots.overlay import SnapshotStore, mounted_paths
+from berth.adapters.snapshots.overlay import MountError, SnapshotStore, mounted_paths
 from berth.domain.image import chain_ids
 
 CID = "ab" * 32
@@ -125,3 +125,26 @@ def test_ids_are_validated_before_use_as_paths(store: SnapshotStore) -> None:
         store.layer_dir("sha256:../../etc")
     with pytest.raises(InvalidParameter):
         store.container_dir("../x")
+
+
+async def test_mounting_spawns_no_mount_and_leaves_the_engines_directory(
+    store: SnapshotStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools-here"))  # mount(8) cannot be found
+    before = os.getcwd()
+    chain = make_layers(store, [files(kept="layer")])
+    merged = await store.prepare(CID, chain)
+    try:
+        assert (merged / "kept").read_text() == "layer"
+        assert os.getcwd() == before
+    finally:
+        await store.release(CID)
+    assert str(merged) not in mounted_paths()
+
+
+async def test_a_mount_the_kernel_refuses_says_why(store: SnapshotStore) -> None:
+    chain = make_layers(store, [files(kept="layer")])
+    (store.root / "l" / store.mount_options(CID, chain).split("l/")[1][:10]).unlink()
+    with pytest.raises(MountError, match=r"error creating overlay mount to .*merged: "):
+        await store.prepare(CID, chain)
+    await store.release(CID)

@@ -228,3 +228,31 @@ async def test_an_update_sets_the_live_cgroup_then_records_it(world: World) -> N
         await world.runner.update(container_id, {"Memory": 8 << 20}, API)
     assert world.events(container_id).count("Updated") == 1
     assert world.engine.inspect_container(container_id)["HostConfig"]["Memory"] == 64 << 20
+
+
+async def test_the_runtime_and_the_mount_are_cleared_after_removed_is_recorded(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    last_event_when_deleted: dict[str, str] = {}
+    delete = world.runtime.delete
+
+    async def noting_delete(container_id: str, force: bool = False) -> None:
+        if world.runtime.knows(container_id):
+            last_event_when_deleted[container_id] = world.events(container_id)[-1]
+        await delete(container_id, force)
+
+    monkeypatch.setattr(world.runtime, "delete", noting_delete)
+    auto = await world.run("sleep", "100", HostConfig={"AutoRemove": True})
+    forced = await world.run("sleep", "100")
+    world.runtime.exit(auto, 0)
+    await world.runner.remove(forced, API, force=True)
+    # An explicit rm answers once its leftovers are cleared; an auto-remove before.
+    assert not world.runner.container_dir(forced).exists()
+    assert forced not in world.runtime.container_ids()
+    await until(lambda: "Removed" in world.events(auto))
+
+    await until(lambda: world.runtime.container_ids() == set())
+    assert last_event_when_deleted == {auto: "Removed", forced: "Removed"}
+    snapshots = world.runner.actions.images.snapshots
+    homes = [world.runner.container_dir(c) for c in (auto, forced)]
+    await until(lambda: snapshots.containers() == [] and not any(h.exists() for h in homes))
