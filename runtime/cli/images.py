@@ -153,7 +153,7 @@ def rmi(ctx: click.Context, force: bool, refs: tuple[str, ...]) -> None:
                 for key, value in entry.items():
                     click.echo(f"{key}: {value}")
 
-        each_ref(refs, remove, echo=False)
+        each_ref(refs, remove, echo_ref=False)
 
 
 @click.command()
