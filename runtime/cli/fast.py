@@ -34,6 +34,7 @@ def _run(client: DaemonClient, params: dict[str, Any]) -> int:
 def _ps(client: DaemonClient, params: dict[str, Any]) -> None:
     from .flows import list_containers
 
+    del params["filters"]  # never set: -f is click's (its parser imports re2)
     list_containers(client, **params)
 
 

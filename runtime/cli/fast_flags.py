@@ -29,7 +29,8 @@ class Command(NamedTuple):
     required: int
     #: False: the first positional argument ends the flags (run's image, exec's container)
     interspersed: bool = True
-    #: the parameters click would give that these flags do not set
+    #: the parameters click would give that these flags do not set (the fast path leaves
+    #: the lines that set them to click)
     defaults: Mapping[str, Any] = {}
 
 
@@ -119,9 +120,11 @@ COMMANDS: dict[str, Command] = {
         ),
         (),
         required=0,
-        defaults={"last": None, "output": ""},
+        defaults={"last": None, "output": "", "filters": ()},
     ),
-    "start": Command({}, _REFS, required=1),
+    "start": Command(
+        {}, _REFS, required=1, defaults={"attach_": False, "interactive": False, "detach_keys": ""}
+    ),
     "stop": Command(
         _flags(("-t --time", "timeout", INTEGER)), _REFS, required=1, defaults={"timeout": None}
     ),
@@ -130,7 +133,7 @@ COMMANDS: dict[str, Command] = {
         _REFS,
         required=1,
     ),
-    "inspect": Command({}, _REFS, required=1),
+    "inspect": Command({}, _REFS, required=1, defaults={"at": None}),
     "logs": Command(
         _flags(
             ("-f --follow", "follow", SWITCH),
@@ -139,7 +142,7 @@ COMMANDS: dict[str, Command] = {
         ),
         ("ref",),
         required=1,
-        defaults={"tail": "all"},
+        defaults={"tail": "all", "since": None, "until": None},
     ),
     "exec": Command(
         _flags(
@@ -180,7 +183,7 @@ def _parse(command: Command, args: list[str]) -> dict[str, Any]:
     params: dict[str, Any] = dict(command.defaults)
     for param, kind in command.flags.values():
         if kind in (SWITCH, VALUES):
-            params.setdefault(param, False if kind == SWITCH else [])
+            params.setdefault(param, False if kind == SWITCH else ())
     positional: list[str] = []
     rest = list(args)
     while rest:
@@ -210,7 +213,7 @@ def _parse(command: Command, args: list[str]) -> dict[str, Any]:
             params[last] = taken[0]
         else:
             raise _NotMine
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    return params
 
 
 def _short(command: Command, params: dict[str, Any], arg: str, rest: list[str]) -> None:
@@ -252,7 +255,7 @@ def _take(
         given = [rest.pop(0)]
     value = given[0]
     if kind == VALUES:
-        params[param] = [*params.get(param, []), value]
+        params[param] = (*params[param], value)
     elif kind == INTEGER:
         try:
             params[param] = int(value)
