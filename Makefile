@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := runc conmon busybox-static tini docker-registry skopeo umoci iproute2 chromium chromium-driver docker-compose
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup apt venv run test lint bench clean
+.PHONY: setup apt venv run test lint bench bench-peers clean
 
 setup: apt venv
 
@@ -55,6 +55,29 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/event_store.py
+
+# The peers bench/peers.py measures berth against: Debian's dockerd and podman. The suite
+# does not need them. Their units are masked before they are installed, so that no
+# system-wide dockerd ever starts (its bridge and iptables rules would reach the tests):
+# the bench starts its own, on a private root and socket.
+PEER_PACKAGES := docker.io podman
+PEER_UNITS := docker.service docker.socket containerd.service podman.service podman.socket \
+	podman-auto-update.service podman-auto-update.timer podman-restart.service \
+	podman-clean-transient.service
+
+bench-peers: setup
+	@systemctl mask $(PEER_UNITS) >/dev/null 2>&1 || true
+	@missing=$$(for p in $(PEER_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing apt packages:" $$missing; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
+	    --no-install-recommends $$missing >/dev/null; \
+	fi
+	@systemctl disable --now $(PEER_UNITS) >/dev/null 2>&1 || true
+	$(BIN)/python bench/peers.py
 
 clean:
 	rm -rf $(VENV) $(IMPORTS) .pytest_cache .mypy_cache .ruff_cache .hypothesis
