@@ -80,7 +80,7 @@ def bare_default(
     spec["process"]["terminal"] = False
     spec["root"] = {"path": str(_rootfs(work, layer_tar)), "readonly": True}
     (bundle / "config.json").write_text(json.dumps(spec))
-    return {"bare_default_ms": _timed_runs(runtime, bundle, runs, warm)}
+    return _timed_runs(runtime, bundle, runs, warm)
 
 
 def bare_berth_spec(
@@ -105,7 +105,7 @@ def bare_berth_spec(
     finally:
         berthd.call("rm", "-f", container_id)
     bundle = spec_bundle(work, "bundle-berth-spec", spec, _rootfs(work, layer_tar))
-    return {"bare_berth_spec_ms": _timed_runs(runtime, bundle, runs, warm)}
+    return _timed_runs(runtime, bundle, runs, warm)
 
 
 def engine_cycles(work: Path, runtime: str, runs: int, warm: int) -> dict[str, Any]:

@@ -96,23 +96,25 @@ def berth_run_rm(peer: Peer, image: str) -> dict[str, float]:
 
 
 def detached(peer: Peer, image: str, count: int, command: list[str]) -> tuple[float, list[str]]:
-    """`count` concurrent `run -d`: the seconds until all answered, and the ids."""
+    """`count` concurrent `run -d`: the seconds until all answered, and the ids.
+
+    Their output goes to files, not pipes: a monitor the CLI leaves behind (podman's
+    conmon) may hold a pipe open long after the CLI has answered.
+    """
     argv = peer.run_argv("-d", "--network", "none", image, *command)
-    start = time.perf_counter()
-    started = [
-        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=peer.env)
-        for _ in range(count)
-    ]
-    answers = [process.communicate() for process in started]
-    elapsed = time.perf_counter() - start
-    failed = [
-        err.decode()
-        for process, (_, err) in zip(started, answers, strict=True)
-        if process.returncode
-    ]
-    if failed:
-        raise RuntimeError(f"{peer.name} run -d: {failed[0].strip()}")
-    return elapsed, [out.decode().strip() for out, _ in answers]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        started = [
+            subprocess.Popen(argv, stdout=out, stderr=err, env=peer.env, stdin=subprocess.DEVNULL)
+            for _ in range(count)
+        ]
+        codes = [process.wait(timeout=600) for process in started]
+        elapsed = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        if any(codes):
+            raise RuntimeError(f"{peer.name} run -d: {err.read().decode().strip()}")
+        return elapsed, out.read().decode().split()
 
 
 def remove(peer: Peer, ids: list[str]) -> None:
@@ -209,8 +211,16 @@ def optional(
         yield peer
 
 
+class Figures(dict[str, Any]):
+    """Every figure, also printed on stderr as soon as it is measured: a run takes minutes."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        print(f"measured {key}: {value}", file=sys.stderr, flush=True)
+        super().__setitem__(key, value)
+
+
 def measure(work: Path, runtime: str) -> dict[str, Any]:
-    figures: dict[str, Any] = {"runtime": runtime}
+    figures = Figures(runtime=runtime)
     (work / "registry").mkdir()
     with run_registry(work / "registry") as registry:
         layer = busybox_layer_of(work)
@@ -218,7 +228,7 @@ def measure(work: Path, runtime: str) -> dict[str, Any]:
         registry.push("bench/data", make_image([random_layer(i) for i in range(LAYERS)]))
         image = f"{registry.host}/bench/busybox:latest"
         data = f"{registry.host}/bench/data:latest"
-        figures.update(bare_default(work, runtime, layer.tar, RUNS, WARM))
+        figures["bare_default_ms"] = bare_default(work, runtime, layer.tar, RUNS, WARM)
         figures["engine_cycle_ms"] = engine_cycles(work, runtime, RUNS, WARM)
         with (
             berthd_peer(work, registry.host, runtime) as berthd,
@@ -232,7 +242,9 @@ def measure(work: Path, runtime: str) -> dict[str, Any]:
             figures["berthd_idle_rss_mb"] = round(rss_kb(berthd.pids) / 1024, 1)
             if dockerd is not None:
                 figures["dockerd_idle_rss_mb"] = round(rss_kb(dockerd.pids) / 1024, 1)
-            figures.update(bare_berth_spec(work, runtime, layer.tar, RUNS, WARM, berthd, image))
+            figures["bare_berth_spec_ms"] = bare_berth_spec(
+                work, runtime, layer.tar, RUNS, WARM, berthd, image
+            )
             figures["docker_berthd_ms"] = run_rm(berthd, image)
             figures["berth_berthd_ms"] = berth_run_rm(berthd, image)
             if dockerd is not None:
