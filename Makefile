@@ -13,15 +13,21 @@ INSTALLED := $(VENV)/.installed
 
 setup: apt venv
 
-apt:
-	@missing=$$(for p in $(APT_PACKAGES); do \
+# $(call apt_install,PACKAGES): apt-get install those of PACKAGES not installed yet.
+define apt_install
+	@missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
 	  done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing apt packages:" $$missing; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
+	    --no-install-recommends $$missing >/dev/null; \
 	fi
+endef
+
+apt:
+	$(call apt_install,$(APT_PACKAGES))
 	@# docker-registry's package starts a system service on :5000; berth's tests start their own.
 	@systemctl disable --now docker-registry >/dev/null 2>&1 || true
 
@@ -67,15 +73,7 @@ PEER_UNITS := docker.service docker.socket containerd.service podman.service pod
 
 bench-peers: setup
 	@systemctl mask $(PEER_UNITS) >/dev/null 2>&1 || true
-	@missing=$$(for p in $(PEER_PACKAGES); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
-	  done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing apt packages:" $$missing; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
-	    --no-install-recommends $$missing >/dev/null; \
-	fi
+	$(call apt_install,$(PEER_PACKAGES))
 	@systemctl disable --now $(PEER_UNITS) >/dev/null 2>&1 || true
 	$(BIN)/python bench/peers.py
 
