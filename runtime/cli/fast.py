@@ -128,7 +128,11 @@ def main() -> None:
         host, name, args = found
         params = parse(name, args)
         if params is not None:
-            sys.exit(run_fast(host, name, params))
+            try:
+                sys.exit(run_fast(host, name, params))
+            except BrokenPipeError:  # as click's main: the reader of stdout has gone, exit 1
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                sys.exit(1)
     from .main import main as click_main
 
     click_main()
