@@ -8,6 +8,8 @@ the common lines it does read. Without a daemon.
 from __future__ import annotations
 
 import importlib
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -113,3 +115,12 @@ def test_every_command_is_in_its_module_and_every_hot_one_is_handled() -> None:
     }
     assert found == cli_main.MODULES
     assert set(HANDLERS) == set(COMMANDS) <= set(found)
+
+
+def test_berth_is_imported_without_an_import_hook_from_compiled_sources() -> None:
+    hooks = [f for f in sys.meta_path if "__editable__" in getattr(f, "__module__", "")]
+    assert hooks == []
+    fast = importlib.import_module("berth.runtime.cli.fast")
+    assert fast.__spec__ is not None and fast.__spec__.cached is not None
+    # Compiled at set-up (compileall), so that it is read when writing bytecode is off.
+    assert Path(fast.__spec__.cached).is_file()
