@@ -25,7 +25,7 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
 def test_import_names_map_to_the_design_folders() -> None:
     for folder, name in FOLDERS.items():
         module = importlib.import_module(name)
-        assert Path(module.__file__ or "").parent == ROOT / folder
+        assert Path(module.__file__ or "").resolve().parent == ROOT / folder
 
 
 def test_domain_imports_nothing_from_the_outside_world() -> None:

@@ -7,7 +7,6 @@ Each command has one body: Docker Engine API requests to the engine it talks to
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
@@ -15,10 +14,10 @@ import click
 from berth.domain.signals import DEFAULT_KILL_SIGNAL
 
 from ..views.filters import parse_cli_filters
-from .client.frames import copy_frames
 from .client.http import DaemonError, segment
-from .client.render import ps_output
-from .session import Access, ExitWith, api_time, connect, daemon_errors, each_ref
+from .flows import inspect_objects, list_containers, print_logs, remove_containers
+from .flows import post_to_each as post_each
+from .session import Access, api_time, connect, daemon_errors, each_ref
 
 refs_argument = click.argument("refs", nargs=-1, required=True)
 
@@ -43,12 +42,17 @@ def ps(
     """List containers."""
     with daemon_errors(ctx):
         wanted = parse_cli_filters(filters)
-        query = {"all": show_all or None, "limit": last, "filters": wanted or None}
         # Without a daemon, the command's own engine reconciles first: a container may
         # have exited while no berth process watched it.
-        entries = connect(ctx, Access.LIST).call("GET", "/containers/json", query)
-    for line in ps_output(entries, quiet, no_trunc, output):
-        click.echo(line)
+        list_containers(
+            connect(ctx, Access.LIST),
+            show_all=show_all,
+            quiet=quiet,
+            no_trunc=no_trunc,
+            last=last,
+            output=output,
+            filters=wanted,
+        )
 
 
 @click.command()
@@ -70,33 +74,13 @@ def inspect(ctx: click.Context, at: str | None, refs: tuple[str, ...]) -> None:
             ]
             click.echo(json.dumps(docs, indent=4))
             return
-        # Containers first, then images, as `docker inspect` looks them up.
-        found, missing = [], []
-        for ref in refs:
-            for kind in ("containers", "images"):
-                try:
-                    found.append(client.call("GET", f"/{kind}/{segment(ref)}/json"))
-                    break
-                except DaemonError as error:
-                    if error.status != 404:
-                        raise
-            else:
-                missing.append(ref)
-        click.echo(json.dumps(found, indent=4))
-        for ref in missing:
-            click.echo(f"Error: No such object: {ref}", err=True)
-        if missing:
-            raise ExitWith(1)
+        inspect_objects(client, refs)
 
 
 def post_to_each(ctx: click.Context, verb: str, refs: tuple[str, ...], **query: Any) -> None:
     """start, stop, kill, restart, pause, unpause: one POST a container, its ref echoed."""
     with daemon_errors(ctx):
-        client = connect(ctx)
-        each_ref(
-            refs,
-            lambda ref: client.request("POST", f"/containers/{segment(ref)}/{verb}", query).read(),
-        )
+        post_each(connect(ctx), verb, refs, **query)
 
 
 def _post_each(verb: str) -> click.Command:
@@ -155,13 +139,8 @@ def kill(ctx: click.Context, signal: str, refs: tuple[str, ...]) -> None:
 @click.pass_context
 def rm(ctx: click.Context, force: bool, volumes: bool, refs: tuple[str, ...]) -> None:
     """Remove one or more containers."""
-    query = {"force": force or None, "v": volumes or None}
     with daemon_errors(ctx):
-        client = connect(ctx)
-        each_ref(
-            refs,
-            lambda ref: client.request("DELETE", f"/containers/{segment(ref)}", query).read(),
-        )
+        remove_containers(connect(ctx), refs, force=force, volumes=volumes)
 
 
 @click.command()
@@ -210,7 +189,7 @@ def wait(ctx: click.Context, condition: str, refs: tuple[str, ...]) -> None:
                 raise DaemonError(500, str(answer["Error"].get("Message")))
             click.echo(answer["StatusCode"])
 
-        each_ref(refs, wait_one, echo=False)
+        each_ref(refs, wait_one, echo_ref=False)
 
 
 @click.command()
@@ -232,17 +211,15 @@ def logs(
 ) -> None:
     """Fetch the logs of a container."""
     with daemon_errors(ctx):
-        query = {
-            "stdout": 1,
-            "stderr": 1,
-            "follow": follow or None,
-            "timestamps": timestamps or None,
-            "since": api_time(since),
-            "until": api_time(until),
-            "tail": tail,
-        }
-        response = connect(ctx).request("GET", f"/containers/{segment(ref)}/logs", query)
-        copy_frames(response, sys.stdout.buffer, sys.stderr.buffer)
+        print_logs(
+            connect(ctx),
+            ref,
+            follow=follow,
+            timestamps=timestamps,
+            tail=tail,
+            since=api_time(since),
+            until=api_time(until),
+        )
 
 
 COMMANDS = [ps, inspect, stop, restart, kill, pause, unpause, rm, prune, rename, wait, logs]

@@ -11,21 +11,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import click
-
+from berth.domain.errors import NotFound
 from berth.domain.reference import parse_reference
 
 from .client.http import DaemonClient, segment
 
 _TRUE = ("1", "t", "true", "yes")
-
-disable_content_trust = click.option(
-    "--disable-content-trust",
-    "disable_content_trust",
-    is_flag=True,
-    help="Skip the client's image verification (the default unless DOCKER_CONTENT_TRUST=1).",
-)
-
 
 def content_trust(disable: bool) -> bool:
     """Whether the client pins digests: DOCKER_CONTENT_TRUST=1 and no --disable-content-trust."""
@@ -49,6 +40,6 @@ def pinned(client: DaemonClient, image: str) -> str:
     for digest in inspected.get("RepoDigests") or []:
         if parse_reference(digest).repository == repository:
             return str(digest)
-    raise click.ClickException(
+    raise NotFound(
         f"remote trust data does not exist for {image}: it was not pulled from its registry"
     )

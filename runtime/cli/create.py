@@ -1,5 +1,5 @@
 """The options of `berth create` and `berth run`, and the create request they make
-(the flow that sends it is runtime/cli/run.py).
+(made by cli/create_body.py; the flow that sends it is cli/run_flow.py).
 
 As docker's: an option berth does not know, or a value its parse refuses, before the
 image is an error naming it, exit 125 (`unknown flag: --foo`).
@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import click
 
-from berth.domain.container.exit_codes import ENGINE_ERROR
 from berth.domain.errors import InvalidParameter
-from berth.domain.mount_flags import parse_mount, ram_in_bytes, tmpfs_flags, volume_flags
+from berth.domain.exit_codes import ENGINE_ERROR
+from berth.domain.mount_flags import parse_mount
 
-from .content_trust import disable_content_trust
-from .create_checks import check_body, check_options
-from .interactive import window_size
+from .create_checks import check_options
+
+#: docker's flag of run, create and pull (content_trust.py).
+disable_content_trust = click.option(
+    "--disable-content-trust",
+    "disable_content_trust",
+    is_flag=True,
+    help="Skip the client's image verification (the default unless DOCKER_CONTENT_TRUST=1).",
+)
 
 # As docker's CLI, the image ends berth's options: all after it is the container's command
 # (`ls -l` included, and a `--`, which before the image still ends the options).
@@ -129,88 +134,3 @@ def create_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         command = option(command)
     return check_options(command)
-
-
-def restart_policy(text: str) -> dict[str, Any]:
-    """`--restart NAME[:RETRIES]` as Docker's RestartPolicy."""
-    name, _, retries = text.partition(":")
-    return {"Name": name, "MaximumRetryCount": int(retries or 0)}
-
-
-def memory_swap(text: str | None) -> int:
-    """`--memory-swap`: bytes, -1 for unlimited, 0 when not given."""
-    return -1 if text == "-1" else (ram_in_bytes(text) if text else 0)
-
-
-def create_body(options: dict[str, Any]) -> dict[str, Any]:
-    env = list(options["env"])
-    for env_file in options["env_file"]:
-        for line in Path(env_file).read_text().splitlines():
-            if line.strip() and not line.lstrip().startswith("#"):
-                env.append(line.strip())
-    memory = ram_in_bytes(options["memory"]) if options["memory"] else 0
-    from berth.domain.published_ports import parse_publish_all  # not on every command's import path
-
-    exposed, bindings = parse_publish_all(options.get("publish") or ())
-    binds, volumes = volume_flags(options.get("volume") or (), os.getcwd())
-    config, host = check_body(options)
-    return {
-        **config,
-        "Image": options["image"],
-        "ExposedPorts": {key: {} for key in exposed} or None,
-        "Cmd": list(options["command"]) or None,
-        "Env": env or None,
-        "Labels": dict(item.partition("=")[::2] for item in options["label"]),
-        "WorkingDir": options["workdir"],
-        "User": options["user"],
-        "Hostname": options["hostname"],
-        "Entrypoint": [options["entrypoint"]] if options["entrypoint"] else None,
-        "StopSignal": options["stop_signal"],
-        "StopTimeout": options["stop_timeout"],
-        "Volumes": volumes or None,
-        "Tty": options["tty"],
-        "OpenStdin": options["interactive"],
-        "MacAddress": options.get("mac_address") or "",
-        "NetworkingConfig": _networking(options),
-        "HostConfig": {
-            "ConsoleSize": list(window_size() or (0, 0)) if options["tty"] else [0, 0],
-            "RestartPolicy": restart_policy(options["restart"]),
-            "NetworkMode": options["network"],
-            "PortBindings": bindings or None,
-            "PublishAllPorts": bool(options.get("publish_all")),
-            "AutoRemove": options["auto_remove"],
-            "Memory": memory,
-            "MemorySwap": memory_swap(options["memory_swap"]),
-            "NanoCpus": int((options["cpus"] or 0) * 1e9),
-            "CpuShares": options["cpu_shares"],
-            "PidsLimit": options["pids_limit"],
-            "CapAdd": list(options["cap_add"]) or None,
-            "CapDrop": list(options["cap_drop"]) or None,
-            "Privileged": options["privileged"],
-            "ReadonlyRootfs": options["read_only"],
-            "Binds": binds or None,
-            "Mounts": options.get("mount") or None,
-            "Tmpfs": tmpfs_flags(options.get("tmpfs") or ()) or None,
-            "VolumesFrom": list(options.get("volumes_from") or ()) or None,
-            **host,
-        },
-    }
-
-
-def _networking(options: dict[str, Any]) -> dict[str, Any] | None:
-    """--ip and --network-alias: the endpoint of the --network (docker's own rule: they
-    need one, and the daemon says whether that network takes them)."""
-    ip, aliases = options.get("ip") or "", list(options.get("network_alias") or ())
-    if not ip and not aliases:
-        return None
-    endpoint = {"IPAMConfig": {"IPv4Address": ip} if ip else None, "Aliases": aliases or None}
-    return {"EndpointsConfig": {options["network"] or "default": endpoint}}
-
-
-def check_cidfile(cidfile: str | None) -> None:
-    """docker's --cidfile refuses a file that exists: another container may own it."""
-    if cidfile and os.path.exists(cidfile):
-        raise InvalidParameter(
-            "Container ID file found, make sure the other container isn't running "
-            f"or delete {cidfile}"
-        )

@@ -11,8 +11,6 @@ import click
 from berth.domain.errors import InvalidParameter
 from berth.domain.health import parse_go_duration
 
-_DURATIONS = ("health_interval", "health_timeout", "health_start_period")
-
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str) -> int:
     try:
@@ -43,45 +41,3 @@ def check_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         command = option(command)
     return command
-
-
-def check_body(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """What the options add to the request's Config and its HostConfig."""
-    host: dict[str, Any] = {
-        "LogConfig": {"Type": options["log_driver"], "Config": _log_opts(options)},
-    }
-    if options["init"]:
-        host["Init"] = True
-    health = _healthcheck(options)
-    return ({"Healthcheck": health} if health is not None else {}), host
-
-
-def _log_opts(options: dict[str, Any]) -> dict[str, str]:
-    opts = dict(item.partition("=")[::2] for item in options["log_opt"])
-    if options["log_driver"] == "none" and opts:
-        raise InvalidParameter("invalid logging opts for driver none")
-    return opts
-
-
-def _healthcheck(options: dict[str, Any]) -> dict[str, Any] | None:
-    durations = [options[name] for name in _DURATIONS]
-    configured = bool(options["health_cmd"]) or any(durations) or options["health_retries"]
-    if options["no_healthcheck"]:
-        if configured:
-            raise InvalidParameter("--no-healthcheck conflicts with --health-* options")
-        return {"Test": ["NONE"]}
-    if not configured:
-        return None
-    for name, value in zip(_DURATIONS, durations, strict=True):
-        if value < 0:
-            raise InvalidParameter(f"--{name.replace('_', '-')} cannot be negative")
-    if options["health_retries"] < 0:
-        raise InvalidParameter("--health-retries cannot be negative")
-    interval, timeout, start_period = durations
-    return {
-        "Test": ["CMD-SHELL", options["health_cmd"]] if options["health_cmd"] else None,
-        "Interval": interval,
-        "Timeout": timeout,
-        "StartPeriod": start_period,
-        "Retries": options["health_retries"],
-    }

@@ -1,6 +1,6 @@
 """`berth exec`: the docker CLI's flow (create, start, inspect for the exit code).
 
-Without -d the start hijacks the connection, copied as an attach's (interactive.py): with
+Without -d the start hijacks the connection, copied as an attach's (terminal.py): with
 -t the output is the terminal's, raw, the local terminal raw and its size sent (again on
 SIGWINCH), the detach keys watched; without it, stdcopy frames onto stdout and stderr.
 With -i the local stdin goes to the exec, and its end closes the exec's stdin. The
@@ -9,15 +9,9 @@ command ends with the exec's exit code.
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
 import click
 
-from berth.domain.detach_keys import parse_detach_keys
-
-from .client.http import DaemonClient, segment
-from .interactive import Session, window_size
+from .flows import exec_in
 from .session import connect, daemon_errors
 
 
@@ -47,59 +41,21 @@ def exec_(
     command: tuple[str, ...],
 ) -> None:
     """Execute a command in a running container."""
-    body: dict[str, Any] = {
-        "User": user,
-        "Privileged": privileged,
-        "Tty": use_tty,
-        "AttachStdin": interactive and not detach,
-        "AttachStdout": not detach,
-        "AttachStderr": not detach,
-        "DetachKeys": detach_keys,
-        "Env": [_env_entry(e) for e in env],
-        "WorkingDir": workdir,
-        "Cmd": list(command),
-    }
-    size = window_size() if use_tty and not detach else None
-    if size is not None:
-        body["ConsoleSize"] = list(size)
     with daemon_errors(ctx):
-        client = connect(ctx)
-        exec_id = client.call("POST", f"/containers/{segment(container)}/exec", body=body)["Id"]
-        if detach:
-            start = {"Detach": True, "Tty": use_tty}
-            client.request("POST", f"/exec/{exec_id}/start", body=start).read()
-            return
-        session = ExecSession(client, exec_id, stdin=interactive, tty=use_tty, keys=detach_keys)
-        session.resize()
-        session.copy()
-        if session.detached:
-            click.echo("read escape sequence", err=True)
-            ctx.exit(1)
-        shown = client.call("GET", f"/exec/{exec_id}/json")
-    ctx.exit(int(shown.get("ExitCode") or 0))
-
-
-def _env_entry(entry: str) -> str:
-    """docker's `-e NAME` takes NAME's value from the caller's environment."""
-    if "=" in entry or entry not in os.environ:
-        return entry
-    return f"{entry}={os.environ[entry]}"
-
-
-class ExecSession(Session):
-    """An attach's session (interactive.py) on an exec's start: its stdin, raw terminal,
-    detach keys and resizes."""
-
-    def __init__(
-        self, client: DaemonClient, exec_id: str, *, stdin: bool, tty: bool, keys: str
-    ) -> None:
-        self.client, self.exec_id = client, exec_id
-        self.stdin, self.tty = stdin, tty
-        self.keys = parse_detach_keys(keys)
-        start = {"Detach": False, "Tty": tty}
-        self.stream = client.hijack(f"/exec/{exec_id}/start", keep_stdin=stdin, body=start)
-        self.detached = False
-        self.resize_path = f"/exec/{exec_id}/resize"
+        code = exec_in(
+            connect(ctx),
+            container,
+            command,
+            detach=detach,
+            interactive=interactive,
+            use_tty=use_tty,
+            user=user,
+            workdir=workdir,
+            env=env,
+            privileged=privileged,
+            detach_keys=detach_keys,
+        )
+    ctx.exit(code)
 
 
 exec_.name = "exec"

@@ -14,7 +14,7 @@ import click
 from ..views.filters import parse_cli_filters
 from .client.http import DaemonClient, DaemonError, segment
 from .client.render import image_table
-from .content_trust import disable_content_trust
+from .create import disable_content_trust
 from .session import Access, connect, daemon_errors, each_ref
 
 NO_AUTH = {"X-Registry-Auth": "e30="}  # base64 of "{}", as the docker CLI sends
@@ -159,7 +159,7 @@ def rmi(ctx: click.Context, force: bool, refs: tuple[str, ...]) -> None:
                 for key, value in entry.items():
                     click.echo(f"{key}: {value}")
 
-        each_ref(refs, remove, echo=False)
+        each_ref(refs, remove, echo_ref=False)
 
 
 @click.command()

@@ -3,34 +3,57 @@
 Every command is a client of the Docker Engine API (and of berth's own routes): with
 -H unix:///PATH or BERTH_HOST, of that berthd; without them, of whoever serves --root, or
 of the command's own engine, started in-process for as long as it runs (cli/session.py).
-Imports are lazy on purpose: `berth -H ... run` must not pay for trio, eventsourcing or
-rich.
+Imports are lazy on purpose: a command's module is imported when it runs, and the hot
+remote commands do not come here at all (cli/fast.py).
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import click
 
-from . import (
-    audit,
-    containers,
-    execs,
-    files,
-    images,
-    interactive,
-    networks,
-    observe,
-    registry,
-    replay,
-    run,
-    system,
-    system_prune,
-    volumes,
-)
 from .client.http import socket_path
 from .root_option import root_option
+
+#: Each command's module (its COMMANDS list has it); tests/runtime/test_cli_fast_path.py
+#: holds this table to the modules' lists.
+MODULES = {
+    **dict.fromkeys(["attach", "start"], "interactive"),
+    **dict.fromkeys(["audit", "history", "projections"], "audit"),
+    **dict.fromkeys(["commit", "cp", "diff", "export"], "files"),
+    **dict.fromkeys(["create", "run"], "run"),
+    **dict.fromkeys(["events", "info", "version"], "system"),
+    "exec": "execs",
+    **dict.fromkeys(["images", "import", "load", "pull", "rmi", "tag"], "images"),
+    **dict.fromkeys(
+        ["inspect", "kill", "logs", "pause", "prune", "ps", "rename", "restart", "rm", "stop"],
+        "containers",
+    ),
+    **dict.fromkeys(["unpause", "wait"], "containers"),
+    "network": "networks",
+    **dict.fromkeys(["login", "logout", "push", "save", "sign"], "registry"),
+    "replay": "replay",
+    **dict.fromkeys(["stats", "top", "update"], "observe"),
+    "system": "system_prune",
+    "volume": "volumes",
+}
+
+
+class LazyCommands(click.Group):
+    """A group whose commands are imported when one is asked for (--help asks for all)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = MODULES.get(cmd_name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f".{module_name}", __package__)
+        commands: list[click.Command] = module.COMMANDS
+        return next(command for command in commands if command.name == cmd_name)
 
 
 def _check_host(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -43,7 +66,7 @@ def _check_host(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
-@click.group()
+@click.group(cls=LazyCommands)
 @root_option
 @click.option(
     "-H",
@@ -68,25 +91,6 @@ def main(ctx: click.Context, root: Path, host: str | None, ignore_log_verificati
     ctx.obj["host"] = host
     ctx.obj["ignore_log_verification"] = ignore_log_verification
 
-
-for group in (
-    containers,
-    interactive,
-    observe,
-    run,
-    execs,
-    files,
-    images,
-    system,
-    audit,
-    replay,
-    registry,
-    volumes,
-    networks,
-    system_prune,
-):
-    for command in group.COMMANDS:
-        main.add_command(command)
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,7 @@ from berth.domain.mount_flags import ram_in_bytes
 from .client.http import segment
 from .client.render import table
 from .client.stats_render import HEADERS, stats_row
-from .create import memory_swap, restart_policy
+from .create_body import memory_swap, restart_policy
 from .session import connect, daemon_errors, each_ref
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -27,9 +27,12 @@ import click
 from berth.domain.errors import BerthError, NotFound
 
 from .client.http import DaemonClient, DaemonError, DaemonUnreachable
+from .outcome import ExitWith, answers, each_ref, report, reported
 
 if TYPE_CHECKING:
     from berth.adapters.rootlock import Holder
+
+__all__ = ["Access", "ExitWith", "connect", "daemon_errors", "each_ref", "find_daemon", "report"]
 
 ROOT_WAIT_STEP_S = 0.2
 
@@ -46,55 +49,14 @@ class Access(Enum):
     READ = "read"
 
 
-class ExitWith(Exception):
-    """An error already reported, with the exit code the command must end with."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-def report(error: DaemonError) -> None:
-    click.echo(f"Error response from daemon: {error.message}", err=True)
-
-
 @contextmanager
 def daemon_errors(ctx: click.Context, engine_code: int = 1) -> Iterator[None]:
     """Print an engine's error as docker does and exit: 1, or `engine_code` (run's 125)."""
     try:
-        yield
-    except DaemonUnreachable as error:
-        click.echo(str(error), err=True)
-        ctx.exit(engine_code)
-    except DaemonError as error:
-        if error.status == 304:  # already started, already stopped: nothing to do
-            return
-        report(error)
-        ctx.exit(engine_code)
+        with reported(engine_code):
+            yield
     except ExitWith as done:
         ctx.exit(done.code)
-    except KeyboardInterrupt:  # Ctrl-C on a follow (events, logs -f): no traceback
-        ctx.exit(130)
-    except BerthError as refused:  # the client's own checks (--cidfile, -m, ...)
-        click.echo(f"Error: {refused.message}", err=True)
-        ctx.exit(engine_code)
-
-
-def each_ref(refs: tuple[str, ...], act: Callable[[str], object], echo: bool = True) -> None:
-    """Act on every ref as docker does: report each failure, go on, exit 1 if any failed."""
-    failed = False
-    for ref in refs:
-        try:
-            act(ref)
-        except DaemonError as error:
-            if error.status != 304:
-                report(error)
-                failed = True
-                continue
-        if echo:
-            click.echo(ref)
-    if failed:
-        raise ExitWith(1)
 
 
 def api_time(text: str | None) -> str | None:
@@ -110,23 +72,12 @@ def api_time(text: str | None) -> str | None:
     return unix_seconds(user_time(text))
 
 
-def _answers(path: str) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(path)
-    except OSError:
-        return False
-    finally:
-        probe.close()
-    return True
-
-
 def _holder(root: Path) -> tuple[Holder | None, str | None]:
     """Who holds the root, and the host URL of its socket if it answers."""
     from berth.adapters.rootlock import RootLock
 
     holder = RootLock(root).holder()
-    if holder is not None and holder.socket and _answers(holder.socket):
+    if holder is not None and holder.socket and answers(holder.socket):
         return holder, f"unix://{holder.socket}"
     return holder, None
 

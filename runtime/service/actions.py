@@ -31,9 +31,9 @@ from berth.adapters.snapshots.rootfs import read_in_root
 from berth.domain.cause import Actor, ActorKind, Cause
 from berth.domain.config import Config, HostConfig
 from berth.domain.container import Container, ContainerState, container_hostname
-from berth.domain.container.exit_codes import start_failure_code
 from berth.domain.container.restart import restart_on_exit_ms
 from berth.domain.errors import BerthError, Conflict, DiskFull, NotFound, NotModified, space_for
+from berth.domain.exit_codes import start_failure_code
 from berth.domain.log_config import log_policy
 from berth.domain.signals import stop_signal
 from berth.domain.spec import HostFacts, build_spec, resolve_user

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from berth.domain.container import container_hostname, default_hostname
-from berth.domain.container.exit_codes import run_failure_code, start_failure_code
+from berth.domain.exit_codes import run_failure_code, start_failure_code
 from berth.domain.signals import stop_signal
 
 CID = "c0ffee" + "0" * 58

@@ -10,7 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from berth.runtime.cli.create import create_body
+from berth.runtime.cli.create_body import create_body
 from berth.runtime.cli.main import main
 from berth.runtime.cli.run import create, run
 
