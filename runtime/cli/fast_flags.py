@@ -70,6 +70,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "no_healthcheck": False,
     "log_driver": "",
     "log_opt": (),
+    "disable_content_trust": False,
 }
 
 COMMANDS: dict[str, Command] = {
@@ -82,6 +83,7 @@ COMMANDS: dict[str, Command] = {
             ("--init", "init", SWITCH),
             ("--privileged", "privileged", SWITCH),
             ("--read-only", "read_only", SWITCH),
+            ("--disable-content-trust", "disable_content_trust", SWITCH),
             ("--name", "name", VALUE),
             ("-w --workdir", "workdir", VALUE),
             ("-u --user", "user", VALUE),
