@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := runc conmon busybox-static tini docker-registry skopeo umoci iproute2 chromium chromium-driver docker-compose
+APT_PACKAGES := runc conmon busybox-static tini docker-registry skopeo umoci iproute2 chromium chromium-driver docker-compose postgresql
 INSTALLED := $(VENV)/.installed
 
 .PHONY: setup apt venv run test lint bench clean

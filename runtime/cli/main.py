@@ -29,7 +29,7 @@ from . import (
     volumes,
 )
 from .client.http import socket_path
-from .root_option import root_option
+from .root_option import host_id_option, root_option, store_option
 
 
 def _check_host(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -44,6 +44,8 @@ def _check_host(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 @click.group()
 @root_option
+@store_option
+@host_id_option
 @click.option(
     "-H",
     "--host",
@@ -60,10 +62,19 @@ def _check_host(ctx: click.Context, param: click.Parameter, value: str | None) -
     "command's own engine).",
 )
 @click.pass_context
-def main(ctx: click.Context, root: Path, host: str | None, ignore_log_verification: bool) -> None:
+def main(
+    ctx: click.Context,
+    root: Path,
+    store: str | None,
+    host_id: str,
+    host: str | None,
+    ignore_log_verification: bool,
+) -> None:
     """berth: an event-sourced, Docker-compatible container engine."""
     ctx.ensure_object(dict)
     ctx.obj["root"] = root
+    ctx.obj["store"] = store
+    ctx.obj["host_id"] = host_id
     ctx.obj["host"] = host
     ctx.obj["ignore_log_verification"] = ignore_log_verification
 

@@ -48,12 +48,19 @@ class EngineCore:
         entropy: Callable[[int], bytes] = os.urandom,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         store_env: dict[str, str] | None = None,
+        store_url: str | None = None,
+        host_id: str = "",
     ) -> None:
+        """`store_url`: a fleet's postgresql:// log instead of `events.db` under the root;
+        `host_id`: who this engine is in it (ADR/0043)."""
         self.root = root
         private_dir(root)
         self._entropy = entropy
         self._clock = clock
-        self.store = EventStore(root / "events.db", env=store_env, keep_aggregates=True)
+        self.host_id = host_id
+        self.store = EventStore(
+            root / "events.db", env=store_env, keep_aggregates=True, url=store_url, host_id=host_id
+        )
         self.views = ProjectionStore(root / "projections.db")
         self.images = ImageRecords(self)
         self.volumes = VolumeRecords(self, entropy)

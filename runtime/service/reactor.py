@@ -25,7 +25,7 @@ import trio
 from berth.domain.errors import BerthError
 
 from ..store.events import EventStore, LoggedEvent
-from ..store.positions import Positions
+from ..store.positions import ReactorPositions
 from .changes import Changes
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class Reactor:
         self,
         name: str,
         store: EventStore,
-        positions: Positions,
+        positions: ReactorPositions,
         changes: Changes,
         act: Callable[[LoggedEvent], Awaitable[None]],
         wants: Callable[[LoggedEvent], bool],
