@@ -106,14 +106,20 @@ def audit(
     default=0,
     help="Only from the checkpoint at or before this position (default: the whole log).",
 )
+@click.option(
+    "--host", "host", default=None, help="In a fleet's store: this host's chain, or all (default)."
+)
 @root_override
 @click.pass_context
-def verify(ctx: click.Context, jobs: int | None, start: int, root: Path | None) -> None:
+def verify(
+    ctx: click.Context, jobs: int | None, start: int, host: str | None, root: Path | None
+) -> None:
     """Check the log's hash chain: exit 0 if intact, 1 naming the first bad position."""
     _use_root(ctx, root)
     with daemon_errors(ctx):
         client = connect(ctx, Access.READ, examines_log=True)
-        report = client.call("GET", "/berth/verify", {"jobs": jobs, "from": start or None})
+        query = {"jobs": jobs, "from": start or None, "host": host}
+        report = client.call("GET", "/berth/verify", query)
         for note in report["notes"]:
             click.echo(f"note: {note}")
         problem = report["problem"]

@@ -30,6 +30,11 @@ refs_argument = click.argument("refs", nargs=-1, required=True)
 @click.option("-f", "--filter", "filters", multiple=True, help="Filter output (key=value).")
 @click.option("-n", "--last", default=None, type=int, help="Show n last created containers.")
 @click.option("--format", "output", default="", help="'json' for one JSON object a line.")
+@click.option(
+    "--fleet",
+    is_flag=True,
+    help="Every host's containers in the store, all states, with a HOST column.",
+)
 @click.pass_context
 def ps(
     ctx: click.Context,
@@ -39,6 +44,7 @@ def ps(
     filters: tuple[str, ...],
     last: int | None,
     output: str,
+    fleet: bool,
 ) -> None:
     """List containers."""
     with daemon_errors(ctx):
@@ -46,7 +52,11 @@ def ps(
         query = {"all": show_all or None, "limit": last, "filters": wanted or None}
         # Without a daemon, the command's own engine reconciles first: a container may
         # have exited while no berth process watched it.
-        entries = connect(ctx, Access.LIST).call("GET", "/containers/json", query)
+        client = connect(ctx, Access.LIST)
+        if fleet:
+            entries = client.call("GET", "/berth/fleet/containers", {})
+        else:
+            entries = client.call("GET", "/containers/json", query)
     for line in ps_output(entries, quiet, no_trunc, output):
         click.echo(line)
 

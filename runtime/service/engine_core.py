@@ -9,6 +9,7 @@ the projections after catching them up to the log, so they see every earlier wri
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import uuid
@@ -52,16 +53,21 @@ class EngineCore:
         host_id: str = "",
     ) -> None:
         """`store_url`: a fleet's postgresql:// log instead of `events.db` under the root;
-        `host_id`: who this engine is in it (ADR/0043)."""
+        `host_id`: who this engine is in it (ADR/0043). A lone host on SQLite has none,
+        so that its log reads and names stay what they were."""
         self.root = root
         private_dir(root)
         self._entropy = entropy
         self._clock = clock
-        self.host_id = host_id
+        self.host_id = host_id if store_url else ""
+        self.views = ProjectionStore(root / "projections.db", self.host_id)
         self.store = EventStore(
-            root / "events.db", env=store_env, keep_aggregates=True, url=store_url, host_id=host_id
+            root / "events.db",
+            env=store_env,
+            keep_aggregates=True,
+            url=store_url,
+            host_id=self.host_id,
         )
-        self.views = ProjectionStore(root / "projections.db")
         self.images = ImageRecords(self)
         self.volumes = VolumeRecords(self, entropy)
         self.mount_points: MountPoints = HostMountPoints()
@@ -85,6 +91,8 @@ class EngineCore:
         return self._clock()
 
     def cause(self, actor: Actor, correlation_id: str | None = None) -> Cause:
+        if self.host_id:
+            actor = dataclasses.replace(actor, host=self.host_id)
         return Cause(self._clock(), actor, correlation_id or uuid.uuid4().hex)
 
     def save(self, *aggregates: StrIdAggregate, project: bool | None = None) -> int:
@@ -171,7 +179,7 @@ class EngineCore:
             return None
 
     def _name_claim(self, wanted: str, container_id: str, cause: Cause) -> Name:
-        existing: Name | None = self.find_aggregate(name_id(wanted))
+        existing: Name | None = self.find_aggregate(name_id(wanted, self.host_id))
         if existing is None:
             return Name.register(wanted, container_id, cause)
         if existing.owner is not None:

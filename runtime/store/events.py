@@ -17,7 +17,6 @@ from typing import Any, ClassVar, NamedTuple
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
-from psycopg.rows import tuple_row
 
 from berth.adapters.private_files import private_database
 from berth.domain.aggregate import AggregateSnapshot
@@ -29,7 +28,7 @@ from berth.domain.network import Network
 from berth.domain.volume import Volume
 
 from .integrity import DamagedEvent, ReadOnly, ReadOnlyLog
-from .postgres import HOST_ID, postgres_env
+from .postgres import HOST_ID, postgres_env, tuple_cursor
 from .transcoder import MsgpackTranscoder
 
 log = logging.getLogger(__name__)
@@ -266,10 +265,7 @@ class EventStore(Application[str]):
                 cursor.execute(sql, params)
                 found: list[Any] = cursor.fetchall()
             return found
-        with (
-            self.datastore.get_connection() as connection,
-            connection.cursor(row_factory=tuple_row) as cursor,
-        ):
+        with tuple_cursor(self.datastore) as cursor:
             cursor.execute(sql, params)
             rows: list[tuple[Any, ...]] = cursor.fetchall()
         return rows

@@ -13,7 +13,8 @@ to date once, whichever host starts first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -21,7 +22,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.utils import Environment
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 
 from .chain import GENESIS, extend, text_id
 
@@ -60,6 +61,18 @@ def postgres_env(url: str) -> dict[str, str]:
         # A pooled connection the server dropped (a restart, a reset) is found before use.
         "POSTGRES_PRE_PING": "y",
     }
+
+
+@contextmanager
+def tuple_cursor(datastore: Any) -> Iterator[Any]:
+    """A cursor answering tuples (the library's answer dicts), in a read-only transaction
+    on one of the pool's connections."""
+    with (
+        datastore.get_connection() as connection,
+        connection.transaction(force_rollback=True),
+        connection.cursor(row_factory=tuple_row) as cursor,
+    ):
+        yield cursor
 
 
 def chain_head_of(cursor: Any, host_id: str) -> tuple[int, bytes]:

@@ -55,7 +55,7 @@ def test_rebuild_from_scratch_equals_incremental(engine: Engine, root: Path) -> 
     assert position == engine.store.max_position()
     assert engine.views.dump() == incremental
     # And a brand-new projection file fed the whole log in one go.
-    fresh = ProjectionStore(root / "fresh.db")
+    fresh = ProjectionStore(root / "fresh.db", engine.views.host_id)
     try:
         fresh.catch_up(engine.store)
         assert fresh.dump() == incremental
@@ -68,7 +68,7 @@ def test_batch_size_does_not_change_the_result(
 ) -> None:
     scripted(engine)
     monkeypatch.setattr(views, "BATCH_SIZE", 3)
-    small = ProjectionStore(root / "small.db")
+    small = ProjectionStore(root / "small.db", engine.views.host_id)
     try:
         small.catch_up(engine.store)
         assert small.dump() == engine.views.dump()
@@ -104,7 +104,7 @@ def test_two_processes_catching_up_at_once_apply_each_event_once(
         scripted(writer)
         expected = writer.views.dump()
     os.remove(root / "projections.db")
-    readers = [ProjectionStore(root / "projections.db") for _ in range(4)]
+    readers = [ProjectionStore(root / "projections.db", writer.host_id) for _ in range(4)]
     with Engine(root, store_url=store_url) as source:
         threads = [threading.Thread(target=r.catch_up, args=(source.store,)) for r in readers]
         for thread in threads:

@@ -82,7 +82,20 @@ def container_table(entries: Sequence[dict[str, Any]], no_trunc: bool = False) -
                 ",".join(n.lstrip("/") for n in entry.get("Names") or []),
             ]
         )
-    headers = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")
+    headers: tuple[str, ...] = (
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    )
+    if any("Host" in entry for entry in entries):  # `ps --fleet`
+        rows = [
+            [str(entry.get("Host") or ""), *row] for entry, row in zip(entries, rows, strict=True)
+        ]
+        headers = ("HOST", *headers)
     return table(headers, rows)
 
 

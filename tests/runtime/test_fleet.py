@@ -1,0 +1,94 @@
+"""Three hosts on one PostgreSQL log (three roots, three host ids): per-host names, views
+and reactors, the fleet projection, each host's reactor positions (ADR/0043)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from berth.runtime.service.engine import Engine
+from berth.runtime.store.positions import positions_of
+from berth.runtime.views.fleet import host_of
+
+from ..conftest import API, SteppingClock, seed_busybox
+
+HOSTS = ("host-1", "host-2", "host-3")
+PER_HOST = 4
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, postgres_url: str) -> Iterator[list[Engine]]:
+    with ExitStack() as stack:
+        engines = [
+            stack.enter_context(
+                Engine(
+                    tmp_path / host, clock=SteppingClock(), store_url=postgres_url, host_id=host
+                )
+            )
+            for host in HOSTS
+        ]
+        for engine in engines:
+            seed_busybox(engine)
+        yield engines
+
+
+def create_everywhere_at_once(engines: list[Engine]) -> None:
+    """Each host creates "/web" and more containers, all hosts at the same time."""
+    failures: list[BaseException] = []
+
+    def create(engine: Engine) -> None:
+        try:
+            for n in range(PER_HOST):
+                name = "web" if n == 0 else f"app{n}"
+                engine.create_container({"Image": "busybox"}, name, API)
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=create, args=(e,)) for e in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def test_each_host_lists_its_own_containers_and_the_fleet_lists_all(
+    fleet: list[Engine],
+) -> None:
+    create_everywhere_at_once(fleet)
+    for engine in fleet:
+        names = sorted(e["Names"][0] for e in engine.list_containers(all=True))
+        # "/web" on three hosts is three names, none of them in conflict.
+        assert names == ["/app1", "/app2", "/app3", "/web"]
+    listed = fleet[0].list_fleet()
+    assert Counter(e["Host"] for e in listed) == dict.fromkeys(HOSTS, PER_HOST)
+    assert {e["Host"] for e in fleet[2].list_fleet("host-2")} == {"host-2"}
+    web_ids = {e["Id"] for e in listed if e["Names"] == ["/web"]}
+    assert len(web_ids) == 3
+
+
+def test_every_event_names_its_host_in_its_actor(fleet: list[Engine]) -> None:
+    create_everywhere_at_once(fleet)
+    events = fleet[0].store.read_log(0, limit=10_000)
+    assert {host_of(e) for e in events} == set(HOSTS)
+    for engine in fleet:
+        for entry in engine.list_containers(all=True):
+            assert {host_of(e) for e in engine.history(entry["Id"])} == {engine.host_id}
+
+
+def test_a_host_that_starts_again_resumes_from_its_own_positions(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    for host, position in (("host-1", 5), ("host-2", 9)):
+        with Engine(tmp_path / host, store_url=postgres_url, host_id=host) as engine:
+            positions = positions_of(engine.store)
+            positions.put("container-reactor", position)
+    with Engine(tmp_path / "host-1", store_url=postgres_url, host_id="host-1") as engine:
+        assert positions_of(engine.store).get("container-reactor") == 5
+    with Engine(tmp_path / "host-3", store_url=postgres_url, host_id="host-3") as engine:
+        assert positions_of(engine.store).get("container-reactor") is None
