@@ -31,6 +31,7 @@ from berth.domain.name_claim import Name, name_id
 from berth.domain.volume import Volume
 
 from ..store.events import EventStore, replay
+from ..store.postgres import store_unavailable
 from ..store.unit_of_work import unit_of_work
 from ..views.projections import ProjectionStore
 from .image_records import ImageRecords
@@ -134,7 +135,16 @@ class EngineCore:
             log.exception("projection failed after log position %d", position)
 
     def catch_up(self) -> int:
-        return self.views.catch_up(self.store)
+        """The views at the log's head; while a fleet's store is unreachable, as they are
+        (reads answer from what the views have, ADR/0043)."""
+        try:
+            return self.views.catch_up(self.store)
+        except Exception as error:
+            unavailable = store_unavailable(error)
+            if unavailable is None:
+                raise
+            log.warning("views not caught up: %s", unavailable.message)
+            return self.views.position()
 
     def get_aggregate(self, aggregate_id: str) -> Any:
         return self.store.repository.get(aggregate_id, projector_func=replay)

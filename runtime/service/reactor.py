@@ -26,6 +26,7 @@ from berth.domain.errors import BerthError
 
 from ..store.events import EventStore, LoggedEvent
 from ..store.positions import ReactorPositions
+from ..store.postgres import store_unavailable
 from .changes import Changes
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ BATCH = 500
 #: Besides being woken by every save of this engine, the reactor looks at the log this
 #: often (a write of another process, say a `berth` command renaming a container).
 POLL_S = 1.0
+#: How long the reactor waits before reading a fleet's store again that did not answer.
+STORE_RETRY_S = 1.0
 #: How many failed actions are kept for waiters that have not yet asked.
 KEPT_ERRORS = 1000
 
@@ -86,16 +89,31 @@ class Reactor:
             task_status.started()
             while True:
                 seen = self._changes.current()
-                batch = await trio.to_thread.run_sync(self._store.read_log, self._read, BATCH)
-                for event in batch:
-                    self._read = event.position
-                    if self._wants(event):
-                        self._queue(event.originator_id, event.position, event)
-                    else:
-                        self._wake(event.position)
+                try:
+                    batch = await self._follow()
+                except Exception as error:
+                    # A fleet's store away: read again from the same place once it is back.
+                    unavailable = store_unavailable(error)
+                    if unavailable is None:
+                        raise
+                    log.warning("%s: %s", self.name, unavailable.message)
+                    await trio.sleep(STORE_RETRY_S)
+                    continue
                 if len(batch) < BATCH:
-                    await self._save()
                     await self._changes.wait(POLL_S, since=seen)
+
+    async def _follow(self) -> list[LoggedEvent]:
+        """Queue (or pass) the next batch of the log; save the position at its head."""
+        batch = await trio.to_thread.run_sync(self._store.read_log, self._read, BATCH)
+        for event in batch:
+            self._read = event.position
+            if self._wants(event):
+                self._queue(event.originator_id, event.position, event)
+            else:
+                self._wake(event.position)
+        if len(batch) < BATCH:
+            await self._save()
+        return batch
 
     def _queue(self, key: str, position: int, work: LoggedEvent | Job) -> None:
         self._in_flight[position] += 1

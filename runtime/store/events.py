@@ -28,7 +28,7 @@ from berth.domain.network import Network
 from berth.domain.volume import Volume
 
 from .integrity import DamagedEvent, ReadOnly, ReadOnlyLog
-from .postgres import HOST_ID, postgres_env, tuple_cursor
+from .postgres import HOST_ID, postgres_env, store_unavailable, tuple_cursor
 from .transcoder import MsgpackTranscoder
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,14 @@ class EventStore(Application[str]):
         if self.read_only is not None:
             raise ReadOnlyLog(self.read_only.message)
         with space_for(self.db_path):
-            return super().save(*objs, **kwargs)
+            try:
+                return super().save(*objs, **kwargs)
+            except Exception as error:
+                # The transaction was rolled back (or never began): a clear 503.
+                unavailable = store_unavailable(error)
+                if unavailable is None:
+                    raise
+                raise unavailable from None
 
     def construct_mapper(self) -> Mapper[str]:
         return _NamingMapper(self.construct_transcoder(), self._locate)

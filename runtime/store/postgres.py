@@ -13,16 +13,25 @@ to date once, whichever host starts first.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import contextlib
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresFactory,
+)
 from eventsourcing.utils import Environment
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
+
+from berth.domain.errors import Unavailable
 
 from .chain import GENESIS, extend, text_id
 
@@ -43,6 +52,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+class StoreUnavailable(Unavailable):
+    """PostgreSQL cannot be reached (stopped, a reset connection): 503, nothing written."""
+
+
+def store_unavailable(error: BaseException) -> StoreUnavailable | None:
+    """`error` as the 503 it is when it says PostgreSQL could not be reached; else None."""
+    if isinstance(error, StoreUnavailable):
+        return error
+    if isinstance(error, OperationalError | InterfaceError) and isinstance(
+        error.__cause__, psycopg.Error
+    ):
+        reason = (str(error).strip().splitlines() or ["no answer"])[0]
+        return StoreUnavailable(f"event store unavailable: {reason}")
+    return None
+
+
 def postgres_env(url: str) -> dict[str, str]:
     """The library's settings for a `postgresql://user:password@host:port/dbname` URL."""
     parts = urlsplit(url)
@@ -57,7 +82,7 @@ def postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         # Waits for a lock end in an error rather than hanging a request forever.
         "POSTGRES_LOCK_TIMEOUT": "30",
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_CONNECT_TIMEOUT": "2",
         # A pooled connection the server dropped (a restart, a reset) is found before use.
         "POSTGRES_PRE_PING": "y",
     }
@@ -86,10 +111,58 @@ def chain_head_of(cursor: Any, host_id: str) -> tuple[int, bytes]:
     return (int(found["position"]), bytes(found["chain_hash"])) if found else (0, GENESIS)
 
 
+# The library tries a failed statement ten times, each waiting up to the connect
+# timeout for the pool: a request would wait a minute for its 503 while PostgreSQL is
+# down. Once more is enough, after the pool has dropped every connection the server
+# reset (the pool checks one connection at a time, backing off between them, so a pool
+# of dead connections would outlast the timeout); the caller's unit of work decides again
+# on a conflict.
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _once_more(method: Method) -> Method:
+    @functools.wraps(method)
+    def again(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (InterfaceError, OperationalError):
+            with contextlib.suppress(Exception):
+                self.datastore.pool.check()
+            return method(self, *args, **kwargs)
+
+    return again  # type: ignore[return-value]
+
+
+class FailFastSnapshotRecorder(PostgresAggregateRecorder):
+    """The library's snapshot recorder, trying a statement at most twice."""
+
+    @_once_more
+    def select_events(self, *args: Any, **kwargs: Any) -> Any:
+        return PostgresAggregateRecorder.select_events.__wrapped__(self, *args, **kwargs)
+
+
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
-    """The library's PostgreSQL application recorder, chaining each event per host."""
+    """The library's PostgreSQL application recorder, chaining each event per host and
+    trying a statement at most twice."""
 
     host_id = ""
+
+    @_once_more
+    def insert_events(self, *args: Any, **kwargs: Any) -> Any:
+        return PostgresApplicationRecorder.insert_events.__wrapped__(self, *args, **kwargs)
+
+    @_once_more
+    def select_events(self, *args: Any, **kwargs: Any) -> Any:
+        return PostgresAggregateRecorder.select_events.__wrapped__(self, *args, **kwargs)
+
+    @_once_more
+    def select_notifications(self, *args: Any, **kwargs: Any) -> Any:
+        return PostgresApplicationRecorder.select_notifications.__wrapped__(self, *args, **kwargs)
+
+    @_once_more
+    def max_notification_id(self) -> int | None:
+        found: int | None = PostgresApplicationRecorder.max_notification_id.__wrapped__(self)
+        return found
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         super()._create_table(curs)
@@ -132,6 +205,7 @@ def migrate(curs: Any) -> None:
 
 
 class BerthPostgresFactory(PostgresFactory):
+    aggregate_recorder_class = FailFastSnapshotRecorder
     application_recorder_class = ChainedPostgresApplicationRecorder
 
     def __init__(self, env: Environment) -> None:
