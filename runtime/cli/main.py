@@ -24,6 +24,7 @@ from . import (
     observe,
     replay,
     run,
+    store_copy,
     system,
     system_prune,
     volumes,
@@ -93,6 +94,7 @@ for group in (
     volumes,
     networks,
     system_prune,
+    store_copy,
 ):
     for command in group.COMMANDS:
         main.add_command(command)
