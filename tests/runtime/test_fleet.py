@@ -13,6 +13,7 @@ import pytest
 
 from berth.runtime.service.engine import Engine
 from berth.runtime.store.positions import positions_of
+from berth.runtime.views import audit_search
 from berth.runtime.views.fleet import host_of
 
 from ..conftest import API, SteppingClock, seed_busybox
@@ -26,9 +27,7 @@ def fleet(tmp_path: Path, postgres_url: str) -> Iterator[list[Engine]]:
     with ExitStack() as stack:
         engines = [
             stack.enter_context(
-                Engine(
-                    tmp_path / host, clock=SteppingClock(), store_url=postgres_url, host_id=host
-                )
+                Engine(tmp_path / host, clock=SteppingClock(), store_url=postgres_url, host_id=host)
             )
             for host in HOSTS
         ]
@@ -92,3 +91,21 @@ def test_a_host_that_starts_again_resumes_from_its_own_positions(
         assert positions_of(engine.store).get("container-reactor") == 5
     with Engine(tmp_path / "host-3", store_url=postgres_url, host_id="host-3") as engine:
         assert positions_of(engine.store).get("container-reactor") is None
+
+
+def test_the_audit_trail_of_one_host_or_all(fleet: list[Engine]) -> None:
+    create_everywhere_at_once(fleet)
+    engine = fleet[0]
+
+    def audited(host: str) -> Counter[str]:
+        found = audit_search.search(
+            engine,
+            engine.root,
+            engine.now(),
+            "json",
+            filters={"host": [host], "action": ["create"]},
+        )
+        return Counter(entry["actor"]["host"] for entry in found)
+
+    assert audited("host-2") == {"host-2": PER_HOST}
+    assert audited("all") == dict.fromkeys(HOSTS, PER_HOST)
