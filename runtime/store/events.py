@@ -244,6 +244,16 @@ class EventStore(Application[str]):
             self._find_damage((r[0], r[1], r[2], r[3], r[4]) for r in rows)
             raise
 
+    def topics_between(self, after: int, through: int) -> list[tuple[str, int]]:
+        """How many events of each topic the log has at positions after..through."""
+        column, mark, table = self._log
+        rows = self._rows(
+            f"SELECT topic, COUNT(*) FROM {table} "
+            f"WHERE {column} > {mark} AND {column} <= {mark} GROUP BY topic",
+            (after, through),
+        )
+        return [(str(topic), int(count)) for topic, count in rows]
+
     def aggregate_log(
         self, originator_id: str, until_version: int | None = None
     ) -> list[LoggedEvent]:

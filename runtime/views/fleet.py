@@ -59,6 +59,12 @@ def fold_fleet(cursor: Any, batch: Iterable[LoggedEvent]) -> None:
         )
 
 
+def fleet_counts(cursor: Any) -> dict[tuple[str, str], int]:
+    """How many containers each host has in each state (the fleet overview)."""
+    cursor.execute("SELECT host, state, COUNT(*) FROM fleet_containers GROUP BY host, state")
+    return {(str(h), str(s)): int(n) for h, s, n in cursor.fetchall()}
+
+
 def fleet_rows(cursor: Any, host: str | None = None) -> list[tuple[str, dict[str, Any]]]:
     """(host, container row) of every host's containers, or of one host's, newest first."""
     where, params = ("WHERE host = ? ", (host,)) if host else ("", ())

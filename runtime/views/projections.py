@@ -247,6 +247,11 @@ class ProjectionStore(SQLiteTrackingRecorder):
         with self.datastore.transaction(commit=False) as cursor:
             return fleet.fleet_rows(cursor, host)
 
+    def fleet_containers_by_state(self) -> dict[tuple[str, str], int]:
+        """(host, state) → how many containers, for the fleet's hosts."""
+        with self.datastore.transaction(commit=False) as cursor:
+            return fleet.fleet_counts(cursor)
+
     def container_row(self, container_id: str) -> dict[str, Any] | None:
         found = self._select_rows("SELECT row FROM containers WHERE id = ?", (container_id,))
         return found[0] if found else None

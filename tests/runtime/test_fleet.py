@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from berth.runtime.dashboard.metrics import Metrics
 from berth.runtime.service.engine import Engine
 from berth.runtime.store.positions import positions_of
 from berth.runtime.views import audit_search
@@ -109,3 +110,11 @@ def test_the_audit_trail_of_one_host_or_all(fleet: list[Engine]) -> None:
 
     assert audited("host-2") == {"host-2": PER_HOST}
     assert audited("all") == dict.fromkeys(HOSTS, PER_HOST)
+
+
+def test_the_metrics_label_the_fleet_containers_by_host(fleet: list[Engine]) -> None:
+    create_everywhere_at_once(fleet)
+    fleet[1].catch_up()
+    scraped = Metrics(fleet[1]).render().decode()
+    for host in HOSTS:
+        assert f'berth_fleet_containers{{host="{host}",state="created"}} {PER_HOST}.0' in scraped
