@@ -14,7 +14,7 @@ import pytest
 from berth.runtime.dashboard.metrics import Metrics
 from berth.runtime.service.engine import Engine
 from berth.runtime.store.positions import positions_of
-from berth.runtime.views import audit_search
+from berth.runtime.views import audit_search, trail
 from berth.runtime.views.fleet import host_of
 
 from ..conftest import API, SteppingClock, seed_busybox
@@ -70,6 +70,11 @@ def test_each_host_lists_its_own_containers_and_the_fleet_lists_all(
     assert {e["Host"] for e in fleet[2].list_fleet("host-2")} == {"host-2"}
     web_ids = {e["Id"] for e in listed if e["Names"] == ["/web"]}
     assert len(web_ids) == 3
+    # `history` and `inspect --at` of another host's container, by its id.
+    other = next(e["Id"] for e in listed if e["Host"] == "host-3")
+    head = f"#{fleet[0].store.max_position()}"
+    assert trail.document_at_moment(fleet[0], other, head, fleet[0].now())["Id"] == other
+    assert trail.container_history(fleet[0], other)[0]["action"] == "Created"
 
 
 def test_every_event_names_its_host_in_its_actor(fleet: list[Engine]) -> None:
