@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from berth.runtime.dashboard.metrics import Metrics
+from berth.runtime.dashboard.routes import Dashboard
 from berth.runtime.service.engine import Engine
 from berth.runtime.store.positions import positions_of
 from berth.runtime.views import audit_search, trail
@@ -123,3 +124,17 @@ def test_the_metrics_label_the_fleet_containers_by_host(fleet: list[Engine]) -> 
     scraped = Metrics(fleet[1]).render().decode()
     for host in HOSTS:
         assert f'berth_fleet_containers{{host="{host}",state="created"}} {PER_HOST}.0' in scraped
+
+
+def test_the_dashboard_shows_the_fleet_and_any_host_s_containers(fleet: list[Engine]) -> None:
+    create_everywhere_at_once(fleet)
+    dashboard = Dashboard(fleet[0], Metrics(fleet[0]))
+    fleet[0].catch_up()
+    overview = dashboard.fleet()
+    assert overview["host"] == "host-1"
+    assert overview["hosts"] == {host: {"created": PER_HOST} for host in HOSTS}
+    shown = dashboard.containers("host-3")["containers"]
+    assert sorted(c["name"] for c in shown) == ["app1", "app2", "app3", "web"]
+    assert {c["id"] for c in shown}.isdisjoint(
+        {c["id"] for c in dashboard.containers()["containers"]}
+    )
