@@ -16,6 +16,7 @@ from berth.runtime.dashboard.routes import Dashboard
 from berth.runtime.service.engine import Engine
 from berth.runtime.store.positions import positions_of
 from berth.runtime.views import audit_search, trail
+from berth.runtime.views.docker_events import Bound, EventFilters, stream_events
 from berth.runtime.views.fleet import host_of
 
 from ..conftest import API, SteppingClock, seed_busybox
@@ -138,3 +139,20 @@ def test_the_dashboard_shows_the_fleet_and_any_host_s_containers(fleet: list[Eng
     assert {c["id"] for c in shown}.isdisjoint(
         {c["id"] for c in dashboard.containers()["containers"]}
     )
+
+
+async def test_events_of_this_host_or_of_the_fleet(fleet: list[Engine]) -> None:
+    create_everywhere_at_once(fleet)
+    until = Bound(position=fleet[0].store.max_position())
+
+    async def hosts_of_creates(fleet_wide: bool) -> Counter[str]:
+        found: Counter[str] = Counter()
+        async for message in stream_events(
+            fleet[1], Bound(position=0), until, EventFilters(), fleet=fleet_wide
+        ):
+            if message["Type"] == "container" and message["Action"] == "create":
+                found[message.get("Host", "own")] += 1
+        return found
+
+    assert await hosts_of_creates(False) == {"own": PER_HOST}
+    assert await hosts_of_creates(True) == dict.fromkeys(HOSTS, PER_HOST)
