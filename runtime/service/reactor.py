@@ -26,7 +26,7 @@ from berth.domain.errors import BerthError
 
 from ..store.events import EventStore, LoggedEvent
 from ..store.positions import ReactorPositions
-from ..store.postgres import store_unavailable
+from ..store.postgres import STORE_RETRY_S, store_unavailable
 from .changes import Changes
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,6 @@ BATCH = 500
 #: Besides being woken by every save of this engine, the reactor looks at the log this
 #: often (a write of another process, say a `berth` command renaming a container).
 POLL_S = 1.0
-#: How long the reactor waits before reading a fleet's store again that did not answer.
-STORE_RETRY_S = 1.0
 #: How many failed actions are kept for waiters that have not yet asked.
 KEPT_ERRORS = 1000
 

@@ -52,6 +52,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+#: How long the engine's own work (the reactor, recording an exit) waits before trying a
+#: fleet's store again that did not answer.
+STORE_RETRY_S = 1.0
+
+
 class StoreUnavailable(Unavailable):
     """PostgreSQL cannot be reached (stopped, a reset connection): 503, nothing written."""
 
