@@ -229,7 +229,11 @@ def connect(
         found = DaemonClient(host)
     else:
         db_path = top.obj["root"] / "events.db"
-        if examines_log and top.obj.get("store") is None and not db_path.is_file():
+        # A fleet's store, or a berthd serving the root (whose log may be a fleet's).
+        asked_elsewhere = (
+            top.obj.get("store") is not None or _holder(top.obj["root"])[1] is not None
+        )
+        if examines_log and not asked_elsewhere and not db_path.is_file():
             raise NotFound(f"no event log at {db_path}")
         found = RootClient(RootFinder(top, access, insecure, examines_log))
     top.obj["client"] = found

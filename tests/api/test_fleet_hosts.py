@@ -1,5 +1,6 @@
 """Three berthd hosts (three roots, three host ids) on one PostgreSQL database, running
-containers at once: `ps --fleet` and `history` show every host's (ADR/0043)."""
+containers at once: `ps --fleet`, `audit --host all`, `audit verify` and `history`
+show every host's (ADR/0043)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,13 @@ def test_three_hosts_run_containers_at_once_and_the_fleet_sees_them_all(
     table = daemons[1].berth("ps", "--fleet").stdout.splitlines()
     assert table[0].split()[:3] == ["HOST", "CONTAINER", "ID"]
     assert sorted(line.split()[0] for line in table[1:]) == sorted(HOSTS)
+
+    audited = daemons[2].berth("audit", "--host", "all", "--action", "start", "--format", "json")
+    assert audited.returncode == 0, audited.stderr
+    started = {json.loads(line)["actor"]["host"] for line in audited.stdout.splitlines()}
+    assert started == set(HOSTS)
+    verified = daemons[1].berth("audit", "verify", "--host", "all")
+    assert verified.returncode == 0 and verified.stdout.startswith("note: hosts checked: ")
 
     # One host reads the history of another's container from the shared log.
     history = daemons[0].berth("history", "--format", "json", ran["fleet-c"])
