@@ -61,7 +61,6 @@ class EngineCore:
         self._entropy = entropy
         self._clock = clock
         self.host_id = host_id if store_url else ""
-        self.views = ProjectionStore(root / "projections.db", self.host_id)
         self.store = EventStore(
             root / "events.db",
             env=store_env,
@@ -69,6 +68,7 @@ class EngineCore:
             url=store_url,
             host_id=self.host_id,
         )
+        self.views = ProjectionStore(root / "projections.db", self.host_id)
         self.images = ImageRecords(self)
         self.volumes = VolumeRecords(self, entropy)
         self.mount_points: MountPoints = HostMountPoints()
