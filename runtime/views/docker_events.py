@@ -363,8 +363,8 @@ async def stream_events(
     *,
     fleet: bool = False,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Docker events from the log, oldest first; follows the log until `until` (if any).
-    Those of this host's engine, or with `fleet` every host's, each naming its "Host"."""
+    """Docker events from the log (this host's, or with `fleet` every host's, each naming its
+    "Host"), oldest first; follows the log until `until` (if any)."""
     own_host = "" if fleet else source.store.host_id
     now = source.now
     since_position, since_time = since.position, since.time
@@ -385,15 +385,14 @@ async def stream_events(
                 return
             if until_time is not None and event.timestamp > until_time:
                 return
-            host = host_of(event)
-            if own_host and host != own_host:
+            if own_host and host_of(event) != own_host:
                 continue
             messages = await trio.to_thread.run_sync(translator.translate, event)
             if since_time is not None and event.timestamp < since_time:
                 continue
             for message in messages:
                 if filters.accepts(message):
-                    yield {**message, "Host": host} if fleet else message
+                    yield {**message, "Host": host_of(event)} if fleet else message
         if not batch:
             if until_time is not None and now() > until_time:
                 return
