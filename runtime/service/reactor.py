@@ -126,10 +126,7 @@ class Reactor:
         while worker.pending:
             position, work = worker.pending.popleft()
             try:
-                if callable(work):
-                    await work()
-                else:
-                    await self._act(work)
+                await self._act_through_outages(work)
             except BerthError as error:
                 self._failed(position, error)
                 log.warning("%s: %s: %s", self.name, key[:12], error.message)
@@ -139,6 +136,20 @@ class Reactor:
             finally:
                 self.release(position)
         del self._workers[key]
+
+    async def _act_through_outages(self, work: LoggedEvent | Job) -> None:
+        """Act; while a fleet's store is away, act again once it answers (an action
+        begins by loading what it acts on, so nothing was done)."""
+        while True:
+            try:
+                await (work() if callable(work) else self._act(work))
+                return
+            except Exception as error:
+                unavailable = store_unavailable(error)
+                if unavailable is None or isinstance(error, BerthError):
+                    raise
+                log.warning("%s: %s", self.name, unavailable.message)
+                await trio.sleep(STORE_RETRY_S)
 
     # What actions may do -------------------------------------------------------------------
 

@@ -27,7 +27,8 @@ async def test_an_exit_while_the_store_is_away_is_recorded_when_it_returns(
             # The exit watcher finds the store away, and keeps the exit to record it later.
             await until(lambda: "exited: event store unavailable" in caplog.text)
         finally:
-            await trio.to_thread.run_sync(postgres_cluster.start)
+            with trio.CancelScope(shield=True):  # the session's later tests need it back
+                await trio.to_thread.run_sync(postgres_cluster.start)
         await until(lambda: "Exited" in names(engine, created.id))
         await trio.sleep(1.5)  # a second record, if any, would be there by now
         exits = [e.data["exit_code"] for e in engine.history(created.id) if e.name == "Exited"]
