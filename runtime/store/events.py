@@ -28,7 +28,7 @@ from berth.domain.network import Network
 from berth.domain.volume import Volume
 
 from .integrity import DamagedEvent, ReadOnly, ReadOnlyLog
-from .postgres import HOST_ID, postgres_env, store_unavailable, tuple_cursor
+from .postgres import HOST_ID, once_more, postgres_env, store_unavailable, tuple_cursor
 from .transcoder import MsgpackTranscoder
 
 log = logging.getLogger(__name__)
@@ -282,10 +282,14 @@ class EventStore(Application[str]):
                 cursor.execute(sql, params)
                 found: list[Any] = cursor.fetchall()
             return found
-        with tuple_cursor(self.datastore) as cursor:
-            cursor.execute(sql, params)
-            rows: list[tuple[Any, ...]] = cursor.fetchall()
-        return rows
+
+        def read() -> list[tuple[Any, ...]]:
+            with tuple_cursor(self.datastore) as cursor:
+                cursor.execute(sql, params)
+                rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
+
+        return once_more(self.datastore, read)
 
     def _find_damage(self, rows: Iterable[tuple[int, str, int, Any, bytes]]) -> None:
         """Once a read failed: the first row that does not decode to an event was changed

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from berth.domain.errors import space_for
 
 from .events import EventStore
+from .postgres import once_more
 
 LOCK_TIMEOUT_S = 30
 
@@ -43,21 +44,27 @@ class HostPositions:
         self.host_id = host_id
 
     def get(self, reactor: str) -> int | None:
-        with self._datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                "SELECT position FROM reactor_positions WHERE host_id = %s AND reactor = %s",
-                (self.host_id, reactor),
-            )
-            found = cursor.fetchone()
-        return int(found["position"]) if found else None
+        def read() -> int | None:
+            with self._datastore.transaction(commit=False) as cursor:
+                cursor.execute(
+                    "SELECT position FROM reactor_positions WHERE host_id = %s AND reactor = %s",
+                    (self.host_id, reactor),
+                )
+                found = cursor.fetchone()
+            return int(found["position"]) if found else None
+
+        return once_more(self._datastore, read)
 
     def put(self, reactor: str, position: int) -> None:
-        with self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                "INSERT INTO reactor_positions VALUES (%s, %s, %s) ON CONFLICT (host_id, "
-                "reactor) DO UPDATE SET position = excluded.position",
-                (self.host_id, reactor, position),
-            )
+        def write() -> None:
+            with self._datastore.transaction(commit=True) as cursor:
+                cursor.execute(
+                    "INSERT INTO reactor_positions VALUES (%s, %s, %s) ON CONFLICT (host_id, "
+                    "reactor) DO UPDATE SET position = excluded.position",
+                    (self.host_id, reactor, position),
+                )
+
+        once_more(self._datastore, write)
 
     def close(self) -> None:
         """The store's pool closes with the store."""

@@ -125,15 +125,24 @@ def chain_head_of(cursor: Any, host_id: str) -> tuple[int, bytes]:
 Method = TypeVar("Method", bound=Callable[..., Any])
 
 
+Answer = TypeVar("Answer")
+
+
+def once_more(datastore: Any, read: Callable[[], Answer]) -> Answer:
+    """`read()`, and once more after the pool has dropped the connections the server
+    reset, if it failed on one."""
+    try:
+        return read()
+    except (InterfaceError, OperationalError):
+        with contextlib.suppress(Exception):
+            datastore.pool.check()
+        return read()
+
+
 def _once_more(method: Method) -> Method:
     @functools.wraps(method)
     def again(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except (InterfaceError, OperationalError):
-            with contextlib.suppress(Exception):
-                self.datastore.pool.check()
-            return method(self, *args, **kwargs)
+        return once_more(self.datastore, lambda: method(self, *args, **kwargs))
 
     return again  # type: ignore[return-value]
 

@@ -21,6 +21,7 @@ async def test_an_exit_while_the_store_is_away_is_recorded_when_it_returns(
         await runner.images.pull(IMAGE_REF, API)
         created = await runner.create({"Image": IMAGE_REF, "Cmd": ["sleep", "100"]}, None, API)
         await runner.start(created.id, API)
+        await runner.reactor.wait_acted(engine.store.max_position())  # its exit is watched
         await trio.to_thread.run_sync(postgres_cluster.stop)
         try:
             host.runtime.exit(created.id, 7)
