@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := crun runc conmon busybox-static tini docker-registry skopeo umoci iproute2 chromium chromium-driver docker-compose
+APT_PACKAGES := crun runc conmon busybox-static tini docker-registry skopeo umoci iproute2 chromium chromium-driver docker-compose postgresql
 INSTALLED := $(VENV)/.installed
 
 .PHONY: setup apt cgroups venv run test lint bench bench-peers clean

@@ -29,18 +29,30 @@ class Actor:
     uid: int | None = None
     pid: int | None = None
     command: str | None = None
+    #: The fleet host whose engine recorded the change (ADR/0043); None on a lone host.
+    host: str | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"kind": self.kind.value, "uid": self.uid, "pid": self.pid, "command": self.command}
+        found: dict[str, object] = {
+            "kind": self.kind.value,
+            "uid": self.uid,
+            "pid": self.pid,
+            "command": self.command,
+        }
+        if self.host is not None:  # a lone host's events stay as they were
+            found["host"] = self.host
+        return found
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Actor:
         uid, pid, command = data.get("uid"), data.get("pid"), data.get("command")
+        host = data.get("host")
         return cls(
             kind=ActorKind(str(data["kind"])),
             uid=uid if isinstance(uid, int) else None,
             pid=pid if isinstance(pid, int) else None,
             command=command if isinstance(command, str) else None,
+            host=host if isinstance(host, str) else None,
         )
 
 

@@ -20,9 +20,11 @@ T = "berth.name"
 NAMES_NAMESPACE = uuid.UUID("6f0b1c0e-3b7a-5d7e-9a51-2c1f4d8e0b9a")
 
 
-def name_id(name: str) -> str:
-    """The aggregate id of a canonical name such as "/web"."""
-    return str(uuid.uuid5(NAMES_NAMESPACE, f"/names{name}"))
+def name_id(name: str, host: str | None = None) -> str:
+    """The aggregate id of a canonical name such as "/web": one per fleet host, as names
+    are per host in Docker (a lone host's `host` is None)."""
+    where = f"/hosts/{host}" if host else ""
+    return str(uuid.uuid5(NAMES_NAMESPACE, f"{where}/names{name}"))
 
 
 def name_conflict(name: str, owner: str) -> Conflict:
@@ -74,7 +76,11 @@ class Name(StrIdAggregate):
     @classmethod
     def register(cls, name: str, container_id: str, cause: Cause) -> Name:
         registered: Name = cls._start(
-            name_id(name), cls.Registered, cause, name=name, container_id=container_id
+            name_id(name, cause.actor.host),
+            cls.Registered,
+            cause,
+            name=name,
+            container_id=container_id,
         )
         return registered
 

@@ -20,7 +20,7 @@ from berth.adapters.runc.backends import RUNTIME_NAMES
 from berth.domain.errors import BerthError
 
 from .api.server import DEFAULT_SOCKET, parse_host
-from .cli.root_option import root_option
+from .cli.root_option import host_id_option, root_option, store_option
 from .dashboard import ListenError, parse_listen_address
 from .host import Host, HostSettings, Serving
 from .service.network_files import BridgeSettings, default_bridge_name
@@ -50,6 +50,8 @@ async def serve(settings: HostSettings) -> None:
 
 @click.command()
 @root_option
+@store_option
+@host_id_option
 @click.option("--insecure-registry", multiple=True, help="Registry reached over plain HTTP.")
 @click.option(
     "-H",
@@ -101,6 +103,8 @@ async def serve(settings: HostSettings) -> None:
 )
 def main(
     root: Path,
+    store: str | None,
+    host_id: str,
     insecure_registry: tuple[str, ...],
     host: str,
     metrics_addr: str | None,
@@ -132,6 +136,8 @@ def main(
         ignore_log_verification=ignore_log_verification,
         runtime=runtime,
         signature_policy=signature_policy,
+        store=store,
+        host_id=host_id,
     )
     try:
         trio.run(serve, settings)

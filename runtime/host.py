@@ -76,6 +76,9 @@ class HostSettings:
     #: The OCI runtime wanted by default (None: crun where it works, else runc).
     runtime: str | None = None
     signature_policy: Path | None = DEFAULT_POLICY
+    #: A fleet's postgresql:// store instead of events.db under the root (ADR/0043).
+    store: str | None = None
+    host_id: str = ""
 
     @property
     def daemon(self) -> bool:
@@ -136,11 +139,15 @@ class Host:
                 lock.acquire(settings.kind, settings.socket, wait_s=LOCK_WAIT_S)
             check_socket_free(settings.socket)
             # Before anything is served, acted on or written (ADR/0019).
-            report = await trio.to_thread.run_sync(verify_tail, settings.root / "events.db")
-            if report.problem is not None and not settings.ignore_log_verification:
-                raise LogVerificationFailed(report.problem)
-            serving = read_only(report.problem, settings.kind) if report.problem else None
-            with Engine(settings.root) as engine:
+            serving = None
+            if settings.store is None:  # a fleet's log is verified by `audit verify`
+                report = await trio.to_thread.run_sync(verify_tail, settings.root / "events.db")
+                if report.problem is not None and not settings.ignore_log_verification:
+                    raise LogVerificationFailed(report.problem)
+                serving = read_only(report.problem, settings.kind) if report.problem else None
+            with Engine(
+                settings.root, store_url=settings.store, host_id=settings.host_id
+            ) as engine:
                 engine.store.read_only = serving
                 await self._serve_engine(engine, serving, task_status)
 

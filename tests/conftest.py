@@ -12,8 +12,9 @@ import pytest
 
 from berth.domain.cause import Actor, ActorKind
 from berth.runtime.service.engine import Engine
+from berth.runtime.store.events import EventStore
 
-pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.berthd"]
+pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.berthd", "tests.fixtures.postgres"]
 
 API = Actor(ActorKind.API, uid=1000, pid=4242)
 ENGINE_ACTOR = Actor(ActorKind.ENGINE)
@@ -98,3 +99,11 @@ def no_network_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
         left += network_leftovers(berth_root, bridge_too=False)
         remove_bridge_sync(berth_root)
     assert left == []
+
+
+@pytest.fixture
+def store(tmp_path: Path, store_url: str | None) -> Iterator[EventStore]:
+    """An empty event store on each backend in turn, written as host "host-a"."""
+    opened = EventStore(tmp_path / "events.db", url=store_url, host_id="host-a")
+    yield opened
+    opened.close()

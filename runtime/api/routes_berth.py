@@ -6,7 +6,10 @@ endpoint for.
 - `GET /berth/containers/{ref}/json?at=TIME|#POSITION`: its inspect document then;
 - `GET /berth/audit?since=&until=&filters={"user","action","container"}&format=json|commands`:
   the audit trail (JSON lines), or the users' requests as Docker API calls;
-- `GET /berth/verify?jobs=&from=`: the hash chain checked (ok, or the first bad position);
+- `GET /berth/verify?jobs=&from=&host=`: the hash chain checked (ok, or the first bad
+  position); in a fleet's log, `host`'s chain or every host's (`all`, the default);
+- `GET /berth/fleet/containers?host=`: every fleet host's containers (`ps --fleet`), as
+  `/containers/json` lists them, each with its "Host";
 - `POST /berth/projections/rebuild?name=all|views|audit`: JSON lines of progress
   (`{"progress": {"current", "total"}}`), then `{"position": N}`.
 
@@ -25,6 +28,7 @@ import trio
 from berth.domain.errors import BerthError, InvalidParameter
 
 from ..store.verify import Report, verify
+from ..store.verify_fleet import verify_fleet
 from ..views import audit_search, rebuild, trail
 from ..views.filters import parse_query_filters
 from .server import App, Reply, Request, Router, StreamReply, Write, json_line, json_reply
@@ -38,6 +42,11 @@ PROGRESS_EVERY_S = 0.1
 async def history(app: App, request: Request) -> Reply:
     ref = request.params["id"]
     return json_reply(await trio.to_thread.run_sync(trail.container_history, app.engine, ref))
+
+
+async def fleet_containers(app: App, request: Request) -> Reply:
+    host = request.text("host") or None
+    return json_reply(await trio.to_thread.run_sync(app.engine.list_fleet, host))
 
 
 async def document_at(app: App, request: Request) -> Reply:
@@ -96,9 +105,13 @@ async def verify_chain(app: App, request: Request) -> Reply:
     start = request.integer("from") or 0
     if (jobs is not None and jobs < 1) or start < 0:
         raise InvalidParameter("jobs must be at least 1 and from at least 0")
-    check = functools.partial(
-        verify, app.engine.store.db_path, jobs=jobs, start_after=max(start - 1, 0)
-    )
+    store = app.engine.store
+    host = request.text("host") or None
+    check: Callable[[], Report]
+    if store.url is not None:  # a fleet's log: one host's chain, or every host's
+        check = functools.partial(verify_fleet, store.datastore, None if host == "all" else host)
+    else:
+        check = functools.partial(verify, store.db_path, jobs=jobs, start_after=max(start - 1, 0))
     return json_reply(report_document(await trio.to_thread.run_sync(check)))
 
 
@@ -162,5 +175,6 @@ def register(router: Router) -> None:
     router.add("GET", f"{ID}/history", history)
     router.add("GET", f"{ID}/json", document_at)
     router.add("GET", f"{PREFIX}/audit", audit)
+    router.add("GET", f"{PREFIX}/fleet/containers", fleet_containers)
     router.add("GET", f"{PREFIX}/verify", verify_chain)
     router.add("POST", f"{PREFIX}/projections/rebuild", rebuild_projections)

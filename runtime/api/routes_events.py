@@ -34,10 +34,11 @@ async def events(app: App, request: Request) -> StreamReply:
     # Refused before the stream's headers go out.
     since_bound, until_bound = parse_bound("since", since), parse_bound("until", until)
     filters = parse_query_filters(request.query.get("filters") or "", EVENT_FILTERS)
+    fleet = request.flag("fleet")  # berth's: every host of a fleet's store
 
     async def produce(write: Write) -> None:
         async for message in stream_events(
-            app.engine, since_bound, until_bound, EventFilters(filters)
+            app.engine, since_bound, until_bound, EventFilters(filters), fleet=fleet
         ):
             await write(json_line(message))
 

@@ -45,6 +45,7 @@ from ..http.messages import (
 )
 from ..http.server import Limits, RequestFactory, Server, Site
 from ..store.integrity import ReadOnlyLog
+from ..store.postgres import store_unavailable
 from .params import go_int
 
 if TYPE_CHECKING:
@@ -248,8 +249,8 @@ class ApiSite(Site[Request, Handler]):
             return error_reply(leaf.status, leaf.message)
         if isinstance(leaf, NotModified):
             return no_content(304)
-        if not isinstance(leaf, BerthError):  # a write below the handlers found no space
-            leaf = disk_full(leaf, self.app.root) or leaf
+        if not isinstance(leaf, BerthError):  # a write below found no space, or no store
+            leaf = disk_full(leaf, self.app.root) or store_unavailable(leaf) or leaf
         if isinstance(leaf, BerthError):
             return error_reply(leaf.http_status, leaf.message)
         self.log_internal_error(error, request)

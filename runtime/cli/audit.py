@@ -55,6 +55,7 @@ def history(ctx: click.Context, output: str, container: str) -> None:
 @click.option("--user", "users", multiple=True, help="Caller's uid (or user name); repeatable.")
 @click.option("--action", "actions", multiple=True, help="e.g. create, rm, pull, or an event.")
 @click.option("--container", "refs", multiple=True, help="A container, removed ones included.")
+@click.option("--host", "hosts", multiple=True, help="In a fleet's store: this host's, or all.")
 @click.option(
     "--format",
     "output",
@@ -71,6 +72,7 @@ def audit(
     users: tuple[str, ...],
     actions: tuple[str, ...],
     refs: tuple[str, ...],
+    hosts: tuple[str, ...],
     output: str,
     root: Path | None,
 ) -> None:
@@ -78,7 +80,12 @@ def audit(
     _use_root(ctx, root)
     if ctx.invoked_subcommand is not None:
         return
-    filters = {"user": list(users), "action": list(actions), "container": list(refs)}
+    filters = {
+        "user": list(users),
+        "action": list(actions),
+        "container": list(refs),
+        "host": list(hosts),
+    }
     query = {
         "since": since,
         "until": until,
@@ -106,14 +113,20 @@ def audit(
     default=0,
     help="Only from the checkpoint at or before this position (default: the whole log).",
 )
+@click.option(
+    "--host", "host", default=None, help="In a fleet's store: this host's chain, or all (default)."
+)
 @root_override
 @click.pass_context
-def verify(ctx: click.Context, jobs: int | None, start: int, root: Path | None) -> None:
+def verify(
+    ctx: click.Context, jobs: int | None, start: int, host: str | None, root: Path | None
+) -> None:
     """Check the log's hash chain: exit 0 if intact, 1 naming the first bad position."""
     _use_root(ctx, root)
     with daemon_errors(ctx):
         client = connect(ctx, Access.READ, examines_log=True)
-        report = client.call("GET", "/berth/verify", {"jobs": jobs, "from": start or None})
+        query = {"jobs": jobs, "from": start or None, "host": host}
+        report = client.call("GET", "/berth/verify", query)
         for note in report["notes"]:
             click.echo(f"note: {note}")
         problem = report["problem"]

@@ -29,6 +29,11 @@ refs_argument = click.argument("refs", nargs=-1, required=True)
 @click.option("-f", "--filter", "filters", multiple=True, help="Filter output (key=value).")
 @click.option("-n", "--last", default=None, type=int, help="Show n last created containers.")
 @click.option("--format", "output", default="", help="'json' for one JSON object a line.")
+@click.option(
+    "--fleet",
+    is_flag=True,
+    help="Every host's containers in the store, all states, with a HOST column.",
+)
 @click.pass_context
 def ps(
     ctx: click.Context,
@@ -38,6 +43,7 @@ def ps(
     filters: tuple[str, ...],
     last: int | None,
     output: str,
+    fleet: bool,
 ) -> None:
     """List containers."""
     with daemon_errors(ctx):
@@ -52,6 +58,7 @@ def ps(
             last=last,
             output=output,
             filters=wanted,
+            fleet=fleet,
         )
 
 

@@ -119,6 +119,7 @@ COMMANDS: dict[str, Command] = {
             ("--no-trunc", "no_trunc", SWITCH),
             ("-n --last", "last", INTEGER),
             ("--format", "output", VALUE),
+            ("--fleet", "fleet", SWITCH),
         ),
         (),
         required=0,

@@ -27,9 +27,13 @@ def list_containers(
     last: int | None,
     output: str,
     filters: dict[str, Any] | None = None,
+    fleet: bool = False,
 ) -> None:
-    query = {"all": show_all or None, "limit": last, "filters": filters or None}
-    entries = client.call("GET", "/containers/json", query)
+    if fleet:  # every host's, from the fleet view (ADR/0043)
+        entries = client.call("GET", "/berth/fleet/containers", {})
+    else:
+        query = {"all": show_all or None, "limit": last, "filters": filters or None}
+        entries = client.call("GET", "/containers/json", query)
     for line in ps_output(entries, quiet, no_trunc, output):
         echo(line)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from .client.http import socket_path
-from .root_option import root_option
+from .root_option import host_id_option, root_option, store_option
 
 #: Each command's module (its COMMANDS list has it); tests/runtime/test_cli_fast_path.py
 #: holds this table to the modules' lists.
@@ -36,6 +36,7 @@ MODULES = {
     **dict.fromkeys(["login", "logout", "push", "save", "sign"], "registry"),
     "replay": "replay",
     **dict.fromkeys(["stats", "top", "update"], "observe"),
+    "store": "store_copy",
     "system": "system_prune",
     "volume": "volumes",
 }
@@ -68,6 +69,8 @@ def _check_host(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 @click.group(cls=LazyCommands)
 @root_option
+@store_option
+@host_id_option
 @click.option(
     "-H",
     "--host",
@@ -84,10 +87,19 @@ def _check_host(ctx: click.Context, param: click.Parameter, value: str | None) -
     "command's own engine).",
 )
 @click.pass_context
-def main(ctx: click.Context, root: Path, host: str | None, ignore_log_verification: bool) -> None:
+def main(
+    ctx: click.Context,
+    root: Path,
+    store: str | None,
+    host_id: str,
+    host: str | None,
+    ignore_log_verification: bool,
+) -> None:
     """berth: an event-sourced, Docker-compatible container engine."""
     ctx.ensure_object(dict)
     ctx.obj["root"] = root
+    ctx.obj["store"] = store
+    ctx.obj["host_id"] = host_id
     ctx.obj["host"] = host
     ctx.obj["ignore_log_verification"] = ignore_log_verification
 

@@ -105,7 +105,13 @@ class OwnEngine:
 
 
 def start_own_engine(
-    root: Path, *, acting: bool, insecure: tuple[str, ...], ignore_log_verification: bool
+    root: Path,
+    *,
+    acting: bool,
+    insecure: tuple[str, ...],
+    ignore_log_verification: bool,
+    store: str | None = None,
+    host_id: str = "",
 ) -> OwnEngine | None:
     """This command's engine on `root`, serving; None when `acting` and another process
     took the root first."""
@@ -124,6 +130,8 @@ def start_own_engine(
         acting=acting,
         insecure=insecure,
         ignore_log_verification=ignore_log_verification,
+        store=store,
+        host_id=host_id,
     )
     engine = OwnEngine(settings, lock)
     engine.start()

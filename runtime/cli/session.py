@@ -125,6 +125,8 @@ class RootFinder:
                 # A log that fails verification is what `audit verify` examines.
                 ignore_log_verification=self.examines_log
                 or bool(self.ctx.obj.get("ignore_log_verification")),
+                store=self.ctx.obj.get("store"),
+                host_id=self.ctx.obj.get("host_id", ""),
             )
         except BerthError as error:  # the log does not verify, the disk is full, ...
             raise DaemonError(error.http_status, error.message) from None
@@ -178,7 +180,11 @@ def connect(
         found = DaemonClient(host)
     else:
         db_path = top.obj["root"] / "events.db"
-        if examines_log and not db_path.is_file():
+        # A fleet's store, or a berthd serving the root (whose log may be a fleet's).
+        asked_elsewhere = (
+            top.obj.get("store") is not None or _holder(top.obj["root"])[1] is not None
+        )
+        if examines_log and not asked_elsewhere and not db_path.is_file():
             raise NotFound(f"no event log at {db_path}")
         found = RootClient(RootFinder(top, access, insecure, examines_log))
     top.obj["client"] = found

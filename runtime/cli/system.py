@@ -74,6 +74,7 @@ def info(ctx: click.Context) -> None:
 @click.option("--until", default=None, help="Events until (same forms); default: follow.")
 @click.option("-f", "--filter", "filters", multiple=True, help="key=value filter.")
 @click.option("--format", "output", default="", help="'json' for one JSON object a line.")
+@click.option("--fleet", is_flag=True, help="Every host's events in a fleet's store.")
 @click.pass_context
 def events(
     ctx: click.Context,
@@ -81,11 +82,17 @@ def events(
     until: str | None,
     filters: tuple[str, ...],
     output: str,
+    fleet: bool,
 ) -> None:
     """Get real time events from the engine (from the durable log)."""
     with daemon_errors(ctx):
         wanted = parse_cli_filters(filters)
-        query = {"since": api_time(since), "until": api_time(until), "filters": wanted or None}
+        query = {
+            "since": api_time(since),
+            "until": api_time(until),
+            "filters": wanted or None,
+            "fleet": 1 if fleet else None,
+        }
         for line in connect(ctx, Access.READ).request("GET", "/events", query).lines():
             click.echo(event_line(json.loads(line), output))
 
@@ -96,8 +103,10 @@ def event_line(message: dict[str, Any], output: str) -> str:
         return json.dumps(message)
     stamp = datetime.fromtimestamp(message["timeNano"] / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
     attributes = ", ".join(f"{k}={v}" for k, v in sorted(message["Actor"]["Attributes"].items()))
+    host = f"{message['Host']} " if "Host" in message else ""  # `--fleet`
     return (
-        f"{stamp}000Z {message['Type']} {message['Action']} {message['Actor']['ID']} ({attributes})"
+        f"{stamp}000Z {host}{message['Type']} {message['Action']} {message['Actor']['ID']} "
+        f"({attributes})"
     )
 
 

@@ -84,6 +84,16 @@ class _StoreCollector(Collector):
             containers.add_metric([state], count)
         yield containers
 
+        if engine.host_id:  # a fleet's store: every host's containers, labelled by host
+            fleet = GaugeMetricFamily(
+                "berth_fleet_containers",
+                "Containers of every host of the fleet's store, by host and state.",
+                labels=["host", "state"],
+            )
+            for (host, state), count in sorted(engine.views.fleet_containers_by_state().items()):
+                fleet.add_metric([host, state], count)
+            yield fleet
+
         yield GaugeMetricFamily("berth_log_position", "Position of the log's head.", value=head)
         projected = engine.views.position()
         yield GaugeMetricFamily(

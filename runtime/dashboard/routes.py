@@ -74,7 +74,10 @@ class Dashboard:
             body = await trio.to_thread.run_sync(self.metrics.render)
             return Response(200, body, CONTENT_TYPE_PLAIN_0_0_4)
         if path == "/api/containers":
-            return _json(await trio.to_thread.run_sync(self.containers))
+            host = request.query.get("host") or None
+            return _json(await trio.to_thread.run_sync(self.containers, host))
+        if path == "/api/fleet":
+            return _json(await trio.to_thread.run_sync(self.fleet))
         if path == "/api/events":
             return EventStream(functools.partial(self.stream_timeline, _since(request)))
         found = _CONTAINER_PATH.match(path)
@@ -90,10 +93,14 @@ class Dashboard:
 
     # Reading the projections and the log (blocking: called in threads) -------------------
 
-    def containers(self) -> dict[str, Any]:
-        """Every container in the view, with counts by state and the log head before reading."""
+    def containers(self, host: str | None = None) -> dict[str, Any]:
+        """Every container in the view (or in another fleet host's, from the fleet view),
+        with counts by state and the log head before reading."""
         head = self.engine.store.max_position()
-        rows = self.engine.views.container_rows()
+        if host and self.engine.host_id and host != self.engine.host_id:
+            rows = [row for _, row in self.engine.views.fleet_container_rows(host)]
+        else:
+            rows = self.engine.views.container_rows()
         now = self.engine.now()
         counts = dict.fromkeys((s.value for s in ContainerState if s.value != "removed"), 0)
         listed = []
@@ -102,6 +109,15 @@ class Dashboard:
             entry = containers.list_entry(row, now)
             listed.append(public_listing(row, entry))
         return {"position": head, "counts": counts, "containers": listed}
+
+    def fleet(self) -> dict[str, Any]:
+        """The fleet overview: this host, and every host's containers by state (none on a
+        lone host)."""
+        hosts: dict[str, dict[str, int]] = {}
+        if self.engine.host_id:
+            for (host, state), count in self.engine.views.fleet_containers_by_state().items():
+                hosts.setdefault(host, {})[state] = count
+        return {"host": self.engine.host_id, "hosts": hosts}
 
     def history(self, container_id: str) -> dict[str, Any]:
         events = self.engine.history(container_id)

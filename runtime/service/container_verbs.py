@@ -97,7 +97,7 @@ class ContainerVerbs(EngineCore):
                 claim = self._name_claim(wanted, c.id, cause)
             except NameTaken as taken:
                 raise name_conflict(wanted, taken.owner) from None
-            released: Name | None = self.find_aggregate(name_id(old))
+            released: Name | None = self.find_aggregate(name_id(old, self.host_id))
             if released is not None:
                 released.release(c.id, cause)
             changed: list[StrIdAggregate] = [claim]
@@ -138,7 +138,7 @@ class ContainerVerbs(EngineCore):
 
         def decide(c: Container, k: Cause) -> list[StrIdAggregate]:
             c.mark_removed(k)
-            held: Name | None = self.find_aggregate(name_id(c.name))
+            held: Name | None = self.find_aggregate(name_id(c.name, self.host_id))
             changed: list[StrIdAggregate] = []
             if held is not None and held.release(c.id, k):
                 changed.append(held)

@@ -153,6 +153,17 @@ class Engine(ContainerVerbs):
             entries, all, limit, filters or {}, self.resolve_container, self.images.resolve
         )
 
+    def list_fleet(self, host: str | None = None) -> list[dict[str, Any]]:
+        """`ps --fleet`: every host's containers (or one host's), each with its "Host",
+        newest first; a lone host's are its own, under host ""."""
+        self.catch_up()
+        moment = self._clock()
+        if not self.host_id:
+            rows = [("", row) for row in self.views.container_rows()]
+        else:
+            rows = self.views.fleet_container_rows(host)
+        return [{**containers.list_entry(row, moment), "Host": h} for h, row in rows]
+
     def inspect_container(self, ref: str) -> dict[str, Any]:
         row = self.views.container_row(self.resolve_container(ref))
         if row is None:

@@ -9,6 +9,7 @@ the projections after catching them up to the log, so they see every earlier wri
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import uuid
@@ -30,6 +31,7 @@ from berth.domain.name_claim import Name, name_id
 from berth.domain.volume import Volume
 
 from ..store.events import EventStore, replay
+from ..store.postgres import store_unavailable
 from ..store.unit_of_work import unit_of_work
 from ..views.projections import ProjectionStore
 from .image_records import ImageRecords
@@ -48,13 +50,25 @@ class EngineCore:
         entropy: Callable[[int], bytes] = os.urandom,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         store_env: dict[str, str] | None = None,
+        store_url: str | None = None,
+        host_id: str = "",
     ) -> None:
+        """`store_url`: a fleet's postgresql:// log instead of `events.db` under the root;
+        `host_id`: who this engine is in it (ADR/0043). A lone host on SQLite has none,
+        so that its log reads and names stay what they were."""
         self.root = root
         private_dir(root)
         self._entropy = entropy
         self._clock = clock
-        self.store = EventStore(root / "events.db", env=store_env, keep_aggregates=True)
-        self.views = ProjectionStore(root / "projections.db")
+        self.host_id = host_id if store_url else ""
+        self.store = EventStore(
+            root / "events.db",
+            env=store_env,
+            keep_aggregates=True,
+            url=store_url,
+            host_id=self.host_id,
+        )
+        self.views = ProjectionStore(root / "projections.db", self.host_id)
         self.images = ImageRecords(self)
         self.volumes = VolumeRecords(self, entropy)
         self.mount_points: MountPoints = HostMountPoints()
@@ -78,6 +92,8 @@ class EngineCore:
         return self._clock()
 
     def cause(self, actor: Actor, correlation_id: str | None = None) -> Cause:
+        if self.host_id:
+            actor = dataclasses.replace(actor, host=self.host_id)
         return Cause(self._clock(), actor, correlation_id or uuid.uuid4().hex)
 
     def save(self, *aggregates: StrIdAggregate, project: bool | None = None) -> int:
@@ -119,7 +135,16 @@ class EngineCore:
             log.exception("projection failed after log position %d", position)
 
     def catch_up(self) -> int:
-        return self.views.catch_up(self.store)
+        """The views at the log's head; while a fleet's store is unreachable, as they are
+        (reads answer from what the views have, ADR/0043)."""
+        try:
+            return self.views.catch_up(self.store)
+        except Exception as error:
+            unavailable = store_unavailable(error)
+            if unavailable is None:
+                raise
+            log.warning("views not caught up: %s", unavailable.message)
+            return self.views.position()
 
     def get_aggregate(self, aggregate_id: str) -> Any:
         return self.store.repository.get(aggregate_id, projector_func=replay)
@@ -164,7 +189,7 @@ class EngineCore:
             return None
 
     def _name_claim(self, wanted: str, container_id: str, cause: Cause) -> Name:
-        existing: Name | None = self.find_aggregate(name_id(wanted))
+        existing: Name | None = self.find_aggregate(name_id(wanted, self.host_id))
         if existing is None:
             return Name.register(wanted, container_id, cause)
         if existing.owner is not None:

@@ -20,6 +20,7 @@ from berth.adapters.runc import ExitStatus, MonitorLost
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.errors import BerthError
 
+from ..store.postgres import STORE_RETRY_S, store_unavailable
 from .actions import ContainerActions
 from .faults import crash_point
 
@@ -56,16 +57,29 @@ class ExitWatcher:
                     status = None
                 nursery.cancel_scope.cancel()
             await self.ready.wait()
+            while not await self._record_exit(container_id, status):
+                await trio.sleep(STORE_RETRY_S)  # the exit is kept by its monitor meanwhile
+        except BerthError as error:
+            log.warning("container %s: %s", container_id[:12], error.message)
+        finally:
+            self._watched.discard(container_id)  # a restart watches it again
+
+    async def _record_exit(self, container_id: str, status: ExitStatus | None) -> bool:
+        """Record the exit unless already recorded; False while a fleet's store is away."""
+        try:
             async with self.actions.locks.hold(container_id):
                 if (await self.actions.load(container_id)).pid:
                     await self.actions.record_exit(
                         container_id, status, ENGINE, MONITOR_LOST, restart_policy=self.daemon
                     )
                     crash_point("exit.recorded")
-        except BerthError as error:
-            log.warning("container %s: %s", container_id[:12], error.message)
-        finally:
-            self._watched.discard(container_id)  # a restart watches it again
+            return True
+        except Exception as error:
+            unavailable = store_unavailable(error)
+            if unavailable is None:
+                raise
+            log.warning("container %s exited: %s", container_id[:12], unavailable.message)
+            return False
 
     async def _wait_orphan(self, container_id: str) -> None:
         """The monitor is gone: wait for the container's own process, if it still runs."""

@@ -20,6 +20,7 @@ from berth.domain.errors import BerthError
 from berth.domain.network_names import NetworkRecords, network_records
 
 from ..store.integrity import DamagedEvent
+from ..store.postgres import STORE_RETRY_S, store_unavailable
 from .changes import Changes
 from .engine import Engine
 
@@ -77,10 +78,17 @@ class NameRecords:
             while True:
                 # A save during the refresh woke no one: look at the log's head first. (A
                 # burst of saves, a compose up, is so one refresh per refresh time.)
-                head = await trio.to_thread.run_sync(self.engine.store.max_position)
-                if head == self.position:
-                    await self.changes.wait(POLL_S)
-                await self.refresh_or_report()
+                try:
+                    head = await trio.to_thread.run_sync(self.engine.store.max_position)
+                    if head == self.position:
+                        await self.changes.wait(POLL_S)
+                    await self.refresh_or_report()
+                except Exception as error:  # a fleet's store away: the names stay served
+                    unavailable = store_unavailable(error)
+                    if unavailable is None:
+                        raise
+                    log.warning("names: %s", unavailable.message)
+                    await trio.sleep(STORE_RETRY_S)
         finally:
             # A clean shutdown right after the last container went leaves no server.
             with trio.CancelScope(shield=True), trio.move_on_after(FINAL_REFRESH_S):

@@ -277,7 +277,7 @@ class NetworksAttach(NetworksReconcile):
         first (see `_current_network`)."""
         bridge = self._current_network()
         found = [bridge] if bridge is not None and container_id in bridge.allocations else []
-        bridge_id = network_id_of("bridge")
+        bridge_id = network_id_of("bridge", self.engine.host_id)
         for network in self.user.networks():
             if network.id != bridge_id and container_id in network.allocations:
                 found.append(network)
@@ -286,7 +286,7 @@ class NetworksAttach(NetworksReconcile):
     def _release_all(self, container_id: str, cause: Cause) -> list[StrIdAggregate]:
         changed: list[StrIdAggregate] = []
         for network in self._holding(container_id):
-            if network.id == network_id_of("bridge"):
+            if network.id == network_id_of("bridge", self.engine.host_id):
                 self._cached = None  # until saved
             try:
                 if network.release(container_id, cause):

@@ -107,14 +107,14 @@ class NetworksBase:
 
     def _find_network(self, name: str) -> Network | None:
         try:
-            network: Network = self.engine.get_aggregate(network_id_of(name))
+            network: Network = self.engine.get_aggregate(network_id_of(name, self.engine.host_id))
         except AggregateNotFoundError:
             return None
         return None if network.removed else network
 
     def _create_network(self, subnet: str, gateway: str) -> Network:
         network = Network.create(
-            id=network_id_of("bridge"),
+            id=network_id_of("bridge", self.engine.host_id),
             name="bridge",
             subnet=subnet,
             gateway=gateway,
@@ -132,7 +132,7 @@ class NetworksBase:
     def _change_network(self, change: Callable[[Network], Any], network_id: str = "") -> Any:
         """Load a network (the bridge network by default), change it, save
         (`unit_of_work`)."""
-        bridge_id = network_id_of("bridge")
+        bridge_id = network_id_of("bridge", self.engine.host_id)
         wanted = network_id or bridge_id
         decided: list[tuple[Network, Any]] = []
 
@@ -173,13 +173,13 @@ class NetworksBase:
         await self.firewall.apply(ruleset(chain, found))
 
     def bridge_for(self, network: Network) -> str:
-        if network.id == network_id_of("bridge"):
+        if network.id == network_id_of("bridge", self.engine.host_id):
             return self.bridge_name(network)
         return self.user.bridge_of(network)
 
     async def ensure_bridge_of(self, network: Network) -> str:
         """The network's bridge is up (made again if a clean shutdown removed it)."""
-        if network.id == network_id_of("bridge"):
+        if network.id == network_id_of("bridge", self.engine.host_id):
             return self.bridge_name(await self.default_network())
         bridge = self.user.bridge_of(network)
         if bridge not in self._bridges_ready:

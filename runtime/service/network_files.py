@@ -43,9 +43,11 @@ def endpoint_names(bridge: str, short: str) -> tuple[str, str]:
     return f"{bridge}-{short}", f"vb{short}"
 
 
-def network_id_of(name: str) -> str:
-    """Network ids derive from the name, so two processes creating `bridge` collide."""
-    return hashlib.sha256(f"berth.network:{name}".encode()).hexdigest()
+def network_id_of(name: str, host: str = "") -> str:
+    """Network ids derive from the name, so two processes creating `bridge` collide; and
+    from the fleet host, as networks (the default bridge's addresses too) are per host."""
+    where = f"berth.host:{host}/" if host else ""
+    return hashlib.sha256(f"{where}berth.network:{name}".encode()).hexdigest()
 
 
 def endpoint_id_of(network_id: str, container_id: str) -> str:

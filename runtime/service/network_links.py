@@ -25,7 +25,7 @@ def links_of(engine: Engine, container: Container) -> tuple[list[str], list[str]
         # On a user-defined network a link is a name only its container resolves, given
         # by berth's name server (domain/network_names.py), as dockerd gives it.
         return [], []
-    bridge: Network | None = engine.find_aggregate(network_id_of("bridge"))
+    bridge: Network | None = engine.find_aggregate(network_id_of("bridge", engine.host_id))
     removed = set(bridge.unlinked.get(container.id, [])) if bridge is not None else set()
     parent = container.name.lstrip("/")
     env: list[str] = []
@@ -72,7 +72,7 @@ def remove_link(engine: Engine, parent_ref: str, alias: str, actor: Actor) -> No
     if alias not in aliases:
         raise NotFound(f"No such container: {parent_ref}/{alias}")
     cause = engine.cause(actor)
-    bridge: Network | None = engine.find_aggregate(network_id_of("bridge"))
+    bridge: Network | None = engine.find_aggregate(network_id_of("bridge", engine.host_id))
     if bridge is None:
         raise NotFound(f"No such container: {parent_ref}/{alias}")
     bridge.remove_link(parent.id, alias, cause)

@@ -145,7 +145,7 @@ class ContainerNetworks(NetworksAttach):
             _, bound = await self.forwarders.start(directory / "ports.pid", forwards)
         except BerthError as error:
             name = container.name.lstrip("/")
-            endpoint = endpoint_id_of(network_id_of("bridge"), container.id)
+            endpoint = endpoint_id_of(network_id_of("bridge", self.engine.host_id), container.id)
             raise BerthError(f"{PORT_ERROR_PREFIX} {name} ({endpoint}): {error.message}") from None
         return [PublishedPort(f.container_port, f.protocol, f.host_ip, f.host_port) for f in bound]
 
@@ -206,7 +206,7 @@ class ContainerNetworks(NetworksAttach):
         async with self._allocation_lock:
             await self._sync(self.engine.record, container_id, decide, actor)
             for network in changed:
-                if network.id == network_id_of("bridge"):
+                if network.id == network_id_of("bridge", self.engine.host_id):
                     self._cached = network
 
     async def _tear_down(self, container: Container) -> bool:

@@ -29,6 +29,7 @@ from berth.domain.container.restart import restart_delay_ms
 from berth.domain.errors import NotModified
 
 from ..store.events import LoggedEvent
+from ..views.fleet import host_of
 from .actions import RESTART_POLICY, ContainerActions
 from .exits import ExitWatcher
 from .faults import crash_point
@@ -61,7 +62,13 @@ class ContainerReactions:
         }
 
     def wants(self, event: LoggedEvent) -> bool:
-        return event.aggregate == "container" and event.name in self._table
+        """A container event of this host's (another host's containers are its own to act
+        on, ADR/0043)."""
+        return (
+            event.aggregate == "container"
+            and event.name in self._table
+            and host_of(event) == self.actions.engine.host_id
+        )
 
     async def act(self, event: LoggedEvent) -> None:
         await self._table[event.name](event)

@@ -25,7 +25,8 @@ import trio
 from berth.domain.errors import BerthError
 
 from ..store.events import EventStore, LoggedEvent
-from ..store.positions import Positions
+from ..store.positions import ReactorPositions
+from ..store.postgres import STORE_RETRY_S, store_unavailable
 from .changes import Changes
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class Reactor:
         self,
         name: str,
         store: EventStore,
-        positions: Positions,
+        positions: ReactorPositions,
         changes: Changes,
         act: Callable[[LoggedEvent], Awaitable[None]],
         wants: Callable[[LoggedEvent], bool],
@@ -86,16 +87,31 @@ class Reactor:
             task_status.started()
             while True:
                 seen = self._changes.current()
-                batch = await trio.to_thread.run_sync(self._store.read_log, self._read, BATCH)
-                for event in batch:
-                    self._read = event.position
-                    if self._wants(event):
-                        self._queue(event.originator_id, event.position, event)
-                    else:
-                        self._wake(event.position)
+                try:
+                    batch = await self._follow()
+                except Exception as error:
+                    # A fleet's store away: read again from the same place once it is back.
+                    unavailable = store_unavailable(error)
+                    if unavailable is None:
+                        raise
+                    log.warning("%s: %s", self.name, unavailable.message)
+                    await trio.sleep(STORE_RETRY_S)
+                    continue
                 if len(batch) < BATCH:
-                    await self._save()
                     await self._changes.wait(POLL_S, since=seen)
+
+    async def _follow(self) -> list[LoggedEvent]:
+        """Queue (or pass) the next batch of the log; save the position at its head."""
+        batch = await trio.to_thread.run_sync(self._store.read_log, self._read, BATCH)
+        for event in batch:
+            self._read = event.position
+            if self._wants(event):
+                self._queue(event.originator_id, event.position, event)
+            else:
+                self._wake(event.position)
+        if len(batch) < BATCH:
+            await self._save()
+        return batch
 
     def _queue(self, key: str, position: int, work: LoggedEvent | Job) -> None:
         self._in_flight[position] += 1
@@ -110,10 +126,7 @@ class Reactor:
         while worker.pending:
             position, work = worker.pending.popleft()
             try:
-                if callable(work):
-                    await work()
-                else:
-                    await self._act(work)
+                await self._act_through_outages(work)
             except BerthError as error:
                 self._failed(position, error)
                 log.warning("%s: %s: %s", self.name, key[:12], error.message)
@@ -123,6 +136,20 @@ class Reactor:
             finally:
                 self.release(position)
         del self._workers[key]
+
+    async def _act_through_outages(self, work: LoggedEvent | Job) -> None:
+        """Act; while a fleet's store is away, act again once it answers (an action
+        begins by loading what it acts on, so nothing was done)."""
+        while True:
+            try:
+                await (work() if callable(work) else self._act(work))
+                return
+            except Exception as error:
+                unavailable = store_unavailable(error)
+                if unavailable is None or isinstance(error, BerthError):
+                    raise
+                log.warning("%s: %s", self.name, unavailable.message)
+                await trio.sleep(STORE_RETRY_S)
 
     # What actions may do -------------------------------------------------------------------
 

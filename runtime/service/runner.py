@@ -30,7 +30,7 @@ from berth.domain.container import Command, Container, ContainerState
 from berth.domain.errors import Conflict, NotFound
 from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name
 
-from ..store.positions import Positions
+from ..store.positions import positions_of
 from .actions import CHANGE_WAIT_S, ContainerActions
 from .changes import Changes
 from .consoles import Consoles
@@ -93,7 +93,7 @@ class Runner:
         self.execs = ExecService(self.actions, getattr(runtime, "execs", None))
         self.observer = ContainerObserver(engine, metrics or HostMetrics())
         self.reactions = ContainerReactions(self.actions, self.exits, daemon=daemon)
-        self.positions = Positions(engine.store.db_path)
+        self.positions = positions_of(engine.store)
         self.reactor = Reactor(
             NAME,
             engine.store,

@@ -71,7 +71,7 @@ class NetworkService:
         if fresh:
             self.engine.catch_up()
         ids = self.engine.views.network_ids()
-        bridge_id = network_id_of("bridge")
+        bridge_id = network_id_of("bridge", self.engine.host_id)
         found = [n for n in (self._load(i) for i in [bridge_id, *ids]) if n is not None]
         unique = {n.id: n for n in found}
         return sorted(unique.values(), key=lambda n: (n.id != bridge_id, n.name))
@@ -90,7 +90,7 @@ class NetworkService:
         """dockerd's lookup: exact name, then full id, then a unique id prefix."""
         if not ref:
             raise NotFound("network  not found")
-        by_name = self._load(network_id_of(ref))
+        by_name = self._load(network_id_of(ref, self.engine.host_id))
         if by_name is not None:
             return by_name
         if is_network_id(ref):
@@ -144,7 +144,7 @@ class NetworkService:
 
     async def inspect(self, ref: str) -> dict[str, Any]:
         if ref in ("host", "none"):
-            return view.builtin_document(ref, network_id_of(ref))
+            return view.builtin_document(ref, network_id_of(ref, self.engine.host_id))
         network: Network = await self._sync(self.find, ref)
         found: dict[str, Any] = await self._sync(self.document, network)
         return found
@@ -154,7 +154,10 @@ class NetworkService:
 
         def listing() -> list[dict[str, Any]]:
             docs = [self.document(n) for n in self.networks()]
-            docs += [view.builtin_document(name, network_id_of(name)) for name in ("host", "none")]
+            docs += [
+                view.builtin_document(name, network_id_of(name, self.engine.host_id))
+                for name in ("host", "none")
+            ]
             # dockerd lists networks without their containers since API 1.28 (the
             # `dangling` filter still reads them).
             return [{**d, "Containers": {}} for d in docs if view.matches(d, filters)]
@@ -189,7 +192,7 @@ class NetworkService:
             subnet, gateway = request.subnet, request.gateway
         else:
             subnet, gateway = choose_pool(taken)
-        network_id = network_id_of(request.name)
+        network_id = network_id_of(request.name, self.engine.host_id)
         cause = self.engine.cause(actor)
         decided: list[Network] = []
 

@@ -77,10 +77,15 @@ def chain_head(cursor: Any) -> tuple[int, bytes]:
 
 
 def extend(
-    cursor: Any, rows: Iterable[tuple[int, str, int, str, bytes]], head: tuple[int, bytes]
+    cursor: Any,
+    rows: Iterable[tuple[int, str, int, str, bytes]],
+    head: tuple[int, bytes],
+    *,
+    host_id: str | None = None,
 ) -> tuple[int, bytes]:
     """Chain `rows` (position, originator id, version, topic, state), oldest first, after
-    `head`; returns the new head. Positions must rise past the head."""
+    `head`; returns the new head. Positions must rise past the head. With `host_id`, the
+    rows are that host's in a shared PostgreSQL log (ADR/0045)."""
     position, previous = head
     links: list[tuple[int, bytes]] = []
     checkpoints: list[tuple[int, bytes]] = []
@@ -97,13 +102,21 @@ def extend(
         if is_checkpoint(position, row_position):
             checkpoints.append((row_position, current))
         position, previous = row_position, current
-    cursor.executemany("INSERT INTO event_chain VALUES (?, ?)", links)
-    if checkpoints:
-        cursor.executemany("INSERT INTO event_chain_checkpoints VALUES (?, ?)", checkpoints)
+    if host_id is None:
+        cursor.executemany("INSERT INTO event_chain VALUES (?, ?)", links)
+        if checkpoints:
+            cursor.executemany("INSERT INTO event_chain_checkpoints VALUES (?, ?)", checkpoints)
+        return position, previous
+    for table, rows_of_table in (("event_chain", links), ("event_chain_checkpoints", checkpoints)):
+        if rows_of_table:
+            cursor.executemany(
+                f"INSERT INTO {table} (position, host_id, chain_hash) VALUES (%s, %s, %s)",
+                [(p, host_id, h) for p, h in rows_of_table],
+            )
     return position, previous
 
 
-def _text_id(originator_id: UUID | str) -> str:
+def text_id(originator_id: UUID | str) -> str:
     return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
 
@@ -135,7 +148,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             extend(
                 c,
                 (
-                    (p, _text_id(s.originator_id), s.originator_version, s.topic, s.state)
+                    (p, text_id(s.originator_id), s.originator_version, s.topic, s.state)
                     for p, s in zip(positions, stored_events, strict=True)
                 ),
                 chain_head(c),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -17,7 +17,6 @@ from typing import Any, ClassVar, NamedTuple
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from berth.adapters.private_files import private_database
 from berth.domain.aggregate import AggregateSnapshot
@@ -29,6 +28,7 @@ from berth.domain.network import Network
 from berth.domain.volume import Volume
 
 from .integrity import DamagedEvent, ReadOnly, ReadOnlyLog
+from .postgres import HOST_ID, once_more, postgres_env, store_unavailable, tuple_cursor
 from .transcoder import MsgpackTranscoder
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,19 @@ VOLUME_SNAPSHOT_INTERVAL = 20
 #: Aggregates the engine keeps decoded (ADR 0037): a `run` reads its container's some
 #: thirty times, and rebuilding one from the log costs more than bringing a copy up to date.
 CACHED_AGGREGATES = 256
+
+
+class LogColumns(NamedTuple):
+    """How a backend names the log's table and position, and marks a query parameter."""
+
+    position: str
+    mark: str
+    table: str
+
+
+SQLITE_LOG = LogColumns("rowid", "?", "stored_events")
+# The library names PostgreSQL's tables after the application.
+POSTGRES_LOG = LogColumns("notification_id", "%s", "berth_events")
 
 
 class LoggedEvent(NamedTuple):
@@ -87,7 +100,8 @@ def _split_topic(topic: str) -> tuple[str, str]:
 
 
 class EventStore(Application[str]):
-    """berth's eventsourcing application: SQLite (WAL), msgpack, stable topics."""
+    """berth's eventsourcing application: SQLite (WAL) under the root, or a PostgreSQL
+    database shared by a fleet (`url`); msgpack, stable topics."""
 
     name = "berth"
     env: ClassVar[dict[str, str]] = {
@@ -110,19 +124,27 @@ class EventStore(Application[str]):
         *,
         snapshots: bool = True,
         keep_aggregates: bool = False,
+        url: str | None = None,
+        host_id: str = "",
     ) -> None:
         """`keep_aggregates`: keep decoded aggregates between reads (the engine's), each
-        read bringing its copy up to date with the events after it."""
+        read bringing its copy up to date with the events after it. `url`: a
+        postgresql:// store instead of the SQLite file `db_path`, written as `host_id`."""
         self.db_path = db_path
+        self.url = url
+        self.host_id = host_id
         if not snapshots:
             self.snapshotting_intervals = {}  # type: ignore[misc]
-        private_database(db_path)
         cache = {"AGGREGATE_CACHE_MAXSIZE": str(CACHED_AGGREGATES)} if keep_aggregates else {}
+        if url is None:
+            private_database(db_path)
+            where = {"SQLITE_DBNAME": str(db_path)}
+        else:
+            where = {**postgres_env(url), HOST_ID: host_id}
         with space_for(db_path):  # a new log, or the chain's first backfill, on a full disk
-            super().__init__(env={**cache, **(env or {}), "SQLITE_DBNAME": str(db_path)})
-        if not isinstance(self.recorder, SQLiteApplicationRecorder):
-            raise TypeError("berth's event store needs the SQLite application recorder")
-        self._sqlite: SQLiteApplicationRecorder = self.recorder
+            super().__init__(env={**cache, **(env or {}), **where})
+        self.datastore: Any = getattr(self.recorder, "datastore")  # noqa: B009
+        self._log = SQLITE_LOG if url is None else POSTGRES_LOG
         # Set when the log failed verification and is served for recovery (ADR/0019).
         self.read_only: ReadOnly | None = None
 
@@ -132,21 +154,30 @@ class EventStore(Application[str]):
         if self.read_only is not None:
             raise ReadOnlyLog(self.read_only.message)
         with space_for(self.db_path):
-            return super().save(*objs, **kwargs)
+            try:
+                return super().save(*objs, **kwargs)
+            except Exception as error:
+                # The transaction was rolled back (or never began): a clear 503.
+                unavailable = store_unavailable(error)
+                if unavailable is None:
+                    raise
+                raise unavailable from None
 
     def construct_mapper(self) -> Mapper[str]:
         return _NamingMapper(self.construct_transcoder(), self._locate)
 
     def _locate(self, stored: StoredEvent) -> int | None:
         """The log position of a stored event; None for a snapshot (not in the log)."""
-        with self._sqlite.datastore.transaction(commit=False) as cursor:
+        column, mark, table = self._log
+        with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(
-                "SELECT rowid FROM stored_events "
-                "WHERE originator_id = ? AND originator_version = ? AND topic = ?",
+                f"SELECT {column} AS position FROM {table} "
+                f"WHERE originator_id = {mark} AND originator_version = {mark} "
+                f"AND topic = {mark}",
                 (str(stored.originator_id), stored.originator_version, stored.topic),
             )
             found = cursor.fetchone()
-        return int(found[0]) if found else None
+        return int(found["position"]) if found else None
 
     def _readable(self, stop: int | None) -> int | None:
         """The last position a read may return: a read-only log is read up to the position
@@ -188,7 +219,7 @@ class EventStore(Application[str]):
         return MsgpackTranscoder()
 
     def max_position(self) -> int:
-        return self._sqlite.max_notification_id() or 0
+        return self.recorder.max_notification_id() or 0
 
     def read_log(self, after: int, limit: int = 1000, stop: int | None = None) -> list[LoggedEvent]:
         """Events after position `after` (exclusive), oldest first, at most `limit`.
@@ -198,41 +229,67 @@ class EventStore(Application[str]):
         cost a third of the read.
         """
         stop = self._readable(stop)
+        column, mark, table = self._log
         sql = (
-            "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
-            "WHERE rowid > ? " + ("AND rowid <= ? " if stop is not None else "")
-        ) + "ORDER BY rowid LIMIT ?"
+            f"SELECT {column}, originator_id, originator_version, topic, state "
+            f"FROM {table} WHERE {column} > {mark} "
+            + (f"AND {column} <= {mark} " if stop is not None else "")
+        ) + f"ORDER BY {column} LIMIT {mark}"
         params = (after, stop, limit) if stop is not None else (after, limit)
         decode = self.mapper.transcoder.decode
-        with self._sqlite.datastore.transaction(commit=False) as cursor:
-            cursor.execute(sql, params)
-            rows: Sequence[Any] = cursor.fetchall()
+        rows = self._rows(sql, params)
         try:
             return [LoggedEvent.of(r[0], r[1], r[2], r[3], decode(r[4])) for r in rows]
         except Exception:
             self._find_damage((r[0], r[1], r[2], r[3], r[4]) for r in rows)
             raise
 
+    def topics_between(self, after: int, through: int) -> list[tuple[str, int]]:
+        """How many events of each topic the log has at positions after..through."""
+        column, mark, table = self._log
+        rows = self._rows(
+            f"SELECT topic, COUNT(*) FROM {table} "
+            f"WHERE {column} > {mark} AND {column} <= {mark} GROUP BY topic",
+            (after, through),
+        )
+        return [(str(topic), int(count)) for topic, count in rows]
+
     def aggregate_log(
         self, originator_id: str, until_version: int | None = None
     ) -> list[LoggedEvent]:
         """Every event of one aggregate with its log position, oldest first."""
+        column, mark, table = self._log
         sql = (
-            "SELECT rowid, originator_version, topic, state FROM stored_events "
-            "WHERE originator_id = ? AND originator_version <= ? AND rowid <= ? "
-            "ORDER BY originator_version"
+            f"SELECT {column}, originator_version, topic, state FROM {table} "
+            f"WHERE originator_id = {mark} AND originator_version <= {mark} "
+            f"AND {column} <= {mark} ORDER BY originator_version"
         )
         bound = until_version if until_version is not None else 2**62
         readable = self._readable(None)
         decode = self.mapper.transcoder.decode
-        with self._sqlite.datastore.transaction(commit=False) as cursor:
-            cursor.execute(sql, (originator_id, bound, 2**62 if readable is None else readable))
-            rows: Sequence[Any] = cursor.fetchall()
+        rows = self._rows(sql, (originator_id, bound, 2**62 if readable is None else readable))
         try:
             return [LoggedEvent.of(r[0], originator_id, r[1], r[2], decode(r[3])) for r in rows]
         except Exception:
             self._find_damage((r[0], originator_id, r[1], r[2], r[3]) for r in rows)
             raise
+
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """The rows of one read, each indexable by column number (the library's psycopg
+        cursors answer dicts, so PostgreSQL's are read with a tuple cursor)."""
+        if self.url is None:
+            with self.datastore.transaction(commit=False) as cursor:
+                cursor.execute(sql, params)
+                found: list[Any] = cursor.fetchall()
+            return found
+
+        def read() -> list[tuple[Any, ...]]:
+            with tuple_cursor(self.datastore) as cursor:
+                cursor.execute(sql, params)
+                rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
+
+        return once_more(self.datastore, read)
 
     def _find_damage(self, rows: Iterable[tuple[int, str, int, Any, bytes]]) -> None:
         """Once a read failed: the first row that does not decode to an event was changed

@@ -17,6 +17,8 @@ from eventsourcing.persistence import IntegrityError
 from berth.domain.aggregate import StrIdAggregate
 from berth.domain.errors import Conflict
 
+from .postgres import store_unavailable
+
 MAX_ATTEMPTS = 20
 Saved = TypeVar("Saved")
 
@@ -30,9 +32,14 @@ def unit_of_work(
 ) -> Saved:
     """Save what `decide` changed; answers what `save` answers (where it went)."""
     for _ in range(attempts):
-        changed = decide()
         try:
+            changed = decide()
             return save(*changed)
         except IntegrityError:
             continue
+        except Exception as error:  # a fleet's store away: a clear 503, nothing written
+            unavailable = store_unavailable(error)
+            if unavailable is None:
+                raise
+            raise unavailable from None
     raise Conflict(f"{what} kept changing under us")

@@ -159,10 +159,18 @@ def record(cursor: Any, events: Iterable[LoggedEvent], names: dict[str, str]) ->
                 event.name,
                 data["correlation_id"],
                 json.dumps(shown, separators=(",", ":")) if shown else "{}",
+                actor.host,
             )
         )
     # A plain insert: a batch only ever applies events past the tracked position.
-    cursor.executemany(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    cursor.executemany(f"INSERT INTO {TABLE} VALUES ({', '.join('?' * 13)})", rows)
+
+
+def add_host_column(cursor: Any) -> None:
+    """The fleet host of each row (NULL on a lone host), added to an older view."""
+    cursor.execute(f"PRAGMA table_info({TABLE})")
+    if "host" not in {str(found[1]) for found in cursor.fetchall()}:
+        cursor.execute(f"ALTER TABLE {TABLE} ADD COLUMN host TEXT")
 
 
 def resolve_actions(wanted: Iterable[str]) -> tuple[str, ...]:
@@ -195,6 +203,7 @@ class AuditQuery:
     actions: Sequence[str] = ()
     subjects: Sequence[str] = ()
     actor_kinds: Sequence[str] = ()
+    hosts: Sequence[str] = ()  # a fleet's hosts (ADR/0043)
     limit: int | None = None
 
 
@@ -224,6 +233,7 @@ def select(cursor: Any, query: AuditQuery) -> list[dict[str, Any]]:
     among("action", query.actions)
     among("subject", query.subjects)
     among("actor_kind", query.actor_kinds)
+    among("host", query.hosts)
     sql = f"SELECT * FROM {TABLE}"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
@@ -236,7 +246,12 @@ def select(cursor: Any, query: AuditQuery) -> list[dict[str, Any]]:
 
 
 def _entry(found: Sequence[Any]) -> dict[str, Any]:
-    (position, at_us, kind, uid, pid, command, aggregate, subject, name, action, cid, shown) = found
+    (position, at_us, kind, uid, pid, command, aggregate, subject, name, action, cid, shown) = (
+        found[:12]
+    )
+    actor: dict[str, Any] = {"kind": kind, "uid": uid, "pid": pid, "command": command}
+    if found[12] is not None:
+        actor["host"] = found[12]
     return {
         "position": position,
         "time": docker_time(EPOCH + timedelta(microseconds=at_us)),
@@ -244,7 +259,7 @@ def _entry(found: Sequence[Any]) -> dict[str, Any]:
         "type": aggregate,
         "id": subject,
         "name": name,
-        "actor": {"kind": kind, "uid": uid, "pid": pid, "command": command},
+        "actor": actor,
         "correlation_id": cid,
         "details": json.loads(shown),
     }
@@ -260,6 +275,8 @@ class AuditView(SQLiteTrackingRecorder):
         )
         super().__init__(datastore)
         create_table_retrying(self)
+        with self.datastore.transaction(commit=True) as cursor:
+            add_host_column(cursor)
         self._catch_up_lock = threading.Lock()
 
     def construct_create_table_statements(self) -> list[str]:

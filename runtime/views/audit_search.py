@@ -25,7 +25,7 @@ from .trail import ContainerLookup, find_container_id
 
 FORMATS = ("json", "commands")
 MAX_UID = 2**32 - 1  # uid_t
-FILTERS = ("user", "action", "container")
+FILTERS = ("user", "action", "container", "host")
 
 
 def user_id(text: str) -> int:
@@ -60,6 +60,8 @@ def audit_query(
         uids=[user_id(u) for u in wanted.get("user", [])],
         actions=resolve_actions(actions) if actions else (),
         subjects=[find_container_id(lookup, ref) for ref in wanted.get("container", [])],
+        # A fleet's log: one host's, or every host's ("all", as without the filter).
+        hosts=() if "all" in wanted.get("host", []) else wanted.get("host", []),
     )
 
 

@@ -22,6 +22,7 @@ from berth.domain.exec import event_command
 
 from ..store.events import EventStore, LoggedEvent
 from .filters import label_matches
+from .fleet import host_of
 from .trail import container_at
 
 FOLLOW_INTERVAL = 0.1
@@ -359,8 +360,12 @@ async def stream_events(
     since: Bound,
     until: Bound,
     filters: EventFilters,
+    *,
+    fleet: bool = False,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Docker events from the log, oldest first; follows the log until `until` (if any)."""
+    """Docker events from the log (this host's, or with `fleet` every host's, each naming its
+    "Host"), oldest first; follows the log until `until` (if any)."""
+    own_host = "" if fleet else source.store.host_id
     now = source.now
     since_position, since_time = since.position, since.time
     until_position, until_time = until.position, until.time
@@ -380,12 +385,14 @@ async def stream_events(
                 return
             if until_time is not None and event.timestamp > until_time:
                 return
+            if own_host and host_of(event) != own_host:
+                continue
             messages = await trio.to_thread.run_sync(translator.translate, event)
             if since_time is not None and event.timestamp < since_time:
                 continue
             for message in messages:
                 if filters.accepts(message):
-                    yield message
+                    yield {**message, "Host": host_of(event)} if fleet else message
         if not batch:
             if until_time is not None and now() > until_time:
                 return

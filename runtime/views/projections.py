@@ -27,12 +27,14 @@ from berth.domain.errors import space_for
 
 from ..store.events import EventStore, LoggedEvent
 from ..store.schema import create_table_retrying
-from . import containers, execs, images, networks, volumes
+from . import containers, execs, fleet, images, networks, volumes
 from .tracking import apply_new_events, claim_batch
 
 APPLICATION = "berth"
 BATCH_SIZE = 2000
-VIEW_TABLES = ("containers", "images", "image_tags", "volumes", "execs", "networks")
+VIEW_TABLES = (
+    "containers", "images", "image_tags", "volumes", "execs", "networks", fleet.TABLE,
+)  # fmt: skip
 
 Folder = Callable[[dict[str, Any] | None, LoggedEvent], dict[str, Any] | None]
 
@@ -57,8 +59,10 @@ def _container_key(event: LoggedEvent) -> str | None:
 class ProjectionStore(SQLiteTrackingRecorder):
     """The container and image views, and the log position they reflect."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, host_id: str = "") -> None:
+        """`host_id`: the fleet host whose views these are ("" on a lone host)."""
         self.db_path = db_path
+        self.host_id = host_id
         datastore = SQLiteDatastore(
             str(private_database(db_path)), lock_timeout=30, originator_id_type="text"
         )
@@ -87,6 +91,7 @@ class ProjectionStore(SQLiteTrackingRecorder):
             "CREATE INDEX IF NOT EXISTS execs_by_container ON execs (container_id)",
             "CREATE TABLE IF NOT EXISTS networks ("
             "id TEXT PRIMARY KEY, name TEXT NOT NULL, row TEXT NOT NULL)",
+            *fleet.CREATE_STATEMENTS,
         ]
 
     # Applying the log ----------------------------------------------------------------------
@@ -103,11 +108,15 @@ class ProjectionStore(SQLiteTrackingRecorder):
         """Apply a batch read after position `after`, if the views are still there."""
         with self.datastore.transaction(commit=True) as cursor:
             claim_batch(cursor, self.select_max_tracking_id_statement, APPLICATION, after)
-            self._fold_into(cursor, "containers", containers.fold, batch, _container_key)
+            own = fleet.own_events(batch, self.host_id)
+            self._fold_into(cursor, "containers", containers.fold, own, _container_key)
+            # Images are content-addressed: one record for the fleet (ADR/0043).
             self._fold_into(cursor, "images", images.fold, batch, "image")
-            self._fold_into(cursor, "volumes", volumes.fold, batch, "volume")
-            self._fold_into(cursor, "execs", execs.fold, batch, "exec")
-            self._fold_into(cursor, "networks", networks.fold, batch, "network")
+            self._fold_into(cursor, "volumes", volumes.fold, own, "volume")
+            self._fold_into(cursor, "execs", execs.fold, own, "exec")
+            self._fold_into(cursor, "networks", networks.fold, own, "network")
+            if self.host_id:
+                fleet.fold_fleet(cursor, batch)
             self._insert_tracking(cursor, Tracking(APPLICATION, batch[-1].position))
 
     def _fold_into(
@@ -187,7 +196,7 @@ class ProjectionStore(SQLiteTrackingRecorder):
         """
         shadow_path = self.db_path.with_name(f"{self.db_path.name}.rebuild-{os.getpid()}")
         _remove_database(shadow_path)
-        shadow = ProjectionStore(shadow_path)
+        shadow = ProjectionStore(shadow_path, self.host_id)
         try:
             position = shadow.catch_up(store)
             rebuilt = shadow.dump()
@@ -232,6 +241,16 @@ class ProjectionStore(SQLiteTrackingRecorder):
             for state, count in cursor.fetchall():
                 by_state[str(state)] = int(count)
         return by_state
+
+    def fleet_container_rows(self, host: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """(host, row) of the fleet's containers, or of one host's, newest first."""
+        with self.datastore.transaction(commit=False) as cursor:
+            return fleet.fleet_rows(cursor, host)
+
+    def fleet_containers_by_state(self) -> dict[tuple[str, str], int]:
+        """(host, state) → how many containers, for the fleet's hosts."""
+        with self.datastore.transaction(commit=False) as cursor:
+            return fleet.fleet_counts(cursor)
 
     def container_row(self, container_id: str) -> dict[str, Any] | None:
         found = self._select_rows("SELECT row FROM containers WHERE id = ?", (container_id,))

@@ -54,7 +54,7 @@ def rebuild(root: Path, store: EventStore, name: str, on_read: Callable[[int], N
     """Drop the `name`d projections of the root and apply the whole log again; the log
     position they were rebuilt up to."""
     reading = ReportingStore(store, on_read).as_store()
-    views = ProjectionStore(root / "projections.db")
+    views = ProjectionStore(root / "projections.db", store.host_id)
     try:
         if check_name(name) == "views":
             return views.rebuild(reading)

@@ -122,7 +122,7 @@ def find_container_id(lookup: ContainerLookup, ref: str) -> str:
         store = lookup.store
         if is_container_id(ref) and store.aggregate_log(ref, until_version=1):
             return ref
-        owner_log = store.aggregate_log(name_id("/" + ref.lstrip("/")))
+        owner_log = store.aggregate_log(name_id("/" + ref.lstrip("/"), store.host_id))
         for event in reversed(owner_log):
             if "container_id" in event.data:
                 return str(event.data["container_id"])

@@ -31,8 +31,9 @@ class Host:
     """The world outside the engine (it outlives every engine), and engines on one root
     that can be started and ended, as berthd by SIGKILL: nothing runs after the end."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, store_url: str | None = None) -> None:
         self.root = root
+        self.store_url = store_url  # a fleet's PostgreSQL store, as host "host-1"
         self.clock = FakeClock()
         self.content = FakeContent()
         self.registry = FakeRegistry(self.content)
@@ -42,7 +43,9 @@ class Host:
 
     @asynccontextmanager
     async def engine(self, serving: bool = True) -> AsyncIterator[tuple[Engine, Runner]]:
-        with Engine(self.root, clock=self.clock) as engine:
+        with Engine(
+            self.root, clock=self.clock, store_url=self.store_url, host_id="host-1"
+        ) as engine:
             snapshots = FakeSnapshots(self.root / "snapshots")
             images = ImageService(engine, self.registry, content=self.content, snapshots=snapshots)
             networks = ContainerNetworks(

@@ -1,4 +1,5 @@
-"""Projections: exactly-once tracking, rebuild equivalence, other writers, resume."""
+"""Projections: exactly-once tracking, rebuild equivalence, other writers, resume; each
+test on a log in SQLite and in PostgreSQL (`store_url`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,13 @@ from berth.runtime.views import projections as views
 from berth.runtime.views.projections import ProjectionStore
 
 from ..conftest import API, SteppingClock, seed_busybox
+
+
+@pytest.fixture
+def engine(root: Path, store_url: str | None) -> Iterator[Engine]:
+    with Engine(root, clock=SteppingClock(), store_url=store_url, host_id="host-a") as engine:
+        seed_busybox(engine)
+        yield engine
 
 
 def scripted(engine: Engine) -> list[str]:
@@ -46,7 +55,7 @@ def test_rebuild_from_scratch_equals_incremental(engine: Engine, root: Path) -> 
     assert position == engine.store.max_position()
     assert engine.views.dump() == incremental
     # And a brand-new projection file fed the whole log in one go.
-    fresh = ProjectionStore(root / "fresh.db")
+    fresh = ProjectionStore(root / "fresh.db", engine.views.host_id)
     try:
         fresh.catch_up(engine.store)
         assert fresh.dump() == incremental
@@ -59,7 +68,7 @@ def test_batch_size_does_not_change_the_result(
 ) -> None:
     scripted(engine)
     monkeypatch.setattr(views, "BATCH_SIZE", 3)
-    small = ProjectionStore(root / "small.db")
+    small = ProjectionStore(root / "small.db", engine.views.host_id)
     try:
         small.catch_up(engine.store)
         assert small.dump() == engine.views.dump()
@@ -87,14 +96,16 @@ def test_view_rows_match_aggregate_versions(engine: Engine) -> None:
         assert row["version"] == engine.store.repository.get(cid).version
 
 
-def test_two_processes_catching_up_at_once_apply_each_event_once(root: Path) -> None:
-    with Engine(root, clock=SteppingClock()) as writer:
+def test_two_processes_catching_up_at_once_apply_each_event_once(
+    root: Path, store_url: str | None
+) -> None:
+    with Engine(root, clock=SteppingClock(), store_url=store_url) as writer:
         seed_busybox(writer)
         scripted(writer)
         expected = writer.views.dump()
     os.remove(root / "projections.db")
-    readers = [ProjectionStore(root / "projections.db") for _ in range(4)]
-    with Engine(root) as source:
+    readers = [ProjectionStore(root / "projections.db", writer.host_id) for _ in range(4)]
+    with Engine(root, store_url=store_url) as source:
         threads = [threading.Thread(target=r.catch_up, args=(source.store,)) for r in readers]
         for thread in threads:
             thread.start()
@@ -106,10 +117,13 @@ def test_two_processes_catching_up_at_once_apply_each_event_once(root: Path) -> 
         reader.datastore.close()
 
 
-def test_writes_of_another_process_are_read_without_waiting(engine: Engine, root: Path) -> None:
+def test_writes_of_another_process_are_read_without_waiting(
+    engine: Engine, root: Path, store_url: str | None
+) -> None:
     cid = engine.create_container({"Image": "busybox"}, "web", API).id
     assert engine.list_containers(all=True)[0]["Names"] == ["/web"]
-    env = {**os.environ, "BERTH_ROOT": str(root)}
+    fleet = {"BERTH_STORE": store_url, "BERTH_HOST_ID": "host-a"} if store_url else {}
+    env = {**os.environ, "BERTH_ROOT": str(root), **fleet}
     subprocess.run(
         [str(Path(sys.executable).parent / "berth"), "rename", "web", "other"],
         env=env,
@@ -126,14 +140,16 @@ def test_writes_of_another_process_are_read_without_waiting(engine: Engine, root
     assert renamed.data["actor"].pid != os.getpid()
 
 
-def test_projection_resumes_from_its_position_after_restart(root: Path) -> None:
-    with Engine(root, clock=SteppingClock()) as engine:
+def test_projection_resumes_from_its_position_after_restart(
+    root: Path, store_url: str | None
+) -> None:
+    with Engine(root, clock=SteppingClock(), store_url=store_url) as engine:
         seed_busybox(engine)
         scripted(engine)
         position = engine.views.position()
         expected = engine.views.dump()
     # Events written while no projection ran (as if berthd were down).
-    with Engine(root, clock=SteppingClock()) as engine:
+    with Engine(root, clock=SteppingClock(), store_url=store_url) as engine:
         assert engine.views.position() == position
         engine.create_container({"Image": "busybox"}, "late", API)
         assert engine.views.position() > position

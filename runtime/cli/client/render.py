@@ -64,6 +64,9 @@ def ports(entry: dict[str, Any]) -> str:
     return ", ".join(shown)
 
 
+PS_HEADERS = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")
+
+
 def container_table(entries: Sequence[dict[str, Any]], no_trunc: bool = False) -> str:
     """`ps`: CONTAINER ID, IMAGE, COMMAND, CREATED, STATUS, PORTS, NAMES."""
     rows = []
@@ -82,7 +85,12 @@ def container_table(entries: Sequence[dict[str, Any]], no_trunc: bool = False) -
                 ",".join(n.lstrip("/") for n in entry.get("Names") or []),
             ]
         )
-    headers = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")
+    headers: tuple[str, ...] = PS_HEADERS
+    if any("Host" in entry for entry in entries):  # `ps --fleet`
+        rows = [
+            [str(entry.get("Host") or ""), *row] for entry, row in zip(entries, rows, strict=True)
+        ]
+        headers = ("HOST", *headers)
     return table(headers, rows)
 
 
