@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from berth.adapters.network import Firewall, Forwarders, Links
+from berth.adapters.network.address_pools import address_pools_held
 from berth.domain.cause import Actor, ActorKind
 from berth.domain.container import Container
 from berth.domain.errors import NotModified
@@ -77,17 +78,20 @@ class NetworksBase:
         """The `bridge` network, created on first use, and its bridge link up."""
         async with self._bridge_lock:
             network: Network | None = await self._sync(self._current_network)
-            if network is None:
-                routes = await self.links.host_routes()
-                subnet, gateway = choose_bridge_subnet(self.settings.bip, routes)
-                network = await self._sync(self._create_network, subnet, gateway)
-            bridge = self.bridge_name(network)
-            if self._bridge_ready != bridge:
+            bridge = self.bridge_name(network) if network is not None else ""
+            if network is not None and self._bridge_ready == bridge:
+                return network
+            async with address_pools_held():
+                if network is None:
+                    routes = await self.links.host_routes()
+                    subnet, gateway = choose_bridge_subnet(self.settings.bip, routes)
+                    network = await self._sync(self._create_network, subnet, gateway)
+                    bridge = self.bridge_name(network)
                 await self.links.ensure_bridge(
                     bridge, network.gateway, network.prefix_length, owner=self.owner
                 )
-                await self.sync_firewall()
-                self._bridge_ready = bridge
+            await self.sync_firewall()
+            self._bridge_ready = bridge
             return network
 
     @staticmethod

@@ -27,6 +27,7 @@ import trio
 from eventsourcing.application import AggregateNotFoundError
 
 from berth.adapters.network import Links
+from berth.adapters.network.address_pools import address_pools_held
 from berth.domain.aggregate import StrIdAggregate
 from berth.domain.cause import Actor
 from berth.domain.container import Container
@@ -171,15 +172,16 @@ class NetworkService:
         """`POST /networks/create`: 201 {"Id", "Warning"}; 409 for a name taken."""
         request = parse_network_request(body)
         async with self._lock:
-            routes = await self.links.host_routes()
-            network: Network = await self._sync(self._record_create, request, routes, actor)
-            crash_point("network.recorded")
-            await self.links.ensure_bridge(
-                self.bridge_of(network),
-                network.gateway,
-                network.prefix_length,
-                owner=str(self.engine.root),
-            )
+            async with address_pools_held():
+                routes = await self.links.host_routes()
+                network: Network = await self._sync(self._record_create, request, routes, actor)
+                crash_point("network.recorded")
+                await self.links.ensure_bridge(
+                    self.bridge_of(network),
+                    network.gateway,
+                    network.prefix_length,
+                    owner=str(self.engine.root),
+                )
             await self.changed()
         return {"Id": network.id, "Warning": ""}
 
