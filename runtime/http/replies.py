@@ -124,6 +124,7 @@ class Sender:
         lines += [f"{name}: {value}" for name, value in reply.headers]
         lines += ["Connection: Upgrade", f"Upgrade: {reply.upgrade}", "", ""]
         await self.wire.send_raw("\r\n".join(lines).encode("latin-1"))
+        await self.wire.wait_sent_read()
         try:
             await reply.produce(HijackedWire(self.wire))
         except Exception as error:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
+import struct
+import termios
 from typing import Any
 
 import h11
 import trio
 
 PASSTHROUGH_BYTES = 64 * 1024
+#: How long a hijack waits for the client to read the 101 before the stream's first bytes.
+HEAD_READ_BOUND_S = 0.1
+HEAD_READ_POLL_S = 0.0005
 _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
@@ -86,3 +92,27 @@ class Wire:
             await self.stream.send_all(data)
         if deadline.cancelled_caught:
             raise Disconnected
+
+    async def wait_sent_read(self) -> None:
+        """Until the peer has read all that was sent (a unix socket's output queue, SIOCOUTQ,
+        is empty), at most HEAD_READ_BOUND_S.
+
+        A Python client (docker-py, through http.client) reads a 101's head through a
+        buffered reader and then the raw socket: bytes that came with the head into that
+        buffer are lost to it. dockerd has the same race; berth, answering faster, lost
+        `attach(logs=True, stream=False)`'s whole output one time in ten."""
+        try:
+            fd = self.stream.socket.fileno()
+        except (AttributeError, OSError):
+            return
+        with trio.move_on_after(HEAD_READ_BOUND_S):
+            while _unread(fd) > 0:
+                await trio.sleep(HEAD_READ_POLL_S)
+
+
+def _unread(fd: int) -> int:
+    try:
+        queued = fcntl.ioctl(fd, termios.TIOCOUTQ, b"\0\0\0\0")  # SIOCOUTQ
+    except OSError:
+        return 0
+    return int(struct.unpack("i", queued)[0])

@@ -27,11 +27,10 @@ async def test_a_second_holder_waits_for_the_first(tmp_path: Path) -> None:
         async with address_pools_held(lock):
             order.append("second")
 
-    async with trio.open_nursery() as nursery:
-        async with address_pools_held(lock):
-            nursery.start_soon(second)
-            await trio.sleep(0.3)
-            order.append("first done")
+    async with trio.open_nursery() as nursery, address_pools_held(lock):
+        nursery.start_soon(second)
+        await trio.sleep(0.3)
+        order.append("first done")
     assert order == ["first done", "second"]
 
 
