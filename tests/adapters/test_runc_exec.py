@@ -20,7 +20,7 @@ pytestmark = NEEDS_RUNC
 
 
 def _execs(rt: Runtime, cid: str) -> ExecMonitors:
-    return ExecMonitors(rt.monitors, rt.runc, cid)
+    return rt.execs(cid)
 
 
 def _process(bundle: Path, args: list[str], *, tty: bool = False) -> dict[str, Any]:
