@@ -49,7 +49,7 @@ class IptablesFirewall:
         """The root's chains hold exactly `rules`, and are jumped to first."""
         check_chain(rules.chain)
         await trio.to_thread.run_sync(_enable_forwarding)
-        await _run(["iptables-restore", "--noflush"], stdin=restore_text(rules).encode())
+        await _run(["iptables-restore", "-w", "--noflush"], stdin=restore_text(rules).encode())
         for table, hook in HOOKS.items():
             if not await _iptables("-t", table, "-C", hook, "-j", rules.chain, check=False):
                 await _iptables("-t", table, "-I", hook, "1", "-j", rules.chain)
