@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,8 @@ fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
 fcntl.flock(fd, fcntl.LOCK_EX)
 print("held", flush=True)
 time.sleep(float(sys.argv[2]))
+print("releasing", flush=True)
+fcntl.flock(fd, fcntl.LOCK_UN)
 """
 
 
@@ -45,7 +48,9 @@ async def test_another_process_holding_it_keeps_this_one_waiting(tmp_path: Path)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         async with address_pools_held(lock):
-            assert holder.poll() is not None  # had to end (and so release it) first
+            # The holder says it releases it just before it does: by now, it has said so.
+            assert select.select([holder.stdout], [], [], 0)[0], "taken while held"
+            assert holder.stdout.readline() == "releasing\n"
     finally:
         holder.kill()
         holder.wait()

@@ -73,7 +73,17 @@ class Terminal:
             if ready:
                 with contextlib.suppress(OSError):  # EIO once the client is gone
                     self.seen += os.read(self.master, 65536)
-        return self.process.wait(max(deadline - time.monotonic(), 0.1))
+        code = self.process.wait(max(deadline - time.monotonic(), 0.1))
+        # What it printed last may still be in the pty when it is seen gone.
+        while select.select([self.master], [], [], 0)[0]:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:  # EIO: all read
+                break
+            if not chunk:
+                break
+            self.seen += chunk
+        return code
 
     def shows_size(self, rows: int, cols: int) -> None:
         """Enter, under SIZE_ON_ENTER, until the container's terminal has this size: a
@@ -105,7 +115,7 @@ class Terminal:
         self.send(keys)
         assert self.wait() == (1 if attached else 0), self.seen
         if attached:
-            assert b"read escape sequence" in self.seen
+            assert b"read escape sequence" in self.seen, self.seen
 
     def close(self) -> None:
         if self.process.poll() is None:
