@@ -130,7 +130,9 @@ class NetworksReconcile(NetworksBase):
         report = await self.user.prune(filters, actor)
         for bridge, owner in (await self.links.owned_bridges()).items():
             root = Path(owner)
-            if root == self.engine.root or (root / "events.db").exists():
+            # A root whose directory is there is alive, whatever its store: a fleet host's
+            # log is in PostgreSQL, with no events.db under its root.
+            if root == self.engine.root or root.exists():
                 continue
             log.info("network prune: bridge %s of %s, a root that is gone", bridge, owner)
             await self.links.remove_bridge(bridge)

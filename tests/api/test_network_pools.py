@@ -55,3 +55,20 @@ def test_system_prune_removes_the_bridges_of_a_root_that_is_gone(
     assert firewall_rules_sync(gone.root) == []  # its chains too
     assert not link_exists(user_bridge_name(bridge, orphan["Id"]))
     assert link_exists(default_bridge_name(survivor.root))
+
+
+def test_system_prune_keeps_the_bridges_of_a_root_without_an_events_db(
+    start_berthd: Callable[..., Berthd],
+) -> None:
+    """A fleet host's log is in PostgreSQL: its root has no events.db, and is alive."""
+    elsewhere = start_berthd(name="elsewhere")
+    bridge = default_bridge_name(elsewhere.root)
+    assert link_exists(bridge)
+    (elsewhere.root / "events.db").rename(elsewhere.root / "events.db.aside")
+    try:
+        survivor = start_berthd(name="survivor")
+        pruned = survivor.berth("system", "prune", "-f")
+        assert pruned.returncode == 0, pruned.stderr
+        assert link_exists(bridge)
+    finally:
+        (elsewhere.root / "events.db.aside").rename(elsewhere.root / "events.db")
