@@ -125,8 +125,9 @@ def private_dockerd(work: Path) -> Iterator[dict[str, str] | None]:
         while subprocess.run(["docker", "info"], env=env, capture_output=True).returncode:
             assert time.monotonic() < deadline, "dockerd did not come up"
             time.sleep(0.2)
-        subprocess.run(["docker", "load", "-i", str(work / "bb.tar")], env=env, check=True,
-                       capture_output=True)  # fmt: skip
+        # The same root filesystem berthd imported (bench/daemon.py): a tarball to import.
+        subprocess.run(["docker", "import", str(work / "bb.tar"), "busybox:latest"], env=env,
+                       check=True, capture_output=True)  # fmt: skip
         yield env
     finally:
         process.terminate()

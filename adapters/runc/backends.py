@@ -18,8 +18,9 @@ from pathlib import Path
 from berth.adapters import cgroups
 from berth.domain.errors import BerthError
 
-#: In order of preference.
-RUNTIME_NAMES = ("crun", "runc")
+#: In order of preference: runc first while crun loses a terminal's first output now and then
+#: (see ADR 0040); crun by `--runtime crun` or per container.
+RUNTIME_NAMES = ("runc", "crun")
 #: The runtimes given berth's compiled seccomp program (seccomp_bundle.py) in the bundle.
 PRECOMPILED_SECCOMP = frozenset({"crun"})
 #: Where each binary is looked for (on PATH).
@@ -86,7 +87,7 @@ def choose_runtimes(
     mountinfo: Path = cgroups.MOUNTINFO,
 ) -> RuntimeChoice:
     """The runtimes that work here and the default: `wanted` (berthd --runtime) if it
-    works, else the first that does in RUNTIME_NAMES' order, with the reason."""
+    works, else the first that does in RUNTIME_NAMES' order; why any was left out."""
     binaries = dict(BINARIES if binaries is None else binaries)
     if wanted is not None and wanted not in binaries:
         raise BerthError(f"unknown runtime {wanted!r}: one of {', '.join(sorted(binaries))}")
@@ -105,5 +106,5 @@ def choose_runtimes(
         raise BerthError("no usable OCI runtime: " + "; ".join(reasons))
     preferred = [wanted] if wanted else list(RUNTIME_NAMES)
     default = next((n for n in preferred if n in usable), order[0])
-    reason = "; ".join(reasons) if default != preferred[0] else ""
+    reason = "; ".join(reasons)  # a runtime left out is said, default or not
     return RuntimeChoice(default, usable, reason)
