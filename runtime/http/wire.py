@@ -101,10 +101,7 @@ class Wire:
         buffered reader and then the raw socket: bytes that came with the head into that
         buffer are lost to it. dockerd has the same race; berth, answering faster, lost
         `attach(logs=True, stream=False)`'s whole output one time in ten."""
-        try:
-            fd = self.stream.socket.fileno()
-        except (AttributeError, OSError):
-            return
+        fd = self.stream.socket.fileno()
         with trio.move_on_after(HEAD_READ_BOUND_S):
             while _unread(fd) > 0:
                 await trio.sleep(HEAD_READ_POLL_S)

@@ -11,6 +11,7 @@ crash: `run` refreshes first, adopting the server a killed berthd left running.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -57,39 +58,44 @@ class NameRecords:
         for network_id in published.keys() - wanted.keys():
             await self.service.withdraw(network_id)
 
-    async def refresh_or_report(self) -> None:
-        """`refresh`; a failure (a log damaged under a running berthd, a store away) is
-        said once and the records stay as they were: berthd keeps serving what reads."""
+    async def next_refresh(self) -> None:
+        """`refresh` after the log's next change (at least every POLL_S)."""
+        # A save during the refresh woke no one: look at the log's head first. (A burst of
+        # saves, a compose up, is so one refresh per refresh time.)
+        head = await trio.to_thread.run_sync(self.engine.store.max_position)
+        if head == self.position:
+            await self.changes.wait(POLL_S)
+        await self.refresh()
+
+    async def guarded(self, step: Callable[[], Awaitable[None]]) -> None:
+        """`step`; what fails it without ending berthd leaves the records as they were: a
+        fleet's store away is waited for, a log damaged under berthd is said by the
+        views' follower (host.py), any other refusal is said once."""
         try:
-            await self.refresh()
+            await step()
         except DamagedEvent:
-            pass  # said by the views' follower (host.py), once
-        except BerthError as error:
-            if error.message != self.reported:
-                log.error("names not refreshed: %s", error.message)
-                self.reported = error.message
+            pass
+        except Exception as error:
+            unavailable = store_unavailable(error)
+            if unavailable is not None:
+                log.warning("names: %s", unavailable.message)
+                await trio.sleep(STORE_RETRY_S)
+            elif isinstance(error, BerthError):
+                if error.message != self.reported:
+                    log.error("names not refreshed: %s", error.message)
+                    self.reported = error.message
+            else:
+                raise
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Refresh now and after each change of the log, until cancelled (the server
         keeps running)."""
-        await self.refresh_or_report()
+        await self.guarded(self.refresh)
         task_status.started()
         try:
             while True:
-                # A save during the refresh woke no one: look at the log's head first. (A
-                # burst of saves, a compose up, is so one refresh per refresh time.)
-                try:
-                    head = await trio.to_thread.run_sync(self.engine.store.max_position)
-                    if head == self.position:
-                        await self.changes.wait(POLL_S)
-                    await self.refresh_or_report()
-                except Exception as error:  # a fleet's store away: the names stay served
-                    unavailable = store_unavailable(error)
-                    if unavailable is None:
-                        raise
-                    log.warning("names: %s", unavailable.message)
-                    await trio.sleep(STORE_RETRY_S)
+                await self.guarded(self.next_refresh)
         finally:
             # A clean shutdown right after the last container went leaves no server.
             with trio.CancelScope(shield=True), trio.move_on_after(FINAL_REFRESH_S):
-                await self.refresh_or_report()
+                await self.guarded(self.refresh)

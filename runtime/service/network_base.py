@@ -78,15 +78,15 @@ class NetworksBase:
         """The `bridge` network, created on first use, and its bridge link up."""
         async with self._bridge_lock:
             network: Network | None = await self._sync(self._current_network)
-            bridge = self.bridge_name(network) if network is not None else ""
-            if network is not None and self._bridge_ready == bridge:
+            if network is not None and self._bridge_ready == self.bridge_name(network):
                 return network
+            # Held from reading the routes to the bridge's address (address_pools.py).
             async with address_pools_held():
                 if network is None:
                     routes = await self.links.host_routes()
                     subnet, gateway = choose_bridge_subnet(self.settings.bip, routes)
                     network = await self._sync(self._create_network, subnet, gateway)
-                    bridge = self.bridge_name(network)
+                bridge = self.bridge_name(network)
                 await self.links.ensure_bridge(
                     bridge, network.gateway, network.prefix_length, owner=self.owner
                 )
