@@ -66,6 +66,10 @@ def ensure_private_dir(path: Path) -> None:
 class Monitors:
     """The conmon of each container, and its directory `<root>/<id>/`."""
 
+    #: Whether each monitor has a cgroup of its own, removed with it (an exec's monitor
+    #: joins its container's instead).
+    own_cgroups = True
+
     def __init__(self, conmon: str, root: Path, cgroup_parent: str | None) -> None:
         self.conmon = shutil.which(conmon) or conmon
         self.root = root
@@ -212,7 +216,7 @@ class Monitors:
         except cgroups.CgroupError as error:
             joined = error.joined
             log.warning("monitor of %s stays in the engine's cgroup: %s", container_id, error)
-        if joined:
+        if joined and self.own_cgroups:
             write_private(mdir / "cgroups", "".join(f"{path}\n" for path in joined))
 
     # -- the live monitor --------------------------------------------------------------------
@@ -283,7 +287,7 @@ class Monitors:
         except FileNotFoundError:
             listed = []
         directories = [Path(line) for line in listed if line.startswith("/sys/fs/cgroup/")]
-        if self.cgroup_parent is not None:
+        if self.cgroup_parent is not None and self.own_cgroups:
             # Also where they would be had the engine stopped before writing the list.
             relative = self.cgroup(container_id)
             directories += [h.mount / relative for h in cgroups.hierarchies()]

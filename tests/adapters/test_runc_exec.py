@@ -14,7 +14,7 @@ from berth.adapters.runc.attach import STDERR, STDOUT, StdioStream
 from berth.adapters.runc.exec import ExecMonitors
 from berth.adapters.runc.runtime import Runtime
 
-from .runc_harness import NEEDS_RUNC, Harness, conmon_pids_with
+from .runc_harness import NEEDS_RUNC, Harness, conmon_pids_with, monitor_cgroups
 
 pytestmark = NEEDS_RUNC
 
@@ -52,6 +52,25 @@ async def test_detached_exec_exit_code_is_kept_until_its_files_are_removed(
     assert execs.exec_ids() == [] and execs.exit_status("e1") is None
     await harness.rt.delete(cid, force=True)
     assert conmon_pids_with(["e1"]) == []
+
+
+async def test_an_exec_monitor_joins_its_containers_monitor_cgroup_and_leaves_it_there(
+    harness: Harness,
+) -> None:
+    cid, bundle = await harness.run(["sleep", "100"])
+    container_cgroups = monitor_cgroups(cid)
+    assert container_cgroups
+    execs = _execs(harness.rt, cid)
+    await execs.start("e5", _process(bundle, ["sleep", "100"]), stdin=False, attach=False)
+    [monitor] = conmon_pids_with(["e5"])
+    placed = {line.split(":", 2)[2] for line in Path(f"/proc/{monitor}/cgroup").read_text().split()}
+    assert f"/berth/conmon-{cid}" in placed
+    assert monitor_cgroups("e5") == []
+    await execs.stop("e5")
+    await execs.remove_files("e5")
+    assert monitor_cgroups(cid) == container_cgroups
+    await harness.rt.delete(cid, force=True)
+    assert monitor_cgroups(cid) == []
 
 
 async def test_attached_exec_streams_stdout_and_stderr_and_takes_stdin(harness: Harness) -> None:
