@@ -20,6 +20,7 @@ from typing import NoReturn
 
 import trio
 
+from berth.adapters.malloc_arenas import cap_malloc_arenas
 from berth.adapters.runc.backends import RUNTIME_NAMES
 from berth.domain.errors import BerthError
 
@@ -167,6 +168,7 @@ def main() -> None:
     args = flags.parse_args()
     settings = settings_of(args, lambda why: flags.error(f"argument {why}"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    cap_malloc_arenas()
     try:
         trio.run(serve, settings)
     except* (ListenError, FileExistsError) as failed:
