@@ -21,9 +21,11 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
+from berth.adapters.lazy_modules import lazy_module
 from berth.adapters.registry import RegistryClient
 from berth.adapters.rootlock import RootLock
 from berth.adapters.runc import Runtime
@@ -35,7 +37,6 @@ from berth.domain.runtimes import RuntimeNames
 from .api import App, Router, build_router, serve_api
 from .api.server import Handler, Request, RequestObserver
 from .dashboard import Dashboard, ListenAddress, serve_dashboard
-from .dashboard.metrics import Metrics
 from .http.listen import check_socket_free
 from .http.messages import AnyReply
 from .service.engine import Engine
@@ -50,6 +51,11 @@ from .store.integrity import (
     read_only,
     verify_tail,
 )
+
+if TYPE_CHECKING:
+    from .dashboard import metrics
+else:
+    metrics = lazy_module("berth.runtime.dashboard.metrics")  # prometheus_client: when asked
 
 log = logging.getLogger("berthd")
 FOLLOW_INTERVAL = 0.2
@@ -197,11 +203,11 @@ class Host:
             # Metrics first: an address in use fails before anything is touched.
             acting = settings.acting and serving is None  # read-only: no reconcile
             reactor = runner.reactor.saved_position if acting else None
-            metrics = Metrics(engine, reactor) if settings.metrics is not None else None
+            scraped = metrics.Metrics(engine, reactor) if settings.metrics is not None else None
             dashboard = ""
-            if metrics is not None and settings.metrics is not None:
+            if scraped is not None and settings.metrics is not None:
                 bound = await nursery.start(
-                    serve_dashboard, Dashboard(engine, metrics), settings.metrics
+                    serve_dashboard, Dashboard(engine, scraped), settings.metrics
                 )
                 dashboard = f" metrics={bound.url()}/metrics dashboard={bound.url()}/"
             if acting:
@@ -211,7 +217,7 @@ class Host:
             else:
                 position = await trio.to_thread.run_sync(engine.store.max_position)
             app = App(engine, images, runner, settings.root)
-            app.observe = self._observer(metrics.observe_request if metrics else None)
+            app.observe = self._observer(scraped.observe_request if scraped else None)
             await nursery.start(serve_api, app, self._router(), settings.socket)
             task_status.started(Serving(settings.socket, position, serving, dashboard, network))
 

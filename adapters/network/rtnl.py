@@ -50,6 +50,7 @@ from pyroute2.netlink import (  # type: ignore[import-untyped]  # noqa: E402
     NLMSG_ERROR,
 )
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]  # noqa: E402
+from pyroute2.netlink.marshal import Marshal  # type: ignore[import-untyped]  # noqa: E402
 from pyroute2.netlink.rtnl import (  # type: ignore[import-untyped]  # noqa: E402
     RTM_DELLINK,
     RTM_GETADDR,
@@ -61,7 +62,6 @@ from pyroute2.netlink.rtnl import (  # type: ignore[import-untyped]  # noqa: E40
 )
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg  # type: ignore[import-untyped]  # noqa: E402
 from pyroute2.netlink.rtnl.ifinfmsg import IFF_UP, ifinfmsg  # type: ignore[import-untyped]  # noqa: E402
-from pyroute2.netlink.rtnl.marshal import MarshalRtnl  # type: ignore[import-untyped]  # noqa: E402
 from pyroute2.netlink.rtnl.rtmsg import rtmsg  # type: ignore[import-untyped]  # noqa: E402
 
 __all__ = ["NetlinkError", "Rtnl"]
@@ -78,6 +78,22 @@ Message = Any  # pyroute2's nlmsg subclasses are untyped
 _NLMSG_HEADER = struct.Struct("=IHHII")  # length, type, flags, sequence, port
 _NLMSG_ERRNO = struct.Struct("=i")
 _IFI_INDEX = struct.Struct("=i")  # after ifi_family, padding and ifi_type
+
+
+class _Marshal(Marshal):  # type: ignore[misc]  # pyroute2 is untyped
+    """pyroute2's decoder for the answers to the requests made here. (Its `MarshalRtnl`
+    maps every rtnetlink family and imports its socket machinery with them: asyncio,
+    traffic control, 2.7 MB of berthd's resident memory; ADR/0048.)"""
+
+    msg_map = {  # noqa: RUF012  # pyroute2 copies it per instance
+        RTM_NEWLINK: ifinfmsg,
+        RTM_DELLINK: ifinfmsg,
+        RTM_GETLINK: ifinfmsg,
+        RTM_NEWADDR: ifaddrmsg,
+        RTM_GETADDR: ifaddrmsg,
+        RTM_NEWROUTE: rtmsg,
+        RTM_GETROUTE: rtmsg,
+    }
 
 
 def _align(length: int) -> int:
@@ -97,7 +113,7 @@ class Rtnl:
             self._socket.close()
             raise
         self._sequence = 0
-        self._marshal = MarshalRtnl()
+        self._marshal = _Marshal()
 
     def close(self) -> None:
         self._socket.close()

@@ -16,12 +16,17 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-import httpx
+from berth.adapters.lazy_modules import lazy_module
 
 from .errors import RegistryError, Unauthorized
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_module("httpx")
 
 MAX_TOKEN_RESPONSE = 1024 * 1024
 # dockerd treats a missing or tiny expires_in as 60 seconds.
@@ -66,7 +71,7 @@ def parse_www_authenticate(header: str) -> list[Challenge]:
     return challenges
 
 
-Fetch = Callable[[str, dict[str, str]], Awaitable[httpx.Response]]
+Fetch = Callable[[str, dict[str, str]], Awaitable["httpx.Response"]]
 
 
 class Authorizer:

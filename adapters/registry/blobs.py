@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import trio
 
 from berth.adapters.content import Blobs, DigestMismatch
+from berth.adapters.lazy_modules import lazy_module
 from berth.domain.errors import Unavailable
 
 from .errors import transport_message
@@ -23,6 +23,11 @@ from .manifests import Descriptor, LayerDescriptor
 from .progress import DownloadMeter, ProgressCallback, progress_message, short_id
 from .protocol import LayerReady
 from .transport import Repo, Transport
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_module("httpx")
 
 
 def ignore_progress(message: dict[str, Any]) -> None:

@@ -12,11 +12,16 @@ import errno
 import json
 import socket
 import ssl
+from typing import TYPE_CHECKING
 
-import httpx
-
+from berth.adapters.lazy_modules import lazy_module
 from berth.domain.errors import BerthError, InvalidParameter, NotFound, Unavailable
 from berth.domain.reference import ImageReference
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_module("httpx")
 
 
 class RegistryError(BerthError):

@@ -12,17 +12,23 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
 import trio
 
 from berth.adapters.content import Blobs
+from berth.adapters.lazy_modules import lazy_module
 from berth.domain.errors import NotFound
 from berth.domain.reference import ImageReference
 
 from .errors import RegistryError, Unauthorized, _registry_errors
 from .progress import DownloadMeter, ProgressCallback, progress_message
 from .transport import Repo, Transport
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_module("httpx")
 
 CHUNK = 64 * 1024 * 1024
 READ_SIZE = 4 * 1024 * 1024

@@ -16,16 +16,21 @@ import functools
 import ssl
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import httpx
 import trio
 
+from berth.adapters.lazy_modules import lazy_module
 from berth.domain.errors import Unavailable
 from berth.domain.reference import ImageReference
 
 from .auth import Authorizer, listed_insecure
 from .errors import RegistryError, UnsupportedManifest, error_for, transport_message
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_module("httpx")
 
 DOCKER_HUB_HOST = "registry-1.docker.io"
 MAX_REDIRECTS = 10
@@ -62,19 +67,30 @@ class Transport:
     ) -> None:
         self._insecure = frozenset(insecure)
         creds = {registry_host(host): pair for host, pair in credentials.items()}
-        self._http = httpx.AsyncClient(
-            follow_redirects=False,
-            trust_env=False,
-            verify=ssl_context or _default_ssl_context(),
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": USER_AGENT},
-        )
+        self._timeout = timeout
+        self._ssl_context = ssl_context
+        self._client: httpx.AsyncClient | None = None
         self.auth = Authorizer(creds, self._insecure, self.send)
         self._pinged: set[str] = set()
         self._token_lock: trio.Lock | None = None
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        """Made at the first request: httpx and the trust store wait until a registry is
+        spoken to (ADR/0048)."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                follow_redirects=False,
+                trust_env=False,
+                verify=self._ssl_context or _default_ssl_context(),
+                timeout=httpx.Timeout(self._timeout),
+                headers={"User-Agent": USER_AGENT},
+            )
+        return self._client
 
     def is_insecure(self, host: str) -> bool:
         """Whether `host` (host:port) is spoken to in plain HTTP (listed by host:port or name)."""

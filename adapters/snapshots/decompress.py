@@ -8,6 +8,7 @@ refused past a byte budget, so a decompression bomb stops there.
 from __future__ import annotations
 
 import bz2
+import functools
 import hashlib
 import importlib
 import lzma
@@ -28,15 +29,14 @@ BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 
 
-def _inflate_module() -> ModuleType:
-    """ISA-L's zlib (isal, ~2x zlib's inflate speed), with zlib's API; else zlib."""
+@functools.cache
+def inflate_module() -> ModuleType:
+    """ISA-L's zlib (isal, ~2x zlib's inflate speed), with zlib's API; else zlib. Chosen at
+    the first layer inflated: isal's libraries wait until then (ADR/0048)."""
     try:
         return importlib.import_module("isal.isal_zlib")
     except ImportError:
         return zlib
-
-
-INFLATE = _inflate_module()
 
 
 def _corrupt(reason: str) -> InvalidParameter:
@@ -57,7 +57,8 @@ def _gzip_chunks(raw: BinaryIO) -> Iterator[bytes]:
     zlib's API directly rather than GzipFile: GzipFile reads 8 KiB at a time through
     Python and ran at half the speed; the output bound keeps a bomb from filling memory.
     """
-    inflater = INFLATE.decompressobj(16 + zlib.MAX_WBITS)
+    inflate = inflate_module()
+    inflater = inflate.decompressobj(16 + zlib.MAX_WBITS)
     started = False
     while True:
         data = raw.read(CHUNK)
@@ -67,14 +68,14 @@ def _gzip_chunks(raw: BinaryIO) -> Iterator[bytes]:
         while data:
             try:
                 chunk = inflater.decompress(data, CHUNK)
-            except INFLATE.error as err:
+            except inflate.error as err:
                 raise _corrupt(f"gzip: {err}") from None
             if chunk:
                 yield chunk
             if inflater.eof:
                 data = inflater.unused_data
                 if data:
-                    inflater = INFLATE.decompressobj(16 + zlib.MAX_WBITS)
+                    inflater = inflate.decompressobj(16 + zlib.MAX_WBITS)
                 continue
             data = inflater.unconsumed_tail
     if not started or not inflater.eof:

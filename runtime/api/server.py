@@ -18,7 +18,6 @@ import socket
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +37,7 @@ from ..http.messages import (
     Reply,
     StreamReply,
     Write,
+    http_date,
     json_line,
     json_reply,
     message_reply,
@@ -195,7 +195,7 @@ def common_headers() -> Headers:
         ("Docker-Experimental", "false"),
         ("Ostype", "linux"),
         ("Server", SERVER_HEADER),
-        ("Date", formatdate(usegmt=True)),
+        ("Date", http_date()),
     ]
 
 

@@ -1,4 +1,4 @@
-"""`--root`, shared by `berth` and `berthd` without berthd loading berth's commands."""
+"""`berth`'s click options --root, --store and --host-id (their meaning: root_values.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,14 @@ from pathlib import Path
 
 import click
 
-# The engine's DEFAULT_ROOT, not imported from it: the engine is heavy to import.
-DEFAULT_ROOT = "/var/lib/berth"
+from .root_values import (
+    DEFAULT_ROOT,
+    HOST_ID_HELP,
+    ROOT_HELP,
+    STORE_HELP,
+    default_host_id,
+    store_url,
+)
 
 root_option = click.option(
     "--root",
@@ -15,27 +21,15 @@ root_option = click.option(
     envvar="BERTH_ROOT",
     default=DEFAULT_ROOT,
     show_default=True,
-    help="State directory (events.db, projections.db).",
+    help=ROOT_HELP,
 )
-
-MACHINE_ID = Path("/etc/machine-id")
-
-
-def default_host_id() -> str:
-    """The machine's id, as the fleet knows this host unless told otherwise."""
-    try:
-        return MACHINE_ID.read_text().strip() or "localhost"
-    except OSError:
-        return "localhost"
 
 
 def _store_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """None for SQLite under --root (absent, or any sqlite: URL); a postgresql:// URL."""
-    if value is None or value.startswith("sqlite:"):
-        return None
-    if not value.startswith(("postgresql://", "postgres://")):
-        raise click.BadParameter("postgresql://[user[:password]@]host[:port]/dbname or sqlite:")
-    return value
+    try:
+        return store_url(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 store_option = click.option(
@@ -44,8 +38,7 @@ store_option = click.option(
     default=None,
     callback=_store_url,
     metavar="URL",
-    help="Event store: postgresql://user@host:port/dbname, shared by a fleet of hosts "
-    "[default: SQLite, events.db under --root].",
+    help=STORE_HELP,
 )
 
 host_id_option = click.option(
@@ -53,5 +46,5 @@ host_id_option = click.option(
     envvar="BERTH_HOST_ID",
     default=default_host_id,
     metavar="ID",
-    help="Who this host is in a fleet's store [default: /etc/machine-id].",
+    help=HOST_ID_HELP,
 )

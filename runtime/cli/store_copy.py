@@ -11,7 +11,7 @@ import click
 
 from berth.domain.errors import BerthError
 
-from .root_option import default_host_id
+from .root_values import default_host_id
 
 
 @click.group()

@@ -23,8 +23,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import trio
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from berth.adapters.lazy_modules import lazy_module
 from berth.domain.container import ContainerState, is_container_id
 
 from ..http.messages import HttpError, Request
@@ -42,9 +42,13 @@ from .disclosure import (
 from .server import EventStream
 
 if TYPE_CHECKING:
+    from prometheus_client import exposition
+
     from ..service.engine import Engine
     from ..store.events import LoggedEvent
     from .metrics import Metrics
+else:
+    exposition = lazy_module("prometheus_client.exposition")
 
 EVENTS_BATCH = 500
 FOLLOW_INTERVAL_S = 0.1
@@ -72,7 +76,7 @@ class Dashboard:
             return Response(200, self.page, "text/html; charset=utf-8", [_PAGE_POLICY])
         if path == "/metrics":
             body = await trio.to_thread.run_sync(self.metrics.render)
-            return Response(200, body, CONTENT_TYPE_PLAIN_0_0_4)
+            return Response(200, body, exposition.CONTENT_TYPE_PLAIN_0_0_4)
         if path == "/api/containers":
             host = request.query.get("host") or None
             return _json(await trio.to_thread.run_sync(self.containers, host))

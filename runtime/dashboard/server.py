@@ -15,12 +15,11 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from email.utils import formatdate
 
 import trio
 
 from ..http.listen import serve_listeners
-from ..http.messages import AnyReply, Headers, HttpError, Request, StreamReply
+from ..http.messages import AnyReply, Headers, HttpError, Request, StreamReply, http_date
 from ..http.routing import Route
 from ..http.server import Limits, RequestFactory, Server, Site
 
@@ -135,7 +134,7 @@ class DashboardSite(Site[Request, Handler]):
     def headers(self) -> Headers:
         return [
             ("Server", SERVER_HEADER),
-            ("Date", formatdate(usegmt=True)),
+            ("Date", http_date()),
             ("Cache-Control", "no-store"),
             ("X-Content-Type-Options", "nosniff"),
         ]

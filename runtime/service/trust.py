@@ -18,13 +18,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import trio
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from berth.adapters.lazy_modules import lazy_module
 from berth.adapters.registry import Registry, RegistryClient
 from berth.adapters.registry.signatures import Signature
 from berth.domain.cause import Actor, Cause
@@ -44,8 +42,20 @@ from berth.domain.trust_policy import (
 
 from .engine import Engine
 
+if TYPE_CHECKING:
+    from cryptography import exceptions
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+else:
+    exceptions = lazy_module("cryptography.exceptions")
+    hashes = lazy_module("cryptography.hazmat.primitives.hashes")
+    serialization = lazy_module("cryptography.hazmat.primitives.serialization")
+    ec = lazy_module("cryptography.hazmat.primitives.asymmetric.ec")
+    ed25519 = lazy_module("cryptography.hazmat.primitives.asymmetric.ed25519")
+
 DEFAULT_POLICY = Path("/etc/berth/policy.json")
-PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 Pending = Callable[[Cause], TrustCheck]
 
 
@@ -66,7 +76,7 @@ class Key:
                 self.public.verify(
                     signature.signature, signature.payload, ec.ECDSA(hashes.SHA256())
                 )
-        except InvalidSignature:
+        except exceptions.InvalidSignature:
             return False
         return True
 

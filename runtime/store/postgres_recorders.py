@@ -1,0 +1,161 @@
+"""eventsourcing's PostgreSQL recorders for a fleet of hosts sharing one log (ADR/0043).
+
+Every host chains its own events (ADR/0045): `event_chain` holds, for each stored event,
+the host that wrote it and the chain hash over that host's previous hash. The chain's head
+read is per host, so hosts never wait on each other for the chain; the positions
+themselves stay in commit order through the library's table lock, which every reader of
+the log relies on to never pass over a gap filled later.
+
+The schema is versioned: `berth_schema` records each migration applied, in its own
+transaction with the tables it makes, so a start against an older database brings it up
+to date once, whichever host starts first.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresFactory,
+)
+from eventsourcing.utils import Environment
+from psycopg import Cursor
+from psycopg.rows import DictRow
+
+from .chain import GENESIS, extend, text_id
+from .postgres import HOST_ID, once_more
+
+#: The migrations, in order: the nth is schema version n + 1. Never edit one; append.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE IF NOT EXISTS event_chain ("
+        "position BIGINT PRIMARY KEY, host_id TEXT NOT NULL, chain_hash BYTEA NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS event_chain_by_host ON event_chain (host_id, position)",
+        "CREATE TABLE IF NOT EXISTS event_chain_checkpoints ("
+        "position BIGINT PRIMARY KEY, host_id TEXT NOT NULL, chain_hash BYTEA NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS reactor_positions ("
+        "host_id TEXT NOT NULL, reactor TEXT NOT NULL, position BIGINT NOT NULL, "
+        "PRIMARY KEY (host_id, reactor))",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def chain_head_of(cursor: Any, host_id: str) -> tuple[int, bytes]:
+    """One host's last chained position and hash; (0, GENESIS) before its first event."""
+    cursor.execute(
+        "SELECT position, chain_hash FROM event_chain WHERE host_id = %s "
+        "ORDER BY position DESC LIMIT 1",
+        (host_id,),
+    )
+    found = cursor.fetchone()
+    return (int(found["position"]), bytes(found["chain_hash"])) if found else (0, GENESIS)
+
+
+# The library tries a failed statement ten times, each waiting up to the connect
+# timeout for the pool: a request would wait a minute for its 503 while PostgreSQL is
+# down. Once more is enough, after the pool has dropped every connection the server
+# reset (the pool checks one connection at a time, backing off between them, so a pool
+# of dead connections would outlast the timeout); the caller's unit of work decides again
+# on a conflict.
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _once_more(method: Method) -> Method:
+    @functools.wraps(method)
+    def again(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return once_more(self.datastore, lambda: method(self, *args, **kwargs))
+
+    return again  # type: ignore[return-value]
+
+
+class FailFastSnapshotRecorder(PostgresAggregateRecorder):
+    """The library's snapshot recorder, trying a statement at most twice."""
+
+    @_once_more
+    def select_events(self, *args: Any, **kwargs: Any) -> Any:
+        return PostgresAggregateRecorder.select_events.__wrapped__(self, *args, **kwargs)
+
+
+class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL application recorder, chaining each event per host and
+    trying a statement at most twice."""
+
+    host_id = ""
+
+    @_once_more
+    def insert_events(self, *args: Any, **kwargs: Any) -> Any:
+        return PostgresApplicationRecorder.insert_events.__wrapped__(self, *args, **kwargs)
+
+    @_once_more
+    def select_events(self, *args: Any, **kwargs: Any) -> Any:
+        return PostgresAggregateRecorder.select_events.__wrapped__(self, *args, **kwargs)
+
+    @_once_more
+    def select_notifications(self, *args: Any, **kwargs: Any) -> Any:
+        return PostgresApplicationRecorder.select_notifications.__wrapped__(self, *args, **kwargs)
+
+    @_once_more
+    def max_notification_id(self) -> int | None:
+        found: int | None = PostgresApplicationRecorder.max_notification_id.__wrapped__(self)
+        return found
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        super()._create_table(curs)
+        migrate(curs)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if positions:
+            # Only this host appends to its chain, and under the table lock taken before
+            # the insert, so the head read here is final.
+            extend(
+                curs,
+                (
+                    (p, text_id(s.originator_id), s.originator_version, s.topic, s.state)
+                    for p, s in zip(positions, stored_events, strict=True)
+                ),
+                chain_head_of(curs, self.host_id),
+                host_id=self.host_id,
+            )
+        return positions
+
+
+def migrate(curs: Any) -> None:
+    """Bring the schema to `SCHEMA_VERSION`, one migration per transaction step."""
+    curs.execute(
+        "CREATE TABLE IF NOT EXISTS berth_schema ("
+        "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
+    # Two hosts starting at once: the second waits here, then finds the work done.
+    curs.execute("LOCK TABLE berth_schema IN EXCLUSIVE MODE")
+    curs.execute("SELECT COALESCE(MAX(version), 0) AS version FROM berth_schema")
+    found = curs.fetchone()
+    current = int(found["version"]) if found else 0
+    for version, statements in enumerate(MIGRATIONS[current:], start=current + 1):
+        for statement in statements:
+            curs.execute(statement)
+        curs.execute("INSERT INTO berth_schema (version) VALUES (%s)", (version,))
+
+
+class BerthPostgresFactory(PostgresFactory):
+    aggregate_recorder_class = FailFastSnapshotRecorder
+    application_recorder_class = ChainedPostgresApplicationRecorder
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
+        self.host_id = self.env.get(HOST_ID) or ""
+
+    def application_recorder(self) -> ChainedPostgresApplicationRecorder:
+        recorder = super().application_recorder()
+        if not isinstance(recorder, ChainedPostgresApplicationRecorder):
+            raise TypeError("berth's fleet store needs its chained PostgreSQL recorder")
+        recorder.host_id = self.host_id
+        return recorder
