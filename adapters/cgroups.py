@@ -150,6 +150,31 @@ KILL_ROUNDS = 50
 _THAW = (("freezer.state", "THAWED"), ("cgroup.freeze", "0"))
 
 
+def frozen(pid: int, mountinfo: Path = MOUNTINFO) -> bool:
+    """Whether process `pid`'s cgroup is frozen (v1 freezer or v2 `cgroup.freeze`); False
+    for a process that is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return False
+    places = {}
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(",") if controllers else ["v2"]:
+            places[controller] = path.lstrip("/")
+    for hierarchy in hierarchies(mountinfo):
+        if hierarchy.version == 1 and "freezer" in hierarchy.controllers:
+            control, thawed = hierarchy.mount / places.get("freezer", "") / _THAW[0][0], "THAWED"
+        elif hierarchy.version == 2 and "v2" in places:
+            control, thawed = hierarchy.mount / places["v2"] / _THAW[1][0], "0"
+        else:
+            continue
+        with contextlib.suppress(OSError):
+            if control.read_text().strip() != thawed:
+                return True
+    return False
+
+
 def children(parent: str, mountinfo: Path = MOUNTINFO) -> list[str]:
     """The cgroups directly below `parent` in any hierarchy, as paths relative to a root."""
     rel = check_relative(parent)
