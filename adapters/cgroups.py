@@ -150,7 +150,7 @@ KILL_ROUNDS = 50
 _THAW = (("freezer.state", "THAWED"), ("cgroup.freeze", "0"))
 
 
-def frozen(pid: int, mountinfo: Path = MOUNTINFO) -> bool:
+def frozen(pid: int) -> bool:
     """Whether process `pid`'s cgroup is frozen (v1 freezer or v2 `cgroup.freeze`); False
     for a process that is gone."""
     try:
@@ -162,10 +162,10 @@ def frozen(pid: int, mountinfo: Path = MOUNTINFO) -> bool:
         _, controllers, path = line.split(":", 2)
         for controller in controllers.split(",") if controllers else ["v2"]:
             places[controller] = path.lstrip("/")
-    for hierarchy in hierarchies(mountinfo):
-        if hierarchy.version == 1 and "freezer" in hierarchy.controllers:
+    for hierarchy in _freezers():
+        if hierarchy.version == 1:
             control, thawed = hierarchy.mount / places.get("freezer", "") / _THAW[0][0], "THAWED"
-        elif hierarchy.version == 2 and "v2" in places:
+        elif "v2" in places:
             control, thawed = hierarchy.mount / places["v2"] / _THAW[1][0], "0"
         else:
             continue
@@ -173,6 +173,19 @@ def frozen(pid: int, mountinfo: Path = MOUNTINFO) -> bool:
             if control.read_text().strip() != thawed:
                 return True
     return False
+
+
+_freezer_hierarchies: list[Hierarchy] = []
+
+
+def _freezers() -> list[Hierarchy]:
+    """The hierarchies that can freeze (v1 `freezer`, v2), read once: mountinfo takes
+    milliseconds to read with a few hundred mounts, and these stay where they are."""
+    if not _freezer_hierarchies:
+        _freezer_hierarchies[:] = [
+            h for h in hierarchies() if h.version == 2 or "freezer" in h.controllers
+        ]
+    return _freezer_hierarchies
 
 
 def children(parent: str, mountinfo: Path = MOUNTINFO) -> list[str]:
