@@ -232,6 +232,15 @@ class ProjectionStore(SQLiteTrackingRecorder):
             f"SELECT row FROM containers WHERE state IN ({marks})", tuple(wanted)
         )
 
+    def running_rows_with_healthcheck(self) -> list[dict[str, Any]]:
+        """The running containers whose config has a health check: looked at after every
+        change of the log, so the others are not even parsed."""
+        return self._select_rows(
+            "SELECT row FROM containers WHERE state = ? "
+            "AND json_extract(row, '$.doc.Config.Healthcheck') IS NOT NULL",
+            (ContainerState.RUNNING.value,),
+        )
+
     def containers_by_state(self) -> dict[str, int]:
         """How many containers the view has in each state, every state named."""
         by_state = dict.fromkeys((s.value for s in ContainerState), 0)
