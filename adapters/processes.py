@@ -58,6 +58,25 @@ def open_pidfd(pid: int) -> int | None:
         raise
 
 
+def signal_child(pid: int, parent: int, signum: int) -> bool:
+    """Send `signum` to `pid` if it is a live child of `parent`; False (nothing sent)
+    otherwise. The pidfd pins the process, so the check and the signal name the same
+    one even if the pid were reused in between."""
+    pidfd = open_pidfd(pid)
+    if pidfd is None:
+        return False
+    try:
+        fields = _stat_fields(pid)
+        if fields is None or fields[0] in (b"Z", b"X") or int(fields[1]) != parent:
+            return False
+        signal.pidfd_send_signal(pidfd, signum)
+        return True
+    except ProcessLookupError:
+        return False
+    finally:
+        os.close(pidfd)
+
+
 async def wait_process_gone(pid: int, start_time: int | None = None) -> None:
     """Until process `pid` (the one that started at `start_time`) has exited."""
     while process_alive(pid, start_time):

@@ -290,7 +290,7 @@ class Monitors:
         if self.cgroup_parent is not None and self.own_cgroups:
             # Also where they would be had the engine stopped before writing the list.
             relative = self.cgroup(container_id)
-            directories += [h.mount / relative for h in cgroups.hierarchies()]
+            directories += [h.mount / relative for h in cgroups.host_hierarchies()]
         left = cgroups.remove(list(dict.fromkeys(directories)))
         if left:
             log.warning("monitor cgroups of %s still busy: %s", container_id, left)

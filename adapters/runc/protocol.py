@@ -158,6 +158,11 @@ class ContainerRuntime(Protocol):
         without `force`, a running or paused one is a `Conflict` and is left as it is."""
         ...
 
+    def paused(self, container_id: str) -> bool:
+        """Whether the container's processes are frozen (`pause`); False for one that is
+        not running or unknown. Cheaper than `state`: no runtime process."""
+        ...
+
     async def state(self, container_id: str) -> RuncState | None:
         """The runtime's view of the container, or None if it does not know it. A
         container whose process has exited is `stopped` until it is deleted."""

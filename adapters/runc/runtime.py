@@ -28,9 +28,10 @@ from typing import Any
 
 import trio
 
+from berth.adapters import cgroups
 from berth.adapters.logs import start_log
 from berth.adapters.private_files import write_private
-from berth.adapters.processes import wait_process_gone
+from berth.adapters.processes import signal_child, wait_process_gone
 from berth.domain import signals
 from berth.domain.errors import BerthError, Conflict, InvalidParameter, NotFound
 
@@ -237,6 +238,10 @@ class Runtime:
 
     async def kill(self, container_id: str, signal: str | int, all_processes: bool = False) -> None:
         number = parse_signal(signal)
+        if not all_processes and self._signal_init(container_id, number):
+            if number == SIGKILL:
+                await self._thaw_killed(container_id)
+            return
         args = ["kill", *(["--all"] if all_processes else []), container_id, str(number)]
         code, _, err = await self.cli(container_id).run(*args)
         if code == 0:
@@ -248,11 +253,25 @@ class Runtime:
             raise Conflict(f"Container {container_id} is not running")
         raise BerthError(f"runc kill {container_id}: {runc_message(err)}")
 
+    def _signal_init(self, container_id: str, number: int) -> bool:
+        """The signal straight to the container's init, as the runtime's `kill` sends it,
+        without a runtime process (two to three per stop otherwise: `state`, `kill`,
+        `state`); False when the init is not a live child of the container's monitor
+        (gone, a zombie, no monitor), for the runtime to say why."""
+        init_pid = self.monitors.init_pid(container_id)
+        monitor = self.monitors.pid(container_id)
+        if init_pid is None or monitor is None:
+            return False
+        return signal_child(init_pid, monitor, number)
+
+    def paused(self, container_id: str) -> bool:
+        init_pid = self.monitors.init_pid(container_id)
+        return init_pid is not None and cgroups.frozen(init_pid)
+
     async def _thaw_killed(self, container_id: str) -> None:
         # A frozen process dies of SIGKILL only once thawed: runc thaws it itself, crun
-        # does not.
-        current = await self.state(container_id)
-        if current is not None and current.status == "paused":
+        # does not, nor does a signal sent without the runtime.
+        if self.paused(container_id):
             await self.cli(container_id).run("resume", container_id)
 
     async def probe(

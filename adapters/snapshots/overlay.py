@@ -209,7 +209,9 @@ class SnapshotStore:
         """Create the writable layer and mount the root filesystem; idempotent."""
         home = self.container_dir(container_id)
         merged = home / "merged"
-        if str(merged) in mounted_paths():
+        # A new container has no directory yet: no need to read every mount of the host
+        # (mountinfo grows with each container) to know that it is not mounted.
+        if merged.is_dir() and str(merged) in mounted_paths():
             return merged
         if not chain_ids:
             empty = self.root / "empty"
@@ -236,8 +238,8 @@ class SnapshotStore:
     @staticmethod
     def _unmount_and_delete(home: Path) -> None:
         merged = home / "merged"
-        if str(merged) in mounted_paths():
-            unmount(merged)
+        if merged.is_dir():
+            unmount(merged)  # reads the mounts only if it was not mounted
         shutil.rmtree(home, ignore_errors=True)
 
     def containers(self) -> list[str]:

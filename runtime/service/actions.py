@@ -346,10 +346,8 @@ class ContainerActions:
         container = await self.load(container_id)
         if not container.pid or self.runtime.exit_status(container_id) is not None:
             return
-        if resume:
-            state = await self.runtime.state(container_id)
-            if state is not None and state.status == "paused":
-                await self.runtime.resume(container_id)
+        if resume and self.runtime.paused(container_id):
+            await self.runtime.resume(container_id)
         with contextlib.suppress(Conflict, NotFound):
             await self.runtime.kill(container_id, signal)
 

@@ -23,7 +23,7 @@ from typing import Any
 import trio
 
 from berth.adapters.private_files import write_private
-from berth.domain.container import ContainerState, record_health
+from berth.domain.container import record_health
 from berth.domain.errors import BerthError, Conflict, NotFound, NotModified
 from berth.domain.health import (
     MAX_OUTPUT_LEN,
@@ -78,11 +78,7 @@ class HealthChecks:
         engine = self.actions.engine
         engine.catch_up()
         wanted = {}
-        for row in engine.views.container_rows():
-            if row["state"] != ContainerState.RUNNING.value:
-                continue
-            if not row["doc"]["Config"].get("Healthcheck"):
-                continue  # most containers: no parsing on every change of the log
+        for row in engine.views.running_rows_with_healthcheck():
             probe = probe_of(row["doc"]["Config"])
             started_at = parse_docker_time(row["doc"]["State"]["StartedAt"])
             if probe is not None and started_at is not None:

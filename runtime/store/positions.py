@@ -16,6 +16,7 @@ from berth.domain.errors import space_for
 
 from .events import EventStore
 from .postgres import once_more
+from .sqlite import SYNCHRONOUS
 
 LOCK_TIMEOUT_S = 30
 
@@ -76,6 +77,7 @@ class Positions:
         self._db = sqlite3.connect(
             db_path, timeout=LOCK_TIMEOUT_S, check_same_thread=False, isolation_level=None
         )
+        self._db.execute(f"PRAGMA synchronous={SYNCHRONOUS}")  # as the views (sqlite.py)
         with space_for(db_path):
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS reactor_positions "

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from berth.adapters.private_files import private_database
 from berth.domain.errors import InvalidParameter, space_for
 
 from ..store.events import EventStore, LoggedEvent
 from ..store.schema import create_table_retrying
+from ..store.sqlite import view_datastore
 
 if TYPE_CHECKING:
     from .projections import ProjectionStore
@@ -270,9 +271,7 @@ class AuditView(SQLiteTrackingRecorder):
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
-        datastore = SQLiteDatastore(
-            str(private_database(db_path)), lock_timeout=30, originator_id_type="text"
-        )
+        datastore = view_datastore(str(private_database(db_path)))
         super().__init__(datastore)
         create_table_retrying(self)
         with self.datastore.transaction(commit=True) as cursor:

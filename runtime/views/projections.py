@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
 from berth.adapters.private_files import private_database
 from berth.domain.container import ContainerState
@@ -27,6 +27,7 @@ from berth.domain.errors import space_for
 
 from ..store.events import EventStore, LoggedEvent
 from ..store.schema import create_table_retrying
+from ..store.sqlite import view_datastore
 from . import containers, execs, fleet, images, networks, volumes
 from .tracking import apply_new_events, claim_batch
 
@@ -63,9 +64,7 @@ class ProjectionStore(SQLiteTrackingRecorder):
         """`host_id`: the fleet host whose views these are ("" on a lone host)."""
         self.db_path = db_path
         self.host_id = host_id
-        datastore = SQLiteDatastore(
-            str(private_database(db_path)), lock_timeout=30, originator_id_type="text"
-        )
+        datastore = view_datastore(str(private_database(db_path)))
         super().__init__(datastore)
         with space_for(db_path):
             create_table_retrying(self)
@@ -231,6 +230,15 @@ class ProjectionStore(SQLiteTrackingRecorder):
         marks = ", ".join("?" * len(wanted))
         return self._select_rows(
             f"SELECT row FROM containers WHERE state IN ({marks})", tuple(wanted)
+        )
+
+    def running_rows_with_healthcheck(self) -> list[dict[str, Any]]:
+        """The running containers whose config has a health check: looked at after every
+        change of the log, so the others are not even parsed."""
+        return self._select_rows(
+            "SELECT row FROM containers WHERE state = ? "
+            "AND json_extract(row, '$.doc.Config.Healthcheck') IS NOT NULL",
+            (ContainerState.RUNNING.value,),
         )
 
     def containers_by_state(self) -> dict[str, int]:

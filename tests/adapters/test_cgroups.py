@@ -52,6 +52,24 @@ def test_this_host_has_a_hierarchy_and_this_process_is_in_each() -> None:
     assert ("" in mine) == any(h.version == 2 for h in found)
 
 
+def test_the_hosts_hierarchies_are_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[Path] = []
+    read = cgroups.hierarchies
+
+    def counted(
+        mountinfo: Path = cgroups.MOUNTINFO, *, every: bool = False
+    ) -> list[cgroups.Hierarchy]:
+        reads.append(mountinfo)
+        return read(mountinfo, every=every)
+
+    monkeypatch.setattr(cgroups, "hierarchies", counted)
+    monkeypatch.setattr(cgroups, "_host_hierarchies", [])
+    assert cgroups.host_hierarchies() == read()
+    assert cgroups.host_hierarchies() == read()
+    assert not cgroups.frozen(os.getpid())
+    assert reads == [cgroups.MOUNTINFO]
+
+
 @pytest.mark.parametrize("bad", ["", "/", "..", "a/../b", "/a/./b"])
 def test_paths_that_could_leave_the_hierarchy_are_refused(bad: str) -> None:
     with pytest.raises(InvalidParameter):

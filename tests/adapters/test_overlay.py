@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from berth.adapters.snapshots import overlay
 from berth.adapters.snapshots.overlay import MountError, SnapshotStore, mounted_paths
 from berth.domain.image import chain_ids
 
@@ -88,6 +89,30 @@ async def test_prepare_and_release_are_idempotent(store: SnapshotStore) -> None:
     await store.release(CID)
     await store.release(CID)
     assert str(first) not in mounted_paths()
+
+
+async def test_a_new_mount_and_its_release_read_no_mount_table(
+    store: SnapshotStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/proc/self/mountinfo grows with every container: a new container's mount and the
+    release of a mounted one need not read it."""
+    reads: list[int] = []
+
+    def counted() -> set[str]:
+        reads.append(1)
+        return mounted_paths()
+
+    monkeypatch.setattr(overlay, "mounted_paths", counted)
+    chain = make_layers(store, [files(a="1")])
+    merged = await store.prepare(CID, chain)
+    assert (merged / "a").read_text() == "1"
+    await store.release(CID)
+    assert reads == []
+    assert str(merged) not in mounted_paths()
+    # A writable layer left unmounted (a crash between the two) is released all the same.
+    (store.container_dir(CID) / "merged").mkdir(parents=True)
+    await store.release(CID)
+    assert not store.container_dir(CID).exists()
 
 
 async def test_an_image_without_layers_still_gets_a_writable_root(store: SnapshotStore) -> None:

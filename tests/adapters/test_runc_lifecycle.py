@@ -11,7 +11,8 @@ import trio
 
 from berth.adapters.logs import read_log
 from berth.adapters.runc import StartFailure, parse_signal
-from berth.domain.errors import InvalidParameter, NotFound
+from berth.adapters.runc.commands import Runc
+from berth.domain.errors import Conflict, InvalidParameter, NotFound
 
 from .runc_harness import NEEDS_RUNC, Harness, conmon_pids_with, new_id, stdout_texts
 
@@ -58,6 +59,32 @@ async def test_sigkill_gives_137(harness: Harness) -> None:
     await harness.rt.kill(cid, "KILL")
     assert (await harness.rt.wait_exited(cid)).exit_code == 137
     await harness.rt.delete(cid)
+
+
+async def test_a_signal_to_a_running_container_runs_no_runtime_process(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop costs no `runc state`/`kill` (a process each): the init is signalled
+    directly, as a child of the container's monitor."""
+    ran: list[tuple[str, ...]] = []
+    cid, _ = await harness.run(["sh", "-c", 'trap "exit 143" TERM; sleep 100 & wait'])
+    original = Runc.run
+
+    async def recorded(self: Runc, *args: str) -> tuple[int, bytes, bytes]:
+        ran.append(args)
+        return await original(self, *args)
+
+    monkeypatch.setattr(Runc, "run", recorded)
+    await trio.sleep(0.2)  # let the shell install its trap
+    assert not harness.rt.paused(cid)
+    await harness.rt.kill(cid, "SIGTERM")
+    with trio.fail_after(10):
+        assert (await harness.rt.wait_exited(cid)).exit_code == 143
+    assert ran == []
+    with pytest.raises(Conflict):  # gone: the runtime says so
+        await harness.rt.kill(cid, "SIGKILL")
+    assert [args[0] for args in ran] == ["kill", "state"]
+    await harness.rt.delete(cid, force=True)
 
 
 async def test_sigterm_with_a_trap_gives_143(harness: Harness) -> None:

@@ -178,6 +178,7 @@ async def test_an_unknown_container_is_not_found_and_has_nothing(subject: Subjec
         with pytest.raises(NotFound):
             await call
     assert await rt.state("nothing-here") is None
+    assert not rt.paused("nothing-here")
     assert rt.exit_status("nothing-here") is None
     assert rt.monitor_pid("nothing-here") is None
     assert not rt.knows("nothing-here")
@@ -203,13 +204,17 @@ async def test_a_stopped_container_cannot_start_be_signalled_or_paused(subject: 
 async def test_pause_and_resume_are_idempotent(subject: Subject) -> None:
     rt = subject.rt
     cid = await subject.run(LONG)
+    assert not rt.paused(cid)
     await rt.pause(cid)
     await rt.pause(cid)
     assert (await rt.state(cid)).status == "paused"  # type: ignore[union-attr]
+    assert rt.paused(cid)
     await rt.resume(cid)
     await rt.resume(cid)
     assert (await rt.state(cid)).status == "running"  # type: ignore[union-attr]
+    assert not rt.paused(cid)
     await rt.delete(cid, force=True)
+    assert not rt.paused(cid)
 
 
 async def test_a_paused_container_is_killed_by_sigkill(subject: Subject) -> None:

@@ -232,6 +232,10 @@ class FakeRuntime:
         del self.containers[container_id]
         self._notify()
 
+    def paused(self, container_id: str) -> bool:
+        _check_id(container_id)
+        return getattr(self.containers.get(container_id), "status", None) == "paused"
+
     async def state(self, container_id: str) -> RuncState | None:
         await self._enter("state", container_id)
         container = self.containers.get(container_id)

@@ -179,3 +179,24 @@ def test_a_failing_batch_leaves_the_position_unchanged(
         engine.list_containers(all=True)  # a query cannot answer truthfully: it says so
     monkeypatch.setattr(containers, "fold", real_fold)
     assert "/boom" in [e["Names"][0] for e in engine.list_containers(all=True)]
+
+
+def test_only_running_containers_with_a_health_check_are_read_for_probes(engine: Engine) -> None:
+    check = {"Test": ["CMD", "true"], "Interval": 1_000_000_000}
+    ids = {}
+    for name, healthcheck, runs in [
+        ("checked", check, True),
+        ("unchecked", None, True),
+        ("checked-created", check, False),
+        ("checked-none", {"Test": ["NONE"]}, True),
+    ]:
+        body = {"Image": "busybox", "Cmd": ["sleep", "9"], "Healthcheck": healthcheck}
+        cid = engine.create_container(body, name, API).id
+        ids[name] = cid
+        if runs:
+            engine.start(cid, API)
+            engine.record(cid, lambda c, k: c.mark_started(100, k.at, k), API)
+    engine.catch_up()
+    found = {row["id"] for row in engine.views.running_rows_with_healthcheck()}
+    # NONE is a health check the probe reader turns down (domain/health.py).
+    assert found == {ids["checked"], ids["checked-none"]}
