@@ -15,10 +15,10 @@ setup: apt cgroups venv
 
 # crun refuses the hybrid cgroup layout while its v2 hierarchy holds controllers
 # (ADR/0040): each is bound to a v1 hierarchy of its own. Idempotent; nothing on a pure
-# v1 or pure v2 host.
+# v1 or pure v2 host. (cgroupfs files have no size: `test -s` would say empty.)
 cgroups:
 	@unified=/sys/fs/cgroup/unified; \
-	if mountpoint -q $$unified 2>/dev/null && [ -s $$unified/cgroup.controllers ]; then \
+	if mountpoint -q $$unified 2>/dev/null && [ -n "$$(cat $$unified/cgroup.controllers)" ]; then \
 	  for c in $$(cat $$unified/cgroup.controllers); do \
 	    mkdir -p /sys/fs/cgroup/$$c; \
 	    if mountpoint -q /sys/fs/cgroup/$$c || mount -t cgroup -o $$c cgroup /sys/fs/cgroup/$$c; then \

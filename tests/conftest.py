@@ -9,10 +9,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from berth.domain.cause import Actor, ActorKind
 from berth.runtime.service.engine import Engine
 from berth.runtime.store.events import EventStore
+
+# The suite runs in three workers on a shared machine: how fast hypothesis draws inputs, or
+# how long one example takes, says nothing about berth (speed lives in bench/).
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.berthd", "tests.fixtures.postgres"]
 

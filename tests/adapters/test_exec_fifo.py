@@ -19,7 +19,7 @@ from berth.adapters.processes import wait_process_gone
 from berth.adapters.runc import Runtime
 from berth.adapters.runc.exec_fifo import EXEC_FIFO, start_by_fifo
 
-from .runc_harness import NEEDS_RUNC, Harness
+from .runc_harness import NEEDS_RUNC, Harness, needs_backend
 
 pytestmark = NEEDS_RUNC
 RUNTIMES = [name for name in ("runc", "crun") if shutil.which(name)]
@@ -67,6 +67,7 @@ class BareRuntime:
 
 @pytest.fixture(params=RUNTIMES)
 def bare(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BareRuntime]:
+    needs_backend(request.param)
     runtime = BareRuntime(request.param, tmp_path)
     try:
         yield runtime
