@@ -27,15 +27,16 @@ class PrivateBerthd:
 
 
 @contextmanager
-def private_berthd(work: Path) -> Iterator[PrivateBerthd]:
+def private_berthd(work: Path, bin_dir: Path = BIN) -> Iterator[PrivateBerthd]:
+    """`bin_dir`: where the berth and berthd to run are (another build's, for an A/B)."""
     root, sock = work / "root", work / "berth.sock"
     subprocess.run(
-        [str(BIN / "berth"), "--root", str(root), "import",
+        [str(bin_dir / "berth"), "--root", str(root), "import",
          str(busybox_tarball(work / "bb.tar")), "busybox"],
         check=True, capture_output=True,
     )  # fmt: skip
     daemon = subprocess.Popen(
-        [str(BIN / "berthd"), "--root", str(root), "-H", f"unix://{sock}"],
+        [str(bin_dir / "berthd"), "--root", str(root), "-H", f"unix://{sock}"],
         stderr=subprocess.PIPE,
     )
     try:
