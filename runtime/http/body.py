@@ -111,20 +111,53 @@ class UploadStream:
                 return EMPTY
         piece = self._take(self._chunk_left)
         self._chunk_left -= len(piece)
-        return piece
+        return self._gathered(piece)
 
     def _take(self, most: int) -> memoryview:
         if self._start == self._end:
             self._start = self._end = 0
             self._fill()
         count = min(most, self._end - self._start)
+        self._count(count)
+        piece = self._view[self._start : self._start + count]
+        self._start += count
+        return piece
+
+    def _count(self, count: int) -> None:
         self._read += count
         if self._read > self._limit:
             self.refused = True
             raise HttpError(413, f"request body too large (limit {self._limit} bytes)")
-        piece = self._view[self._start : self._start + count]
-        self._start += count
-        return piece
+
+    def _gathered(self, piece: memoryview) -> memoryview:
+        """`piece` with the data of the next chunks already in the buffer moved up behind
+        it, over their framing: one piece for the user where the client sent many small
+        chunks (the docker CLI sends 32 KiB ones), so fewer writes and fewer loops."""
+        first = self._start - len(piece)
+        end = self._start
+        while self._chunk_left == 0 and (size := self._buffered_chunk()):
+            count = min(size, self._end - self._start)
+            self._count(count)
+            self._view[end : end + count] = self._view[self._start : self._start + count]
+            end += count
+            self._start += count
+            self._chunk_left = size - count
+        return self._view[first:end]
+
+    def _buffered_chunk(self) -> int:
+        """The size of the next chunk when its framing is whole in the buffer (its start
+        then moved past it), else 0: left to `_next_chunk`, as is the last chunk."""
+        at = self._start
+        if self._buffer[at : at + 2] != b"\r\n":
+            return 0
+        end = self._buffer.find(b"\r\n", at + 2, min(self._end, at + 2 + MAX_LINE))
+        if end < 0:
+            return 0
+        size_text = bytes(self._view[at + 2 : end]).split(b";", 1)[0].strip(b" \t")
+        if not _CHUNK_SIZE.fullmatch(size_text) or not (size := int(size_text, 16)):
+            return 0
+        self._start = end + 2
+        return size
 
     def _next_chunk(self) -> bool:
         """Parses the next chunk's size line; False at the last chunk (trailers read)."""

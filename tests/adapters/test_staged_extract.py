@@ -45,11 +45,15 @@ def archive_of(
 
 
 def pieces_of(data: bytes, cuts: list[int]) -> Iterator[bytes]:
+    """The data cut at `cuts` (sizes); an empty piece only once it is all given, as a
+    body's reader answers."""
     at = 0
     for size in cuts:
-        yield data[at : at + size]
+        if data[at : at + size]:
+            yield data[at : at + size]
         at += size
-    yield data[at:]
+    if data[at:]:
+        yield data[at:]
     while True:
         yield b""
 

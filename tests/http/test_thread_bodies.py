@@ -189,3 +189,13 @@ async def test_a_reply_from_a_thread_to_http_1_0_ends_with_the_connection(
     head, _, body = received.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and b"chunked" not in head.lower()
     assert body == b"<head>abc<tail>"
+
+
+async def test_many_small_chunks_that_arrive_together_are_one_body() -> None:
+    pieces = [os.urandom(n % 90 + 1) for n in range(150)]  # within the limit
+    body = b"".join(pieces)
+    async with served(streamed_site()) as serving:
+        stream = await serving.connect()
+        await stream.send_all(chunked_request("/digest", pieces))
+        answer = await Client(stream).receive()
+    assert answer.json() == {"size": len(body), "sha256": hashlib.sha256(body).hexdigest()}
