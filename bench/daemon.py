@@ -28,8 +28,7 @@ class PrivateBerthd:
 
 @contextmanager
 def private_berthd(work: Path, bin_dir: Path = BIN) -> Iterator[PrivateBerthd]:
-    """`bin_dir`: the virtual environment whose berth and berthd run (another checkout's,
-    for a baseline)."""
+    """`bin_dir`: where the berth and berthd to run are (another build's, for an A/B)."""
     root, sock = work / "root", work / "berth.sock"
     subprocess.run(
         [str(bin_dir / "berth"), "--root", str(root), "import",

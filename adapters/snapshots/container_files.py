@@ -23,10 +23,12 @@ from typing import BinaryIO
 
 from berth.domain.container_paths import clean_parts
 from berth.domain.errors import InvalidParameter
+from berth.domain.layer_entries import DEFAULT_LIMITS
 
 from .extract import Owner, extract_archive
+from .piece_source import Pieces, tar_source
 from .rootfs import open_container_path
-from .tree_tar import TreeTar, write_tree
+from .tree_tar import TarSink, TreeTar, write_tree
 
 # Go's os.FileMode bits, which the X-Docker-Container-Path-Stat header carries.
 GO_DIR = 1 << 31
@@ -47,6 +49,7 @@ _GO_KIND = {
     stat.S_IFSOCK: GO_SOCKET,
 }
 _MAX_LINKS = 255  # as Go's filepath.EvalSymlinks
+MAX_BYTES = DEFAULT_LIMITS.max_bytes
 
 
 def go_file_mode(mode: int) -> int:
@@ -165,7 +168,7 @@ def stat_path(root: Path, path: str, name: str | None = None) -> PathStat:
 def archive_path(
     root: Path,
     path: str,
-    out: BinaryIO,
+    out: BinaryIO | TarSink,
     name: str | None = None,
     mounts: Mapping[str, Path] | None = None,
 ) -> None:
@@ -194,7 +197,7 @@ def archive_path(
             tree.add(parent, last, arcname)
 
 
-def export_tree(root: Path, out: BinaryIO) -> None:
+def export_tree(root: Path, out: BinaryIO | TarSink) -> None:
     """`docker export`: the whole root filesystem as a tar onto `out`."""
     with _fd(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)) as fd:
         write_tree(out, fd)
@@ -203,15 +206,25 @@ def export_tree(root: Path, out: BinaryIO) -> None:
 def extract_to(
     root: Path,
     path: str,
-    archive: BinaryIO,
+    archive: BinaryIO | Pieces,
     owner: Owner | None = None,
     no_overwrite_dir_non_dir: bool = False,
+    *,
+    heap_dir: Path | None = None,
+    tmpfile_budget: int | None = None,
 ) -> None:
-    """Extract the archive into the directory at `path` (links followed inside the root).
-    InvalidParameter when it is not a directory."""
+    """Extract the archive (an open file, or its pieces as they arrive) into the
+    directory at `path` (links followed inside the root). InvalidParameter when it is not
+    a directory."""
     with _fd(open_container_path(root, path, follow_last=True)) as found:
         if not stat.S_ISDIR(os.fstat(found).st_mode):
             raise InvalidParameter("extraction point is not a directory")
+        source = tar_source(archive, MAX_BYTES) if callable(archive) else archive
         extract_archive(
-            archive, found, owner=owner, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir
+            source,
+            found,
+            owner=owner,
+            no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
+            heap_dir=heap_dir,
+            tmpfile_budget=tmpfile_budget,
         )

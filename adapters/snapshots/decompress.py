@@ -230,18 +230,23 @@ def _stream_chunks(raw: BinaryIO, new: Callable[[], _Decoder], name: str) -> Ite
                 raise _corrupt(f"{name}: compressed file ended before the end of the stream")
 
 
+def decompressor_for(head: bytes) -> Callable[[BinaryIO], Iterator[bytes]] | None:
+    """What inflates a blob whose first 6 bytes are `head`; None for a plain one."""
+    if head.startswith(GZIP_MAGIC):
+        return _gzip_chunks
+    if head.startswith(ZSTD_MAGIC):
+        return _zstd_chunks
+    if head.startswith(BZIP2_MAGIC):
+        return lambda raw: _stream_chunks(raw, bz2.BZ2Decompressor, "bzip2")
+    if head == XZ_MAGIC:
+        return lambda raw: _stream_chunks(raw, lzma.LZMADecompressor, "xz")
+    return None
+
+
 def decompressed(raw: BinaryIO) -> Iterator[bytes]:
     head = raw.read(6)
     raw.seek(0)
-    if head.startswith(GZIP_MAGIC):
-        return _gzip_chunks(raw)
-    if head.startswith(ZSTD_MAGIC):
-        return _zstd_chunks(raw)
-    if head.startswith(BZIP2_MAGIC):
-        return _stream_chunks(raw, bz2.BZ2Decompressor, "bzip2")
-    if head == XZ_MAGIC:
-        return _stream_chunks(raw, lzma.LZMADecompressor, "xz")
-    return _plain_chunks(raw)
+    return (decompressor_for(head) or _plain_chunks)(raw)
 
 
 class HashingStream:

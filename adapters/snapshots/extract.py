@@ -3,12 +3,12 @@ directory of a container's root filesystem, through the same policy as image lay
 
 The archive is the client's, the directory the container's: neither is trusted. So
 
-- the archive goes through the layer pipeline (decompression, our tar header parser, the
-  pure `LayerPlanner`) twice: a first pass decides every entry without writing anything,
-  so an archive the policy refuses (`..` above the target, a link used as a parent, a
-  hardlink out of the archive...) is refused whole, with nothing written; the second
-  pass writes (a plain archive in a file, as berthd spools an upload, is read in place:
-  plain_archive.py);
+- the archive goes through the layer pipeline (our tar header parser, the pure
+  `LayerPlanner`) in one pass, as it arrives: every entry is decided before anything is
+  written, and the files' contents wait unnamed (staging.py) until the last entry has
+  been accepted; only then is the plan carried out, so an archive the policy refuses
+  (`..` above the target, a link used as a parent, a hardlink out of the archive...) is
+  refused whole, with nothing written, and each byte accepted is written once;
 - the writer is unpack.py's `LayerWriter`, which opens every path component again for
   every action with O_NOFOLLOW relative to the target's descriptor: a symbolic link the
   container put in the target is never followed. What the target already holds is
@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import io
 import os
 import shutil
 import stat
-from collections.abc import Iterable
-from typing import BinaryIO
+from pathlib import Path
+from typing import BinaryIO, TypeVar, cast
 
 from berth.domain.errors import InvalidParameter
 from berth.domain.layer_entries import (
@@ -49,10 +50,12 @@ from berth.domain.layers import LayerPlanner
 
 from .decompress import HashingStream, decompressed
 from .plain_archive import PlainArchive, is_plain_file
-from .tarstream import TarReader
+from .staging import Staged, StagedFile, Staging
+from .tarstream import Data, TarReader, TarSource
 from .unpack import LayerWriter, _components
 
 Owner = tuple[int, int]
+A = TypeVar("A", bound=Action)
 
 
 class _Planned(LayerPlanner):
@@ -75,16 +78,17 @@ class ExtractWriter(LayerWriter):
         self._keep_kinds = no_overwrite_dir_non_dir
         self.created: set[str] = set()
 
-    def apply(self, action: Action, data: Iterable[bytes] = ()) -> None:
+    def apply(self, action: Action, data: Data | StagedFile = ()) -> None:
         if isinstance(action, SetDirMetadata):
             if action.path and (action.uid is not None or action.path in self.created):
-                super().apply(self._owned(action))
+                super().apply(self.owned(action))
             return
         if isinstance(action, WriteFile | Symlink | MakeDevice | Hardlink | MakeDir):
             self._make_room(action.path, isinstance(action, MakeDir))
-        super().apply(self._owned(action), data)
+        super().apply(self.owned(action), cast(Data, data))  # a StagedFile: _write_file's
 
-    def _owned(self, action: Action) -> Action:
+    def owned(self, action: A) -> A:
+        """The action with the owner every entry gets, if one was asked for."""
         if self._owner is None or not isinstance(
             action, WriteFile | Symlink | MakeDevice | SetDirMetadata
         ):
@@ -124,49 +128,61 @@ class ExtractWriter(LayerWriter):
             if for_dir:
                 self.created.add(path)
 
+    def _write_file(self, action: WriteFile, data: Data | StagedFile) -> None:
+        if isinstance(data, StagedFile):
+            parts = _components(action.path)
+            with self._dir(parts[:-1]) as parent:
+                if data.place(parent, parts[-1]):
+                    return
+            data = data.region()  # another filesystem below the target: copied
+        super()._write_file(action, data)
 
-def _reader(raw: BinaryIO) -> TarReader:
+
+def archive_source(raw: BinaryIO) -> TarSource:
+    """The uncompressed archive of an open (seekable) file: a plain tar in a regular file
+    is read in place (plain_archive.py), anything else through its decompressor."""
     if is_plain_file(raw):
-        return TarReader(PlainArchive(raw, DEFAULT_LIMITS.max_bytes))
-    return TarReader(HashingStream(decompressed(raw), DEFAULT_LIMITS.max_bytes, hashing=False))
-
-
-def _plan(raw: BinaryIO) -> None:
-    tar = _reader(raw)
-    planner = _Planned(DEFAULT_LIMITS)
-    while (entry := tar.next_entry()) is not None:
-        planner.feed(entry)
+        return PlainArchive(raw, DEFAULT_LIMITS.max_bytes)
+    return HashingStream(decompressed(raw), DEFAULT_LIMITS.max_bytes, hashing=False)
 
 
 def extract_archive(
-    archive: BinaryIO,
+    archive: BinaryIO | TarSource,
     target_fd: int,
     *,
     owner: Owner | None = None,
     no_overwrite_dir_non_dir: bool = False,
+    heap_dir: Path | None = None,
+    tmpfile_budget: int | None = None,
 ) -> int:
-    """Extract `archive` (plain, gzip or zstd tar, seekable) into the directory
-    `target_fd`; answers the number of entries. Blocking: a worker thread's.
+    """Extract `archive` (an open plain, gzip or zstd tar, or the source of one as it
+    arrives) into the directory `target_fd`; answers the number of entries. Blocking: a
+    worker thread's.
 
     `owner` (uid, gid) replaces the owners the archive names. Refused archives
     (`LayerRejected`, `InvalidParameter` for a corrupt stream) leave the target as it was.
+    `heap_dir` and `tmpfile_budget`: where and how the files wait (staging.py).
     """
-    start = archive.tell()
-    _plan(archive)
-    archive.seek(start)
-    tar = _reader(archive)
+    source = archive_source(cast(BinaryIO, archive)) if isinstance(archive, io.IOBase) else archive
+    tar = TarReader(cast(TarSource, source))
     planner = _Planned(DEFAULT_LIMITS)
     writer = ExtractWriter(target_fd, owner, no_overwrite_dir_non_dir)
-    try:
+    with Staging(target_fd, heap_dir, tmpfile_budget) as staging:
+        plan: list[tuple[Action, Staged | tuple[()]]] = []
         while (entry := tar.next_entry()) is not None:
             for action in planner.feed(entry):
-                writer.apply(action, tar.data() if isinstance(action, WriteFile) else ())
-        for metadata in planner.finish():
-            writer.apply(metadata)
-    except OSError as error:
-        if error.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise InvalidParameter(
-                f"cannot extract through a symbolic link in the container: {error.filename}"
-            ) from None
-        raise
+                if isinstance(action, WriteFile):
+                    plan.append((action, staging.stage(writer.owned(action), tar.data())))
+                else:
+                    plan.append((action, ()))
+        plan.extend((metadata, ()) for metadata in planner.finish())
+        try:
+            for action, content in plan:
+                writer.apply(action, content)
+        except OSError as error:
+            if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise InvalidParameter(
+                    f"cannot extract through a symbolic link in the container: {error.filename}"
+                ) from None
+            raise
     return planner.entries

@@ -209,9 +209,9 @@ class SnapshotStore:
         """Create the writable layer and mount the root filesystem; idempotent."""
         home = self.container_dir(container_id)
         merged = home / "merged"
-        # A new container has no directory yet: no need to read every mount of the host
-        # (mountinfo grows with each container) to know that it is not mounted.
-        if merged.is_dir() and str(merged) in mounted_paths():
+        # Two stats (its device is not its parent's), where mountinfo is a line per mount
+        # of the host: every docker cp and export asks, on the event loop.
+        if os.path.ismount(merged):
             return merged
         if not chain_ids:
             empty = self.root / "empty"

@@ -104,6 +104,10 @@ def _pax_time(value: bytes) -> int:
     return -ns if sign else ns
 
 
+# A file's data, in pieces (views of a buffer are used before the next piece is read).
+Data = Iterable[bytes | memoryview]
+
+
 class TarSource(Protocol):
     """What the reader reads from: a (decompressed) stream, or a plain archive file."""
 
@@ -113,7 +117,7 @@ class TarSource(Protocol):
 
     def skip(self, n: int) -> None: ...
 
-    def data(self, n: int) -> Iterable[bytes]: ...
+    def data(self, n: int) -> Data: ...
 
 
 class TarReader:
@@ -124,8 +128,8 @@ class TarReader:
         self._data_left = 0
         self._padding = 0
 
-    def data(self) -> Iterable[bytes]:
-        """The current entry's data; consuming it is optional."""
+    def data(self) -> Data:
+        """The current entry's data, to be read whole before the next entry."""
         left, self._data_left = self._data_left, 0
         return self._stream.data(left)
 

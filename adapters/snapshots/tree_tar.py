@@ -25,7 +25,7 @@ import tarfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from berth.domain.commit import is_engine_stub
 from berth.domain.layer_entries import WHITEOUT_OPAQUE, WHITEOUT_PREFIX
@@ -45,52 +45,76 @@ _TYPES = {
 }
 
 
-class _TarOut:
-    """One tar stream onto `out`, laid out as tarfile's: PAX headers, data padded to
-    blocks, two zero blocks and a record's padding at the end. A file's data goes with
-    sendfile(2) when `out` is a file descriptor (the pipe of a `docker cp`): the kernel
-    moves it, no Python buffer on the way."""
+@runtime_checkable
+class TarSink(Protocol):
+    """Where a tar stream goes when it is not a plain file object: a reply body written
+    straight to a client's socket."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def send_file(self, fd: int, count: int) -> None:
+        """Exactly `count` bytes: the file's, from its offset, and zeros past its end."""
+        ...
+
+    def flush(self) -> None: ...
+
+
+class _FileSink:
+    """A file object as a sink. A file's data goes with sendfile(2) when the object has a
+    descriptor (the pipe of an export): the kernel moves it, no Python buffer on the way."""
 
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
-        self._offset = 0
         try:
             self._fd: int | None = out.fileno()
         except (AttributeError, OSError, io.UnsupportedOperation):
             self._fd = None
 
-    def _write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
         self._out.write(data)
+
+    def send_file(self, fd: int, count: int) -> None:
+        left = count
+        if self._fd is not None:
+            self._out.flush()
+            while left and (sent := os.sendfile(self._fd, fd, None, min(left, CHUNK))):
+                left -= sent
+        while left and (data := os.read(fd, min(left, CHUNK))):
+            self._out.write(data)
+            left -= len(data)
+        while left:
+            self._out.write(bytes(min(left, CHUNK)))
+            left -= min(left, CHUNK)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+class _TarOut:
+    """One tar stream onto a sink, laid out as tarfile's: PAX headers, data padded to
+    blocks, two zero blocks and a record's padding at the end."""
+
+    def __init__(self, out: BinaryIO | TarSink) -> None:
+        self._sink = out if isinstance(out, TarSink) else _FileSink(out)
+        self._offset = 0
+
+    def _write(self, data: bytes) -> None:
+        self._sink.write(data)
         self._offset += len(data)
 
     def add(self, info: tarfile.TarInfo, fd: int | None = None) -> None:
         """The entry, and `info.size` bytes of `fd` as its data: cut if the file grew,
         padded with zeros if it shrank (the header already promised `size`)."""
         self._write(info.tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape"))
-        left = info.size if fd is not None else 0
-        if fd is not None:
-            left = self._copy(fd, left)
-        while left:
-            self._write(bytes(min(left, CHUNK)))
-            left -= min(left, CHUNK)
+        if fd is not None and info.size:
+            self._sink.send_file(fd, info.size)
+            self._offset += info.size
         self._write(bytes(-self._offset % tarfile.BLOCKSIZE))
-
-    def _copy(self, fd: int, left: int) -> int:
-        """Up to `left` bytes of `fd` onto the stream; answers how many it lacked."""
-        if self._fd is not None:
-            self._out.flush()
-            while left and (sent := os.sendfile(self._fd, fd, None, min(left, CHUNK))):
-                left -= sent
-                self._offset += sent
-        while left and (data := os.read(fd, min(left, CHUNK))):
-            self._write(data)
-            left -= len(data)
-        return left
 
     def close(self) -> None:
         self._write(bytes(2 * tarfile.BLOCKSIZE))
         self._write(bytes(-self._offset % tarfile.RECORDSIZE))
-        self._out.flush()
+        self._sink.flush()
 
 
 def is_empty(status: os.stat_result, dir_fd: int | None) -> bool:
@@ -142,7 +166,7 @@ class TreeTar:
 
     def __init__(
         self,
-        out: BinaryIO,
+        out: BinaryIO | TarSink,
         *,
         overlay_whiteouts: bool = False,
         mounts: Mapping[str, Path] | None = None,
@@ -260,7 +284,7 @@ class TreeTar:
             self._links[key] = info.name
 
 
-def write_tree(out: BinaryIO, dir_fd: int, *, overlay_whiteouts: bool = False) -> None:
+def write_tree(out: BinaryIO | TarSink, dir_fd: int, *, overlay_whiteouts: bool = False) -> None:
     """The whole tree under `dir_fd` (its entries, not itself) as a tar on `out`."""
     with TreeTar(out, overlay_whiteouts=overlay_whiteouts) as tree:
         tree.add_children(dir_fd, "")

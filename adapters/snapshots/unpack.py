@@ -31,7 +31,7 @@ import errno
 import os
 import shutil
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +59,7 @@ from berth.domain.layers import LayerPlanner
 
 from .decompress import HashingStream, decompressed
 from .plain_archive import FileRegion
-from .tarstream import TarReader, read_entries
+from .tarstream import Data, TarReader, read_entries
 
 __all__ = ["LayerWriter", "UnpackResult", "read_entries", "unpack_layer"]
 
@@ -93,10 +93,20 @@ def _components(path: str) -> list[str]:
     return parts
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def set_file_metadata(fd: int, action: WriteFile) -> None:
+    """A written file's owner, mode, xattrs and mtime, through its descriptor."""
+    # chown before chmod (chown clears setuid/setgid); xattrs after both, since writes
+    # and chown drop security.capability.
+    os.fchown(fd, action.uid, action.gid)
+    os.fchmod(fd, action.mode)
+    _set_xattrs(fd, action.xattrs)
+    os.utime(fd, ns=(action.mtime_ns, action.mtime_ns))
 
 
 def _set_xattrs(fd: int, xattrs: Xattrs) -> None:
@@ -128,7 +138,7 @@ class LayerWriter:
         finally:
             os.close(fd)
 
-    def apply(self, action: Action, data: Iterable[bytes] = ()) -> None:
+    def apply(self, action: Action, data: Data = ()) -> None:
         """Carry out one action; `data` is the file content of a WriteFile."""
         if isinstance(action, WriteFile):
             self._write_file(action, data)
@@ -154,7 +164,7 @@ class LayerWriter:
         elif not isinstance(action, Skip):
             raise TypeError(f"unknown action {action!r}")
 
-    def _write_file(self, action: WriteFile, data: Iterable[bytes]) -> None:
+    def _write_file(self, action: WriteFile, data: Data) -> None:
         parts = _components(action.path)
         with self._dir(parts[:-1]) as parent:
             fd = os.open(parts[-1], _NEW_FILE_FLAGS, 0o600, dir_fd=parent)
@@ -163,13 +173,8 @@ class LayerWriter:
                     data.copy_into(fd)
                 else:
                     for piece in data:
-                        _write_all(fd, piece)
-                # chown before chmod (chown clears setuid/setgid); xattrs after both,
-                # since writes and chown drop security.capability.
-                os.fchown(fd, action.uid, action.gid)
-                os.fchmod(fd, action.mode)
-                _set_xattrs(fd, action.xattrs)
-                os.utime(fd, ns=(action.mtime_ns, action.mtime_ns))
+                        write_all(fd, piece)
+                set_file_metadata(fd, action)
             finally:
                 os.close(fd)
 

@@ -13,7 +13,7 @@ from berth.domain.errors import InvalidParameter
 
 from ..service.commit import Committer
 from ..service.container_files import ContainerFiles
-from .server import App, Reply, Request, Router, StreamReply, Write, json_reply
+from .server import App, Reply, Request, Router, StreamOut, StreamReply, json_reply
 
 ID = r"/containers/(?P<id>[^/]+)"
 STAT_HEADER = "X-Docker-Container-Path-Stat"
@@ -49,21 +49,21 @@ async def get_archive(app: App, request: Request) -> StreamReply:
     # The stat (and its 404) comes first; the tar is made as the client reads it.
     found = await files.stat(ref, path)
 
-    async def produce(write: Write) -> None:
-        await files.archive(ref, path, write)
+    async def produce(out: StreamOut) -> None:
+        await files.archive(ref, path, out)
 
     return StreamReply(produce, content_type=TAR, headers=[_stat_header(found)])
 
 
 async def put_archive(app: App, request: Request) -> Reply:
     path = _path(request)
-    assert request.upload is not None
+    assert request.stream is not None
     # dockerd: refusing to replace a directory by a file (or the reverse) is asked for.
     no_overwrite = request.flag("noOverwriteDirNonDir")
     await _files(app).extract(
         request.params["id"],
         path,
-        request.upload,
+        request.stream,
         copy_uid_gid=request.flag("copyUIDGID"),
         no_overwrite=no_overwrite,
     )
@@ -74,8 +74,8 @@ async def export(app: App, request: Request) -> StreamReply:
     ref = request.params["id"]
     files = _files(app)
 
-    async def produce(write: Write) -> None:
-        await files.export(ref, write)
+    async def produce(out: StreamOut) -> None:
+        await files.export(ref, out)
 
     return StreamReply(produce, content_type=TAR, lazy=True)
 
@@ -118,7 +118,7 @@ async def commit(app: App, request: Request) -> Reply:
 def register(router: Router) -> None:
     router.add("HEAD", f"{ID}/archive", stat_archive)
     router.add("GET", f"{ID}/archive", get_archive)
-    router.add("PUT", f"{ID}/archive", put_archive, upload=True)
+    router.add("PUT", f"{ID}/archive", put_archive, streamed=True)
     router.add("GET", f"{ID}/export", export)
     router.add("GET", f"{ID}/changes", changes)
     router.add("POST", "/commit", commit)

@@ -16,9 +16,33 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .body import UploadStream
 
 Write = Callable[[bytes], Awaitable[None]]
+
+
+class ThreadSink(Protocol):
+    """A streamed reply's body as a worker thread writes it, straight to the socket."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def send_file(self, fd: int, count: int) -> None:
+        """Exactly `count` bytes: the file's, from its offset, and zeros past its end."""
+        ...
+
+    def flush(self) -> None: ...
+
+
+class StreamOut(Protocol):
+    """What a streamed reply's producer writes to: a call writes one chunk;
+    `from_thread` runs `work` in a worker thread writing onto the socket itself."""
+
+    def __call__(self, data: bytes) -> Awaitable[None]: ...
+
+    def from_thread(self, work: Callable[[ThreadSink], None]) -> Awaitable[None]: ...
 
 
 class RawChannel(Protocol):
@@ -56,6 +80,7 @@ class Request:
     headers: dict[str, str]  # names in lower case
     body: bytes = b""
     upload: Path | None = None  # the spooled body, for routes that take uploads
+    stream: UploadStream | None = None  # the body still to read, for streamed routes
     params: dict[str, str] = field(default_factory=dict)  # the route's named groups
     query_pairs: list[tuple[str, str]] = field(default_factory=list)  # repeats kept
 
@@ -92,7 +117,7 @@ class Reply:
 
 @dataclass
 class StreamReply:
-    produce: Callable[[Write], Awaitable[None]]
+    produce: Callable[[StreamOut], Awaitable[None]]
     status: int = 200
     content_type: str | None = "application/json"
     lazy: bool = False  # headers with the first write, so early errors are real errors

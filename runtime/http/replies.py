@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import h11
 import trio
 
 from berth.domain.errors import BerthError
 
-from .messages import Headers, HijackReply, Reply, StreamReply
+from .body import SocketSink, in_stoppable_thread
+from .messages import Headers, HijackReply, Reply, StreamReply, ThreadSink, Write
 from .wire import Disconnected, Wire, is_disconnect
 
 NO_BODY_STATUSES = (204, 304)
@@ -72,6 +73,12 @@ class Sender:
             if data:
                 await self.wire.send_data(data)
 
+        async def from_thread(work: Callable[[ThreadSink], None]) -> None:
+            await start()
+            await in_stoppable_thread(
+                lambda stop: work(SocketSink(self.wire, stop, self.wire.send_timeout))
+            )
+
         async def watch_peer(cancel: trio.CancelScope) -> None:
             nonlocal client_gone
             pending = 0
@@ -93,7 +100,7 @@ class Sender:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch_peer, nursery.cancel_scope)
             try:
-                await reply.produce(write)
+                await reply.produce(_StreamOut(write, from_thread))
             except Exception as error:
                 if is_disconnect(error):
                     raise Disconnected from error
@@ -132,6 +139,17 @@ class Sender:
                 self.log.error("hijacked stream failed", exc_info=error)
         with contextlib.suppress(Exception):
             await self.wire.stream.send_eof()
+
+
+class _StreamOut:
+    def __init__(
+        self, write: Write, from_thread: Callable[[Callable[[ThreadSink], None]], Awaitable[None]]
+    ) -> None:
+        self._write = write
+        self.from_thread = from_thread
+
+    async def __call__(self, data: bytes) -> None:
+        await self._write(data)
 
 
 class HijackedWire:

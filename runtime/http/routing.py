@@ -18,6 +18,7 @@ class Route(Generic[H]):
     pattern: re.Pattern[str]  # over the whole path (`fullmatch`: no `$` before a newline)
     handler: H
     upload: bool  # the body is spooled to a file, not held in memory
+    streamed: bool = False  # the body is left to the handler to read as it comes (body.py)
 
     @property
     def template(self) -> str:
@@ -32,9 +33,17 @@ class Router(Generic[H]):
     def __init__(self) -> None:
         self.routes: list[Route[H]] = []
 
-    def add(self, method: str, pattern: str, handler: H, *, upload: bool = False) -> None:
+    def add(
+        self,
+        method: str,
+        pattern: str,
+        handler: H,
+        *,
+        upload: bool = False,
+        streamed: bool = False,
+    ) -> None:
         """`pattern` is a regex over the whole path; named groups become `request.params`."""
-        self.routes.append(Route(method, re.compile(pattern), handler, upload))
+        self.routes.append(Route(method, re.compile(pattern), handler, upload, streamed))
 
     def match(self, method: str, path: str) -> tuple[Route[H], dict[str, str]]:
         for route in self.routes:

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import h11
 import trio
 
+from .body import UploadStream
 from .messages import AnyReply, Headers, HijackReply, HttpError, Reply, Request, message_reply
 from .replies import Sender
 from .routing import H, Route
@@ -175,11 +176,16 @@ class _Connection(Generic[R, H]):
             route = self.site.route(request)
         except Exception as error:
             problem = error
-        upload = route is not None and route.upload
+        upload = route is not None and (route.upload or route.streamed)
         limit = self.limits.max_upload if upload else self.limits.max_body
         try:
             if problem is not None or route is None:
                 await self._read_body(lambda _: None, limit)  # refused: not kept
+            elif route.streamed:
+                await self.wire.continue_if_asked()
+                request.stream = UploadStream(
+                    self.wire, request.headers, limit, self.limits.request_timeout
+                )
             elif upload:
                 problem = await self._spool(request)
             else:
@@ -261,10 +267,13 @@ class _Connection(Generic[R, H]):
                 reply: AnyReply = self._error(problem or HttpError(404, "page not found"), request)
             else:
                 reply = await self._call(route, request)
+            if request.stream is not None:
+                reply = await self._finish_stream(request, request.stream, reply)
             status = 101 if isinstance(reply, HijackReply) else reply.status
             if isinstance(reply, Reply):
-                await self.send.whole(request.method, reply)
-                return True
+                # h11 never saw a streamed body: the connection cannot serve another.
+                await self.send.whole(request.method, reply, close=request.stream is not None)
+                return request.stream is None
             if isinstance(reply, HijackReply):
                 await self.send.hijack(reply)
                 return False
@@ -280,7 +289,22 @@ class _Connection(Generic[R, H]):
         try:
             return await self.site.call(route, request)
         except Exception as error:
+            if request.stream is not None and request.stream.gone:
+                raise Disconnected from error  # no one to answer, and no fault of ours
             return self._error(error, request)
+
+    async def _finish_stream(self, request: R, stream: UploadStream, reply: AnyReply) -> AnyReply:
+        """A streamed body the handler left unread (it refused the request first) is read
+        to its end before the answer, as the core does for a refused route: a client
+        still sending might not read an answer that came early."""
+        if not stream.done and not stream.gone and not stream.refused:
+            try:
+                await stream.drain()
+            except HttpError as error:
+                return self._error(error, request)
+        if stream.gone:
+            raise Disconnected
+        return reply
 
     def _error(self, error: Exception, request: R) -> Reply:
         return self.site.error_reply(error, request)

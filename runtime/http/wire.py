@@ -62,11 +62,15 @@ class Wire:
             event = self.conn.next_event()
             if event is not h11.NEED_DATA:
                 return event
-            if self.conn.they_are_waiting_for_100_continue:
-                await self.send_raw(
-                    self.conn.send(h11.InformationalResponse(status_code=100, headers=[]))
-                )
+            await self.continue_if_asked()
             self.conn.receive_data(await self.receive())
+
+    async def continue_if_asked(self) -> None:
+        """`100 Continue` to a client that sent `Expect: 100-continue` and waits for it."""
+        if self.conn.they_are_waiting_for_100_continue:
+            await self.send_raw(
+                self.conn.send(h11.InformationalResponse(status_code=100, headers=[]))
+            )
 
     async def send(self, event: Any) -> None:
         data = self.conn.send(event)

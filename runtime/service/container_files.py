@@ -13,19 +13,19 @@ container_files, tree_tar, extract, changes) in worker threads.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, Protocol, TypeVar
 
 import trio
 
 from berth.adapters.snapshots import container_files as files
 from berth.adapters.snapshots.changes import layer_changes
+from berth.adapters.snapshots.piece_source import Pieces
 from berth.adapters.snapshots.protocol import LayerDirectories
 from berth.adapters.snapshots.rootfs import read_in_root
+from berth.adapters.snapshots.tree_tar import TarSink
 from berth.domain.container import Container, ContainerState
 from berth.domain.container_paths import clean_parts, mount_for
 from berth.domain.errors import Conflict, InvalidParameter, NotFound
@@ -36,6 +36,24 @@ from .container_mounts import mount_points
 from .images import ImageService
 
 Write = Callable[[bytes], Awaitable[None]]
+T = TypeVar("T")
+
+
+class TarOut(Protocol):
+    """A reply body a worker thread writes a tar onto (`work(sink)`), straight to the
+    client: memory stays bounded however large the tree; a client that goes away ends
+    the writer."""
+
+    def from_thread(self, work: Callable[[TarSink], None]) -> Awaitable[None]: ...
+
+
+class Upload(Protocol):
+    """An archive arriving as a request's body: `work(pieces)` runs in a worker thread,
+    `pieces()` answering the next bytes (empty at the end)."""
+
+    async def consume(self, work: Callable[[Pieces], T]) -> T: ...
+
+
 CHUNK = 1 << 20
 F_SETPIPE_SZ = 1031
 GONE = (ContainerState.REMOVING, ContainerState.REMOVED)
@@ -51,26 +69,6 @@ def _path_errors(path: str, ref: str) -> Any:
         yield
     except (FileNotFoundError, NotADirectoryError):
         raise _missing(path, ref) from None
-
-
-async def stream_tar(write_tar: Callable[[BinaryIO], None], write: Write) -> None:
-    """Run `write_tar` in a worker thread into a pipe and pass what comes out to `write`
-    as it comes: memory stays bounded however large the tree. A client that goes away
-    ends the writer (its pipe breaks)."""
-    read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
-    with contextlib.suppress(OSError):
-        fcntl.fcntl(write_fd, F_SETPIPE_SZ, CHUNK)
-
-    def produce() -> None:
-        # The pipe breaks when the client goes: in a write or in the close's flush.
-        with contextlib.suppress(BrokenPipeError), open(write_fd, "wb", buffering=CHUNK) as out:
-            write_tar(out)
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(trio.to_thread.run_sync, produce)
-        async with trio.lowlevel.FdStream(read_fd) as pipe:
-            while chunk := await pipe.receive_some(CHUNK):
-                await write(chunk)
 
 
 class ContainerFiles:
@@ -94,32 +92,32 @@ class ContainerFiles:
     async def stat(self, ref: str, path: str) -> files.PathStat:
         return await self.archive(ref, path, None)
 
-    async def archive(self, ref: str, path: str, write: Write | None) -> files.PathStat:
-        """Stat the path, then (with `write`) stream its tar: `docker cp` out of it."""
+    async def archive(self, ref: str, path: str, out: TarOut | None) -> files.PathStat:
+        """Stat the path, then (with `out`) stream its tar: `docker cp` out of it."""
         async with self.rootfs(ref) as (container, rootfs):
             where = _located(container, rootfs, path)
             with _path_errors(path, ref):
                 found: files.PathStat = await trio.to_thread.run_sync(
                     files.stat_path, where.root, where.path, where.name
                 )
-                if write is not None:
+                if out is not None:
                     below = _mounts_below(container, path)
-                    await stream_tar(
-                        lambda out: files.archive_path(
-                            where.root, where.path, out, where.name, below
-                        ),
-                        write,
+                    await out.from_thread(
+                        lambda sink: files.archive_path(
+                            where.root, where.path, sink, where.name, below
+                        )
                     )
                 return found
 
-    async def export(self, ref: str, write: Write) -> None:
+    async def export(self, ref: str, out: TarOut) -> None:
         async with self.rootfs(ref) as (_, root):
-            await stream_tar(lambda out: files.export_tree(root, out), write)
+            await out.from_thread(lambda sink: files.export_tree(root, sink))
 
     async def extract(
-        self, ref: str, path: str, archive: Path, *, copy_uid_gid: bool, no_overwrite: bool
+        self, ref: str, path: str, archive: Upload, *, copy_uid_gid: bool, no_overwrite: bool
     ) -> None:
-        """`docker cp` into the directory `path` of the container."""
+        """`docker cp` into the directory `path` of the container, the archive extracted
+        as it arrives (refused whole, nothing written, unless all of it is accepted)."""
         async with self.rootfs(ref) as (container, rootfs):
             where = _located(container, rootfs, path)
             if not where.writable:
@@ -129,12 +127,15 @@ class ContainerFiles:
             if copy_uid_gid and user:
                 owner = await trio.to_thread.run_sync(_owner_in, rootfs, user)
 
-            def extract() -> None:
-                with open(archive, "rb") as raw:
-                    files.extract_to(where.root, where.path, raw, owner, no_overwrite)
+            heap_dir = self.actions.engine.root / "tmp"
+
+            def extract(pieces: Pieces) -> None:
+                files.extract_to(
+                    where.root, where.path, pieces, owner, no_overwrite, heap_dir=heap_dir
+                )
 
             with _path_errors(path, ref):
-                await trio.to_thread.run_sync(extract)
+                await archive.consume(extract)
 
     async def changes(self, ref: str) -> list[dict[str, object]] | None:
         """`docker diff`: None when nothing changed (dockerd's `null`)."""
