@@ -85,7 +85,9 @@ class Committer:
             yield
         finally:
             if paused:
-                with trio.CancelScope(shield=True):
+                # dockerd ignores a failed unpause too: one that exited as it was frozen
+                # is no longer paused.
+                with trio.CancelScope(shield=True), contextlib.suppress(Conflict):
                     await self.runner.unpause(container_id, actor)
 
     async def commit(
