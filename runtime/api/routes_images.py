@@ -163,7 +163,14 @@ async def remove(app: App, request: Request) -> Reply:
     return json_reply(answer)
 
 
+async def build(app: App, request: Request) -> Reply:
+    # A refusal that names what is missing, where a missing route would be a 404 that no
+    # dockerd answers (docker-py's images.build reads it as "no such image").
+    raise InvalidParameter("docker build is not supported by berth: build elsewhere, then load")
+
+
 def register(router: Router) -> None:
+    router.add("POST", "/build", build, upload=True)
     router.add("GET", "/images/json", list_images)
     router.add("POST", "/images/create", create, upload=True)
     router.add("POST", "/images/load", load, upload=True)

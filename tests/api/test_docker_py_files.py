@@ -174,3 +174,13 @@ def test_import_with_a_change_a_commit_refuses_imports_nothing(api: docker.APICl
     assert refused.value.status_code == 400
     assert refused.value.explanation == "from is not a valid change command"
     assert api.images(all=True) == before
+
+
+def test_build_is_refused_naming_it(api: docker.APIClient) -> None:
+    """models_images_test's test_build: a 400 that says berth does not build, not the
+    404 of a route that is not there."""
+    dockerfile = io.BytesIO(b"FROM busybox\nRUN true\n")
+    with pytest.raises(docker.errors.APIError) as refused:
+        list(api.build(fileobj=dockerfile, tag="built"))
+    assert refused.value.status_code == 400
+    assert "docker build is not supported by berth" in str(refused.value.explanation)
