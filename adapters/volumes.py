@@ -22,6 +22,7 @@ import trio
 from berth.domain.errors import InvalidParameter
 from berth.domain.volume import DATA_DIR, needs_mount, validate_volume_name, volumes_dir
 
+from .disk_usage import tree_size
 from .private_files import private_dir
 from .snapshots.overlay import MountError, mounted_paths, unmount
 
@@ -122,20 +123,7 @@ class LocalVolumes(VolumeDirectories):
         return str(self.data_path(name)) in mounted_paths()
 
     def size(self, name: str) -> int:
-        total = 0
-        data = self.data_path(name)
-        if not data.is_dir():
-            return 0
-        device = data.stat().st_dev
-        for top, dirs, files in os.walk(data):
-            for entry in (*files, *dirs):
-                with contextlib.suppress(OSError):
-                    found = os.lstat(os.path.join(top, entry))
-                    if found.st_dev == device and entry in files:
-                        total += found.st_size
-            # Not into what is mounted below (as `du -x`): it is not the volume's data.
-            dirs[:] = [d for d in dirs if os.lstat(os.path.join(top, d)).st_dev == device]
-        return total
+        return tree_size(self.data_path(name))
 
     async def remove(self, name: str) -> None:
         directory = self._dir(name)

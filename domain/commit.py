@@ -200,16 +200,28 @@ def check_changes(changes: list[str]) -> list[tuple[str, str]]:
     return lines
 
 
+def _changed(config: Config, changes: list[str]) -> Config:
+    cmd_set = False
+    for command, rest in check_changes(changes):
+        config = _apply(config, command, rest, cmd_set)
+        cmd_set = cmd_set or command == "cmd"
+    return config
+
+
+def imported_config(changes: list[str]) -> dict[str, Any]:
+    """The Config of `docker import --change ...`: the changes made to an empty config,
+    as moby's ImportImage does (the same instructions as a commit's); {} without any."""
+    if not changes:
+        return {}
+    return _changed(Config.from_docker({}), changes).to_docker()
+
+
 def committed_config(
     container_config: Mapping[str, Any], body: Mapping[str, Any] | None, changes: list[str]
 ) -> dict[str, Any]:
     """The Config (Docker's JSON) of the committed image."""
     container = Config.from_docker(container_config)
-    config = Config.from_docker(body) if body else container
-    cmd_set = False
-    for command, rest in check_changes(changes):
-        config = _apply(config, command, rest, cmd_set)
-        cmd_set = cmd_set or command == "cmd"
+    config = _changed(Config.from_docker(body) if body else container, changes)
     try:
         return merge_config(config, container).to_docker()
     except InvalidParameter:

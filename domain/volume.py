@@ -160,13 +160,16 @@ class Volume(StrIdAggregate):
 
     @dataclass(frozen=True)
     class Recreated(Event):
-        """A create of the name after its volume was removed."""
+        """A create of the name after its volume was removed. It names the volume, as
+        `Created` does: the volume view dropped the row at `Removed`, and the id (a hash
+        of the name) cannot give the name back."""
 
         TOPIC = f"{T}.Recreated"
         driver: str
         options: dict[str, str] | None
         labels: dict[str, str] | None
         anonymous: bool
+        name: str = ""  # "" in logs written before it was recorded
 
         def apply(self, v: Volume) -> None:
             v.begin(self)
@@ -273,7 +276,7 @@ class Volume(StrIdAggregate):
         fields = self._validated(self.name, driver, options, labels, anonymous)
         if not self.removed:
             return False
-        self._record(self.Recreated, cause, **fields)
+        self._record(self.Recreated, cause, name=self.name, **fields)
         return True
 
     @staticmethod

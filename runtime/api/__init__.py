@@ -18,6 +18,7 @@ from . import (
     routes_networks,
     routes_observe,
     routes_registry,
+    routes_swarm,
     routes_system,
     routes_volumes,
 )
@@ -38,6 +39,7 @@ ROUTE_MODULES: list[Callable[[Router], None]] = [
     routes_volumes.register,
     routes_events.register,
     routes_berth.register,
+    routes_swarm.register,
 ]
 
 

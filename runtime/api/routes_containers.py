@@ -135,8 +135,8 @@ async def remove(app: App, request: Request) -> Reply:
 
 
 async def prune(app: App, request: Request) -> Reply:
-    removed = await app.runner.prune(request.actor)
-    return json_reply({"ContainersDeleted": removed, "SpaceReclaimed": 0})
+    removed, reclaimed = await app.runner.prune(request.actor)
+    return json_reply({"ContainersDeleted": removed, "SpaceReclaimed": reclaimed})
 
 
 async def inspect(app: App, request: Request) -> Reply:

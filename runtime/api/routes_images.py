@@ -12,6 +12,7 @@ from typing import Any
 
 import trio
 
+from berth.domain.commit import imported_config
 from berth.domain.errors import BerthError, InvalidParameter
 from berth.domain.registry_auth import decode_registry_auth
 
@@ -119,9 +120,10 @@ async def _import(app: App, request: Request, from_src: str) -> Reply:
     assert request.upload is not None
     repo = request.text("repo")
     reference = _reference(repo, request.text("tag")) if repo else None
+    config = imported_config(request.texts("changes"))
     with archive_errors():
         image_id = await app.images.import_rootfs(
-            request.upload, reference, request.actor, request.text("message")
+            request.upload, reference, request.actor, request.text("message"), config
         )
     return Reply(200, json_line({"status": image_id}))
 
@@ -161,7 +163,14 @@ async def remove(app: App, request: Request) -> Reply:
     return json_reply(answer)
 
 
+async def build(app: App, request: Request) -> Reply:
+    # A refusal that names what is missing, where a missing route would be a 404 that no
+    # dockerd answers (docker-py's images.build reads it as "no such image").
+    raise InvalidParameter("docker build is not supported by berth: build elsewhere, then load")
+
+
 def register(router: Router) -> None:
+    router.add("POST", "/build", build, upload=True)
     router.add("GET", "/images/json", list_images)
     router.add("POST", "/images/create", create, upload=True)
     router.add("POST", "/images/load", load, upload=True)

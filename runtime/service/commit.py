@@ -25,7 +25,7 @@ from berth.adapters.snapshots.tree_tar import write_tree
 from berth.domain.cause import Actor
 from berth.domain.commit import check_changes, child_image, committed_config
 from berth.domain.container import ContainerState
-from berth.domain.errors import InvalidParameter
+from berth.domain.errors import Conflict, InvalidParameter
 from berth.domain.image import is_tag_reference
 from berth.domain.reference import parse_reference
 
@@ -74,15 +74,21 @@ class Committer:
     async def _paused(self, ref: str, pause: bool, actor: Actor) -> AsyncIterator[None]:
         container_id = await self.runner.actions.sync(self.runner.engine.resolve_container, ref)
         container = await self.runner.actions.load(container_id)
-        if not pause or container.state is not ContainerState.RUNNING:
-            yield
-            return
-        await self.runner.pause(container_id, actor)
+        paused = False
+        if pause and container.state is ContainerState.RUNNING:
+            try:
+                await self.runner.pause(container_id, actor)
+                paused = True
+            except Conflict:
+                pass  # it stopped since it was read: dockerd ignores a failed pause
         try:
             yield
         finally:
-            with trio.CancelScope(shield=True):
-                await self.runner.unpause(container_id, actor)
+            if paused:
+                # dockerd ignores a failed unpause too: one that exited as it was frozen
+                # is no longer paused.
+                with trio.CancelScope(shield=True), contextlib.suppress(Conflict):
+                    await self.runner.unpause(container_id, actor)
 
     async def commit(
         self,

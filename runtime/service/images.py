@@ -211,9 +211,15 @@ class ImageService:
         return loaded
 
     async def import_rootfs(
-        self, tarball: Path, reference: str | None, actor: Actor, message: str = ""
+        self,
+        tarball: Path,
+        reference: str | None,
+        actor: Actor,
+        message: str = "",
+        image_config: dict[str, Any] | None = None,
     ) -> str:
-        """`docker import`: a root filesystem tarball as a one-layer image; answers its id."""
+        """`docker import`: a root filesystem tarball as a one-layer image, with the
+        `image_config` of its `--change`s; answers its id."""
         tags = [str(parse_reference(reference))] if reference else []
         async with self._locked(fcntl.LOCK_SH):
             digest, size = await trio.to_thread.run_sync(store_file, tarball, self.content)
@@ -227,7 +233,7 @@ class ImageService:
                 "architecture": "amd64",
                 "os": "linux",
                 "created": created,
-                "config": {},
+                "config": image_config or {},
                 "rootfs": {"type": "layers", "diff_ids": [result.diff_id]},
                 "history": [{"created": created, "comment": message or "Imported from -"}],
             }

@@ -19,10 +19,12 @@ from typing import Any
 import trio
 
 from berth.adapters.container_metrics import ContainerMetrics, HostMetrics
+from berth.adapters.disk_usage import tree_size
 from berth.adapters.dns.nameserver import NameServer
 from berth.adapters.dns.protocol import NameService
 from berth.adapters.network import IptablesFirewall, NetworkLinks, PortForwarders
 from berth.adapters.runc import ContainerRuntime, StartFailure
+from berth.adapters.snapshots.protocol import LayerDirectories
 from berth.adapters.volumes import LocalVolumes, VolumeDriver
 from berth.domain.cause import Actor
 from berth.domain.container import LIVE_STATES as LIVE
@@ -237,15 +239,24 @@ class Runner:
         await self.reactor.wait_acted(position)
         await self.actions.leftovers.wait_cleared(container_id)
 
-    async def prune(self, actor: Actor) -> list[str]:
-        """`docker container prune`: remove every container that is not running."""
-        removed = []
+    async def prune(self, actor: Actor) -> tuple[list[str], int]:
+        """`docker container prune`: remove every container that is not running; the ids
+        removed and the bytes their writable layers held (dockerd's SpaceReclaimed)."""
+        removed, reclaimed = [], 0
         for row in await self.actions.sync(self.engine.views.container_rows):
             if row["state"] in ("created", "exited", "dead"):
+                size = await self.actions.sync(self._writable_layer_size, row["id"])
                 with contextlib.suppress(NotFound, Conflict):
                     await self.remove(row["id"], actor)
                     removed.append(row["id"])
-        return removed
+                    reclaimed += size
+        return removed, reclaimed
+
+    def _writable_layer_size(self, container_id: str) -> int:
+        store = self.images.snapshots
+        if not isinstance(store, LayerDirectories):
+            return 0  # a store that keeps no layer on disk frees none
+        return tree_size(store.upper_dir(container_id))
 
     async def wait(self, ref: str, condition: str = "not-running") -> int:
         """Docker's wait: the exit code once `condition` holds."""

@@ -221,7 +221,7 @@ class EventTranslator:
         data = event.data
         known = self._volumes.get(event.originator_id)
         if event.name in ("Created", "Recreated") or known is None:
-            volume = None if "name" in data else self._engine.get_aggregate(event.originator_id)
+            volume = None if data.get("name") else self._engine.get_aggregate(event.originator_id)
             name = str(data["name"]) if volume is None else volume.name
             known = (name, str(data.get("driver") or (volume.driver if volume else "")))
             self._volumes[event.originator_id] = known

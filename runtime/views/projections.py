@@ -296,11 +296,12 @@ class ProjectionStore(SQLiteTrackingRecorder):
 
     def volume_rows(self) -> list[dict[str, Any]]:
         """Every volume that exists, by name."""
-        return self._select_rows("SELECT row FROM volumes ORDER BY name")
+        rows = self._select_rows("SELECT row FROM volumes ORDER BY name")
+        return [row for row in rows if not row.get("removed")]
 
     def volume_row(self, name: str) -> dict[str, Any] | None:
         found = self._select_rows("SELECT row FROM volumes WHERE name = ?", (name,))
-        return found[0] if found else None
+        return found[0] if found and not found[0].get("removed") else None
 
     def exec_ids(self, container_id: str, *, ended: bool = False) -> list[str]:
         """The container's execs not yet ended (or those ended), oldest first."""

@@ -31,6 +31,10 @@ def apply_new_events(
         try:
             apply(batch, after)
         except IntegrityError:
+            if position() == after:
+                # Not another process's batch but a row this view refuses (a constraint):
+                # re-reading the same batch would refuse it again, forever.
+                raise
             continue  # another process moved the position first; re-read
 
 

@@ -23,7 +23,9 @@ PRUNE_FILTERS = ("label", "label!")
 
 
 def fold(row: Row | None, event: LoggedEvent) -> Row | None:
-    """The volume's row after `event`; None while it does not exist."""
+    """The volume's row after `event`. A removed volume keeps a row marked `removed`
+    (which queries skip) so that its name is known to a `Recreated` that does not say
+    it (logs written before it did)."""
     data = event.data
     match event.name:
         case "Created" | "Recreated":
@@ -39,9 +41,9 @@ def fold(row: Row | None, event: LoggedEvent) -> Row | None:
                 "position": event.position,
             }
         case "Removed":
-            return None
-    if row is None:
-        return None
+            return None if row is None else {"name": row["name"], "removed": True}
+    if row is None or row.get("removed"):
+        return row
     match event.name:
         case "Referenced":
             row["users"] = [*row["users"], data["container_id"]]

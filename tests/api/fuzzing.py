@@ -28,7 +28,7 @@ import h11
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from berth.runtime.api import build_router
+from berth.runtime.api import build_router, routes_swarm
 from berth.runtime.api.server import Route
 from berth.runtime.store.transcoder import MsgpackTranscoder
 
@@ -238,6 +238,8 @@ def body_of(cmd: list[str]) -> dict[str, Any]:
 # Running them -------------------------------------------------------------------------------
 
 
+# A node in no swarm answers its swarm routes 503, as dockerd (ADR/0046).
+NO_SWARM = (routes_swarm.not_a_manager, routes_swarm.not_in_a_swarm)
 # Routes that speak to a registry (pull, push, login, sign): its absence is their 503.
 UPSTREAM_ROUTES = (
     "/images/create",
@@ -261,7 +263,9 @@ class Outcome:
         """No answer, a 5xx, or a refused request that recorded something. A registry
         that cannot be reached is a 503 of the routes that speak to one (the fuzzing
         pulls from a closed port): an answer about the world, not about the request."""
-        upstream = self.status == 503 and self.route.template in UPSTREAM_ROUTES
+        upstream = self.status == 503 and (
+            self.route.template in UPSTREAM_ROUTES or self.route.handler in NO_SWARM
+        )
         return (
             self.status <= 0 or (self.status >= 500 and not upstream) or bool(self.refused_events)
         )

@@ -5,6 +5,7 @@ api_image_test.py), ported against berthd with busybox as the test image."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 import tempfile
@@ -128,3 +129,58 @@ def test_commit_with_changes(api: docker.APIClient) -> None:
     assert img["Container"].startswith(ctnr)
     assert "8000/tcp" in img["Config"]["ExposedPorts"]
     assert img["Config"]["Cmd"] == ["bash"]
+
+
+def test_commit_of_a_container_that_is_exiting(api: docker.APIClient) -> None:
+    """docker-py's test_commit does not wait for `touch` to exit: the commit's pause finds
+    it stopping, or its unpause finds it exited, which dockerd ignores both."""
+    for _ in range(5):
+        ctnr = api.create_container(TEST_IMG, TOUCH)["Id"]
+        api.start(ctnr)
+        img = api.inspect_image(api.commit(ctnr)["Id"])
+        assert img["Parent"] == api.inspect_image(TEST_IMG)["Id"]
+        assert api.wait(ctnr)["StatusCode"] == 0
+        assert api.inspect_container(ctnr)["State"]["Paused"] is False
+
+
+def _dummy_tar(n_bytes: int) -> bytes:
+    """docker-py's ImportImageTest.write_dummy_tar_content."""
+    data = os.urandom(n_bytes)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo("testdata")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return archive.getvalue()
+
+
+def test_import_image_from_data_with_changes(api: docker.APIClient) -> None:
+    changes = ["USER foobar", 'CMD ["echo"]']
+    statuses = api.import_image_from_data(
+        _dummy_tar(500), repository="test/import-from-bytes", changes=changes
+    )
+    result = json.loads(statuses.splitlines()[-1])
+    assert "error" not in result
+    img = api.inspect_image(result["status"])
+    assert img["Config"]["Cmd"] == ["echo"]
+    assert img["Config"]["User"] == "foobar"
+    assert img["RepoTags"] == ["test/import-from-bytes:latest"]
+
+
+def test_import_with_a_change_a_commit_refuses_imports_nothing(api: docker.APIClient) -> None:
+    before = api.images(all=True)
+    with pytest.raises(docker.errors.APIError) as refused:
+        api.import_image_from_data(_dummy_tar(10), repository="test/x", changes=["FROM busybox"])
+    assert refused.value.status_code == 400
+    assert refused.value.explanation == "from is not a valid change command"
+    assert api.images(all=True) == before
+
+
+def test_build_is_refused_naming_it(api: docker.APIClient) -> None:
+    """models_images_test's test_build: a 400 that says berth does not build, not the
+    404 of a route that is not there."""
+    dockerfile = io.BytesIO(b"FROM busybox\nRUN true\n")
+    with pytest.raises(docker.errors.APIError) as refused:
+        list(api.build(fileobj=dockerfile, tag="built"))
+    assert refused.value.status_code == 400
+    assert "docker build is not supported by berth" in str(refused.value.explanation)

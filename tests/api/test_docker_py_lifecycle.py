@@ -112,3 +112,16 @@ def test_kill_of_a_paused_container_answers_with_its_exit(docker_api: docker.API
     docker_api.pause(container_id)
     docker_api.kill(container_id)
     _assert_killed(docker_api.inspect_container(container_id)["State"])
+
+
+def test_prune_containers(docker_api: docker.APIClient) -> None:
+    """docker-py's PruneTest.test_prune_containers: SpaceReclaimed counts what the pruned
+    containers wrote (dockerd's SizeRw), and a running one stays."""
+    done = docker_api.create_container(TEST_IMG, ["sh", "-c", "echo hello > /data.txt"])["Id"]
+    busy = _started(docker_api, ["sleep", "9999"])
+    docker_api.start(done)
+    assert docker_api.wait(done)["StatusCode"] == 0
+    result = docker_api.prune_containers()
+    assert result["ContainersDeleted"] == [done]
+    assert result["SpaceReclaimed"] >= len("hello\n")
+    assert [c["Id"] for c in docker_api.containers(all=True)] == [busy]

@@ -129,7 +129,7 @@ async def test_wait_next_exit_and_prune(stack: Stack) -> None:
         await trio.sleep(0.2)
         await stack.runner.kill(busy, API, "SIGKILL")
     assert codes == [137]
-    pruned = await stack.runner.prune(API)
+    pruned, _ = await stack.runner.prune(API)
     assert set(pruned) == {done, busy}
     assert stack.engine.list_containers(all=True) == []
 

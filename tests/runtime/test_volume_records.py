@@ -3,6 +3,8 @@ container, `volume rm` refused while referenced, `rm -v`'s anonymous volumes, ra
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from eventsourcing.persistence import IntegrityError
 
@@ -10,7 +12,8 @@ from berth.domain.errors import Conflict, NotFound
 from berth.domain.volume import Volume, VolumeMount, volume_id
 from berth.runtime.service.engine import Engine
 from berth.runtime.service.volume_records import VolumeUse
-from berth.runtime.store.events import VOLUME_SNAPSHOT_INTERVAL
+from berth.runtime.store.events import VOLUME_SNAPSHOT_INTERVAL, LoggedEvent
+from berth.runtime.views import volumes as volume_view
 
 from ..conftest import API
 
@@ -79,7 +82,9 @@ def test_the_view_is_rebuilt_the_same_from_the_log(engine: Engine) -> None:
     before = engine.views.dump()["volumes"]
     engine.views.rebuild(engine.store)
     assert engine.views.dump()["volumes"] == before
-    assert [row[1] for row in before] == ["data", "other"]
+    # The removed anonymous volume keeps a row marked removed, which no query shows.
+    assert [row[1] for row in before] == ["data", "other", "d" * 64]
+    assert names(engine) == ["data", "other"]
 
 
 def test_a_volume_many_containers_use_is_snapshotted_often_and_loads_the_same(
@@ -106,3 +111,33 @@ def test_a_volume_many_containers_use_is_snapshotted_often_and_loads_the_same(
     assert loaded.mounts == {
         C1: {"destination": "/d", "read_write": True, "propagation": "rprivate"}
     }
+
+
+def test_a_name_removed_then_created_again_is_listed_by_its_name(engine: Engine) -> None:
+    """docker-py's test_force_remove_volume then test_remove_volume, on one name: the
+    second create hung berthd (the view could not name the row)."""
+    engine.volumes.create(VolumeUse("shootthebullet"), "", API)
+    engine.volumes.remove("shootthebullet", API)
+    assert names(engine) == []
+    engine.volumes.create(VolumeUse("shootthebullet", labels={"x": "1"}), "", API)
+    assert names(engine) == ["shootthebullet"]
+    assert engine.volumes.row("shootthebullet")["labels"] == {"x": "1"}
+    engine.volumes.remove("shootthebullet", API)
+    with pytest.raises(NotFound):
+        engine.volumes.row("shootthebullet")
+
+
+def test_a_recreate_logged_without_its_name_takes_the_removed_rows_name() -> None:
+    """Logs written before `Recreated` named the volume."""
+    stamp = {"timestamp": datetime(2026, 12, 1, tzinfo=UTC)}
+    fields = {"driver": "local", "options": None, "labels": None, "anonymous": False}
+
+    def logged(position: int, name: str, data: dict[str, object]) -> LoggedEvent:
+        return LoggedEvent.of(position, volume_id("data"), position, f"berth.volume.{name}", data)
+
+    row = volume_view.fold(None, logged(1, "Created", {**stamp, **fields, "name": "data"}))
+    row = volume_view.fold(row, logged(2, "Removed", stamp))
+    assert row == {"name": "data", "removed": True}
+    assert volume_view.fold(row, logged(3, "Referenced", {**stamp, "container_id": C1})) == row
+    row = volume_view.fold(row, logged(4, "Recreated", {**stamp, **fields}))
+    assert row is not None and row["name"] == "data" and not row.get("removed")
