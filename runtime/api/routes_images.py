@@ -130,10 +130,16 @@ async def _import(app: App, request: Request, from_src: str) -> Reply:
 
 async def load(app: App, request: Request) -> Reply:
     assert request.upload is not None
-    if request.upload.stat().st_size == 0:
-        raise InvalidParameter("empty image archive")
-    with archive_errors():
-        loaded = await app.images.load(request.upload, request.actor)
+    try:
+        if request.upload.stat().st_size == 0:
+            raise InvalidParameter("empty image archive")
+        with archive_errors():
+            loaded = await app.images.load(request.upload, request.actor)
+    except BerthError as refused:
+        # dockerd answers a load it refuses with 200 and the error in the stream (docker-py
+        # raises ImageLoadError from it, the docker CLI prints it); nothing is loaded.
+        text = refused.message
+        return Reply(200, json_line({"errorDetail": {"message": text}, "error": text}))
     return Reply(200, b"".join(json_line({"stream": line + "\n"}) for line in loaded))
 
 

@@ -11,9 +11,11 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import docker
 import pytest
+from docker.models.images import ImageCollection
 
 from .conftest import Berthd
 
@@ -184,3 +186,13 @@ def test_build_is_refused_naming_it(api: docker.APIClient) -> None:
         list(api.build(fileobj=dockerfile, tag="built"))
     assert refused.value.status_code == 400
     assert "docker build is not supported by berth" in str(refused.value.explanation)
+
+
+def test_load_error(api: docker.APIClient) -> None:
+    """models_images_test's test_load_error: dockerd answers a load it refuses with 200
+    and the error in the stream, which docker-py raises as ImageLoadError."""
+    before = api.images(all=True)
+    images = ImageCollection(client=SimpleNamespace(api=api))
+    with pytest.raises(docker.errors.ImageLoadError):
+        images.load(b"abc")
+    assert api.images(all=True) == before

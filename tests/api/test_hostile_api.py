@@ -185,6 +185,6 @@ def test_json_nested_or_of_another_shape_is_400(berthd: Berthd) -> None:
     ):
         before = log_head(berthd.root)
         loaded = request(berthd.socket, "POST", "/images/load", tarball(members))
-        assert loaded.status == 400, (members, loaded)
-        assert json.loads(loaded.body)["message"].startswith("invalid archive: ")
+        assert loaded.status == 200, (members, loaded)  # dockerd's: the refusal in the stream
+        assert json.loads(loaded.body)["error"].startswith("invalid archive: ")
         assert events_by(berthd.root, before, os.getpid()) == []

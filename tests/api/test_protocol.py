@@ -180,8 +180,9 @@ def test_malformed_http_and_bad_queries_do_not_hurt(berthd: Berthd) -> None:
         assert status == 400, (path, body)
     status, _, body = c.request("POST", "/v1.41/images/create")
     assert status == 400
+    # dockerd's load answers its refusal in the stream.
     status, _, body = c.request("POST", "/v1.41/images/load", b"not a tar")
-    assert status == 400, body
+    assert status == 200 and json.loads(body)["error"].startswith("invalid image archive"), body
     status, _, body = c.request("POST", "/v1.41/images/create?fromSrc=-&repo=x", b"not a tar")
     assert status == 400, body
     # A client that connects and goes away at once.
