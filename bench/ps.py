@@ -147,7 +147,7 @@ def engines(work: Path, baseline: Path | None) -> dict[str, Any]:
             for peer in peers:
                 peer.call("pull", *peer.pull_extra, image)
                 started = time.perf_counter()
-                figures[f"seed_refused_starts_{peer.name}"] = seed_exited(peer, image)
+                figures[f"seed_refused_starts_{peer.name}"] = seed_exited(peer, image, EXITED)
                 figures[f"seed_{EXITED}_{peer.name}_s"] = round(time.perf_counter() - started, 1)
             runs: dict[str, Callable[[], object]] = {}
             closes = []
@@ -181,9 +181,11 @@ def fleet(work: Path) -> dict[str, Any]:
 
 
 def main() -> None:
+    global EXITED
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-fleet", action="store_true", help="only berthd against dockerd")
     parser.add_argument("--no-engines", action="store_true", help="only ps --fleet")
+    parser.add_argument("--exited", type=int, default=EXITED, help="containers per engine")
     parser.add_argument(
         "--baseline",
         type=Path,
@@ -191,6 +193,7 @@ def main() -> None:
         "runs it, measured beside the first (before and after a change, in one run)",
     )
     args = parser.parse_args()
+    EXITED = args.exited
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="berth-bench-ps-") as tmp:
         if not args.no_engines:
