@@ -1,12 +1,12 @@
 """Fleet benchmark: a PostgreSQL store shared by hosts, SQLite (one host) beside it.
 
-Run: `.venv/bin/python bench/fleet.py` (as root: it starts a private PostgreSQL 15
+Run: `.venv/bin/python bench/fleet.py [--only ps]` (as root: it starts a private PostgreSQL 15
 cluster in a temporary directory, and removes it after). Figures:
 
 - append throughput, batches of 100 events, 1 host and 4 hosts writing at once (each
   host its own process), events/s per host; SQLite with 1 host beside;
-- `ps --fleet` (the fleet projection read and listed) with 4 x 1,000 containers, and
-  `ps` of one SQLite host with 1,000, median ms;
+- `ps --fleet` (the body berthd answers from the fleet projection) with 4 x 1,000
+  containers, and `ps -a` of one SQLite host with 1,000, median ms of RUNS;
 - projection lag from a save on one host to another host's fleet view, following the log
   as berthd does (every FOLLOW_INTERVAL), p50 and p99 ms.
 
@@ -15,6 +15,7 @@ The last line is one JSON object. The machine is shared: compare figures of one 
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing
 import statistics
@@ -42,6 +43,7 @@ BATCH = 100
 BATCHES = 30
 CONTAINERS_PER_HOST = 1000
 LAG_SAMPLES = 100
+RUNS = 15
 
 
 def batch_of(host: str, n: int) -> Container:
@@ -144,7 +146,31 @@ def lag(url: str, work: Path) -> list[float]:
     return sorted(lags)
 
 
-def run(cluster: Cluster, work: Path) -> dict[str, float]:
+def ps_figures(cluster: Cluster, work: Path) -> dict[str, float]:
+    """`ps --fleet` of 4 hosts' 1,000 containers each: the body `GET /berth/fleet/containers`
+    answers, as berthd makes it from its fleet view; `ps -a` of one SQLite host beside."""
+    figures: dict[str, float] = {}
+    cluster.sql("CREATE DATABASE bench_ps")
+    url = cluster.url("bench_ps")
+    engines = [seeded(work / f"ps{i}", url, f"ps-{i}") for i in range(4)]
+    for engine in engines:
+        fill(engine, CONTAINERS_PER_HOST)
+    listed = engines[0].fleet_listing()  # caught up once, as berthd keeps its views
+    assert listed.count(b'"Host"') == 4 * CONTAINERS_PER_HOST
+    figures["pg_ps_fleet_4x1000_ms"] = median_ms(engines[0].fleet_listing, RUNS)
+    for engine in engines:
+        engine.close()
+    lone = seeded(work / "lone", None, "")
+    fill(lone, CONTAINERS_PER_HOST)
+    lone.container_listing(True)
+    figures["sqlite_ps_1000_ms"] = median_ms(lambda: lone.container_listing(True), RUNS)
+    lone.close()
+    return figures
+
+
+def run(cluster: Cluster, work: Path, only_ps: bool = False) -> dict[str, float]:
+    if only_ps:
+        return ps_figures(cluster, work)
     figures: dict[str, float] = {}
     cluster.sql("CREATE DATABASE bench_append")
     url = cluster.url("bench_append")
@@ -153,21 +179,7 @@ def run(cluster: Cluster, work: Path) -> dict[str, float]:
     figures["pg_append_4_hosts_events_per_s_per_host"] = append_rate(work / "x.db", url, 4)
     figures["sqlite_append_1_host_events_per_s"] = append_rate(work / "sqlite.db", None, 1)
 
-    cluster.sql("CREATE DATABASE bench_ps")
-    url = cluster.url("bench_ps")
-    engines = [seeded(work / f"ps{i}", url, f"ps-{i}") for i in range(4)]
-    for engine in engines:
-        fill(engine, CONTAINERS_PER_HOST)
-    engines[0].list_fleet()  # caught up once, as berthd keeps its views
-    figures["pg_ps_fleet_4x1000_ms"] = median_ms(engines[0].list_fleet)
-    for engine in engines:
-        engine.close()
-    lone = seeded(work / "lone", None, "")
-    fill(lone, CONTAINERS_PER_HOST)
-    lone.list_containers(all=True)
-    figures["sqlite_ps_1000_ms"] = median_ms(lambda: lone.list_containers(all=True))
-    lone.close()
-
+    figures.update(ps_figures(cluster, work))
     cluster.sql("CREATE DATABASE bench_lag")
     lags = lag(cluster.url("bench_lag"), work)
     figures["pg_projection_lag_p50_ms"] = lags[len(lags) // 2]
@@ -176,8 +188,11 @@ def run(cluster: Cluster, work: Path) -> dict[str, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["ps"], help="only these figures")
+    only_ps = parser.parse_args().only == "ps"
     with private_cluster() as cluster, tempfile.TemporaryDirectory() as work:
-        figures = run(cluster, Path(work))
+        figures = run(cluster, Path(work), only_ps)
     for name, value in figures.items():
         print(f"{name:45} {value:12.1f}")
     print(json.dumps({k: round(v, 1) for k, v in figures.items()}))

@@ -73,15 +73,28 @@ def berthd_has_flag(flag: str) -> bool:
 
 
 @contextlib.contextmanager
-def berthd_peer(work: Path, registry_host: str, runtime: str) -> Iterator[Peer]:
+def berthd_peer(
+    work: Path,
+    registry_host: str,
+    runtime: str,
+    name: str = "berthd",
+    env: dict[str, str] | None = None,
+) -> Iterator[Peer]:
+    """berthd as a peer called `name`; `env` added to its environment (e.g. a PYTHONPATH
+    of another berth to compare with)."""
     args: tuple[str, ...] = ()
     if runtime != "runc" or berthd_has_flag("--runtime"):
         args = ("--runtime", runtime)  # an error when berthd has no such flag: said loudly
     daemon = launch_berthd(
-        work, insecure=(registry_host,), import_busybox=False, args=args, name="peers"
+        work,
+        insecure=(registry_host,),
+        import_busybox=False,
+        args=args,
+        name="peers" if name == "berthd" else name,
+        env=env,
     )
     peer = Peer(
-        "berthd",
+        name,
         daemon.docker_argv(),
         daemon.docker_env(),
         pids=[daemon.process.pid],

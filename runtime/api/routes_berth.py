@@ -46,7 +46,7 @@ async def history(app: App, request: Request) -> Reply:
 
 async def fleet_containers(app: App, request: Request) -> Reply:
     host = request.text("host") or None
-    return json_reply(await trio.to_thread.run_sync(app.engine.list_fleet, host))
+    return Reply(200, await trio.to_thread.run_sync(app.engine.fleet_listing, host))
 
 
 async def document_at(app: App, request: Request) -> Reply:

@@ -174,8 +174,8 @@ async def list_containers(app: App, request: Request) -> Reply:
     all_ = request.flag("all")
     limit = request.integer("limit")
     filters = parse_query_filters(request.text("filters"), LIST_FILTERS)
-    listing = functools.partial(app.engine.list_containers, all_, limit=limit, filters=filters)
-    return json_reply(await trio.to_thread.run_sync(listing))
+    listing = functools.partial(app.engine.container_listing, all_, limit, filters)
+    return Reply(200, await trio.to_thread.run_sync(listing))
 
 
 # Logs and attach -----------------------------------------------------------------------------

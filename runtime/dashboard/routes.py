@@ -30,7 +30,7 @@ from berth.domain.container import ContainerState, is_container_id
 from ..http.messages import HttpError, Request
 from ..http.messages import Reply as Response
 from ..http.messages import Write as Send
-from ..views import containers
+from ..views import container_list
 from ..views.moments import log_position
 from ..views.trail import container_document_at
 from .disclosure import (
@@ -110,7 +110,7 @@ class Dashboard:
         listed = []
         for row in rows:
             counts[row["state"]] = counts.get(row["state"], 0) + 1
-            entry = containers.list_entry(row, now)
+            entry = container_list.list_entry(row, now)
             listed.append(public_listing(row, entry))
         return {"position": head, "counts": counts, "containers": listed}
 

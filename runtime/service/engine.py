@@ -8,6 +8,7 @@ the projections after catching them up to the log, so they see every earlier wri
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,7 +26,7 @@ from berth.domain.settings import adapt_settings, merge_config, verify_settings
 
 from ..store.events import LoggedEvent
 from ..store.unit_of_work import unit_of_work
-from ..views import container_list, containers
+from ..views import container_list
 from .container_mounts import plan_for_create
 from .container_verbs import ContainerVerbs
 from .engine_core import NameTaken
@@ -146,23 +147,47 @@ class Engine(ContainerVerbs):
         filters: Mapping[str, Sequence[str]] | None = None,
     ) -> list[dict[str, Any]]:
         """`docker ps`: newest first, with Docker's `all`, `limit` and `filters`."""
+        listed: list[dict[str, Any]] = json.loads(self.container_listing(all, limit, filters))
+        return listed
+
+    def container_listing(
+        self,
+        all_: bool = False,
+        limit: int | None = None,
+        filters: Mapping[str, Sequence[str]] | None = None,
+    ) -> bytes:
+        """The `/containers/json` body of `list_containers`."""
         self.catch_up()
-        moment = self._clock()
-        entries = [containers.list_entry(row, moment) for row in self.views.container_rows()]
-        return container_list.select(
-            entries, all, limit, filters or {}, self.resolve_container, self.images.resolve
+        now = self._clock().timestamp()
+        filters = filters or {}
+        states = container_list.listed_states(all_, limit, filters)
+        if not filters:
+            found = self.views.container_listing(states, limit if limit and limit > 0 else None)
+            return container_list.listing_json(found, now)
+        chosen = container_list.select(
+            container_list.entries(self.views.container_listing(states), now),
+            limit,
+            filters,
+            self.resolve_container,
+            self.images.resolve,
         )
+        return container_list.entries_json(chosen)
 
     def list_fleet(self, host: str | None = None) -> list[dict[str, Any]]:
         """`ps --fleet`: every host's containers (or one host's), each with its "Host",
         newest first; a lone host's are its own, under host ""."""
+        listed: list[dict[str, Any]] = json.loads(self.fleet_listing(host))
+        return listed
+
+    def fleet_listing(self, host: str | None = None) -> bytes:
+        """The `GET /berth/fleet/containers` body of `list_fleet`."""
         self.catch_up()
-        moment = self._clock()
+        now = self._clock().timestamp()
         if not self.host_id:
-            rows = [("", row) for row in self.views.container_rows()]
+            found = [(*each, "") for each in self.views.container_listing()]
         else:
-            rows = self.views.fleet_container_rows(host)
-        return [{**containers.list_entry(row, moment), "Host": h} for h, row in rows]
+            found = self.views.fleet_listing(host)
+        return container_list.fleet_listing_json(found, now)
 
     def inspect_container(self, ref: str) -> dict[str, Any]:
         row = self.views.container_row(self.resolve_container(ref))

@@ -1,4 +1,4 @@
-"""The container views: Docker's inspect document and `ps` row, folded from events.
+"""The container views: Docker's inspect document and its row, folded from events.
 
 `fold` is pure and is the only code that turns container events into a document: the
 incremental projection, a rebuild from scratch and `inspect --at` (time travel) all call
@@ -8,16 +8,14 @@ it, so the three cannot disagree.
 from __future__ import annotations
 
 import copy
-from datetime import datetime
 from typing import Any
 
 from berth.domain.container import LIVE_STATES, ContainerState, short_id, state_after
 from berth.domain.mounts import mount_points_of
-from berth.domain.published_ports import list_ports
 
 from ..store.events import LoggedEvent
 from . import health
-from .timefmt import ZERO_TIME, docker_time, human_duration, parse_docker_time
+from .timefmt import ZERO_TIME, docker_time
 
 Row = dict[str, Any]
 
@@ -254,55 +252,6 @@ def fold(row: Row | None, event: LoggedEvent) -> Row | None:
     row["version"] = event.version
     row["position"] = event.position
     return row
-
-
-def docker_status_text(row: Row, now: datetime) -> str:
-    """The `Status` column of `docker ps`, e.g. "Up 5 minutes" or "Exited (0) 2 hours ago"."""
-    state = ContainerState(row["state"])
-    status = row["doc"]["State"]
-    started = parse_docker_time(status["StartedAt"])
-    finished = parse_docker_time(status["FinishedAt"])
-    if state in LIVE_STATES:
-        up = human_duration((now - started).total_seconds()) if started else "Less than a second"
-        if state is ContainerState.PAUSED:
-            return f"Up {up} (Paused)"
-        return f"Up {up}" + health.ps_text(row["doc"])
-    if state is ContainerState.RESTARTING:
-        ago = human_duration((now - finished).total_seconds()) if finished else "Less than a second"
-        return f"Restarting ({status['ExitCode']}) {ago} ago"
-    if state in (ContainerState.REMOVING, ContainerState.REMOVED):
-        return "Removal In Progress"
-    if state is ContainerState.DEAD:
-        return "Dead"
-    if state is ContainerState.EXITED:
-        if finished is None:
-            return ""
-        return (
-            f"Exited ({status['ExitCode']}) {human_duration((now - finished).total_seconds())} ago"
-        )
-    return "Created"
-
-
-def list_entry(row: Row, now: datetime) -> dict[str, Any]:
-    """The `/containers/json` entry for a container row."""
-    doc = row["doc"]
-    created = parse_docker_time(doc["Created"])
-    command = " ".join([doc["Path"], *doc["Args"]]).strip()
-    return {
-        "Id": doc["Id"],
-        "Names": [doc["Name"]],
-        "Image": doc["Config"].get("Image") or doc["Image"],
-        "ImageID": doc["Image"],
-        "Command": command,
-        "Created": int(created.timestamp()) if created else 0,
-        "Ports": list_ports(doc["NetworkSettings"]["Ports"] or {}),
-        "Labels": doc["Config"].get("Labels") or {},
-        "State": doc["State"]["Status"],
-        "Status": docker_status_text(row, now),
-        "HostConfig": {"NetworkMode": doc["HostConfig"].get("NetworkMode") or "default"},
-        "NetworkSettings": {"Networks": doc["NetworkSettings"]["Networks"]},
-        "Mounts": doc["Mounts"],
-    }
 
 
 def short(row: Row) -> str:

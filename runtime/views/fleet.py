@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..store.events import LoggedEvent
-from . import containers
+from . import container_list, containers
 
 CREATE_STATEMENTS = (
     "CREATE TABLE IF NOT EXISTS fleet_containers ("
     "id TEXT PRIMARY KEY, host TEXT NOT NULL, state TEXT NOT NULL, "
-    "position INTEGER NOT NULL, row TEXT NOT NULL)",
+    f"position INTEGER NOT NULL, {container_list.ENTRY_COLUMNS_SQL}, row TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS fleet_containers_by_host ON fleet_containers (host, state)",
 )
 TABLE = "fleet_containers"
@@ -54,8 +54,15 @@ def fold_fleet(cursor: Any, batch: Iterable[LoggedEvent]) -> None:
             cursor.execute("DELETE FROM fleet_containers WHERE id = ?", (key,))
             continue
         cursor.execute(
-            "INSERT OR REPLACE INTO fleet_containers VALUES (?, ?, ?, ?, ?)",
-            (key, host, row["state"], row["created_position"], json.dumps(row)),
+            "INSERT OR REPLACE INTO fleet_containers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                host,
+                row["state"],
+                row["created_position"],
+                *container_list.entry_columns(row),
+                json.dumps(row, separators=(",", ":")),
+            ),
         )
 
 
@@ -70,3 +77,15 @@ def fleet_rows(cursor: Any, host: str | None = None) -> list[tuple[str, dict[str
     where, params = ("WHERE host = ? ", (host,)) if host else ("", ())
     cursor.execute(f"SELECT host, row FROM fleet_containers {where}ORDER BY position DESC", params)
     return [(str(found[0]), json.loads(found[1])) for found in cursor.fetchall()]
+
+
+def fleet_listing(cursor: Any, host: str | None = None) -> list[container_list.Listed]:
+    """The list entries (container_list.LISTED, then the host) of every host's containers,
+    or of one host's, newest first."""
+    where, params = ("WHERE host = ? ", (host,)) if host else ("", ())
+    cursor.execute(
+        f"SELECT {container_list.LISTED}, host FROM fleet_containers {where}"
+        "ORDER BY position DESC",
+        params,
+    )
+    return [tuple(found) for found in cursor.fetchall()]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from berth.domain.health import STARTING, probe_of, ps_suffix
+from berth.domain.health import STARTING, probe_of
 
 
 def started(doc: dict[str, Any]) -> None:
@@ -21,8 +21,3 @@ def changed(doc: dict[str, Any], started_at: str, status: str) -> None:
     if health is not None and doc["State"]["StartedAt"] == started_at:
         health["Status"] = status
 
-
-def ps_text(doc: dict[str, Any]) -> str:
-    """ " (healthy)" and the like after a running container's "Up 5 minutes"."""
-    health = doc["State"].get("Health")
-    return ps_suffix(health["Status"] if health else None)

@@ -28,11 +28,14 @@ from berth.domain.errors import space_for
 from ..store.events import EventStore, LoggedEvent
 from ..store.schema import create_table_retrying
 from ..store.sqlite import view_datastore
-from . import containers, execs, fleet, images, networks, volumes
+from . import container_list, containers, execs, fleet, images, networks, volumes
 from .tracking import apply_new_events, claim_batch
 
 APPLICATION = "berth"
 BATCH_SIZE = 2000
+#: The shape of the view tables: views of another shape are dropped when opened, and
+#: folded again from the log (2: each container's `ps` entry kept beside its row).
+VIEWS_VERSION = 2
 VIEW_TABLES = (
     "containers", "images", "image_tags", "volumes", "execs", "networks", fleet.TABLE,
 )  # fmt: skip
@@ -70,13 +73,48 @@ class ProjectionStore(SQLiteTrackingRecorder):
             create_table_retrying(self)
         self._catch_up_lock = threading.Lock()
 
+    def create_table(self) -> None:
+        super().create_table()
+        self._fold_again_if_older()
+
+    def _fold_again_if_older(self) -> None:
+        """Views of another VIEWS_VERSION (a root made by an older berth) are emptied and
+        their position set back to the start, in one transaction: the next catch-up folds
+        the whole log into tables of this version's shape."""
+        with self.datastore.transaction(commit=True) as cursor:
+            # A write first, so that no other process changes the views until this is done.
+            cursor.execute("UPDATE view_versions SET version = version WHERE 0")
+            cursor.execute("SELECT version FROM view_versions WHERE name = ?", (APPLICATION,))
+            found = cursor.fetchone()
+            if found is not None and found[0] == VIEWS_VERSION:
+                return
+            for table in VIEW_TABLES:
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in self._view_statements():
+                cursor.execute(statement)
+            cursor.execute("DELETE FROM tracking WHERE application_name = ?", (APPLICATION,))
+            cursor.execute(
+                "INSERT OR REPLACE INTO view_versions VALUES (?, ?)", (APPLICATION, VIEWS_VERSION)
+            )
+
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
+            "CREATE TABLE IF NOT EXISTS view_versions ("
+            "name TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+            *self._view_statements(),
+        ]
+
+    @staticmethod
+    def _view_statements() -> list[str]:
+        return [
+            # The entry before the row: a listing reads no page of the larger row.
             "CREATE TABLE IF NOT EXISTS containers ("
             "id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL, "
-            "created TEXT NOT NULL, position INTEGER NOT NULL, row TEXT NOT NULL)",
+            "created TEXT NOT NULL, position INTEGER NOT NULL, "
+            f"{container_list.ENTRY_COLUMNS_SQL}, row TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS containers_by_name ON containers (name)",
+            "CREATE INDEX IF NOT EXISTS containers_by_position ON containers (position)",
             "CREATE TABLE IF NOT EXISTS images ("
             "id TEXT PRIMARY KEY, created TEXT NOT NULL, position INTEGER NOT NULL, "
             "row TEXT NOT NULL)",
@@ -144,13 +182,14 @@ class ProjectionStore(SQLiteTrackingRecorder):
                 cursor.execute(f"DELETE FROM {table} WHERE id = ?", (key,))
             elif table == "containers":
                 cursor.execute(
-                    "INSERT OR REPLACE INTO containers VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO containers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         key,
                         row["name"],
                         row["state"],
                         row["doc"]["Created"],
                         row["created_position"],
+                        *container_list.entry_columns(row),
                         json.dumps(row, separators=(",", ":")),
                     ),
                 )
@@ -224,6 +263,22 @@ class ProjectionStore(SQLiteTrackingRecorder):
         """Every container not removed, newest first (as `docker ps -a`)."""
         return self._select_rows("SELECT row FROM containers ORDER BY position DESC")
 
+    def container_listing(
+        self, states: Iterable[str] | None = None, limit: int | None = None
+    ) -> list[container_list.Listed]:
+        """The list entries (container_list.LISTED) of the containers in `states` (berth's),
+        or of all, newest first; the first `limit` of them when given."""
+        wanted = () if states is None else tuple(sorted(states))
+        where = f"WHERE state IN ({', '.join('?' * len(wanted))}) " if states is not None else ""
+        last = " LIMIT ?" if limit else ""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT {container_list.LISTED} FROM containers {where}"
+                f"ORDER BY position DESC{last}",
+                (*wanted, limit) if limit else wanted,
+            )
+            return [tuple(found) for found in cursor.fetchall()]
+
     def container_rows_in(self, states: Iterable[str]) -> list[dict[str, Any]]:
         """The containers whose state (berth's, not Docker's Status) is one of `states`."""
         wanted = sorted(states)
@@ -254,6 +309,12 @@ class ProjectionStore(SQLiteTrackingRecorder):
         """(host, row) of the fleet's containers, or of one host's, newest first."""
         with self.datastore.transaction(commit=False) as cursor:
             return fleet.fleet_rows(cursor, host)
+
+    def fleet_listing(self, host: str | None = None) -> list[container_list.Listed]:
+        """The fleet's list entries (container_list.LISTED, then the host), or one host's,
+        newest first."""
+        with self.datastore.transaction(commit=False) as cursor:
+            return fleet.fleet_listing(cursor, host)
 
     def fleet_containers_by_state(self) -> dict[tuple[str, str], int]:
         """(host, state) → how many containers, for the fleet's hosts."""

@@ -79,6 +79,20 @@ def test_each_host_lists_its_own_containers_and_the_fleet_lists_all(
     assert trail.container_history(fleet[0], other)[0]["action"] == "Created"
 
 
+def test_the_fleet_lists_a_host_s_containers_as_the_host_does_with_its_name_last(
+    fleet: list[Engine],
+) -> None:
+    create_everywhere_at_once(fleet)
+    own = fleet[1].list_containers(all=True)
+    fleet[1].rename(own[0]["Id"], "renamed", API)  # seen by the other hosts too
+    own = fleet[1].list_containers(all=True)
+    assert own[0]["Names"] == ["/renamed"]
+    for engine in (fleet[0], fleet[1]):
+        listed = engine.list_fleet("host-2")
+        assert all(list(entry)[-1] == "Host" for entry in listed)
+        assert [{k: v for k, v in e.items() if k != "Host"} for e in listed] == own
+
+
 def test_every_event_names_its_host_in_its_actor(fleet: list[Engine]) -> None:
     create_everywhere_at_once(fleet)
     events = fleet[0].store.read_log(0, limit=10_000)
