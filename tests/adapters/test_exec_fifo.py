@@ -16,7 +16,7 @@ import pytest
 import trio
 
 from berth.adapters.processes import wait_process_gone
-from berth.adapters.runc import Runtime
+from berth.adapters.runc import Runtime, exec_fifo
 from berth.adapters.runc.exec_fifo import EXEC_FIFO, start_by_fifo
 
 from .runc_harness import NEEDS_RUNC, Harness, needs_backend
@@ -98,6 +98,30 @@ async def test_opening_the_fifo_runs_the_payload_and_the_runtime_calls_it_runnin
 
 async def test_without_a_fifo_nothing_is_done_and_the_caller_is_told(tmp_path: Path) -> None:
     assert await start_by_fifo(tmp_path / "gone" / EXEC_FIFO, None) is False
+
+
+async def test_an_init_that_wrote_and_ended_while_the_starter_slept_has_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """runc's way on a busy machine: the starter's poll passes its deadline while the init
+    opens its end, writes its word, execs a short payload that ends; the starter finds it
+    dead, and the word still in the fifo says it started (not "left to the runtime",
+    whose `start` would call the container stopped)."""
+    fifo = tmp_path / EXEC_FIFO
+    os.mkfifo(fifo)
+    writer: list[int] = []
+
+    def init_runs_its_whole_life(pid: int) -> bool:
+        if not writer:
+            writer.append(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            os.write(writer[0], b"0")
+            os.close(writer[0])
+        return False
+
+    monkeypatch.setattr(exec_fifo, "ALIVE_CHECK_S", 0)
+    monkeypatch.setattr(exec_fifo, "process_alive", init_runs_its_whole_life)
+    assert await start_by_fifo(fifo, init_pid=1 << 22)
+    assert writer and not fifo.exists()
 
 
 async def test_an_init_that_died_before_the_start_is_left_to_the_runtime(
