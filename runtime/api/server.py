@@ -28,11 +28,10 @@ from berth.domain.errors import BerthError, InvalidParameter, NotModified, disk_
 from berth.domain.redaction import command_text
 
 from ..http import messages, routing
+from ..http.errors import Headers, HttpError
 from ..http.listen import serve_listeners, unix_listener
 from ..http.messages import (
     AnyReply,
-    Headers,
-    HttpError,
     RawChannel,
     Reply,
     StreamOut,

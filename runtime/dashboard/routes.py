@@ -27,8 +27,9 @@ import trio
 from berth.adapters.lazy_modules import lazy_module
 from berth.domain.container import ContainerState, is_container_id
 
-from ..http.messages import HttpError, Request
+from ..http.errors import HttpError
 from ..http.messages import Reply as Response
+from ..http.messages import Request
 from ..http.messages import Write as Send
 from ..views import container_list
 from ..views.moments import log_position

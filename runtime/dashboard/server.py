@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 import trio
 
+from ..http.errors import Headers, HttpError
 from ..http.listen import serve_listeners
-from ..http.messages import AnyReply, Headers, HttpError, Request, StreamReply, http_date
+from ..http.messages import AnyReply, Request, StreamReply, http_date
 from ..http.routing import Route
 from ..http.server import Limits, RequestFactory, Server, Site
 

@@ -31,7 +31,7 @@ from typing import TypeVar
 import outcome
 import trio
 
-from .messages import HttpError
+from .errors import HttpError
 from .wire import Disconnected, Wire
 
 T = TypeVar("T")

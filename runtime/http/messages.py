@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .errors import Headers, HttpError
+
 if TYPE_CHECKING:
     from .body import UploadStream
 
@@ -58,18 +60,7 @@ class RawChannel(Protocol):
     async def send_eof(self) -> None: ...
 
 
-Headers = list[tuple[str, str]]
 FALSE_FLAGS = ("0", "false", "no")
-
-
-class HttpError(Exception):
-    """A refusal the core or a front-end answers with `status` and `message`."""
-
-    def __init__(self, status: int, message: str, headers: Headers | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or []
 
 
 @dataclass

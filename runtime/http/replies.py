@@ -12,7 +12,8 @@ import trio
 from berth.domain.errors import BerthError
 
 from .body import SocketSink, in_stoppable_thread
-from .messages import Headers, HijackReply, Reply, StreamReply, ThreadSink, Write
+from .errors import Headers
+from .messages import HijackReply, Reply, StreamReply, ThreadSink, Write
 from .wire import Disconnected, Wire, is_disconnect
 
 NO_BODY_STATUSES = (204, 304)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from .messages import HttpError
+from .errors import HttpError
 
 H = TypeVar("H")  # what a front-end calls for a route: its handler type
 _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")

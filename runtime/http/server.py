@@ -24,7 +24,8 @@ import h11
 import trio
 
 from .body import UploadStream
-from .messages import AnyReply, Headers, HijackReply, HttpError, Reply, Request, message_reply
+from .errors import Headers, HttpError
+from .messages import AnyReply, HijackReply, Reply, Request, message_reply
 from .replies import Sender
 from .routing import H, Route
 from .wire import Disconnected, Wire, is_disconnect

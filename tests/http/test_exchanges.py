@@ -5,7 +5,8 @@ from __future__ import annotations
 import h11
 import pytest
 
-from berth.runtime.http.messages import HttpError, Reply, Request
+from berth.runtime.http.errors import HttpError
+from berth.runtime.http.messages import Reply, Request
 from berth.runtime.http.routing import Router
 
 from .site import Client, Observed, echo_site, raw_get, read_to_end, served
