@@ -51,6 +51,11 @@ def archive_errors() -> Iterator[None]:
         raise
 
 
+def _error_line(text: str) -> bytes:
+    """Docker's JSON-stream message for an error that ends the stream."""
+    return json_line({"errorDetail": {"message": text}, "error": text})
+
+
 def _reference(image: str, tag: str) -> str:
     if not tag:
         return image
@@ -109,7 +114,7 @@ def progress_stream(work: Callable[[Progress], Awaitable[object]], what: str) ->
             else:
                 log.error("%s failed", what, exc_info=error)
                 text = str(error) or type(error).__name__
-            await write(json_line({"errorDetail": {"message": text}, "error": text}))
+            await write(_error_line(text))
 
     return StreamReply(produce, lazy=True)
 
@@ -138,8 +143,7 @@ async def load(app: App, request: Request) -> Reply:
     except BerthError as refused:
         # dockerd answers a load it refuses with 200 and the error in the stream (docker-py
         # raises ImageLoadError from it, the docker CLI prints it); nothing is loaded.
-        text = refused.message
-        return Reply(200, json_line({"errorDetail": {"message": text}, "error": text}))
+        return Reply(200, _error_line(refused.message))
     return Reply(200, b"".join(json_line({"stream": line + "\n"}) for line in loaded))
 
 
