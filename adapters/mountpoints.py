@@ -10,7 +10,6 @@ no link of the container's at all.
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import stat
@@ -20,7 +19,7 @@ from typing import Protocol
 
 from berth.domain.errors import InvalidParameter
 
-from .snapshots.rootfs import open_in_root
+from .snapshots.rootfs import open_in_root, open_under
 
 
 class MountTargetError(InvalidParameter):
@@ -135,17 +134,21 @@ class HostMountPoints:
         parts = _parts(destination)
         if not parts:
             return "/"
+        root_fd = _root_fd(rootfs)
         try:
-            fd = _open_or_create(rootfs, parts, directory)
-        except OSError as error:
-            reason = os.strerror(error.errno) if error.errno else str(error)
-            raise MountTargetError(
-                f"cannot create mount point {destination} in the container: {reason}"
-            ) from None
-        try:
-            return _container_path(rootfs, fd, destination)
+            try:
+                fd = _open_or_create(root_fd, parts, directory)
+            except OSError as error:
+                reason = os.strerror(error.errno) if error.errno else str(error)
+                raise MountTargetError(
+                    f"cannot create mount point {destination} in the container: {reason}"
+                ) from None
+            try:
+                return _path_under(root_fd, fd, destination)
+            finally:
+                os.close(fd)
         finally:
-            os.close(fd)
+            os.close(root_fd)
 
     def copy_directory(self, rootfs: Path, destination: str, target: Path) -> bool:
         return copy_found_directory(rootfs, self.find_target(rootfs, destination), target)
@@ -189,27 +192,33 @@ def _parts(destination: str) -> list[str]:
     return parts
 
 
-def _open_or_create(rootfs: Path, parts: list[str], directory: bool) -> int:
+def _open_or_create(root_fd: int, parts: list[str], directory: bool) -> int:
     """An O_PATH descriptor of the target, creating the missing components in turn."""
-    for index in range(len(parts)):
-        last = index == len(parts) - 1
-        try:
-            fd = open_in_root(rootfs, parts[: index + 1])
-        except FileNotFoundError:
-            _create(rootfs, parts[:index], parts[index], directory or not last)
-            fd = open_in_root(rootfs, parts[: index + 1])
-        if not last:
-            is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
-            os.close(fd)
-            if not is_dir:
-                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
-            continue
-        return fd
-    raise AssertionError("unreachable: parts is not empty")
+    try:
+        return open_under(root_fd, parts)  # there already: one resolution
+    except FileNotFoundError:
+        pass
+    parent = root_fd
+    try:
+        for index in range(len(parts)):
+            last = index == len(parts) - 1
+            flags = 0 if last else os.O_DIRECTORY
+            try:
+                fd = open_under(root_fd, parts[: index + 1], flags)
+            except FileNotFoundError:
+                _create(parent, parts[index], directory or not last)
+                fd = open_under(root_fd, parts[: index + 1], flags)
+            if parent != root_fd:
+                os.close(parent)
+            parent = fd
+        return parent
+    except BaseException:
+        if parent != root_fd:
+            os.close(parent)
+        raise
 
 
-def _create(rootfs: Path, parent: list[str], name: str, directory: bool) -> None:
-    parent_fd = open_in_root(rootfs, parent) if parent else _root_fd(rootfs)
+def _create(parent_fd: int, name: str, directory: bool) -> None:
     try:
         if directory:
             os.mkdir(name, 0o755, dir_fd=parent_fd)
@@ -218,8 +227,6 @@ def _create(rootfs: Path, parent: list[str], name: str, directory: bool) -> None
             os.close(os.open(name, flags, 0o644, dir_fd=parent_fd))
     except FileExistsError:
         pass  # made meanwhile, or a link to nothing: the second open says which
-    finally:
-        os.close(parent_fd)
 
 
 def _root_fd(rootfs: Path) -> int:
@@ -228,8 +235,17 @@ def _root_fd(rootfs: Path) -> int:
 
 def _container_path(rootfs: Path, fd: int, destination: str) -> str:
     """The path the descriptor has, as seen from inside the container."""
+    root_fd = _root_fd(rootfs)
+    try:
+        return _path_under(root_fd, fd, destination)
+    finally:
+        os.close(root_fd)
+
+
+def _path_under(root_fd: int, fd: int, destination: str) -> str:
+    """`_container_path` given the root's descriptor: both paths as the kernel names them."""
     real = os.readlink(f"/proc/self/fd/{fd}")
-    root = os.path.realpath(rootfs)
+    root = os.readlink(f"/proc/self/fd/{root_fd}")
     if real == root:
         return "/"
     if not real.startswith(root + "/"):

@@ -103,7 +103,7 @@ async def transfer(runner: Runner, through_forwarder: bool) -> float:
 
 async def main_async(work: Path) -> dict[str, float]:
     root = work / "berth"
-    engine = Engine(root)
+    engine = Engine(root, sole_writer=True)  # as berthd, which holds the root lock
     images = ImageService(engine)
     await images.import_rootfs(busybox_tarball(work / "bb.tar"), "busybox:latest", ACTOR)
     try:

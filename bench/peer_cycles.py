@@ -114,7 +114,7 @@ def engine_cycles(work: Path, runtime: str, runs: int, warm: int) -> dict[str, A
 
 async def _engine_cycles(root: Path, runtime: str, runs: int, warm: int) -> dict[str, Any]:
     root.mkdir()
-    engine = Engine(root / "berth")
+    engine = Engine(root / "berth", sole_writer=True)  # as berthd, which holds the root lock
     images = ImageService(engine)
     await images.import_rootfs(busybox_tarball(root / "bb.tar"), "busybox:latest", ACTOR)
     try:

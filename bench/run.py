@@ -161,7 +161,7 @@ def rss_kb(pid: int) -> int:
 
 
 async def main_async(work: Path) -> dict[str, Any]:
-    engine = Engine(work / "berth")
+    engine = Engine(work / "berth", sole_writer=True)  # as berthd, which holds the root lock
     images = ImageService(engine)
     image_id = await images.import_rootfs(busybox_tarball(work / "bb.tar"), "busybox:latest", ACTOR)
     runtime = Runtime(work / "berth" / "run")

@@ -72,7 +72,7 @@ def bare_runs(work: Path, bundles: dict[str, Path], samples: dict[str, list[floa
 
 
 async def in_process(work: Path, samples: dict[str, list[float]]) -> None:
-    engine = Engine(work / "berth")
+    engine = Engine(work / "berth", sole_writer=True)  # as berthd, which holds the root lock
     engine.runtime_names = RuntimeNames("crun", RUNTIMES)
     images = ImageService(engine)
     image_id = await images.import_rootfs(busybox_tarball(work / "bb.tar"), "busybox:latest", ACTOR)

@@ -8,6 +8,8 @@ Each event class carries a stable `TOPIC` so stored events survive module rename
 
 from __future__ import annotations
 
+import copy
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -63,10 +65,36 @@ class AggregateSnapshot(CanSnapshotAggregate[str], metaclass=MetaDomainEvent):
 register_topic(AggregateSnapshot.TOPIC, AggregateSnapshot)
 
 
+# Values shared between an aggregate and its copies: nothing can change them in place.
+_IMMUTABLE = (str, int, float, bool, type(None), bytes, datetime)
+
+
+def copy_state(value: Any, memo: dict[int, Any]) -> Any:
+    """A deep copy of an aggregate's attribute: dicts, lists and tuples walked, immutable
+    values shared, anything else (a dataclass, a set) to `copy.deepcopy`."""
+    kind = type(value)
+    if kind is dict:
+        return {k: copy_state(v, memo) for k, v in value.items()}
+    if kind is list:
+        return [copy_state(v, memo) for v in value]
+    if kind in _IMMUTABLE or isinstance(value, enum.Enum):
+        return value
+    if kind is tuple:
+        return tuple(copy_state(v, memo) for v in value)
+    return copy.deepcopy(value, memo)
+
+
 class StrIdAggregate(BaseAggregate[str]):
     """Base of berth's aggregates: str ids and events stamped with a passed-in `Cause`."""
 
     Snapshot = AggregateSnapshot
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        """The copy the engine hands out of each kept aggregate (ADR/0037 and 0052): its
+        state is JSON-like, which `copy_state` copies a few times faster than `deepcopy`."""
+        copied = object.__new__(type(self))
+        copied.__dict__.update({k: copy_state(v, memo) for k, v in self.__dict__.items()})
+        return copied
 
     def _record(self, event_class: type[DomainEvent], cause: Cause, **fields: Any) -> None:
         self.trigger_event(

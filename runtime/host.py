@@ -105,15 +105,16 @@ class Serving:
 async def keep_views_current(
     engine: Engine, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
 ) -> None:
-    """Keep the views at the head of the log (writes by `berth` commands reading or
-    renaming under --root do not project on their own)."""
+    """Keep the views at the head of the log, asking the log itself every
+    FOLLOW_INTERVAL: what the engine's own catch-ups skip (ADR/0052) was changed outside
+    it."""
     position = await trio.to_thread.run_sync(engine.catch_up)
     task_status.started(position)
     reported = ""
     while True:
         await trio.sleep(FOLLOW_INTERVAL)
         try:
-            await trio.to_thread.run_sync(engine.catch_up)
+            await trio.to_thread.run_sync(lambda: engine.catch_up(recheck=True))
         except DamagedEvent as damaged:
             # Changed under a running berthd: say so once and keep serving what reads.
             if damaged.message != reported:
@@ -152,7 +153,10 @@ class Host:
                     raise LogVerificationFailed(report.problem)
                 serving = read_only(report.problem, settings.kind) if report.problem else None
             with Engine(
-                settings.root, store_url=settings.store, host_id=settings.host_id
+                settings.root,
+                store_url=settings.store,
+                host_id=settings.host_id,
+                sole_writer=settings.acting,
             ) as engine:
                 engine.store.read_only = serving
                 await self._serve_engine(engine, serving, task_status)

@@ -92,22 +92,27 @@ def _walk_without_links(root_fd: int, parts: list[str]) -> int:
 def open_in_root(root: Path, parts: list[str], flags: int = 0) -> int:
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for _ in range(16):  # EAGAIN: a rename raced the resolution; try again
-            try:
-                return _openat2(
-                    root_fd,
-                    "/".join(parts),
-                    os.O_PATH | os.O_CLOEXEC | flags,
-                    RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-                )
-            except OSError as error:
-                if error.errno in _NO_OPENAT2:
-                    return _walk_without_links(root_fd, parts)
-                if error.errno != errno.EAGAIN:
-                    raise
-        raise OSError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+        return open_under(root_fd, parts, flags)
     finally:
         os.close(root_fd)
+
+
+def open_under(root_fd: int, parts: list[str], flags: int = 0) -> int:
+    """`open_in_root` given the root's descriptor (for several opens in one root)."""
+    for _ in range(16):  # EAGAIN: a rename raced the resolution; try again
+        try:
+            return _openat2(
+                root_fd,
+                "/".join(parts),
+                os.O_PATH | os.O_CLOEXEC | flags,
+                RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+            )
+        except OSError as error:
+            if error.errno in _NO_OPENAT2:
+                return _walk_without_links(root_fd, parts)
+            if error.errno != errno.EAGAIN:
+                raise
+    raise OSError(errno.EAGAIN, os.strerror(errno.EAGAIN))
 
 
 def _read_regular(path_fd: int, shown: str, limit: int) -> bytes:

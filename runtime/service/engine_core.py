@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from ..store.events import EventStore, replay
 from ..store.postgres import store_unavailable
 from ..store.unit_of_work import unit_of_work
 from ..views.projections import ProjectionStore
+from ..views.tracking import times_set_back
 from .image_records import ImageRecords
 from .volume_records import VolumeRecords
 
@@ -52,10 +54,13 @@ class EngineCore:
         store_env: dict[str, str] | None = None,
         store_url: str | None = None,
         host_id: str = "",
+        sole_writer: bool = False,
     ) -> None:
         """`store_url`: a fleet's postgresql:// log instead of `events.db` under the root;
         `host_id`: who this engine is in it (ADR/0043). A lone host on SQLite has none,
-        so that its log reads and names stay what they were."""
+        so that its log reads and names stay what they were. `sole_writer`: the caller
+        holds the root's lock (ADR/0021), so that nothing else writes the log or catches
+        up the views meanwhile but a rebuild (ADR/0052)."""
         self.root = root
         private_dir(root)
         self._entropy = entropy
@@ -67,8 +72,18 @@ class EngineCore:
             keep_aggregates=True,
             url=store_url,
             host_id=self.host_id,
+            sole_writer=sole_writer,
         )
         self.views = ProjectionStore(root / "projections.db", self.host_id)
+        # What the engine knows of the log and the views without asking them (ADR/0052):
+        # the last position it saved, and where its last catch-up left the views (and
+        # how many rebuilds had set them back then). Meaningful only when it is the
+        # log's only writer: not in a fleet.
+        self._sole_writer = self.store.sole_writer
+        self._positions_lock = threading.Lock()
+        self._saved_through = 0
+        self._views_through = (-1, 0)
+        self._views_key = str(self.views.db_path.resolve())
         self.images = ImageRecords(self)
         self.volumes = VolumeRecords(self, entropy)
         self.mount_points: MountPoints = HostMountPoints()
@@ -114,6 +129,8 @@ class EngineCore:
         recordings = self.store.save(*aggregates)
         positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
         position = recordings[-1].notification.id if recordings else 0
+        with self._positions_lock:
+            self._saved_through = max(self._saved_through, position)
         positions[""] = position
         if project is None:
             project = any(isinstance(a, Container | Image | Volume) for a in aggregates)
@@ -126,7 +143,7 @@ class EngineCore:
 
     def _project(self, position: int) -> None:
         try:
-            self.views.catch_up(self.store)
+            self._views_caught_up()
         except BerthError as error:  # a full disk, a damaged event: said, not a traceback
             log.warning("projection failed after log position %d: %s", position, error.message)
         except Exception:
@@ -134,17 +151,38 @@ class EngineCore:
             # report the failure, rather than this request claiming nothing happened.
             log.exception("projection failed after log position %d", position)
 
-    def catch_up(self) -> int:
+    def catch_up(self, *, recheck: bool = False) -> int:
         """The views at the log's head; while a fleet's store is unreachable, as they are
-        (reads answer from what the views have, ADR/0043)."""
+        (reads answer from what the views have, ADR/0043). `recheck`: ask the log and the
+        views even when this engine knows them current (the views' follower, for what
+        was changed outside the engine)."""
         try:
-            return self.views.catch_up(self.store)
+            return self._views_caught_up(recheck)
         except Exception as error:
             unavailable = store_unavailable(error)
             if unavailable is None:
                 raise
             log.warning("views not caught up: %s", unavailable.message)
             return self.views.position()
+
+    def _views_caught_up(self, recheck: bool = False) -> int:
+        """The views' catch-up, skipped when they are known to be at this engine's last
+        save and no rebuild has set them back since."""
+        set_back = times_set_back(self._views_key)
+        if self._sole_writer and not recheck:
+            through, seen_set_back = self._views_through
+            if seen_set_back == set_back and through >= self._saved_through:
+                return through
+        try:
+            position = self.views.catch_up(self.store)
+        except Exception:
+            with self._positions_lock:  # what failed here fails every read's catch-up
+                self._views_through = (-1, set_back)
+            raise
+        with self._positions_lock:
+            if self._views_through[1] != set_back or self._views_through[0] < position:
+                self._views_through = (position, set_back)
+        return position
 
     def get_aggregate(self, aggregate_id: str) -> Any:
         return self.store.repository.get(aggregate_id, projector_func=replay)

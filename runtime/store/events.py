@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent, Repository
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent, Transcoder
 
 from berth.adapters.private_files import private_database
 from berth.domain.aggregate import AggregateSnapshot
@@ -28,6 +28,7 @@ from berth.domain.network import Network
 from berth.domain.volume import Volume
 
 from .integrity import DamagedEvent, ReadOnly, ReadOnlyLog
+from .kept_aggregates import KeptAggregates
 from .postgres import HOST_ID, once_more, postgres_env, store_unavailable, tuple_cursor
 from .transcoder import MsgpackTranscoder
 
@@ -126,11 +127,16 @@ class EventStore(Application[str]):
         keep_aggregates: bool = False,
         url: str | None = None,
         host_id: str = "",
+        sole_writer: bool = False,
     ) -> None:
         """`keep_aggregates`: keep decoded aggregates between reads (the engine's), each
         read bringing its copy up to date with the events after it. `url`: a
-        postgresql:// store instead of the SQLite file `db_path`, written as `host_id`."""
+        postgresql:// store instead of the SQLite file `db_path`, written as `host_id`.
+        `sole_writer`: nothing but this store writes the log while it is open (its
+        engine holds the root's lock, ADR/0021): kept aggregates are read without a query
+        when at the version this store last saved or read (ADR/0052)."""
         self.db_path = db_path
+        self.sole_writer = sole_writer and url is None
         self.url = url
         self.host_id = host_id
         if not snapshots:
@@ -155,13 +161,38 @@ class EventStore(Application[str]):
             raise ReadOnlyLog(self.read_only.message)
         with space_for(self.db_path):
             try:
-                return super().save(*objs, **kwargs)
+                recordings = super().save(*objs, **kwargs)
+            except IntegrityError:
+                # Someone else saved one of these first: what was noted of them is old.
+                if isinstance(self.repository, KeptAggregates):
+                    self.repository.forget(getattr(o, "id", None) for o in objs)
+                raise
             except Exception as error:
                 # The transaction was rolled back (or never began): a clear 503.
                 unavailable = store_unavailable(error)
                 if unavailable is None:
                     raise
                 raise unavailable from None
+        if isinstance(self.repository, KeptAggregates):
+            recorded = {r.domain_event.originator_id for r in recordings}
+            self.repository.saved(o for o in objs if getattr(o, "id", None) in recorded)
+        return recordings
+
+    def construct_repository(self) -> Repository[str]:
+        """With kept aggregates, one that trusts its own saves on the SQLite log, whose only
+        writer is this root's engine (ADR/0052); the fleet's store has other writers."""
+        base = super().construct_repository()
+        if base.cache is None:
+            return base
+        return KeptAggregates(
+            event_store=base.event_store,
+            snapshot_store=base.snapshot_store,
+            cache_maxsize=CACHED_AGGREGATES,
+            fastforward=base.fastforward,
+            fastforward_skipping=base.fastforward_skipping,
+            deepcopy_from_cache=base.deepcopy_from_cache,
+            sole_writer=self.sole_writer,
+        )
 
     def construct_mapper(self) -> Mapper[str]:
         return _NamingMapper(self.construct_transcoder(), self._locate)

@@ -29,7 +29,7 @@ from ..store.events import EventStore, LoggedEvent
 from ..store.schema import create_table_retrying
 from ..store.sqlite import view_datastore
 from . import container_list, containers, execs, fleet, images, networks, volumes
-from .tracking import apply_new_events, claim_batch
+from .tracking import apply_new_events, claim_batch, set_back
 
 APPLICATION = "berth"
 BATCH_SIZE = 2000
@@ -241,6 +241,7 @@ class ProjectionStore(SQLiteTrackingRecorder):
         finally:
             shadow.datastore.close()
             _remove_database(shadow_path)
+        set_back(self.db_path)
         with self._catch_up_lock, self.datastore.transaction(commit=True) as cursor:
             for table, rows in rebuilt.items():
                 cursor.execute(f"DELETE FROM {table}")

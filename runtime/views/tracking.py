@@ -8,7 +8,9 @@ one it was read after; otherwise the batch is read again from the new position.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
@@ -48,3 +50,22 @@ def claim_batch(cursor: Any, select_position: str, application: str, after: int)
     found = cursor.fetchone()
     if ((found[0] if found else None) or 0) != after:
         raise IntegrityError(f"the position of {application} moved")
+
+
+# How many times a view file's position was set back in this process (by a rebuild),
+# by the file's resolved path: whoever remembers a view's position trusts it only while
+# this count is what it was (ADR/0052).
+_set_back: dict[str, int] = {}
+_set_back_lock = threading.Lock()
+
+
+def set_back(db_path: Path) -> None:
+    """Note that the position of the view file `db_path` is being set back."""
+    with _set_back_lock:
+        key = str(db_path.resolve())
+        _set_back[key] = _set_back.get(key, 0) + 1
+
+
+def times_set_back(resolved_path: str) -> int:
+    """How many times the view file at `resolved_path` (`Path.resolve()`d) was set back."""
+    return _set_back.get(resolved_path, 0)

@@ -1,0 +1,112 @@
+"""The engine's kept aggregates (ADR/0037), read without a query when the engine is the
+log's only writer (ADR/0052).
+
+A root has one engine (ADR/0021): on its SQLite log, every event saved while the engine
+runs is saved by the engine. So the repository notes the version each aggregate has at
+the log's head as far as this process knows (after each of its saves and each read that
+queried the log), and a save leaves a copy of the saved aggregate among the kept ones: a
+read whose kept copy is at the noted head answers that copy without asking the log for
+newer events. Anything else reads through the library's fast-forward: an aggregate never
+noted (or forgotten), a kept copy older than the note, and every read of a fleet's
+PostgreSQL store, which other hosts write too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from copy import deepcopy
+from threading import Lock
+from typing import Any
+
+from eventsourcing.application import ProjectorFunction, Repository, project_aggregate
+
+#: How many aggregates' heads are noted; a forgotten one costs its next read a query.
+NOTED_HEADS = 4096
+
+
+class KeptAggregates(Repository[str]):
+    """The library's repository with an LRU cache, whose reads skip the fast-forward
+    query when the kept copy is at the head this process saved or read."""
+
+    def __init__(self, *args: Any, sole_writer: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sole_writer = sole_writer and self.cache is not None
+        self._heads: dict[str, int] = {}  # in the order noted: the oldest is forgotten
+        self._heads_lock = Lock()
+
+    def get(
+        self,
+        aggregate_id: str,
+        *,
+        version: int | None = None,
+        projector_func: ProjectorFunction[Any, Any] = project_aggregate,
+        fastforward_skipping: bool = False,
+        deepcopy_from_cache: bool = True,
+    ) -> Any:
+        copy = deepcopy_from_cache and self.deepcopy_from_cache
+        if version is None and self.sole_writer:
+            kept = self._kept_at_head(aggregate_id, copy)
+            if kept is not None:
+                return kept
+        aggregate = super().get(
+            aggregate_id,
+            version=version,
+            projector_func=projector_func,
+            fastforward_skipping=fastforward_skipping,
+            deepcopy_from_cache=deepcopy_from_cache,
+        )
+        if version is None and self.sole_writer:
+            # At least this new at the query: a save committed meanwhile noted a newer one.
+            self._note(aggregate_id, aggregate.version)
+        return aggregate
+
+    def saved(self, aggregates: Iterable[Any]) -> None:
+        """After a committed save: each saved aggregate's version is the head, and a copy
+        of it is kept unless a newer one is."""
+        if not self.sole_writer:
+            return
+        for aggregate in aggregates:
+            self._note(aggregate.id, aggregate.version)
+            lock = self._use_fastforward_lock(aggregate.id)
+            try:
+                with lock:  # a fast-forward of the kept copy changes it in place
+                    try:
+                        kept = self.cache.get(aggregate.id)  # type: ignore[union-attr]
+                    except KeyError:
+                        kept = None
+                    if kept is None or kept.version < aggregate.version:
+                        self.cache.put(aggregate.id, deepcopy(aggregate))  # type: ignore[union-attr]
+            finally:
+                self._disuse_fastforward_lock(aggregate.id)
+
+    def forget(self, aggregate_ids: Iterable[str | None]) -> None:
+        """After a save refused because another writer got there first: those
+        aggregates' next reads ask the log."""
+        with self._heads_lock:
+            for aggregate_id in aggregate_ids:
+                if aggregate_id is not None:
+                    self._heads.pop(aggregate_id, None)
+
+    def _note(self, aggregate_id: str, version: int) -> None:
+        with self._heads_lock:
+            noted = self._heads.pop(aggregate_id, -1)
+            self._heads[aggregate_id] = max(noted, version)
+            if len(self._heads) > NOTED_HEADS:
+                del self._heads[next(iter(self._heads))]
+
+    def _kept_at_head(self, aggregate_id: str, copy: bool) -> Any:
+        head = self._heads.get(aggregate_id)
+        if head is None:
+            return None
+        lock = self._use_fastforward_lock(aggregate_id)
+        try:
+            with lock:
+                try:
+                    kept = self.cache.get(aggregate_id)  # type: ignore[union-attr]
+                except KeyError:
+                    return None
+                if kept is None or kept.version < head:
+                    return None
+                return deepcopy(kept) if copy else kept
+        finally:
+            self._disuse_fastforward_lock(aggregate_id)
