@@ -25,7 +25,7 @@ from berth.adapters.mountpoints import HostMountPoints, MountPoints
 from berth.adapters.private_files import private_dir
 from berth.domain.aggregate import StrIdAggregate
 from berth.domain.cause import Actor, Cause
-from berth.domain.container import Container, is_container_id
+from berth.domain.container import Container, ContainerState, is_container_id
 from berth.domain.errors import BerthError, InvalidParameter, NotFound
 from berth.domain.image import Image
 from berth.domain.name_claim import Name, name_id
@@ -237,6 +237,12 @@ class EngineCore:
 
     def resolve_container(self, ref: str) -> str:
         """Docker's lookup: full id, then exact name, then a unique id prefix."""
+        if self._sole_writer and is_container_id(ref):
+            # A lone host's full id is a kept aggregate's (a fleet's log has every host's
+            # containers, its views this host's): no need to bring the views up to date.
+            found = self.find_aggregate(ref)
+            if isinstance(found, Container) and found.state is not ContainerState.REMOVED:
+                return ref
         self.catch_up()
         if not ref:
             raise NotFound("No such container: ")

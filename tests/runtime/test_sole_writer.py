@@ -202,3 +202,20 @@ def test_a_failed_catch_up_is_tried_again_by_the_next_read(
         sole.catch_up(recheck=True)
     assert sole.catch_up() == sole.store.max_position()
     assert len(calls) == 2
+
+
+def test_a_full_id_resolves_from_the_log_without_the_views(
+    sole: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = sole.create_container({"Image": "busybox"}, "web", API)
+    removed = sole.create_container({"Image": "busybox"}, "old", API)
+    sole.remove(removed.id, API)
+
+    def away(store: EventStore) -> int:
+        raise RuntimeError("the views are not asked")
+
+    monkeypatch.setattr(sole.views, "catch_up", away)
+    sole.save(Name.register("/other", "c" * 64, cause_at(9)), project=False)  # views behind
+    assert sole.resolve_container(created.id) == created.id
+    with pytest.raises(RuntimeError):
+        sole.resolve_container(removed.id)  # not a container any more: Docker's lookup
