@@ -37,7 +37,19 @@ class Terminal:
         self.seen = b""
 
     def send(self, data: bytes) -> None:
+        """Type `data` once the client has put the terminal in raw mode, as a user sees a
+        prompt before typing: a key typed earlier goes through the cooked line discipline
+        (Enter becomes "\\n", and the kernel passes a NUL after a line still pending when
+        the mode changes), which no engine can undo."""
+        self.wait_raw()
         os.write(self.master, data)
+
+    def wait_raw(self, timeout: float = EXPECT_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        while termios.tcgetattr(self.master)[3] & termios.ICANON:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the client never made the terminal raw: {self.seen!r}")
+            time.sleep(0.01)
 
     def expect(self, text: bytes, timeout: float = EXPECT_TIMEOUT_S) -> bytes:
         """Read until `text` has been printed; what was printed up to its end."""
@@ -95,6 +107,11 @@ class Terminal:
             self.expect(b"\r\n", deadline - time.monotonic())  # the Enter, echoed
             if self.expect(b"\r\n", deadline - time.monotonic()).strip() == wanted:
                 return
+            # The window's size again, as a window manager tells it at each change: the
+            # docker CLI listens for SIGWINCH only once the container has started, and
+            # one sent before (a fast runtime's container already answers) is lost.
+            time.sleep(0.05)
+            self.process.send_signal(signal.SIGWINCH)
 
     def __enter__(self) -> Terminal:
         return self
