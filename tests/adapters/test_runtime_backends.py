@@ -49,15 +49,15 @@ def test_a_hybrid_layout_with_v2_controllers_leaves_crun_out_and_says_why(tmp_pa
 @pytest.mark.parametrize(
     ("v1", "v2_controllers"), [(True, ""), (False, "cpu memory pids"), (True, None)]
 )
-def test_runc_is_the_default_and_crun_there_where_the_layout_lets_it_run(
+def test_crun_is_the_default_where_the_layout_lets_it_run_and_runc_there_too(
     tmp_path: Path, v1: bool, v2_controllers: str | None
 ) -> None:
     info = layout(tmp_path, v1=v1, v2_controllers=v2_controllers)
     choice = choose_runtimes(None, mountinfo=info)
-    assert (choice.default, set(choice.binaries), choice.reason) == ("runc", {"crun", "runc"}, "")
-    assert choice.describe() == "runtime=runc (also crun)"
-    wanted = choose_runtimes("crun", mountinfo=info)
-    assert (wanted.default, wanted.describe()) == ("crun", "runtime=crun (also runc)")
+    assert (choice.default, set(choice.binaries), choice.reason) == ("crun", {"crun", "runc"}, "")
+    assert choice.describe() == "runtime=crun (also runc)"
+    wanted = choose_runtimes("runc", mountinfo=info)
+    assert (wanted.default, wanted.describe()) == ("runc", "runtime=runc (also crun)")
 
 
 def test_a_missing_binary_is_left_out_and_none_at_all_is_an_error(tmp_path: Path) -> None:

@@ -23,16 +23,19 @@ def host_config(daemon: Berthd, name: str) -> dict[str, object]:
     return found
 
 
-def test_runc_is_the_default_and_crun_is_there_on_request(
+def test_crun_is_the_default_and_runc_is_there_on_request(
     start_berthd: Callable[..., Berthd],
 ) -> None:
     plain = start_berthd(name="plain-runtimes")
-    assert "runtime=runc (also crun)" in plain.ready_line
+    assert "runtime=crun (also runc)" in plain.ready_line
     info = json.loads(plain.docker("info", "--format", "{{json .}}").stdout)
-    assert (info["DefaultRuntime"], set(info["Runtimes"])) == ("runc", {"crun", "runc"})
-    ran = plain.docker("run", "--name", "by-crun", "--runtime", "crun", "busybox", "echo", "hi")
+    assert (info["DefaultRuntime"], set(info["Runtimes"])) == ("crun", {"crun", "runc"})
+    ran = plain.docker("run", "--name", "by-runc", "--runtime", "runc", "busybox", "echo", "hi")
     assert (ran.returncode, ran.stdout) == (0, "hi\n"), ran.stderr
-    assert host_config(plain, "by-crun")["Runtime"] == "crun"
+    assert host_config(plain, "by-runc")["Runtime"] == "runc"
+    ran = plain.docker("run", "--name", "by-default", "busybox", "echo", "hi")
+    assert (ran.returncode, ran.stdout) == (0, "hi\n"), ran.stderr
+    assert host_config(plain, "by-default")["Runtime"] == "crun"
 
 
 def test_crun_as_berthds_default_and_runc_per_container(
