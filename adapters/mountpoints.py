@@ -14,12 +14,13 @@ import os
 import re
 import stat
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from berth.domain.errors import InvalidParameter
 
-from .snapshots.rootfs import open_in_root, open_under
+from .snapshots.rootfs import open_under
 
 
 class MountTargetError(InvalidParameter):
@@ -131,40 +132,24 @@ class HostMountPoints:
         return True
 
     def prepare_target(self, rootfs: Path, destination: str, directory: bool) -> str:
-        parts = _parts(destination)
-        if not parts:
-            return "/"
-        root_fd = _root_fd(rootfs)
         try:
-            try:
-                fd = _open_or_create(root_fd, parts, directory)
-            except OSError as error:
-                reason = os.strerror(error.errno) if error.errno else str(error)
-                raise MountTargetError(
-                    f"cannot create mount point {destination} in the container: {reason}"
-                ) from None
-            try:
-                return _path_under(root_fd, fd, destination)
-            finally:
-                os.close(fd)
-        finally:
-            os.close(root_fd)
+            return _in_root(
+                rootfs, destination, lambda root, parts: _open_or_create(root, parts, directory)
+            )
+        except OSError as error:
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            raise MountTargetError(
+                f"cannot create mount point {destination} in the container: {reason}"
+            ) from None
 
     def copy_directory(self, rootfs: Path, destination: str, target: Path) -> bool:
         return copy_found_directory(rootfs, self.find_target(rootfs, destination), target)
 
     def find_target(self, rootfs: Path, destination: str) -> str | None:
-        parts = _parts(destination)
-        if not parts:
-            return "/"
         try:
-            fd = open_in_root(rootfs, parts)
+            return _in_root(rootfs, destination, open_under)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        try:
-            return _container_path(rootfs, fd, destination)
-        finally:
-            os.close(fd)
 
 
 def copy_found_directory(rootfs: Path, found: str | None, target: Path) -> bool:
@@ -233,17 +218,26 @@ def _root_fd(rootfs: Path) -> int:
     return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
-def _container_path(rootfs: Path, fd: int, destination: str) -> str:
-    """The path the descriptor has, as seen from inside the container."""
+def _in_root(rootfs: Path, destination: str, open_target: Callable[[int, list[str]], int]) -> str:
+    """`destination` as a path inside the container, as `open_target(the root's
+    descriptor, its components)` opens it: one descriptor of the root for every step."""
+    parts = _parts(destination)
+    if not parts:
+        return "/"
     root_fd = _root_fd(rootfs)
     try:
-        return _path_under(root_fd, fd, destination)
+        fd = open_target(root_fd, parts)
+        try:
+            return _container_path(root_fd, fd, destination)
+        finally:
+            os.close(fd)
     finally:
         os.close(root_fd)
 
 
-def _path_under(root_fd: int, fd: int, destination: str) -> str:
-    """`_container_path` given the root's descriptor: both paths as the kernel names them."""
+def _container_path(root_fd: int, fd: int, destination: str) -> str:
+    """The path the descriptor has, as seen from inside the container (both paths as the
+    kernel names them)."""
     real = os.readlink(f"/proc/self/fd/{fd}")
     root = os.readlink(f"/proc/self/fd/{root_fd}")
     if real == root:

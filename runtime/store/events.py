@@ -179,10 +179,10 @@ class EventStore(Application[str]):
         return recordings
 
     def construct_repository(self) -> Repository[str]:
-        """With kept aggregates, one that trusts its own saves on the SQLite log, whose only
-        writer is this root's engine (ADR/0052); the fleet's store has other writers."""
+        """For the log's sole writer keeping aggregates, one that trusts its own saves
+        (ADR/0052); otherwise the library's (a fleet's log has other writers)."""
         base = super().construct_repository()
-        if base.cache is None:
+        if base.cache is None or not self.sole_writer:
             return base
         return KeptAggregates(
             event_store=base.event_store,
@@ -191,7 +191,6 @@ class EventStore(Application[str]):
             fastforward=base.fastforward,
             fastforward_skipping=base.fastforward_skipping,
             deepcopy_from_cache=base.deepcopy_from_cache,
-            sole_writer=self.sole_writer,
         )
 
     def construct_mapper(self) -> Mapper[str]:

@@ -7,18 +7,19 @@ the log's head as far as this process knows (after each of its saves and each re
 queried the log), and a save leaves a copy of the saved aggregate among the kept ones: a
 read whose kept copy is at the noted head answers that copy without asking the log for
 newer events. Anything else reads through the library's fast-forward: an aggregate never
-noted (or forgotten), a kept copy older than the note, and every read of a fleet's
-PostgreSQL store, which other hosts write too.
+noted (or forgotten), and a kept copy older than the note. A store with other writers (a
+fleet's PostgreSQL log) uses the library's repository as it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from copy import deepcopy
 from threading import Lock
 from typing import Any
 
-from eventsourcing.application import ProjectorFunction, Repository, project_aggregate
+from eventsourcing.application import Cache, ProjectorFunction, Repository, project_aggregate
 
 #: How many aggregates' heads are noted; a forgotten one costs its next read a query.
 NOTED_HEADS = 4096
@@ -28,9 +29,11 @@ class KeptAggregates(Repository[str]):
     """The library's repository with an LRU cache, whose reads skip the fast-forward
     query when the kept copy is at the head this process saved or read."""
 
-    def __init__(self, *args: Any, sole_writer: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sole_writer = sole_writer and self.cache is not None
+        if self.cache is None:
+            raise ValueError("kept aggregates need the repository's cache (cache_maxsize)")
+        self._kept: Cache[str, Any] = self.cache
         self._heads: dict[str, int] = {}  # in the order noted: the oldest is forgotten
         self._heads_lock = Lock()
 
@@ -44,7 +47,7 @@ class KeptAggregates(Repository[str]):
         deepcopy_from_cache: bool = True,
     ) -> Any:
         copy = deepcopy_from_cache and self.deepcopy_from_cache
-        if version is None and self.sole_writer:
+        if version is None:
             kept = self._kept_at_head(aggregate_id, copy)
             if kept is not None:
                 return kept
@@ -55,7 +58,7 @@ class KeptAggregates(Repository[str]):
             fastforward_skipping=fastforward_skipping,
             deepcopy_from_cache=deepcopy_from_cache,
         )
-        if version is None and self.sole_writer:
+        if version is None:
             # At least this new at the query: a save committed meanwhile noted a newer one.
             self._note(aggregate_id, aggregate.version)
         return aggregate
@@ -63,21 +66,12 @@ class KeptAggregates(Repository[str]):
     def saved(self, aggregates: Iterable[Any]) -> None:
         """After a committed save: each saved aggregate's version is the head, and a copy
         of it is kept unless a newer one is."""
-        if not self.sole_writer:
-            return
         for aggregate in aggregates:
             self._note(aggregate.id, aggregate.version)
-            lock = self._use_fastforward_lock(aggregate.id)
-            try:
-                with lock:  # a fast-forward of the kept copy changes it in place
-                    try:
-                        kept = self.cache.get(aggregate.id)  # type: ignore[union-attr]
-                    except KeyError:
-                        kept = None
-                    if kept is None or kept.version < aggregate.version:
-                        self.cache.put(aggregate.id, deepcopy(aggregate))  # type: ignore[union-attr]
-            finally:
-                self._disuse_fastforward_lock(aggregate.id)
+            with self._fastforward_locked(aggregate.id):
+                kept = self._kept_copy(aggregate.id)
+                if kept is None or kept.version < aggregate.version:
+                    self._kept.put(aggregate.id, deepcopy(aggregate))
 
     def forget(self, aggregate_ids: Iterable[str | None]) -> None:
         """After a save refused because another writer got there first: those
@@ -98,15 +92,25 @@ class KeptAggregates(Repository[str]):
         head = self._heads.get(aggregate_id)
         if head is None:
             return None
+        with self._fastforward_locked(aggregate_id):
+            kept = self._kept_copy(aggregate_id)
+            if kept is None or kept.version < head:
+                return None
+            return deepcopy(kept) if copy else kept
+
+    def _kept_copy(self, aggregate_id: str) -> Any:
+        try:
+            return self._kept.get(aggregate_id)
+        except KeyError:
+            return None
+
+    @contextlib.contextmanager
+    def _fastforward_locked(self, aggregate_id: str) -> Iterator[None]:
+        """The library's lock of one aggregate: a fast-forward changes the kept copy in
+        place under it."""
         lock = self._use_fastforward_lock(aggregate_id)
         try:
             with lock:
-                try:
-                    kept = self.cache.get(aggregate_id)  # type: ignore[union-attr]
-                except KeyError:
-                    return None
-                if kept is None or kept.version < head:
-                    return None
-                return deepcopy(kept) if copy else kept
+                yield
         finally:
             self._disuse_fastforward_lock(aggregate_id)
