@@ -125,8 +125,14 @@ HTTPD = "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 80 -h
 
 
 def serve_web(daemon: Berthd, name: str = "web", *extra: str) -> None:
+    """A web server container, once it answers: `run -d` returns when its process has
+    started, before httpd listens (a fast runtime's next container asked too early)."""
     run(daemon, "run", "-d", "--name", name, "--network", "app", *extra,
         "busybox", "sh", "-c", HTTPD)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while daemon.docker("exec", name, "wget", "-qO-", "http://127.0.0.1/index.html").returncode:
+        assert time.monotonic() < deadline, f"{name} never served"
+        time.sleep(0.1)
 
 
 def test_containers_reach_each_other_by_name_alias_and_short_id(
