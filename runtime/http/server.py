@@ -272,6 +272,8 @@ class _Connection(Generic[R, H]):
                 reply = await self._finish_stream(request, request.stream, reply)
             status = 101 if isinstance(reply, HijackReply) else reply.status
             if isinstance(reply, Reply):
+                # The handler is done with the upload: gone before the client hears back.
+                _discard(request)
                 # h11 never saw a streamed body: the connection cannot serve another.
                 await self.send.whole(request.method, reply, close=request.stream is not None)
                 return request.stream is None
@@ -326,3 +328,4 @@ def _discard(request: Request) -> None:
     if request.upload is not None:
         with contextlib.suppress(OSError):
             request.upload.unlink()
+        request.upload = None

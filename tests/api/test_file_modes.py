@@ -51,12 +51,15 @@ def exposed_paths(root: Path) -> list[str]:
     for directory, dirs, files in os.walk(root):
         for name in dirs + files:
             path = Path(directory, name)
-            mode = path.lstat().st_mode
-            if stat.S_ISLNK(mode) or not stat.S_IMODE(mode) & 0o077:
-                continue  # a symlink's own mode means nothing
-            relative = str(path.relative_to(root))
-            if _ALLOWED.fullmatch(relative) and _guarded(root, path):
-                continue
+            try:
+                mode = path.lstat().st_mode
+                if stat.S_ISLNK(mode) or not stat.S_IMODE(mode) & 0o077:
+                    continue  # a symlink's own mode means nothing
+                relative = str(path.relative_to(root))
+                if _ALLOWED.fullmatch(relative) and _guarded(root, path):
+                    continue
+            except FileNotFoundError:
+                continue  # a removed container's leftovers, deleted after its answer
             found.append(f"{stat.S_IMODE(mode):o} {relative}")
     return sorted(found)
 
