@@ -1,6 +1,6 @@
 """Fleet benchmark: a PostgreSQL store shared by hosts, SQLite (one host) beside it.
 
-Run: `.venv/bin/python bench/fleet.py [--only ps]` (as root: it starts a private PostgreSQL 15
+Run: `.venv/bin/python bench/fleet.py [--only ps|audit]` (as root: it starts a private PostgreSQL 15
 cluster in a temporary directory, and removes it after). Figures:
 
 - append throughput, batches of 100 events, 1 host and 4 hosts writing at once (each
@@ -8,7 +8,10 @@ cluster in a temporary directory, and removes it after). Figures:
 - `ps --fleet` (the body berthd answers from the fleet projection) with 4 x 1,000
   containers, and `ps -a` of one SQLite host with 1,000, median ms of RUNS;
 - projection lag from a save on one host to another host's fleet view, following the log
-  as berthd does (every FOLLOW_INTERVAL), p50 and p99 ms.
+  as berthd does (every FOLLOW_INTERVAL), p50 and p99 ms;
+- the fleet audit: 4 hosts append AUDIT_EVENTS events at once over AUDIT_DAYS days, a host's
+  audit view catches up with the log (events/s), then `berth audit --host H` of one host
+  and one day (the entries berthd answers from its view), median ms of RUNS.
 
 The last line is one JSON object. The machine is shared: compare figures of one run.
 """
@@ -36,6 +39,7 @@ from berth.domain.container import Container  # noqa: E402
 from berth.runtime.host import FOLLOW_INTERVAL  # noqa: E402
 from berth.runtime.service.engine import Engine  # noqa: E402
 from berth.runtime.store.events import EventStore  # noqa: E402
+from berth.runtime.views.audit import AuditQuery, AuditView  # noqa: E402
 from tests.fixtures.postgres import Cluster, private_cluster  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -44,12 +48,15 @@ BATCHES = 30
 CONTAINERS_PER_HOST = 1000
 LAG_SAMPLES = 100
 RUNS = 15
+AUDIT_EVENTS = 1_000_000
+AUDIT_HOSTS = 4
+AUDIT_DAYS = 30  # a month of a fleet's history: ~8,300 events per host and day
 
 
-def batch_of(host: str, n: int) -> Container:
+def batch_of(host: str, n: int, spacing: timedelta = timedelta(seconds=1)) -> Container:
     """One container and 99 more events of it: one save of 100 events."""
     actor = Actor(ActorKind.API, uid=0, pid=1, host=host)
-    at = T0 + timedelta(seconds=n)
+    at = T0 + spacing * n
     container = Container.create(
         id=f"{host}-{n}".encode().hex().ljust(64, "0")[:64],
         name=f"/c{n}",
@@ -72,6 +79,18 @@ def append(where: tuple[Path, str | None], host: str, out: Any) -> None:
     for container in batches:
         store.save(container)
     out.put(BATCHES * BATCH / (time.perf_counter() - started))
+    store.close()
+
+
+def append_history(where: tuple[Path, str], host: str, batches: int, out: Any) -> None:
+    """A host's history of `batches` saves spread over AUDIT_DAYS days."""
+    db_path, url = where
+    store = EventStore(db_path, url=url, host_id=host, snapshots=False)
+    spacing = timedelta(days=AUDIT_DAYS) / batches
+    started = time.perf_counter()
+    for n in range(batches):
+        store.save(batch_of(host, n, spacing))
+    out.put(batches * BATCH / (time.perf_counter() - started))
     store.close()
 
 
@@ -168,9 +187,47 @@ def ps_figures(cluster: Cluster, work: Path) -> dict[str, float]:
     return figures
 
 
-def run(cluster: Cluster, work: Path, only_ps: bool = False) -> dict[str, float]:
-    if only_ps:
+def audit_figures(cluster: Cluster, work: Path) -> dict[str, float]:
+    """A month of 4 hosts' history (1,000,000 events) in one log; one host's audit view
+    caught up; then one host's day, as `berth audit --host H --since D --until D+1d`."""
+    cluster.sql("CREATE DATABASE bench_audit")
+    url = cluster.url("bench_audit")
+    EventStore(work / "init.db", url=url, host_id="init").close()
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    batches = AUDIT_EVENTS // BATCH // AUDIT_HOSTS
+    hosts = [f"audit-{i}" for i in range(AUDIT_HOSTS)]
+    workers = [
+        context.Process(target=append_history, args=((work / "x.db", url), host, batches, out))
+        for host in hosts
+    ]
+    for worker in workers:
+        worker.start()
+    rates = [out.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    figures = {"pg_history_append_4_hosts_events_per_s_per_host": statistics.median(rates)}
+    store = EventStore(work / "reader.db", url=url, host_id="reader", snapshots=False)
+    view = AuditView(work / "projections.db")
+    started = time.perf_counter()
+    view.catch_up(store)
+    figures["audit_view_catch_up_events_per_s"] = AUDIT_EVENTS / (time.perf_counter() - started)
+    day = T0 + timedelta(days=AUDIT_DAYS // 2)
+    query = AuditQuery(since=day, until=day + timedelta(days=1), hosts=[hosts[1]])
+    found = len(view.entries(query))
+    assert found >= AUDIT_EVENTS // AUDIT_HOSTS // AUDIT_DAYS - BATCH, found
+    figures["audit_one_host_one_day_entries"] = found
+    figures["audit_one_host_one_day_ms"] = median_ms(lambda: view.entries(query), RUNS)
+    view.close()
+    store.close()
+    return figures
+
+
+def run(cluster: Cluster, work: Path, only: str | None = None) -> dict[str, float]:
+    if only == "ps":
         return ps_figures(cluster, work)
+    if only == "audit":
+        return audit_figures(cluster, work)
     figures: dict[str, float] = {}
     cluster.sql("CREATE DATABASE bench_append")
     url = cluster.url("bench_append")
@@ -184,15 +241,16 @@ def run(cluster: Cluster, work: Path, only_ps: bool = False) -> dict[str, float]
     lags = lag(cluster.url("bench_lag"), work)
     figures["pg_projection_lag_p50_ms"] = lags[len(lags) // 2]
     figures["pg_projection_lag_p99_ms"] = lags[int(len(lags) * 0.99) - 1]
+    figures.update(audit_figures(cluster, work))
     return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["ps"], help="only these figures")
-    only_ps = parser.parse_args().only == "ps"
+    parser.add_argument("--only", choices=["ps", "audit"], help="only these figures")
+    only = parser.parse_args().only
     with private_cluster() as cluster, tempfile.TemporaryDirectory() as work:
-        figures = run(cluster, Path(work), only_ps)
+        figures = run(cluster, Path(work), only)
     for name, value in figures.items():
         print(f"{name:45} {value:12.1f}")
     print(json.dumps({k: round(v, 1) for k, v in figures.items()}))

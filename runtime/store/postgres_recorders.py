@@ -17,7 +17,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, InternalError, StoredEvent
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
@@ -74,7 +74,32 @@ def _once_more(method: Method) -> Method:
     return again  # type: ignore[return-value]
 
 
-class FailFastSnapshotRecorder(PostgresAggregateRecorder):
+#: Held by whoever makes the schema: the library's CREATE TYPE and CREATE OR REPLACE
+#: FUNCTION fail when two hosts run them at once (no IF NOT EXISTS makes them safe).
+SCHEMA_LOCK = 0x62657274  # "bert"
+SCHEMA_ATTEMPTS = 5
+
+
+class OneSchemaMaker(PostgresAggregateRecorder):
+    """Hosts starting at once make the schema one after another; a host that lost the
+    race for a type (made in its own transaction, before the lock) tries again, and then
+    finds it made."""
+
+    def create_table(self) -> None:
+        for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+            try:
+                super().create_table()
+                return
+            except (IntegrityError, InternalError):
+                if attempt == SCHEMA_ATTEMPTS:
+                    raise
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        curs.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        super()._create_table(curs)
+
+
+class FailFastSnapshotRecorder(OneSchemaMaker):
     """The library's snapshot recorder, trying a statement at most twice."""
 
     @_once_more
@@ -82,7 +107,7 @@ class FailFastSnapshotRecorder(PostgresAggregateRecorder):
         return PostgresAggregateRecorder.select_events.__wrapped__(self, *args, **kwargs)
 
 
-class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+class ChainedPostgresApplicationRecorder(OneSchemaMaker, PostgresApplicationRecorder):
     """The library's PostgreSQL application recorder, chaining each event per host and
     trying a statement at most twice."""
 

@@ -74,3 +74,35 @@ def test_tampering_by_sql_is_found(
     assert report.problem.kind == expected
     if kind != "inserted":
         assert report.problem.position in (10, 11)
+
+
+def test_hosts_starting_at_once_on_a_new_database_all_start(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """The schema is made once whoever comes first; the others wait and find it made (the
+    library's CREATE TYPE and CREATE OR REPLACE FUNCTION fail when two run at once)."""
+    hosts = [f"starter-{n}" for n in range(6)]
+    ready = threading.Barrier(len(hosts))
+    stores: dict[str, EventStore] = {}
+    failures: list[BaseException] = []
+
+    def start(host: str) -> None:
+        ready.wait()
+        try:
+            stores[host] = EventStore(tmp_path / host, url=postgres_url, host_id=host)
+        except BaseException as error:  # reported by the assert below
+            failures.append(error)
+
+    threads = [threading.Thread(target=start, args=(h,)) for h in hosts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert failures == []
+        for n, host in enumerate(hosts):
+            stores[host].save(new_container(f"{n:x}" * 64))
+        assert verify_fleet(stores[hosts[0]].datastore).events == len(hosts)
+    finally:
+        for store in stores.values():
+            store.close()
