@@ -77,7 +77,7 @@ async def audit(app: App, request: Request) -> StreamReply:
     async def produce(write: Write) -> None:
         for start in range(0, len(lines), LINES_PER_WRITE):
             batch = lines[start : start + LINES_PER_WRITE]
-            await write(b"".join(json_line(line) for line in batch))
+            await write("".join(f"{line}\n" for line in batch).encode())
 
     return StreamReply(produce)
 

@@ -3,8 +3,9 @@
 A table in `projections.db` with its own tracked position (application "berth-audit"),
 applied exactly once in batches the way the other views are (ADR/0003), but caught up
 only when it is queried: `ps` and `inspect` never pay for it. Indexed by time, by user
-and time, and by subject, so that one user's day or one container's trail is a range
-scan even on a log of millions of events. Name and network bookkeeping events are left
+and time, by a fleet's host and time, and by subject, so that one user's or one host's day
+or one container's trail is a range scan even on a log of millions of events. Entries are
+made as JSON by SQLite. Name and network bookkeeping events are left
 out: they repeat what the container's own `Created`, `Renamed` and `Removed` say.
 """
 
@@ -43,6 +44,7 @@ INDEXES = {
     "audit_by_time": "at_us",
     "audit_by_user": "uid, at_us",
     "audit_by_subject": "subject, position",
+    "audit_by_host": "host, at_us",  # a fleet's host and day
 }
 CREATE_INDEXES = tuple(
     f"CREATE INDEX IF NOT EXISTS {name} ON {TABLE} ({columns})" for name, columns in INDEXES.items()
@@ -53,7 +55,6 @@ CREATE_STATEMENTS = (
     "actor_kind TEXT NOT NULL, uid INTEGER, pid INTEGER, command TEXT, "
     "aggregate TEXT NOT NULL, subject TEXT NOT NULL, subject_name TEXT NOT NULL, "
     "action TEXT NOT NULL, correlation_id TEXT NOT NULL, details TEXT NOT NULL)",
-    *CREATE_INDEXES,
 )
 
 # Docker's verbs for the events they record; `--action` takes these or event names.
@@ -208,8 +209,30 @@ class AuditQuery:
     limit: int | None = None
 
 
-def select(cursor: Any, query: AuditQuery) -> list[dict[str, Any]]:
-    """Matching rows, oldest first, as `berth audit --format json` prints them."""
+def _docker_time(column: str) -> str:
+    """SQL for `timefmt.docker_time` of a count of microseconds since 1970."""
+    micro = f"((({column} % 1000000) + 1000000) % 1000000)"  # also before 1970
+    whole = f"strftime('%Y-%m-%dT%H:%M:%S', ({column} - {micro}) / 1000000, 'unixepoch')"
+    return (
+        f"CASE WHEN {micro} = 0 THEN {whole} || 'Z' "
+        f"ELSE rtrim({whole} || printf('.%06d', {micro}), '0') || 'Z' END"
+    )
+
+
+_ACTOR = "'kind', actor_kind, 'uid', uid, 'pid', pid, 'command', command"
+# An entry as `berth audit --format json` prints it, made by SQLite: an answer of
+# thousands of entries is never decoded and encoded again in Python.
+ENTRY = (
+    f"json_object('position', position, 'time', {_docker_time('at_us')}, "
+    "'action', action, 'type', aggregate, 'id', subject, 'name', subject_name, "
+    f"'actor', CASE WHEN host IS NULL THEN json_object({_ACTOR}) "
+    f"ELSE json_object({_ACTOR}, 'host', host) END, "
+    "'correlation_id', correlation_id, 'details', json(details))"
+)
+
+
+def select(cursor: Any, query: AuditQuery) -> list[str]:
+    """Matching entries as JSON texts, oldest first."""
     clauses: list[str] = []
     params: list[Any] = []
 
@@ -235,7 +258,7 @@ def select(cursor: Any, query: AuditQuery) -> list[dict[str, Any]]:
     among("subject", query.subjects)
     among("actor_kind", query.actor_kinds)
     among("host", query.hosts)
-    sql = f"SELECT * FROM {TABLE}"
+    sql = f"SELECT {ENTRY} FROM {TABLE}"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
     sql += " ORDER BY position"
@@ -243,27 +266,7 @@ def select(cursor: Any, query: AuditQuery) -> list[dict[str, Any]]:
         sql += " LIMIT ?"
         params.append(query.limit)
     cursor.execute(sql, params)
-    return [_entry(found) for found in cursor.fetchall()]
-
-
-def _entry(found: Sequence[Any]) -> dict[str, Any]:
-    (position, at_us, kind, uid, pid, command, aggregate, subject, name, action, cid, shown) = (
-        found[:12]
-    )
-    actor: dict[str, Any] = {"kind": kind, "uid": uid, "pid": pid, "command": command}
-    if found[12] is not None:
-        actor["host"] = found[12]
-    return {
-        "position": position,
-        "time": docker_time(EPOCH + timedelta(microseconds=at_us)),
-        "action": action,
-        "type": aggregate,
-        "id": subject,
-        "name": name,
-        "actor": actor,
-        "correlation_id": cid,
-        "details": json.loads(shown),
-    }
+    return [found[0] for found in cursor.fetchall()]
 
 
 class AuditView(SQLiteTrackingRecorder):
@@ -275,7 +278,9 @@ class AuditView(SQLiteTrackingRecorder):
         super().__init__(datastore)
         create_table_retrying(self)
         with self.datastore.transaction(commit=True) as cursor:
-            add_host_column(cursor)
+            add_host_column(cursor)  # before the indexes: one is on it
+            for statement in CREATE_INDEXES:
+                cursor.execute(statement)
         self._catch_up_lock = threading.Lock()
 
     def construct_create_table_statements(self) -> list[str]:
@@ -330,9 +335,13 @@ class AuditView(SQLiteTrackingRecorder):
                     for statement in CREATE_INDEXES:
                         cursor.execute(statement)
 
-    def entries(self, query: AuditQuery) -> list[dict[str, Any]]:
+    def lines(self, query: AuditQuery) -> list[str]:
+        """The matching entries as JSON texts, as berthd answers them."""
         with self.datastore.transaction(commit=False) as cursor:
             return select(cursor, query)
+
+    def entries(self, query: AuditQuery) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.lines(query)]
 
     def dump(self) -> list[tuple[Any, ...]]:
         """Every row, sorted; for comparing a rebuild with the incremental view."""

@@ -8,6 +8,7 @@ they had) and are turned into one `AuditQuery` here, whoever asks: berthd's
 
 from __future__ import annotations
 
+import json
 import pwd
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -77,14 +78,19 @@ def requests_only(query: AuditQuery) -> AuditQuery:
     )
 
 
-def audit_entries(root: Path, store: EventStore, query: AuditQuery) -> list[dict[str, Any]]:
-    """The matching entries of the root's audit view, caught up to the log first."""
+def audit_lines(root: Path, store: EventStore, query: AuditQuery) -> list[str]:
+    """The matching entries of the root's audit view as JSON texts, caught up to the log
+    first."""
     view = AuditView(root / "projections.db")
     try:
         view.catch_up(store)
-        return view.entries(query)
+        return view.lines(query)
     finally:
         view.close()
+
+
+def audit_entries(root: Path, store: EventStore, query: AuditQuery) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in audit_lines(root, store, query)]
 
 
 def exported_requests(store: EventStore, entries: Sequence[dict[str, Any]]) -> Iterator[Any]:
@@ -105,12 +111,12 @@ def search(
     since: str | None = None,
     until: str | None = None,
     filters: dict[str, list[str]] | None = None,
-) -> list[dict[str, Any]]:
-    """What `berth audit --format OUTPUT` prints, one dict a line."""
+) -> list[str]:
+    """What `berth audit --format OUTPUT` prints, one JSON text a line."""
     if output not in FORMATS:
         raise InvalidParameter(f"invalid format {output!r}: expected json or commands")
     query = audit_query(lookup, now, since, until, filters)
     if output == "json":
-        return audit_entries(root, lookup.store, query)
+        return audit_lines(root, lookup.store, query)
     entries = audit_entries(root, lookup.store, requests_only(query))
-    return list(exported_requests(lookup.store, entries))
+    return [json.dumps(request) for request in exported_requests(lookup.store, entries)]

@@ -3,6 +3,7 @@ and reactors, the fleet projection, each host's reactor positions (ADR/0043)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -127,7 +128,7 @@ def test_the_audit_trail_of_one_host_or_all(fleet: list[Engine]) -> None:
             "json",
             filters={"host": [host], "action": ["create"]},
         )
-        return Counter(entry["actor"]["host"] for entry in found)
+        return Counter(json.loads(entry)["actor"]["host"] for entry in found)
 
     assert audited("host-2") == {"host-2": PER_HOST}
     assert audited("all") == dict.fromkeys(HOSTS, PER_HOST)
