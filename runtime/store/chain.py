@@ -77,15 +77,11 @@ def chain_head(cursor: Any) -> tuple[int, bytes]:
 
 
 def extend(
-    cursor: Any,
-    rows: Iterable[tuple[int, str, int, str, bytes]],
-    head: tuple[int, bytes],
-    *,
-    host_id: str | None = None,
+    cursor: Any, rows: Iterable[tuple[int, str, int, str, bytes]], head: tuple[int, bytes]
 ) -> tuple[int, bytes]:
     """Chain `rows` (position, originator id, version, topic, state), oldest first, after
-    `head`; returns the new head. Positions must rise past the head. With `host_id`, the
-    rows are that host's in a shared PostgreSQL log (ADR/0045)."""
+    `head`; returns the new head. Positions must rise past the head. (A fleet's
+    PostgreSQL log chains in the server: postgres_recorders.py's berth_append.)"""
     position, previous = head
     links: list[tuple[int, bytes]] = []
     checkpoints: list[tuple[int, bytes]] = []
@@ -102,17 +98,9 @@ def extend(
         if is_checkpoint(position, row_position):
             checkpoints.append((row_position, current))
         position, previous = row_position, current
-    if host_id is None:
-        cursor.executemany("INSERT INTO event_chain VALUES (?, ?)", links)
-        if checkpoints:
-            cursor.executemany("INSERT INTO event_chain_checkpoints VALUES (?, ?)", checkpoints)
-        return position, previous
-    for table, rows_of_table in (("event_chain", links), ("event_chain_checkpoints", checkpoints)):
-        if rows_of_table:
-            cursor.executemany(
-                f"INSERT INTO {table} (position, host_id, chain_hash) VALUES (%s, %s, %s)",
-                [(p, host_id, h) for p, h in rows_of_table],
-            )
+    cursor.executemany("INSERT INTO event_chain VALUES (?, ?)", links)
+    if checkpoints:
+        cursor.executemany("INSERT INTO event_chain_checkpoints VALUES (?, ?)", checkpoints)
     return position, previous
 
 

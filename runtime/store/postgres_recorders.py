@@ -17,7 +17,14 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from eventsourcing.persistence import IntegrityError, InternalError, StoredEvent
+import psycopg
+from eventsourcing.persistence import (
+    IntegrityError,
+    InternalError,
+    PersistenceError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
@@ -27,8 +34,10 @@ from eventsourcing.utils import Environment
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from .chain import GENESIS, extend, text_id
+from .chain import CHECKPOINT_INTERVAL, GENESIS, ChainBroken, text_id
 from .postgres import HOST_ID, once_more
+
+CHAIN_BROKEN = "BCHAI"  # the SQLSTATE of berth_append's ChainBroken
 
 #: The migrations, in order: the nth is schema version n + 1. Never edit one; append.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -42,19 +51,50 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "host_id TEXT NOT NULL, reactor TEXT NOT NULL, position BIGINT NOT NULL, "
         "PRIMARY KEY (host_id, reactor))",
     ),
+    (
+        # Inserts a host's events and chains them in the server, so that the table lock is
+        # held for the server's work alone (no round trip to hash in Python meanwhile).
+        # The hash is chain.link's: SHA-256 over the previous hash, the position and the
+        # originator id's length (8 + 4 bytes, big-endian), the id, the version and the
+        # topic's length, the topic, the state.
+        "CREATE OR REPLACE FUNCTION berth_append("
+        "host TEXT, ids TEXT[], versions BIGINT[], topics TEXT[], states BYTEA[]) "
+        "RETURNS SETOF BIGINT LANGUAGE plpgsql AS $$ "
+        "DECLARE positions BIGINT[]; hashes BYTEA[] := '{}'; "
+        "marks BIGINT[] := '{}'; mark_hashes BYTEA[] := '{}'; "
+        "head BIGINT; previous BYTEA; id BYTEA; topic BYTEA; "
+        "BEGIN "
+        "WITH inserted AS (INSERT INTO berth_events "
+        "(originator_id, originator_version, topic, state) "
+        "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id) "
+        "SELECT array_agg(notification_id ORDER BY notification_id) INTO positions "
+        "FROM inserted; "
+        "SELECT c.position, c.chain_hash INTO head, previous FROM event_chain c "
+        "WHERE c.host_id = host ORDER BY c.position DESC LIMIT 1; "
+        f"IF NOT FOUND THEN head := 0; previous := '\\x{GENESIS.hex()}'::bytea; END IF; "
+        "FOR i IN 1 .. cardinality(positions) LOOP "
+        f"IF positions[i] <= head THEN RAISE EXCEPTION USING ERRCODE = '{CHAIN_BROKEN}', "
+        "MESSAGE = format('event log position %s is already chained: the log was changed "
+        "outside berth; run `berth audit verify`', positions[i]); "
+        "END IF; "
+        "id := convert_to(ids[i], 'UTF8'); topic := convert_to(topics[i], 'UTF8'); "
+        "previous := sha256(previous || int8send(positions[i]) "
+        "|| int4send(octet_length(id)) || id || int8send(versions[i]) "
+        "|| int4send(octet_length(topic)) || topic || states[i]); "
+        "hashes := hashes || previous; "
+        f"IF positions[i] / {CHECKPOINT_INTERVAL} > head / {CHECKPOINT_INTERVAL} THEN "
+        "marks := marks || positions[i]; mark_hashes := mark_hashes || previous; END IF; "
+        "head := positions[i]; "
+        "END LOOP; "
+        "INSERT INTO event_chain (position, host_id, chain_hash) "
+        "SELECT p, host, h FROM unnest(positions, hashes) AS r (p, h); "
+        "INSERT INTO event_chain_checkpoints (position, host_id, chain_hash) "
+        "SELECT p, host, h FROM unnest(marks, mark_hashes) AS r (p, h); "
+        "RETURN QUERY SELECT unnest(positions); "
+        "END $$",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def chain_head_of(cursor: Any, host_id: str) -> tuple[int, bytes]:
-    """One host's last chained position and hash; (0, GENESIS) before its first event."""
-    cursor.execute(
-        "SELECT position, chain_hash FROM event_chain WHERE host_id = %s "
-        "ORDER BY position DESC LIMIT 1",
-        (host_id,),
-    )
-    found = cursor.fetchone()
-    return (int(found["position"]), bytes(found["chain_hash"])) if found else (0, GENESIS)
 
 
 # The library tries a failed statement ten times, each waiting up to the connect
@@ -115,7 +155,13 @@ class ChainedPostgresApplicationRecorder(OneSchemaMaker, PostgresApplicationReco
 
     @_once_more
     def insert_events(self, *args: Any, **kwargs: Any) -> Any:
-        return PostgresApplicationRecorder.insert_events.__wrapped__(self, *args, **kwargs)
+        try:
+            return PostgresApplicationRecorder.insert_events.__wrapped__(self, *args, **kwargs)
+        except PersistenceError as error:
+            cause = error.__cause__
+            if isinstance(cause, psycopg.Error) and cause.sqlstate == CHAIN_BROKEN:
+                raise ChainBroken(cause.diag.message_primary or str(cause)) from None
+            raise
 
     @_once_more
     def select_events(self, *args: Any, **kwargs: Any) -> Any:
@@ -134,22 +180,31 @@ class ChainedPostgresApplicationRecorder(OneSchemaMaker, PostgresApplicationReco
         super()._create_table(curs)
         migrate(curs)
 
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> None:
+        """The library's table lock and notification, then berth_append: the events sent
+        as four arrays of plain types in binary (psycopg dumps an array of the library's
+        composite type as text, escaping each state byte by regular expression)."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            "SELECT berth_append(%s, %b::text[], %b::bigint[], %b::text[], %b::bytea[]) AS p",
+            (
+                self.host_id,
+                [text_id(s.originator_id) for s in stored_events],
+                [s.originator_version for s in stored_events],
+                [s.topic for s in stored_events],
+                [s.state for s in stored_events],
+            ),
+        )
+
     def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
     ) -> Sequence[int] | None:
-        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        if positions:
-            # Only this host appends to its chain, and under the table lock taken before
-            # the insert, so the head read here is final.
-            extend(
-                curs,
-                (
-                    (p, text_id(s.originator_id), s.originator_version, s.topic, s.state)
-                    for p, s in zip(positions, stored_events, strict=True)
-                ),
-                chain_head_of(curs, self.host_id),
-                host_id=self.host_id,
-            )
+        positions = [int(row["p"]) for row in curs.fetchall()]
+        if len(positions) != len(stored_events):
+            raise ProgrammingError(f"{len(positions)} positions for {len(stored_events)} events")
         return positions
 
 

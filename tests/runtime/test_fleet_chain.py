@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from berth.runtime.store.chain import ChainBroken
 from berth.runtime.store.events import EventStore
 from berth.runtime.store.verify_fleet import verify_fleet
 
@@ -106,3 +107,18 @@ def test_hosts_starting_at_once_on_a_new_database_all_start(
     finally:
         for store in stores.values():
             store.close()
+
+
+def test_a_chain_changed_behind_berth_s_back_refuses_the_next_save_whole(
+    fleet_log: EventStore, postgres_cluster: Cluster, postgres_url: str
+) -> None:
+    postgres_cluster.sql(
+        "INSERT INTO event_chain (position, host_id, chain_hash) "
+        "VALUES (1000000, 'host-a', '\\x00'::bytea)",
+        database(postgres_url),
+    )
+    before = verify_fleet(fleet_log.datastore, "host-b").events
+    with pytest.raises(ChainBroken, match=r"position \d+ is already chained: the log was changed"):
+        fleet_log.save(new_container("e" * 64))
+    assert fleet_log.recorder.max_notification_id() == 2 * (RENAMES + 1)
+    assert verify_fleet(fleet_log.datastore, "host-b").events == before
