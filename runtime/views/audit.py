@@ -212,7 +212,8 @@ class AuditQuery:
 def _docker_time(column: str) -> str:
     """SQL for `timefmt.docker_time` of a count of microseconds since 1970."""
     micro = f"((({column} % 1000000) + 1000000) % 1000000)"  # also before 1970
-    whole = f"strftime('%Y-%m-%dT%H:%M:%S', ({column} - {micro}) / 1000000, 'unixepoch')"
+    # datetime() is twice as fast as strftime() with a format
+    whole = f"replace(datetime(({column} - {micro}) / 1000000, 'unixepoch'), ' ', 'T')"
     return (
         f"CASE WHEN {micro} = 0 THEN {whole} || 'Z' "
         f"ELSE rtrim({whole} || printf('.%06d', {micro}), '0') || 'Z' END"
