@@ -52,18 +52,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "PRIMARY KEY (host_id, reactor))",
     ),
     (
-        # Inserts a host's events and chains them in the server, so that the table lock is
-        # held for the server's work alone (no round trip to hash in Python meanwhile).
-        # The hash is chain.link's: SHA-256 over the previous hash, the position and the
-        # originator id's length (8 + 4 bytes, big-endian), the id, the version and the
-        # topic's length, the topic, the state.
-        "CREATE OR REPLACE FUNCTION berth_append("
+        # Inserts a host's events and chains them, in one statement of its own transaction:
+        # the table lock (the library's, ADR/0045) is taken in the server and let go at
+        # the statement's commit, so it is held for the server's work alone, never for a
+        # round trip to a client that may be waiting for a CPU. The hash is chain.link's:
+        # SHA-256 over the previous hash, the position and the originator id's length
+        # (8 + 4 bytes, big-endian), the id, the version and the topic's length, the
+        # topic, the state.
+        "CREATE OR REPLACE FUNCTION berth_append(lock_wait TEXT, "
         "host TEXT, ids TEXT[], versions BIGINT[], topics TEXT[], states BYTEA[]) "
         "RETURNS SETOF BIGINT LANGUAGE plpgsql AS $$ "
         "DECLARE positions BIGINT[]; hashes BYTEA[] := '{}'; "
         "marks BIGINT[] := '{}'; mark_hashes BYTEA[] := '{}'; "
         "head BIGINT; previous BYTEA; id BYTEA; topic BYTEA; "
         "BEGIN "
+        "PERFORM set_config('lock_timeout', lock_wait, true); "
+        "LOCK TABLE berth_events IN EXCLUSIVE MODE; "
+        "NOTIFY berth_events; "
         "WITH inserted AS (INSERT INTO berth_events "
         "(originator_id, originator_version, topic, state) "
         "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id) "
@@ -154,14 +159,36 @@ class ChainedPostgresApplicationRecorder(OneSchemaMaker, PostgresApplicationReco
     host_id = ""
 
     @_once_more
-    def insert_events(self, *args: Any, **kwargs: Any) -> Any:
+    def insert_events(self, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int]:
+        """berth_append, in a transaction of its own (the pool's connections commit each
+        statement): the events go as four arrays of plain types in binary, since psycopg
+        dumps an array of the library's composite type as text, escaping each byte."""
+        if not stored_events:
+            return []
         try:
-            return PostgresApplicationRecorder.insert_events.__wrapped__(self, *args, **kwargs)
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(
+                    "SELECT berth_append(%s, %s, %b::text[], %b::bigint[], %b::text[], "
+                    "%b::bytea[]) AS p",
+                    (
+                        f"{self.datastore.lock_timeout}s",
+                        self.host_id,
+                        [text_id(s.originator_id) for s in stored_events],
+                        [s.originator_version for s in stored_events],
+                        [s.topic for s in stored_events],
+                        [s.state for s in stored_events],
+                    ),
+                    prepare=True,
+                )
+                positions = [int(row["p"]) for row in curs.fetchall()]
         except PersistenceError as error:
             cause = error.__cause__
             if isinstance(cause, psycopg.Error) and cause.sqlstate == CHAIN_BROKEN:
                 raise ChainBroken(cause.diag.message_primary or str(cause)) from None
             raise
+        if len(positions) != len(stored_events):
+            raise ProgrammingError(f"{len(positions)} positions for {len(stored_events)} events")
+        return positions
 
     @_once_more
     def select_events(self, *args: Any, **kwargs: Any) -> Any:
@@ -179,33 +206,6 @@ class ChainedPostgresApplicationRecorder(OneSchemaMaker, PostgresApplicationReco
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         super()._create_table(curs)
         migrate(curs)
-
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> None:
-        """The library's table lock and notification, then berth_append: the events sent
-        as four arrays of plain types in binary (psycopg dumps an array of the library's
-        composite type as text, escaping each state byte by regular expression)."""
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        curs.execute(
-            "SELECT berth_append(%s, %b::text[], %b::bigint[], %b::text[], %b::bytea[]) AS p",
-            (
-                self.host_id,
-                [text_id(s.originator_id) for s in stored_events],
-                [s.originator_version for s in stored_events],
-                [s.topic for s in stored_events],
-                [s.state for s in stored_events],
-            ),
-        )
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> Sequence[int] | None:
-        positions = [int(row["p"]) for row in curs.fetchall()]
-        if len(positions) != len(stored_events):
-            raise ProgrammingError(f"{len(positions)} positions for {len(stored_events)} events")
-        return positions
 
 
 def migrate(curs: Any) -> None:
