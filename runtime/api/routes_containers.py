@@ -5,6 +5,7 @@ resize: routes_attach.py)."""
 from __future__ import annotations
 
 import functools
+import json
 from datetime import datetime
 from typing import Any
 
@@ -17,8 +18,10 @@ from berth.domain.errors import BerthError, InvalidParameter
 from berth.domain.log_config import check_readable
 from berth.domain.signals import DEFAULT_KILL_SIGNAL
 
+from ..service import disk_usage
 from ..views.container_list import LIST_FILTERS
 from ..views.filters import parse_query_filters
+from ..views.prune_filters import prune_filters
 from .params import go_int, unix_time
 from .server import (
     App,
@@ -135,8 +138,10 @@ async def remove(app: App, request: Request) -> Reply:
 
 
 async def prune(app: App, request: Request) -> Reply:
-    removed, reclaimed = await app.runner.prune(request.actor)
-    return json_reply({"ContainersDeleted": removed, "SpaceReclaimed": reclaimed})
+    filters = parse_query_filters(request.text("filters"))
+    spared = prune_filters(filters, ("until", "label", "label!"), app.engine.now())
+    removed, reclaimed = await app.runner.prune(request.actor, spared)
+    return json_reply({"ContainersDeleted": removed or None, "SpaceReclaimed": reclaimed})
 
 
 async def inspect(app: App, request: Request) -> Reply:
@@ -175,7 +180,11 @@ async def list_containers(app: App, request: Request) -> Reply:
     limit = request.integer("limit")
     filters = parse_query_filters(request.text("filters"), LIST_FILTERS)
     listing = functools.partial(app.engine.container_listing, all_, limit, filters)
-    return Reply(200, await trio.to_thread.run_sync(listing))
+    found = await trio.to_thread.run_sync(listing)
+    if request.flag("size"):  # `ps --size`: the writable layers walked, as dockerd does
+        sized = functools.partial(disk_usage.with_sizes, app.images, json.loads(found))
+        return json_reply(await trio.to_thread.run_sync(sized))
+    return Reply(200, found)
 
 
 # Logs and attach -----------------------------------------------------------------------------

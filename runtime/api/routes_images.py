@@ -4,6 +4,7 @@ tag, remove, load."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import tarfile
@@ -16,8 +17,11 @@ from berth.domain.commit import imported_config
 from berth.domain.errors import BerthError, InvalidParameter
 from berth.domain.registry_auth import decode_registry_auth
 
+from ..service import disk_usage
+from ..service.image_prune import PRUNE_FILTERS, prune_images
 from ..views.filters import parse_query_filters
 from ..views.image_list import select_images
+from ..views.prune_filters import prune_filters
 from .server import (
     App,
     Reply,
@@ -179,11 +183,31 @@ async def build(app: App, request: Request) -> Reply:
     raise InvalidParameter("docker build is not supported by berth: build elsewhere, then load")
 
 
+async def history(app: App, request: Request) -> Reply:
+    found = functools.partial(disk_usage.image_history, app.images, request.params["name"])
+    return json_reply(await trio.to_thread.run_sync(found))
+
+
+async def prune(app: App, request: Request) -> Reply:
+    filters = parse_query_filters(request.text("filters"))
+    spared = prune_filters(filters, PRUNE_FILTERS, app.engine.now())
+    return json_reply(await prune_images(app.images, spared, request.actor))
+
+
+async def prune_build_cache(app: App, request: Request) -> Reply:
+    # Nothing to prune, truthfully: berth builds nothing, so it keeps no build cache
+    # (`docker system prune` asks for this after the images).
+    return json_reply({"CachesDeleted": None, "SpaceReclaimed": 0})
+
+
 def register(router: Router) -> None:
     router.add("POST", "/build", build, upload=True)
+    router.add("POST", "/build/prune", prune_build_cache)
+    router.add("POST", "/images/prune", prune)
     router.add("GET", "/images/json", list_images)
     router.add("POST", "/images/create", create, upload=True)
     router.add("POST", "/images/load", load, upload=True)
     router.add("GET", f"{NAME}/json", inspect)
+    router.add("GET", f"{NAME}/history", history)
     router.add("POST", f"{NAME}/tag", tag)
     router.add("DELETE", NAME, remove)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import socket
@@ -11,6 +12,7 @@ import trio
 
 from berth.domain.log_config import DRIVERS
 
+from ..service import disk_usage
 from .server import (
     API_VERSION,
     ENGINE_VERSION,
@@ -155,7 +157,17 @@ async def info(app: App, request: Request) -> Reply:
     return json_reply(await trio.to_thread.run_sync(_info, app))
 
 
+async def system_df(app: App, request: Request) -> Reply:
+    wanted = request.texts("type") or disk_usage.DF_TYPES
+    disk_usage.check_df_types(wanted)
+    volumes = await app.runner.volumes.usage() if "volume" in wanted else None
+    listing = await trio.to_thread.run_sync(app.engine.container_listing, True)
+    sizes = functools.partial(disk_usage.system_df, app.images, listing, volumes, wanted)
+    return json_reply(await trio.to_thread.run_sync(sizes))
+
+
 def register(router: Router) -> None:
+    router.add("GET", "/system/df", system_df)
     router.add("GET", "/_ping", ping)
     router.add("HEAD", "/_ping", ping)
     router.add("GET", "/version", version)

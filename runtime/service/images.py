@@ -60,6 +60,7 @@ def _ignore(_: dict[str, Any]) -> None:
 class Collected:
     blobs: list[str] = field(default_factory=list)
     layers: list[str] = field(default_factory=list)
+    layer_bytes: int = 0  # the layers' unpacked size: dockerd's SpaceReclaimed
 
 
 class ImageService:
@@ -307,6 +308,7 @@ class ImageService:
                     collected.blobs.append(digest)
             for chain_id in self.snapshots.layers():
                 if chain_id not in keep_layers:
+                    collected.layer_bytes += self.snapshots.layer_size(chain_id)
                     await trio.to_thread.run_sync(self.snapshots.remove_layer, chain_id)
                     collected.layers.append(chain_id)
             return collected

@@ -19,12 +19,10 @@ from typing import Any
 import trio
 
 from berth.adapters.container_metrics import ContainerMetrics, HostMetrics
-from berth.adapters.disk_usage import tree_size
 from berth.adapters.dns.nameserver import NameServer
 from berth.adapters.dns.protocol import NameService
 from berth.adapters.network import IptablesFirewall, NetworkLinks, PortForwarders
 from berth.adapters.runc import ContainerRuntime, StartFailure
-from berth.adapters.snapshots.protocol import LayerDirectories
 from berth.adapters.volumes import LocalVolumes, VolumeDriver
 from berth.domain.cause import Actor
 from berth.domain.container import LIVE_STATES as LIVE
@@ -33,10 +31,13 @@ from berth.domain.errors import Conflict, NotFound
 from berth.domain.signals import DEFAULT_KILL_SIGNAL, signal_name
 
 from ..store.positions import positions_of
+from ..views.prune_filters import PruneFilters
+from ..views.timefmt import parse_docker_time
 from .actions import CHANGE_WAIT_S, ContainerActions
 from .changes import Changes
 from .consoles import Consoles
 from .container_update import update_container
+from .disk_usage import writable_layer_size
 from .engine import Created, Engine
 from .execs import ExecService
 from .exits import ExitWatcher
@@ -239,24 +240,24 @@ class Runner:
         await self.reactor.wait_acted(position)
         await self.actions.leftovers.wait_cleared(container_id)
 
-    async def prune(self, actor: Actor) -> tuple[list[str], int]:
-        """`docker container prune`: remove every container that is not running; the ids
-        removed and the bytes their writable layers held (dockerd's SpaceReclaimed)."""
+    async def prune(self, actor: Actor, spared: PruneFilters) -> tuple[list[str], int]:
+        """`docker container prune`: remove every container that is not running and that
+        the filters do not spare; the ids removed and the bytes their writable layers held
+        (dockerd's SpaceReclaimed)."""
         removed, reclaimed = [], 0
         for row in await self.actions.sync(self.engine.views.container_rows):
+            doc = row["doc"]
+            created = parse_docker_time(doc["Created"])
+            if spared.spares(created, doc["Config"].get("Labels") or {}):
+                continue
             if row["state"] in ("created", "exited", "dead"):
-                size = await self.actions.sync(self._writable_layer_size, row["id"])
+                size = await self.actions.sync(writable_layer_size, self.images, row["id"])
                 with contextlib.suppress(NotFound, Conflict):
                     await self.remove(row["id"], actor)
                     removed.append(row["id"])
                     reclaimed += size
         return removed, reclaimed
 
-    def _writable_layer_size(self, container_id: str) -> int:
-        store = self.images.snapshots
-        if not isinstance(store, LayerDirectories):
-            return 0  # a store that keeps no layer on disk frees none
-        return tree_size(store.upper_dir(container_id))
 
     async def wait(self, ref: str, condition: str = "not-running") -> int:
         """Docker's wait: the exit code once `condition` holds."""

@@ -38,8 +38,8 @@ from berth.domain.network_request import BRIDGE_NAME_OPTION, parse_network_reque
 
 from ..store.unit_of_work import unit_of_work
 from ..views import networks as view
-from ..views.filters import label_matches
-from ..views.timefmt import docker_time, parse_docker_time
+from ..views.prune_filters import prune_filters
+from ..views.timefmt import docker_time
 from .engine import Engine
 from .faults import crash_point
 from .network_files import endpoint_id_of, network_id_of, user_bridge_name
@@ -241,16 +241,13 @@ class NetworkService:
 
     async def prune(self, filters: Mapping[str, Sequence[str]], actor: Actor) -> dict[str, Any]:
         """dockerd's prune: every user network no running container is on."""
-        view.check_filters(filters, view.PRUNE_FILTERS)
-        until = [parse_docker_time(v) for v in filters.get("until", [])]
+        spared = prune_filters(filters, view.PRUNE_FILTERS, self.engine.now())
         deleted: list[str] = []
         for network in await self._sync(self.networks):
             if network.is_default_bridge or network.allocations:
                 continue
-            if not _labels_pass(network.labels, filters):
-                continue
             created = await self._sync(self._created, network)
-            if any(u is not None and created >= u for u in until):
+            if spared.spares(created, network.labels):
                 continue
             try:
                 await self.remove(network.id, actor)
@@ -286,11 +283,3 @@ def endpoint_on(container: Container, network_name: str) -> dict[str, Any]:
     """The endpoint a running container has on one network, as recorded at its start."""
     endpoint = container.endpoint or {}
     return dict((endpoint.get("Networks") or {}).get(network_name) or {})
-
-
-def _labels_pass(labels: Mapping[str, str], filters: Mapping[str, Sequence[str]]) -> bool:
-    wanted = filters.get("label", [])
-    unwanted = filters.get("label!", [])
-    return all(label_matches(labels, w) for w in wanted) and not any(
-        label_matches(labels, u) for u in unwanted
-    )

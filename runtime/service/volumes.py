@@ -63,6 +63,22 @@ class VolumeService:
         rows = await self._sync(self.records.rows, filters)
         return [self.document(row) for row in rows]
 
+    async def usage(self) -> Sequence[dict[str, Any]]:
+        """`system df`'s volumes: each with its size on this disk (-1 for one a driver's
+        options mount from elsewhere, as dockerd) and how many containers use it."""
+
+        def sized() -> list[dict[str, Any]]:
+            found = []
+            for row in self.records.rows({}):
+                local = row["driver"] == LOCAL_DRIVER and not row["options"]
+                size = self.driver.size(row["name"]) if local else -1
+                usage = {"Size": size, "RefCount": len(row["users"])}
+                found.append({**self.document(row), "UsageData": usage})
+            return found
+
+        found: Sequence[dict[str, Any]] = await self._sync(sized)
+        return found
+
     async def remove(self, name: str, actor: Actor, force: bool = False) -> None:
         """`volume rm` (409 while referenced); with `force`, a volume that does not exist
         is no error, as dockerd's."""

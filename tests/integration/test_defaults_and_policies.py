@@ -12,6 +12,7 @@ import trio
 
 from berth.adapters.logs import read_log
 from berth.domain.errors import NotFound
+from berth.runtime.views.prune_filters import PruneFilters
 
 from ..conftest import API
 from .conftest import Stack
@@ -129,7 +130,7 @@ async def test_wait_next_exit_and_prune(stack: Stack) -> None:
         await trio.sleep(0.2)
         await stack.runner.kill(busy, API, "SIGKILL")
     assert codes == [137]
-    pruned, _ = await stack.runner.prune(API)
+    pruned, _ = await stack.runner.prune(API, PruneFilters())
     assert set(pruned) == {done, busy}
     assert stack.engine.list_containers(all=True) == []
 
