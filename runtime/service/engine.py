@@ -190,7 +190,9 @@ class Engine(ContainerVerbs):
         return container_list.fleet_listing_json(found, now)
 
     def inspect_container(self, ref: str) -> dict[str, Any]:
-        row = self.views.container_row(self.resolve_container(ref))
+        container_id = self.resolve_container(ref)
+        self.catch_up()  # a full id resolves without the views; a save may not have projected
+        row = self.views.container_row(container_id)
         if row is None:
             raise NotFound(f"No such container: {ref}")
         doc: dict[str, Any] = row["doc"]

@@ -219,3 +219,13 @@ def test_a_full_id_resolves_from_the_log_without_the_views(
     assert sole.resolve_container(created.id) == created.id
     with pytest.raises(RuntimeError):
         sole.resolve_container(removed.id)  # not a container any more: Docker's lookup
+
+
+def test_inspect_by_full_id_shows_a_save_the_views_had_not_taken(sole: Engine) -> None:
+    """A save that did not project (a network's connection of a created container, or
+    `project=False`) is in inspect's answer, whatever resolved the id."""
+    created = sole.create_container({"Image": "busybox"}, "web", API)
+    container = sole.get_aggregate(created.id)
+    container.rename("/renamed", cause_at(9))
+    sole.save(container, project=False)
+    assert sole.inspect_container(created.id)["Name"] == "/renamed"
