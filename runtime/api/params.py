@@ -9,6 +9,7 @@ times are read.
 
 from __future__ import annotations
 
+import platform
 import re
 from datetime import UTC, datetime
 
@@ -48,3 +49,21 @@ def unix_time(name: str, text: str) -> datetime:
         return parse_time(text, UTC)
     except InvalidParameter:
         raise invalid(name, text) from None
+
+
+_ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64"}  # uname's names, OCI's names
+HOST_ARCHITECTURE = _ARCHITECTURES.get(platform.machine(), platform.machine())
+
+
+def host_platform_only(text: str) -> None:
+    """A `platform` parameter (`docker pull|create|run --platform`): berth pulls and runs
+    the host's platform only, so any other is refused rather than ignored."""
+    if not text:
+        return
+    os_name, _, rest = text.lower().partition("/")
+    architecture = rest.partition("/")[0]
+    if os_name != "linux" or architecture not in ("", HOST_ARCHITECTURE):
+        raise InvalidParameter(
+            f'platform "{text}" is not supported by berth: it pulls and runs '
+            f"linux/{HOST_ARCHITECTURE} images only"
+        )

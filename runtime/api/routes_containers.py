@@ -22,7 +22,7 @@ from ..service import disk_usage
 from ..views.container_list import LIST_FILTERS
 from ..views.filters import parse_query_filters
 from ..views.prune_filters import prune_filters
-from .params import go_int, unix_time
+from .params import go_int, host_platform_only, unix_time
 from .server import (
     App,
     Reply,
@@ -81,6 +81,7 @@ def _check_shape(body: Any) -> dict[str, Any]:
 
 async def create(app: App, request: Request) -> Reply:
     # A body may hold tens of thousands of entries: parse and check it off the event loop.
+    host_platform_only(request.text("platform"))
     body = await trio.to_thread.run_sync(lambda: _check_shape(request.json()))
     name = request.text("name") or None
     try:

@@ -22,6 +22,7 @@ from ..service.image_prune import PRUNE_FILTERS, prune_images
 from ..views.filters import parse_query_filters
 from ..views.image_list import select_images
 from ..views.prune_filters import prune_filters
+from .params import host_platform_only
 from .server import (
     App,
     Reply,
@@ -68,6 +69,7 @@ def _reference(image: str, tag: str) -> str:
 
 async def create(app: App, request: Request) -> Reply | StreamReply:
     from_image, from_src = request.text("fromImage"), request.text("fromSrc")
+    host_platform_only(request.text("platform"))
     if from_src:
         return await _import(app, request, from_src)
     if not from_image:
