@@ -213,6 +213,7 @@ async def logs(app: App, request: Request) -> StreamReply:
     container = await trio.to_thread.run_sync(app.engine.get_aggregate, container_id)
     check_readable(HostConfig.from_docker(container.host_config).log_config)
     follow, timestamps = request.flag("follow"), request.flag("timestamps")
+    details = request.flag("details")
     since, until, tail = (
         _time_param(request, "since"),
         _time_param(request, "until"),
@@ -229,14 +230,14 @@ async def logs(app: App, request: Request) -> StreamReply:
             tail=tail,
             until_exit=(lambda: runtime.monitor_pid(container_id) is None) if follow else None,
         ):
-            await write(_frames(batch, timestamps))
+            await write(_frames(batch, timestamps, details))
 
     return StreamReply(produce, content_type=None)
 
 
-def _frames(lines: list[LogLine], timestamps: bool = False) -> bytes:
+def _frames(lines: list[LogLine], timestamps: bool = False, details: bool = False) -> bytes:
     """A batch of lines as one write: one chunk on the wire rather than one per line."""
-    return b"".join(log_frame(line, timestamps) for line in lines)
+    return b"".join(log_frame(line, timestamps, details) for line in lines)
 
 
 def register(router: Router) -> None:

@@ -28,9 +28,13 @@ def timestamp(line: LogLine) -> bytes:
     return line.time.strftime("%Y-%m-%dT%H:%M:%S.%f000Z").encode()
 
 
-def log_frame(line: LogLine, timestamps: bool = False) -> bytes:
-    """The frame for one log line (a partial line gets no newline)."""
+def log_frame(line: LogLine, timestamps: bool = False, details: bool = False) -> bytes:
+    """The frame for one log line (a partial line gets no newline). `details` (`logs
+    --details`): the line's attributes and a space before it, as dockerd writes them;
+    berth records no attributes (the log options that add them are refused), so a space."""
     text = line.text + (b"" if line.partial else b"\n")
+    if details:
+        text = b" " + text
     if timestamps:
         text = timestamp(line) + b" " + text
     return frame(STDOUT if line.stream == "stdout" else STDERR, text)

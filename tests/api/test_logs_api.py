@@ -71,3 +71,16 @@ def test_max_size_keeps_one_small_log_and_logs_still_read_it(berthd: Berthd) -> 
     info = berthd.docker("info", "--format", "{{.LoggingDriver}}")
     assert info.stdout.strip() == "json-file"
     berthd.docker("rm", container)
+
+
+def test_details_put_the_line_s_attributes_and_a_space_before_it(berthd: Berthd) -> None:
+    """dockerd writes a line's log attributes and a space; berth records none."""
+    name = f"details-{uuid.uuid4().hex[:8]}"
+    ran = berthd.docker("run", "--name", name, "busybox", "sh", "-c", "echo one; echo two >&2")
+    assert ran.returncode == 0, ran.stderr
+    shown = berthd.docker("logs", "--details", name)
+    assert (shown.stdout, shown.stderr) == (" one\n", " two\n")
+    assert berthd.docker("logs", name).stdout == "one\n"
+    stamped = berthd.docker("logs", "--details", "--timestamps", name).stdout
+    assert stamped.endswith("Z  one\n"), stamped
+    assert berthd.docker("rm", name).returncode == 0
