@@ -153,7 +153,11 @@ async def inspect(app: App, request: Request) -> Reply:
         if probed is not None:
             health.update(FailingStreak=probed["FailingStreak"], Log=probed["Log"])
     exec_ids = await app.runner.execs.exec_ids(doc["Id"])
-    return json_reply({**doc, "ExecIDs": exec_ids or None})
+    answer = {**doc, "ExecIDs": exec_ids or None}
+    if request.flag("size"):  # `inspect --size`
+        sized = functools.partial(disk_usage.with_sizes, app.images, [answer], "Image")
+        await trio.to_thread.run_sync(sized)
+    return json_reply(answer)
 
 
 async def wait(app: App, request: Request) -> StreamReply:

@@ -33,14 +33,16 @@ def writable_layer_size(images: ImageService, container_id: str) -> int:
     return tree_size(store.upper_dir(container_id))
 
 
-def with_sizes(images: ImageService, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`ps --size`: each entry with its writable layer's size and, with its image's, the
-    size of its whole root filesystem."""
+def with_sizes(
+    images: ImageService, entries: list[dict[str, Any]], image_key: str = "ImageID"
+) -> list[dict[str, Any]]:
+    """`ps --size` (and `inspect --size`, whose image id is `Image`): each entry with its
+    writable layer's size and, with its image's, the size of its whole root filesystem."""
     image_sizes = {row["id"]: int(row["size"]) for row in images.engine.views.image_rows()}
     for entry in entries:
         written = writable_layer_size(images, entry["Id"])
         entry["SizeRw"] = written
-        entry["SizeRootFs"] = written + image_sizes.get(entry["ImageID"], 0)
+        entry["SizeRootFs"] = written + image_sizes.get(entry[image_key], 0)
     return entries
 
 

@@ -35,6 +35,13 @@ def test_system_df_says_what_images_containers_and_volumes_hold(
     [listed] = docker_api.containers(all=True, size=True)
     assert (listed["SizeRw"], listed["SizeRootFs"]) == (entry["SizeRw"], entry["SizeRootFs"])
     assert "SizeRw" not in docker_api.containers(all=True)[0]
+    inspected = docker_api.inspect_container(container)
+    assert "SizeRw" not in inspected
+    inspected = docker_api._result(
+        docker_api._get(docker_api._url("/containers/{0}/json", container), params={"size": 1}),
+        True,
+    )
+    assert (inspected["SizeRw"], inspected["SizeRootFs"]) == (entry["SizeRw"], entry["SizeRootFs"])
     shown = berthd.docker("system", "df")
     assert shown.returncode == 0, shown.stderr
     assert [line.split()[0] for line in shown.stdout.splitlines()[1:4]] == [
