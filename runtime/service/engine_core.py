@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -87,8 +87,8 @@ class EngineCore:
         self.images = ImageRecords(self)
         self.volumes = VolumeRecords(self, entropy)
         self.mount_points: MountPoints = HostMountPoints()
-        # Told every position this engine saves, from whichever thread saved it.
-        self.saved_listeners: list[Callable[[int], None]] = []
+        # Told every position this engine saves and what it saved, from whichever thread.
+        self.saved_listeners: list[Callable[[int, Sequence[StrIdAggregate]], None]] = []
 
     def close(self) -> None:
         self.store.close()
@@ -138,7 +138,7 @@ class EngineCore:
             self._project(position)
         # Told after the views: whoever wakes on it reads them.
         for listener in self.saved_listeners:
-            listener(position)
+            listener(position, aggregates)
         return positions
 
     def _project(self, position: int) -> None:

@@ -7,9 +7,10 @@ container's `Health` (domain/health.py) and writes it to `containers/<id>/health
 recorded in the log (`HealthStatusChanged`: `health_status` events, `ps` and its
 `health` filter read it); a probe that changes nothing records nothing.
 
-Which containers are probed follows the log: the supervisor looks again whenever the log
-changes, so probes begin with a start, stop with a stop or a pause, and resume after
-berthd restarts (the side file carries the streak and results of the same run over).
+Which containers are probed follows the log: the supervisor looks again whenever a
+container with a health check changes, so probes begin with a start, stop with a stop or
+a pause, and resume after berthd restarts (the side file carries the streak and results
+of the same run over).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class HealthChecks:
         changes = self.actions.changes
         async with trio.open_nursery() as nursery:
             while True:
-                changed = changes.current()
+                changed = changes.current_probed()
                 wanted = await self.actions.sync(self._wanted)
                 for container_id, (started_at, _) in list(self._probing.items()):
                     if wanted.get(container_id, (None,))[0] != started_at:
