@@ -7,7 +7,9 @@ default, so that the container keeps its runtime whatever the default is later.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import InvalidParameter
 
@@ -26,3 +28,17 @@ class RuntimeNames:
         if requested not in self.names:
             raise InvalidParameter(f"unknown or invalid runtime name: {requested}")
         return requested
+
+
+def asked_runtime(create_body: Mapping[str, Any], host_config_runtime: str) -> str:
+    """The runtime a create asks for: HostConfig.Runtime, else the body's top-level "Runtime".
+
+    docker-py's `create_container(runtime=...)` (and `containers.run`) puts the name beside
+    Image rather than in HostConfig; dockerd's decoder drops it, and its default being runc
+    hides that. berthd's default may be crun (ADR/0053), so the name is taken where docker-py
+    puts it (ADR/0055). Anything but a string there is ignored, as dockerd ignores the key.
+    """
+    if host_config_runtime:
+        return host_config_runtime
+    top_level = create_body.get("Runtime")
+    return top_level if isinstance(top_level, str) else ""

@@ -1,4 +1,5 @@
-"""`/images/{name}/push`, `/auth` and `/images/get` (save): images leaving the engine."""
+"""`/images/{name}/push`, `/auth`, `/images/get` (save) and `/distribution/{name}/json`:
+images leaving the engine, and what a registry has."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import trio
 from berth.domain.errors import InvalidParameter
 from berth.domain.registry_auth import RegistryAuth, auth_from_document, decode_registry_auth
 
+from ..service.image_distribution import inspect_distribution
 from ..service.image_push import ImagePush
 from ..service.image_save import ImageSave
 from ..service.image_sign import ImageSign
@@ -65,7 +67,15 @@ async def sign(app: App, request: Request) -> Reply:
     return json_reply(await signer.attach(name, payload, signature, auth), 201)
 
 
+async def distribution(app: App, request: Request) -> Reply:
+    """docker-py's `inspect_distribution`: the registry's descriptor and platforms."""
+    return json_reply(
+        await inspect_distribution(app.images, request.params["name"], request_auth(request))
+    )
+
+
 def register(router: Router) -> None:
+    router.add("GET", "/distribution/(?P<name>.+)/json", distribution)
     router.add("GET", f"/berth{NAME}/sign", sign_digest)
     router.add("POST", f"/berth{NAME}/sign", sign)
     router.add("POST", f"{NAME}/push", push)

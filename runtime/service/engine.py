@@ -21,7 +21,7 @@ from berth.domain.container import Container, container_hostname, container_id_f
 from berth.domain.container_names import random_name, validate_name
 from berth.domain.errors import InvalidParameter, NotFound
 from berth.domain.name_claim import name_conflict
-from berth.domain.runtimes import RuntimeNames
+from berth.domain.runtimes import RuntimeNames, asked_runtime
 from berth.domain.settings import adapt_settings, merge_config, verify_settings
 
 from ..store.events import LoggedEvent
@@ -71,7 +71,7 @@ class Engine(ContainerVerbs):
         warnings = verify_settings(
             merged, host_config, canonical, networking=networking, networks=network_refs(self)
         )
-        runtime = self.runtime_names.resolve(host_config.runtime)
+        runtime = self.runtime_names.resolve(asked_runtime(body, host_config.runtime))
         host_config = adapt_settings(replace(host_config, runtime=runtime))
         mounts = plan_for_create(
             merged,

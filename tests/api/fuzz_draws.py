@@ -181,6 +181,8 @@ def _path(
         value = draw(texts) if kind == "text" else pool[index % len(pool)]
         if kind == "builtin" and group == "id":
             value = ("bridge", "host", "none")[index % 3]
+        if route.template == "/distribution/{name}/json":
+            value = f"{UNREACHABLE_REGISTRY}/{value}"  # asks the registry: only a closed port
         path = path.replace("{" + group + "}", quote(value, safe="" if group != "name" else "/:"))
     return path
 

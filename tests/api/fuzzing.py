@@ -240,12 +240,14 @@ def body_of(cmd: list[str]) -> dict[str, Any]:
 
 # A node in no swarm answers its swarm routes 503, as dockerd (ADR/0046).
 NO_SWARM = (routes_swarm.not_a_manager, routes_swarm.not_in_a_swarm)
-# Routes that speak to a registry (pull, push, login, sign): its absence is their 503.
+# Routes that speak to a registry (pull, push, login, sign, distribution inspect): its
+# absence is their 503.
 UPSTREAM_ROUTES = (
     "/images/create",
     "/images/{name}/push",
     "/auth",
     "/berth/images/{name}/sign",
+    "/distribution/{name}/json",
 )
 
 

@@ -8,7 +8,8 @@ import docker
 import pytest
 from docker.errors import APIError, ImageNotFound, NotFound
 
-from ..fixtures.images import busybox_image
+from ..fixtures.images import busybox_image, two_platform_index
+from ..fixtures.layers import busybox_layer
 from ..fixtures.registry import RunningRegistry
 from .conftest import Berthd
 
@@ -70,3 +71,31 @@ def test_images_high_level_api(
     client.images.remove(f"{registry.host}/library/pyimage:latest")
     with pytest.raises(ImageNotFound):
         client.images.get(f"{registry.host}/library/pyimage:latest")
+
+
+def test_inspect_distribution(
+    client_and_daemon: tuple[docker.DockerClient, Berthd, RunningRegistry],
+) -> None:
+    """docker-py's InspectDistributionTest against a local registry: dockerd's descriptor
+    of what the tag names (an index, or a manifest) and the platforms it offers; nothing
+    is pulled."""
+    client, _, registry = client_and_daemon
+    index = two_platform_index([busybox_layer()])
+    registry.push("library/multi", index)
+    data = client.api.inspect_distribution(f"{registry.host}/library/multi:latest")
+    assert data["Descriptor"] == {
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": index.digest,
+        "size": len(index.manifest.data),
+    }
+    assert data["Platforms"] == [image.platform for image in index.images]
+    assert {"os": "linux", "architecture": "amd64"} in data["Platforms"]
+    image = busybox_image(kind="docker")
+    registry.push("library/single", image)
+    data = client.api.inspect_distribution(f"{registry.host}/library/single")
+    assert data["Descriptor"]["digest"] == image.digest
+    assert data["Descriptor"]["mediaType"] == image.manifest.media_type
+    assert data["Platforms"] == [image.platform]
+    assert image.config_digest not in [i.id for i in client.images.list()]
+    with pytest.raises(NotFound):
+        client.api.inspect_distribution(f"{registry.host}/library/absent:latest")

@@ -125,3 +125,16 @@ def test_prune_containers(docker_api: docker.APIClient) -> None:
     assert result["ContainersDeleted"] == [done]
     assert result["SpaceReclaimed"] >= len("hello\n")
     assert [c["Id"] for c in docker_api.containers(all=True)] == [busy]
+
+
+def test_create_with_runtime(docker_api: docker.APIClient) -> None:
+    """docker-py's ContainerCPUTest.test_create_with_runtime: `runtime=` is sent beside Image,
+    not in HostConfig, and each runtime the daemon lists, default or not, is the one kept."""
+    info = docker_api.info()
+    assert info["DefaultRuntime"] in info["Runtimes"]
+    for name in sorted(info["Runtimes"], key=lambda n: n == info["DefaultRuntime"]):
+        container_id = docker_api.create_container(TEST_IMG, ["echo", "test"], runtime=name)["Id"]
+        assert docker_api.inspect_container(container_id)["HostConfig"]["Runtime"] == name
+    bogus = docker_api.create_container(TEST_IMG, ["true"], runtime="")["Id"]
+    default = docker_api.inspect_container(bogus)["HostConfig"]["Runtime"]
+    assert default == info["DefaultRuntime"]

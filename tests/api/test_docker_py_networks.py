@@ -2,7 +2,7 @@
 models_networks_test.py), ported against berthd with busybox.
 
 What berth refuses by name is ported as a refusal: IPv6 (`enable_ipv6`, IPv6 subnets and
-addresses), link-local addresses, endpoint driver options and endpoint links. The swarm
+addresses), link-local addresses and endpoint driver options. The swarm
 tests (attachable overlay, ingress, scope=swarm) have no counterpart: berth has no swarm.
 """
 
@@ -266,3 +266,22 @@ def test_models_connect_disconnect(client: docker.DockerClient) -> None:
     network.disconnect(container)
     assert network.containers == []
     assert client.networks.get(network.id).containers == []
+
+
+def test_connect_with_links_is_in_inspect_at_once(api: docker.APIClient) -> None:
+    """docker-py's test_connect_with_links: a container started on a network, disconnected
+    and connected again with links, inspected (by full id) right after each, shows the
+    endpoint as the request left it. It raced the views about one round in five."""
+    for _ in range(8):
+        name, _ = create_network(api)
+        container = create_and_start(api, host_config=api.create_host_config(network_mode=name))
+        api.disconnect_container_from_network(container, name)
+        assert name not in api.inspect_container(container)["NetworkSettings"]["Networks"]
+        api.connect_container_to_network(container, name, links=[("upstream", "bar")])
+        endpoint = api.inspect_container(container)["NetworkSettings"]["Networks"][name]
+        assert endpoint["Links"] == ["upstream:bar"]
+        assert endpoint["IPAddress"] and endpoint["EndpointID"]
+    create_and_start(api, name="upstream", host_config=api.create_host_config(network_mode=name))
+    exec_id = api.exec_create(container, ["ping", "-c", "1", "-W", "5", "bar"])["Id"]
+    api.exec_start(exec_id)
+    assert api.exec_inspect(exec_id)["ExitCode"] == 0

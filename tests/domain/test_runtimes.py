@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from berth.domain.errors import InvalidParameter
-from berth.domain.runtimes import RuntimeNames
+from berth.domain.runtimes import RuntimeNames, asked_runtime
 
 OFFERED = RuntimeNames("crun", ("crun", "runc"))
 
@@ -25,3 +25,11 @@ def test_a_runtime_not_offered_is_refused_in_dockerds_words(name: str) -> None:
         OFFERED.resolve(name)
     assert refused.value.message == f"unknown or invalid runtime name: {name}"
     assert refused.value.http_status == 400
+
+
+def test_the_runtime_docker_py_sends_beside_image_is_asked_unless_hostconfig_names_one() -> None:
+    assert asked_runtime({"Image": "busybox", "Runtime": "runc"}, "") == "runc"
+    assert asked_runtime({"Runtime": "runc"}, "crun") == "crun"
+    assert asked_runtime({"Image": "busybox"}, "") == ""
+    assert asked_runtime({"Runtime": ["runc"]}, "") == ""  # dockerd ignores the key
+    assert OFFERED.resolve(asked_runtime({"Runtime": "runc"}, "")) == "runc"
