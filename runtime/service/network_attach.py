@@ -196,14 +196,6 @@ class NetworksAttach(NetworksReconcile):
         live = container.state in LIVE and container.endpoint is not None
         if live:
             await self._attach_live(container, network, asked, cause)
-        await self._sync(self._shown_by_inspect)
-
-    def _shown_by_inspect(self) -> None:
-        """The views folded to the network's new events before the answer: a network's save
-        leaves them to the next catch-up, and an inspect by full id does not catch up, so
-        a client inspecting right after its connect or disconnect saw the endpoint
-        as it was (docker-py's test_connect_with_links, one time in five)."""
-        self.engine.catch_up()
 
     async def _attach_live(
         self, container: Container, network: Network, config: dict[str, Any], cause: Cause
@@ -269,7 +261,6 @@ class NetworksAttach(NetworksReconcile):
             await self._sync(self._change_network, leave, network.id)
         if veth is not None:
             await self.links.detach_interface(veth)
-        await self._sync(self._shown_by_inspect)
 
     def _host_veth_on(self, container: Container, network: Network) -> str | None:
         if container.id in network.attached:
