@@ -196,6 +196,12 @@ async def prune(app: App, request: Request) -> Reply:
     return json_reply(await prune_images(app.images, spared, request.actor))
 
 
+async def search(app: App, request: Request) -> Reply:
+    # dockerd asks the registry's v1 search API, which OCI registries (Debian's
+    # docker-registry among them) do not serve: refused by name rather than a 404 route.
+    raise InvalidParameter("docker search is not supported by berth: browse the registry instead")
+
+
 async def prune_build_cache(app: App, request: Request) -> Reply:
     # Nothing to prune, truthfully: berth builds nothing, so it keeps no build cache
     # (`docker system prune` asks for this after the images).
@@ -206,6 +212,7 @@ def register(router: Router) -> None:
     router.add("POST", "/build", build, upload=True)
     router.add("POST", "/build/prune", prune_build_cache)
     router.add("POST", "/images/prune", prune)
+    router.add("GET", "/images/search", search)
     router.add("GET", "/images/json", list_images)
     router.add("POST", "/images/create", create, upload=True)
     router.add("POST", "/images/load", load, upload=True)

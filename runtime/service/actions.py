@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import resource
 import shutil
 from collections.abc import Callable
@@ -24,7 +23,7 @@ import trio
 
 from berth.adapters.capabilities import bounding_capabilities
 from berth.adapters.host_devices import host_devices
-from berth.adapters.log_rotation import keep_rotated, plan_rotation, rotate_noted
+from berth.adapters.log_rotation import keep_rotated, plan_rotation
 from berth.adapters.private_files import private_file, write_private
 from berth.adapters.runc import ContainerRuntime, ExitStatus, MonitorLost, StartFailure, Stdio
 from berth.adapters.snapshots.rootfs import read_in_root
@@ -46,6 +45,7 @@ from .faults import crash_point
 from .images import ImageService
 from .keyed_locks import KeyedLocks
 from .leftovers import Leftovers
+from .log_rotation import LogRotation
 from .network_files import Attachment
 from .networking import ContainerNetworks
 from .start_gate import StartGate
@@ -62,7 +62,6 @@ CHANGE_WAIT_S = 0.5
 
 
 #: How often the logs that keep several files are looked at (log_rotation.py).
-LOG_ROTATION_POLL_S = 0.05
 #: dockerd's name for its init on PATH, then Debian's static tini (package `tini`).
 INIT_BINARIES = ("docker-init", "tini-static")
 
@@ -92,7 +91,7 @@ class ContainerActions:
         self.start_gate = StartGate()
         self.containers_dir = engine.root / "containers"
         self.leftovers = Leftovers(runtime, images, self.container_dir)
-        self._rotation_wanted = trio.Event()  # set when a log that keeps several files starts
+        self.log_rotation = LogRotation(self.containers_dir, self.log_path)
         hosts = engine.mount_points
         self.mounts = ContainerMounts(engine.root, VolumeMounts(volumes.driver, hosts), hosts)
 
@@ -250,7 +249,7 @@ class ContainerActions:
             await self.sync(plan_rotation, path, policy.max_file)
             await self.sync(keep_rotated, path, policy.max_file)
             if policy.max_file > 1:
-                self._rotation_wanted.set()
+                self.log_rotation.wanted()
         return pid
 
     async def record_started(self, container_id: str, pid: int, actor: Actor) -> None:
@@ -318,25 +317,6 @@ class ContainerActions:
             image_env=attachment.env,
             extra_mounts=self.mounts.oci_mounts(container, attachment.mounts),
         )
-
-    def rotate_logs(self) -> int:
-        """One round of rotation of every log that keeps several files (blocking I/O);
-        how many there are."""
-        try:
-            names = os.listdir(self.containers_dir)
-        except FileNotFoundError:
-            return 0
-        return sum(rotate_noted(self.log_path(name)) for name in names)
-
-    async def keep_rotating_logs(self) -> None:
-        """conmon replaces a full log by itself; the file it leaves must be linked as the
-        next rotated one before it fills too (ADR 0036). Asleep while no log rotates."""
-        while True:
-            wanted = self._rotation_wanted = trio.Event()
-            if await self.sync(self.rotate_logs):
-                await trio.sleep(LOG_ROTATION_POLL_S)
-            else:
-                await wanted.wait()
 
     # Signals ---------------------------------------------------------------------------
 

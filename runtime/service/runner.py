@@ -131,7 +131,7 @@ class Runner:
                 self.actions.leftovers.nursery = nursery
                 await self.reconcile()
                 await nursery.start(self.reactor.run)
-                nursery.start_soon(self.actions.keep_rotating_logs)
+                nursery.start_soon(self.actions.log_rotation.keep_rotating, self.actions.sync)
                 nursery.start_soon(self.health.run)
                 await nursery.start(self.names.run)
                 task_status.started()

@@ -1,5 +1,6 @@
 """`--platform`: berth pulls and runs the host's platform only; any other is refused with
-a message naming it (never ignored), and nothing is created."""
+a message naming it (never ignored), and nothing is created. `docker search`, which berth
+does not do, is refused by name too."""
 
 from __future__ import annotations
 
@@ -25,3 +26,9 @@ def test_another_platform_is_refused_and_the_host_s_is_taken(berthd: Berthd) -> 
     (doc,) = json.loads(berthd.docker("inspect", "here").stdout)
     assert doc["Name"] == "/here"
     assert berthd.docker("rm", "here").returncode == 0
+
+
+def test_search_is_refused_by_name(berthd: Berthd) -> None:
+    searched = berthd.docker("search", "busybox")
+    assert searched.returncode != 0
+    assert "docker search is not supported by berth" in searched.stderr
