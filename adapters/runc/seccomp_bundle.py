@@ -12,9 +12,11 @@ names another file. A file is written whole (temporary, then renamed) or not at 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,8 @@ class SeccompCache:
         self.directory = directory
         # The annotation's text per key, once read or compiled in this process.
         self._encoded: dict[str, str] = {}
+        # Containers starting at once (`compose up --scale`) ask from several threads.
+        self._compiling = threading.Lock()
 
     def key(self, seccomp: Mapping[str, Any]) -> str:
         decided_by = {
@@ -58,16 +62,18 @@ class SeccompCache:
 
     def _program(self, key: str, seccomp: Mapping[str, Any]) -> bytes:
         path = self.directory / f"{key}.bpf"
-        try:
+        with contextlib.suppress(FileNotFoundError):
             return path.read_bytes()
-        except FileNotFoundError:
-            pass
-        compiled = compile_seccomp(seccomp)
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        write_private(partial, compiled)
-        os.replace(partial, path)
-        return compiled
+        with self._compiling:
+            with contextlib.suppress(FileNotFoundError):
+                return path.read_bytes()  # compiled by the thread that had the lock
+            compiled = compile_seccomp(seccomp)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Unique per process and thread: another berth process may compile it too.
+            partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
+            write_private(partial, compiled)
+            os.replace(partial, path)
+            return compiled
 
     def annotate_bundle(self, bundle: Path) -> bool:
         """Put the compiled program of the bundle's `linux.seccomp` in its annotation;

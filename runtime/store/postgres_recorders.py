@@ -135,7 +135,9 @@ class OneSchemaMaker(PostgresAggregateRecorder):
             try:
                 super().create_table()
                 return
-            except (IntegrityError, InternalError):
+            except (IntegrityError, InternalError, ProgrammingError):
+                # A composite type made at once by two hosts: "duplicate key" or, as
+                # often, "relation … already exists" (DuplicateTable).
                 if attempt == SCHEMA_ATTEMPTS:
                     raise
 

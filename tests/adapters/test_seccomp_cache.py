@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,38 @@ def test_the_stub_answers_enosys_above_the_highest_syscall_of_each_architecture(
     for at, (op, when_true, when_false, k) in enumerate(code):
         target = at + 1 + (k if op == seccomp.JA else max(when_true, when_false))
         assert target <= len(code)  # every jump lands in the stub or just after it
+
+
+def _at_once(cache: SeccompCache, starts: int) -> tuple[list[bytes], list[BaseException]]:
+    """`starts` threads asking `cache` for the same program at the same moment."""
+    ready = threading.Barrier(starts)
+    programs: list[bytes] = []
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        ready.wait()
+        try:
+            programs.append(cache.program(oci()))
+        except BaseException as error:  # reported by the caller's assert
+            failures.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(starts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return programs, failures
+
+
+def test_containers_starting_at_once_compile_the_program_once(
+    tmp_path: Path, compiled: list[dict[str, Any]]
+) -> None:
+    """`compose up --scale api=3` starts three containers at once in one berthd: each
+    start's worker thread asks for the same program on an empty cache."""
+    for round_ in range(5):
+        cache = SeccompCache(tmp_path / f"cache-{round_}")
+        programs, failures = _at_once(cache, 6)
+        assert failures == []
+        assert len(programs) == 6 and len(set(programs)) == 1
+        assert sorted(p.suffix for p in cache.directory.iterdir()) == [".bpf"]
+    assert len(compiled) == 5  # once per empty cache
