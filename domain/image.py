@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -414,6 +414,11 @@ def _pull_fields(
         "layers": checked_layers,
         "size": checked_size,
     }
+
+
+def layer_chain(layers: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The chain ids of an image's recorded layers (each with its `diff_id`), bottom first."""
+    return chain_ids([str(layer["diff_id"]) for layer in layers])
 
 
 def chain_ids(diff_ids: Sequence[str]) -> list[str]:

@@ -61,7 +61,6 @@ KILL_WAIT_S = 10.0
 CHANGE_WAIT_S = 0.5
 
 
-#: How often the logs that keep several files are looked at (log_rotation.py).
 #: dockerd's name for its init on PATH, then Debian's static tini (package `tini`).
 INIT_BINARIES = ("docker-init", "tini-static")
 

@@ -16,7 +16,7 @@ from typing import Any
 from berth.adapters.disk_usage import tree_size
 from berth.adapters.snapshots.protocol import LayerDirectories
 from berth.domain.errors import InvalidParameter, NotFound
-from berth.domain.image import chain_ids
+from berth.domain.image import layer_chain
 from berth.domain.reference import parse_reference
 
 from ..views.images import list_entry
@@ -55,7 +55,7 @@ def image_history(images: ImageService, ref: str) -> list[dict[str, Any]]:
     image = records.aggregate(image_id)
     if image is None:
         raise NotFound(f"No such image: {ref}")
-    chains = iter(chain_ids([str(layer["diff_id"]) for layer in image.layers]))
+    chains = iter(layer_chain(image.layers))
     items: list[dict[str, Any]] = []
     for step in image.config.get("history") or []:
         chain = None if step.get("empty_layer") else next(chains, None)
@@ -92,8 +92,7 @@ def system_df(
     """`GET /system/df` (blocking: it walks writable layers): every image with how many
     containers use it and the size it shares with other images, every container with its
     sizes, the volumes as `VolumeService.usage` found them; a kind not `wanted` (API
-    1.42's `type`) is null."""
-    check_df_types(wanted)
+    1.42's `type`, checked by `check_df_types`) is null."""
     containers = json.loads(container_listing)
     answer: dict[str, Any] = {"LayersSize": 0, "Images": None, "Containers": None}
     answer.update(Volumes=volumes if "volume" in wanted else None, BuildCache=None)
@@ -109,9 +108,7 @@ def system_df(
 def _images(images: ImageService, containers: list[dict[str, Any]]) -> dict[str, Any]:
     users = Counter(entry["ImageID"] for entry in containers)
     rows = images.engine.views.image_rows()
-    layers_of = {
-        row["id"]: chain_ids([str(layer["diff_id"]) for layer in row["layers"]]) for row in rows
-    }
+    layers_of = {row["id"]: layer_chain(row["layers"]) for row in rows}
     holders = Counter(chain for chains in layers_of.values() for chain in set(chains))
     size = images.snapshots.layer_size
     entries = []

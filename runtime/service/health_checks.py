@@ -24,7 +24,7 @@ from typing import Any
 import trio
 
 from berth.adapters.private_files import write_private
-from berth.domain.container import record_health
+from berth.domain.container import Container, record_health
 from berth.domain.errors import BerthError, Conflict, NotFound, NotModified
 from berth.domain.health import (
     MAX_OUTPUT_LEN,
@@ -39,6 +39,7 @@ from berth.domain.health import (
 
 from ..views.timefmt import docker_time, parse_docker_time
 from .actions import ENGINE, ContainerActions
+from .changes import Changes, Saved
 
 HEALTH_FILE = "health.json"
 
@@ -59,10 +60,21 @@ class HealthChecks:
 
     async def run(self) -> None:
         """Follow the log: probe what runs with a health check, until cancelled."""
-        changes = self.actions.changes
+        # Woken by the saves of containers with a health check only: a compose project's
+        # start saves ~80 times, and each look is a worker thread's query.
+        changes = Changes(only=_probed_containers)
+        changes.attach()
+        listeners = self.actions.engine.saved_listeners
+        listeners.append(changes.saved)
+        try:
+            await self._follow(changes)
+        finally:
+            listeners.remove(changes.saved)
+
+    async def _follow(self, changes: Changes) -> None:
         async with trio.open_nursery() as nursery:
             while True:
-                changed = changes.current_probed()
+                changed = changes.current()
                 wanted = await self.actions.sync(self._wanted)
                 for container_id, (started_at, _) in list(self._probing.items()):
                     if wanted.get(container_id, (None,))[0] != started_at:
@@ -177,3 +189,7 @@ def _to_docker(health: Health) -> dict[str, Any]:
             for r in health.log
         ],
     }
+
+
+def _probed_containers(saved: Saved) -> bool:
+    return any(isinstance(a, Container) and a.config.get("Healthcheck") for a in saved)

@@ -37,7 +37,7 @@ from berth.adapters.snapshots.protocol import Snapshots
 from berth.adapters.snapshots.unpack import UnpackResult
 from berth.domain.cause import Actor
 from berth.domain.errors import InvalidParameter
-from berth.domain.image import chain_ids
+from berth.domain.image import chain_ids, layer_chain
 from berth.domain.reference import parse_reference
 from berth.domain.registry_auth import RegistryAuth
 
@@ -328,7 +328,7 @@ class ImageService:
             if image.manifest_digest:
                 blobs.add(image.manifest_digest)
             blobs.update(str(layer["digest"]) for layer in image.layers)
-            layers.update(chain_ids([str(layer["diff_id"]) for layer in image.layers]))
+            layers.update(layer_chain(image.layers))
         return blobs, layers
 
     # Root filesystems ------------------------------------------------------------------------
@@ -337,7 +337,7 @@ class ImageService:
         image = self.engine.images.aggregate(image_id)
         if image is None:
             raise InvalidParameter(f"No such image: {image_id}")
-        return chain_ids([str(layer["diff_id"]) for layer in image.layers])
+        return layer_chain(image.layers)
 
     async def mount_rootfs(self, container_id: str, image_id: str) -> Path:
         """The container's root filesystem: the image's layers under a writable layer."""

@@ -16,6 +16,7 @@ import trio
 
 from berth.adapters.log_rotation import rotate_noted
 
+#: How often the logs that keep several files are looked at while any exists.
 LOG_ROTATION_POLL_S = 0.05
 
 

@@ -247,17 +247,16 @@ class Runner:
         removed, reclaimed = [], 0
         for row in await self.actions.sync(self.engine.views.container_rows):
             doc = row["doc"]
-            created = parse_docker_time(doc["Created"])
-            if spared.spares(created, doc["Config"].get("Labels") or {}):
+            if row["state"] not in ("created", "exited", "dead"):
                 continue
-            if row["state"] in ("created", "exited", "dead"):
-                size = await self.actions.sync(writable_layer_size, self.images, row["id"])
-                with contextlib.suppress(NotFound, Conflict):
-                    await self.remove(row["id"], actor)
-                    removed.append(row["id"])
-                    reclaimed += size
+            if spared.spares(parse_docker_time(doc["Created"]), doc["Config"].get("Labels") or {}):
+                continue
+            size = await self.actions.sync(writable_layer_size, self.images, row["id"])
+            with contextlib.suppress(NotFound, Conflict):
+                await self.remove(row["id"], actor)
+                removed.append(row["id"])
+                reclaimed += size
         return removed, reclaimed
-
 
     async def wait(self, ref: str, condition: str = "not-running") -> int:
         """Docker's wait: the exit code once `condition` holds."""

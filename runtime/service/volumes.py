@@ -70,8 +70,7 @@ class VolumeService:
         def sized() -> list[dict[str, Any]]:
             found = []
             for row in self.records.rows({}):
-                local = row["driver"] == LOCAL_DRIVER and not row["options"]
-                size = self.driver.size(row["name"]) if local else -1
+                size = self.driver.size(row["name"]) if _on_this_disk(row) else -1
                 usage = {"Size": size, "RefCount": len(row["users"])}
                 found.append({**self.document(row), "UsageData": usage})
             return found
@@ -97,7 +96,7 @@ class VolumeService:
         deleted: list[str] = []
         reclaimed = 0
         for row in rows:
-            if row["users"] or row["driver"] != LOCAL_DRIVER or row["options"]:
+            if row["users"] or not _on_this_disk(row):
                 continue
             size = await self._sync(self.driver.size, row["name"])
             try:
@@ -158,3 +157,9 @@ class VolumeService:
     async def _mounted_in_log(self, name: str) -> bool:
         volume = await self._sync(self.engine.find_aggregate, volume_id(name))
         return volume is not None and bool(volume.mounts)
+
+
+def _on_this_disk(row: Mapping[str, Any]) -> bool:
+    """A local volume without driver options keeps its data under berth's root; one with
+    options (an NFS share, a device) has it elsewhere."""
+    return bool(row["driver"] == LOCAL_DRIVER and not row["options"])

@@ -45,13 +45,14 @@ def prune_filters(
     untils = filters.get("until", [])
     if len(untils) > 1:
         raise InvalidParameter("more than one until filter specified")
-    dangling = [value.lower() for value in filters.get("dangling", [])]
-    for value in dangling:
-        if value not in ("true", "false", "1", "0"):
-            raise InvalidParameter(f"invalid filter 'dangling={value}'")
+    dangling = list(filters.get("dangling", []))
+    # moby's images prune: any `false` prunes tagged images too; else one must be `true`.
+    dangling_only = not any(value in ("false", "0") for value in dangling)
+    if dangling and dangling_only and not any(value in ("true", "1") for value in dangling):
+        raise InvalidParameter(f"invalid filter 'dangling=[{' '.join(dangling)}]'")
     return PruneFilters(
         until=parse_time(untils[0], UTC, now) if untils else None,
         labels=tuple(filters.get("label", [])),
         not_labels=tuple(filters.get("label!", [])),
-        dangling_only=not dangling or dangling[-1] in ("true", "1"),
+        dangling_only=dangling_only,
     )
