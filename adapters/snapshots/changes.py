@@ -28,10 +28,10 @@ from pathlib import Path
 
 from berth.domain.commit import is_engine_stub
 
+from .dir_handles import DIR_FLAGS as _DIR_FLAGS
 from .tree_tar import OPAQUE_XATTR, is_empty
 
 MODIFIED, ADDED, DELETED = 0, 1, 2
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _ABSENT = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 
 

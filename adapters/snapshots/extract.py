@@ -9,8 +9,8 @@ The archive is the client's, the directory the container's: neither is trusted. 
   been accepted; only then is the plan carried out, so an archive the policy refuses
   (`..` above the target, a link used as a parent, a hardlink out of the archive...) is
   refused whole, with nothing written, and each byte accepted is written once;
-- the writer is unpack.py's `LayerWriter`, which opens every path component again for
-  every action with O_NOFOLLOW relative to the target's descriptor: a symbolic link the
+- the writer is unpack.py's `LayerWriter`, which reaches every directory by opening its
+  path's components with O_NOFOLLOW from the target's descriptor: a symbolic link the
   container put in the target is never followed. What the target already holds is
   replaced as dockerd does: a directory over a directory merges, anything else is
   removed first, unless `no_overwrite_dir_non_dir` forbids replacing a directory by a
@@ -121,6 +121,7 @@ class ExtractWriter(LayerWriter):
                     ("directory", "non-directory") if is_dir else ("non-directory", "directory")
                 )
                 raise InvalidParameter(f'cannot overwrite {old} "/{path}" with {new} "{path}"')
+            self._forget(parts)
             if is_dir:
                 shutil.rmtree(parts[-1], dir_fd=parent)  # fd-based: never follows a link
             else:
@@ -166,8 +167,10 @@ def extract_archive(
     source = archive_source(cast(BinaryIO, archive)) if isinstance(archive, io.IOBase) else archive
     tar = TarReader(cast(TarSource, source))
     planner = _Planned(DEFAULT_LIMITS)
-    writer = ExtractWriter(target_fd, owner, no_overwrite_dir_non_dir)
-    with Staging(target_fd, heap_dir, tmpfile_budget) as staging:
+    with (
+        ExtractWriter(target_fd, owner, no_overwrite_dir_non_dir) as writer,
+        Staging(target_fd, heap_dir, tmpfile_budget) as staging,
+    ):
         plan: list[tuple[Action, Staged | tuple[()]]] = []
         while (entry := tar.next_entry()) is not None:
             for action in planner.feed(entry):

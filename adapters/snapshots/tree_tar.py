@@ -30,10 +30,11 @@ from typing import BinaryIO, Protocol, runtime_checkable
 from berth.domain.commit import is_engine_stub
 from berth.domain.layer_entries import WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 
+from .dir_handles import DIR_FLAGS as _DIR_FLAGS
+
 OPAQUE_XATTR = "trusted.overlay.opaque"
 KEPT_XATTRS = ("security.capability",)
 CHUNK = 1 << 20
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 # What a container may do to its tree meanwhile: the entry is gone or is no more of the
 # kind lstat saw; it is left out, as if the walk had come a moment later.

@@ -13,8 +13,9 @@ The pipeline, all streaming, so memory stays bounded whatever the layer's size:
    extraction) turns each header into an `Entry`;
 4. the pure `LayerPlanner` (berth.domain.layers) decides what the entry does;
 5. `LayerWriter` carries the actions out relative to an O_DIRECTORY fd of the target,
-   opening every path component again for every action with O_NOFOLLOW, so a symlink
-   in the tree is never followed, whatever the planner let through. Files are created
+   reaching each directory by opening its path's components with O_NOFOLLOW, once
+   (dir_handles.py), so a symlink in the tree is never followed, whatever the planner
+   let through. Files are created
    with O_EXCL; ownership is set with lchown semantics; modes through an fd, or with
    AT_SYMLINK_NOFOLLOW for device nodes, which are never opened; symlinks are never
    chmod-ed.
@@ -35,7 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Self
 
 from berth.domain.errors import space_for
 from berth.domain.layer_entries import (
@@ -58,6 +59,7 @@ from berth.domain.layer_entries import (
 from berth.domain.layers import LayerPlanner
 
 from .decompress import HashingStream, decompressed
+from .dir_handles import DIR_FLAGS, DirectoryHandles
 from .plain_archive import FileRegion
 from .tarstream import Data, TarReader, read_entries
 
@@ -65,7 +67,6 @@ __all__ = ["LayerWriter", "UnpackResult", "read_entries", "unpack_layer"]
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _IGNORED_XATTR_ERRORS = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM})
 _DEVICE_FORMAT = {
@@ -120,26 +121,33 @@ def _set_xattrs(fd: int, xattrs: Xattrs) -> None:
 
 class LayerWriter:
     """Carries out planner actions under one root directory fd, never following a
-    symlink: every action walks its path again from the root, component by component,
-    each opened O_DIRECTORY | O_NOFOLLOW."""
+    symlink: each directory is reached from the root component by component, each
+    opened O_DIRECTORY | O_NOFOLLOW (once: dir_handles.py). Close it when done."""
 
     def __init__(self, root_fd: int) -> None:
         self._root = root_fd
+        self._dirs = DirectoryHandles(root_fd)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._dirs.close()
 
     @contextmanager
     def _dir(self, parts: list[str]) -> Iterator[int]:
-        fd = os.open(".", _DIR_FLAGS, dir_fd=self._root)
-        try:
-            for part in parts:
-                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-                os.close(fd)
-                fd = child
-            yield fd
-        finally:
-            os.close(fd)
+        yield self._dirs.open(parts)
+
+    def _forget(self, parts: list[str]) -> None:
+        """`parts` is about to be removed or replaced."""
+        self._dirs.forget(parts)
 
     def apply(self, action: Action, data: Data = ()) -> None:
         """Carry out one action; `data` is the file content of a WriteFile."""
+        self._dirs.trim()
         if isinstance(action, WriteFile):
             self._write_file(action, data)
         elif isinstance(action, MakeDir):
@@ -152,6 +160,7 @@ class LayerWriter:
             self._make_device(action)
         elif isinstance(action, Whiteout):
             parts = _components(action.path)
+            self._forget(parts)
             with self._dir(parts[:-1]) as parent:
                 os.mknod(parts[-1], stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent)
         elif isinstance(action, OpaqueDir):
@@ -224,6 +233,7 @@ class LayerWriter:
                 mode = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False).st_mode
             except FileNotFoundError:
                 return
+            self._forget(parts)
             if stat.S_ISDIR(mode):
                 shutil.rmtree(parts[-1], dir_fd=parent)  # fd-based, never follows symlinks
             else:
@@ -247,12 +257,12 @@ def _unpack(raw: BinaryIO, root_fd: int, limits: LayerLimits) -> UnpackResult:
     stream = HashingStream(decompressed(raw), limits.max_bytes)
     tar = TarReader(stream)
     planner = LayerPlanner(limits)
-    writer = LayerWriter(root_fd)
-    while (entry := tar.next_entry()) is not None:
-        for action in planner.feed(entry):
-            writer.apply(action, tar.data() if isinstance(action, WriteFile) else ())
-    for metadata in planner.finish():
-        writer.apply(metadata)
+    with LayerWriter(root_fd) as writer:
+        while (entry := tar.next_entry()) is not None:
+            for action in planner.feed(entry):
+                writer.apply(action, tar.data() if isinstance(action, WriteFile) else ())
+        for metadata in planner.finish():
+            writer.apply(metadata)
     stream.drain()  # the diff_id covers the whole stream, padding after the tar included
     return UnpackResult(diff_id=stream.diff_id, size=stream.size, entries=planner.entries)
 
@@ -273,7 +283,7 @@ def unpack_stream(
     with space_for(target):
         os.mkdir(target, 0o700)  # FileExistsError for anything already there, symlinks too
         try:
-            root_fd = os.open(target, _DIR_FLAGS)
+            root_fd = os.open(target, DIR_FLAGS)
             try:
                 return _unpack(raw, root_fd, limits)
             finally:

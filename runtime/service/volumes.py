@@ -110,12 +110,19 @@ class VolumeService:
     # A container's start and exit ------------------------------------------------------------
 
     async def ready_for_start(self, container: Container) -> None:
-        """Each of the container's volumes on disk, mounted by the driver if its options
-        say so; the container's `Started` records them mounted (`mounted`)."""
-        for name in dict.fromkeys(p.name for p in mount_points(container) if p.type == "volume"):
-            row = await self._sync(self.records.row, name)
-            await self._sync(self.driver.create, name)
-            await self.driver.mount(name, row["options"])
+        """Each of the container's volumes whose options say so mounted by the driver
+        (the others' directories are the mount points' sources: `source_for`); the
+        container's `Started` records them mounted (`mounted`)."""
+        names = dict.fromkeys(p.name for p in mount_points(container) if p.type == "volume")
+        if not names:
+            return
+
+        def options() -> list[tuple[str, Mapping[str, str]]]:
+            rows = [self.records.row(name) for name in names]
+            return [(row["name"], row["options"]) for row in rows if needs_mount(row["options"])]
+
+        for name, mounted_with in await self._sync(options):
+            await self.driver.mount(name, mounted_with)
 
     async def unmount(self, name: str, container_id: str, actor: Actor) -> None:
         """A user has exited: recorded (`unmount`); the driver unmounts after the last."""
