@@ -17,14 +17,23 @@ import) loads it at import, which tests/runtime/test_idle_imports.py catches.
 from __future__ import annotations
 
 import importlib
+import sys
 import types
 from typing import Any
+
+#: Parts of those libraries berthd never uses that would load more libraries still:
+#: httpx's command line client imports click, rich and pygments whenever they are
+#: installed (4.7 MB of a berthd that has pulled). A None in sys.modules makes their
+#: import fail, which httpx expects (it then has no `httpx` command).
+_NEVER_LOADED = {"httpx": ("httpx._main",)}
 
 
 class _LazyModule(types.ModuleType):
     """Stands for the module of the same name; not in sys.modules itself."""
 
     def __getattr__(self, attribute: str) -> Any:
+        for part in _NEVER_LOADED.get(self.__name__, ()):
+            sys.modules.setdefault(part, None)  # type: ignore[arg-type]
         # import_module holds the module's import lock: threads racing here get one module.
         return getattr(importlib.import_module(self.__name__), attribute)
 

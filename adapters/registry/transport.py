@@ -69,28 +69,30 @@ class Transport:
         creds = {registry_host(host): pair for host, pair in credentials.items()}
         self._timeout = timeout
         self._ssl_context = ssl_context
-        self._client: httpx.AsyncClient | None = None
+        self._clients: dict[bool, httpx.AsyncClient] = {}  # by: over TLS
         self.auth = Authorizer(creds, self._insecure, self.send)
         self._pinged: set[str] = set()
         self._token_lock: trio.Lock | None = None
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
 
-    @property
-    def _http(self) -> httpx.AsyncClient:
-        """Made at the first request: httpx and the trust store wait until a registry is
-        spoken to (ADR/0048)."""
-        if self._client is None:
-            self._client = httpx.AsyncClient(
+    def _http(self, url: str) -> httpx.AsyncClient:
+        """The client for `url`'s scheme, made at its first request: httpx waits until a
+        registry is spoken to, the trust store (2.5 MB) until one is spoken to over TLS
+        (ADR/0048)."""
+        tls = url.startswith("https:")
+        client = self._clients.get(tls)
+        if client is None:
+            client = self._clients[tls] = httpx.AsyncClient(
                 follow_redirects=False,
                 trust_env=False,
-                verify=self._ssl_context or _default_ssl_context(),
+                verify=(self._ssl_context or _default_ssl_context()) if tls else False,
                 timeout=httpx.Timeout(self._timeout),
                 headers={"User-Agent": USER_AGENT},
             )
-        return self._client
+        return client
 
     def is_insecure(self, host: str) -> bool:
         """Whether `host` (host:port) is spoken to in plain HTTP (listed by host:port or name)."""
@@ -218,9 +220,10 @@ class Transport:
         content: bytes | AsyncIterator[bytes] | None = None,
     ) -> httpx.Response:
         """One request, no redirects (the Authorizer's way to a token realm, which it checks)."""
-        request = self._http.build_request(method, url, headers=headers, content=content)
+        client = self._http(url)
+        request = client.build_request(method, url, headers=headers, content=content)
         try:
-            return await self._http.send(request, stream=True)
+            return await client.send(request, stream=True)
         except httpx.TransportError as exc:
             raise Unavailable(self.redact(transport_message(url, exc))) from exc
 

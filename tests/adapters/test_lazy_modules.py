@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import uuid
@@ -68,3 +69,18 @@ def test_threads_racing_on_first_use_import_it_once(module_name: str) -> None:
         thread.join()
     assert answers == [42] * 8
     assert builtins.lazy_probe_runs == 1  # type: ignore[attr-defined]
+
+
+def test_httpx_in_use_loads_no_command_line_libraries() -> None:
+    """A registry client made (as at a pull) loads neither click, rich nor pygments, which
+    httpx's own command line client imports when they are installed (they are here: the
+    `berth` CLI's)."""
+    probe = (
+        "import sys\n"
+        "from berth.adapters.lazy_modules import lazy_module\n"
+        "httpx = lazy_module('httpx')\n"
+        "httpx.AsyncClient(verify=False)\n"
+        "print(sorted(m for m in ('click', 'rich', 'pygments') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from berth.adapters.content import ContentStore
-from berth.adapters.registry import PulledImage, RegistryClient
+from berth.adapters.registry import PulledImage, RegistryClient, transport
 from berth.domain.errors import InvalidParameter, NotFound
 from tests.fixtures.images import (
     DOCKER_MANIFEST,
@@ -186,3 +186,19 @@ async def test_concurrent_pulls_of_one_image(
     assert len(results) == 3
     for pulled in results:
         assert_pulled(store, pulled, image)
+
+
+async def test_a_plain_http_pull_builds_no_trust_store(
+    registry: RunningRegistry, store: ContentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The system's trust store (2.5 MB resident) is built for a registry spoken to over
+    TLS, not for one listed as insecure."""
+
+    def no_trust_store() -> None:
+        raise AssertionError("the trust store was built for a plain-HTTP registry")
+
+    monkeypatch.setattr(transport, "_default_ssl_context", no_trust_store)
+    image = make_image([busybox_layer()])
+    registry.push(NAME, image)
+    pulled = await pull(store, registry.host)
+    assert_pulled(store, pulled, image)
