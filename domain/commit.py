@@ -39,11 +39,12 @@ CHANGE_COMMANDS = (
 )
 NOT_SUPPORTED = ("healthcheck",)
 DEFAULT_SHELL = ("/bin/sh", "-c")
-# The mount points the engine makes in every container's root filesystem (dockerd keeps
-# them in an "init" layer below the container's own): left empty, they are no change
-# the container made, neither for `docker diff` nor in a commit.
+# The mount points and the marker (/.dockerenv) the engine makes in every container's
+# root filesystem (dockerd keeps them in an "init" layer below the container's own): left
+# empty, they are no change the container made, neither for `docker diff` nor in a commit.
 ENGINE_MOUNT_POINTS = frozenset(
     {
+        "/.dockerenv",
         "/dev",
         "/dev/console",
         "/dev/mqueue",

@@ -131,7 +131,8 @@ AnyReply = Reply | StreamReply | HijackReply
 
 
 def json_line(value: Any) -> bytes:
-    return json.dumps(value).encode() + b"\n"
+    """JSON as Go's encoder writes it: compact, one line."""
+    return json.dumps(value, separators=(",", ":")).encode() + b"\n"
 
 
 def json_reply(value: Any, status: int = 200) -> Reply:

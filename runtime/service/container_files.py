@@ -34,6 +34,7 @@ from berth.domain.spec.users import resolve_user
 from .actions import ContainerActions
 from .container_mounts import mount_points
 from .images import ImageService
+from .network_files import FILES
 
 Write = Callable[[bytes], Awaitable[None]]
 T = TypeVar("T")
@@ -95,13 +96,14 @@ class ContainerFiles:
     async def archive(self, ref: str, path: str, out: TarOut | None) -> files.PathStat:
         """Stat the path, then (with `out`) stream its tar: `docker cp` out of it."""
         async with self.rootfs(ref) as (container, rootfs):
-            where = _located(container, rootfs, path)
+            engine_files = _engine_files(container, self.actions.container_dir(container.id))
+            where = _located(container, rootfs, path, engine_files)
             with _path_errors(path, ref):
                 found: files.PathStat = await trio.to_thread.run_sync(
                     files.stat_path, where.root, where.path, where.name
                 )
                 if out is not None:
-                    below = _mounts_below(container, path)
+                    below = _mounts_below(container, path, engine_files)
                     await out.from_thread(
                         lambda sink: files.archive_path(
                             where.root, where.path, sink, where.name, below
@@ -165,7 +167,26 @@ class _Location:
     read_only_reason: str = ""
 
 
-def _located(container: Container, rootfs: Path, path: str) -> _Location:
+def _engine_files(container: Container, container_dir: Path) -> dict[str, Path]:
+    """The files the engine binds over those of a container it has started (/etc/hosts,
+    /etc/hostname, /etc/resolv.conf: network_files.py), by destination, unless the user
+    mounted something there: a copy reads them as dockerd's reads its NetworkMounts."""
+    mounted = {"/" + "/".join(clean_parts(p.destination)) for p in mount_points(container)}
+    found = {}
+    for name in FILES.values():
+        destination, source = f"/etc/{name}", container_dir / name
+        if destination not in mounted and source.is_file():
+            found[destination] = source
+    return found
+
+
+def _located(
+    container: Container, rootfs: Path, path: str, engine_files: dict[str, Path] | None = None
+) -> _Location:
+    parts = clean_parts(path)
+    source = (engine_files or {}).get("/" + "/".join(parts))
+    if source is not None and not path.endswith("/."):
+        return _Location(source.parent, source.name, parts[-1])
     found = mount_for(mount_points(container), path)
     if found is None:
         read_only = bool((container.host_config or {}).get("ReadonlyRootfs"))
@@ -184,17 +205,23 @@ def _located(container: Container, rootfs: Path, path: str) -> _Location:
     return _Location(root, inner + trailing, name, point.rw, "mounted volume is marked read-only")
 
 
-def _mounts_below(container: Container, path: str) -> dict[str, Path]:
-    """The binds and volumes mounted strictly below `path`, by their path relative to it:
-    a copy of a directory holds what the container sees in them (tmpfs mounts, only in
-    the container's namespace, are left as the root filesystem has them)."""
+def _mounts_below(
+    container: Container, path: str, engine_files: dict[str, Path]
+) -> dict[str, Path]:
+    """The binds, volumes and engine files mounted strictly below `path`, by their path
+    relative to it: a copy of a directory holds what the container sees in them (tmpfs
+    mounts, only in the container's namespace, are left as the root filesystem has them)."""
     top = clean_parts(path)
+    sources = [
+        (point.destination, Path(point.source))
+        for point in mount_points(container)
+        if point.source and point.type != "tmpfs"
+    ]
     below = {}
-    for point in mount_points(container):
-        parts = clean_parts(point.destination)
-        inside = len(parts) > len(top) and parts[: len(top)] == top
-        if inside and point.source and point.type != "tmpfs":
-            below["/".join(parts[len(top) :])] = Path(point.source)
+    for destination, source in [*sources, *engine_files.items()]:
+        parts = clean_parts(destination)
+        if len(parts) > len(top) and parts[: len(top)] == top:
+            below["/".join(parts[len(top) :])] = source
     return below
 
 

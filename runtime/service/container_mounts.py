@@ -10,6 +10,7 @@ else uses.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,14 @@ from typing import Any
 from berth.adapters.mountpoints import MountPoints, missing_bind_source
 from berth.domain.config import Config, HostConfig
 from berth.domain.container import Container
-from berth.domain.errors import InvalidParameter, NotFound
+from berth.domain.errors import BerthError, InvalidParameter, NotFound
 from berth.domain.mounts import MountPoint, mount_points_of, parse_volumes_from, plan_mounts
 from berth.domain.spec.mounts import container_mounts
 from berth.domain.volume import volumes_dir
 
 from .volume_mounts import VolumeMounts
+
+DOCKERENV = "/.dockerenv"
 
 
 def mount_points(container: Container) -> tuple[MountPoint, ...]:
@@ -76,8 +79,11 @@ class ContainerMounts:
         self.hosts = hosts
 
     def populate(self, container: Container, rootfs: Path) -> None:
-        """Each volume's directory, filled from the image when new (dockerd does this at
-        create, `populateVolumes`)."""
+        """dockerd's `/.dockerenv` marker (scripts test for it to know they run in a
+        container), and each volume's directory, filled from the image when new (dockerd
+        does this at create, `populateVolumes`)."""
+        with contextlib.suppress(BerthError):  # an image's own odd /.dockerenv stays
+            self.hosts.prepare_target(rootfs, DOCKERENV, directory=False)
         for point in mount_points(container):
             if point.type != "volume":
                 continue

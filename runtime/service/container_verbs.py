@@ -33,11 +33,15 @@ class ContainerVerbs(EngineCore):
 
         return self._change(cid, decide, self.cause(actor))
 
-    def kill(self, ref: str, actor: Actor, signal: str = DEFAULT_KILL_SIGNAL) -> int:
+    def kill(
+        self, ref: str, actor: Actor, signal: str = DEFAULT_KILL_SIGNAL, named: str | None = None
+    ) -> int:
+        """`named`: the client's own reference, which dockerd's refusal repeats, when `ref`
+        is the id it was resolved to."""
         name = signal_name(signal)  # a signal the runtime cannot send is refused unrecorded
         cid = self._id_of(ref)
         return self._change(
-            cid, lambda c, cause: c.request_kill(name, cause, ref), self.cause(actor)
+            cid, lambda c, cause: c.request_kill(name, cause, named or ref), self.cause(actor)
         )
 
     def pause(self, ref: str, actor: Actor) -> int:

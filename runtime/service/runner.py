@@ -182,7 +182,7 @@ class Runner:
         """Answers once signalled; a SIGKILL once the exit is recorded, as dockerd's (an
         inspect or rm right after the kill sees the container exited)."""
         container_id = await self._resolve(ref)
-        position = await self._record(lambda: self.engine.kill(container_id, actor, signal))
+        position = await self._record(lambda: self.engine.kill(container_id, actor, signal, ref))
         crash_point("kill.requested")
         await self.reactor.wait_acted(position)
         if signal_name(signal) == "SIGKILL":

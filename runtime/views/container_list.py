@@ -22,12 +22,13 @@ from berth.domain.errors import BerthError, InvalidParameter, NotFound
 from berth.domain.health import NO_HEALTHCHECK, health_filter_values, ps_suffix
 from berth.domain.published_ports import list_ports
 
+from . import container_filters
 from .filters import label_matches, pattern_filter
 from .timefmt import human_duration, parse_docker_time
 
 LIST_FILTERS = (
     "status", "name", "id", "label", "ancestor", "exited", "before", "since", "volume",
-    "health",
+    "health", "network", "is-task", "publish", "expose",
 )  # fmt: skip
 # container.IsValidStateString: a status filter naming no state is dockerd's 400.
 STATUS_VALUES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
@@ -63,7 +64,7 @@ def entry_columns(row: Mapping[str, Any]) -> EntryColumns:
         "Names": [doc["Name"]],
         "Image": doc["Config"].get("Image") or doc["Image"],
         "ImageID": doc["Image"],
-        "Command": " ".join([doc["Path"], *doc["Args"]]).strip(),
+        "Command": command_text(doc["Path"], doc["Args"]),
         "Created": int(created.timestamp()) if created else 0,
         "Ports": list_ports(doc["NetworkSettings"]["Ports"] or {}),
         "Labels": doc["Config"].get("Labels") or {},
@@ -82,6 +83,11 @@ def entry_columns(row: Mapping[str, Any]) -> EntryColumns:
         int(status["ExitCode"]),
         (status.get("Health") or {}).get("Status"),
     )
+
+
+def command_text(path: str, args: Sequence[str]) -> str:
+    """The `Command` of a list entry: dockerd quotes an argument that holds a space."""
+    return " ".join([path, *(f"'{a}'" if " " in a else a for a in args)]).strip()
 
 
 def status_text(
@@ -184,16 +190,17 @@ def select(
             ancestors.add(resolve_image(ref))
     for status in filters.get("status", []):
         if status not in STATUS_VALUES:
-            raise InvalidParameter(f"invalid filter 'status={status}'")
+            raise InvalidParameter(f"Invalid filter 'status={status}'")
     names = [pattern_filter("name", pattern) for pattern in filters.get("name", [])]
     exited = []
     for text in filters.get("exited", []):
         try:
             exited.append(int(text))
         except ValueError:
-            raise InvalidParameter(f"invalid filter 'exited={text}'") from None
+            raise InvalidParameter(f'strconv.Atoi: parsing "{text}": invalid syntax') from None
 
     health_filter_values(filters.get("health", []))
+    more = container_filters.tests(filters)
 
     def keep(entry: dict[str, Any]) -> bool:
         if "status" in filters and entry["State"] not in filters["status"]:
@@ -217,7 +224,7 @@ def select(
             found = _EXITED.search(entry.get("Status") or "")
             if entry["State"] != "exited" or not found or int(found.group(1)) not in exited:
                 return False
-        return True
+        return all(test(entry) for test in more)
 
     entries = [e for e in entries if keep(e)]
     if limit is not None and limit > 0:

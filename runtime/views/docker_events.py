@@ -89,9 +89,12 @@ class _Known:
 # dockerd matches these by prefix ("health_status: healthy" is a health_status event).
 _PREFIX_EVENTS = ("health_status", "exec_create", "exec_start")
 
-# The keys EventFilters applies; any other (dockerd also knows network, daemon, ...) is
-# refused rather than ignored.
-EVENT_FILTERS = ("type", "event", "container", "image", "label", "volume")
+# What dockerd matches by the start of an event's actor id or name, whatever the event
+# (moby's events.Filter fuzzyMatchName): berth has no plugins, nodes, services, secrets or
+# configs, so those filters let only an actor whose id or name they begin through.
+_FUZZY_NAMED = ("network", "daemon", "plugin", "node", "service", "secret", "config")
+# The keys EventFilters applies: dockerd's; any other is refused rather than ignored.
+EVENT_FILTERS = ("type", "event", "container", "image", "label", "volume", "scope", *_FUZZY_NAMED)
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,13 @@ class EventFilters:
             ),
             "label": lambda v: label_matches(message["Actor"]["Attributes"], v),
             "volume": lambda v: message["Type"] == "volume" and message["Actor"]["ID"] == v,
+            "scope": lambda v: message.get("scope", "local") == v,
         }
+        actor = message["Actor"]
+        for key in _FUZZY_NAMED:
+            checks[key] = lambda v: (
+                actor["ID"].startswith(v) or (actor["Attributes"].get("name") or "").startswith(v)
+            )
         for key, wanted in self.values.items():
             check = checks.get(key)
             if check is None or not wanted:

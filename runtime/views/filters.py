@@ -38,9 +38,9 @@ def parse_query_filters(text: str, allowed: Collection[str] | None = None) -> Fi
         elif isinstance(value, str):
             values = [value]
         else:
-            raise InvalidParameter(f"invalid filter '{key}'")
+            raise InvalidParameter(f"Invalid filter '{key}'")
         if allowed is not None and key not in allowed:
-            raise InvalidParameter(f"invalid filter '{key}'")
+            raise InvalidParameter(f"Invalid filter '{key}'")
         filters[str(key)] = values
     return filters
 

@@ -23,7 +23,7 @@ def _dangling(values: list[str]) -> Callable[[Entry], bool]:
         return lambda e: not e["RepoTags"]
     if set(values) == {"false"}:
         return lambda e: bool(e["RepoTags"])
-    raise InvalidParameter(f"invalid filter 'dangling=[{' '.join(values)}]'")
+    raise InvalidParameter(f"Invalid filter 'dangling=[{' '.join(values)}]'")
 
 
 def _matching_tags(entry: Entry, patterns: list[str]) -> list[str]:
@@ -54,7 +54,7 @@ def select_images(entries: Sequence[Entry], filters: Filters) -> list[Entry]:
     refuses (an unknown key, `dangling` other than true/false, an unknown image)."""
     for key in filters:
         if key not in ALLOWED:
-            raise InvalidParameter(f"invalid filter '{key}'")
+            raise InvalidParameter(f"Invalid filter '{key}'")
     tests: list[Callable[[Entry], bool]] = []
     if "dangling" in filters:
         tests.append(_dangling(filters["dangling"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..store.events import LoggedEvent
@@ -78,6 +79,36 @@ def list_entry(row: Row) -> dict[str, Any]:
     }
 
 
+# Go's container.Config as dockerd 20.10 writes it: these fields always (zero values
+# when the image has none), the omitempty ones (None here) only when set.
+_GO_CONFIG_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("Hostname", ""), ("Domainname", ""), ("User", ""), ("AttachStdin", False),
+    ("AttachStdout", False), ("AttachStderr", False), ("ExposedPorts", None), ("Tty", False),
+    ("OpenStdin", False), ("StdinOnce", False), ("Env", []), ("Cmd", []),
+    ("Healthcheck", None), ("ArgsEscaped", None), ("Image", ""), ("Volumes", {}),
+    ("WorkingDir", ""), ("Entrypoint", []), ("NetworkDisabled", None), ("MacAddress", None),
+    ("OnBuild", []), ("Labels", {}), ("StopSignal", None), ("StopTimeout", None),
+    ("Shell", None),
+)  # fmt: skip
+
+
+def go_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An image's (container) config as dockerd shows it: Go's struct, whose empty
+    slices and maps are null."""
+    given = config or {}
+    shown: dict[str, Any] = {}
+    for name, zero in _GO_CONFIG_FIELDS:
+        value = given.get(name)
+        if zero is None:
+            if value:
+                shown[name] = value
+        elif isinstance(zero, list | dict):
+            shown[name] = value  # a nil slice or map: null
+        else:
+            shown[name] = value if value is not None else zero
+    return shown
+
+
 def inspect_document(row: Row) -> dict[str, Any]:
     config = row["config"]
     return {
@@ -88,10 +119,10 @@ def inspect_document(row: Row) -> dict[str, Any]:
         "Comment": str(config.get("comment") or ""),
         "Created": row["created"],
         "Container": str(config.get("container") or ""),
-        "ContainerConfig": config.get("container_config") or {},
+        "ContainerConfig": go_config(config.get("container_config")),
         "DockerVersion": str(config.get("docker_version") or ""),
         "Author": str(config.get("author") or ""),
-        "Config": config.get("config") or {},
+        "Config": go_config(config.get("config")),
         "Architecture": str(config.get("architecture") or "amd64"),
         "Os": str(config.get("os") or "linux"),
         "Size": row["size"],

@@ -109,7 +109,7 @@ def document(
 def check_filters(filters: Mapping[str, Sequence[str]], allowed: Sequence[str]) -> None:
     for key, values in filters.items():
         if key not in allowed:
-            raise InvalidParameter(f"invalid filter '{key}'")
+            raise InvalidParameter(f"Invalid filter '{key}'")
         if key == "type":
             for value in values:
                 if value not in ("custom", "builtin"):

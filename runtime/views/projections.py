@@ -34,8 +34,9 @@ from .tracking import apply_new_events, claim_batch, set_back
 APPLICATION = "berth"
 BATCH_SIZE = 2000
 #: The shape of the view tables: views of another shape are dropped when opened, and
-#: folded again from the log (2: each container's `ps` entry kept beside its row).
-VIEWS_VERSION = 2
+#: folded again from the log (2: each container's `ps` entry kept beside its row; 3: the
+#: entry's Command quotes an argument with a space, as dockerd's).
+VIEWS_VERSION = 3
 VIEW_TABLES = (
     "containers", "images", "image_tags", "volumes", "execs", "networks", fleet.TABLE,
 )  # fmt: skip

@@ -41,7 +41,7 @@ def prune_filters(
     """The filters of a prune request; a 400 for a key this prune does not take."""
     for key in filters:
         if key not in allowed:
-            raise InvalidParameter(f"invalid filter '{key}'")
+            raise InvalidParameter(f"Invalid filter '{key}'")
     untils = filters.get("until", [])
     if len(untils) > 1:
         raise InvalidParameter("more than one until filter specified")
@@ -49,7 +49,7 @@ def prune_filters(
     # moby's images prune: any `false` prunes tagged images too; else one must be `true`.
     dangling_only = not any(value in ("false", "0") for value in dangling)
     if dangling and dangling_only and not any(value in ("true", "1") for value in dangling):
-        raise InvalidParameter(f"invalid filter 'dangling=[{' '.join(dangling)}]'")
+        raise InvalidParameter(f"Invalid filter 'dangling=[{' '.join(dangling)}]'")
     return PruneFilters(
         until=parse_time(untils[0], UTC, now) if untils else None,
         labels=tuple(filters.get("label", [])),

@@ -72,7 +72,7 @@ def _dangling(values: Sequence[str]) -> bool:
         return True
     if all(v in ("false", "0") for v in values):
         return False
-    raise InvalidParameter(f"Invalid filter 'dangling={values}'")
+    raise InvalidParameter(f"Invalid filter 'dangling=[{' '.join(values)}]'")
 
 
 def select(

@@ -85,3 +85,26 @@ async def test_oom_precedes_die_and_restart_follows_the_start_it_made(engine: En
     assert actions == ["create", "start", "oom", "die", "start", "restart", "update"]
     assert messages[2]["Actor"]["Attributes"] == {"image": "busybox", "name": "web"}
     assert messages[3]["Actor"]["Attributes"]["exitCode"] == "137"
+
+
+async def test_dockers_other_filters_match_an_actors_id_or_name_by_its_start(
+    engine: Engine,
+) -> None:
+    """moby's fuzzyMatchName, for network, daemon, plugin, node, service, secret and config;
+    `scope` is every event's "local"."""
+    cid = scripted(engine)
+    end = str((engine.history(cid)[-1].timestamp + timedelta(seconds=1)).timestamp())
+    everything = await collect(engine, "0", end)
+    assert len(await collect(engine, "0", end, scope=["local"])) == len(everything)
+    assert await collect(engine, "0", end, scope=["swarm"]) == []
+    by_name = await collect(engine, "0", end, network=["fro"])  # the container, renamed
+    assert [m["Action"] for m in by_name] == ["rename", "die", "stop", "destroy"]
+    assert [m["Action"] for m in await collect(engine, "0", end, plugin=[cid[:8]])] == [
+        "create",
+        "start",
+        "rename",
+        "die",
+        "stop",
+        "destroy",
+    ]
+    assert await collect(engine, "0", end, service=["nothing"]) == []

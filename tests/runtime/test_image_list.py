@@ -66,8 +66,8 @@ def test_filters_select_as_dockerd(
 @pytest.mark.parametrize(
     ("filters", "message"),
     [
-        ('{"color": ["red"]}', "invalid filter 'color'"),
-        ('{"dangling": ["maybe"]}', "invalid filter 'dangling=[maybe]'"),
+        ('{"color": ["red"]}', "Invalid filter 'color'"),
+        ('{"dangling": ["maybe"]}', "Invalid filter 'dangling=[maybe]'"),
         ('{"before": ["nosuch:1"]}', "No such image: nosuch:1"),
     ],
 )

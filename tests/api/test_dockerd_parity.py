@@ -1,0 +1,114 @@
+"""Answers found to differ from dockerd 20.10's by running the same docker CLI commands
+against both: each as dockerd gives it."""
+
+from __future__ import annotations
+
+import io
+import socket
+import subprocess
+import tarfile
+
+import docker
+
+from .conftest import Berthd
+
+
+def tar_from(berthd: Berthd, *args: str) -> tarfile.TarFile:
+    """The tar a docker command writes on its standard output."""
+    done = subprocess.run(
+        berthd.docker_argv(*args), env=berthd.docker_env(), capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return tarfile.open(fileobj=io.BytesIO(done.stdout))
+
+
+#: dockerd's `Config` of an image with no settings (an imported one): Go's struct, its
+#: empty slices and maps null.
+EMPTY_IMAGE_CONFIG = {
+    "Hostname": "",
+    "Domainname": "",
+    "User": "",
+    "AttachStdin": False,
+    "AttachStdout": False,
+    "AttachStderr": False,
+    "Tty": False,
+    "OpenStdin": False,
+    "StdinOnce": False,
+    "Env": None,
+    "Cmd": None,
+    "Image": "",
+    "Volumes": None,
+    "WorkingDir": "",
+    "Entrypoint": None,
+    "OnBuild": None,
+    "Labels": None,
+}
+
+
+def test_an_imported_images_config_has_every_field(
+    berthd: Berthd, docker_api: docker.APIClient
+) -> None:
+    """docker-py hands the body over as it is (the CLI 28 re-encodes it, omitting empties)."""
+    image = docker_api.inspect_image("busybox")
+    assert image["Config"] == EMPTY_IMAGE_CONFIG
+    assert image["ContainerConfig"] == EMPTY_IMAGE_CONFIG
+
+
+def test_a_committed_images_config_keeps_its_settings_in_gos_shape(
+    berthd: Berthd, docker_api: docker.APIClient
+) -> None:
+    made = berthd.docker("create", "--name", "base", "-e", "A=1", "busybox", "true")
+    assert made.returncode == 0, made.stderr
+    committed = berthd.docker("commit", "-c", 'CMD ["echo","hi"]', "-c", "EXPOSE 80", "base", "c:1")
+    assert committed.returncode == 0, committed.stderr
+    config = docker_api.inspect_image("c:1")["Config"]
+    fields = list(EMPTY_IMAGE_CONFIG)
+    assert list(config) == [*fields[:6], "ExposedPorts", *fields[6:]]
+    assert config["Cmd"] == ["echo", "hi"] and config["ExposedPorts"] == {"80/tcp": {}}
+    assert "A=1" in config["Env"]
+
+
+def test_cp_out_reads_the_files_the_engine_binds_over_etc(berthd: Berthd) -> None:
+    run = berthd.docker("run", "-d", "--name", "files", "-h", "named", "busybox", "sleep", "60")
+    assert run.returncode == 0, run.stderr
+    with tar_from(berthd, "cp", "files:/etc/hostname", "-") as tar:
+        assert tar.extractfile("hostname").read() == b"named\n"  # type: ignore[union-attr]
+    with tar_from(berthd, "cp", "files:/etc", "-") as tar:
+        hosts = tar.extractfile("etc/hosts").read()  # type: ignore[union-attr]
+        assert b"localhost" in hosts
+        assert tar.extractfile("etc/hostname").read() == b"named\n"  # type: ignore[union-attr]
+
+
+def test_a_container_has_dockerenv_which_diff_does_not_show(berthd: Berthd) -> None:
+    made = berthd.docker("create", "--name", "marked", "busybox", "true")
+    assert made.returncode == 0, made.stderr
+    with tar_from(berthd, "export", "marked") as tar:
+        assert tar.getmember(".dockerenv").size == 0
+    run = berthd.docker("run", "--name", "looked", "busybox", "sh", "-c", "test -f /.dockerenv")
+    assert run.returncode == 0, run.stderr
+    assert berthd.docker("diff", "looked").stdout == ""
+
+
+def test_kill_of_a_stopped_container_names_it_as_the_client_did(berthd: Berthd) -> None:
+    made = berthd.docker("create", "--name", "idle", "busybox", "true")
+    assert made.returncode == 0, made.stderr
+    refused = berthd.docker("kill", "idle")
+    assert refused.returncode == 1
+    assert (
+        f"Error response from daemon: Cannot kill container: idle: Container "
+        f"{made.stdout.strip()} is not running"
+    ) in refused.stderr
+
+
+def test_errors_are_written_as_gos_encoder_writes_them(berthd: Berthd) -> None:
+    with socket.socket(socket.AF_UNIX) as client:
+        client.settimeout(10)
+        client.connect(str(berthd.socket))
+        client.sendall(b"GET /v1.41/containers/nosuch/json HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"\n}\n") and b'"}\n' not in answer:
+            chunk = client.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.split(b"\r\n\r\n", 1)[1] == b'{"message":"No such container: nosuch"}\n'
