@@ -371,7 +371,7 @@ class Network(StrIdAggregate):
             raise InvalidParameter(f"invalid IPv4 address: {requested}") from None
         if address not in ipaddress.IPv4Network(self.subnet):
             raise InvalidParameter(
-                f"no configured subnet or ip-range contain the IP address {address}"
+                f"Invalid address {address}: It does not belong to any of this network's subnets"
             )
         if (
             str(address) in self.holders

@@ -17,8 +17,9 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Forbidden, InvalidParameter, NotFound
+from .errors import Forbidden, InvalidParameter, NotFound, Unavailable
 from .network_pools import parse_gateway, parse_subnet
+from .swarm import NOT_A_MANAGER, SWARM_DRIVERS
 
 PREDEFINED = ("bridge", "host", "none", "default")
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
@@ -84,6 +85,8 @@ def parse_network_request(body: object) -> NetworkRequest:
     if name in PREDEFINED:
         raise Forbidden(f"operation is not permitted on predefined {name} network ")
     driver = body.get("Driver") or "bridge"
+    if driver in SWARM_DRIVERS:
+        raise Unavailable(NOT_A_MANAGER)
     if driver != "bridge":
         raise NotFound(f"plugin {driver!r} not found")
     for key, what in REFUSED_FIELDS.items():

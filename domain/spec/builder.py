@@ -323,6 +323,12 @@ def build_spec(
     if host.privileged and facts.devices:
         linux["devices"] = [dict(device) for device in facts.devices]
     sysctl = dict(host.sysctls)
+    if host.network_mode != "host" and not host.network_mode.startswith("container:"):
+        # As moby's WithSysctls, in a network namespace of its own: ICMP echo sockets
+        # without CAP_NET_RAW, and ports below 1024 without CAP_NET_BIND_SERVICE (a
+        # user's own value stays).
+        sysctl.setdefault("net.ipv4.ping_group_range", "0 2147483647")
+        sysctl.setdefault("net.ipv4.ip_unprivileged_port_start", "0")
     if config.domainname:
         # As moby's setLinuxDomainname: the sysctl has setdomainname(2)'s effect (and
         # runc refuses it, as with dockerd, in the host's UTS namespace).

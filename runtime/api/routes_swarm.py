@@ -11,15 +11,10 @@ from __future__ import annotations
 
 from berth.domain.errors import InvalidParameter, NotFound, Unavailable
 from berth.domain.settings_rules import go_quote
+from berth.domain.swarm import NOT_A_MANAGER, NOT_IN_A_SWARM
 
 from .server import App, Reply, Request, Router, json_reply
 
-# moby's daemon/cluster: errNoSwarm, and errNoManager for a node with no swarm at all.
-NOT_IN_A_SWARM = "This node is not part of a swarm"
-NOT_A_MANAGER = (
-    'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to '
-    "connect this node to swarm and try again."
-)
 SWARM_OBJECTS = ("nodes", "services", "tasks", "secrets", "configs")  # their lists
 
 

@@ -31,7 +31,7 @@ from berth.adapters.network.address_pools import address_pools_held
 from berth.domain.aggregate import StrIdAggregate
 from berth.domain.cause import Actor
 from berth.domain.container import Container
-from berth.domain.errors import BerthError, Forbidden, InvalidParameter, NotFound
+from berth.domain.errors import BerthError, Conflict, Forbidden, InvalidParameter, NotFound
 from berth.domain.network import Network, is_network_id
 from berth.domain.network_pools import check_no_overlap, choose_pool, mac_address
 from berth.domain.network_request import BRIDGE_NAME_OPTION, parse_network_request
@@ -232,8 +232,8 @@ class NetworkService:
             current: Network = self.engine.get_aggregate(network.id)
             try:
                 current.remove(cause)
-            except BerthError as error:
-                raise Forbidden(f"error while removing network: {error.message}") from None
+            except Conflict as error:  # endpoints left: dockerd's 403, in the domain's words
+                raise Forbidden(error.message) from None
             return [current]
 
         unit_of_work(decide, lambda *a: self.engine.save(*a, project=True), "the network")

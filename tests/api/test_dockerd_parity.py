@@ -112,3 +112,22 @@ def test_errors_are_written_as_gos_encoder_writes_them(berthd: Berthd) -> None:
                 break
             answer += chunk
     assert answer.split(b"\r\n\r\n", 1)[1] == b'{"message":"No such container: nosuch"}\n'
+
+
+def test_any_user_binds_low_ports_and_pings_in_a_network_of_its_own(berthd: Berthd) -> None:
+    """moby's WithSysctls: an nginx running as a user binds port 80 as on dockerd."""
+    for network in ("none", "bridge"):
+        run = berthd.docker(
+            "run", "--rm", "--network", network, "-u", "1000:1000", "busybox", "sh", "-c",
+            "cat /proc/sys/net/ipv4/ip_unprivileged_port_start "
+            "/proc/sys/net/ipv4/ping_group_range; nc -l -p 80 & sleep 0.2; kill $!",
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.split() == ["0", "0", "2147483647"]
+        assert "Permission denied" not in run.stderr
+
+
+def test_a_swarm_network_driver_is_a_swarm_managers(berthd: Berthd) -> None:
+    refused = berthd.docker("network", "create", "--driver", "overlay", "ov")
+    assert refused.returncode == 1
+    assert "This node is not a swarm manager." in refused.stderr

@@ -12,10 +12,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from berth.domain.cause import Actor, ActorKind, Cause
-from berth.domain.errors import BerthError, Conflict, Forbidden, InvalidParameter, NotFound
+from berth.domain.errors import (
+    BerthError,
+    Conflict,
+    Forbidden,
+    InvalidParameter,
+    NotFound,
+    Unavailable,
+)
 from berth.domain.network import Network
 from berth.domain.network_pools import check_no_overlap, choose_pool
 from berth.domain.network_request import NetworkRequest, parse_network_request
+from berth.domain.swarm import NOT_A_MANAGER
 
 CAUSE = Cause(datetime(2026, 1, 1, tzinfo=UTC), Actor(ActorKind.API, uid=0, pid=1), "r")
 NET_ID = "ab" * 32
@@ -81,7 +89,8 @@ def test_a_full_request_is_read() -> None:
     [
         ({"Name": "bridge"}, Forbidden, "operation is not permitted on predefined bridge network "),
         ({"Name": ""}, InvalidParameter, None),
-        ({"Name": "x", "Driver": "overlay"}, NotFound, None),
+        ({"Name": "x", "Driver": "overlay"}, Unavailable, NOT_A_MANAGER),
+        ({"Name": "x", "Driver": "macvlan"}, NotFound, "plugin 'macvlan' not found"),
         ({"Name": "x", "EnableIPv6": True}, InvalidParameter, "EnableIPv6 (--ipv6) is not "
          "supported by berth yet"),
         ({"Name": "x", "IPAM": {"Config": [{"Subnet": "fd00::/64"}]}}, InvalidParameter,
@@ -149,7 +158,7 @@ def test_a_requested_address_is_honoured_and_a_taken_one_refused() -> None:
         network.allocate(cid(2), CAUSE, requested="10.8.0.50")
     with pytest.raises(Forbidden, match="Address already in use"):
         network.allocate(cid(2), CAUSE, requested="10.8.0.1")
-    with pytest.raises(InvalidParameter, match="no configured subnet or ip-range contain"):
+    with pytest.raises(InvalidParameter, match="does not belong to any of this network's subnets"):
         network.allocate(cid(2), CAUSE, requested="10.9.0.5")
 
 

@@ -415,13 +415,30 @@ def test_resolve_user_without_files_and_with_group_add() -> None:
 def test_domainname_and_annotations_reach_the_spec() -> None:
     """As moby: Domainname through the kernel.domainname sysctl (the OCI spec has no
     field for it), Annotations as the spec's annotations."""
-    s = spec(config={"domainname": "example.org"}, sysctls={"net.ipv4.ip_forward": "1"})
+    s = spec(
+        config={"domainname": "example.org"},
+        sysctls={"net.ipv4.ip_forward": "1"},
+        network_mode="host",
+    )
     assert s["linux"]["sysctl"] == {
         "net.ipv4.ip_forward": "1",
         "kernel.domainname": "example.org",
     }
-    assert "sysctl" not in spec()["linux"] and "annotations" not in spec()
+    assert "sysctl" not in spec(network_mode="host")["linux"] and "annotations" not in spec()
     assert spec(annotations={"org.example/k": "v"})["annotations"] == {"org.example/k": "v"}
+
+
+@pytest.mark.parametrize("mode", ["", "none", "bridge", "mynet"])
+def test_a_network_namespace_of_its_own_lets_any_user_bind_low_ports_and_ping(mode: str) -> None:
+    """As moby's WithSysctls: in a namespace the container does not share; a user's own
+    value stays."""
+    assert spec(network_mode=mode)["linux"]["sysctl"] == {
+        "net.ipv4.ping_group_range": "0 2147483647",
+        "net.ipv4.ip_unprivileged_port_start": "0",
+    }
+    mine = spec(network_mode=mode, sysctls={"net.ipv4.ip_unprivileged_port_start": "1024"})
+    assert mine["linux"]["sysctl"]["net.ipv4.ip_unprivileged_port_start"] == "1024"
+    assert "sysctl" not in spec(network_mode="host")["linux"]
 
 
 def test_a_recorded_security_option_berth_does_not_apply_stops_the_start() -> None:
