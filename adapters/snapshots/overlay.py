@@ -196,6 +196,9 @@ class SnapshotStore:
     def rootfs(self, container_id: str) -> Path:
         return self.container_dir(container_id) / "merged"
 
+    def work_dir(self, container_id: str) -> Path:
+        return self.container_dir(container_id) / "work"
+
     def mount_options(self, container_id: str, chain_ids: Sequence[str]) -> str:
         home = self.container_dir(container_id)
         # overlay lists the top layer first; images list the bottom layer first.

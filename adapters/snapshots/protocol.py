@@ -100,3 +100,11 @@ class LayerDirectories(Protocol):
     def upper_dir(self, container_id: str) -> Path:
         """The container's writable layer (overlay's upper directory)."""
         ...
+
+    def work_dir(self, container_id: str) -> Path:
+        """Overlay's work directory of the container's mount."""
+        ...
+
+    def rootfs(self, container_id: str) -> Path:
+        """Where the container's root filesystem is mounted (overlay's merged directory)."""
+        ...

@@ -19,6 +19,7 @@ from berth.domain.log_config import check_readable
 from berth.domain.signals import DEFAULT_KILL_SIGNAL
 
 from ..service import disk_usage
+from ..service.inspect_paths import with_host_paths
 from ..views.container_list import LIST_FILTERS
 from ..views.filters import parse_query_filters
 from ..views.prune_filters import prune_filters
@@ -153,7 +154,8 @@ async def inspect(app: App, request: Request) -> Reply:
         if probed is not None:
             health.update(FailingStreak=probed["FailingStreak"], Log=probed["Log"])
     exec_ids = await app.runner.execs.exec_ids(doc["Id"])
-    answer = {**doc, "ExecIDs": exec_ids or None}
+    located = functools.partial(with_host_paths, doc, app.runner.actions.log_path, app.images)
+    answer = {**await trio.to_thread.run_sync(located), "ExecIDs": exec_ids or None}
     if request.flag("size"):  # `inspect --size`
         sized = functools.partial(disk_usage.with_sizes, app.images, [answer], "Image")
         await trio.to_thread.run_sync(sized)
@@ -203,10 +205,12 @@ def _time_param(request: Request, name: str) -> datetime | None:
 
 
 def _tail(request: Request) -> int | None:
+    """As dockerd's daemon/logs.go: a tail that is not a number means all the lines."""
     text = request.text("tail", "all")
-    if text in ("", "all"):
+    try:
+        return go_int("tail", text)
+    except InvalidParameter:
         return None
-    return go_int("tail", text)
 
 
 async def logs(app: App, request: Request) -> StreamReply:

@@ -91,7 +91,10 @@ class ContainerVerbs(EngineCore):
         """Claim the new name, release the old one and rename, in one transaction."""
         if not new_name:
             raise InvalidParameter("Neither old nor new names may be empty")
-        wanted = validate_name(new_name)
+        try:
+            wanted = validate_name("/" + new_name.removeprefix("/"))
+        except InvalidParameter as error:  # dockerd's words for a rename
+            raise InvalidParameter(f"Error when allocating new name: {error.message}") from None
         cid = self._id_of(ref)
 
         def decide(c: Container, cause: Cause) -> list[StrIdAggregate]:

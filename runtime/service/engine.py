@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -69,7 +70,12 @@ class Engine(ContainerVerbs):
         image_id, image_config = self._image_for_create(user_config.image)
         merged = merge_config(user_config, image_config)
         warnings = verify_settings(
-            merged, host_config, canonical, networking=networking, networks=network_refs(self)
+            merged,
+            host_config,
+            canonical,
+            ncpu=len(os.sched_getaffinity(0)),  # dockerd's sysinfo.NumCPU
+            networking=networking,
+            networks=network_refs(self),
         )
         runtime = self.runtime_names.resolve(asked_runtime(body, host_config.runtime))
         host_config = adapt_settings(replace(host_config, runtime=runtime))

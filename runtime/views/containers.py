@@ -12,6 +12,7 @@ from typing import Any
 
 from berth.domain.container import LIVE_STATES, ContainerState, short_id, state_after
 from berth.domain.mounts import mount_points_of
+from berth.domain.spec.defaults import MASKED_PATHS, READONLY_PATHS
 
 from ..store.events import LoggedEvent
 from . import health
@@ -135,6 +136,12 @@ def _created(event: LoggedEvent) -> Row:
     data = event.data
     config = copy.deepcopy(data["config"])
     host_config = copy.deepcopy(data["host_config"])
+    if not host_config.get("Privileged"):
+        # As dockerd fills them in at create: the paths masked and read-only by default.
+        if host_config.get("MaskedPaths") is None:
+            host_config["MaskedPaths"] = list(MASKED_PATHS)
+        if host_config.get("ReadonlyPaths") is None:
+            host_config["ReadonlyPaths"] = list(READONLY_PATHS)
     path, args = _path_and_args(config)
     doc = {
         "Id": event.originator_id,

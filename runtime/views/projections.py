@@ -35,7 +35,8 @@ APPLICATION = "berth"
 BATCH_SIZE = 2000
 #: The shape of the view tables: views of another shape are dropped when opened, and
 #: folded again from the log (2: each container's `ps` entry kept beside its row; 3: the
-#: entry's Command quotes an argument with a space, as dockerd's).
+#: entry's Command quotes an argument with a space, the HostConfig shows the default
+#: masked and read-only paths, as dockerd's).
 VIEWS_VERSION = 3
 VIEW_TABLES = (
     "containers", "images", "image_tags", "volumes", "execs", "networks", fleet.TABLE,

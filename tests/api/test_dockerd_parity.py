@@ -4,9 +4,11 @@ against both: each as dockerd gives it."""
 from __future__ import annotations
 
 import io
+import os
 import socket
 import subprocess
 import tarfile
+from pathlib import Path
 
 import docker
 
@@ -131,3 +133,56 @@ def test_a_swarm_network_driver_is_a_swarm_managers(berthd: Berthd) -> None:
     refused = berthd.docker("network", "create", "--driver", "overlay", "ov")
     assert refused.returncode == 1
     assert "This node is not a swarm manager." in refused.stderr
+
+
+def test_inspect_shows_the_host_paths_and_default_masks(
+    berthd: Berthd, docker_api: docker.APIClient
+) -> None:
+    run = berthd.docker("run", "-d", "--name", "seen", "busybox", "sleep", "60")
+    assert run.returncode == 0, run.stderr
+    doc = docker_api.inspect_container("seen")
+    home = berthd.root / "containers" / doc["Id"]
+    assert doc["LogPath"] == str(home / "container.log")
+    assert (doc["HostnamePath"], doc["HostsPath"], doc["ResolvConfPath"]) == (
+        str(home / "hostname"),
+        str(home / "hosts"),
+        str(home / "resolv.conf"),
+    )
+    data = doc["GraphDriver"]["Data"]
+    assert sorted(data) == ["LowerDir", "MergedDir", "UpperDir", "WorkDir"]
+    assert all(Path(p).is_dir() for key in data for p in data[key].split(":"))
+    assert "/proc/kcore" in doc["HostConfig"]["MaskedPaths"]
+    assert doc["HostConfig"]["ReadonlyPaths"] == [
+        "/proc/bus",
+        "/proc/fs",
+        "/proc/irq",
+        "/proc/sys",
+        "/proc/sysrq-trigger",
+    ]
+    privileged = berthd.docker("create", "--privileged", "--name", "all", "busybox", "true")
+    assert privileged.returncode == 0, privileged.stderr
+    host_config = docker_api.inspect_container("all")["HostConfig"]
+    assert host_config["MaskedPaths"] is None and host_config["ReadonlyPaths"] is None
+
+
+def test_a_tail_that_is_no_number_means_every_line_and_a_bad_new_name_is_dockerds(
+    berthd: Berthd,
+) -> None:
+    run = berthd.docker("run", "--name", "two", "busybox", "sh", "-c", "echo a; echo b")
+    assert run.returncode == 0, run.stderr
+    assert berthd.docker("logs", "--tail", "abc", "two").stdout == "a\nb\n"
+    refused = berthd.docker("rename", "two", "bad name")
+    assert (
+        "Error when allocating new name: Invalid container name (/bad name), only "
+        "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+    ) in refused.stderr
+
+
+def test_more_cpus_than_the_host_has_are_refused_as_dockerd_refuses_them(berthd: Berthd) -> None:
+    ncpu = len(os.sched_getaffinity(0))
+    refused = berthd.docker("run", "--rm", "--cpus", str(ncpu + 1), "busybox", "true")
+    assert refused.returncode == 125
+    assert (
+        f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+    ) in refused.stderr
+    assert berthd.docker("ps", "-aq").stdout == ""  # nothing made
