@@ -82,9 +82,11 @@ def test_times_tails_limits_and_positions_out_of_range_are_400(berthd: Berthd) -
     run(berthd, "talker", ["echo", "hello"])
     assert call(berthd.socket, "POST", "/containers/talker/wait").status == 200
     logs = "/containers/talker/logs?stdout=1"
-    for query in ("since=1e30", "until=inf", "since=nan", "until=99999999999999999999",
-                  "tail=99999999999999999999", "tail=1e3"):  # fmt: skip
+    for query in ("since=1e30", "until=inf", "since=nan", "until=99999999999999999999"):
         assert refused(berthd, "GET", f"{logs}&{query}").startswith("invalid value for ")
+    # A tail that is not an int is every line, as dockerd's strconv.Atoi failing means.
+    for query in ("tail=99999999999999999999", "tail=1e3"):
+        assert b"hello" in call(berthd.socket, "GET", f"{logs}&{query}").body
     # Within int64 but past what a datetime holds: no line is that late, every line earlier.
     far = "99999999999"
     assert call(berthd.socket, "GET", f"{logs}&since={far}").body == b""
