@@ -35,6 +35,7 @@ from .settings_rules import (
     normalize_capabilities,
     parse_bind,
     parse_uint_list,
+    validate_device_mapping,
     validate_env,
     validate_extra_host,
     validate_host_port,
@@ -272,6 +273,10 @@ def _check_host_config(hc: HostConfig) -> None:
             raise InvalidParameter(error)
     for host in hc.extra_hosts or ():
         validate_extra_host(host)
+    for device in hc.devices or ():
+        validate_device_mapping(
+            device.path_on_host, device.path_in_container, device.cgroup_permissions
+        )
     for port, bindings in (hc.port_bindings or {}).items():
         validate_port_key(port)
         for binding in bindings or ():

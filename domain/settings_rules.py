@@ -334,3 +334,14 @@ def parse_bind(raw: str) -> BindSpec:
     if error:
         raise InvalidParameter(f"{invalid_spec}: {error}")
     return BindSpec(source, target, mode, kind, "ro" in options, propagation)
+
+
+def validate_device_mapping(on_host: str, in_container: str, permissions: str) -> None:
+    """A `--device` mapping the runtime could carry out: absolute paths, and cgroup
+    permissions of r, w and m, each once (the docker CLI's ValidateDevice rules)."""
+    if not on_host.startswith("/"):
+        raise InvalidParameter(f"bad format for path: {on_host}")
+    if in_container and not in_container.startswith("/"):
+        raise InvalidParameter(f"bad format for path: {in_container}")
+    if permissions and (set(permissions) - set("rwm") or len(set(permissions)) < len(permissions)):
+        raise InvalidParameter(f"bad mode specified: {permissions}")

@@ -41,6 +41,9 @@ class HostFacts:
     # The host's device nodes as OCI `linux.devices` entries; privileged containers get
     # these too (measured only for them).
     devices: Sequence[Mapping[str, Any]] = ()
+    # The container's `--device` mappings found on the host: `linux.devices` entries at
+    # their path in the container, each with the "access" its cgroup rule allows.
+    mapped_devices: Sequence[Mapping[str, Any]] = ()
     # The host's init for --init (tini, a static build: it runs in any image's root);
     # "" where there is none, and then --init cannot start.
     init_binary: str = ""
@@ -320,8 +323,15 @@ def build_spec(
         "resources": _resources(host, facts),
         "cgroupsPath": cgroups_path(container_id, host, facts),
     }
-    if host.privileged and facts.devices:
-        linux["devices"] = [dict(device) for device in facts.devices]
+    devices = [dict(device) for device in facts.devices] if host.privileged else []
+    for mapped in facts.mapped_devices:  # as moby's WithDevices, privileged or not
+        devices.append({k: v for k, v in mapped.items() if k != "access"})
+        if not host.privileged:
+            linux["resources"]["devices"].append(
+                {k: mapped[k] for k in ("type", "major", "minor", "access")} | {"allow": True}
+            )
+    if devices:
+        linux["devices"] = devices
     sysctl = dict(host.sysctls)
     if host.network_mode != "host" and not host.network_mode.startswith("container:"):
         # As moby's WithSysctls, in a network namespace of its own: ICMP echo sockets

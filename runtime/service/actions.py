@@ -22,7 +22,7 @@ from typing import Any
 import trio
 
 from berth.adapters.capabilities import bounding_capabilities
-from berth.adapters.host_devices import host_devices
+from berth.adapters.host_devices import host_devices, mapped_devices
 from berth.adapters.log_rotation import keep_rotated, plan_rotation
 from berth.adapters.private_files import private_file, write_private
 from berth.adapters.runc import ContainerRuntime, ExitStatus, MonitorLost, StartFailure, Stdio
@@ -302,6 +302,7 @@ class ContainerActions:
             rlimit_hard={"RLIMIT_NOFILE": resource.getrlimit(resource.RLIMIT_NOFILE)[1]},
             capabilities=bounding_capabilities(),
             devices=host_devices() if host_config.privileged else (),
+            mapped_devices=mapped_devices(host_config.devices or ()),
             init_binary=init_binary() if host_config.init else "",
         )
         return build_spec(

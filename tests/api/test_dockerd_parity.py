@@ -186,3 +186,24 @@ def test_more_cpus_than_the_host_has_are_refused_as_dockerd_refuses_them(berthd:
         f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
     ) in refused.stderr
     assert berthd.docker("ps", "-aq").stdout == ""  # nothing made
+
+
+def test_a_host_device_is_mapped_into_the_container(berthd: Berthd) -> None:
+    run = berthd.docker(
+        "run", "--rm", "--device", "/dev/null:/dev/mynull:rw", "busybox", "sh", "-c",
+        "ls -l /dev/mynull; echo x > /dev/mynull && echo written",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("crw") and run.stdout.endswith("written\n")
+    assert " 1,   3 " in run.stdout  # /dev/null's numbers
+
+
+def test_a_device_that_is_not_there_fails_the_start_in_dockerds_words(berthd: Berthd) -> None:
+    run = berthd.docker("run", "--name", "nodev", "--device", "/dev/nosuch", "busybox", "true")
+    assert run.returncode == 125
+    assert (
+        'error gathering device information while adding custom device "/dev/nosuch": '
+        "No such file or directory"
+    ) in run.stderr
+    state = berthd.docker("inspect", "-f", "{{.State.Status}}", "nodev")
+    assert state.stdout.strip() == "created"

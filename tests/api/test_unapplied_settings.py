@@ -29,7 +29,10 @@ def log_head(root: Path) -> int:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (("--device", "/dev/null"), "Devices (--device) is not supported by berth yet"),
+        (
+            ("--device-cgroup-rule", "c 1:3 rwm"),
+            "DeviceCgroupRules (--device-cgroup-rule) is not supported by berth yet",
+        ),
         (("--pid", "container:other"), "PidMode (--pid) is not supported by berth yet"),
         (("--runtime", "foo"), "unknown or invalid runtime name: foo"),
         (

@@ -150,12 +150,6 @@ REFUSED_VALUES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("HostConfig", "BlkioDeviceWriteBps"): _throttles,
     ("HostConfig", "BlkioDeviceReadIOps"): _throttles,
     ("HostConfig", "BlkioDeviceWriteIOps"): _throttles,
-    ("HostConfig", "Devices"): st.lists(
-        st.fixed_dictionaries(
-            {"PathOnHost": _paths, "PathInContainer": _paths, "CgroupPermissions": st.just("rwm")}
-        ),
-        min_size=1,
-    ),
     ("HostConfig", "DeviceCgroupRules"): st.just(["c 1:3 rwm"]),
     ("HostConfig", "DeviceRequests"): st.just([{"Driver": "nvidia", "Count": -1}]),
     ("HostConfig", "KernelMemory"): st.integers(6 * 2**20, 2**40) | st.integers(-(2**40), -1),

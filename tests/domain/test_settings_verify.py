@@ -426,3 +426,32 @@ def test_parse_signal(raw: str, number: int) -> None:
 def test_normalize_capabilities() -> None:
     caps = normalize_capabilities(["net_admin", "CAP_CHOWN", "all"], "CapAdd")
     assert caps == ["CAP_NET_ADMIN", "CAP_CHOWN", "ALL"]
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ({"PathOnHost": "dev/null"}, "bad format for path: dev/null"),
+        ({"PathOnHost": "/dev/null", "PathInContainer": "x"}, "bad format for path: x"),
+        ({"PathOnHost": "/dev/null", "CgroupPermissions": "rwx"}, "bad mode specified: rwx"),
+        ({"PathOnHost": "/dev/null", "CgroupPermissions": "rr"}, "bad mode specified: rr"),
+    ],
+)
+def test_a_device_mapping_the_runtime_could_not_carry_out_is_refused(
+    device: dict[str, str], message: str
+) -> None:
+    assert _refused(CONFIG, HostConfig.from_docker({"Devices": [device]})) == message
+    verify_settings(
+        CONFIG,
+        HostConfig.from_docker(
+            {
+                "Devices": [
+                    {
+                        "PathOnHost": "/dev/null",
+                        "PathInContainer": "/dev/n",
+                        "CgroupPermissions": "rw",
+                    }
+                ]
+            }
+        ),
+    )

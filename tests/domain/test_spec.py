@@ -470,3 +470,26 @@ def test_a_terminal_gets_the_clients_window_size_before_the_process_starts() -> 
     # No size given, or no terminal to size: runc's default.
     assert "consoleSize" not in spec(config={"tty": True})["process"]
     assert "consoleSize" not in spec(console_size=(30, 100))["process"]
+
+
+TUN = {"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 0o600,
+       "uid": 0, "gid": 0, "access": "rw"}  # fmt: skip
+
+
+def test_a_mapped_device_is_made_and_allowed_in_the_container() -> None:
+    """As moby's WithDevices: the node in linux.devices, its rule among the cgroup's."""
+    s = spec(facts=HostFacts(mapped_devices=[TUN]))
+    node = {k: v for k, v in TUN.items() if k != "access"}
+    assert s["linux"]["devices"] == [node]
+    assert s["linux"]["resources"]["devices"][-1] == {
+        "allow": True, "type": "c", "major": 10, "minor": 200, "access": "rw"
+    }  # fmt: skip
+    assert "devices" not in spec()["linux"]
+    host_null = {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666,
+                 "uid": 0, "gid": 0}  # fmt: skip
+    privileged = spec(privileged=True, facts=HostFacts(devices=[host_null], mapped_devices=[TUN]))
+    assert privileged["linux"]["devices"] == [host_null, node]  # every device allowed already
+    assert (
+        privileged["linux"]["resources"]["devices"]
+        == spec(privileged=True)["linux"]["resources"]["devices"]
+    )
