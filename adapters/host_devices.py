@@ -41,8 +41,8 @@ def mapped_device(on_host: str, in_container: str, access: str) -> list[dict[str
     try:
         resolved = os.path.realpath(on_host, strict=True)
         info = os.stat(resolved)
-    except OSError as error:
-        raise DeviceError(on_host, error.strerror or str(error)) from None
+    except OSError as error:  # Go's words for an errno are lower case
+        raise DeviceError(on_host, (error.strerror or str(error)).lower()) from None
     if stat.S_ISDIR(info.st_mode):
         found = [
             {**device, "path": in_container + device["path"][len(resolved) :], "access": access}

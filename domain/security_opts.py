@@ -25,9 +25,9 @@ class SecurityOptions:
     seccomp: str = ""  # "" or "builtin": the default profile; "unconfined": none
     apparmor: str = ""
     labels: tuple[str, ...] = ()
-    # berth's default is on, where dockerd's is off: a container gains no privilege by
-    # execve (setuid binaries) unless it asks for it.
-    no_new_privileges: bool = True
+    # Off by default, as dockerd's and podman's: setuid binaries and file capabilities
+    # (su, sudo, ping as a user) work as in Docker; `no-new-privileges` turns it on.
+    no_new_privileges: bool = False
     writable_cgroups: bool = False
 
     def unapplied(self) -> str | None:

@@ -55,7 +55,7 @@ def test_a_device_mapping_is_found_at_its_container_path(tmp_path: Path) -> None
 
 def test_a_mapping_of_nothing_or_of_a_file_is_dockerds_error(tmp_path: Path) -> None:
     (tmp_path / "plain").write_text("x")
-    for name, why in (("missing", "No such file or directory"), ("plain", "not a device node")):
+    for name, why in (("missing", "no such file or directory"), ("plain", "not a device node")):
         with pytest.raises(DeviceError) as refused:
             mapped_device(str(tmp_path / name), "/dev/x", "rwm")
         assert refused.value.message == (

@@ -133,7 +133,7 @@ def test_process_basics() -> None:
     assert p["env"] == ["PATH=/bin", "HOSTNAME=myhost", "FOO=bar"]
     assert p["cwd"] == "/app"
     assert p["terminal"] is False
-    assert p["noNewPrivileges"] is True
+    assert p["noNewPrivileges"] is False  # dockerd's default
     assert p["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [1000, 20]}
     assert s["hostname"] == "myhost"
     assert s["ociVersion"] == "1.0.2"
@@ -164,10 +164,12 @@ def test_no_command_and_relative_workdir_are_rejected() -> None:
         spec(config={"working_dir": "/proc/self/fd/7"})
 
 
-def test_no_new_privileges_can_be_turned_off() -> None:
+def test_no_new_privileges_is_off_as_dockerds_and_on_when_asked() -> None:
+    assert spec()["process"]["noNewPrivileges"] is False
     s = spec(security_opt=("no-new-privileges=false",))
     assert s["process"]["noNewPrivileges"] is False
     assert spec(security_opt=("no-new-privileges",))["process"]["noNewPrivileges"] is True
+    assert spec(security_opt=("no-new-privileges=true",))["process"]["noNewPrivileges"] is True
 
 
 def test_mounts() -> None:
