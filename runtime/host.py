@@ -27,6 +27,7 @@ import trio
 
 from berth.adapters.lazy_modules import lazy_module
 from berth.adapters.registry import RegistryClient
+from berth.adapters.registry.auth import LOOPBACK_INSECURE
 from berth.adapters.rootlock import RootLock
 from berth.adapters.runc import Runtime
 from berth.adapters.runc.backends import choose_runtimes
@@ -168,7 +169,8 @@ class Host:
         images = ImageService(engine)
         images.trust = TrustGate(engine, settings.signature_policy)
         images.trust.policy()  # a policy berth cannot enforce stops it here
-        async with RegistryClient(images.content, insecure=settings.insecure) as registry:
+        insecure = (*LOOPBACK_INSECURE, *settings.insecure)
+        async with RegistryClient(images.content, insecure=insecure) as registry:
             images.registry = registry
             choice = await trio.to_thread.run_sync(choose_runtimes, settings.runtime)
             runtime = Runtime(

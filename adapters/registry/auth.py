@@ -11,6 +11,8 @@ cached per (registry host, scope) until shortly before they expire.
 from __future__ import annotations
 
 import base64
+import contextlib
+import ipaddress
 import json
 import re
 import time
@@ -182,9 +184,27 @@ def _hostname(netloc: str) -> str:
     return netloc.rsplit(":", 1)[0] if netloc.rfind(":") > netloc.rfind("]") else netloc
 
 
+#: What dockerd treats as insecure whatever it is told (its InsecureRegistryCIDRs always
+#: hold 127.0.0.0/8): a registry on the loopback, as `localhost:5000`, speaks plain HTTP.
+LOOPBACK_INSECURE = ("127.0.0.0/8", "::1/128", "localhost")
+
+
 def listed_insecure(host: str, insecure: Collection[str]) -> bool:
-    """Whether `host` (host:port) is configured insecure, by host:port or host name."""
-    return host in insecure or _hostname(host) in insecure
+    """Whether `host` (host:port) is configured insecure: by host:port, by host name, or
+    by an address in a listed CIDR (`--insecure-registry 10.0.0.0/8`, as dockerd takes)."""
+    name = _hostname(host)
+    if host in insecure or name in insecure:
+        return True
+    try:
+        address = ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    for listed in insecure:
+        if "/" in listed:
+            with contextlib.suppress(ValueError):
+                if address in ipaddress.ip_network(listed, strict=False):
+                    return True
+    return False
 
 
 def _basic(user: str, password: str) -> str:

@@ -10,7 +10,12 @@ import pytest
 
 from berth.adapters.content import ContentStore
 from berth.adapters.registry import RegistryClient, Unauthorized
-from berth.adapters.registry.auth import Authorizer, parse_www_authenticate
+from berth.adapters.registry.auth import (
+    LOOPBACK_INSECURE,
+    Authorizer,
+    listed_insecure,
+    parse_www_authenticate,
+)
 from berth.domain.errors import NotFound, Unavailable
 from tests.fixtures.images import busybox_image, make_image
 from tests.fixtures.layers import busybox_layer, make_layer
@@ -200,3 +205,13 @@ async def test_basic_credentials_redacted(store: ContentStore) -> None:
     ):
         await pull(store, server.host, credentials={server.host: ("user", PASSWORD)})
     assert "Basic [REDACTED]" in str(caught.value)
+
+
+def test_insecure_hosts_are_listed_by_address_name_or_cidr() -> None:
+    listed = ("10.1.0.0/16", "reg.example", "other:5000", *LOOPBACK_INSECURE)
+    for host in ("10.1.2.3:5000", "reg.example:443", "other:5000", "127.0.0.1:5000",
+                 "127.9.9.9", "localhost:5000", "[::1]:5000"):  # fmt: skip
+        assert listed_insecure(host, listed), host
+    for host in ("10.2.0.1:5000", "other:5001", "example.com", "[::2]:5000"):
+        assert not listed_insecure(host, listed), host
+    assert not listed_insecure("127.0.0.1:5000", ())  # the adapter's default: HTTPS only

@@ -8,9 +8,14 @@ import os
 import socket
 import subprocess
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
+
+from tests.fixtures.images import make_image
+from tests.fixtures.layers import busybox_layer
+from tests.fixtures.registry import RunningRegistry
 
 from .conftest import Berthd
 
@@ -217,3 +222,17 @@ def test_a_device_that_is_not_there_fails_the_start_in_dockerds_words(berthd: Be
     ) in run.stderr
     state = berthd.docker("inspect", "-f", "{{.State.Status}}", "nodev")
     assert state.stdout.strip() == "created"
+
+
+def test_a_registry_on_the_loopback_is_spoken_to_in_plain_http_unlisted(
+    start_berthd: Callable[..., Berthd], registry: RunningRegistry
+) -> None:
+    """dockerd treats 127.0.0.0/8 as insecure whatever it is told: `docker run -p
+    5000:5000 registry` then a push or pull of `localhost:5000/x` needs no flag."""
+    registry.push("library/busybox", make_image([busybox_layer()]))
+    daemon = start_berthd()  # no --insecure-registry
+    port = registry.host.rsplit(":", 1)[1]
+    for host in (registry.host, f"localhost:{port}"):
+        pulled = daemon.docker("pull", f"{host}/library/busybox:latest")
+        assert pulled.returncode == 0, pulled.stderr
+        assert "Status: Downloaded newer image for" in pulled.stdout
