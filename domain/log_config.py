@@ -87,10 +87,10 @@ def verify_log_config(log_config: LogConfig) -> None:
         raise InvalidParameter(
             f"log opt '{refused[0]}' is not supported by berth's {driver} log driver"
         )
-    if driver == LOCAL:
-        _local_policy(options)
-    else:
-        _json_file_policy(options)
+    try:  # the driver's `New`, which dockerd calls at the start
+        _local_policy(options) if driver == LOCAL else _json_file_policy(options)
+    except InvalidParameter as error:
+        raise InvalidParameter(f"failed to initialize logging driver: {error.message}") from None
 
 
 def log_policy(log_config: LogConfig) -> LogPolicy:

@@ -96,13 +96,15 @@ def parse_group(text: str | None) -> list[_GroupEntry]:
     return entries
 
 
-def _find_group(arg: str, groups: list[_GroupEntry]) -> int:
+def _find_group(arg: str, groups: list[_GroupEntry], said: str = "unable") -> int:
+    """`said`: how the refusal begins — runc's "unable" for a user's group, dockerd's
+    "Unable" for --group-add."""
     number = _number(arg)
     for entry in groups:
         if entry.name == arg or (number is not None and entry.gid == number):
             return entry.gid
     if number is None:
-        raise InvalidParameter(f"unable to find group {arg}: no matching entries in group file")
+        raise InvalidParameter(f"{said} to find group {arg}: no matching entries in group file")
     return number
 
 
@@ -143,7 +145,7 @@ def resolve_user(
         gid = _find_group(group_arg, groups)
     elif name:
         supplementary = [e.gid for e in groups if name in e.members]
-    supplementary.extend(_find_group(extra, groups) for extra in group_add)
+    supplementary.extend(_find_group(extra, groups, "Unable") for extra in group_add)
 
     additional: list[int] = []
     for value in [gid, *supplementary]:

@@ -96,7 +96,20 @@ def test_what_berth_applies(log_config: LogConfig, size: int | None) -> None:
 def test_what_berth_refuses_names_the_option(log_config: LogConfig, message: str) -> None:
     with pytest.raises(InvalidParameter) as refused:
         verify_log_config(log_config)
-    assert refused.value.message.startswith(message)
+    assert refused.value.message.removeprefix(DRIVER_FAILED).startswith(message)
+
+
+DRIVER_FAILED = "failed to initialize logging driver: "
+
+
+def test_a_drivers_own_refusal_is_said_as_dockerd_says_a_failed_driver() -> None:
+    """dockerd finds these when it makes the driver, at the start: its words."""
+    with pytest.raises(InvalidParameter) as refused:
+        verify_log_config(config(**{"max-size": "bogus"}))
+    assert refused.value.message == DRIVER_FAILED + "invalid size: 'bogus'"
+    with pytest.raises(InvalidParameter) as unknown:
+        verify_log_config(config(foo="1"))
+    assert not unknown.value.message.startswith(DRIVER_FAILED)  # ValidateLogOpts, before
 
 
 @pytest.mark.parametrize(

@@ -409,7 +409,7 @@ def test_resolve_user_without_files_and_with_group_add() -> None:
         resolve_user("app", None, None)
     added = resolve_user("app", PASSWD, GROUP, group_add=("daemon", "777"))
     assert added.additional_gids == (1000, 50, 29, 1, 777)
-    with pytest.raises(InvalidParameter, match="unable to find group nope"):
+    with pytest.raises(InvalidParameter, match=r"^Unable to find group nope"):
         resolve_user("app", PASSWD, GROUP, group_add=("nope",))
     assert resolve_user("2147483647", None, None).uid == 2147483647
 
