@@ -209,7 +209,8 @@ def _create(parent_fd: int, name: str, directory: bool) -> None:
             os.mkdir(name, 0o755, dir_fd=parent_fd)
         else:
             flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-            os.close(os.open(name, flags, 0o644, dir_fd=parent_fd))
+            # 0755, as moby's createIfNotExists (and its /.dockerenv)
+            os.close(os.open(name, flags, 0o755, dir_fd=parent_fd))
     except FileExistsError:
         pass  # made meanwhile, or a link to nothing: the second open says which
 

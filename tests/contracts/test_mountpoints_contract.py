@@ -47,6 +47,7 @@ def test_missing_directories_are_made_inside_the_root(hosts: MountPoints, rootfs
 def test_a_file_target_is_an_empty_file(hosts: MountPoints, rootfs: Path) -> None:
     assert hosts.prepare_target(rootfs, "/etc/app.conf", False) == "/etc/app.conf"
     assert (rootfs / "etc" / "app.conf").read_bytes() == b""
+    assert (rootfs / "etc" / "app.conf").stat().st_mode & 0o777 == 0o755  # moby's mode
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,7 @@ class FakeMountPoints:
                 if pending or directory:
                     host.mkdir(mode=0o755)
                 else:
-                    host.touch(mode=0o644)
+                    host.touch(mode=0o755)
                 done.append(part)
                 continue
             if stat.S_ISLNK(mode):
