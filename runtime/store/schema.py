@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from eventsourcing.persistence import OperationalError
@@ -11,16 +12,22 @@ CREATE_TIMEOUT_S = 30
 
 
 def create_table_retrying(recorder: Any) -> None:
-    """`recorder.create_table()`, again while another process writes the same file.
+    """`recorder.create_table()`, again while another process writes the same file
+    (`retrying`)."""
+    retrying(recorder.create_table)
 
-    A transaction that read the schema and then must write cannot wait for the writer
-    (SQLite answers "database is locked" at once, since waiting could deadlock), so the
-    whole transaction is tried again.
+
+def retrying(schema_work: Callable[[], None]) -> None:
+    """A transaction that reads the schema and then writes it, again while another
+    process writes the same file.
+
+    Such a transaction cannot wait for the writer (SQLite answers "database is locked" at
+    once, since waiting could deadlock), so the whole transaction is tried again.
     """
     deadline = time.monotonic() + CREATE_TIMEOUT_S
     while True:
         try:
-            recorder.create_table()
+            schema_work()
             return
         except OperationalError:
             if time.monotonic() > deadline:

@@ -27,7 +27,7 @@ from berth.adapters.private_files import private_database
 from berth.domain.errors import InvalidParameter, space_for
 
 from ..store.events import EventStore, LoggedEvent
-from ..store.schema import create_table_retrying
+from ..store.schema import create_table_retrying, retrying
 from ..store.sqlite import view_datastore
 
 if TYPE_CHECKING:
@@ -278,11 +278,14 @@ class AuditView(SQLiteTrackingRecorder):
         datastore = view_datastore(str(private_database(db_path)))
         super().__init__(datastore)
         create_table_retrying(self)
+        retrying(self._add_host_column_and_indexes)
+        self._catch_up_lock = threading.Lock()
+
+    def _add_host_column_and_indexes(self) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             add_host_column(cursor)  # before the indexes: one is on it
             for statement in CREATE_INDEXES:
                 cursor.execute(statement)
-        self._catch_up_lock = threading.Lock()
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *CREATE_STATEMENTS]
