@@ -100,41 +100,39 @@ class ExtractWriter(LayerWriter):
         parts = _components(path)
         if not parts:
             return  # the target itself, a directory
-        with self._dir(parts[:-1]) as parent:
-            try:
-                mode = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False).st_mode
-            except FileNotFoundError:
-                if for_dir:
-                    self.created.add(path)
-                return
-            is_dir = stat.S_ISDIR(mode)
-            if is_dir and for_dir:
-                return
-            if for_dir and stat.S_ISLNK(mode):
-                # dockerd follows it (inside the root); replacing it would break the
-                # container, following it here is what the policy never does.
-                raise InvalidParameter(
-                    f"cannot extract into {path!r}: it is a symbolic link in the container"
-                )
-            if self._keep_kinds:
-                old, new = (
-                    ("directory", "non-directory") if is_dir else ("non-directory", "directory")
-                )
-                raise InvalidParameter(f'cannot overwrite {old} "/{path}" with {new} "{path}"')
-            self._forget(parts)
-            if is_dir:
-                shutil.rmtree(parts[-1], dir_fd=parent)  # fd-based: never follows a link
-            else:
-                os.unlink(parts[-1], dir_fd=parent)
+        parent = self._dirs.open(parts[:-1])
+        try:
+            mode = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False).st_mode
+        except FileNotFoundError:
             if for_dir:
                 self.created.add(path)
+            return
+        is_dir = stat.S_ISDIR(mode)
+        if is_dir and for_dir:
+            return
+        if for_dir and stat.S_ISLNK(mode):
+            # dockerd follows it (inside the root); replacing it would break the
+            # container, following it here is what the policy never does.
+            raise InvalidParameter(
+                f"cannot extract into {path!r}: it is a symbolic link in the container"
+            )
+        if self._keep_kinds:
+            old, new = ("directory", "non-directory") if is_dir else ("non-directory", "directory")
+            raise InvalidParameter(f'cannot overwrite {old} "/{path}" with {new} "{path}"')
+        self._dirs.forget(parts)  # about to be removed or replaced
+        if is_dir:
+            shutil.rmtree(parts[-1], dir_fd=parent)  # fd-based: never follows a link
+        else:
+            os.unlink(parts[-1], dir_fd=parent)
+        if for_dir:
+            self.created.add(path)
 
     def _write_file(self, action: WriteFile, data: Data | StagedFile) -> None:
         if isinstance(data, StagedFile):
             parts = _components(action.path)
-            with self._dir(parts[:-1]) as parent:
-                if data.place(parent, parts[-1]):
-                    return
+            parent = self._dirs.open(parts[:-1])
+            if data.place(parent, parts[-1]):
+                return
             data = data.region()  # another filesystem below the target: copied
         super()._write_file(action, data)
 

@@ -32,8 +32,7 @@ import errno
 import os
 import shutil
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Self
@@ -125,7 +124,6 @@ class LayerWriter:
     opened O_DIRECTORY | O_NOFOLLOW (once: dir_handles.py). Close it when done."""
 
     def __init__(self, root_fd: int) -> None:
-        self._root = root_fd
         self._dirs = DirectoryHandles(root_fd)
 
     def __enter__(self) -> Self:
@@ -136,14 +134,6 @@ class LayerWriter:
 
     def close(self) -> None:
         self._dirs.close()
-
-    @contextmanager
-    def _dir(self, parts: list[str]) -> Iterator[int]:
-        yield self._dirs.open(parts)
-
-    def _forget(self, parts: list[str]) -> None:
-        """`parts` is about to be removed or replaced."""
-        self._dirs.forget(parts)
 
     def apply(self, action: Action, data: Data = ()) -> None:
         """Carry out one action; `data` is the file content of a WriteFile."""
@@ -160,12 +150,12 @@ class LayerWriter:
             self._make_device(action)
         elif isinstance(action, Whiteout):
             parts = _components(action.path)
-            self._forget(parts)
-            with self._dir(parts[:-1]) as parent:
-                os.mknod(parts[-1], stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent)
+            self._dirs.forget(parts)  # about to be removed or replaced
+            parent = self._dirs.open(parts[:-1])
+            os.mknod(parts[-1], stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent)
         elif isinstance(action, OpaqueDir):
-            with self._dir(_components(action.path)) as fd:
-                os.setxattr(fd, OPAQUE_XATTR, b"y")
+            fd = self._dirs.open(_components(action.path))
+            os.setxattr(fd, OPAQUE_XATTR, b"y")
         elif isinstance(action, Remove):
             self._remove(action)
         elif isinstance(action, SetDirMetadata):
@@ -175,79 +165,81 @@ class LayerWriter:
 
     def _write_file(self, action: WriteFile, data: Data) -> None:
         parts = _components(action.path)
-        with self._dir(parts[:-1]) as parent:
-            fd = os.open(parts[-1], _NEW_FILE_FLAGS, 0o600, dir_fd=parent)
-            try:
-                if isinstance(data, FileRegion):
-                    data.copy_into(fd)
-                else:
-                    for piece in data:
-                        write_all(fd, piece)
-                set_file_metadata(fd, action)
-            finally:
-                os.close(fd)
+        parent = self._dirs.open(parts[:-1])
+        fd = os.open(parts[-1], _NEW_FILE_FLAGS, 0o600, dir_fd=parent)
+        try:
+            if isinstance(data, FileRegion):
+                data.copy_into(fd)
+            else:
+                for piece in data:
+                    write_all(fd, piece)
+            set_file_metadata(fd, action)
+        finally:
+            os.close(fd)
 
     def _make_dir(self, action: MakeDir) -> None:
         parts = _components(action.path)
         if parts:
-            with self._dir(parts[:-1]) as parent, suppress(FileExistsError):
+            parent = self._dirs.open(parts[:-1])
+            with suppress(FileExistsError):
                 os.mkdir(parts[-1], 0o700, dir_fd=parent)  # a dir over a dir merges
-        with self._dir(parts) as fd:  # and it must be a directory, not a symlink to one
-            _set_xattrs(fd, action.xattrs)
+        fd = self._dirs.open(parts)  # and it must be a directory, not a symlink to one
+        _set_xattrs(fd, action.xattrs)
 
     def _symlink(self, action: Symlink) -> None:
         parts = _components(action.path)
-        with self._dir(parts[:-1]) as parent:
-            os.symlink(action.target, parts[-1], dir_fd=parent)
-            os.chown(parts[-1], action.uid, action.gid, dir_fd=parent, follow_symlinks=False)
-            times = (action.mtime_ns, action.mtime_ns)
-            os.utime(parts[-1], ns=times, dir_fd=parent, follow_symlinks=False)
+        parent = self._dirs.open(parts[:-1])
+        os.symlink(action.target, parts[-1], dir_fd=parent)
+        os.chown(parts[-1], action.uid, action.gid, dir_fd=parent, follow_symlinks=False)
+        times = (action.mtime_ns, action.mtime_ns)
+        os.utime(parts[-1], ns=times, dir_fd=parent, follow_symlinks=False)
 
     def _hardlink(self, action: Hardlink) -> None:
         parts, target = _components(action.path), _components(action.target)
-        with self._dir(target[:-1]) as source, self._dir(parts[:-1]) as parent:
-            os.link(
-                target[-1],
-                parts[-1],
-                src_dir_fd=source,
-                dst_dir_fd=parent,
-                follow_symlinks=False,  # a hardlink to a symlink links the symlink
-            )
+        source = self._dirs.open(target[:-1])
+        parent = self._dirs.open(parts[:-1])
+        os.link(
+            target[-1],
+            parts[-1],
+            src_dir_fd=source,
+            dst_dir_fd=parent,
+            follow_symlinks=False,  # a hardlink to a symlink links the symlink
+        )
 
     def _make_device(self, action: MakeDevice) -> None:
         parts = _components(action.path)
         kind = _DEVICE_FORMAT[action.kind]
-        with self._dir(parts[:-1]) as parent:
-            device = os.makedev(action.major, action.minor)
-            os.mknod(parts[-1], kind | 0o600, device, dir_fd=parent)
-            os.chown(parts[-1], action.uid, action.gid, dir_fd=parent, follow_symlinks=False)
-            # fchmodat(AT_SYMLINK_NOFOLLOW): device nodes are never opened
-            os.chmod(parts[-1], action.mode, dir_fd=parent, follow_symlinks=False)
-            times = (action.mtime_ns, action.mtime_ns)
-            os.utime(parts[-1], ns=times, dir_fd=parent, follow_symlinks=False)
+        parent = self._dirs.open(parts[:-1])
+        device = os.makedev(action.major, action.minor)
+        os.mknod(parts[-1], kind | 0o600, device, dir_fd=parent)
+        os.chown(parts[-1], action.uid, action.gid, dir_fd=parent, follow_symlinks=False)
+        # fchmodat(AT_SYMLINK_NOFOLLOW): device nodes are never opened
+        os.chmod(parts[-1], action.mode, dir_fd=parent, follow_symlinks=False)
+        times = (action.mtime_ns, action.mtime_ns)
+        os.utime(parts[-1], ns=times, dir_fd=parent, follow_symlinks=False)
 
     def _remove(self, action: Remove) -> None:
         parts = _components(action.path)
-        with self._dir(parts[:-1]) as parent:
-            try:
-                mode = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False).st_mode
-            except FileNotFoundError:
-                return
-            self._forget(parts)
-            if stat.S_ISDIR(mode):
-                shutil.rmtree(parts[-1], dir_fd=parent)  # fd-based, never follows symlinks
-            else:
-                os.unlink(parts[-1], dir_fd=parent)
+        parent = self._dirs.open(parts[:-1])
+        try:
+            mode = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            return
+        self._dirs.forget(parts)  # about to be removed or replaced
+        if stat.S_ISDIR(mode):
+            shutil.rmtree(parts[-1], dir_fd=parent)  # fd-based, never follows symlinks
+        else:
+            os.unlink(parts[-1], dir_fd=parent)
 
     def _dir_metadata(self, action: SetDirMetadata) -> None:
-        with self._dir(_components(action.path)) as fd:
-            if action.uid is not None or action.gid is not None:
-                uid = -1 if action.uid is None else action.uid
-                gid = -1 if action.gid is None else action.gid
-                os.fchown(fd, uid, gid)
-            os.fchmod(fd, action.mode)
-            if action.mtime_ns is not None:
-                os.utime(fd, ns=(action.mtime_ns, action.mtime_ns))
+        fd = self._dirs.open(_components(action.path))
+        if action.uid is not None or action.gid is not None:
+            uid = -1 if action.uid is None else action.uid
+            gid = -1 if action.gid is None else action.gid
+            os.fchown(fd, uid, gid)
+        os.fchmod(fd, action.mode)
+        if action.mtime_ns is not None:
+            os.utime(fd, ns=(action.mtime_ns, action.mtime_ns))
 
 
 # -- the whole thing -------------------------------------------------------------------
