@@ -154,7 +154,7 @@ async def inspect(app: App, request: Request) -> Reply:
         if probed is not None:
             health.update(FailingStreak=probed["FailingStreak"], Log=probed["Log"])
     exec_ids = await app.runner.execs.exec_ids(doc["Id"])
-    located = functools.partial(with_host_paths, doc, app.runner.actions.log_path, app.images)
+    located = functools.partial(with_host_paths, doc, app.runner.actions, app.images)
     answer = {**await trio.to_thread.run_sync(located), "ExecIDs": exec_ids or None}
     if request.flag("size"):  # `inspect --size`
         sized = functools.partial(disk_usage.with_sizes, app.images, [answer], "Image")

@@ -34,7 +34,7 @@ from berth.domain.spec.users import resolve_user
 from .actions import ContainerActions
 from .container_mounts import mount_points
 from .images import ImageService
-from .network_files import FILES
+from .network_files import etc_files
 
 Write = Callable[[bytes], Awaitable[None]]
 T = TypeVar("T")
@@ -172,12 +172,11 @@ def _engine_files(container: Container, container_dir: Path) -> dict[str, Path]:
     /etc/hostname, /etc/resolv.conf: network_files.py), by destination, unless the user
     mounted something there: a copy reads them as dockerd's reads its NetworkMounts."""
     mounted = {"/" + "/".join(clean_parts(p.destination)) for p in mount_points(container)}
-    found = {}
-    for name in FILES.values():
-        destination, source = f"/etc/{name}", container_dir / name
-        if destination not in mounted and source.is_file():
-            found[destination] = source
-    return found
+    return {
+        into: source
+        for into, source in etc_files(container_dir).items()
+        if into not in mounted and source.is_file()
+    }
 
 
 def _located(

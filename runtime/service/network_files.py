@@ -72,6 +72,12 @@ class Attachment:
     env: list[str] = field(default_factory=list)  # what links give (under the config's)
 
 
+def etc_files(directory: Path) -> dict[str, Path]:
+    """The files the engine binds over a container's /etc/hosts, /etc/hostname and
+    /etc/resolv.conf, by destination, as they lie in its `directory`."""
+    return {f"/etc/{name}": directory / name for name in FILES.values()}
+
+
 def bind_mount(source: Path, destination: str) -> dict[str, Any]:
     return {
         "destination": destination,
@@ -117,7 +123,7 @@ def write_files(
     }
     for name, text in texts.items():
         (directory / name).write_text(text)
-    return [bind_mount(directory / name, f"/etc/{name}") for name in FILES.values()]
+    return [bind_mount(source, into) for into, source in etc_files(directory).items()]
 
 
 def _with_gateway(entry: str, gateway: str) -> str:

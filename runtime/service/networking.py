@@ -36,6 +36,7 @@ from .network_files import (
     bind_mount,
     endpoint_id_of,
     endpoint_names,
+    etc_files,
     network_id_of,
     write_files,
 )
@@ -159,9 +160,9 @@ class ContainerNetworks(NetworksAttach):
         netns_path = str(endpoint["SandboxKey"]) if endpoint else f"/proc/{other.pid}/ns/net"
         directory = self.container_dir(other_id)
         mounts = [
-            bind_mount(directory / name, f"/etc/{name}")
-            for name in FILES.values()
-            if (directory / name).exists()
+            bind_mount(source, into)
+            for into, source in etc_files(directory).items()
+            if source.exists()
         ]
         hostname = container_hostname(other.config.get("Hostname"), other_id)
         return Attachment(netns_path=netns_path, hostname=hostname, mounts=mounts)
