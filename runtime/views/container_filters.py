@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from berth.domain.errors import InvalidParameter
+from berth.domain.settings_rules import split_proto_port
 
 Entry = Mapping[str, Any]
 Test = Callable[[Entry], bool]
@@ -45,7 +46,7 @@ def _ports(key: str, values: Sequence[str]) -> set[str]:
     for value in values:
         if ":" in value:
             raise InvalidParameter(f"filter for '{key}' should not contain ':': {value}")
-        port, _, proto = value.partition("/")
+        proto, port = split_proto_port(value)
         bounds = port.split("-", 1)
         for bound in bounds:  # Go's strconv.ParseUint, as nat.ParsePortRange reports it
             if not (bound.isascii() and bound.isdigit()) or int(bound) > 65535:
@@ -59,7 +60,7 @@ def _ports(key: str, values: Sequence[str]) -> set[str]:
                 f"error while looking up for {key} {value}: Invalid range specified for the "
                 f"Port: {port}"
             )
-        ports.update(f"{n}/{proto or 'tcp'}" for n in range(first, last + 1))
+        ports.update(f"{n}/{proto}" for n in range(first, last + 1))
     return ports
 
 
@@ -79,7 +80,7 @@ def port_test(key: str, values: Sequence[str]) -> Test:
 
 
 def tests(filters: Mapping[str, Sequence[str]]) -> list[Test]:
-    """The tests of these filters that the list entry alone cannot answer."""
+    """The tests of the network, is-task, publish and expose filters given."""
     found: list[Test] = []
     if "network" in filters:
         found.append(network_test(filters["network"]))

@@ -126,10 +126,10 @@ class EventFilters:
             "scope": lambda v: message.get("scope", "local") == v,
         }
         actor = message["Actor"]
-        for key in _FUZZY_NAMED:
-            checks[key] = lambda v: (
-                actor["ID"].startswith(v) or (actor["Attributes"].get("name") or "").startswith(v)
-            )
+        name = actor["Attributes"].get("name") or ""
+        checks.update(
+            dict.fromkeys(_FUZZY_NAMED, lambda v: actor["ID"].startswith(v) or name.startswith(v))
+        )
         for key, wanted in self.values.items():
             check = checks.get(key)
             if check is None or not wanted:

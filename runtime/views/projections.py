@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +151,7 @@ class ProjectionStore(SQLiteTrackingRecorder):
             self._fold_into(cursor, "containers", containers.fold, own, _container_key)
             # Images are content-addressed: one record for the fleet (ADR/0043).
             self._fold_into(cursor, "images", images.fold, batch, "image")
-            self._fold_into(cursor, "volumes", volumes.fold, own, "volume", volumes.NOT_SHOWN)
+            self._fold_into(cursor, "volumes", volumes.fold, own, "volume")
             self._fold_into(cursor, "execs", execs.fold, own, "exec")
             self._fold_into(cursor, "networks", networks.fold, own, "network")
             if self.host_id:
@@ -165,15 +165,11 @@ class ProjectionStore(SQLiteTrackingRecorder):
         fold: Folder,
         events: Iterable[LoggedEvent],
         aggregate: str | Callable[[LoggedEvent], str | None],
-        not_shown: Container[str] = (),
     ) -> None:
         """Fold the events of one kind of aggregate into its table, by originator; or
-        those `aggregate` gives a row key for. Events named in `not_shown` leave the row
-        as it is: it is not even read."""
+        those `aggregate` gives a row key for."""
         rows: dict[str, dict[str, Any] | None] = {}
         for event in events:
-            if event.name in not_shown:
-                continue
             if isinstance(aggregate, str):
                 key = event.originator_id if event.aggregate == aggregate else None
             else:

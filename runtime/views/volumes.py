@@ -20,8 +20,6 @@ Row = dict[str, Any]
 # dockerd's acceptedListFilters and acceptedPruneFilters (volume/service/service.go).
 LIST_FILTERS = ("dangling", "name", "driver", "label")
 PRUNE_FILTERS = ("label", "label!")
-#: What a row does not show: a container's mounts (its `Mounts` say them).
-NOT_SHOWN = frozenset({"Mounted", "Unmounted"})
 
 
 def fold(row: Row | None, event: LoggedEvent) -> Row | None:
