@@ -28,27 +28,26 @@ def mapped_devices(mappings: Iterable[DeviceMapping]) -> list[dict[str, Any]]:
         found
         for mapping in mappings
         for found in mapped_device(
-            mapping.path_on_host, mapping.path_in_container, mapping.cgroup_permissions or "rwm"
+            mapping.path_on_host, mapping.path_in_container, mapping.cgroup_permissions
         )
     ]
 
 
 def mapped_device(on_host: str, in_container: str, access: str) -> list[dict[str, Any]]:
     """A `--device` mapping as `linux.devices` entries at their container paths, each with
-    its cgroup `access`: the node `on_host` (a link to one followed), or every node below
-    it when it is a directory, as moby's getDevicesFromPath. Not found, or no device:
-    dockerd's error."""
+    its cgroup `access` as asked ("" for the default): the node `on_host` (a link to one
+    followed), or every node below it when it is a directory, as moby's
+    getDevicesFromPath. Not found, or no device: dockerd's error."""
     try:
         resolved = os.path.realpath(on_host, strict=True)
         info = os.stat(resolved)
     except OSError as error:  # Go's words for an errno are lower case
         raise DeviceError(on_host, (error.strerror or str(error)).lower()) from None
     if stat.S_ISDIR(info.st_mode):
-        found = [
+        return [
             {**device, "path": in_container + device["path"][len(resolved) :], "access": access}
             for device in host_devices(Path(resolved))
         ]
-        return found
     entry = _device(resolved, info)
     if entry is None:
         raise DeviceError(on_host, "not a device node")

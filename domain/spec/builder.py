@@ -42,7 +42,8 @@ class HostFacts:
     # these too (measured only for them).
     devices: Sequence[Mapping[str, Any]] = ()
     # The container's `--device` mappings found on the host: `linux.devices` entries at
-    # their path in the container, each with the "access" its cgroup rule allows.
+    # their path in the container, each with the "access" its cgroup rule allows ("" for
+    # the default).
     mapped_devices: Sequence[Mapping[str, Any]] = ()
     # The host's init for --init (tini, a static build: it runs in any image's root);
     # "" where there is none, and then --init cannot start.
@@ -327,9 +328,9 @@ def build_spec(
     for mapped in facts.mapped_devices:  # as moby's WithDevices, privileged or not
         devices.append({k: v for k, v in mapped.items() if k != "access"})
         if not host.privileged:
-            linux["resources"]["devices"].append(
-                {k: mapped[k] for k in ("type", "major", "minor", "access")} | {"allow": True}
-            )
+            rule = {k: mapped[k] for k in ("type", "major", "minor")}
+            access = mapped["access"] or d.DEFAULT_DEVICE_ACCESS
+            linux["resources"]["devices"].append(rule | {"allow": True, "access": access})
     if devices:
         linux["devices"] = devices
     sysctl = dict(host.sysctls)

@@ -49,6 +49,9 @@ MASKED_PATHS: tuple[str, ...] = (
 # names depend on the host's CPU count, which the caller passes as `HostFacts.cpus`.
 THERMAL_THROTTLE = "/sys/devices/system/cpu/cpu{n}/thermal_throttle"
 
+#: A `--device` mapping's cgroup permissions when it names none, as the docker CLI's.
+DEFAULT_DEVICE_ACCESS = "rwm"
+
 READONLY_PATHS: tuple[str, ...] = (
     "/proc/bus",
     "/proc/fs",

@@ -495,3 +495,8 @@ def test_a_mapped_device_is_made_and_allowed_in_the_container() -> None:
         privileged["linux"]["resources"]["devices"]
         == spec(privileged=True)["linux"]["resources"]["devices"]
     )
+
+
+def test_a_mapped_device_without_permissions_gets_the_clis_default() -> None:
+    s = spec(facts=HostFacts(mapped_devices=[{**TUN, "access": ""}]))
+    assert s["linux"]["resources"]["devices"][-1]["access"] == "rwm"
