@@ -168,7 +168,9 @@ def test_any_query_is_answered_and_records_nothing(
     try:
         response = client.request(method, path, query)
         lines = [json.loads(line) for line in response.lines()]
-        assert lines and not any("error" in line for line in lines if isinstance(line, dict))
+        # The audit answers one line an entry: none when its filters match nothing.
+        assert lines or path == "/berth/audit"
+        assert not any("error" in line for line in lines if isinstance(line, dict))
     except DaemonError as refused:
         assert 400 <= refused.status < 500, (route, query, refused.status, refused.message)
         assert refused.message
