@@ -12,13 +12,13 @@ them), as do the places of volumes' data, so this stays pure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .config import Config, HostConfig, Mount
 from .config_json import BOOL, FILE_MODE, INT64, RAW, STR, STRMAP, DockerStruct, Opt, Struct, jf
-from .errors import InvalidParameter
+from .errors import InvalidParameter, NotFound
 from .settings_rules import (
     PROPAGATION_MODES,
     go_clean,
@@ -89,6 +89,9 @@ class MountPoint:
     # with them if it does not exist yet (domain/volume.py), as dockerd's.
     volume_options: dict[str, str] | None = None
     volume_labels: dict[str, str] | None = None
+    # A `--mount type=volume`'s VolumeOptions.Subpath (API 1.45): the directory or file
+    # of the volume mounted instead of all of it, resolved inside the volume at start.
+    subpath: str = ""
 
     def to_docker(self) -> dict[str, Any]:
         """Docker's `types.MountPoint` (Type, Name and Driver are omitted when empty)."""
@@ -203,6 +206,8 @@ class _Planner:
                 point,
                 volume_options=None if driver_options is None else dict(driver_options),
                 volume_labels=None if volume.labels is None else dict(volume.labels),
+                subpath=volume.subpath,
+                copy_data=point.copy_data and not volume.subpath,
             )
         if mount.type == "tmpfs":
             tmpfs = TmpfsOptions.from_docker(mount.tmpfs_options or {})
@@ -230,8 +235,6 @@ def _unsupported(mount: Mount) -> str | None:
         reason = "must not set ReadOnly mode when using anonymous volumes"
     elif driver != LOCAL_DRIVER:
         reason = f"volume driver {go_quote(driver)} is not supported by berth"
-    elif volume.subpath:
-        reason = "VolumeOptions.Subpath is not supported by berth"
     elif bind and (bind.read_only_non_recursive or bind.read_only_force_recursive):
         reason = "BindOptions.ReadOnlyNonRecursive/ReadOnlyForceRecursive are not supported"
     elif TmpfsOptions.from_docker(mount.tmpfs_options or {}).options:
@@ -272,11 +275,6 @@ def plan_mounts(
     `volumes_from` maps each `VolumesFrom` entry's container reference to that
     container's mount points (the caller looks them up; a missing one is its error).
     """
-    if host.volume_driver not in ("", LOCAL_DRIVER):
-        raise InvalidParameter(
-            f"VolumeDriver {go_quote(host.volume_driver)} is not supported by berth: "
-            "only local volumes"
-        )
     plan = _Planner(new_volume_name, volumes_dir, daemon_root)
     points: dict[str, MountPoint] = {}
     for spec in host.volumes_from or ():
@@ -284,6 +282,7 @@ def plan_mounts(
         read_write = "ro" not in mode.split(",")
         for point in volumes_from[ref]:
             points[point.destination] = _inherited(point, read_write)
+    inherited = set(points)
     taken: set[str] = set()
     for raw in host.binds or ():
         point = plan.from_bind(raw)
@@ -303,7 +302,24 @@ def plan_mounts(
             continue
         # AddMountPointWithVolume: no mode, unlike `-v name:/x`.
         points[destination] = plan.volume("", destination, "", True, True)
+    _check_volume_driver(host.volume_driver, points.values(), inherited)
     return tuple(points[d] for d in sorted(points))
+
+
+def _check_volume_driver(
+    driver: str, points: Iterable[MountPoint], inherited: Collection[str]
+) -> None:
+    """`--volume-driver` names the driver of the container's volumes; with none to
+    make it is kept and has no effect, as dockerd's. A plugin driver is dockerd's
+    lookup failure for the first volume that would need it: berth has only `local`."""
+    if driver in ("", LOCAL_DRIVER):
+        return
+    for point in points:
+        if point.type == "volume" and point.destination not in inherited:
+            raise NotFound(
+                f"create {point.name}: error looking up volume plugin {driver}: "
+                f'plugin "{driver}" not found'
+            )
 
 
 def _inherited(point: MountPoint, read_write: bool) -> MountPoint:

@@ -1,4 +1,5 @@
-"""The Network aggregate: a bridge network and its IPv4 address management (IPAM).
+"""The Network aggregate: a bridge network and its address management (IPAM), IPv4 and,
+for `--ipv6` networks, IPv6 (domain/network_ipam.py).
 
 Every address handed out is an `AddressAllocated` event on the network's own stream, so
 two allocations that race are serialised by optimistic concurrency and no address is
@@ -12,8 +13,9 @@ The events of a network's stream, and what each says (kept stable; others read t
 - `EndpointJoined` (container_id, config, network_name): the container is on the network
   from its next start on, asking `config` (Aliases, IPAMConfig, MacAddress);
   `EndpointLeft` (container_id, network_name): it is not any more.
-- `AddressAllocated` / `AddressReleased` (container_id, address): the container holds an
-  address while it runs (docker's `connect` / `disconnect` events).
+- `AddressAllocated` / `AddressReleased` (container_id, address, address6): the container
+  holds an address (and on an `--ipv6` network an IPv6 one) while it runs (docker's
+  `connect` / `disconnect` events).
 - `EndpointAttached` (container_id, network_name, endpoint): a running container's
   endpoint set up by a live connect, as inspect shows it. At a start, the container's own
   `NetworkConnected` holds every network's endpoint under `endpoint["Networks"][name]`
@@ -23,7 +25,6 @@ The events of a network's stream, and what each says (kept stable; others read t
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,16 +32,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .aggregate import CreatedEvent, DomainEvent, StrIdAggregate
 from .cause import Cause
-
-if TYPE_CHECKING:
-    from .network_request import NetworkRequest
 from .errors import Conflict, Forbidden, InvalidParameter, NotFound, NotModified
+from .network_ipam import AddressBook
 from .network_pools import parse_gateway, parse_subnet
+from .network_request import NetworkRequest, network_settings
 
 T = "berth.network"
 #: The fields of `Created` a network's state is begun from (`Recreated` carries them too).
 SETTINGS = ("name", "driver", "subnet", "gateway", "options", "ip_range", "aux_addresses",
-            "internal", "attachable", "labels", "configured", "ipam_options")  # fmt: skip
+            "internal", "attachable", "labels", "configured", "ipam_options",
+            "enable_ipv6", "subnet6", "gateway6", "ip_range6")  # fmt: skip
 
 NETWORK_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
 CONTAINER_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
@@ -50,7 +51,7 @@ def is_network_id(text: str) -> bool:
     return bool(NETWORK_ID_PATTERN.fullmatch(text))
 
 
-class Network(StrIdAggregate):
+class Network(StrIdAggregate, AddressBook):
     TOPIC = T
 
     @dataclass(frozen=True)
@@ -74,6 +75,10 @@ class Network(StrIdAggregate):
         labels: dict[str, str] | None = None
         configured: bool = False  # the subnet was the user's (--subnet), not a pool's
         ipam_options: dict[str, str] | None = None  # as given: the CLI's {}, docker-py's null
+        enable_ipv6: bool = False
+        subnet6: str = ""  # the user's (dockerd 20.10 has no IPv6 pools)
+        gateway6: str = ""
+        ip_range6: str = ""
 
         def apply(self, n: Network) -> None:
             n.begin({key: getattr(self, key) for key in SETTINGS})
@@ -148,20 +153,27 @@ class Network(StrIdAggregate):
         TOPIC = f"{T}.AddressAllocated"
         container_id: str
         address: str
+        address6: str = ""
 
         def apply(self, n: Network) -> None:
             n.allocations[self.container_id] = self.address
             n.holders[self.address] = self.container_id
+            if self.address6:
+                n.allocations6 = {**n.allocations6, self.container_id: self.address6}
+                n.holders6 = {**n.holders6, self.address6: self.container_id}
 
     @dataclass(frozen=True)
     class AddressReleased(Event):
         TOPIC = f"{T}.AddressReleased"
         container_id: str
         address: str
+        address6: str = ""
 
         def apply(self, n: Network) -> None:
             del n.allocations[self.container_id]
             del n.holders[self.address]
+            n.allocations6 = {c: a for c, a in n.allocations6.items() if c != self.container_id}
+            n.holders6 = {a: c for a, c in n.holders6.items() if a != self.address6}
             n.attached = {c: e for c, e in n.attached.items() if c != self.container_id}
 
     @dataclass(frozen=True)
@@ -195,6 +207,12 @@ class Network(StrIdAggregate):
     labels = cast("dict[str, str]", {})
     configured = False
     ipam_options: dict[str, str] | None = None
+    enable_ipv6 = False
+    subnet6 = ""
+    gateway6 = ""
+    ip_range6 = ""
+    allocations6 = cast("dict[str, str]", {})  # container id -> IPv6 address
+    holders6 = cast("dict[str, str]", {})  # IPv6 address -> container id
 
     def begin(self, settings: dict[str, Any]) -> None:
         self.name = settings["name"]
@@ -209,6 +227,12 @@ class Network(StrIdAggregate):
         self.labels = dict(settings["labels"] or {})
         self.configured = settings["configured"]
         self.ipam_options = settings.get("ipam_options")
+        self.enable_ipv6 = settings.get("enable_ipv6", False)
+        self.subnet6 = settings.get("subnet6", "")
+        self.gateway6 = settings.get("gateway6", "")
+        self.ip_range6 = settings.get("ip_range6", "")
+        self.allocations6 = {}
+        self.holders6 = {}
         self.allocations = {}
         self.holders = {}
         self.members = {}
@@ -257,7 +281,8 @@ class Network(StrIdAggregate):
         cls, *, id: str, request: NetworkRequest, subnet: str, gateway: str, cause: Cause
     ) -> Network:
         """A user-defined network (`POST /networks/create`), its subnet chosen already."""
-        network: Network = cls._start(id, cls.Created, cause, **_settings(request, subnet, gateway))
+        settings = network_settings(request, subnet, gateway)
+        network: Network = cls._start(id, cls.Created, cause, **settings)
         return network
 
     def define_again(
@@ -266,7 +291,7 @@ class Network(StrIdAggregate):
         """The create of a removed network's name: `Recreated` on the same stream."""
         if not self.removed:
             raise Conflict(f"network with name {self.name} already exists")
-        self._record(self.Recreated, cause, settings=_settings(request, subnet, gateway))
+        self._record(self.Recreated, cause, settings=network_settings(request, subnet, gateway))
 
     @property
     def is_default_bridge(self) -> bool:
@@ -316,70 +341,41 @@ class Network(StrIdAggregate):
             raise NotModified("already left")
         self._record(self.EndpointLeft, cause, container_id=container_id, network_name=self.name)
 
-    @property
-    def prefix_length(self) -> int:
-        return ipaddress.IPv4Network(self.subnet).prefixlen
-
-    def address_of(self, container_id: str) -> str | None:
-        return self.allocations.get(container_id)
-
     def _check_exists(self) -> None:
         if self.removed:
             raise NotFound(f"network {self.name} not found")
 
-    def lowest_free_address(self) -> str | None:
-        """The lowest host address neither allocated nor the gateway; None if exhausted.
-
-        Scans upward from the first host address; every step past a taken address is one
-        allocated address (or the gateway), so this is O(allocated).
-        """
-        net = ipaddress.IPv4Network(self.ip_range or self.subnet)
-        subnet = ipaddress.IPv4Network(self.subnet)
-        gateway = int(ipaddress.IPv4Address(self.gateway))
-        reserved = set(self.aux_addresses.values())
-        candidate = max(int(net.network_address), int(subnet.network_address) + 1)
-        last_host = min(int(net.broadcast_address), int(subnet.broadcast_address) - 1)
-        while candidate <= last_host:
-            text = str(ipaddress.IPv4Address(candidate))
-            if candidate != gateway and text not in self.holders and text not in reserved:
-                return text
-            candidate += 1
-        return None
-
-    def allocate(self, container_id: str, cause: Cause, requested: str | None = None) -> str:
+    def allocate(
+        self,
+        container_id: str,
+        cause: Cause,
+        requested: str | None = None,
+        requested6: str | None = None,
+    ) -> str:
         """The container's address: the one it holds, else `requested` (--ip) or the lowest
-        free one; recorded."""
+        free one; recorded, with an IPv6 address (--ip6, else the lowest free) on an
+        `--ipv6` network."""
         self._check_exists()
         if not isinstance(container_id, str) or not CONTAINER_ID_PATTERN.fullmatch(container_id):
             raise InvalidParameter(f"invalid container id {container_id!r}: need 64 lowercase hex")
         held = self.allocations.get(container_id)
         if held is not None:
             return held
-        address = self.lowest_free_address() if not requested else self._check_requested(requested)
-        if address is None:
+        address, address6 = self.free_addresses(requested, requested6)
+        if address is None or (self.subnet6 and not address6):
+            family = "IPv4" if address is None else "IPv6"
             raise Conflict(
-                "no available IPv4 addresses on this network's address pools: "
+                f"no available {family} addresses on this network's address pools: "
                 f"{self.name} ({self.id})"
             )
-        self._record(self.AddressAllocated, cause, container_id=container_id, address=address)
+        self._record(
+            self.AddressAllocated,
+            cause,
+            container_id=container_id,
+            address=address,
+            address6=address6,
+        )
         return address
-
-    def _check_requested(self, requested: str) -> str:
-        try:
-            address = ipaddress.IPv4Address(requested)
-        except ValueError:
-            raise InvalidParameter(f"invalid IPv4 address: {requested}") from None
-        if address not in ipaddress.IPv4Network(self.subnet):
-            raise InvalidParameter(
-                f"Invalid address {address}: It does not belong to any of this network's subnets"
-            )
-        if (
-            str(address) in self.holders
-            or str(address) == self.gateway
-            or (str(address) in self.aux_addresses.values())
-        ):
-            raise Forbidden("Address already in use")
-        return str(address)
 
     def release(self, container_id: str, cause: Cause) -> bool:
         """Give the container's address back; False (nothing recorded) if it held none."""
@@ -387,7 +383,13 @@ class Network(StrIdAggregate):
         held = self.allocations.get(container_id)
         if held is None:
             return False
-        self._record(self.AddressReleased, cause, container_id=container_id, address=held)
+        self._record(
+            self.AddressReleased,
+            cause,
+            container_id=container_id,
+            address=held,
+            address6=self.address6_of(container_id),
+        )
         return True
 
     def remove(self, cause: Cause) -> None:
@@ -398,20 +400,3 @@ class Network(StrIdAggregate):
                 "has active endpoints"
             )
         self._record(self.Removed, cause)
-
-
-def _settings(request: NetworkRequest, subnet: str, gateway: str) -> dict[str, Any]:
-    return {
-        "name": request.name,
-        "driver": "bridge",
-        "subnet": subnet,
-        "gateway": gateway,
-        "options": dict(request.options),
-        "ip_range": request.ip_range,
-        "aux_addresses": dict(request.aux_addresses),
-        "internal": request.internal,
-        "attachable": request.attachable,
-        "labels": dict(request.labels),
-        "configured": request.subnet is not None,
-        "ipam_options": request.ipam_options,
-    }

@@ -2,10 +2,10 @@
 
 Every running container on a user-defined network is known there by its name, its short
 id and its endpoint's aliases (compose's service name is one), at its address on that
-network; a name several containers share has all their addresses. Built from the
-containers' inspect documents alone, so the records follow whatever the log says of
-connects, disconnects, renames, starts and exits. The name server keeps one file of
-these per network (`to_json`).
+network (and its IPv6 address on an `--ipv6` network); a name several containers share
+has all their addresses. Built from the containers' inspect documents alone, so the
+records follow whatever the log says of connects, disconnects, renames, starts and exits.
+The name server keeps one file of these per network (`to_json`).
 """
 
 from __future__ import annotations
@@ -143,10 +143,15 @@ def network_records(containers: Iterable[Mapping[str, Any]]) -> dict[str, Networ
             if dns:
                 upstreams.setdefault(network_id, {})[address] = dns
             table = names.setdefault(network_id, {})
+            # An `--ipv6` network's address too: the server answers it to AAAA queries.
+            found = [address]
+            if endpoint.get("GlobalIPv6Address"):
+                found.append(str(endpoint["GlobalIPv6Address"]))
             for alias in dict.fromkeys([*own, *(endpoint.get("Aliases") or [])]):
                 key = dns_name(str(alias))
-                if key is not None and address not in table.setdefault(key, []):
-                    table[key].append(address)
+                if key is not None:
+                    known = table.setdefault(key, [])
+                    known.extend(a for a in found if a not in known)
     private = _linked_names(containers_list, names)
     return {
         network_id: NetworkRecords(

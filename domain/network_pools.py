@@ -8,6 +8,7 @@ lets 29 engine roots on one host take every pool; berth carves the same ranges i
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
 from .errors import Conflict, Forbidden, InvalidParameter, NotFound
 
@@ -32,9 +33,12 @@ def choose_pool(taken: list[ipaddress.IPv4Network]) -> tuple[str, str]:
     )
 
 
-def check_no_overlap(subnet: str, taken: list[ipaddress.IPv4Network]) -> None:
-    """A user's subnet must not overlap another network or a host route (dockerd's 403)."""
-    net = ipaddress.IPv4Network(subnet)
+def check_no_overlap(
+    subnet: str, taken: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> None:
+    """A user's subnet must not overlap another network or a host route (dockerd's 403);
+    IPv4 or IPv6, against those of its family."""
+    net = ipaddress.ip_network(subnet)
     if any(net.overlaps(t) for t in taken if t.prefixlen > 0):
         raise Forbidden("Pool overlaps with other one on this address space")
 

@@ -3,9 +3,10 @@
 Everything berth applies is read here; a field it does not apply is refused with a 400
 naming it (never stored and ignored). What berth applies: the `bridge` driver, one IPv4
 IPAM config (Subnet, Gateway, IPRange, AuxiliaryAddresses), Internal, Attachable,
-Labels, and the bridge driver's options `com.docker.network.bridge.name` and
-`com.docker.network.bridge.enable_ip_masquerade`. IPv6 (`EnableIPv6`, an IPv6 subnet)
-is refused by name: berth's bridges carry IPv4 only.
+Labels, the bridge driver's options `com.docker.network.bridge.name` and
+`com.docker.network.bridge.enable_ip_masquerade`, and `EnableIPv6` with one IPv6 IPAM
+config (Subnet, Gateway, IPRange): dockerd 20.10 has no default IPv6 pools, so `--ipv6`
+needs a subnet, and its IPv4 subnet still comes from the pools when none is given.
 
 A name is unique, whatever `CheckDuplicate` says (dockerd makes a second network of the
 same name without it; berth's network ids derive from names, so it cannot).
@@ -14,10 +15,12 @@ same name without it; berth's network ids derive from names, so it cannot).
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import Forbidden, InvalidParameter, NotFound, Unavailable
+from .network_ipam import Subnet, parse_address_in, parse_subnet_v6
 from .network_pools import parse_gateway, parse_subnet
 from .swarm import NOT_A_MANAGER, SWARM_DRIVERS
 
@@ -29,8 +32,11 @@ APPLIED_OPTIONS = (BRIDGE_NAME_OPTION, MASQUERADE_OPTION)
 REFUSED_FIELDS = {
     "Ingress": "Ingress (--ingress)",
     "ConfigOnly": "ConfigOnly (--config-only)",
-    "EnableIPv6": "EnableIPv6 (--ipv6)",
 }
+NO_IPV6_POOL = (
+    "could not find an available, non-overlapping IPv6 address pool among the defaults "
+    "to assign to the network"
+)
 
 
 def unsupported(what: str) -> InvalidParameter:
@@ -49,6 +55,10 @@ class NetworkRequest:
     labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
     ipam_options: dict[str, str] | None = None  # echoed by inspect as given (only {} applies)
+    enable_ipv6: bool = False
+    subnet6: str = ""  # with enable_ipv6 only
+    gateway6: str = ""
+    ip_range6: str = ""
 
     @property
     def masquerade(self) -> bool:
@@ -120,12 +130,44 @@ def parse_network_request(body: object) -> NetworkRequest:
         labels=_strings(body.get("Labels"), "Labels"),
         options=options,
         ipam_options=ipam_options,
+        enable_ipv6=_flag(body, "EnableIPv6"),
     )
-    if len(configs) > 1:
-        raise unsupported("more than one IPAM config (--subnet given twice)")
-    if configs:
-        return _with_ipam(request, configs[0])
+    v6 = [c for c in configs if ":" in str(c.get("Subnet") or "")]
+    v4 = [c for c in configs if c not in v6]
+    if len(v4) > 1 or len(v6) > 1:
+        raise unsupported("more than one IPAM config of a family (--subnet given twice)")
+    if v6:
+        request = _with_ipam_v6(request, v6[0])
+    elif request.enable_ipv6:
+        raise NotFound(NO_IPV6_POOL)
+    if v4:
+        return _with_ipam(request, v4[0])
     return request
+
+
+def _with_ipam_v6(request: NetworkRequest, config: dict[str, Any]) -> NetworkRequest:
+    """The IPv6 config of an `--ipv6` network; without `--ipv6` dockerd drops it unsaid,
+    which berth refuses instead."""
+    if not request.enable_ipv6:
+        raise InvalidParameter(f"the IPv6 subnet {config['Subnet']} needs EnableIPv6 (--ipv6)")
+    if config.get("AuxiliaryAddresses"):
+        raise unsupported("AuxiliaryAddresses of an IPv6 subnet (--aux-address)")
+    subnet = parse_subnet_v6(config["Subnet"])
+    gateway: ipaddress.IPv4Address | ipaddress.IPv6Address = subnet.network_address + 1
+    if config.get("Gateway"):
+        gateway = parse_address_in(config["Gateway"], subnet, "gateway")
+    ip_range = _ip_range(config, subnet, parse_subnet_v6)
+    return replace(request, subnet6=str(subnet), gateway6=str(gateway), ip_range6=ip_range)
+
+
+def _ip_range(config: dict[str, Any], subnet: Subnet, parse: Callable[[str], Subnet]) -> str:
+    """The config's IPRange (`--ip-range`), a subnet of `subnet`; "" without one."""
+    if not config.get("IPRange"):
+        return ""
+    pool = parse(config["IPRange"])
+    if not pool.subnet_of(subnet):  # type: ignore[arg-type]  # one family: parse's
+        raise InvalidParameter(f"ip-range {pool} is not within the subnet {subnet}")
+    return str(pool)
 
 
 def _with_ipam(request: NetworkRequest, config: dict[str, Any]) -> NetworkRequest:
@@ -134,16 +176,9 @@ def _with_ipam(request: NetworkRequest, config: dict[str, Any]) -> NetworkReques
         if config.get("Gateway") or config.get("IPRange") or config.get("AuxiliaryAddresses"):
             raise InvalidParameter("gateway, ip-range and aux-address need a subnet (--subnet)")
         return request
-    if isinstance(subnet_text, str) and ":" in subnet_text:
-        raise unsupported("an IPv6 subnet (--ipv6)")
     subnet = parse_subnet(subnet_text)
     gateway = parse_gateway(config.get("Gateway") or None, subnet)
-    ip_range = ""
-    if config.get("IPRange"):
-        pool = parse_subnet(config["IPRange"])
-        if not pool.subnet_of(subnet):
-            raise InvalidParameter(f"ip-range {pool} is not within the subnet {subnet}")
-        ip_range = str(pool)
+    ip_range = _ip_range(config, subnet, parse_subnet)
     aux = _strings(config.get("AuxiliaryAddresses"), "AuxiliaryAddresses")
     for host, address in aux.items():
         try:
@@ -152,15 +187,29 @@ def _with_ipam(request: NetworkRequest, config: dict[str, Any]) -> NetworkReques
             raise InvalidParameter(f"invalid auxiliary address {host}={address}") from None
         if ip not in subnet:
             raise InvalidParameter(f"auxiliary address {host}={address} is not in {subnet}")
-    return NetworkRequest(
-        name=request.name,
-        subnet=str(subnet),
-        gateway=str(gateway),
-        ip_range=ip_range,
-        aux_addresses=aux,
-        internal=request.internal,
-        attachable=request.attachable,
-        labels=request.labels,
-        options=request.options,
-        ipam_options=request.ipam_options,
+    return replace(
+        request, subnet=str(subnet), gateway=str(gateway), ip_range=ip_range, aux_addresses=aux
     )
+
+
+def network_settings(request: NetworkRequest, subnet: str, gateway: str) -> dict[str, Any]:
+    """A user-defined network's settings as `Network.Created` records them, its IPv4
+    subnet chosen already."""
+    return {
+        "name": request.name,
+        "driver": "bridge",
+        "subnet": subnet,
+        "gateway": gateway,
+        "options": dict(request.options),
+        "ip_range": request.ip_range,
+        "aux_addresses": dict(request.aux_addresses),
+        "internal": request.internal,
+        "attachable": request.attachable,
+        "labels": dict(request.labels),
+        "configured": request.subnet is not None,
+        "ipam_options": request.ipam_options,
+        "enable_ipv6": request.enable_ipv6,
+        "subnet6": request.subnet6,
+        "gateway6": request.gateway6,
+        "ip_range6": request.ip_range6,
+    }

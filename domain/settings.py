@@ -27,10 +27,12 @@ from .container_names import validate_name
 from .errors import InvalidParameter, NotFound
 from .health import merge_healthcheck
 from .log_config import DRIVERS, verify_log_config
+from .network_ipam import check_address_forms
 from .settings_files import check_file_values
 from .settings_rules import (
     MIN_HEALTH_DURATION,
     MIN_MEMORY,
+    device_cgroup_rule,
     mount_error,
     normalize_capabilities,
     parse_bind,
@@ -203,9 +205,12 @@ def _check_request(
         raise InvalidParameter(
             "Container cannot be connected to network endpoints: " + ", ".join(endpoints)
         )
-    for network in endpoints:
+    for network, endpoint in (networking.endpoints_config or {}).items():
         if network not in (*BUILTIN_NETWORKS, *networks) and network != mode:
             raise NotFound(f"network {network} not found")
+        if endpoint is not None and endpoint.ipam_config is not None:
+            ipam = endpoint.ipam_config
+            check_address_forms(ipam.ipv4_address, ipam.ipv6_address, ipam.link_local_ips or ())
     if hc.uts_mode == "host" and config.hostname != "":
         raise InvalidParameter("conflicting options: hostname and the UTS mode")
     if mode == "host" and hc.links:
@@ -277,6 +282,8 @@ def _check_host_config(hc: HostConfig) -> None:
         validate_device_mapping(
             device.path_on_host, device.path_in_container, device.cgroup_permissions
         )
+    for rule in hc.device_cgroup_rules or ():
+        device_cgroup_rule(rule)
     for port, bindings in (hc.port_bindings or {}).items():
         validate_port_key(port)
         for binding in bindings or ():

@@ -336,6 +336,24 @@ def parse_bind(raw: str) -> BindSpec:
     return BindSpec(source, target, mode, kind, "ro" in options, propagation)
 
 
+_DEVICE_CGROUP_RULE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
+
+
+def device_cgroup_rule(rule: str) -> dict[str, Any]:
+    """One `--device-cgroup-rule` as the cgroup's device rule it allows (moby's
+    WithDevices, message included); a `*` number is left out, the OCI spec's "all"."""
+    found = _DEVICE_CGROUP_RULE.match(rule)
+    if found is None:
+        raise InvalidParameter(f"invalid device cgroup rule format: '{rule}'")
+    kind, major, minor, access = found.groups()
+    allowed: dict[str, Any] = {"allow": True, "type": kind}
+    if major != "*":
+        allowed["major"] = int(major)
+    if minor != "*":
+        allowed["minor"] = int(minor)
+    return allowed | {"access": access}
+
+
 def validate_device_mapping(on_host: str, in_container: str, permissions: str) -> None:
     """A `--device` mapping the runtime could carry out: absolute paths, and cgroup
     permissions of r, w and m, each once (the docker CLI's ValidateDevice rules)."""

@@ -126,15 +126,6 @@ def _not_in(*allowed: str) -> Callable[[str], Verdict]:
     return lambda value: value if value not in allowed else False
 
 
-def _ipam_addresses(ipam: EndpointIPAMConfig | None) -> Verdict:
-    """--ip is applied (service/network_attach); IPv6 and link-local addresses are not."""
-    if ipam is None:
-        return False
-    if ipam.ipv6_address:
-        return "IPv6Address (--ip6)"
-    return "LinkLocalIPs (--link-local-ip)" if ipam.link_local_ips else False
-
-
 def _rows(owner: type, rows: tuple[str, ...]) -> Iterator[tuple[type, str, str]]:
     """(owner, attr, flag) of "attr flag" rows; a flag may hold spaces."""
     for row in rows:
@@ -188,7 +179,7 @@ SETTINGS: tuple[Setting, ...] = (
               "start_interval", "retries"),
     *_storage_all(H, "binds -v", "volumes_from --volumes-from", "readonly_rootfs --read-only",
                   "tmpfs --tmpfs", "mounts --mount"),
-    _partial(H, "volume_driver", "--volume-driver", _not_in("", "local")),
+    _applied(H, "volume_driver", "--volume-driver", "domain/mounts _check_volume_driver"),
     _ignored(H, "container_id_file", "--cidfile", "the client writes the file"),
     _applied(H, "log_config", "--log-driver", "log_config: refuses what it does not apply"),
     _applied(H, "network_mode", "--network", "service/networking connect"),
@@ -225,8 +216,8 @@ SETTINGS: tuple[Setting, ...] = (
     _applied(H, "cgroup_parent", "--cgroup-parent", "spec/builder cgroups_path"),
     _applied(H, "ulimits", "--ulimit", "spec/builder _rlimits"),
     _applied(H, "devices", "--device", "spec/builder linux.devices and its cgroup rules"),
-    *_refused_all(H, "storage_opt --storage-opt",
-                  "device_cgroup_rules --device-cgroup-rule", "device_requests --gpus",
+    _applied(H, "device_cgroup_rules", "--device-cgroup-rule", "spec/builder cgroup rules"),
+    *_refused_all(H, "storage_opt --storage-opt", "device_requests --gpus",
                   "blkio_weight_device --blkio-weight-device",
                   "blkio_device_read_bps --device-read-bps",
                   "blkio_device_write_bps --device-write-bps",
@@ -260,11 +251,12 @@ SETTINGS: tuple[Setting, ...] = (
     # The endpoint of the container's one network at create (dockerd 20.10 takes one;
     # settings _check_request); others come by `network connect`.
     _applied(NetworkingConfig, "endpoints_config", "--network", "its fields, below"),
-    _partial(E, "ipam_config", "--ip", _ipam_addresses),
+    _applied(E, "ipam_config", "--ip", "service/network_attach: --ip, --ip6, --link-local-ip"),
     *_applied_in("service/network_attach _attach_network", E,
                  "aliases --network-alias", "mac_address --mac-address"),
     _applied(E, "links", "--link", "the name server: names of this container only"),
-    *_refused_all(E, "driver_opts --driver-opt", "gw_priority --gw-priority", why=NETWORKS),
+    _ignored(E, "driver_opts", "--driver-opt", "dockerd 20.10's bridge driver only keeps them"),
+    _refused(E, "gw_priority", "--gw-priority", NETWORKS),
     *(_ignored(E, attr, "", _OPERATIONAL) for attr in (
         "network_id", "endpoint_id", "gateway", "ip_address", "ip_prefix_len",
         "ipv6_gateway", "global_ipv6_address", "global_ipv6_prefix_len", "dns_names")),

@@ -33,6 +33,11 @@ class Endpoint:
     mac: str  # "02:42:ac:1e:00:02"
     interface: str = "eth0"  # name of the container end inside the netns
     default_route: bool = True  # via `gateway`; False for a second network or an internal one
+    # An `--ipv6` network's: the address, its prefix length and the gateway ("" if none).
+    address6: str = ""
+    prefix6_len: int = 0
+    gateway6: str = ""
+    link_local: tuple[str, ...] = ()  # `--link-local-ip`s with their prefix: "169.254.8.8/16"
 
 
 def _libc_call(result: int, what: str) -> None:
@@ -63,6 +68,16 @@ def _check_ipv4(value: str, what: str) -> ipaddress.IPv4Address:
         raise InvalidParameter(f"invalid {what} {value!r}: not an IPv4 address") from None
 
 
+def check_interface6(value: str, what: str) -> ipaddress.IPv6Interface:
+    """An IPv6 address with its prefix length: "2001:db8::1/64"."""
+    try:
+        if "/" not in value:
+            raise ValueError
+        return ipaddress.IPv6Interface(value)
+    except ValueError:
+        raise InvalidParameter(f"invalid {what} {value!r}: not an IPv6 address/prefix") from None
+
+
 def _check_prefix_len(prefix_len: int) -> None:
     if not 1 <= prefix_len <= 30:
         raise InvalidParameter(f"invalid prefix length {prefix_len}: must be 1-30")
@@ -82,3 +97,12 @@ def _check_endpoint(endpoint: Endpoint) -> None:
         )
     if not _MAC.fullmatch(endpoint.mac):
         raise InvalidParameter(f"invalid MAC address {endpoint.mac!r}")
+    if endpoint.address6:
+        interface = check_interface6(f"{endpoint.address6}/{endpoint.prefix6_len}", "address")
+        if endpoint.gateway6 and ipaddress.IPv6Address(endpoint.gateway6) not in interface.network:
+            raise InvalidParameter(f"gateway {endpoint.gateway6} is not in {interface.network}")
+    for link_local in endpoint.link_local:
+        try:
+            ipaddress.ip_interface(link_local)
+        except ValueError:
+            raise InvalidParameter(f"invalid link-local address {link_local!r}") from None

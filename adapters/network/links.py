@@ -14,14 +14,10 @@ function first puts its thread back into the host namespace if an earlier call c
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import errno
 import ipaddress
 import os
-import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import trio
@@ -35,33 +31,19 @@ from berth.adapters.network.endpoint import (
     _check_netns_name,
     _check_owner,
     _check_prefix_len,
-    _libc_call,
+    check_interface6,
 )
+from berth.adapters.network.namespaces import NETNS_DIR, Namespaces, open_inside
 from berth.adapters.network.rtnl import NetlinkError, Rtnl
 from berth.domain.errors import NotFound
 from berth.domain.network_pools import mac_address
 
-NETNS_DIR = Path("/run/netns")
 #: A bridge's alias (IFLA_IFALIAS) names the berth root that made it, so `network prune`
 #: finds the bridges of roots that no longer exist; the kernel drops it with the bridge.
 OWNER_PREFIX = "berth:"
 MAIN_TABLE = 254
-#: The kernel gives loopback index 1 in every network namespace.
-LOOPBACK_INDEX = 1
-
-_CLONE_NEWNET = 0x40000000
-_MS_BIND = 0x1000
-_MS_REC = 0x4000
-_MS_SHARED = 0x100000
-_MNT_DETACH = 2
 
 _T = TypeVar("_T")
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_void_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_libc.unshare.argtypes = [ctypes.c_int]
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 
 
 def _ignore(code: int, error: NetlinkError) -> None:
@@ -69,118 +51,22 @@ def _ignore(code: int, error: NetlinkError) -> None:
         raise NetworkSetupFailed(f"netlink: {error}") from error
 
 
+def _split_interface(interface: str) -> tuple[str, int]:
+    """An interface's text, "2001:db8::1/64", as ("2001:db8::1", 64)."""
+    address, _, length = interface.partition("/")
+    return address, int(length)
+
+
 def _link_kind(link: Any) -> str | None:
     info = link.get_attr("IFLA_LINKINFO")
     return None if info is None else str(info.get_attr("IFLA_INFO_KIND"))
-
-
-class _Namespaces:
-    """Host-namespace bookkeeping for the worker threads of one NetworkLinks."""
-
-    def __init__(self) -> None:
-        self.host_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        host = os.fstat(self.host_fd)
-        self.host_inode = host.st_ino
-        self.nsfs_dev = host.st_dev
-        self._run_dir_ready = False
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        os.close(self.host_fd)
-
-    def to_host(self) -> None:
-        """Put the calling thread back into the host namespace if it is elsewhere."""
-        if os.stat("/proc/thread-self/ns/net").st_ino != self.host_inode:
-            _libc_call(_libc.setns(self.host_fd, _CLONE_NEWNET), "setns to host")
-
-    def is_mounted(self, path: Path) -> bool:
-        try:
-            return os.stat(path).st_dev == self.nsfs_dev
-        except FileNotFoundError:
-            return False
-
-    def prepare_run_dir(self) -> None:
-        # As iproute2: /run/netns is a shared mount, so unmounting a namespace file also
-        # unmounts the copies other mount namespaces made of it and the namespace can die.
-        with self._lock:
-            if self._run_dir_ready:
-                return
-            NETNS_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
-            target = bytes(NETNS_DIR)
-            if _libc.mount(b"none", target, None, _MS_SHARED | _MS_REC, None) != 0:
-                if ctypes.get_errno() != errno.EINVAL:
-                    _libc_call(-1, "make /run/netns shared")
-                _libc_call(
-                    _libc.mount(target, target, b"none", _MS_BIND | _MS_REC, None),
-                    "bind /run/netns",
-                )
-                _libc_call(
-                    _libc.mount(b"none", target, None, _MS_SHARED | _MS_REC, None),
-                    "make /run/netns shared",
-                )
-            self._run_dir_ready = True
-
-    @contextlib.contextmanager
-    def inside(self, name: str, *, create: bool) -> Iterator[bool]:
-        """Run the body in the namespace `name`; yields whether it was created just now."""
-        path = NETNS_DIR / name
-        created = False
-        if self.is_mounted(path):
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                _libc_call(_libc.setns(fd, _CLONE_NEWNET), f"setns {name}")
-            finally:
-                os.close(fd)
-        elif not create:
-            raise NotFound(f"network namespace {name} does not exist")
-        else:
-            self.prepare_run_dir()
-            # A file left by a half-done create (crash between open and mount) is reused.
-            os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o444))
-            _libc_call(_libc.unshare(_CLONE_NEWNET), "unshare")
-            created = True
-        try:
-            if created:
-                mounted = _libc.mount(
-                    b"/proc/thread-self/ns/net", bytes(path), b"none", _MS_BIND, None
-                )
-                if mounted != 0:
-                    code = ctypes.get_errno()
-                    with contextlib.suppress(OSError):
-                        path.unlink()
-                    raise OSError(code, f"mount {path}: {os.strerror(code)}")
-            yield created
-        finally:
-            _libc_call(_libc.setns(self.host_fd, _CLONE_NEWNET), "setns to host")
-
-    def remove(self, name: str) -> None:
-        path = NETNS_DIR / name
-        while self.is_mounted(path):
-            if _libc.umount2(bytes(path), _MNT_DETACH) != 0:
-                code = ctypes.get_errno()
-                if code not in (errno.EINVAL, errno.ENOENT):
-                    _libc_call(-1, f"umount {path}")
-                break
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
-def _open_inside(namespaces: _Namespaces, name: str, *, create: bool) -> Rtnl:
-    with namespaces.inside(name, create=create):
-        rtnl = Rtnl()
-    try:
-        rtnl.set_link(LOOPBACK_INDEX, up=True)
-    except BaseException:
-        rtnl.close()
-        raise
-    return rtnl
 
 
 class NetworkLinks:
     """The host's bridges and each container's namespace and veth pair. Idempotent."""
 
     def __init__(self) -> None:
-        self._namespaces = _Namespaces()
+        self._namespaces = Namespaces()
 
     def close(self) -> None:
         self._namespaces.close()
@@ -190,13 +76,15 @@ class NetworkLinks:
         return str(NETNS_DIR / netns)
 
     async def ensure_bridge(
-        self, name: str, gateway: str, prefix_len: int, *, owner: str = ""
+        self, name: str, gateway: str, prefix_len: int, *, owner: str = "", gateway6: str = ""
     ) -> None:
         _check_ifname(name)
         _check_ipv4(gateway, "gateway")
         _check_prefix_len(prefix_len)
         _check_owner(owner)
-        await self._run(self._ensure_bridge, name, gateway, prefix_len, owner)
+        if gateway6:
+            check_interface6(gateway6, "gateway")
+        await self._run(self._ensure_bridge, name, gateway, prefix_len, owner, gateway6)
 
     async def owned_bridges(self) -> dict[str, str]:
         return await self._run(self._owned_bridges)
@@ -276,7 +164,9 @@ class NetworkLinks:
                     found[str(link.get_attr("IFLA_IFNAME"))] = alias.removeprefix(OWNER_PREFIX)
             return found
 
-    def _ensure_bridge(self, name: str, gateway: str, prefix_len: int, owner: str = "") -> None:
+    def _ensure_bridge(
+        self, name: str, gateway: str, prefix_len: int, owner: str = "", gateway6: str = ""
+    ) -> None:
         with self._host() as host:
             if host.link(name) is None:
                 try:
@@ -288,10 +178,14 @@ class NetworkLinks:
                 raise NetworkSetupFailed(f"bridge {name} vanished while being created")
             if _link_kind(bridge) != "bridge":
                 raise NetworkSetupFailed(f"link {name} exists and is not a bridge")
-            try:
-                host.add_address(bridge["index"], gateway, prefix_len)
-            except NetlinkError as error:
-                _ignore(errno.EEXIST, error)
+            addresses = [(gateway, prefix_len)]
+            if gateway6:
+                addresses.append(_split_interface(gateway6))
+            for address, length in addresses:
+                try:
+                    host.add_address(bridge["index"], address, length)
+                except NetlinkError as error:
+                    _ignore(errno.EEXIST, error)
             # A bridge without an address of its own takes its lowest port's, and changes it
             # when that port leaves: the containers' neighbour entries for the gateway would
             # then point nowhere until they expire (dockerd sets one too).
@@ -313,14 +207,14 @@ class NetworkLinks:
 
     def _create_netns(self, netns: str) -> None:
         self._namespaces.to_host()
-        _open_inside(self._namespaces, netns, create=True).close()
+        open_inside(self._namespaces, netns, create=True).close()
 
     def _attach(self, ep: Endpoint) -> None:
         with self._host() as host:
             bridge = host.link_index(ep.bridge)
             if bridge is None:
                 raise NotFound(f"bridge {ep.bridge} does not exist")
-            with _open_inside(self._namespaces, ep.netns, create=True) as inner:
+            with open_inside(self._namespaces, ep.netns, create=True) as inner:
                 try:
                     _add_veth(host, ep)
                 except NetlinkError as error:
@@ -332,12 +226,19 @@ class NetworkLinks:
                     raise NetworkSetupFailed(f"veth {ep.host_veth} vanished while being set up")
                 host.set_link(veth, master=bridge, up=True)
                 inner.set_link(peer, mac=ep.mac, up=True)
-                try:
-                    inner.add_address(peer, ep.address, ep.prefix_len)
-                except NetlinkError as error:
-                    _ignore(errno.EEXIST, error)
+                addresses = [(ep.address, ep.prefix_len)]
+                if ep.address6:
+                    addresses.append((ep.address6, ep.prefix6_len))
+                addresses += [_split_interface(i) for i in ep.link_local]
+                for address, prefix_len in addresses:
+                    try:
+                        inner.add_address(peer, address, prefix_len)
+                    except NetlinkError as error:
+                        _ignore(errno.EEXIST, error)
                 if ep.default_route:
                     inner.replace_default_route(ep.gateway, peer)
+                    if ep.gateway6:
+                        inner.replace_default_route(ep.gateway6, peer)
 
     def _detach(self, netns: str, host_veth: str, wait: bool) -> None:
         if not wait:

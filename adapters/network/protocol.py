@@ -31,10 +31,11 @@ class Links(Protocol):
     """
 
     async def ensure_bridge(
-        self, name: str, gateway: str, prefix_len: int, *, owner: str = ""
+        self, name: str, gateway: str, prefix_len: int, *, owner: str = "", gateway6: str = ""
     ) -> None:
-        """The bridge exists, is up and holds `gateway/prefix_len`; idempotent. `owner`
-        (a berth root's path, 200 characters at most) is kept with it (`owned_bridges`)."""
+        """The bridge exists, is up and holds `gateway/prefix_len` (and `gateway6`, an
+        IPv6 address with its prefix: "2001:db8::1/64"); idempotent. `owner` (a berth
+        root's path, 200 characters at most) is kept with it (`owned_bridges`)."""
         ...
 
     async def owned_bridges(self) -> dict[str, str]:
@@ -48,8 +49,8 @@ class Links(Protocol):
 
     async def attach(self, endpoint: Endpoint) -> str:
         """The endpoint's namespace (with loopback up), its veth pair (the host end on
-        the bridge, the other in the namespace as eth0 with the address, MAC and default
-        route) exist; answers the namespace's path. Idempotent, and it repairs a pair
+        the bridge, the other in the namespace as eth0 with the addresses, MAC and default
+        routes) exist; answers the namespace's path. Idempotent, and it repairs a pair
         half set up. `NotFound` if the bridge does not exist."""
         ...
 

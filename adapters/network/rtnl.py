@@ -72,6 +72,7 @@ RT_TABLE_MAIN = 254
 RTPROT_STATIC = 4
 RTN_UNICAST = 1
 RT_SCOPE_UNIVERSE = 0
+IFA_F_NODAD = 0x02
 
 Message = Any  # pyroute2's nlmsg subclasses are untyped
 
@@ -98,6 +99,10 @@ class _Marshal(Marshal):  # type: ignore[misc]  # pyroute2 is untyped
 
 def _align(length: int) -> int:
     return (length + 3) & ~3
+
+
+def _family(address: str) -> int:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
 
 
 class Rtnl:
@@ -250,7 +255,10 @@ class Rtnl:
 
     def add_address(self, index: int, address: str, prefix_len: int) -> None:
         message = ifaddrmsg()
-        message["family"] = socket.AF_INET
+        message["family"] = _family(address)
+        if message["family"] == socket.AF_INET6:
+            # As libnetwork's: usable at once, not after duplicate address detection.
+            message["flags"] = IFA_F_NODAD
         message["prefixlen"] = prefix_len
         message["index"] = index
         message["attrs"] = [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]
@@ -263,7 +271,7 @@ class Rtnl:
 
     def replace_default_route(self, gateway: str, index: int) -> None:
         message = rtmsg()
-        message["family"] = socket.AF_INET
+        message["family"] = _family(gateway)
         message["table"] = RT_TABLE_MAIN
         message["proto"] = RTPROT_STATIC
         message["scope"] = RT_SCOPE_UNIVERSE

@@ -14,7 +14,12 @@ from typing import Any
 from ..config import Config, HostConfig
 from ..errors import InvalidParameter
 from ..security_opts import parse_security_opts, seccomp_on
-from ..settings_rules import ALL_CAPABILITIES, CAPABILITIES, normalize_capabilities
+from ..settings_rules import (
+    ALL_CAPABILITIES,
+    CAPABILITIES,
+    device_cgroup_rule,
+    normalize_capabilities,
+)
 from ..settings_support import refuse_unapplied_security
 from . import defaults as d
 from .mounts import rootfs_propagation, with_defaults
@@ -331,6 +336,8 @@ def build_spec(
             rule = {k: mapped[k] for k in ("type", "major", "minor")}
             access = mapped["access"] or d.DEFAULT_DEVICE_ACCESS
             linux["resources"]["devices"].append(rule | {"allow": True, "access": access})
+    if not host.privileged:  # a privileged container is allowed every device already
+        linux["resources"]["devices"] += map(device_cgroup_rule, host.device_cgroup_rules or ())
     if devices:
         linux["devices"] = devices
     sysctl = dict(host.sysctls)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from berth.adapters.mountpoints import MountPoints, missing_bind_source
+from berth.adapters.mountpoints import MountPoints, MountTargetError, missing_bind_source
 from berth.domain.config import Config, HostConfig
 from berth.domain.container import Container
 from berth.domain.errors import BerthError, InvalidParameter, NotFound
@@ -98,6 +99,7 @@ class ContainerMounts:
         host = HostConfig.from_docker(container.host_config)
         points = mount_points(container)
         directories: dict[str, bool] = {}
+        resolved: list[MountPoint] = []
         for point in points:
             if point.type == "bind":
                 directories[point.source] = self.hosts.ensure_source(
@@ -105,9 +107,15 @@ class ContainerMounts:
                 )
                 if not _related(point.source, self.root):
                     self.hosts.check_propagation(point.source, point.propagation)
+            elif point.type == "volume" and point.subpath:
+                resolved.append(self._volume_subpath(point))
+                source = resolved[-1].source
+                directories[source] = self.hosts.ensure_source(source, False)
+                continue
             elif point.type == "volume":
                 directories[str(self.volumes.source_for(point.name))] = True
-        mounts = container_mounts(points, host.tmpfs, network_mounts, host.readonly_rootfs)
+            resolved.append(point)
+        mounts = container_mounts(resolved, host.tmpfs, network_mounts, host.readonly_rootfs)
         rootfs = Path(container.rootfs)
         for mount in mounts:
             directory = mount["type"] == "tmpfs" or directories.get(mount["source"], False)
@@ -115,6 +123,18 @@ class ContainerMounts:
                 rootfs, mount["destination"], directory
             )
         return mounts
+
+
+    def _volume_subpath(self, point: MountPoint) -> MountPoint:
+        """The point with its source the volume's subpath, resolved inside the volume as
+        if it were `/`: a link in the volume cannot lead the mount out of it."""
+        data = self.volumes.source_for(point.name)
+        found = self.hosts.find_target(data, "/" + point.subpath)
+        if found is None:
+            raise MountTargetError(
+                f"cannot access path {data / point.subpath}: no such file or directory"
+            )
+        return replace(point, source=str(data) + found.rstrip("/"))
 
 
 def _related(source: str, root: str) -> bool:

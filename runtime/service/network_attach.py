@@ -23,7 +23,12 @@ from berth.domain.container import Container
 from berth.domain.errors import Forbidden, InvalidParameter, NotFound, NotModified
 from berth.domain.links import parse_link
 from berth.domain.network import Network
-from berth.domain.network_endpoint import check_endpoint_config, requested_address
+from berth.domain.network_endpoint import (
+    check_endpoint_config,
+    link_local_addresses,
+    requested_address,
+    requested_address6,
+)
 from berth.domain.network_pools import mac_address
 
 from .faults import crash_point
@@ -60,8 +65,12 @@ def endpoint_config(config: object) -> dict[str, Any]:
     ipam = config.get("IPAMConfig") or None
     if ipam is not None and not isinstance(ipam, dict):
         raise InvalidParameter("IPAMConfig must be an object")
-    if config.get("DriverOpts"):
-        raise InvalidParameter("DriverOpts of an endpoint is not supported by berth yet")
+    driver_opts = config.get("DriverOpts") or None
+    if driver_opts is not None and not (
+        isinstance(driver_opts, dict)
+        and all(isinstance(v, str) for v in driver_opts.values())
+    ):
+        raise InvalidParameter("DriverOpts must be an object of strings")
     links = config.get("Links") or []
     if not isinstance(links, list) or not all(isinstance(link, str) for link in links):
         raise InvalidParameter("Links must be a list of strings")
@@ -72,6 +81,9 @@ def endpoint_config(config: object) -> dict[str, Any]:
         "Aliases": list(aliases) or None,
         "IPAMConfig": dict(ipam) if ipam else None,
         "MacAddress": str(config.get("MacAddress") or "").lower(),
+        # Kept and shown as dockerd 20.10 keeps them: its bridge driver reads none of an
+        # endpoint's options.
+        "DriverOpts": dict(driver_opts) if driver_opts else None,
     }
 
 
@@ -104,13 +116,13 @@ class NetworksAttach(NetworksReconcile):
         """Allocate (recorded) and set up one veth: the endpoint document and netns path."""
         check_endpoint_config(network, config)
         bridge = await self.ensure_bridge_of(network)
-        wanted = requested_address(config)
+        wanted, wanted6 = requested_address(config), requested_address6(config)
         async with self._allocation_lock:
-            address: str = await self._sync(
-                self._change_network,
-                lambda n: n.allocate(container.id, cause, wanted),
-                network.id,
-            )
+
+            def allocate(n: Network) -> tuple[str, str]:
+                return n.allocate(container.id, cause, wanted, wanted6), n.address6_of(container.id)
+
+            address, address6 = await self._sync(self._change_network, allocate, network.id)
         crash_point("start.network_allocated" if index == 0 else "connect.allocated")
         own_mac = str(container.config.get("MacAddress") or "") if index == 0 else ""
         mac = (config.get("MacAddress") or own_mac or mac_address(address)).lower()
@@ -124,6 +136,10 @@ class NetworksAttach(NetworksReconcile):
             mac=mac,
             interface=f"eth{index}",
             default_route=default_route,
+            address6=address6,
+            prefix6_len=network.prefix6_length if address6 else 0,
+            gateway6=network.gateway6 if address6 else "",
+            link_local=tuple(link_local_addresses(config)),
         )
         netns_path = await self.links.attach(endpoint)
         aliases = list(config.get("Aliases") or [])
@@ -138,11 +154,11 @@ class NetworksAttach(NetworksReconcile):
             "Gateway": network.gateway,
             "IPAddress": address,
             "IPPrefixLen": network.prefix_length,
-            "IPv6Gateway": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
+            "IPv6Gateway": endpoint.gateway6,
+            "GlobalIPv6Address": address6,
+            "GlobalIPv6PrefixLen": endpoint.prefix6_len,
             "MacAddress": mac,
-            "DriverOpts": None,
+            "DriverOpts": config.get("DriverOpts"),
             "HostVeth": endpoint.host_veth,
             "Interface": endpoint.interface,
         }

@@ -188,7 +188,11 @@ class NetworksBase:
         bridge = self.user.bridge_of(network)
         if bridge not in self._bridges_ready:
             await self.links.ensure_bridge(
-                bridge, network.gateway, network.prefix_length, owner=self.owner
+                bridge,
+                network.gateway,
+                network.prefix_length,
+                owner=self.owner,
+                gateway6=network.gateway6_interface,
             )
             self._bridges_ready.add(bridge)
         return bridge

@@ -17,6 +17,7 @@ from berth.domain.container import Container, ContainerState
 from berth.domain.errors import BerthError
 from berth.domain.firewall_rules import chain_name
 from berth.domain.network import Network
+from berth.domain.network_endpoint import link_local_addresses
 from berth.domain.published_ports import PublishedPort
 
 from .network_base import NetworksBase
@@ -191,6 +192,10 @@ class NetworksReconcile(NetworksBase):
                     mac=str(one["MacAddress"]),
                     interface=interface,
                     default_route=interface == "eth0" and not on.internal,
+                    address6=str(one.get("GlobalIPv6Address") or ""),
+                    prefix6_len=int(one.get("GlobalIPv6PrefixLen") or 0),
+                    gateway6=str(one.get("IPv6Gateway") or ""),
+                    link_local=tuple(link_local_addresses(one)),
                 )
             )
             veths.add(str(one["HostVeth"]))

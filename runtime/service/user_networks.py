@@ -139,6 +139,7 @@ class NetworkService:
                     endpoint_id=endpoint_id_of(network.id, container_id),
                     mac=str(recorded.get("MacAddress") or mac_address(address)),
                     address=address,
+                    address6=network.address6_of(container_id),
                 )
             )
         return found
@@ -181,6 +182,7 @@ class NetworkService:
                     network.gateway,
                     network.prefix_length,
                     owner=str(self.engine.root),
+                    gateway6=network.gateway6_interface,
                 )
             await self.changed()
         return {"Id": network.id, "Warning": ""}
@@ -188,12 +190,16 @@ class NetworkService:
     def _record_create(
         self, request: Any, routes: list[ipaddress.IPv4Network], actor: Actor
     ) -> Network:
-        taken = [*routes, *(ipaddress.IPv4Network(n.subnet) for n in self.networks())]
+        existing = self.networks()
+        taken = [*routes, *(ipaddress.IPv4Network(n.subnet) for n in existing)]
         if request.subnet is not None:
             check_no_overlap(request.subnet, taken)
             subnet, gateway = request.subnet, request.gateway
         else:
             subnet, gateway = choose_pool(taken)
+        if request.subnet6:
+            taken6 = [ipaddress.IPv6Network(n.subnet6) for n in existing if n.subnet6]
+            check_no_overlap(request.subnet6, taken6)
         network_id = network_id_of(request.name, self.engine.host_id)
         cause = self.engine.cause(actor)
         decided: list[Network] = []
@@ -269,6 +275,7 @@ class NetworkService:
                     network.gateway,
                     network.prefix_length,
                     owner=str(self.engine.root),
+                    gateway6=network.gateway6_interface,
                 )
         for gone in await self._sync(self._removed_networks):
             await self.links.remove_bridge(self.bridge_of(gone))

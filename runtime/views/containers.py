@@ -96,7 +96,7 @@ def _disconnect(doc: dict[str, Any]) -> None:
 
 
 # What a stop keeps of an endpoint (dockerd's cleanOperationalData clears the rest).
-_CONFIGURED_FIELDS = ("IPAMConfig", "Links", "Aliases")
+_CONFIGURED_FIELDS = ("IPAMConfig", "Links", "Aliases", "DriverOpts")
 
 
 def _public(recorded: dict[str, Any]) -> dict[str, Any]:

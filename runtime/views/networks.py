@@ -47,6 +47,7 @@ class Endpoint:
     endpoint_id: str
     mac: str
     address: str
+    address6: str = ""
 
 
 def builtin_document(name: str, network_id: str) -> dict[str, Any]:
@@ -78,6 +79,10 @@ def document(
         config["IPRange"] = network.ip_range
     if network.aux_addresses:
         config["AuxiliaryAddresses"] = dict(network.aux_addresses)
+    configs = [config]
+    if network.subnet6:
+        config6 = {"Subnet": network.subnet6, "Gateway": network.gateway6}
+        configs.append(config6 | ({"IPRange": network.ip_range6} if network.ip_range6 else {}))
     default = network.is_default_bridge
     return {
         **builtin_document("none", network.id),
@@ -87,8 +92,9 @@ def document(
         "IPAM": {
             "Driver": "default",
             "Options": None if default else network.ipam_options,
-            "Config": [config],
+            "Config": configs,
         },
+        "EnableIPv6": network.enable_ipv6,
         "Internal": network.internal,
         "Attachable": network.attachable,
         "Containers": {
@@ -97,7 +103,7 @@ def document(
                 "EndpointID": e.endpoint_id,
                 "MacAddress": e.mac,
                 "IPv4Address": f"{e.address}/{network.prefix_length}",
-                "IPv6Address": "",
+                "IPv6Address": f"{e.address6}/{network.prefix6_length}" if e.address6 else "",
             }
             for e in sorted(endpoints, key=lambda e: e.container_id)
         },

@@ -135,3 +135,45 @@ def test_run_with_volume(
             remove=True,
         )
     assert (path / "test").read_text() == "hello\n"
+
+
+def test_create_with_subpath_volume_mount(
+    clients: tuple[docker.DockerClient, docker.APIClient],
+) -> None:
+    """docker-py's (API 1.45's VolumeOptions.Subpath), and a link in the volume that
+    points out of it: resolved inside the volume, as if it were `/`."""
+    client, api = clients
+    client.volumes.create("subvol")
+    client.containers.run(
+        "busybox",
+        ["sh", "-c", 'mkdir -p /vol/subdir && echo "test content" > /vol/subdir/testfile.txt'
+         " && ln -s /etc /vol/out && ln -s /subdir /vol/in"],
+        volumes=["subvol:/vol"],
+        remove=True,
+    )  # fmt: skip
+
+    def cat(subpath: str, path: str) -> bytes:
+        mount = Mount(MOUNT_DEST, "subvol", type="volume", read_only=True, subpath=subpath)
+        return bytes(
+            client.containers.run("busybox", ["cat", path], mounts=[mount], remove=True)
+        )
+
+    assert cat("subdir", f"{MOUNT_DEST}/testfile.txt") == b"test content\n"
+    assert cat("subdir/testfile.txt", MOUNT_DEST) == b"test content\n"  # a file
+    assert cat("in", f"{MOUNT_DEST}/testfile.txt") == b"test content\n"  # /subdir: the volume's
+    for escaping in ("out", "nosuch"):  # /etc of the volume: there is none
+        mount = Mount(MOUNT_DEST, "subvol", type="volume", subpath=escaping)
+        container = api.create_container(
+            "busybox", ["true"], host_config=api.create_host_config(mounts=[mount])
+        )
+        with pytest.raises(docker.errors.APIError, match=r"cannot access path .*/_data/"):
+            api.start(container)
+        api.remove_container(container)
+    with pytest.raises(docker.errors.APIError, match="relative path within the volume"):
+        api.create_container(
+            "busybox",
+            ["true"],
+            host_config=api.create_host_config(
+                mounts=[Mount(MOUNT_DEST, "subvol", type="volume", subpath="../x")]
+            ),
+        )

@@ -1,15 +1,15 @@
 """docker-py's network tests (tests/integration/api_network_test.py and
 models_networks_test.py), ported against berthd with busybox.
 
-What berth refuses by name is ported as a refusal: IPv6 (`enable_ipv6`, IPv6 subnets and
-addresses), link-local addresses and endpoint driver options. The swarm
-tests (attachable overlay, ingress, scope=swarm) have no counterpart: berth has no swarm.
+The swarm tests (attachable overlay, ingress, scope=swarm) have no counterpart: berth has
+no swarm.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import docker
 import pytest
@@ -39,6 +39,19 @@ def create_network(api: docker.APIClient, *args: object, **kwargs: object) -> tu
 def create_and_start(api: docker.APIClient, **kwargs: object) -> str:
     container_id: str = api.create_container(TEST_IMG, TOP, **kwargs)["Id"]
     api.start(container_id)
+    return container_id
+
+
+def create_on(api: docker.APIClient, network: str, **endpoint: Any) -> str:
+    """A container whose endpoint on `network` (its NetworkMode) asks `endpoint`."""
+    container_id: str = api.create_container(
+        TEST_IMG,
+        TOP,
+        host_config=api.create_host_config(network_mode=network),
+        networking_config=api.create_networking_config(
+            {network: api.create_endpoint_config(**endpoint)}
+        ),
+    )["Id"]
     return container_id
 
 
@@ -150,29 +163,97 @@ def test_create_with_ipv4_address(api: docker.APIClient) -> None:
     assert settings["Networks"][name]["IPAddress"] == "132.124.0.23"
 
 
-def test_ipv6_and_link_local_and_endpoint_options_are_refused_by_name(
-    api: docker.APIClient,
-) -> None:
-    """test_create_with_ipv6_address, test_create_with_linklocal_ips,
-    test_create_with_driveropt, test_create_network_ipv6_enabled: berth is IPv4 only."""
-    pool = IPAMPool(subnet="2001:389::/64")
-    with pytest.raises(docker.errors.APIError, match="is not supported by berth yet"):
+def test_create_with_ipv6_address(api: docker.APIClient) -> None:
+    name, _ = create_network(
+        api, enable_ipv6=True, ipam=IPAMConfig(pool_configs=[IPAMPool(subnet="2001:389::/64")])
+    )
+    container = create_on(api, name, ipv6_address="2001:389::f00d")
+    api.start(container)
+    endpoint = api.inspect_container(container)["NetworkSettings"]["Networks"][name]
+    assert endpoint["IPAMConfig"]["IPv6Address"] == "2001:389::f00d"
+    assert (endpoint["GlobalIPv6Address"], endpoint["GlobalIPv6PrefixLen"]) == (
+        "2001:389::f00d", 64
+    )  # fmt: skip
+    assert endpoint["IPv6Gateway"] == "2001:389::1"
+    shown = api.exec_create(container, ["ip", "-6", "addr", "show", "eth0"])
+    assert "inet6 2001:389::f00d/64" in api.exec_start(shown).decode()
+    routes = api.exec_create(container, ["ip", "-6", "route"])
+    assert "default via 2001:389::1 dev eth0" in api.exec_start(routes).decode()
+    ping = api.exec_create(container, ["ping", "-c", "1", "-W", "5", "2001:389::1"])
+    assert b" 0% packet loss" in api.exec_start(ping)  # the bridge answers as the gateway
+
+
+def test_connect_with_ipv6_address(api: docker.APIClient) -> None:
+    pool = IPAMPool(subnet="2001:389::/64", iprange="2001:389::0/96", gateway="2001:389::ffff")
+    name, network_id = create_network(api, enable_ipv6=True, ipam=IPAMConfig(pool_configs=[pool]))
+    container = create_and_start(api, host_config=api.create_host_config(network_mode=name))
+    first = api.inspect_container(container)["NetworkSettings"]["Networks"][name]
+    assert first["GlobalIPv6Address"] == "2001:389::1"  # the gateway is ::ffff
+    other = create_and_start(api, host_config=api.create_host_config(network_mode=name))
+    api.disconnect_container_from_network(container, name)
+    api.connect_container_to_network(container, name, ipv6_address="2001:389::f00d")
+    endpoint = api.inspect_container(container)["NetworkSettings"]["Networks"][name]
+    assert endpoint["IPAMConfig"]["IPv6Address"] == "2001:389::f00d"
+    assert endpoint["GlobalIPv6Address"] == "2001:389::f00d"
+    members = api.inspect_network(network_id)["Containers"]
+    assert members[container]["IPv6Address"] == "2001:389::f00d/64"
+    ping = api.exec_create(other, ["ping", "-c", "1", "-W", "5", "2001:389::f00d"])
+    assert b" 0% packet loss" in api.exec_start(ping)  # container to container
+
+
+def test_create_network_ipv6_enabled(api: docker.APIClient) -> None:
+    pool = IPAMPool(subnet="2001:389::/64", iprange="2001:389::0/96", gateway="2001:389::ffff")
+    _, network_id = create_network(api, enable_ipv6=True, ipam=IPAMConfig(pool_configs=[pool]))
+    network = api.inspect_network(network_id)
+    assert network["EnableIPv6"] is True
+    v4, v6 = network["IPAM"]["Config"]
+    assert v4["Subnet"].endswith(".0/24")  # from the pools: dockerd 20.10 has no IPv6 ones
+    assert v6 == {
+        "Subnet": "2001:389::/64", "Gateway": "2001:389::ffff", "IPRange": "2001:389::/96"
+    }  # fmt: skip
+    with pytest.raises(docker.errors.APIError, match="Pool overlaps"):
         api.create_network(random_name(), enable_ipv6=True, ipam=IPAMConfig(pool_configs=[pool]))
+    with pytest.raises(docker.errors.NotFound, match="non-overlapping IPv6 address pool"):
+        api.create_network(random_name(), enable_ipv6=True)
+
+
+def test_an_ipv6_address_on_a_network_without_ipv6_fails_the_start(api: docker.APIClient) -> None:
+    """As dockerd's: create checks the address's form, the start what the network gives."""
     name, _ = create_network(api)
-    for endpoint in (
-        {"ipv6_address": "2001:389::f00d"},
-        {"link_local_ips": ["169.254.8.8"]},
-        {"driver_opt": {"com.docker-py.setting": "on"}},
+    for network, message in ((name, "user configured subnets"), ("bridge", "user defined")):
+        container = create_on(api, network, ipv6_address="fd00::9")
+        with pytest.raises(docker.errors.APIError, match=message):
+            api.start(container)
+        assert api.inspect_container(container)["State"]["Status"] == "created"
+    for asked, message in (
+        ({"ipv6_address": "zzz"}, "invalid IPv6 address: zzz"),
+        ({"ipv6_address": "10.0.0.9"}, "invalid IPv6 address: 10.0.0.9"),
+        ({"ipv4_address": "fd00::9"}, "invalid IPv4 address: fd00::9"),
+        ({"link_local_ips": ["169.254.1.1", "x"]}, r"Invalid link-local IP address: \[169"),
     ):
-        with pytest.raises(docker.errors.APIError, match="is not supported by berth yet"):
-            api.create_container(
-                TEST_IMG,
-                TOP,
-                host_config=api.create_host_config(network_mode=name),
-                networking_config=api.create_networking_config(
-                    {name: api.create_endpoint_config(**endpoint)}
-                ),
-            )
+        with pytest.raises(docker.errors.APIError, match=message) as refused:
+            create_on(api, name, **asked)
+        assert refused.value.status_code == 400
+    assert len(api.containers(all=True)) == 2  # the two above, nothing more
+
+
+def test_create_with_linklocal_ips(api: docker.APIClient) -> None:
+    container = create_on(api, "bridge", link_local_ips=["169.254.8.8", "fe80::8"])
+    api.start(container)
+    endpoint = api.inspect_container(container)["NetworkSettings"]["Networks"]["bridge"]
+    assert endpoint["IPAMConfig"]["LinkLocalIPs"] == ["169.254.8.8", "fe80::8"]
+    shown = api.exec_start(api.exec_create(container, ["ip", "addr", "show", "eth0"])).decode()
+    assert "inet 169.254.8.8/16" in shown and "inet6 fe80::8/64" in shown
+
+
+def test_create_with_driveropt(api: docker.APIClient) -> None:
+    """dockerd 20.10's bridge driver keeps an endpoint's options and reads none of them."""
+    container = create_on(api, "bridge", driver_opt={"com.docker-py.setting": "on"})
+    created = api.inspect_container(container)["NetworkSettings"]["Networks"]["bridge"]
+    assert created["DriverOpts"] == {"com.docker-py.setting": "on"}
+    api.start(container)
+    endpoint = api.inspect_container(container)["NetworkSettings"]["Networks"]["bridge"]
+    assert endpoint["DriverOpts"] == {"com.docker-py.setting": "on"}
 
 
 def test_create_check_duplicate(api: docker.APIClient) -> None:
@@ -285,3 +366,16 @@ def test_connect_with_links_is_in_inspect_at_once(api: docker.APIClient) -> None
     exec_id = api.exec_create(container, ["ping", "-c", "1", "-W", "5", "bar"])["Id"]
     api.exec_start(exec_id)
     assert api.exec_inspect(exec_id)["ExitCode"] == 0
+
+
+def test_names_on_an_ipv6_network_answer_both_families(api: docker.APIClient) -> None:
+    pool = IPAMPool(subnet="fd00:77::/64")
+    name, _ = create_network(api, enable_ipv6=True, ipam=IPAMConfig(pool_configs=[pool]))
+    on_network = api.create_host_config(network_mode=name)
+    server = api.create_container(TEST_IMG, TOP, name=random_name(), host_config=on_network)
+    api.start(server)
+    client = create_and_start(api, host_config=on_network)
+    server_name = api.inspect_container(server)["Name"].lstrip("/")
+    for query, answer in ((["-type=AAAA"], "fd00:77::2"), ([], "172.")):
+        lookup = api.exec_create(client, ["busybox", "nslookup", *query, server_name])
+        assert f"Address: {answer}" in api.exec_start(lookup).decode()

@@ -37,3 +37,21 @@ def test_list_remove_with_name_filters(berthd: Berthd) -> None:
         assert client.volumes.list() == []
     finally:
         client.close()
+
+
+def test_create_with_volume_driver(berthd: Berthd) -> None:
+    """models_containers_test's: a volume driver with no volume to make is kept, as
+    dockerd keeps it; one that would make a volume is dockerd's failed plugin lookup."""
+    client = docker.DockerClient(base_url=f"unix://{berthd.socket}", version="1.41")
+    try:
+        container = client.containers.create("busybox", "sleep 300", volume_driver="foo")
+        assert container.attrs["HostConfig"]["VolumeDriver"] == "foo"
+        container.remove()
+        with pytest.raises(NotFound) as refused:
+            client.containers.create("busybox", "true", volume_driver="foo", volumes=["data:/d"])
+        assert refused.value.explanation == (
+            'create data: error looking up volume plugin foo: plugin "foo" not found'
+        )
+        assert client.containers.list(all=True) == [] and client.volumes.list() == []
+    finally:
+        client.close()

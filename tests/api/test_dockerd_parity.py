@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import docker
+import pytest
 
 from tests.fixtures.images import make_image
 from tests.fixtures.layers import busybox_layer
@@ -223,6 +224,37 @@ def test_a_device_that_is_not_there_fails_the_start_in_dockerds_words(berthd: Be
     ) in run.stderr
     state = berthd.docker("inspect", "-f", "{{.State.Status}}", "nodev")
     assert state.stdout.strip() == "created"
+
+
+def test_a_device_cgroup_rule_lets_the_container_open_a_node_it_made(berthd: Berthd) -> None:
+    """/dev/kmsg's numbers are not among the default rules: its node can be made (`m` is
+    allowed for every device) but opened only with a rule; `: >` opens without writing."""
+    script = "mknod /kmsg c 1 11 && : > /kmsg && echo opened"
+    denied = berthd.docker("run", "--rm", "busybox", "sh", "-c", script)
+    assert denied.returncode != 0 and "Operation not permitted" in denied.stderr
+    allowed = berthd.docker(
+        "run", "--rm", "--device-cgroup-rule", "c 1:11 w", "busybox", "sh", "-c", script
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stdout == "opened\n"
+    shown = berthd.docker(
+        "create", "--device-cgroup-rule", "c 7:* rwm", "--name", "rules", "busybox", "true"
+    )
+    assert shown.returncode == 0, shown.stderr
+    rules = berthd.docker("inspect", "-f", "{{json .HostConfig.DeviceCgroupRules}}", "rules")
+    assert rules.stdout.strip() == '["c 7:* rwm"]'
+
+
+def test_a_device_cgroup_rule_dockerd_could_not_parse_is_refused_at_create(
+    berthd: Berthd,
+) -> None:
+    client = docker.APIClient(base_url=f"unix://{berthd.socket}", version="1.41")
+    host_config = client.create_host_config(device_cgroup_rules=["c 1:3 rwx"])
+    with pytest.raises(docker.errors.APIError) as refused:
+        client.create_container("busybox", "true", name="badrule", host_config=host_config)
+    assert refused.value.status_code == 400
+    assert refused.value.explanation == "invalid device cgroup rule format: 'c 1:3 rwx'"
+    assert berthd.docker("ps", "-aq").stdout == ""
 
 
 def test_a_registry_on_the_loopback_is_spoken_to_in_plain_http_unlisted(

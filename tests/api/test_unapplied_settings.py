@@ -30,8 +30,8 @@ def log_head(root: Path) -> int:
     ("flags", "message"),
     [
         (
-            ("--device-cgroup-rule", "c 1:3 rwm"),
-            "DeviceCgroupRules (--device-cgroup-rule) is not supported by berth yet",
+            ("--device-read-bps", "/dev/null:1mb"),
+            "BlkioDeviceReadBps (--device-read-bps) is not supported by berth yet",
         ),
         (("--pid", "container:other"), "PidMode (--pid) is not supported by berth yet"),
         (("--runtime", "foo"), "unknown or invalid runtime name: foo"),

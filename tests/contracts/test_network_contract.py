@@ -81,6 +81,30 @@ async def test_an_endpoint_is_attached_and_detached_idempotently(
     assert await adapter.namespaces(names.prefix) == []
 
 
+async def test_ipv6_addresses_are_checked_before_anything_is_made(
+    links: tuple[Links, Names],
+) -> None:
+    adapter, names = links
+    with pytest.raises(InvalidParameter):
+        await adapter.ensure_bridge(names.bridge, names.gateway, 24, gateway6="fd00::1")
+    assert await adapter.bridge_ports(names.bridge) == []
+    for _ in range(2):  # idempotent with an IPv6 address too
+        await adapter.ensure_bridge(names.bridge, names.gateway, 24, gateway6="fd00:b::1/64")
+    endpoint = dataclasses.replace(
+        names.endpoint(0), address6="fd00:b::2", prefix6_len=64, gateway6="fd00:c::1"
+    )
+    with pytest.raises(InvalidParameter):  # a gateway outside the prefix
+        await adapter.attach(endpoint)
+    assert await adapter.namespaces(names.prefix) == []
+    with_six = dataclasses.replace(
+        endpoint, gateway6="fd00:b::1", link_local=("169.254.8.8/16", "fe80::8/64")
+    )
+    for _ in range(2):
+        await adapter.attach(with_six)
+    assert await adapter.bridge_ports(names.bridge) == [with_six.host_veth]
+    await adapter.detach(with_six.netns, with_six.host_veth)
+
+
 async def test_a_bridge_keeps_its_owner_until_it_goes(links: tuple[Links, Names]) -> None:
     adapter, names = links
     await adapter.ensure_bridge(names.bridge, names.gateway, 24, owner="/srv/berth-root")

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from berth.domain.config import Config, HostConfig
-from berth.domain.errors import InvalidParameter
+from berth.domain.errors import InvalidParameter, NotFound
 from berth.domain.mounts import (
     MountPoint,
     mount_points_of,
@@ -109,6 +109,22 @@ def test_image_volumes_become_anonymous_unless_something_covers_them() -> None:
     ]
 
 
+def test_a_volume_driver_is_kept_without_volumes_and_looked_up_for_one() -> None:
+    """dockerd makes a container's new volumes with `--volume-driver`; berth has only
+    `local`, so a volume to make with another is dockerd's failed plugin lookup."""
+    assert [p.type for p in plan({"VolumeDriver": "nfs", "Binds": ["/h:/x"]})] == ["bind"]
+    assert plan({"VolumeDriver": "local"}, volumes=["/data"])[0].driver == "local"
+    for host, volumes, name in (
+        ({"VolumeDriver": "nfs", "Binds": ["v1:/x"]}, [], "v1"),
+        ({"VolumeDriver": "nfs"}, ["/data"], f"{1:064x}"),  # an anonymous volume's
+    ):
+        with pytest.raises(NotFound) as refused:
+            plan(host, volumes=volumes)
+        assert refused.value.message == (
+            f'create {name}: error looking up volume plugin nfs: plugin "nfs" not found'
+        )
+
+
 @pytest.mark.parametrize(
     ("host", "message"),
     [
@@ -128,7 +144,6 @@ def test_image_volumes_become_anonymous_unless_something_covers_them() -> None:
                       "VolumeOptions": {"DriverConfig": {"Name": "nfs"}}}]},
          'volume driver "nfs" is not supported by berth'),
         ({"VolumesFrom": ["c:rshared"]}, "invalid mode: rshared"),
-        ({"VolumeDriver": "nfs", "Binds": ["v1:/x"]}, 'VolumeDriver "nfs" is not supported'),
         ({"VolumesFrom": [""]}, "volumes-from specification cannot be an empty string"),
     ],
 )  # fmt: skip

@@ -56,6 +56,14 @@ def test_a_container_is_known_by_name_short_id_and_aliases() -> None:
     }
 
 
+def test_an_ipv6_networks_names_have_both_addresses() -> None:
+    doc = container("six", "b", {"six": (NET, "10.5.0.3", ["svc"])})
+    doc["NetworkSettings"]["Networks"]["six"]["GlobalIPv6Address"] = "2001:389::3"
+    records = network_records([doc])[NET]
+    assert records.names["svc"] == records.names["six"] == ("10.5.0.3", "2001:389::3")
+    assert records.members == ("10.5.0.3",)  # its resolver is asked from the IPv4 address
+
+
 def test_a_shared_alias_has_every_members_address() -> None:
     records = network_records(
         [

@@ -84,6 +84,63 @@ def test_a_full_request_is_read() -> None:
     assert parse_network_request({"Name": "x"}).masquerade is True
 
 
+def test_an_ipv6_network_reads_its_subnet_and_takes_ipv4_from_the_pools() -> None:
+    request = parse_network_request(
+        {
+            "Name": "six",
+            "EnableIPv6": True,
+            "IPAM": {
+                "Config": [
+                    {"Subnet": "2001:389::/64", "IPRange": "2001:389::/96",
+                     "Gateway": "2001:389::ffff"},
+                ]
+            },
+        }
+    )  # fmt: skip
+    assert (request.enable_ipv6, request.subnet6, request.gateway6, request.ip_range6) == (
+        True, "2001:389::/64", "2001:389::ffff", "2001:389::/96"
+    )  # fmt: skip
+    assert request.subnet is None  # chosen from the pools
+    both = parse_network_request(
+        {"Name": "both", "EnableIPv6": True, "IPAM": {"Config": [
+            {"Subnet": "fd00:1::/64"}, {"Subnet": "10.9.0.0/24"}]}}
+    )  # fmt: skip
+    assert (both.subnet, both.subnet6, both.gateway6) == ("10.9.0.0/24", "fd00:1::/64", "fd00:1::1")
+
+
+def test_an_ipv6_network_hands_out_both_families_and_takes_both_back() -> None:
+    pool = {"Subnet": "2001:389::/64", "IPRange": "2001:389::/96", "Gateway": "2001:389::1"}
+    network = define(EnableIPv6=True, IPAM={"Config": [pool]})
+    assert network.allocate(cid(1), CAUSE) == "10.5.0.2"
+    assert network.address6_of(cid(1)) == "2001:389::2"  # ::1 is the gateway
+    assert network.allocate(cid(2), CAUSE, requested6="2001:389::f00d") == "10.5.0.3"
+    assert network.address6_of(cid(2)) == "2001:389::f00d"
+    with pytest.raises(Forbidden, match="Address already in use"):
+        network.allocate(cid(3), CAUSE, requested6="2001:389::f00d")
+    with pytest.raises(InvalidParameter, match="does not belong to any of this network"):
+        network.allocate(cid(3), CAUSE, requested6="2001:db8::1")
+    with pytest.raises(InvalidParameter, match=r"invalid IPv6 address: 10\.5\.0\.9"):
+        network.allocate(cid(3), CAUSE, requested6="10.5.0.9")
+    assert network.prefix6_length == 64
+    assert network.release(cid(1), CAUSE)
+    assert network.address6_of(cid(1)) == "" and "2001:389::2" not in network.holders6
+    assert network.allocate(cid(4), CAUSE) == "10.5.0.2"
+    assert network.address6_of(cid(4)) == "2001:389::2"  # given back, handed out again
+    plain = define()
+    plain.allocate(cid(1), CAUSE)
+    assert plain.address6_of(cid(1)) == "" and plain.prefix6_length == 0
+
+
+def test_an_ipv6_range_that_is_full_refuses_the_next_container() -> None:
+    network = define(EnableIPv6=True, IPAM={"Config": [{"Subnet": "fd00::/126"}]})
+    network.allocate(cid(1), CAUSE)
+    network.allocate(cid(2), CAUSE)  # ::2 and ::3 (IPv6 has no broadcast address)
+    assert network.address6_of(cid(2)) == "fd00::3"
+    with pytest.raises(Conflict, match="no available IPv6 addresses"):
+        network.allocate(cid(3), CAUSE)
+    assert cid(3) not in network.allocations  # nothing recorded
+
+
 @pytest.mark.parametrize(
     ("body", "error", "message"),
     [
@@ -91,10 +148,19 @@ def test_a_full_request_is_read() -> None:
         ({"Name": ""}, InvalidParameter, None),
         ({"Name": "x", "Driver": "overlay"}, Unavailable, NOT_A_MANAGER),
         ({"Name": "x", "Driver": "macvlan"}, NotFound, "plugin 'macvlan' not found"),
-        ({"Name": "x", "EnableIPv6": True}, InvalidParameter, "EnableIPv6 (--ipv6) is not "
-         "supported by berth yet"),
+        ({"Name": "x", "EnableIPv6": True}, NotFound, "could not find an available, "
+         "non-overlapping IPv6 address pool among the defaults to assign to the network"),
         ({"Name": "x", "IPAM": {"Config": [{"Subnet": "fd00::/64"}]}}, InvalidParameter,
-         "an IPv6 subnet (--ipv6) is not supported by berth yet"),
+         "the IPv6 subnet fd00::/64 needs EnableIPv6 (--ipv6)"),
+        ({"Name": "x", "EnableIPv6": True, "IPAM": {"Config": [{"Subnet": "fd00::1/64"}]}},
+         InvalidParameter, "invalid subnet fd00::1/64 : it should be fd00::/64"),
+        ({"Name": "x", "EnableIPv6": True,
+          "IPAM": {"Config": [{"Subnet": "fd00::/64", "Gateway": "fd01::1"}]}},
+         InvalidParameter, "invalid gateway fd01::1: not in subnet fd00::/64"),
+        ({"Name": "x", "EnableIPv6": True,
+          "IPAM": {"Config": [{"Subnet": "fd00::/64"}, {"Subnet": "fd01::/64"}]}},
+         InvalidParameter, "more than one IPAM config of a family (--subnet given twice) is "
+         "not supported by berth yet"),
         ({"Name": "x", "Options": {"com.docker.network.driver.mtu": "1400"}}, InvalidParameter,
          "the driver option com.docker.network.driver.mtu (-o) is not supported by berth yet"),
         ({"Name": "x", "IPAM": {"Config": [{"Gateway": "10.0.0.1"}]}}, InvalidParameter, None),

@@ -124,7 +124,6 @@ REFUSED_VALUES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
         optional={"Test": st.sampled_from([["CMD", "true"], ["CMD-SHELL", "true"]])},
     ),
     ("Config", "NetworkDisabled"): st.just(True),
-    ("HostConfig", "VolumeDriver"): _names.filter(lambda n: n != "local"),
     ("HostConfig", "IpcMode"): st.just("none") | _names.map(lambda n: f"container:{n}"),
     ("HostConfig", "Cgroup"): _names.map(lambda n: f"container:{n}"),
     ("HostConfig", "PidMode"): _names.map(lambda n: f"container:{n}"),
@@ -150,17 +149,9 @@ REFUSED_VALUES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("HostConfig", "BlkioDeviceWriteBps"): _throttles,
     ("HostConfig", "BlkioDeviceReadIOps"): _throttles,
     ("HostConfig", "BlkioDeviceWriteIOps"): _throttles,
-    ("HostConfig", "DeviceCgroupRules"): st.just(["c 1:3 rwm"]),
     ("HostConfig", "DeviceRequests"): st.just([{"Driver": "nvidia", "Count": -1}]),
     ("HostConfig", "KernelMemory"): st.integers(6 * 2**20, 2**40) | st.integers(-(2**40), -1),
     ("HostConfig", "KernelMemoryTCP"): st.integers(1, 2**40),
-    ("EndpointSettings", "IPAMConfig"): st.sampled_from(
-        [
-            {"IPv6Address": "fd00::9"},
-            {"LinkLocalIPs": ["169.254.1.1"]},
-        ]
-    ),
-    ("EndpointSettings", "DriverOpts"): st.dictionaries(_names, _names, min_size=1, max_size=2),
     ("EndpointSettings", "GwPriority"): st.integers(1, 100) | st.integers(-100, -1),
 }
 REFUSING = [s for s in SETTINGS if s.refuses is not None]
@@ -269,7 +260,6 @@ def test_real_clients_default_requests_are_accepted(endpoints: dict[str, Any]) -
         (HostConfig(pid_mode="container:db"), "PidMode (--pid) is not supported by berth yet"),
         (HostConfig(ipc_mode="container:db"), "IpcMode (--ipc) is not supported by berth yet"),
         (HostConfig(ipc_mode="none"), "IpcMode (--ipc) is not supported by berth yet: none"),
-        (HostConfig(volume_driver="nfs"), "VolumeDriver (--volume-driver) is not supported"),
         (HostConfig(security_opt=("apparmor=docker-default",)), "SecurityOpt (--security-opt)"),
         (HostConfig(security_opt=("label=user:USER",)), "not supported by berth yet: label="),
         (HostConfig(security_opt=('seccomp={"defaultAction":"SCMP_ACT_LOG"}',)), "seccomp="),

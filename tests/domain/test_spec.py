@@ -497,6 +497,21 @@ def test_a_mapped_device_is_made_and_allowed_in_the_container() -> None:
     )
 
 
+def test_device_cgroup_rules_follow_the_defaults_and_a_star_means_every_number() -> None:
+    s = spec(device_cgroup_rules=("c 1:11 w", "b *:* rwm", "c 7:* rm"))
+    assert s["linux"]["resources"]["devices"][-3:] == [
+        {"allow": True, "type": "c", "major": 1, "minor": 11, "access": "w"},
+        {"allow": True, "type": "b", "access": "rwm"},
+        {"allow": True, "type": "c", "major": 7, "access": "rm"},
+    ]
+    assert "devices" not in spec(device_cgroup_rules=("c 1:11 w",))["linux"]
+    privileged = spec(privileged=True, device_cgroup_rules=("c 1:11 w",))
+    assert (
+        privileged["linux"]["resources"]["devices"]
+        == spec(privileged=True)["linux"]["resources"]["devices"]
+    )
+
+
 def test_a_mapped_device_without_permissions_gets_the_clis_default() -> None:
     s = spec(facts=HostFacts(mapped_devices=[{**TUN, "access": ""}]))
     assert s["linux"]["resources"]["devices"][-1]["access"] == "rwm"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import replace
-from ipaddress import IPv4Interface, IPv4Network
+from ipaddress import IPv4Interface, IPv4Network, IPv6Interface
 from pathlib import Path
 
 import trio
@@ -19,6 +19,7 @@ from berth.adapters.network.endpoint import (
     _check_netns_name,
     _check_owner,
     _check_prefix_len,
+    check_interface6,
 )
 from berth.adapters.network.firewall import check_chain
 from berth.adapters.network.links import NETNS_DIR
@@ -37,19 +38,23 @@ class FakeLinks:
         self.faults = Faults()
         self.routes = list(routes)  # the host's own, besides the bridges' subnets
         self.bridges: dict[str, IPv4Interface] = {}
+        self.bridges6: dict[str, IPv6Interface] = {}
         self.netns: set[str] = set()
         self.veths: dict[str, Endpoint] = {}  # by host end
         self.owners: dict[str, str] = {}  # bridge -> owner
 
     async def ensure_bridge(
-        self, name: str, gateway: str, prefix_len: int, *, owner: str = ""
+        self, name: str, gateway: str, prefix_len: int, *, owner: str = "", gateway6: str = ""
     ) -> None:
         _check_ifname(name)
         _check_ipv4(gateway, "gateway")
         _check_prefix_len(prefix_len)
         _check_owner(owner)
+        interface6 = check_interface6(gateway6, "gateway") if gateway6 else None
         await self._enter("ensure_bridge")
         self.bridges[name] = IPv4Interface(f"{gateway}/{prefix_len}")
+        if interface6 is not None:
+            self.bridges6[name] = interface6
         if owner:
             self.owners[name] = owner
 
@@ -61,6 +66,7 @@ class FakeLinks:
         _check_ifname(name)
         await self._enter("remove_bridge")
         self.bridges.pop(name, None)
+        self.bridges6.pop(name, None)
         self.veths = {k: e for k, e in self.veths.items() if e.bridge != name}
 
     async def detach_interface(self, host_veth: str) -> None:
