@@ -41,7 +41,7 @@ T = "berth.network"
 #: The fields of `Created` a network's state is begun from (`Recreated` carries them too).
 SETTINGS = ("name", "driver", "subnet", "gateway", "options", "ip_range", "aux_addresses",
             "internal", "attachable", "labels", "configured", "ipam_options",
-            "enable_ipv6", "subnet6", "gateway6", "ip_range6")  # fmt: skip
+            "enable_ipv6", "subnet6", "gateway6", "ip_range6", "ipam_shown")  # fmt: skip
 
 NETWORK_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
 CONTAINER_ID_PATTERN = re.compile(r"[0-9a-f]{64}")
@@ -79,6 +79,7 @@ class Network(StrIdAggregate, AddressBook):
         subnet6: str = ""  # the user's (dockerd 20.10 has no IPv6 pools)
         gateway6: str = ""
         ip_range6: str = ""
+        ipam_shown: list[dict[str, Any]] | None = None  # IPAM.Config as inspect shows it
 
         def apply(self, n: Network) -> None:
             n.begin({key: getattr(self, key) for key in SETTINGS})
@@ -211,6 +212,7 @@ class Network(StrIdAggregate, AddressBook):
     subnet6 = ""
     gateway6 = ""
     ip_range6 = ""
+    ipam_shown: list[dict[str, Any]] | None = None
     allocations6 = cast("dict[str, str]", {})  # container id -> IPv6 address
     holders6 = cast("dict[str, str]", {})  # IPv6 address -> container id
 
@@ -231,6 +233,7 @@ class Network(StrIdAggregate, AddressBook):
         self.subnet6 = settings.get("subnet6", "")
         self.gateway6 = settings.get("gateway6", "")
         self.ip_range6 = settings.get("ip_range6", "")
+        self.ipam_shown = settings.get("ipam_shown")
         self.allocations6 = {}
         self.holders6 = {}
         self.allocations = {}

@@ -87,8 +87,10 @@ def choose_bridge_subnet(
     return choose_pool(taken)
 
 
-def parse_subnet(subnet: object) -> ipaddress.IPv4Network:
-    """An IPv4 subnet in CIDR form without host bits, with room for at least two hosts."""
+def parse_subnet(subnet: object, *, masked: bool = False) -> ipaddress.IPv4Network:
+    """An IPv4 subnet in CIDR form, with room for at least two hosts; without host bits,
+    or, `masked`, with them dropped (a user's `--subnet 10.1.0.1/16`, as dockerd 20.10's
+    net.ParseCIDR takes it)."""
     if not isinstance(subnet, str) or "/" not in subnet:
         raise InvalidParameter(f"invalid subnet {subnet!r}: expected IPv4 CIDR like 172.18.0.0/16")
     try:
@@ -99,7 +101,7 @@ def parse_subnet(subnet: object) -> ipaddress.IPv4Network:
         ) from None
     if not isinstance(loose, ipaddress.IPv4Network):
         raise InvalidParameter(f"invalid subnet {subnet}: only IPv4 subnets are supported")
-    if str(loose.network_address) != subnet.split("/", 1)[0]:
+    if not masked and str(loose.network_address) != subnet.split("/", 1)[0]:
         raise InvalidParameter(f"invalid subnet {subnet} : it should be {loose}")
     if loose.prefixlen > MAX_PREFIX_LENGTH:
         raise InvalidParameter(

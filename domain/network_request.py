@@ -56,6 +56,9 @@ class NetworkRequest:
     options: dict[str, str] = field(default_factory=dict)
     ipam_options: dict[str, str] | None = None  # echoed by inspect as given (only {} applies)
     enable_ipv6: bool = False
+    # The user's IPAM configs as dockerd shows them: the fields given, as given.
+    shown: dict[str, Any] | None = None
+    shown6: dict[str, Any] | None = None
     subnet6: str = ""  # with enable_ipv6 only
     gateway6: str = ""
     ip_range6: str = ""
@@ -135,7 +138,7 @@ def parse_network_request(body: object) -> NetworkRequest:
     v6 = [c for c in configs if ":" in str(c.get("Subnet") or "")]
     v4 = [c for c in configs if c not in v6]
     if len(v4) > 1 or len(v6) > 1:
-        raise unsupported("more than one IPAM config of a family (--subnet given twice)")
+        raise Forbidden("bridge driver doesn't support multiple subnets")
     if v6:
         request = _with_ipam_v6(request, v6[0])
     elif request.enable_ipv6:
@@ -157,7 +160,13 @@ def _with_ipam_v6(request: NetworkRequest, config: dict[str, Any]) -> NetworkReq
     if config.get("Gateway"):
         gateway = parse_address_in(config["Gateway"], subnet, "gateway")
     ip_range = _ip_range(config, subnet, parse_subnet_v6)
-    return replace(request, subnet6=str(subnet), gateway6=str(gateway), ip_range6=ip_range)
+    return replace(
+        request,
+        subnet6=str(subnet),
+        gateway6=str(gateway),
+        ip_range6=ip_range,
+        shown6=_as_shown(config),
+    )
 
 
 def _ip_range(config: dict[str, Any], subnet: Subnet, parse: Callable[[str], Subnet]) -> str:
@@ -176,9 +185,9 @@ def _with_ipam(request: NetworkRequest, config: dict[str, Any]) -> NetworkReques
         if config.get("Gateway") or config.get("IPRange") or config.get("AuxiliaryAddresses"):
             raise InvalidParameter("gateway, ip-range and aux-address need a subnet (--subnet)")
         return request
-    subnet = parse_subnet(subnet_text)
+    subnet = parse_subnet(subnet_text, masked=True)
     gateway = parse_gateway(config.get("Gateway") or None, subnet)
-    ip_range = _ip_range(config, subnet, parse_subnet)
+    ip_range = _ip_range(config, subnet, lambda text: parse_subnet(text, masked=True))
     aux = _strings(config.get("AuxiliaryAddresses"), "AuxiliaryAddresses")
     for host, address in aux.items():
         try:
@@ -188,8 +197,23 @@ def _with_ipam(request: NetworkRequest, config: dict[str, Any]) -> NetworkReques
         if ip not in subnet:
             raise InvalidParameter(f"auxiliary address {host}={address} is not in {subnet}")
     return replace(
-        request, subnet=str(subnet), gateway=str(gateway), ip_range=ip_range, aux_addresses=aux
+        request,
+        subnet=str(subnet),
+        gateway=str(gateway),
+        ip_range=ip_range,
+        aux_addresses=aux,
+        shown=_as_shown(config),
     )
+
+
+def _as_shown(config: dict[str, Any]) -> dict[str, Any]:
+    """An IPAM config as dockerd 20.10's inspect shows a user's: what was given, as given
+    (a subnet with host bits too); no gateway unless one was."""
+    return {
+        k: config[k]
+        for k in ("Subnet", "IPRange", "Gateway", "AuxiliaryAddresses")
+        if config.get(k)
+    }
 
 
 def network_settings(request: NetworkRequest, subnet: str, gateway: str) -> dict[str, Any]:
@@ -212,4 +236,9 @@ def network_settings(request: NetworkRequest, subnet: str, gateway: str) -> dict
         "subnet6": request.subnet6,
         "gateway6": request.gateway6,
         "ip_range6": request.ip_range6,
+        # A subnet from the pools is shown with its gateway, a user's as given.
+        "ipam_shown": [
+            request.shown or {"Subnet": subnet, "Gateway": gateway},
+            *([request.shown6] if request.shown6 else []),
+        ],
     }

@@ -226,13 +226,13 @@ class NetworkLinks:
                     raise NetworkSetupFailed(f"veth {ep.host_veth} vanished while being set up")
                 host.set_link(veth, master=bridge, up=True)
                 inner.set_link(peer, mac=ep.mac, up=True)
-                addresses = [(ep.address, ep.prefix_len)]
+                addresses = [(ep.address, ep.prefix_len, False)]
                 if ep.address6:
-                    addresses.append((ep.address6, ep.prefix6_len))
-                addresses += [_split_interface(i) for i in ep.link_local]
-                for address, prefix_len in addresses:
+                    addresses.append((ep.address6, ep.prefix6_len, False))
+                addresses += [(*_split_interface(i), True) for i in ep.link_local]
+                for address, prefix_len, detect in addresses:
                     try:
-                        inner.add_address(peer, address, prefix_len)
+                        inner.add_address(peer, address, prefix_len, detect_duplicates=detect)
                     except NetlinkError as error:
                         _ignore(errno.EEXIST, error)
                 if ep.default_route:

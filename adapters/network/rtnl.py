@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import importlib.util
+import ipaddress
 import socket
 import struct
 import sys
@@ -253,15 +254,23 @@ class Rtnl:
 
     # -- addresses and routes -------------------------------------------------------------
 
-    def add_address(self, index: int, address: str, prefix_len: int) -> None:
+    def add_address(
+        self, index: int, address: str, prefix_len: int, *, detect_duplicates: bool = False
+    ) -> None:
+        """As libnetwork's (through vishvananda/netlink): an IPv4 address with its
+        broadcast address; an IPv6 one usable at once, without duplicate address
+        detection, unless asked for (a `--link-local-ip`)."""
         message = ifaddrmsg()
         message["family"] = _family(address)
-        if message["family"] == socket.AF_INET6:
-            # As libnetwork's: usable at once, not after duplicate address detection.
+        attrs = [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]
+        if message["family"] == socket.AF_INET6 and not detect_duplicates:
             message["flags"] = IFA_F_NODAD
+        elif message["family"] == socket.AF_INET and prefix_len < 31:
+            network = ipaddress.IPv4Network(f"{address}/{prefix_len}", strict=False)
+            attrs.append(("IFA_BROADCAST", str(network.broadcast_address)))
         message["prefixlen"] = prefix_len
         message["index"] = index
-        message["attrs"] = [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]
+        message["attrs"] = attrs
         self.request(message, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
 
     def addresses(self) -> list[Message]:

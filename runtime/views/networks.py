@@ -92,7 +92,7 @@ def document(
         "IPAM": {
             "Driver": "default",
             "Options": None if default else network.ipam_options,
-            "Config": configs,
+            "Config": configs if network.ipam_shown is None else network.ipam_shown,
         },
         "EnableIPv6": network.enable_ipv6,
         "Internal": network.internal,

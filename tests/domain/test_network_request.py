@@ -72,6 +72,12 @@ def test_a_full_request_is_read() -> None:
         gateway="10.7.0.254",
         ip_range="10.7.1.0/24",
         aux_addresses={"router": "10.7.0.2"},
+        shown={
+            "Subnet": "10.7.0.0/16",
+            "Gateway": "10.7.0.254",
+            "IPRange": "10.7.1.0/24",
+            "AuxiliaryAddresses": {"router": "10.7.0.2"},
+        },
         internal=True,
         attachable=True,
         labels={"a": "b"},
@@ -106,6 +112,26 @@ def test_an_ipv6_network_reads_its_subnet_and_takes_ipv4_from_the_pools() -> Non
             {"Subnet": "fd00:1::/64"}, {"Subnet": "10.9.0.0/24"}]}}
     )  # fmt: skip
     assert (both.subnet, both.subnet6, both.gateway6) == ("10.9.0.0/24", "fd00:1::/64", "fd00:1::1")
+
+
+def test_a_users_subnet_keeps_its_host_bits_in_what_inspect_shows_and_drops_them_in_use() -> None:
+    """dockerd 20.10 takes `--subnet 10.9.0.1/24` as net.ParseCIDR does, and shows the
+    configs as given: no gateway unless one was; a subnet from the pools with its own."""
+    request = parse_network_request(
+        {"Name": "x", "EnableIPv6": True, "IPAM": {"Config": [
+            {"Subnet": "fd00:9::1/64"}, {"Subnet": "10.9.0.1/24", "IPRange": "10.9.0.128/25"}]}}
+    )  # fmt: skip
+    assert (request.subnet, request.gateway, request.subnet6) == (
+        "10.9.0.0/24", "10.9.0.1", "fd00:9::/64"
+    )  # fmt: skip
+    network = Network.define(
+        id=NET_ID, request=request, subnet="10.9.0.0/24", gateway="10.9.0.1", cause=CAUSE
+    )
+    assert network.ipam_shown == [
+        {"Subnet": "10.9.0.1/24", "IPRange": "10.9.0.128/25"}, {"Subnet": "fd00:9::1/64"}
+    ]  # fmt: skip
+    pooled = define()
+    assert pooled.ipam_shown == [{"Subnet": "10.5.0.0/24", "Gateway": "10.5.0.1"}]
 
 
 def test_an_ipv6_network_hands_out_both_families_and_takes_both_back() -> None:
@@ -152,15 +178,12 @@ def test_an_ipv6_range_that_is_full_refuses_the_next_container() -> None:
          "non-overlapping IPv6 address pool among the defaults to assign to the network"),
         ({"Name": "x", "IPAM": {"Config": [{"Subnet": "fd00::/64"}]}}, InvalidParameter,
          "the IPv6 subnet fd00::/64 needs EnableIPv6 (--ipv6)"),
-        ({"Name": "x", "EnableIPv6": True, "IPAM": {"Config": [{"Subnet": "fd00::1/64"}]}},
-         InvalidParameter, "invalid subnet fd00::1/64 : it should be fd00::/64"),
         ({"Name": "x", "EnableIPv6": True,
           "IPAM": {"Config": [{"Subnet": "fd00::/64", "Gateway": "fd01::1"}]}},
          InvalidParameter, "invalid gateway fd01::1: not in subnet fd00::/64"),
         ({"Name": "x", "EnableIPv6": True,
           "IPAM": {"Config": [{"Subnet": "fd00::/64"}, {"Subnet": "fd01::/64"}]}},
-         InvalidParameter, "more than one IPAM config of a family (--subnet given twice) is "
-         "not supported by berth yet"),
+         Forbidden, "bridge driver doesn't support multiple subnets"),
         ({"Name": "x", "Options": {"com.docker.network.driver.mtu": "1400"}}, InvalidParameter,
          "the driver option com.docker.network.driver.mtu (-o) is not supported by berth yet"),
         ({"Name": "x", "IPAM": {"Config": [{"Gateway": "10.0.0.1"}]}}, InvalidParameter, None),
