@@ -99,6 +99,13 @@ def host_hierarchies() -> list[Hierarchy]:
     return _host_hierarchies
 
 
+def unified() -> bool:
+    """Whether this host has cgroup v2 alone (moby's cgroups.Mode() Unified): not v1, nor
+    the hybrid layout of v1 controllers beside an empty v2 hierarchy."""
+    found = host_hierarchies()
+    return bool(found) and all(h.version == 2 for h in found)
+
+
 def check_relative(path: str) -> str:
     """A cgroup path below each hierarchy's root: absolute-looking, no `.`/`..` parts."""
     parts = [p for p in path.split("/") if p]

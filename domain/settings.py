@@ -393,7 +393,9 @@ def _check_platform(hc: HostConfig) -> list[str]:
     return warnings
 
 
-def adapt_settings(host_config: HostConfig, *, adjust_cpu_shares: bool = True) -> HostConfig:
+def adapt_settings(
+    host_config: HostConfig, *, adjust_cpu_shares: bool = True, cgroup_v2: bool = True
+) -> HostConfig:
     """`adaptContainerSettings` and the create handler's defaults, as a new HostConfig.
 
     CpuShares is clamped to the kernel's [2, 262144] (dockerd does so only for API
@@ -426,4 +428,6 @@ def adapt_settings(host_config: HostConfig, *, adjust_cpu_shares: bool = True) -
         changes["runtime"] = DEFAULT_RUNTIME
     if hc.log_config.type == "":
         changes["log_config"] = dataclasses.replace(hc.log_config, type=DEFAULT_LOG_DRIVER)
+    if hc.cgroupns_mode == "":  # a namespace of its own only where cgroups are unified
+        changes["cgroupns_mode"] = "private" if cgroup_v2 else "host"
     return dataclasses.replace(hc, **changes) if changes else hc

@@ -171,8 +171,10 @@ def _shm_mount(host: HostConfig, size: int) -> dict[str, Any]:
 
 
 def _host_uts(host: HostConfig) -> bool:
-    """As moby: the host's network namespace comes with the host's hostname."""
-    return host.uts_mode == "host" or host.network_mode == "host"
+    """`--uts host` only: with the host's network a container still has a UTS namespace
+    of its own (dockerd 20.10's too), holding the host's name (engine create), so that a
+    container that may set its hostname never sets the host's."""
+    return host.uts_mode == "host"
 
 
 def _namespaces(host: HostConfig, facts: HostFacts, netns_path: str | None) -> list[dict[str, str]]:

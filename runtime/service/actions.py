@@ -22,6 +22,7 @@ from typing import Any
 import trio
 
 from berth.adapters.capabilities import bounding_capabilities
+from berth.adapters.cgroups import unified as unified_cgroups
 from berth.adapters.host_devices import host_devices, mapped_devices
 from berth.adapters.log_rotation import keep_rotated, plan_rotation
 from berth.adapters.private_files import private_file, write_private
@@ -304,6 +305,7 @@ class ContainerActions:
             devices=host_devices() if host_config.privileged else (),
             mapped_devices=mapped_devices(host_config.devices or ()),
             init_binary=init_binary() if host_config.init else "",
+            cgroup_v2=unified_cgroups(),
         )
         return build_spec(
             container_id=container.id,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from berth.adapters.cgroups import unified as unified_cgroups
 from berth.domain.cause import Actor, Cause
 from berth.domain.config import Config, HostConfig, NetworkingConfig
 from berth.domain.container import Container, container_hostname, container_id_from_entropy
@@ -78,7 +79,9 @@ class Engine(ContainerVerbs):
             networks=network_refs(self),
         )
         runtime = self.runtime_names.resolve(asked_runtime(body, host_config.runtime))
-        host_config = adapt_settings(replace(host_config, runtime=runtime))
+        host_config = adapt_settings(
+            replace(host_config, runtime=runtime), cgroup_v2=unified_cgroups()
+        )
         mounts = plan_for_create(
             merged,
             host_config,
@@ -91,7 +94,10 @@ class Engine(ContainerVerbs):
         for attempt in range(MAX_RANDOM_NAME_ATTEMPTS):
             container_id = self._new_container_id()
             config_doc = merged.to_docker()
-            config_doc["Hostname"] = container_hostname(config_doc.get("Hostname"), container_id)
+            given = config_doc.get("Hostname")
+            if not given and host_config.network_mode == "host":
+                given = os.uname().nodename  # dockerd's: the host's network, the host's name
+            config_doc["Hostname"] = container_hostname(given, container_id)
             wanted = canonical or validate_name(random_name(self._draw(), retry=attempt))
             container = Container.create(
                 id=container_id,

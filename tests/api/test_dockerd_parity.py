@@ -14,6 +14,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from berth.adapters.cgroups import unified as unified_cgroups
 from tests.fixtures.images import make_image
 from tests.fixtures.layers import busybox_layer
 from tests.fixtures.registry import RunningRegistry
@@ -255,6 +256,41 @@ def test_a_device_cgroup_rule_dockerd_could_not_parse_is_refused_at_create(
     assert refused.value.status_code == 400
     assert refused.value.explanation == "invalid device cgroup rule format: 'c 1:3 rwx'"
     assert berthd.docker("ps", "-aq").stdout == ""
+
+
+def test_the_cgroup_namespace_is_dockerds_default_for_the_host_and_inspect_says_so(
+    berthd: Berthd,
+) -> None:
+    """On cgroup v1 (and hybrid) a container sees the host's cgroup paths, as dockerd's;
+    on v2 alone it has a namespace of its own."""
+    expected = "private" if unified_cgroups() else "host"
+    run = berthd.docker("run", "--name", "cgns", "busybox", "cat", "/proc/self/cgroup")
+    assert run.returncode == 0, run.stderr
+    mode = berthd.docker("inspect", "-f", "{{.HostConfig.CgroupnsMode}}", "cgns")
+    assert mode.stdout.strip() == expected
+    own_root = all(line.endswith(":/") for line in run.stdout.splitlines())
+    assert own_root == (expected == "private")
+    asked = berthd.docker("run", "--rm", "--cgroupns", "private", "busybox", "cat",
+                          "/proc/self/cgroup")  # fmt: skip
+    assert all(line.endswith(":/") for line in asked.stdout.splitlines())
+
+
+def test_the_hosts_network_comes_with_its_name_in_a_uts_namespace_of_its_own(
+    berthd: Berthd,
+) -> None:
+    """dockerd 20.10: `--network host` names the container as the host is named, in a UTS
+    namespace of the container's own: a privileged container's `hostname x` is its own."""
+    run = berthd.docker(
+        "run", "--name", "hostnet", "--network", "host", "--privileged", "busybox", "sh",
+        "-c", "hostname; readlink /proc/self/ns/uts; cat /etc/hostname; hostname renamed",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    name, namespace, file_name = run.stdout.splitlines()
+    assert name == file_name == os.uname().nodename
+    assert namespace != os.readlink("/proc/self/ns/uts")
+    assert socket.gethostname() == name  # the host's own name is untouched
+    shown = berthd.docker("inspect", "-f", "{{.Config.Hostname}}", "hostnet")
+    assert shown.stdout.strip() == name
 
 
 def test_a_registry_on_the_loopback_is_spoken_to_in_plain_http_unlisted(

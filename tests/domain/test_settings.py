@@ -218,6 +218,15 @@ def test_adapt_settings(given_: dict[str, Any], expected: dict[str, Any]) -> Non
     assert {name: getattr(adapted, name) for name in expected} == expected
 
 
+def test_the_cgroup_namespace_is_the_hosts_unless_cgroups_are_unified() -> None:
+    """dockerd's adaptContainerSettings: "private" on cgroup v2 alone, "host" on v1 and
+    the hybrid layout; a mode asked for stays."""
+    assert adapt_settings(HostConfig(), cgroup_v2=False).cgroupns_mode == "host"
+    assert adapt_settings(HostConfig(), cgroup_v2=True).cgroupns_mode == "private"
+    asked = HostConfig(cgroupns_mode="private")
+    assert adapt_settings(asked, cgroup_v2=False).cgroupns_mode == "private"
+
+
 def test_adapt_can_leave_cpu_shares_alone_like_modern_dockerd() -> None:
     assert adapt_settings(HostConfig(cpu_shares=1), adjust_cpu_shares=False).cpu_shares == 1
 

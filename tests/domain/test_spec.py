@@ -208,7 +208,8 @@ def test_namespaces_and_network_modes() -> None:
     )["linux"]["namespaces"]
     assert {"type": "network", "path": "/run/netns/berth-x"} in netns
     host_types = [n["type"] for n in spec(network_mode="host")["linux"]["namespaces"]]
-    assert "network" not in host_types
+    assert "network" not in host_types and "uts" in host_types  # as dockerd 20.10's
+    assert "uts" not in [n["type"] for n in spec(uts_mode="host")["linux"]["namespaces"]]
     assert {"type": "network"} in spec(network_mode="none")["linux"]["namespaces"]
     assert "cgroup" in types
     v1 = spec(facts=HostFacts(cgroup_v2=False))["linux"]["namespaces"]
