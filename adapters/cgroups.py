@@ -106,6 +106,24 @@ def unified() -> bool:
     return bool(found) and all(h.version == 2 for h in found)
 
 
+def memory_features() -> dict[str, bool]:
+    """What `docker info` says the memory controller can limit (moby's sysinfo): on v1
+    by the files of its hierarchy, on v2 alone swap only (kernel memory and the OOM
+    killer's switch are v1's)."""
+    if unified():
+        return {"MemoryLimit": True, "SwapLimit": True, "KernelMemory": False,
+                "KernelMemoryTCP": False, "OomKillDisable": False}  # fmt: skip
+    memory = next((h.mount for h in host_hierarchies() if "memory" in h.controllers), None)
+    has = (lambda name: (memory / name).exists()) if memory else (lambda name: False)
+    return {
+        "MemoryLimit": memory is not None,
+        "SwapLimit": has("memory.memsw.limit_in_bytes"),
+        "KernelMemory": has("memory.kmem.limit_in_bytes"),
+        "KernelMemoryTCP": has("memory.kmem.tcp.limit_in_bytes"),
+        "OomKillDisable": has("memory.oom_control"),
+    }
+
+
 def check_relative(path: str) -> str:
     """A cgroup path below each hierarchy's root: absolute-looking, no `.`/`..` parts."""
     parts = [p for p in path.split("/") if p]

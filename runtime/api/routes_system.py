@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import os
 import platform
 import socket
@@ -10,9 +12,11 @@ from typing import Any
 
 import trio
 
+from berth.adapters.cgroups import memory_features, unified
 from berth.domain.log_config import DRIVERS
 
 from ..service import disk_usage
+from ..service.actions import init_binary
 from .server import (
     API_VERSION,
     ENGINE_VERSION,
@@ -78,13 +82,42 @@ def _mem_total() -> int:
     return 0
 
 
+def _os_release() -> tuple[str, str]:
+    """The host's PRETTY_NAME and VERSION_ID, as dockerd's OperatingSystem and OSVersion."""
+    found: dict[str, str] = {}
+    try:
+        with open("/etc/os-release") as handle:
+            for line in handle:
+                key, _, value = line.strip().partition("=")
+                found[key] = value.strip('"')
+    except OSError:
+        pass
+    return found.get("PRETTY_NAME", "Linux"), found.get("VERSION_ID", "")
+
+
+def engine_id(host_id: str, root: str) -> str:
+    """A stable id for this engine (its host and root), in the shape of dockerd's: twelve
+    groups of four base32 characters. Tools that manage several engines tell them apart
+    by it."""
+    digest = hashlib.sha256(f"{host_id}\0{root}".encode()).digest()[:30]
+    text = base64.b32encode(digest).decode()
+    return ":".join(text[i : i + 4] for i in range(0, 48, 4))
+
+
+def _security_options() -> list[str]:
+    """What every container gets by default: Docker's seccomp profile, and on cgroup v2
+    alone a cgroup namespace of its own."""
+    return ["name=seccomp,profile=default", *(["name=cgroupns"] if unified() else [])]
+
+
 def _info(app: App) -> dict[str, Any]:
     engine = app.engine
     engine.catch_up()
     states = [row["state"] for row in engine.views.container_rows()]
     images = engine.images.list_entries()
+    operating_system, os_version = _os_release()
     return {
-        "ID": "berth",
+        "ID": engine_id(engine.host_id, str(app.root)),
         "Containers": len(states),
         "ContainersRunning": sum(s in ("running", "restarting") for s in states),
         "ContainersPaused": sum(s == "paused" for s in states),
@@ -92,9 +125,12 @@ def _info(app: App) -> dict[str, Any]:
         "Images": len(images),
         "Driver": "overlay2",
         "DriverStatus": [["Backing Filesystem", "berth snapshots"]],
-        "Plugins": {"Volume": [], "Network": ["bridge", "host", "none"], "Log": list(DRIVERS)},
-        "MemoryLimit": True,
-        "SwapLimit": True,
+        "Plugins": {
+            "Volume": ["local"],
+            "Network": ["bridge", "host", "null"],
+            "Log": list(DRIVERS),
+        },
+        **memory_features(),
         "CpuCfsPeriod": True,
         "CpuCfsQuota": True,
         "CPUShares": True,
@@ -110,8 +146,8 @@ def _info(app: App) -> dict[str, Any]:
         "CgroupVersion": "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1",
         "NEventsListener": 0,
         "KernelVersion": platform.release(),
-        "OperatingSystem": "berth",
-        "OSVersion": "",
+        "OperatingSystem": operating_system,
+        "OSVersion": os_version,
         "OSType": "linux",
         "Architecture": platform.machine(),
         "IndexServerAddress": "https://index.docker.io/v1/",
@@ -119,7 +155,9 @@ def _info(app: App) -> dict[str, Any]:
             "AllowNondistributableArtifactsCIDRs": [],
             "AllowNondistributableArtifactsHostnames": [],
             "InsecureRegistryCIDRs": ["127.0.0.0/8"],
-            "IndexConfigs": {},
+            "IndexConfigs": {
+                "docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": True, "Official": True}
+            },
             "Mirrors": [],
         },
         "NCPU": os.cpu_count() or 1,
@@ -144,11 +182,11 @@ def _info(app: App) -> dict[str, Any]:
         },
         "LiveRestoreEnabled": True,
         "Isolation": "",
-        "InitBinary": "",
+        "InitBinary": os.path.basename(init_binary()),
         "ContainerdCommit": {"ID": "", "Expected": ""},
         "RuncCommit": {"ID": "", "Expected": ""},
         "InitCommit": {"ID": "", "Expected": ""},
-        "SecurityOptions": [],
+        "SecurityOptions": _security_options(),
         "Warnings": None,
     }
 

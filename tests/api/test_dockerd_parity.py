@@ -4,7 +4,9 @@ against both: each as dockerd gives it."""
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import socket
 import subprocess
 import tarfile
@@ -14,6 +16,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from berth.adapters.cgroups import memory_features
 from berth.adapters.cgroups import unified as unified_cgroups
 from tests.fixtures.images import make_image
 from tests.fixtures.layers import busybox_layer
@@ -305,3 +308,28 @@ def test_a_registry_on_the_loopback_is_spoken_to_in_plain_http_unlisted(
         pulled = daemon.docker("pull", f"{host}/library/busybox:latest")
         assert pulled.returncode == 0, pulled.stderr
         assert "Status: Downloaded newer image for" in pulled.stdout
+
+
+def test_info_says_what_the_engine_and_the_host_have(
+    start_berthd: Callable[..., Berthd], berthd: Berthd
+) -> None:
+    """As dockerd's /info: the host's OS, what the memory controller can limit, the
+    volume and network drivers, the default seccomp profile; an id of dockerd's shape
+    that tells two engines apart and stays across restarts."""
+    info = json.loads(berthd.docker("info", "--format", "{{json .}}").stdout)
+    assert re.fullmatch(r"[A-Z2-7]{4}(:[A-Z2-7]{4}){11}", info["ID"])
+    assert info["Plugins"]["Volume"] == ["local"]
+    assert info["Plugins"]["Network"] == ["bridge", "host", "null"]
+    assert "name=seccomp,profile=default" in info["SecurityOptions"]
+    assert info["IndexServerAddress"] == "https://index.docker.io/v1/"
+    assert info["RegistryConfig"]["IndexConfigs"]["docker.io"]["Official"] is True
+    lines = Path("/etc/os-release").read_text().splitlines()
+    release = dict(line.split("=", 1) for line in lines if "=" in line)
+    assert info["OperatingSystem"] == release["PRETTY_NAME"].strip('"')
+    memory = {k: info[k] for k in ("MemoryLimit", "SwapLimit", "OomKillDisable")}
+    assert memory == {k: v for k, v in memory_features().items() if k in memory}
+    other = start_berthd(name="other").docker("info", "--format", "{{.ID}}").stdout.strip()
+    assert other != info["ID"]
+    berthd.stop()
+    again = start_berthd().docker("info", "--format", "{{.ID}}").stdout.strip()
+    assert again == info["ID"]
