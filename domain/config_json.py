@@ -309,6 +309,19 @@ def jf(key: str, codec: Codec, *, omitempty: bool = False) -> dict[str, Any]:
     return {"docker": key, "codec": codec, "omitempty": omitempty}
 
 
+_Keys = tuple[dict[str, "dataclasses.Field[Any]"], dict[str, "dataclasses.Field[Any]"]]
+_KEYS: dict[type, _Keys] = {}
+
+
+def _keys_of(struct: type) -> _Keys:
+    """A struct's fields by their Docker key, and by that key in lower case."""
+    keys = _KEYS.get(struct)
+    if keys is None:
+        exact = {f.metadata["docker"]: f for f in dataclasses.fields(struct)}
+        keys = _KEYS[struct] = (exact, {k.lower(): f for k, f in exact.items()})
+    return keys
+
+
 class DockerStruct:
     """Mixin for frozen dataclasses that mirror a Docker API struct field by field."""
 
@@ -321,14 +334,18 @@ class DockerStruct:
             raise InvalidParameter(
                 f"json: cannot unmarshal {_json_kind(data)} into Go value of type {cls.GO_TYPE}"
             )
+        exact, folded = _keys_of(cls)
+        found: dict[str, tuple[dataclasses.Field[Any], Any]] = {}
+        for key, value in data.items():
+            # Go's encoding/json: an exact key first, else one that differs in case only
+            # (docker-py sends "CPURealtimeRuntime"); of two keys for a field, the last.
+            f = exact.get(key) or folded.get(str(key).lower())
+            if f is not None and value is not None:
+                found[f.name] = (f, value)
         kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            meta = f.metadata
-            key = meta["docker"]
-            if key not in data or data[key] is None:
-                continue
-            codec: Codec = meta["codec"]
-            kwargs[f.name] = codec.decode(data[key], f"{cls.GO_STRUCT}.{key}")
+        for name, (f, value) in found.items():
+            codec: Codec = f.metadata["codec"]
+            kwargs[name] = codec.decode(value, f"{cls.GO_STRUCT}.{f.metadata['docker']}")
         return cls(**kwargs)
 
     def to_docker(self) -> dict[str, Any]:

@@ -7,7 +7,8 @@ jumps. The chain is written whole every time (`iptables-restore --noflush` repla
 chain it declares), so the rules always follow the networks that exist.
 
 Per network with bridge B and subnet S (dockerd's DOCKER-ISOLATION and MASQUERADE):
-- B to B is accepted (containers of one network);
+- B to B is accepted (containers of one network), dropped with
+  `com.docker.network.bridge.enable_icc=false`;
 - into B only replies (RELATED,ESTABLISHED): no other network, and nothing from outside,
   starts a connection to a container (published ports are user-space forwarders);
 - from B to any other berth or docker bridge (`berth+`, `br-+`, `docker+`) is dropped
@@ -31,6 +32,7 @@ class FirewallNetwork:
     subnet: str
     internal: bool = False
     masquerade: bool = True
+    icc: bool = True  # containers of the network reach each other
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class Ruleset:
     chain: str
     filter: tuple[tuple[str, ...], ...]
     nat: tuple[tuple[str, ...], ...]
+    # A network without ICC: its bridge's own traffic must go through iptables
+    # (net.bridge.bridge-nf-call-iptables), as dockerd's setupBridgeNetFiltering makes it.
+    bridge_filtering: bool = False
 
 
 def chain_name(root_bridge: str) -> str:
@@ -52,7 +57,7 @@ def ruleset(chain: str, networks: list[FirewallNetwork]) -> Ruleset:
     nat_rules: list[tuple[str, ...]] = []
     for n in sorted(networks, key=lambda n: n.bridge):
         b = n.bridge
-        filter_rules.append(("-i", b, "-o", b, "-j", "ACCEPT"))
+        filter_rules.append(("-i", b, "-o", b, "-j", "ACCEPT" if n.icc else "DROP"))
         if n.internal:
             filter_rules += [("-i", b, "-j", "DROP"), ("-o", b, "-j", "DROP")]
             continue
@@ -64,7 +69,8 @@ def ruleset(chain: str, networks: list[FirewallNetwork]) -> Ruleset:
         ]
         if n.masquerade:
             nat_rules.append(("-s", n.subnet, "!", "-o", b, "-j", "MASQUERADE"))
-    return Ruleset(chain, tuple(filter_rules), tuple(nat_rules))
+    filtering = any(not n.icc for n in networks)
+    return Ruleset(chain, tuple(filter_rules), tuple(nat_rules), filtering)
 
 
 def restore_text(rules: Ruleset) -> str:

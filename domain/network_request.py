@@ -15,7 +15,7 @@ same name without it; berth's network ids derive from names, so it cannot).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,7 +27,12 @@ from .swarm import NOT_A_MANAGER, SWARM_DRIVERS
 PREDEFINED = ("bridge", "host", "none", "default")
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MASQUERADE_OPTION = "com.docker.network.bridge.enable_ip_masquerade"
-APPLIED_OPTIONS = (BRIDGE_NAME_OPTION, MASQUERADE_OPTION)
+ICC_OPTION = "com.docker.network.bridge.enable_icc"
+#: Shown, and of no effect beyond `EnableIPv6`'s: dockerd 20.10's bridge driver takes
+#: IPv6 from the request's flag, not from this option.
+IPV6_OPTION = "com.docker.network.enable_ipv6"
+FLAG_OPTIONS = (MASQUERADE_OPTION, ICC_OPTION, IPV6_OPTION)
+APPLIED_OPTIONS = (BRIDGE_NAME_OPTION, *FLAG_OPTIONS)
 #: Body fields that must keep their zero value: what berth does not apply.
 REFUSED_FIELDS = {
     "Ingress": "Ingress (--ingress)",
@@ -65,7 +70,12 @@ class NetworkRequest:
 
     @property
     def masquerade(self) -> bool:
-        return self.options.get(MASQUERADE_OPTION, "true").lower() in ("true", "1")
+        return bridge_flag(self.options, MASQUERADE_OPTION)
+
+
+def bridge_flag(options: Mapping[str, Any], key: str) -> bool:
+    """A bridge driver's true-or-false option (masquerade, icc): true unless set false."""
+    return str(options.get(key, "true")).lower() in ("true", "1")
 
 
 def _strings(value: object, what: str) -> dict[str, str]:
@@ -113,16 +123,16 @@ def parse_network_request(body: object) -> NetworkRequest:
     for key in options:
         if key not in APPLIED_OPTIONS:
             raise unsupported(f"the driver option {key} (-o)")
-    if options.get(MASQUERADE_OPTION, "true").lower() not in ("true", "false", "1", "0"):
-        raise InvalidParameter(f"invalid {MASQUERADE_OPTION}: expected true or false")
+    for key in FLAG_OPTIONS:
+        if options.get(key, "true").lower() not in ("true", "false", "1", "0"):
+            raise InvalidParameter(f"invalid {key}: expected true or false")
     ipam = body.get("IPAM") or {}
     if not isinstance(ipam, dict):
         raise InvalidParameter("IPAM must be an object")
     if (ipam.get("Driver") or "default") != "default":
         raise unsupported(f"the IPAM driver {ipam['Driver']} (--ipam-driver)")
+    # Kept and shown: dockerd 20.10's default IPAM driver reads none of its options.
     ipam_options = None if ipam.get("Options") is None else _strings(ipam["Options"], "Options")
-    if ipam_options:
-        raise unsupported("IPAM options (--ipam-opt)")
     configs = ipam.get("Config") or []
     if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
         raise InvalidParameter("IPAM.Config must be a list of objects")

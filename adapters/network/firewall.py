@@ -20,6 +20,7 @@ _CHAIN = re.compile(r"BERTH-[0-9A-F]{8}")
 #: Where each table's chain is jumped to from.
 HOOKS = {"filter": "FORWARD", "nat": "POSTROUTING"}
 IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+BRIDGE_NF = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
 
 
 class FirewallFailed(BerthError):
@@ -49,6 +50,8 @@ class IptablesFirewall:
         """The root's chains hold exactly `rules`, and are jumped to first."""
         check_chain(rules.chain)
         await trio.to_thread.run_sync(_enable_forwarding)
+        if rules.bridge_filtering:
+            await trio.to_thread.run_sync(_enable_bridge_filtering)
         await _run(["iptables-restore", "-w", "--noflush"], stdin=restore_text(rules).encode())
         for table, hook in HOOKS.items():
             if not await _iptables("-t", table, "-C", hook, "-j", rules.chain, check=False):
@@ -74,6 +77,19 @@ class IptablesFirewall:
             found += [f"{table}: {line}" for line in done.stdout.decode().splitlines()
                       if chain in line]  # fmt: skip
         return found
+
+
+def _enable_bridge_filtering() -> None:
+    """Bridged traffic through iptables, so that a network's DROP of its own bridge's
+    traffic holds (dockerd sets it for a network without ICC; never unset)."""
+    try:
+        if BRIDGE_NF.read_text().strip() != "1":
+            BRIDGE_NF.write_text("1\n")
+    except FileNotFoundError:
+        raise FirewallFailed(
+            "com.docker.network.bridge.enable_icc=false needs the kernel's br_netfilter "
+            f"module: {BRIDGE_NF} is missing"
+        ) from None
 
 
 def _enable_forwarding() -> None:

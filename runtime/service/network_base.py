@@ -25,7 +25,7 @@ from berth.domain.errors import NotModified
 from berth.domain.firewall_rules import FirewallNetwork, chain_name, ruleset
 from berth.domain.network import Network
 from berth.domain.network_pools import choose_bridge_subnet
-from berth.domain.network_request import MASQUERADE_OPTION
+from berth.domain.network_request import ICC_OPTION, MASQUERADE_OPTION, bridge_flag
 
 from ..store.unit_of_work import unit_of_work
 from .engine import Engine
@@ -170,7 +170,8 @@ class NetworksBase:
                 self.bridge_for(n),
                 n.subnet,
                 internal=n.internal,
-                masquerade=str(n.options.get(MASQUERADE_OPTION, "true")).lower() in ("true", "1"),
+                masquerade=bridge_flag(n.options, MASQUERADE_OPTION),
+                icc=bridge_flag(n.options, ICC_OPTION),
             )
             for n in networks
         ]

@@ -217,3 +217,24 @@ def test_the_id_of_a_container_is_no_network(berthd: Berthd) -> None:
         assert found.returncode == 1 and f"network {ref} not found" in found.stderr
         assert "Error response from daemon: network" in found.stderr
     ok(berthd.docker("rm", container_id))
+
+
+def test_a_network_without_icc_keeps_its_containers_apart(berthd: Berthd) -> None:
+    """`-o com.docker.network.bridge.enable_icc=false`: as dockerd's, containers of the
+    network cannot reach each other (its bridge's own traffic is dropped), the gateway
+    they still reach; the option is shown as given."""
+    ok(berthd.docker(
+        "network", "create", "--subnet", "10.219.0.0/24",
+        "-o", "com.docker.network.bridge.enable_icc=false", "apart",
+    ))  # fmt: skip
+    ok(berthd.docker(
+        "network", "create", "--subnet", "10.219.1.0/24", "together",
+    ))  # fmt: skip
+    for network, address in (("apart", "10.219.0.10"), ("together", "10.219.1.10")):
+        ok(berthd.docker("run", "-d", "--network", network, "--ip", address, "--name",
+                         f"server-{network}", "busybox", "sleep", "300"))  # fmt: skip
+    assert not ping(berthd, "apart", "10.219.0.10")
+    assert ping(berthd, "apart", "10.219.0.1")  # the gateway
+    assert ping(berthd, "together", "10.219.1.10")
+    (doc,) = inspect(berthd, "apart", kind="network")
+    assert doc["Options"] == {"com.docker.network.bridge.enable_icc": "false"}

@@ -3,6 +3,7 @@ re-encode to the same JSON, with Go's conventions for strslices and nulls."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -289,3 +290,26 @@ def test_decoded_maps_are_copies_of_the_input() -> None:
 def test_endpoint_settings_keep_the_network_by_name() -> None:
     networking = NetworkingConfig.from_docker(RUN_NETWORKING)
     assert networking.endpoints_config == {"default": EndpointSettings()}
+
+
+def test_keys_match_in_any_case_as_gos_decoder_matches_them() -> None:
+    """docker-py sends "CPURealtimeRuntime"; dockerd (Go's encoding/json) takes it for
+    CpuRealtimeRuntime. Of two keys for one field the last wins, as in Go."""
+    host = HostConfig.from_docker({"CPURealtimeRuntime": 40000, "cpurealtimeperiod": 150000})
+    assert (host.cpu_realtime_runtime, host.cpu_realtime_period) == (40000, 150000)
+    assert Config.from_docker({"Cmd": ["b"], "cmd": ["a"]}).cmd == ("a",)
+    assert Config.from_docker({"cmd": ["a"], "Cmd": ["b"]}).cmd == ("b",)
+    assert Config.from_docker({"NoSuchKey": 1, "image": "busybox"}).image == "busybox"
+
+
+def _structs(base: type) -> list[type]:
+    return [c for sub in base.__subclasses__() for c in (sub, *_structs(sub))]
+
+
+def test_no_struct_has_two_keys_that_differ_in_case_only() -> None:
+    """Else a case-insensitive match could not tell them apart (Go's could not either)."""
+    structs = [c for c in _structs(DockerStruct) if dataclasses.is_dataclass(c)]
+    assert len(structs) >= 10
+    for struct in structs:
+        keys = [f.metadata["docker"] for f in dataclasses.fields(struct)]
+        assert len({k.lower() for k in keys}) == len(keys), struct

@@ -96,6 +96,23 @@ def test_rules_per_network_kind() -> None:
     assert text.count("COMMIT") == 2
 
 
+def test_a_network_without_icc_drops_its_own_bridges_traffic() -> None:
+    plain = ruleset("BERTH-00000001", [FirewallNetwork("br-a", "10.1.0.0/24")])
+    assert plain.bridge_filtering is False
+    assert ("-i", "br-a", "-o", "br-a", "-j", "ACCEPT") in plain.filter
+    rules = ruleset(
+        "BERTH-00000001",
+        [FirewallNetwork("br-a", "10.1.0.0/24"), FirewallNetwork("br-b", "10.2.0.0/24", icc=False)],
+    )
+    assert rules.bridge_filtering is True
+    assert ("-i", "br-b", "-o", "br-b", "-j", "DROP") in rules.filter
+    assert ("-i", "br-a", "-o", "br-a", "-j", "ACCEPT") in rules.filter
+    assert rules.nat == (
+        ("-s", "10.1.0.0/24", "!", "-o", "br-a", "-j", "MASQUERADE"),
+        ("-s", "10.2.0.0/24", "!", "-o", "br-b", "-j", "MASQUERADE"),
+    )  # egress stays
+
+
 def test_three_contiguous_ports_are_a_range() -> None:
     env = link_env("/p/db", "10.0.0.2", [], ["80/tcp", "81/tcp", "82/tcp"])
     assert env[1:7] == [

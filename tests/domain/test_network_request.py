@@ -90,6 +90,22 @@ def test_a_full_request_is_read() -> None:
     assert parse_network_request({"Name": "x"}).masquerade is True
 
 
+def test_options_dockerd_keeps_or_applies_are_read() -> None:
+    """ICC is applied (service/network_base); the IPAM options and the enable_ipv6
+    option are kept and shown, as dockerd 20.10's drivers read none of them."""
+    request = parse_network_request(
+        {
+            "Name": "x",
+            "Options": {"com.docker.network.bridge.enable_icc": "false",
+                        "com.docker.network.enable_ipv6": "true"},
+            "IPAM": {"Driver": "default", "Options": {"com.docker.compose.network.test": "9"}},
+        }
+    )  # fmt: skip
+    assert request.ipam_options == {"com.docker.compose.network.test": "9"}
+    assert request.options["com.docker.network.bridge.enable_icc"] == "false"
+    assert request.enable_ipv6 is False and request.masquerade is True
+
+
 def test_an_ipv6_network_reads_its_subnet_and_takes_ipv4_from_the_pools() -> None:
     request = parse_network_request(
         {
@@ -186,6 +202,8 @@ def test_an_ipv6_range_that_is_full_refuses_the_next_container() -> None:
          Forbidden, "bridge driver doesn't support multiple subnets"),
         ({"Name": "x", "Options": {"com.docker.network.driver.mtu": "1400"}}, InvalidParameter,
          "the driver option com.docker.network.driver.mtu (-o) is not supported by berth yet"),
+        ({"Name": "x", "Options": {"com.docker.network.bridge.enable_icc": "no"}},
+         InvalidParameter, "invalid com.docker.network.bridge.enable_icc: expected true or false"),
         ({"Name": "x", "IPAM": {"Config": [{"Gateway": "10.0.0.1"}]}}, InvalidParameter, None),
         ({"Name": "x", "IPAM": {"Config": [{"Subnet": "10.0.0.0/24", "IPRange": "10.1.0.0/24"}]}},
          InvalidParameter, "ip-range 10.1.0.0/24 is not within the subnet 10.0.0.0/24"),
