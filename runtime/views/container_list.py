@@ -158,8 +158,10 @@ def listed_states(
     all_: bool, limit: int | None, filters: Mapping[str, Sequence[str]]
 ) -> frozenset[str] | None:
     """The berth states of the containers `docker ps` lists, None for every state: without
-    `all` (nor a limit, nor a filter on states), the live ones only."""
-    if not all_ and limit is None and not filters.get("status") and "exited" not in filters:
+    `all` (nor a limit above 0, nor a filter on states), the live ones only. docker-py
+    sends `limit=-1` for no limit, which lists the live ones (moby's `Limit > 0`)."""
+    unlimited = limit is None or limit <= 0
+    if not all_ and unlimited and not filters.get("status") and "exited" not in filters:
         return _WITHOUT_ALL
     return None
 

@@ -57,6 +57,22 @@ def test_containers_high_level_api(
     assert raised.value.status_code == 400
 
 
+def test_a_list_without_all_is_the_running_ones_whatever_limit_docker_py_sends(
+    client_and_daemon: tuple[docker.DockerClient, Berthd, RunningRegistry],
+) -> None:
+    """docker-py sends `all=0&limit=-1`: moby lists all states only for a limit above 0."""
+    client, _, _ = client_and_daemon
+    stopped = client.containers.create("busybox", ["true"], name="py-created")
+    running = client.containers.run("busybox", ["sleep", "30"], detach=True, name="py-running")
+    assert [c.name for c in client.containers.list()] == ["py-running"]
+    assert {c.name for c in client.containers.list(all=True)} == {"py-created", "py-running"}
+    assert [c.name for c in client.containers.list(limit=1)] == ["py-running"]  # the newest
+    assert [c["Id"] for c in client.api.containers(limit=0)] == [running.id]
+    running.remove(force=True)
+    assert [c.name for c in client.containers.list(limit=1)] == ["py-created"]
+    stopped.remove()
+
+
 def test_images_high_level_api(
     client_and_daemon: tuple[docker.DockerClient, Berthd, RunningRegistry],
 ) -> None:
