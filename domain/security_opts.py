@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import InvalidParameter
+from .seccomp_profile import parse_profile
 
 # strconv.ParseBool's spellings.
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")
@@ -22,7 +23,7 @@ _DEFAULT_SECCOMP = ("", "builtin")
 
 @dataclass(frozen=True)
 class SecurityOptions:
-    seccomp: str = ""  # "" or "builtin": the default profile; "unconfined": none
+    seccomp: str = ""  # "" or "builtin": the default profile; "unconfined": none; else JSON
     apparmor: str = ""
     labels: tuple[str, ...] = ()
     # Off by default, as dockerd's and podman's: setuid binaries and file capabilities
@@ -30,10 +31,13 @@ class SecurityOptions:
     no_new_privileges: bool = False
     writable_cgroups: bool = False
 
+    @property
+    def custom_seccomp(self) -> str:
+        """A profile of the user's, in Docker's format (the client sends its text); ""."""
+        return "" if self.seccomp in (*_DEFAULT_SECCOMP, "unconfined") else self.seccomp
+
     def unapplied(self) -> str | None:
         """The first option berth would not carry out, as the user wrote its kind, or None."""
-        if self.seccomp not in (*_DEFAULT_SECCOMP, "unconfined"):
-            return "seccomp=<custom profile>"
         if self.apparmor not in ("", "unconfined"):
             return f"apparmor={self.apparmor}"
         for label in self.labels:
@@ -76,13 +80,16 @@ def parse_security_opts(opts: Iterable[str]) -> SecurityOptions:
             flags[key] = _parse_bool(value, opt)
         else:
             raise InvalidParameter(f'invalid --security-opt 2: "{opt}"')
-    return SecurityOptions(
+    options = SecurityOptions(
         seccomp=profiles["seccomp"],
         apparmor=profiles["apparmor"],
         labels=tuple(labels),
         no_new_privileges=flags["no-new-privileges"],
         writable_cgroups=flags["writable-cgroups"],
     )
+    if options.custom_seccomp:
+        parse_profile(options.custom_seccomp)  # refused at create, not found at start
+    return options
 
 
 def seccomp_on(options: SecurityOptions) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..config import Config, HostConfig
 from ..errors import InvalidParameter
+from ..seccomp_profile import profile_to_oci
 from ..security_opts import parse_security_opts, seccomp_on
 from ..settings_rules import (
     ALL_CAPABILITIES,
@@ -364,7 +365,11 @@ def build_spec(
         linux["readonlyPaths"] = (
             list(d.READONLY_PATHS) if host.readonly_paths is None else list(host.readonly_paths)
         )
-        if seccomp_on(security):
+        if security.custom_seccomp:
+            custom = profile_to_oci(security.custom_seccomp, caps, facts.arch, facts.kernel)
+            if custom is not None:
+                linux["seccomp"] = custom
+        elif seccomp_on(security):
             profile = seccomp_profile if seccomp_profile is not None else load_default_profile()
             linux["seccomp"] = to_oci(profile, caps, facts.arch, facts.kernel)
 

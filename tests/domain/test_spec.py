@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -342,11 +343,57 @@ def test_seccomp_capability_conditioned_rules() -> None:
     assert syscalls_named(arm, "set_tls")
 
 
+CUSTOM_PROFILE = {
+    "defaultAction": "SCMP_ACT_ERRNO",
+    "defaultErrnoRet": 1,
+    "archMap": [
+        {"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]},
+        {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]},
+    ],
+    "syscalls": [
+        {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+        {"name": "chmod", "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+        {"names": ["ptrace"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_PTRACE"]}},
+        {"names": ["reboot"], "action": "SCMP_ACT_ALLOW",
+         "excludes": {"arches": ["SCMP_ARCH_X86_64"]}},
+        {"names": ["kcmp"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "99.0"}},
+        {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": 8, "valueTwo": 0, "op": "SCMP_CMP_EQ"}]},
+    ],
+}  # fmt: skip
+
+
 def test_seccomp_unconfined_and_custom_profiles() -> None:
+    """A profile in Docker's format is moby's setupSeccomp's: rules kept by the bounding
+    caps, the architecture and the kernel; archMap's entry for the host's arch."""
     assert "seccomp" not in spec(security_opt=("seccomp=unconfined",))["linux"]
     assert "seccomp" not in spec(security_opt=("seccomp:unconfined",))["linux"]
-    with pytest.raises(InvalidParameter):
-        spec(security_opt=('seccomp={"defaultAction": "SCMP_ACT_ALLOW"}',))
+    text = json.dumps(CUSTOM_PROFILE)
+    custom = spec(security_opt=(f"seccomp={text}",), facts=HostFacts(kernel=(6, 1)))
+    seccomp = custom["linux"]["seccomp"]
+    assert (seccomp["defaultAction"], seccomp["defaultErrnoRet"]) == ("SCMP_ACT_ERRNO", 1)
+    assert seccomp["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]
+    assert [r["names"] for r in seccomp["syscalls"]] == [["read", "write"], ["chmod"],
+                                                           ["personality"]]  # fmt: skip
+    assert seccomp["syscalls"][1]["errnoRet"] == 13
+    assert seccomp["syscalls"][2]["args"] == [
+        {"index": 0, "value": 8, "valueTwo": 0, "op": "SCMP_CMP_EQ"}
+    ]
+    traced = spec(security_opt=(f"seccomp={text}",), cap_add=("SYS_PTRACE",))
+    assert ["ptrace"] in [r["names"] for r in traced["linux"]["seccomp"]["syscalls"]]
+    arm = spec(security_opt=(f"seccomp={text}",), facts=HostFacts(arch="arm64"))
+    assert ["reboot"] in [r["names"] for r in arm["linux"]["seccomp"]["syscalls"]]
+    assert arm["linux"]["seccomp"]["architectures"] == ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
+    assert "seccomp" not in spec(security_opt=("seccomp={}",))["linux"]  # moby: disabled
+    privileged = spec(privileged=True, security_opt=(f"seccomp={text}",))
+    assert "seccomp" not in privileged["linux"]
+    for bad, message in (
+        ("{not json", "Decoding seccomp profile failed"),
+        ('{"architectures": ["a"], "archMap": [{}]}', "use either 'architectures' or"),
+        ('{"syscalls": [{"name": "a", "names": ["b"]}]}', "use either 'name' or 'names'"),
+    ):
+        with pytest.raises(InvalidParameter, match=message):
+            spec(security_opt=(f"seccomp={bad}",))
 
 
 PASSWD = """root:x:0:0:root:/root:/bin/sh
