@@ -106,6 +106,7 @@ class Reactor:
         for event in batch:
             self._read = event.position
             if self._wants(event):
+                self._store.seen(event)  # its action must not load an older copy
                 self._queue(event.originator_id, event.position, event)
             else:
                 self._wake(event.position)

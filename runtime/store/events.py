@@ -178,6 +178,12 @@ class EventStore(Application[str]):
             self.repository.saved(o for o in objs if getattr(o, "id", None) in recorded)
         return recordings
 
+    def seen(self, event: LoggedEvent) -> None:
+        """`event` was read from the log: a later read of its aggregate is at least as
+        new (ADR/0052's kept copies may not know of its save yet)."""
+        if isinstance(self.repository, KeptAggregates):
+            self.repository.seen(event.originator_id, event.version)
+
     def construct_repository(self) -> Repository[str]:
         """For the log's sole writer keeping aggregates, one that trusts its own saves
         (ADR/0052); otherwise the library's (a fleet's log has other writers)."""

@@ -73,6 +73,12 @@ class KeptAggregates(Repository[str]):
                 if kept is None or kept.version < aggregate.version:
                     self._kept.put(aggregate.id, deepcopy(aggregate))
 
+    def seen(self, aggregate_id: str, version: int) -> None:
+        """An event of `version` was read from the log: the aggregate is at least that new,
+        whether or not the save that wrote it has told `saved` yet (a reactor reads the
+        log as soon as the save commits, before the saving thread notes it)."""
+        self._note(aggregate_id, version)
+
     def forget(self, aggregate_ids: Iterable[str | None]) -> None:
         """After a save refused because another writer got there first: those
         aggregates' next reads ask the log."""

@@ -229,3 +229,26 @@ def test_inspect_by_full_id_shows_a_save_the_views_had_not_taken(sole: Engine) -
     container.rename("/renamed", cause_at(9))
     sole.save(container, project=False)
     assert sole.inspect_container(created.id)["Name"] == "/renamed"
+
+
+def test_an_event_read_from_the_log_is_never_met_by_an_older_kept_copy(tmp_path: Path) -> None:
+    """The window between a save's commit and its `saved` note: a reactor that read the
+    new event from the log (and said so, `seen`) loads the aggregate at least that new.
+    A compose `up` starting three containers at once lost a start in that window: the
+    reactor loaded the container still `created` and did nothing (the start answered
+    204 and the container stayed `starting` for good)."""
+    store = EventStore(tmp_path / "events.db", keep_aggregates=True, sole_writer=True)
+    try:
+        store.save(Name.register("/web", "a" * 64, cause_at(1)))
+        name = store.repository.get(name_id("/web"))
+        name.release("a" * 64, cause_at(2))
+        # The commit alone, as another thread's save is before it notes the new head.
+        super(EventStore, store).save(name)
+        stale = store.repository.get(name_id("/web"))
+        assert stale.version == 1  # what the kept copy says until `saved` runs
+        (event,) = [e for e in store.read_log(0) if e.version == 2]
+        store.seen(event)
+        read = store.repository.get(name_id("/web"))
+        assert (read.version, read.owner) == (2, None)
+    finally:
+        store.close()
