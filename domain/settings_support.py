@@ -95,15 +95,12 @@ def _part_of(owner: type, parent: str, *attrs: str) -> tuple[Setting, ...]:
     return tuple(Setting(owner, a, "", Support.PART_OF, parent) for a in attrs)
 
 
-def _mode_of_container(mode: str) -> Verdict:
-    """`container:NAME` (joining another container's namespace) is not carried out yet."""
-    kind, _, name = mode.partition(":")
-    return mode if kind == "container" and name else False
-
-
 def _ipc_mode(mode: str) -> Verdict:
-    # "none" is a private namespace without /dev/shm; berth always mounts one.
-    return mode if mode == "none" else _mode_of_container(mode)
+    """"none" is a private namespace without /dev/shm (berth always mounts one);
+    `container:NAME` needs the donor's /dev/shm on the host (moby's ShmPath), which
+    berth's, a mount inside the donor's own namespace, is not."""
+    kind, _, name = mode.partition(":")
+    return mode if mode == "none" or (kind == "container" and name) else False
 
 
 def _healthcheck(health: HealthConfig | None) -> Verdict:
@@ -196,7 +193,7 @@ SETTINGS: tuple[Setting, ...] = (
                  "extra_hosts --add-host"),
     _applied(H, "group_add", "--group-add", "spec/users additional gids"),
     _partial(H, "ipc_mode", "--ipc", _ipc_mode),
-    _partial(H, "pid_mode", "--pid", _mode_of_container),
+    _applied(H, "pid_mode", "--pid", "spec/builder _namespaces: host, container:X"),
     _partial(H, "userns_mode", "--userns", _not_in("", "host")),
     _refused(H, "cgroup", "API only", "another container's cgroup"),
     _applied(H, "links", "--link", "service/network_links: variables and hosts at start"),

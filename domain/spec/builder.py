@@ -54,6 +54,8 @@ class HostFacts:
     # The host's init for --init (tini, a static build: it runs in any image's root);
     # "" where there is none, and then --init cannot start.
     init_binary: str = ""
+    # `--pid container:X`: the running donor's process id (0: none).
+    pid_donor: int = 0
 
 
 def effective_capabilities(host: HostConfig, host_caps: frozenset[str] | None = None) -> list[str]:
@@ -180,7 +182,11 @@ def _host_uts(host: HostConfig) -> bool:
 
 def _namespaces(host: HostConfig, facts: HostFacts, netns_path: str | None) -> list[dict[str, str]]:
     spaces: list[dict[str, str]] = [{"type": "mount"}]
-    if host.pid_mode != "host":
+    if facts.pid_donor:
+        spaces.append({"type": "pid", "path": f"/proc/{facts.pid_donor}/ns/pid"})
+    elif host.pid_mode.startswith("container:"):
+        raise InvalidParameter(f"PID mode {host.pid_mode}: the donor's process is required")
+    elif host.pid_mode != "host":
         spaces.append({"type": "pid"})
     if host.ipc_mode != "host":
         spaces.append({"type": "ipc"})

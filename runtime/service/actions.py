@@ -47,6 +47,7 @@ from .images import ImageService
 from .keyed_locks import KeyedLocks
 from .leftovers import Leftovers
 from .log_rotation import LogRotation
+from .namespace_donors import donor_pid
 from .network_files import Attachment
 from .networking import ContainerNetworks
 from .start_gate import StartGate
@@ -306,6 +307,7 @@ class ContainerActions:
             mapped_devices=mapped_devices(host_config.devices or ()),
             init_binary=init_binary() if host_config.init else "",
             cgroup_v2=unified_cgroups(),
+            pid_donor=donor_pid(self.engine, host_config.pid_mode),
         )
         return build_spec(
             container_id=container.id,

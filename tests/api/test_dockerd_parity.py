@@ -364,3 +364,20 @@ def test_a_seccomp_profile_of_the_users_is_applied(
     assert refused.value.status_code == 400
     assert "Decoding seccomp profile failed" in str(refused.value.explanation)
     assert berthd.docker("ps", "-aq").stdout == ""
+
+
+def test_a_pid_namespace_of_another_container_is_joined(berthd: Berthd) -> None:
+    """`--pid container:X` (compose's `pid: service:x`): the donor's processes are seen;
+    a donor that is not running, or not there, is dockerd's refusal at start."""
+    donor = berthd.docker("run", "-d", "--name", "donor", "busybox", "sleep", "300")
+    assert donor.returncode == 0, donor.stderr
+    script = "for f in /proc/[0-9]*/cmdline; do cat $f; echo; done"
+    seen = berthd.docker("run", "--rm", "--pid", "container:donor", "busybox", "sh", "-c", script)
+    assert seen.returncode == 0, seen.stderr
+    assert "sleep\x00300" in seen.stdout
+    ok = berthd.docker("stop", "-t", "0", "donor")
+    assert ok.returncode == 0, ok.stderr
+    stopped = berthd.docker("run", "--pid", "container:donor", "--name", "late", "busybox", "true")
+    assert stopped.returncode != 0 and "is not running" in stopped.stderr
+    gone = berthd.docker("run", "--pid", "container:nosuch", "busybox", "true")
+    assert "cannot join PID of a non running container: nosuch" in gone.stderr

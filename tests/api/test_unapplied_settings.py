@@ -33,7 +33,7 @@ def log_head(root: Path) -> int:
             ("--device-read-bps", "/dev/null:1mb"),
             "BlkioDeviceReadBps (--device-read-bps) is not supported by berth yet",
         ),
-        (("--pid", "container:other"), "PidMode (--pid) is not supported by berth yet"),
+        (("--ipc", "container:other"), "IpcMode (--ipc) is not supported by berth yet"),
         (("--runtime", "foo"), "unknown or invalid runtime name: foo"),
         (
             ("--security-opt", "apparmor=x"),

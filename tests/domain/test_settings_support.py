@@ -126,7 +126,6 @@ REFUSED_VALUES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
     ("Config", "NetworkDisabled"): st.just(True),
     ("HostConfig", "IpcMode"): st.just("none") | _names.map(lambda n: f"container:{n}"),
     ("HostConfig", "Cgroup"): _names.map(lambda n: f"container:{n}"),
-    ("HostConfig", "PidMode"): _names.map(lambda n: f"container:{n}"),
     ("HostConfig", "SecurityOpt"): st.lists(
         st.sampled_from(
             [
@@ -256,7 +255,6 @@ def test_real_clients_default_requests_are_accepted(endpoints: dict[str, Any]) -
 @pytest.mark.parametrize(
     ("host", "message"),
     [
-        (HostConfig(pid_mode="container:db"), "PidMode (--pid) is not supported by berth yet"),
         (HostConfig(ipc_mode="container:db"), "IpcMode (--ipc) is not supported by berth yet"),
         (HostConfig(ipc_mode="none"), "IpcMode (--ipc) is not supported by berth yet: none"),
         (HostConfig(security_opt=("apparmor=docker-default",)), "SecurityOpt (--security-opt)"),

@@ -219,6 +219,13 @@ def test_namespaces_and_network_modes() -> None:
         spec(network_mode="container:abc")
 
 
+def test_a_pid_mode_of_a_container_joins_its_donors_namespace() -> None:
+    joined = spec(pid_mode="container:db", facts=HostFacts(pid_donor=4242))
+    assert {"type": "pid", "path": "/proc/4242/ns/pid"} in joined["linux"]["namespaces"]
+    with pytest.raises(InvalidParameter):  # the donor must be found before
+        spec(pid_mode="container:db")
+
+
 def test_readonly_root() -> None:
     assert spec(readonly_rootfs=True)["root"]["readonly"] is True
 
