@@ -13,7 +13,6 @@ from collections.abc import Collection, Mapping, Sequence
 
 from .errors import Forbidden, InvalidParameter
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Subnet = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: The longest IPv6 prefix a network takes: room for a gateway and a container.
 MAX_PREFIX_LENGTH_V6 = 126
@@ -82,21 +81,6 @@ def parse_subnet_v6(subnet: object) -> ipaddress.IPv6Network:
             f"invalid subnet {subnet}: prefix length must be {MAX_PREFIX_LENGTH_V6} or less"
         )
     return net
-
-
-def parse_address_in(text: object, subnet: Subnet, what: str) -> Address:
-    """A gateway or an auxiliary address: an address of the subnet's family inside it."""
-    try:
-        if not isinstance(text, str):
-            raise ValueError
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        raise InvalidParameter(f"invalid {what} {text!r}") from None
-    if address not in subnet:
-        raise InvalidParameter(f"invalid {what} {text}: not in subnet {subnet}")
-    if address == subnet.network_address:
-        raise InvalidParameter(f"invalid {what} {text}: the network address of {subnet}")
-    return address
 
 
 def link_local_interfaces(addresses: Sequence[str]) -> list[str]:

@@ -110,19 +110,28 @@ def parse_subnet(subnet: object, *, masked: bool = False) -> ipaddress.IPv4Netwo
     return loose
 
 
-def parse_gateway(gateway: object, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
-    """The gateway: given, or the subnet's first host address; never network/broadcast."""
+def parse_gateway(
+    gateway: object, subnet: ipaddress.IPv4Network | ipaddress.IPv6Network
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The gateway, of the subnet's family: given, or the subnet's first host address;
+    never the network address, nor IPv4's broadcast address (IPv6 has none)."""
     if gateway is None:
         return subnet.network_address + 1
-    if not isinstance(gateway, str):
-        raise InvalidParameter(f"invalid gateway {gateway!r}: expected an IPv4 address")
+    expected = f"expected an IPv{subnet.version} address"
     try:
-        address = ipaddress.IPv4Address(gateway)
+        if not isinstance(gateway, str):
+            raise ValueError
+        address = ipaddress.ip_address(gateway)
+        if address.version != subnet.version:
+            raise ValueError
     except ValueError:
-        raise InvalidParameter(f"invalid gateway {gateway!r}: expected an IPv4 address") from None
+        raise InvalidParameter(f"invalid gateway {gateway!r}: {expected}") from None
     if address not in subnet:
         raise InvalidParameter(f"invalid gateway {gateway}: not in subnet {subnet}")
-    if address in (subnet.network_address, subnet.broadcast_address):
+    reserved = [subnet.network_address]
+    if isinstance(subnet, ipaddress.IPv4Network):
+        reserved.append(subnet.broadcast_address)
+    if address in reserved:
         raise InvalidParameter(
             f"invalid gateway {gateway}: the network or broadcast address of {subnet}"
         )

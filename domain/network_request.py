@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import Forbidden, InvalidParameter, NotFound, Unavailable
-from .network_ipam import Subnet, parse_address_in, parse_subnet_v6
+from .network_ipam import Subnet, parse_subnet_v6
 from .network_pools import parse_gateway, parse_subnet
 from .swarm import NOT_A_MANAGER, SWARM_DRIVERS
 
@@ -166,9 +166,7 @@ def _with_ipam_v6(request: NetworkRequest, config: dict[str, Any]) -> NetworkReq
     if config.get("AuxiliaryAddresses"):
         raise unsupported("AuxiliaryAddresses of an IPv6 subnet (--aux-address)")
     subnet = parse_subnet_v6(config["Subnet"])
-    gateway: ipaddress.IPv4Address | ipaddress.IPv6Address = subnet.network_address + 1
-    if config.get("Gateway"):
-        gateway = parse_address_in(config["Gateway"], subnet, "gateway")
+    gateway = parse_gateway(config.get("Gateway") or None, subnet)
     ip_range = _ip_range(config, subnet, parse_subnet_v6)
     return replace(
         request,

@@ -42,6 +42,13 @@ class ContainerCommands:
 
         def _record(self, event_class: type[DomainEvent], cause: Cause, **fields: Any) -> None: ...
 
+    def namespace_donor_pid(self) -> int:
+        """The process whose namespace another container joins (`--pid container:X`):
+        dockerd's checkContainer(containerIsRunning, containerIsNotRestarting), which is
+        `top`'s rule in the table, with its messages."""
+        self.check(Command.TOP)
+        return self.pid
+
     def check(self, command: Command, caller_ref: str | None = None) -> bool:
         """Whether `command` would record an event now; raises Docker's error if refused.
 

@@ -1,14 +1,12 @@
 """`--pid container:X`: the running container whose PID namespace a start joins, found as
-dockerd's getPidContainer finds it (its messages): running or paused, not restarting."""
+dockerd's getPidContainer finds it (the rule itself is the domain's)."""
 
 from __future__ import annotations
 
-from berth.domain.container import Container, ContainerState
-from berth.domain.errors import BerthError, Conflict
+from berth.domain.container import Container
+from berth.domain.errors import BerthError
 
 from .engine import Engine
-
-S = ContainerState
 
 
 def donor_pid(engine: Engine, mode: str) -> int:
@@ -22,8 +20,4 @@ def donor_pid(engine: Engine, mode: str) -> int:
     except BerthError as error:
         message = f"cannot join PID of a non running container: {ref}: {error.message}"
         raise type(error)(message) from None
-    if donor.state is S.RESTARTING:
-        raise Conflict(f"Container {donor.id} is restarting, wait until the container is running")
-    if donor.state not in (S.RUNNING, S.PAUSED) or not donor.pid:
-        raise Conflict(f"Container {donor.id} is not running")
-    return int(donor.pid)
+    return donor.namespace_donor_pid()

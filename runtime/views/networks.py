@@ -74,15 +74,6 @@ def builtin_document(name: str, network_id: str) -> dict[str, Any]:
 def document(
     network: Network, created: str, endpoints: Sequence[Endpoint], options: Mapping[str, str]
 ) -> dict[str, Any]:
-    config: dict[str, Any] = {"Subnet": network.subnet, "Gateway": network.gateway}
-    if network.ip_range:
-        config["IPRange"] = network.ip_range
-    if network.aux_addresses:
-        config["AuxiliaryAddresses"] = dict(network.aux_addresses)
-    configs = [config]
-    if network.subnet6:
-        config6 = {"Subnet": network.subnet6, "Gateway": network.gateway6}
-        configs.append(config6 | ({"IPRange": network.ip_range6} if network.ip_range6 else {}))
     default = network.is_default_bridge
     return {
         **builtin_document("none", network.id),
@@ -92,7 +83,7 @@ def document(
         "IPAM": {
             "Driver": "default",
             "Options": None if default else network.ipam_options,
-            "Config": configs if network.ipam_shown is None else network.ipam_shown,
+            "Config": _ipam_configs(network),
         },
         "EnableIPv6": network.enable_ipv6,
         "Internal": network.internal,
@@ -110,6 +101,19 @@ def document(
         "Options": dict(options),
         "Labels": dict(network.labels),
     }
+
+
+def _ipam_configs(network: Network) -> list[dict[str, Any]]:
+    """IPAM.Config as recorded at create; for the default bridge, and networks recorded
+    before it was (IPv4 only, then), made from the settings."""
+    if network.ipam_shown is not None:
+        return network.ipam_shown
+    config: dict[str, Any] = {"Subnet": network.subnet, "Gateway": network.gateway}
+    if network.ip_range:
+        config["IPRange"] = network.ip_range
+    if network.aux_addresses:
+        config["AuxiliaryAddresses"] = dict(network.aux_addresses)
+    return [config]
 
 
 def check_filters(filters: Mapping[str, Sequence[str]], allowed: Sequence[str]) -> None:

@@ -195,3 +195,15 @@ def test_events_carry_time_actor_and_correlation() -> None:
     assert event.timestamp.isoformat() == "2026-11-28T12:00:05+00:00"
     assert event.actor.uid == 1000 and event.actor.pid == 4242
     assert event.correlation_id == "req-1"
+
+
+def test_a_namespace_donor_is_a_live_container_not_restarting() -> None:
+    """`--pid container:X`: dockerd's checkContainer, with top's messages."""
+    running = container_in(ContainerState.RUNNING)
+    assert running.namespace_donor_pid() == running.pid > 0
+    assert container_in(ContainerState.PAUSED).namespace_donor_pid() > 0
+    with pytest.raises(Conflict, match="is restarting, wait until the container is running"):
+        container_in(ContainerState.RESTARTING).namespace_donor_pid()
+    for state in (ContainerState.CREATED, ContainerState.EXITED):
+        with pytest.raises(Conflict, match=r"Container [0-9a-f]{64} is not running"):
+            container_in(state).namespace_donor_pid()
